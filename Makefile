@@ -1,0 +1,40 @@
+# `make run` serves the console; `make test` lints, type-checks and runs every test.
+# Both create .venv and install what they need on a fresh machine.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint unit e2e bench clean
+
+run: $(STAMP)
+	$(BIN)/python -m app
+
+test: $(STAMP) /usr/bin/chromium lint unit e2e
+
+lint: $(STAMP)
+	$(BIN)/ruff check app tests bench
+	$(BIN)/ruff format --check app tests bench
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -q
+
+e2e: $(STAMP) /usr/bin/chromium
+	$(BIN)/pytest -q -p no:nicegui.testing.user_plugin tests/e2e
+
+bench: $(STAMP)
+	$(BIN)/python bench/ingest.py
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+/usr/bin/chromium:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,82 @@
+"""The SQLite database: engine, sessions, schema creation.
+
+SQLite runs in WAL mode with ``synchronous=FULL`` so that a committed delivery
+survives a crash before we answer 2xx (contract: "answer 2xx only after the
+delivery is stored durably"). Readers never block; writers take one
+process-wide lock (SQLite has a single writer anyway), which keeps
+``database is locked`` errors out of the threads that ``run.io_bound`` uses.
+All calls here are blocking: from async code, call them through
+``nicegui.run.io_bound``.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlmodel import Session, SQLModel, create_engine
+
+from app import models
+
+_write_lock = threading.Lock()
+
+
+def make_engine(database_url: str) -> Engine:
+    """An engine for ``sqlite:///path``; creates the parent folder and the schema."""
+    path = Path(database_url.removeprefix("sqlite:///"))
+    if str(path) not in {"", ":memory:"}:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(database_url, connect_args={"check_same_thread": False, "timeout": 30})
+    event.listen(engine, "connect", _on_connect)
+    SQLModel.metadata.create_all(engine)
+    return engine
+
+
+def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+@contextmanager
+def read_session(engine: Engine) -> Iterator[Session]:
+    """A session for queries; objects stay readable after it closes."""
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+@contextmanager
+def write_session(engine: Engine) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error, one writer at a time."""
+    with _write_lock, Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def ensure_webhook_secret(engine: Engine, configured: str) -> str:
+    """The webhook secret: ``configured`` when set, else the one stored, else a new one (stored).
+
+    Returns ``whsec_<base64 of 24 random bytes>`` for a generated secret.
+    """
+    if configured:
+        return configured
+    with write_session(engine) as session:
+        stored = session.get(models.Setting, "webhook_secret")
+        if stored is not None:
+            return stored.value
+        value = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+        session.add(models.Setting(key="webhook_secret", value=value))
+        return value

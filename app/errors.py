@@ -1,0 +1,102 @@
+"""The exception tree. Every error knows its HTTP status and a stable ``code``.
+
+```
+TooldeskError                 500 (never raised bare)
+├── SettingsError             a bad TOOLDESK_* value; stops start-up
+├── DeliveryRefused           400, a webhook delivery we store but do not apply
+│   ├── BadHeaders            400 missing or malformed webhook-id / -timestamp / -signature
+│   ├── BadTimestamp          400 timestamp more than 300 s off
+│   ├── BadSignature          401 no signature matches the body
+│   └── BadBody               400 not UTF-8, not JSON, or not a run status
+├── BadRequest                422 a request body the API cannot use
+├── NotFound                  404 an unknown round, run or agent
+├── RoundClosed               409 the round is no longer pending (answered, expired, superseded)
+├── ResultsMismatch           422 results missing or naming unknown tool call ids
+└── PlatformError             the platform answered non-2xx (status and code from its body)
+    └── PlatformUnreachable   502 no answer from the platform
+```
+
+Every message says what happened and what to do next.
+"""
+
+from __future__ import annotations
+
+
+class TooldeskError(Exception):
+    """Base class: ``status`` is the HTTP status a route answers, ``code`` a snake_case name."""
+
+    status = 500
+    code = "internal"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def body(self) -> dict[str, dict[str, str]]:
+        """The contract's error shape: ``{"error": {"code", "message"}}``."""
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+class SettingsError(TooldeskError):
+    code = "bad_setting"
+
+
+class DeliveryRefused(TooldeskError):
+    status = 400
+    code = "delivery_refused"
+    verdict = "refused"
+
+
+class BadHeaders(DeliveryRefused):
+    code = "bad_headers"
+    verdict = "bad_headers"
+
+
+class BadTimestamp(DeliveryRefused):
+    code = "bad_timestamp"
+    verdict = "bad_timestamp"
+
+
+class BadSignature(DeliveryRefused):
+    status = 401
+    code = "bad_signature"
+    verdict = "bad_signature"
+
+
+class BadBody(DeliveryRefused):
+    code = "bad_body"
+    verdict = "bad_body"
+
+
+class BadRequest(TooldeskError):
+    status = 422
+    code = "bad_body"
+
+
+class NotFound(TooldeskError):
+    status = 404
+    code = "not_found"
+
+
+class RoundClosed(TooldeskError):
+    status = 409
+    code = "round_closed"
+
+
+class ResultsMismatch(TooldeskError):
+    status = 422
+    code = "tool_call_mismatch"
+
+
+class PlatformError(TooldeskError):
+    """The platform refused a request; ``status`` and ``code`` are the platform's own."""
+
+    def __init__(self, message: str, *, status: int, code: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class PlatformUnreachable(PlatformError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=502, code="platform_unreachable")

@@ -1,0 +1,60 @@
+"""Builds the console: routes, pages, startup and shutdown hooks.
+
+``python -m app`` (see ``app/__main__.py``) calls ``serve()``. NiceGUI's test
+plugin runs this file as ``__main__`` under its user simulation, where no
+socket listens: then the console reaches its own routes (the embedded
+simulator, the webhook) through an ``httpx.ASGITransport`` instead of the network.
+"""
+
+from __future__ import annotations
+
+import os
+
+import httpx
+from fastapi.exceptions import RequestValidationError
+from nicegui import app as nicegui_app
+from nicegui import ui
+
+from app.api import build_router as build_api_router
+from app.api import tooldesk_error_handler, validation_error_handler
+from app.config import SIMULATOR_PREFIX, Settings, get_settings
+from app.errors import TooldeskError
+from app.runtime import Runtime, build_runtime
+from app.simulator import build_router as build_simulator_router
+from app.ui.layout import root
+from app.webhooks.route import build_router as build_webhook_router
+
+
+def build(settings: Settings) -> Runtime:
+    """Make the runtime and register every route and hook on NiceGUI's FastAPI app."""
+    simulated = bool(os.environ.get("NICEGUI_USER_SIMULATION"))
+    transport = httpx.ASGITransport(nicegui_app) if simulated else None
+    runtime = build_runtime(settings, transport=transport)
+    nicegui_app.include_router(build_webhook_router())
+    nicegui_app.include_router(build_api_router())
+    if runtime.simulator is not None:
+        nicegui_app.include_router(build_simulator_router(runtime.simulator), prefix=SIMULATOR_PREFIX)
+    nicegui_app.add_exception_handler(TooldeskError, tooldesk_error_handler)
+    nicegui_app.add_exception_handler(RequestValidationError, validation_error_handler)
+    nicegui_app.on_shutdown(runtime.aclose)
+    return runtime
+
+
+def serve(settings: Settings) -> None:
+    """Build the console and serve it on ``settings.host:settings.port`` until interrupted."""
+    build(settings)
+    ui.run(
+        root,
+        host=settings.host,
+        port=settings.port,
+        title="Tooldesk",
+        favicon="🛎️",
+        reload=False,
+        show=False,
+        fastapi_docs=True,
+        show_welcome_message=True,
+    )
+
+
+if __name__ in {"__main__", "__mp_main__"}:
+    serve(get_settings())

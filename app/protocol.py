@@ -1,0 +1,164 @@
+"""Pydantic models of the platform contract (``shared/CONTRACT.md``).
+
+Parsing is tolerant where the contract says so:
+
+- ``ToolCall.arguments`` accepts a JSON object or a JSON-encoded string of one
+  ("some senders send it as a JSON-encoded string, and both must parse").
+- ``status`` is any string: an unknown status is kept, shown, and treated as
+  non-terminal ("A receiver must accept an unknown status string").
+- Unknown extra fields are kept on every model (``extra='allow'``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "expired"})
+"""The four terminal run statuses (contract, "Run statuses")."""
+
+KNOWN_STATUSES = ("queued", "running", "awaiting_tool_calls", *sorted(TERMINAL_STATUSES))
+AWAITING = "awaiting_tool_calls"
+
+
+def is_terminal(status: str) -> bool:
+    """True for ``completed``, ``failed``, ``cancelled``, ``expired``; unknown strings are non-terminal."""
+    return status in TERMINAL_STATUSES
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ToolCall(_Open):
+    """One call of a round: ``{"id", "name", "arguments"}``; arguments always a dict after parsing."""
+
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("arguments", mode="before")
+    @classmethod
+    def _parse_string_arguments(cls, value: Any) -> Any:
+        if value is None:
+            return {}
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"arguments is a string but not JSON ({exc.msg} at char {exc.pos})") from exc
+        if not isinstance(value, dict):
+            raise ValueError(f"arguments must be a JSON object, got {type(value).__name__}")
+        return value
+
+
+class RunError(_Open):
+    """``{"code": "...", "message": "..."}`` on ``failed`` or ``expired``."""
+
+    code: str = "unknown"
+    message: str = ""
+
+
+class RunStatus(_Open):
+    """AgentGraphRunStatusResponse: the webhook body and the status reply.
+
+    Raises ``pydantic.ValidationError`` when a required field is missing or of
+    the wrong type (``task_id`` a positive integer, ``agent_id`` a string).
+    """
+
+    agent_id: str = Field(min_length=1)
+    task_id: int = Field(gt=0)
+    status: str = Field(min_length=1)
+    sequence: int = Field(default=0, ge=0)
+    round: int | None = Field(default=None, ge=1)
+    tool_calls: list[ToolCall] | None = None
+    expires_at: str | None = None
+    result: Any = None
+    error: RunError | None = None
+    environment: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+    @property
+    def is_awaiting(self) -> bool:
+        return self.status == AWAITING and bool(self.tool_calls)
+
+
+class ToolResult(BaseModel):
+    """One answer: ``output`` is a string; ``is_error`` tells the model the tool failed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tool_call_id: str = Field(min_length=1)
+    output: str
+    is_error: bool = False
+
+    @field_validator("output", mode="before")
+    @classmethod
+    def _encode_objects(cls, value: Any) -> Any:
+        """A handler that returns an object has it JSON-encoded (contract, "Tool results")."""
+        if value is None:
+            return ""
+        if isinstance(value, str):
+            return value
+        return json.dumps(value, ensure_ascii=False)
+
+
+class ToolResponses(BaseModel):
+    """The body of ``send_tool_responses``: ``{"round": n, "results": [ToolResult, ...]}``."""
+
+    round: int = Field(ge=1)
+    results: list[ToolResult]
+
+
+class StartRun(BaseModel):
+    """The body of ``start_agent_run``: string inputs keyed by input node id, and an environment."""
+
+    string_inputs: dict[str, str] = Field(default_factory=dict)
+    environment: str = "playground"
+
+
+class RunStarted(_Open):
+    """``202 {"agent_id", "task_id", "status": "queued"}``."""
+
+    agent_id: str
+    task_id: int
+    status: str
+
+
+class ToolSpec(_Open):
+    """A tool of an agent: ``parameters`` is the JSON Schema of its arguments."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class AgentInput(_Open):
+    """A string input an agent declares (a simulator extension of ``list agents``)."""
+
+    key: str
+    label: str = ""
+    default: str = ""
+
+
+class AgentSpec(_Open):
+    """One entry of ``GET /v1/agents``; ``inputs`` is an optional extension the simulator sends."""
+
+    agent_id: str
+    name: str
+    description: str = ""
+    tools: list[ToolSpec] = Field(default_factory=list)
+    inputs: list[AgentInput] = Field(default_factory=list)
+
+
+class ErrorBody(BaseModel):
+    """``{"error": {"code": "<snake_case>", "message": "<sentence>"}}`` on every error reply."""
+
+    error: RunError
+
+    @classmethod
+    def of(cls, code: str, message: str) -> dict[str, Any]:
+        return {"error": {"code": code, "message": message}}

@@ -1,0 +1,83 @@
+"""The running console's parts, built once per process by ``app.main``.
+
+``Runtime`` holds the settings, the database engine, the webhook secret, the
+platform client and, when no platform URL is set, the embedded simulator.
+Pages and routes reach it through ``get_runtime()``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy import Engine
+from sqlmodel import Session, func, select
+
+from app.config import Settings
+from app.db import ensure_webhook_secret, make_engine
+from app.models import Run
+from app.platform.client import PlatformClient
+from app.simulator import DEFAULT_SCENARIOS_DIR, Simulator, load_scenarios
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    secret: str
+    http: httpx.AsyncClient
+    client: PlatformClient
+    simulator: Simulator | None
+
+    async def aclose(self) -> None:
+        """Stop the simulator's background work and close HTTP connections."""
+        if self.simulator is not None:
+            await self.simulator.aclose()
+        await self.http.aclose()
+        self.engine.dispose()
+
+
+_current: Runtime | None = None
+
+
+def build_runtime(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> Runtime:
+    """Open the database, settle the webhook secret, and make the client and simulator.
+
+    ``transport``: where HTTP goes; ``None`` is the network. Under NiceGUI's user
+    simulation no socket is listening, so ``app.main`` passes an
+    ``httpx.ASGITransport`` onto the app itself.
+    """
+    global _current
+    engine = make_engine(settings.database_url)
+    secret = ensure_webhook_secret(engine, settings.webhook_secret)
+    http = httpx.AsyncClient(transport=transport, trust_env=False)
+    client = PlatformClient(http, base_url=settings.api_base_url, api_key=settings.platform_api_key)
+    simulator = None
+    if settings.embedded_simulator:
+        simulator = Simulator(
+            scenarios=load_scenarios(DEFAULT_SCENARIOS_DIR),
+            webhook_url=settings.webhook_url,
+            secret=secret,
+            api_key=settings.platform_api_key,
+            http=http,
+            round_ttl=settings.round_ttl,
+            retry_schedule=settings.retry_schedule,
+            first_task_id=_first_task_id(engine),
+            step_delay=settings.step_delay,
+        )
+    _current = Runtime(settings=settings, engine=engine, secret=secret, http=http, client=client, simulator=simulator)
+    return _current
+
+
+def get_runtime() -> Runtime:
+    """The runtime built by ``app.main``; raises ``RuntimeError`` before that."""
+    if _current is None:
+        raise RuntimeError("the console is not started: run `python -m app`")
+    return _current
+
+
+def _first_task_id(engine: Engine) -> int:
+    """Above every stored task_id, so a restarted simulator never reuses one."""
+    with Session(engine) as session:
+        highest = session.exec(select(func.max(Run.task_id))).one()
+    return max(int(highest or 0) + 1, 1001)

@@ -1,0 +1,1 @@
+"""What the console does: runs, rounds, agents, ingestion. Pages and routes call these."""

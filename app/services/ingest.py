@@ -1,0 +1,115 @@
+"""Ingesting a delivery: verify, store (always), deduplicate, apply by sequence.
+
+Blocking (SQLite); the webhook route calls ``ingest_delivery`` through
+``run.io_bound`` and answers with the returned ``Outcome`` only after the
+transaction has committed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+
+from app.db import write_session
+from app.errors import DeliveryRefused
+from app.models import Delivery, Event
+from app.services.runs import apply_status
+from app.webhooks.verify import MAX_BODY_BYTES, verify_delivery
+
+KEPT_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature", "content-type", "user-agent", "content-length")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What to answer: ``status_code`` and JSON ``body``; ``task_id`` when a run changed."""
+
+    status_code: int
+    body: Mapping[str, object]
+    delivery_id: int
+    verdict: str
+    task_id: int | None = None
+
+
+def ingest_delivery(*, engine: Engine, secret: str, body: bytes, headers: Mapping[str, str]) -> Outcome:
+    """Store one webhook request and apply it when it is new and verified.
+
+    - refused (bad headers, timestamp, signature or body): stored with that
+      verdict; the outcome carries the error's 4xx status and message;
+    - a ``webhook-id`` already stored: stored as ``duplicate``, answered 200;
+    - a ``sequence`` not above the run's newest: stored as ``history``, answered 200;
+    - otherwise stored as ``applied`` and the run, round and timeline change.
+    """
+    received_at = time.time()
+    kept = {key.lower(): value for key, value in headers.items() if key.lower() in KEPT_HEADERS}
+    try:
+        verified = verify_delivery(secret=secret, body=body, headers=headers, now=received_at)
+    except DeliveryRefused as exc:
+        with write_session(engine) as session:
+            row = Delivery(
+                received_at=received_at,
+                webhook_id=kept.get("webhook-id") or None,
+                headers=kept,
+                body=body[:MAX_BODY_BYTES],
+                verdict=exc.verdict,
+                message=exc.message,
+                answered_status=exc.status,
+                task_id=_task_id_hint(body),
+            )
+            session.add(row)
+            session.flush()
+            assert row.id is not None
+            return Outcome(exc.status, exc.body(), row.id, exc.verdict)
+
+    status = verified.status
+    common = dict(
+        received_at=received_at,
+        webhook_id=verified.webhook_id,
+        headers=kept,
+        body=body,
+        task_id=status.task_id,
+        sequence=status.sequence,
+        status=status.status,
+        answered_status=200,
+    )
+    try:
+        with write_session(engine) as session:
+            row = Delivery(verdict="applied", **common)  # type: ignore[arg-type]
+            session.add(row)
+            session.flush()  # the partial unique index on webhook_id refuses a duplicate here
+            assert row.id is not None
+            verdict, summary = apply_status(session=session, status=status, delivery_id=row.id, now=received_at)
+            row.verdict = verdict
+            row.message = summary
+            return Outcome(200, {"ok": True, "verdict": verdict}, row.id, verdict, status.task_id)
+    except IntegrityError:
+        pass
+    with write_session(engine) as session:
+        message = f"webhook-id {verified.webhook_id} was already stored: recorded, not applied again"
+        row = Delivery(verdict="duplicate", message=message, **common)  # type: ignore[arg-type]
+        session.add(row)
+        session.flush()
+        assert row.id is not None
+        session.add(
+            Event(
+                task_id=status.task_id,
+                at=received_at,
+                kind="duplicate",
+                delivery_id=row.id,
+                summary=f"duplicate delivery of sequence {status.sequence} ({status.status}) ignored",
+            )
+        )
+        return Outcome(200, {"ok": True, "verdict": "duplicate"}, row.id, "duplicate", status.task_id)
+
+
+def _task_id_hint(body: bytes) -> int | None:
+    """The ``task_id`` of a refused body when it can be read, so the run's log can show the refusal."""
+    try:
+        value = json.loads(body).get("task_id")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) and value > 0 else None

@@ -1,0 +1,27 @@
+"""The embedded platform simulator: HTTP API, run engine, signed webhook delivery.
+
+- ``scenario``: the JSON scenario format and its loader (``fixtures/scenarios``).
+- ``engine``: ``Simulator``, the in-memory platform that plays scenarios.
+- ``delivery``: signed, retried webhook POSTs, in order per task.
+- ``api``: ``build_router(simulator)``, the contract's endpoints.
+- ``standalone``: ``serve_standalone(...)``, the simulator as its own server.
+"""
+
+from app.simulator.api import build_router
+from app.simulator.delivery import DeliveryAttempt
+from app.simulator.engine import Simulator, SimulatorError
+from app.simulator.scenario import DEFAULT_SCENARIOS_DIR, Scenario, ScenarioError, load_scenarios
+from app.simulator.standalone import build_standalone_app, serve_standalone
+
+__all__ = [
+    "DEFAULT_SCENARIOS_DIR",
+    "DeliveryAttempt",
+    "Scenario",
+    "ScenarioError",
+    "Simulator",
+    "SimulatorError",
+    "build_router",
+    "build_standalone_app",
+    "load_scenarios",
+    "serve_standalone",
+]

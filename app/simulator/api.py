@@ -1,0 +1,131 @@
+"""The simulator's HTTP API: the contract's endpoints over a ``Simulator``.
+
+Paths are the contract's (``/v1/agents…``); the console mounts the router
+under ``/sim``. Every request needs ``Authorization: Bearer <api key>`` (401
+``unauthorized``). Bodies are parsed here from the raw bytes, so a bad body is
+a 422 ``bad_body`` and every error has the contract's shape
+``{"error": {"code", "message"}}`` — never FastAPI's ``{"detail": …}``.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ValidationError
+
+from app.protocol import AgentSpec, ErrorBody, RunStarted, RunStatus, StartRun, ToolResponses
+from app.simulator.engine import Simulator, SimulatorError
+
+Body = TypeVar("Body", bound=BaseModel)
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in {
+        401: "missing or wrong API key",
+        404: "unknown agent or task",
+        409: "not awaiting that round, or already terminal",
+        410: "the round expired",
+        422: "bad body, tool call mismatch or reused idempotency key",
+    }.items()
+}
+
+
+class _ContractRoute(APIRoute):
+    """Turns ``SimulatorError`` and FastAPI's parameter errors into the contract's error body."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def contract_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except SimulatorError as exc:
+                return _error(exc)
+            except RequestValidationError as exc:
+                bad = ", ".join(f"{e['loc'][-1]} {e.get('input')!r}" for e in exc.errors())
+                return _error(SimulatorError(404, "not_found", f"no such resource ({bad}): task ids are integers"))
+
+        return contract_handler
+
+
+def build_router(simulator: Simulator) -> APIRouter:
+    """The contract's five endpoints over ``simulator``, tagged ``simulator``."""
+
+    def authorize(request: Request) -> None:
+        header = request.headers.get("authorization", "")
+        scheme, _, key = header.partition(" ")
+        if not header:
+            raise SimulatorError(401, "unauthorized", "missing Authorization header: send 'Bearer <api key>'")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(key.strip().encode(), simulator.api_key.encode()):
+            raise SimulatorError(401, "unauthorized", "wrong API key: send the key the simulator was started with")
+
+    router = APIRouter(
+        tags=["simulator"], route_class=_ContractRoute, responses=_ERRORS, dependencies=[Depends(authorize)]
+    )
+
+    @router.get("/v1/agents", response_model=list[AgentSpec])
+    async def list_agents() -> Response:
+        """The agents the simulator plays (one per scenario file)."""
+        return JSONResponse([agent.model_dump(mode="json") for agent in simulator.list_agents()])
+
+    @router.post("/v1/agents/{agent_id}/runs", status_code=202, response_model=RunStarted)
+    async def start_agent_run(request: Request, agent_id: str) -> Response:
+        """Start a run (start-only: no stream); progress arrives by webhook."""
+        body = await _parse(request, StartRun, empty_ok=True)
+        started = await simulator.start_run(agent_id, body)
+        return JSONResponse(started.model_dump(mode="json"), status_code=202)
+
+    @router.get("/v1/agents/{agent_id}/runs/{task_id}", response_model=RunStatus)
+    async def get_agent_task_status(agent_id: str, task_id: int) -> Response:
+        """The task's current status, for a one-off reconciliation."""
+        return _status(simulator.get_status(agent_id, task_id))
+
+    @router.post("/v1/agents/{agent_id}/runs/{task_id}/tool_responses", response_model=RunStatus)
+    async def send_tool_responses(
+        request: Request, agent_id: str, task_id: int, idempotency_key: str | None = Header(default=None)
+    ) -> Response:
+        """Answer every tool call of the open round at once."""
+        body = await _parse(request, ToolResponses)
+        return _status(await simulator.send_tool_responses(agent_id, task_id, body, idempotency_key))
+
+    @router.post("/v1/agents/{agent_id}/runs/{task_id}/cancel", response_model=RunStatus)
+    async def cancel(agent_id: str, task_id: int) -> Response:
+        """Cancel a task that has not ended."""
+        return _status(await simulator.cancel(agent_id, task_id))
+
+    return router
+
+
+async def _parse(request: Request, model: type[Body], *, empty_ok: bool = False) -> Body:
+    """Parse the raw body as ``model``; raises 422 ``bad_body`` saying what is wrong."""
+    raw = await request.body()
+    if not raw.strip() and empty_ok:
+        return model.model_validate({})
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        reason = f"{exc.msg} at char {exc.pos}" if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
+        raise SimulatorError(422, "bad_body", f"the body is not JSON ({reason}): send a JSON object") from exc
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors(include_url=False)
+        )
+        raise SimulatorError(422, "bad_body", f"the body is not a valid {model.__name__}: {problems}") from exc
+
+
+def _status(status: RunStatus) -> JSONResponse:
+    return JSONResponse(status.model_dump(mode="json"))
+
+
+def _error(exc: SimulatorError) -> JSONResponse:
+    headers = {"www-authenticate": "Bearer"} if exc.status == 401 else None
+    return JSONResponse(exc.body(), status_code=exc.status, headers=headers)

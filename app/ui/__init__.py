@@ -1,0 +1,1 @@
+"""The console's pages: thin layouts over services."""

@@ -1,0 +1,116 @@
+"""A pending round as a form: each tool call with its arguments, a result field and an is_error switch.
+
+Calls are told apart by ``tool_call_id`` and arguments (case C07: the same tool
+twice), and each result goes to its own id. Submit refuses while a result is
+empty and names the call; the platform's refusal is shown in words.
+"""
+
+import json
+from collections.abc import Callable
+
+from nicegui import ui
+
+from app.errors import TooldeskError
+from app.models import RoundPublic, ToolCallPublic
+from app.protocol import ToolResult
+from app.runtime import get_runtime
+from app.services.bus import changes
+from app.services.rounds import submit_round
+from app.ui.format import clock, pretty_json
+
+ANSWERED_BY = "person (console)"
+
+
+class CallField:
+    """The inputs for one tool call: output text, text-or-JSON mode, is_error."""
+
+    def __init__(self, call: ToolCallPublic) -> None:
+        self.call = call
+        with ui.card().classes("w-full bg-grey-1").props("flat bordered").mark(f"call-{call.tool_call_id}"):
+            with ui.row().classes("items-center gap-2"):
+                ui.badge(call.tool_call_id, color="grey-7").props("outline")
+                ui.label(call.name).classes("font-mono font-bold")
+            ui.code(pretty_json(call.arguments), language="json").classes("w-full text-sm")
+            self.output = (
+                ui.textarea("Result", placeholder="what the tool returns")
+                .props("outlined autogrow")
+                .classes("w-full font-mono")
+                .mark(f"result-{call.tool_call_id}")
+            )
+            with ui.row().classes("items-center gap-4"):
+                self.mode = (
+                    ui.toggle(["text", "JSON"], value="text")
+                    .props("dense no-caps size=sm")
+                    .mark(f"mode-{call.tool_call_id}")
+                )
+                self.is_error = ui.switch("is_error (the tool failed)").mark(f"is-error-{call.tool_call_id}")
+
+    def problem(self) -> str | None:
+        """Why this call cannot be sent yet, or ``None``."""
+        text = self.output.value or ""
+        if not text.strip():
+            return f"{self.call.tool_call_id} ({self.call.name}) has no result"
+        if self.mode.value == "JSON":
+            try:
+                json.loads(text)
+            except json.JSONDecodeError as exc:
+                return f"{self.call.tool_call_id}: result is not JSON ({exc.msg}, line {exc.lineno})"
+        return None
+
+    def result(self) -> ToolResult:
+        text = self.output.value or ""
+        if self.mode.value == "JSON":
+            text = json.dumps(json.loads(text), ensure_ascii=False)
+        return ToolResult(tool_call_id=self.call.tool_call_id, output=text, is_error=bool(self.is_error.value))
+
+
+class RoundForm:
+    """One card per pending round; ``on_done(round_id)`` runs once the platform accepted it."""
+
+    def __init__(self, round_: RoundPublic, *, agent_name: str, on_done: Callable[[int], None]) -> None:
+        self.round = round_
+        self.on_done = on_done
+        with ui.card().classes("w-full").mark(f"round-{round_.id}") as self.card:
+            with ui.row().classes("w-full items-center gap-3"):
+                ui.label(f"{agent_name} · task {round_.task_id} · round {round_.round}").classes("text-base font-bold")
+                ui.space()
+                ui.label(f"opened {clock(round_.opened_at)}").classes("text-xs text-grey-7")
+                if round_.expires_at:
+                    ui.label(f"expires {round_.expires_at}").classes("text-xs text-grey-7")
+                ui.link("run", f"/runs/{round_.task_id}").classes("text-xs")
+            self.fields = [CallField(call) for call in round_.tool_calls]
+            self.problem = ui.label(round_.message).classes("text-negative text-sm").mark(f"problem-{round_.id}")
+            self.problem.set_visibility(bool(round_.message))
+            self.submit = ui.button(f"Submit {len(self.fields)} result(s)", icon="send", on_click=self.send).mark(
+                f"submit-{round_.id}"
+            )
+
+    async def send(self) -> None:
+        problems = [p for p in (field.problem() for field in self.fields) if p]
+        if problems:
+            self._show("Not sent: " + "; ".join(problems))
+            return
+        runtime = get_runtime()
+        self.submit.props("loading")
+        try:
+            await submit_round(
+                engine=runtime.engine,
+                client=runtime.client,
+                round_id=self.round.id,
+                results=[field.result() for field in self.fields],
+                answered_by=ANSWERED_BY,
+            )
+        except TooldeskError as exc:
+            self._show(f"Not accepted: {exc.message}")
+            changes.emit(self.round.task_id)
+            return
+        finally:
+            self.submit.props(remove="loading")
+        ui.notify(f"Round {self.round.round} of task {self.round.task_id} sent", type="positive")
+        self.on_done(self.round.id)
+        changes.emit(self.round.task_id)
+
+    def _show(self, message: str) -> None:
+        self.problem.set_text(message)
+        self.problem.set_visibility(True)
+        ui.notify(message, type="negative", multi_line=True, close_button="OK", timeout=10000)

@@ -1,0 +1,48 @@
+"""Small formatting helpers shared by the pages."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+STATUS_COLORS = {
+    "queued": "grey-6",
+    "running": "blue-6",
+    "awaiting_tool_calls": "orange-7",
+    "completed": "positive",
+    "failed": "negative",
+    "cancelled": "grey-8",
+    "expired": "brown-5",
+}
+
+
+def clock(seconds: float | None) -> str:
+    """Unix seconds as local ``HH:MM:SS``; empty for ``None``."""
+    return time.strftime("%H:%M:%S", time.localtime(seconds)) if seconds else ""
+
+
+def stamp(seconds: float | None) -> str:
+    """Unix seconds as local ``YYYY-MM-DD HH:MM:SS``."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds)) if seconds else ""
+
+
+def duration(seconds: float | None) -> str:
+    """``0.4 s``, ``12 s``, ``3 min 5 s``."""
+    if seconds is None:
+        return ""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{int(seconds // 60)} min {int(seconds % 60)} s"
+
+
+def pretty_json(value: Any) -> str:
+    """Indented JSON, non-ASCII kept as is (case C01: é stays é)."""
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def status_color(status: str) -> str:
+    """A color name for a run status; unknown statuses get a neutral one."""
+    return STATUS_COLORS.get(status, "purple-5")

@@ -1,0 +1,94 @@
+"""Agents: the platform's agents with their tools; start a run with string inputs and an environment."""
+
+import asyncio
+
+from nicegui import ui
+
+from app.errors import TooldeskError
+from app.models import Agent
+from app.protocol import StartRun
+from app.runtime import get_runtime
+from app.services import agents
+from app.services.bus import changes
+from app.ui.live import Live
+
+ENVIRONMENTS = ["playground", "staging", "production"]
+
+
+def page(live: Live) -> None:
+    ui.page_title("Agents · Tooldesk")
+    with ui.row().classes("w-full items-center"):
+        ui.label("Agents").classes("text-2xl font-bold")
+        ui.space()
+        ui.button("Sync from platform", icon="sync", on_click=lambda: sync(announce=True)).props("outline").mark(
+            "sync-agents"
+        )
+    grid = ui.column().classes("w-full gap-4")
+
+    def render(items: list[Agent]) -> None:
+        grid.clear()
+        with grid:
+            if not items:
+                ui.label("No agents yet: the platform listed none, or it could not be reached.").classes(
+                    "text-grey-6 italic"
+                )
+            for agent in items:
+                _agent_card(agent)
+
+    async def sync(announce: bool = False) -> None:
+        runtime = get_runtime()
+        try:
+            items = await agents.sync_agents(engine=runtime.engine, client=runtime.client)
+        except TooldeskError as exc:
+            ui.notify(f"Could not list agents: {exc.message}", type="negative", multi_line=True)
+            items = await asyncio.to_thread(lambda: agents.list_agents(engine=runtime.engine))
+        else:
+            if announce:
+                ui.notify(f"{len(items)} agent(s) synced", type="positive")
+        render(items)
+
+    ui.timer(0, sync, once=True)
+
+
+def _agent_card(agent: Agent) -> None:
+    with ui.card().classes("w-full").mark(f"agent-{agent.name}"):
+        ui.label(agent.name).classes("text-lg font-bold")
+        if agent.description:
+            ui.label(agent.description).classes("text-grey-8")
+        with ui.row().classes("gap-1"):
+            for tool in agent.tools:
+                ui.chip(tool["name"], icon="build").props("outline dense").tooltip(tool.get("description", ""))
+        inputs = agent.inputs or [{"key": "1", "label": "Input", "default": ""}]
+        with ui.row().classes("items-end gap-3"):
+            fields = {
+                item["key"]: ui.input(item.get("label") or item["key"], value=item.get("default", ""))
+                .props("outlined dense")
+                .mark(f"input-{agent.name}-{item['key']}")
+                for item in inputs
+            }
+            environment = ui.select(ENVIRONMENTS, value="playground", label="Environment").props("outlined dense")
+
+            async def start() -> None:
+                runtime = get_runtime()
+                body = StartRun(
+                    string_inputs={key: field.value or "" for key, field in fields.items()},
+                    environment=environment.value,
+                )
+                try:
+                    started = await agents.start_run(
+                        engine=runtime.engine,
+                        client=runtime.client,
+                        agent_id=agent.agent_id,
+                        body=body,
+                        started_by="person (console)",
+                    )
+                except TooldeskError as exc:
+                    ui.notify(f"Run not started: {exc.message}", type="negative", multi_line=True)
+                    return
+                changes.emit(started.task_id)
+                ui.notify(
+                    f"Run {started.task_id} of {agent.name} started: its rounds will appear in the Inbox",
+                    type="positive",
+                )
+
+            ui.button("Start run", icon="play_arrow", on_click=start).mark(f"start-{agent.name}")

@@ -1,0 +1,55 @@
+"""Inbox: pending rounds, live. A new round appears without reload; answered ones leave.
+
+Cards are kept by round id, so a round arriving never wipes what a person is
+typing in another one.
+"""
+
+import asyncio
+
+from nicegui import ui
+
+from app.runtime import get_runtime
+from app.services import agents, rounds
+from app.ui.components.round_form import RoundForm
+from app.ui.live import Live
+
+
+def page(live: Live) -> None:
+    ui.page_title("Inbox · Tooldesk")
+    ui.label("Inbox").classes("text-2xl font-bold")
+    ui.label("Rounds of tool calls waiting for an answer. Fill in every result, then submit.").classes("text-grey-7")
+    container = ui.column().classes("w-full gap-4")
+    with container:
+        empty = (
+            ui.label("No round is waiting. Start a run on the Agents page.")
+            .classes("text-grey-6 italic")
+            .mark("inbox-empty")
+        )
+    forms: dict[int, RoundForm] = {}
+
+    def done(round_id: int) -> None:
+        form = forms.pop(round_id, None)
+        if form is not None:
+            container.remove(form.card)
+        empty.set_visibility(not forms)
+
+    async def refresh(_task_id: int = 0) -> None:
+        engine = get_runtime().engine
+        pending, known = await asyncio.to_thread(
+            lambda: (rounds.list_pending_rounds(engine=engine), agents.list_agents(engine=engine))
+        )
+        names = {agent.agent_id: agent.name for agent in known}
+        ids = {item.id for item in pending}
+        for round_id in list(forms):
+            if round_id not in ids:
+                done(round_id)
+        for item in pending:
+            if item.id not in forms:
+                with container:
+                    forms[item.id] = RoundForm(
+                        item, agent_name=names.get(item.agent_id, item.agent_id[:8]), on_done=done
+                    )
+        empty.set_visibility(not forms)
+
+    live.listen(refresh)
+    ui.timer(0, refresh, once=True)

@@ -1,0 +1,108 @@
+"""One run: status, inputs, result or error, its rounds and its timeline, live."""
+
+import asyncio
+
+from nicegui import ui
+
+from app.errors import NotFound
+from app.models import RoundPublic, RunDetail
+from app.runtime import get_runtime
+from app.services import runs
+from app.ui.format import clock, duration, pretty_json, status_color
+from app.ui.live import Live
+
+EVENT_ICONS = {
+    "started": "play_arrow",
+    "state": "sync_alt",
+    "round_opened": "pending_actions",
+    "round_submitted": "send",
+    "round_refused": "block",
+    "round_closed": "timer_off",
+    "history": "history",
+    "duplicate": "content_copy",
+}
+
+
+def page(task_id: str, live: Live) -> None:
+    ui.page_title(f"Run {task_id} · Tooldesk")
+    body = ui.column().classes("w-full gap-4")
+
+    async def refresh(changed: int = 0) -> None:
+        if changed and str(changed) != task_id:
+            return
+        engine = get_runtime().engine
+        try:
+            detail = await asyncio.to_thread(lambda: runs.get_run(engine=engine, task_id=int(task_id)))
+        except (NotFound, ValueError):
+            body.clear()
+            with body:
+                ui.label(f"No run with task_id {task_id}.").classes("text-lg")
+                ui.link("All runs", "/runs")
+            return
+        body.clear()
+        with body:
+            _render(detail)
+
+    live.listen(refresh)
+    ui.timer(0, refresh, once=True)
+
+
+def _render(detail: RunDetail) -> None:
+    with ui.row().classes("items-center gap-3"):
+        ui.label(f"Run {detail.task_id}").classes("text-2xl font-bold")
+        ui.badge(detail.status, color=status_color(detail.status)).classes("text-base").mark("run-status")
+        ui.label(f"agent {detail.agent_id} · {detail.environment or ''} · sequence {detail.sequence}").classes(
+            "text-grey-7 text-sm"
+        )
+    if detail.string_inputs:
+        ui.label("Inputs: " + ", ".join(f"{k} = {v}" for k, v in detail.string_inputs.items())).classes("text-sm")
+    if detail.status == "completed":
+        with ui.card().classes("w-full bg-green-1").props("flat bordered"):
+            ui.label("Result").classes("font-bold")
+            text = detail.result if isinstance(detail.result, str) else pretty_json(detail.result)
+            ui.label(text).classes("whitespace-pre-wrap").mark("run-result")
+    if detail.error:
+        with ui.card().classes("w-full bg-red-1").props("flat bordered"):
+            ui.label(f"Error: {detail.error.get('code', '')}").classes("font-bold")
+            ui.label(str(detail.error.get("message", ""))).mark("run-error")
+    with ui.row().classes("w-full items-start gap-6 no-wrap"):
+        with ui.column().classes("w-1/2"):
+            ui.label("Rounds").classes("text-lg font-bold")
+            if not detail.rounds:
+                ui.label("No tool round yet.").classes("text-grey-6 italic")
+            for round_ in detail.rounds:
+                _round_card(round_)
+        with ui.column().classes("w-1/2"):
+            ui.label("Timeline").classes("text-lg font-bold")
+            with ui.timeline(side="right").props("dense").classes("w-full").mark("timeline"):
+                for event in detail.events:
+                    ui.timeline_entry(
+                        event.summary,
+                        title=event.kind.replace("_", " "),
+                        subtitle=clock(event.at),
+                        icon=EVENT_ICONS.get(event.kind, "circle"),
+                    )
+
+
+def _round_card(round_: RoundPublic) -> None:
+    results = {result.tool_call_id: result for result in round_.results}
+    with ui.card().classes("w-full").props("flat bordered").mark(f"run-round-{round_.round}"):
+        with ui.row().classes("items-center gap-2"):
+            ui.label(f"Round {round_.round}").classes("font-bold")
+            ui.badge(round_.state, color="grey-7").props("outline")
+            if round_.answered_by:
+                ui.label(f"answered by {round_.answered_by}").classes("text-sm")
+            if round_.submitted_at:
+                ui.label(f"waited {duration(round_.submitted_at - round_.opened_at)}").classes("text-sm text-grey-7")
+        if round_.message:
+            ui.label(round_.message).classes("text-sm text-negative")
+        for call in round_.tool_calls:
+            with ui.column().classes("w-full gap-0"):
+                ui.label(f"{call.tool_call_id} · {call.name}").classes("font-mono text-sm font-bold")
+                ui.code(pretty_json(call.arguments), language="json").classes("w-full text-xs")
+                result = results.get(call.tool_call_id)
+                if result is not None:
+                    prefix = "error: " if result.is_error else "→ "
+                    ui.label(prefix + result.output).classes(
+                        "font-mono text-sm whitespace-pre-wrap" + (" text-negative" if result.is_error else "")
+                    )

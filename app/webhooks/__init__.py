@@ -1,0 +1,1 @@
+"""The receiving side: the webhook route and delivery verification."""

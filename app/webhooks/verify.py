@@ -1,0 +1,117 @@
+"""Verifying a delivery: headers, timestamp, signature and body, on the raw bytes.
+
+Rules come from the Standard Webhooks specification as the contract quotes it
+("Webhook delivery"): the signed content is ``{webhook-id}.{webhook-timestamp}.{raw body}``;
+``webhook-signature`` holds one or more space-separated ``v1,<base64>``
+signatures; a timestamp more than 300 s off is refused. The HMAC comparison is
+done by the ``standardwebhooks`` library; this module checks the header shapes
+first so every refusal names the problem instead of failing inside the library.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from app.errors import BadBody, BadHeaders, BadSignature, BadTimestamp
+from app.protocol import RunStatus
+
+TOLERANCE_SECONDS = 300
+MAX_BODY_BYTES = 1_000_000
+_SIGNATURE = re.compile(r"^v(\d+),(\S+)$")
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A delivery that passed every check: its ``webhook_id`` and parsed ``status``."""
+
+    webhook_id: str
+    status: RunStatus
+
+
+def verify_delivery(*, secret: str, body: bytes, headers: Mapping[str, str], now: float | None = None) -> Verified:
+    """Check a delivery and parse its body.
+
+    ``headers`` may use any case; ``now`` is Unix seconds (default: the clock).
+    Raises ``BadHeaders``, ``BadTimestamp``, ``BadSignature`` or ``BadBody``, each
+    with a message that names the value and the limit.
+    """
+    if len(body) > MAX_BODY_BYTES:
+        raise BadBody(f"body is {len(body)} bytes (limit {MAX_BODY_BYTES}): a run status is far smaller")
+    lower = {key.lower(): value for key, value in headers.items()}
+    webhook_id = lower.get("webhook-id", "").strip()
+    timestamp_text = lower.get("webhook-timestamp", "").strip()
+    signature_text = lower.get("webhook-signature", "").strip()
+    missing = [
+        name
+        for name, value in [
+            ("webhook-id", webhook_id),
+            ("webhook-timestamp", timestamp_text),
+            ("webhook-signature", signature_text),
+        ]
+        if not value
+    ]
+    if missing:
+        raise BadHeaders(f"missing or empty header {', '.join(missing)}: the platform must sign every delivery")
+    timestamp = _parse_timestamp(timestamp_text)
+    offset = (time.time() if now is None else now) - timestamp
+    if abs(offset) > TOLERANCE_SECONDS:
+        direction = "old" if offset > 0 else "in the future"
+        raise BadTimestamp(
+            f"webhook-timestamp is {abs(offset):.0f} s {direction} (limit {TOLERANCE_SECONDS} s): "
+            "is the sender's clock right?"
+        )
+    _check_signature_shapes(signature_text)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadBody(f"body is not UTF-8 (byte {exc.start} is 0x{body[exc.start]:02x}): send JSON as UTF-8") from None
+    try:
+        Webhook(secret).verify(
+            text,
+            {"webhook-id": webhook_id, "webhook-timestamp": timestamp_text, "webhook-signature": signature_text},
+            json_parse=False,
+        )
+    except WebhookVerificationError as exc:
+        raise BadSignature(
+            f"no signature in webhook-signature matches the body ({exc}): is the webhook secret the same on both sides?"
+        ) from None
+    return Verified(webhook_id=webhook_id, status=parse_status(text))
+
+
+def parse_status(text: str) -> RunStatus:
+    """Parse a webhook body into ``RunStatus``; raises ``BadBody`` naming the first problem."""
+    try:
+        return RunStatus.model_validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise BadBody(f"body is not a run status: {where}: {first['msg']} ({exc.error_count()} problem(s))") from None
+
+
+def _parse_timestamp(value: str) -> float:
+    try:
+        timestamp = float(value)
+    except ValueError:
+        raise BadHeaders(f"webhook-timestamp {value[:40]!r} is not Unix seconds") from None
+    if timestamp != timestamp or timestamp in {float("inf"), float("-inf")}:
+        raise BadHeaders(f"webhook-timestamp {value[:40]!r} is not Unix seconds")
+    return timestamp
+
+
+def _check_signature_shapes(value: str) -> None:
+    for part in value.split():
+        match = _SIGNATURE.match(part)
+        if not match:
+            raise BadHeaders(f"webhook-signature entry {part[:40]!r} is not of the form v1,<base64>")
+        try:
+            base64.b64decode(match.group(2), validate=True)
+        except (binascii.Error, ValueError):
+            raise BadHeaders(f"webhook-signature entry {part[:40]!r}: the part after the comma is not base64") from None
