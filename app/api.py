@@ -15,10 +15,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from app.errors import BadRequest, TooldeskError
-from app.models import RoundPublic, RunDetail, RunPublic
+from app.models import DeliveryPublic, RoundPublic, RunDetail, RunPublic
 from app.protocol import RunStarted, StartRun, ToolResult
 from app.runtime import get_runtime
-from app.services import agents, rounds, runs
+from app.services import agents, deliveries, rounds, runs
 from app.services.bus import changes
 
 M = TypeVar("M", bound=BaseModel)
@@ -78,6 +78,20 @@ def build_router() -> APIRouter:
         )
         changes.emit(answered.task_id)
         return answered
+
+    @router.get("/deliveries", response_model=list[DeliveryPublic], summary="Webhook deliveries, newest first")
+    async def list_deliveries(
+        task_id: int | None = None, verdict: str | None = None, limit: int = Query(200, ge=1, le=1000)
+    ) -> list[DeliveryPublic]:
+        engine = get_runtime().engine
+        return await asyncio.to_thread(
+            lambda: deliveries.list_deliveries(engine=engine, task_id=task_id, verdict=verdict, limit=limit)
+        )
+
+    @router.get("/deliveries/{delivery_id}", response_model=DeliveryPublic, summary="One delivery, raw body included")
+    async def get_delivery(delivery_id: int) -> DeliveryPublic:
+        engine = get_runtime().engine
+        return await asyncio.to_thread(lambda: deliveries.get_delivery(engine=engine, delivery_id=delivery_id))
 
     @router.post("/agents/{agent_id}/runs", response_model=RunStarted, status_code=202, summary="Start a run")
     async def start_run(agent_id: str, request: Request) -> RunStarted:

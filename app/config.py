@@ -9,6 +9,7 @@
 | ``TOOLDESK_PLATFORM_API_KEY`` | ``sim-local-key`` | sent as ``Authorization: Bearer``; the embedded simulator expects it |
 | ``TOOLDESK_WEBHOOK_SECRET`` | generated on first start, stored in the database | ``whsec_<base64>`` shared with the platform |
 | ``TOOLDESK_PUBLIC_URL`` | ``http://127.0.0.1:{port}`` | what the platform is told to call; webhook at ``/webhooks/sudoiq`` |
+| ``TOOLDESK_SCENARIOS_DIR`` | ``fixtures/scenarios`` of the project | the embedded simulator's agents, one JSON file each |
 | ``TOOLDESK_ROUND_TTL`` | ``600`` | seconds the embedded simulator gives a round before it expires |
 | ``TOOLDESK_STEP_DELAY`` | ``0.3`` | seconds the embedded simulator waits between a run's state changes |
 | ``TOOLDESK_RETRY_SCHEDULE`` | ``0.5,1,2,5,10`` | seconds between the simulator's delivery retries |
@@ -21,12 +22,14 @@ from __future__ import annotations
 
 import base64
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.errors import SettingsError
+from app.simulator.scenario import DEFAULT_SCENARIOS_DIR
 
 WEBHOOK_PATH = "/webhooks/sudoiq"
 SIMULATOR_PREFIX = "/sim"
@@ -44,6 +47,7 @@ class Settings(BaseSettings):
     platform_api_key: str = "sim-local-key"
     webhook_secret: str = ""
     public_url: str = ""
+    scenarios_dir: Path = DEFAULT_SCENARIOS_DIR
     round_ttl: float = Field(default=600.0, gt=0)
     step_delay: float = Field(default=0.3, ge=0)
     retry_schedule: Annotated[list[float], NoDecode] = Field(default_factory=lambda: [0.5, 1, 2, 5, 10])
@@ -61,6 +65,13 @@ class Settings(BaseSettings):
         value = value.strip().rstrip("/")
         if value and not value.startswith(("http://", "https://")):
             raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        return value
+
+    @field_validator("scenarios_dir")
+    @classmethod
+    def _folder(cls, value: Path) -> Path:
+        if not value.is_dir():
+            raise ValueError(f"expected a folder of scenario *.json files; {value} is not a folder")
         return value
 
     @field_validator("webhook_secret")

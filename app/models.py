@@ -176,8 +176,11 @@ class RoundPublic(SQLModel):
 
 
 class RunPublic(SQLModel):
+    """A run; ``agent_name`` comes from the last agent sync (null when the agent was never listed)."""
+
     task_id: int
     agent_id: str
+    agent_name: str | None = None
     status: str
     sequence: int
     round: int | None
@@ -204,3 +207,20 @@ class RunDetail(RunPublic):
 
     rounds: list[RoundPublic]
     events: list[EventPublic]
+
+
+class DeliveryPublic(SQLModel):
+    """A stored delivery: ``body`` is the text when UTF-8 (else null); ``body_base64`` the exact bytes."""
+
+    id: int
+    received_at: float
+    webhook_id: str | None
+    headers: dict[str, str]
+    verdict: str
+    message: str
+    answered_status: int
+    task_id: int | None
+    sequence: int | None
+    status: str | None
+    body: str | None
+    body_base64: str

@@ -17,7 +17,7 @@ from app.config import Settings
 from app.db import ensure_webhook_secret, make_engine
 from app.models import Run
 from app.platform.client import PlatformClient
-from app.simulator import DEFAULT_SCENARIOS_DIR, Simulator, load_scenarios
+from app.simulator import Simulator, load_scenarios
 
 
 @dataclass
@@ -55,7 +55,7 @@ def build_runtime(settings: Settings, *, transport: httpx.AsyncBaseTransport | N
     simulator = None
     if settings.embedded_simulator:
         simulator = Simulator(
-            scenarios=load_scenarios(DEFAULT_SCENARIOS_DIR),
+            scenarios=load_scenarios(settings.scenarios_dir),
             webhook_url=settings.webhook_url,
             secret=secret,
             api_key=settings.platform_api_key,

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, func, select
 
 from app.db import read_session, write_session
 from app.errors import NotFound
-from app.models import Event, EventPublic, Round, Run, RunDetail, RunPublic, ToolCall
+from app.models import Agent, Event, EventPublic, Round, Run, RunDetail, RunPublic, ToolCall
 from app.protocol import AWAITING, RunStatus
 from app.services.rounds import round_public
 
@@ -81,7 +81,8 @@ def list_runs(*, engine: Engine, limit: int = 200, offset: int = 0) -> tuple[lis
     with read_session(engine) as session:
         total = session.exec(select(func.count()).select_from(Run)).one()
         rows = session.exec(select(Run).order_by(col(Run.created_at).desc()).offset(offset).limit(limit)).all()
-        return [RunPublic.model_validate(row, from_attributes=True) for row in rows], total
+        names = _agent_names(session)
+        return [_run_public(row, names) for row in rows], total
 
 
 def get_run(*, engine: Engine, task_id: int) -> RunDetail:
@@ -99,6 +100,16 @@ def get_run(*, engine: Engine, task_id: int) -> RunDetail:
             rounds=[round_public(session, row) for row in rounds],
             events=[EventPublic.model_validate(event, from_attributes=True) for event in events],
         )
+
+
+def _agent_names(session: Session) -> dict[str, str]:
+    return {agent_id: name for agent_id, name in session.exec(select(Agent.agent_id, Agent.name)).all()}
+
+
+def _run_public(row: Run, names: dict[str, str]) -> RunPublic:
+    return RunPublic.model_validate(row, from_attributes=True).model_copy(
+        update={"agent_name": names.get(row.agent_id)}
+    )
 
 
 def _open_round(*, session: Session, status: RunStatus, delivery_id: int, now: float) -> None:

@@ -23,7 +23,9 @@ def root() -> None:
     ui.colors(primary="#2f5d8a")
     live = Live()
     with ui.header().classes("items-center gap-4 px-6 py-2 bg-white text-grey-9 shadow-1"):
-        ui.label("🛎️ Tooldesk").classes("text-lg font-bold text-primary")
+        with ui.row().classes("items-center gap-1"):
+            ui.icon("support_agent", color="primary").classes("text-2xl")
+            ui.label("Tooldesk").classes("text-lg font-bold text-primary")
         with ui.row().classes("gap-1"):
             with ui.button("Inbox", icon="inbox", on_click=lambda: ui.navigate.to("/")).props("flat no-caps"):
                 badge = ui.badge("", color="orange").props("floating").mark("inbox-count")

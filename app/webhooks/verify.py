@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
 import time
 from collections.abc import Mapping
@@ -61,11 +62,11 @@ def verify_delivery(*, secret: str, body: bytes, headers: Mapping[str, str], now
     if missing:
         raise BadHeaders(f"missing or empty header {', '.join(missing)}: the platform must sign every delivery")
     timestamp = _parse_timestamp(timestamp_text)
-    offset = (time.time() if now is None else now) - timestamp
+    offset = math.floor(time.time() if now is None else now) - timestamp  # whole seconds, as the header is
     if abs(offset) > TOLERANCE_SECONDS:
         direction = "old" if offset > 0 else "in the future"
         raise BadTimestamp(
-            f"webhook-timestamp is {abs(offset):.0f} s {direction} (limit {TOLERANCE_SECONDS} s): "
+            f"webhook-timestamp is {abs(offset):g} s {direction} (limit {TOLERANCE_SECONDS} s): "
             "is the sender's clock right?"
         )
     _check_signature_shapes(signature_text)

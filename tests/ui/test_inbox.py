@@ -26,8 +26,10 @@ async def test_round_appears_live_without_reload(user: User, console: httpx.Asyn
 
 
 async def test_submit_with_empty_result_refused_naming_call(user: User, console: httpx.AsyncClient, runtime: Runtime):
-    calls = [{"id": "call_a", "name": "get_current_time", "arguments": {"timezone": "UTC"}},
-             {"id": "call_b", "name": "get_weather", "arguments": {"city": "Porto"}}]
+    calls = [
+        {"id": "call_a", "name": "get_current_time", "arguments": {"timezone": "UTC"}},
+        {"id": "call_b", "name": "get_weather", "arguments": {"city": "Porto"}},
+    ]
     await _deliver(console, make_status(7006, tool_calls=calls), "msg_c06")
     await user.open("/")
     await user.should_see("task 7006 · round 1")
@@ -41,7 +43,8 @@ async def test_submit_with_empty_result_refused_naming_call(user: User, console:
 async def test_answer_clock_round_in_inbox_completes_run(user: User, console: httpx.AsyncClient, runtime: Runtime):
     await user.open("/")
     task_id = (await console.post(f"/api/agents/{CLOCK}/runs", json={"string_inputs": {"1": "Europe/Lisbon"}})).json()[
-        "task_id"]
+        "task_id"
+    ]
     await user.should_see(f"task {task_id} · round 1")
     [round_] = (await console.get("/api/rounds")).json()
     call_id = round_["tool_calls"][0]["tool_call_id"]

@@ -143,7 +143,7 @@ async def test_list_agents_returns_scenarios_with_tools_and_inputs(rig: Rig) -> 
 
     assert response.status_code == 200
     agents = {agent["name"]: agent for agent in response.json()}
-    assert set(agents) == {"Clock", "Trip planner", "Flaky"}
+    assert set(agents) == {"Clock", "Trip planner", "Flaky", "Weather compare"}
     assert agents["Clock"]["inputs"] == [{"key": "1", "label": "Timezone", "default": "UTC"}]
     assert agents["Clock"]["tools"][0]["name"] == "get_current_time"
     assert agents["Clock"]["tools"][0]["parameters"]["properties"]["timezone"]["type"] == "string"

@@ -31,10 +31,10 @@ def write(directory: Path, name: str, data: Any) -> Path:
     return path
 
 
-def test_load_scenarios_ships_three_demo_agents() -> None:
+def test_load_scenarios_ships_the_demo_agents() -> None:
     scenarios = load_scenarios(DEFAULT_SCENARIOS_DIR)
 
-    assert sorted(s.name for s in scenarios) == ["Clock", "Flaky", "Trip planner"]
+    assert sorted(s.name for s in scenarios) == ["Clock", "Flaky", "Trip planner", "Weather compare"]
     assert all(s.description for s in scenarios)
     assert {s.name: s.on_error for s in scenarios}["Flaky"] == "fail"
 

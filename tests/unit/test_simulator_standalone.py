@@ -31,7 +31,7 @@ async def test_build_standalone_app_serves_contract_paths_without_prefix() -> No
         reply = await client.get("/v1/agents")
 
     assert reply.status_code == 200
-    assert {agent["name"] for agent in reply.json()} == {"Clock", "Trip planner", "Flaky"}
+    assert {agent["name"] for agent in reply.json()} == {"Clock", "Trip planner", "Flaky", "Weather compare"}
 
 
 def test_build_standalone_app_bad_scenario_raises_value_error(tmp_path: Path) -> None:

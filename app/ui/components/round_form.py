@@ -30,7 +30,9 @@ class CallField:
             with ui.row().classes("items-center gap-2"):
                 ui.badge(call.tool_call_id, color="grey-7").props("outline")
                 ui.label(call.name).classes("font-mono font-bold")
-            ui.code(pretty_json(call.arguments), language="json").classes("w-full text-sm")
+            ui.code(pretty_json(call.arguments), language="json").classes("w-full text-sm").mark(
+                f"arguments-{call.tool_call_id}"
+            )
             self.output = (
                 ui.textarea("Result", placeholder="what the tool returns")
                 .props("outlined autogrow")

@@ -7,7 +7,7 @@ from nicegui import ui
 from app.errors import NotFound
 from app.models import RoundPublic, RunDetail
 from app.runtime import get_runtime
-from app.services import runs
+from app.services import deliveries, runs
 from app.ui.format import clock, duration, pretty_json, status_color
 from app.ui.live import Live
 
@@ -21,6 +21,7 @@ EVENT_ICONS = {
     "history": "history",
     "duplicate": "content_copy",
 }
+EVENT_COLORS = {"round_refused": "negative", "history": "grey-6", "duplicate": "grey-6", "round_closed": "brown-5"}
 
 
 def page(task_id: str, live: Live) -> None:
@@ -51,9 +52,9 @@ def _render(detail: RunDetail) -> None:
     with ui.row().classes("items-center gap-3"):
         ui.label(f"Run {detail.task_id}").classes("text-2xl font-bold")
         ui.badge(detail.status, color=status_color(detail.status)).classes("text-base").mark("run-status")
-        ui.label(f"agent {detail.agent_id} · {detail.environment or ''} · sequence {detail.sequence}").classes(
-            "text-grey-7 text-sm"
-        )
+        ui.label(
+            f"{detail.agent_name or detail.agent_id} · {detail.environment or ''} · sequence {detail.sequence}"
+        ).classes("text-grey-7 text-sm")
     if detail.string_inputs:
         ui.label("Inputs: " + ", ".join(f"{k} = {v}" for k, v in detail.string_inputs.items())).classes("text-sm")
     if detail.status == "completed":
@@ -72,16 +73,41 @@ def _render(detail: RunDetail) -> None:
                 ui.label("No tool round yet.").classes("text-grey-6 italic")
             for round_ in detail.rounds:
                 _round_card(round_)
-        with ui.column().classes("w-1/2"):
-            ui.label("Timeline").classes("text-lg font-bold")
-            with ui.timeline(side="right").props("dense").classes("w-full").mark("timeline"):
-                for event in detail.events:
-                    ui.timeline_entry(
-                        event.summary,
-                        title=event.kind.replace("_", " "),
-                        subtitle=clock(event.at),
-                        icon=EVENT_ICONS.get(event.kind, "circle"),
-                    )
+        with ui.column().classes("w-1/2 gap-0").mark("timeline"):
+            ui.label("Timeline").classes("text-lg font-bold mb-2")
+            start = detail.events[0].at if detail.events else 0.0
+            for event in detail.events:
+                with ui.row().classes("w-full items-start gap-2 no-wrap py-1 border-b border-grey-3"):
+                    ui.icon(
+                        EVENT_ICONS.get(event.kind, "circle"), color=EVENT_COLORS.get(event.kind, "primary")
+                    ).classes("text-lg mt-0.5")
+                    with ui.column().classes("gap-0 grow"):
+                        ui.label(event.summary).classes("text-sm")
+                        ui.label(
+                            f"{clock(event.at)} · +{duration(event.at - start)} · {event.kind.replace('_', ' ')}"
+                        ).classes("text-xs text-grey-6")
+                    if event.delivery_id is not None:
+                        delivery_id = event.delivery_id
+                        ui.button("raw", on_click=lambda d=delivery_id: _show_delivery(d)).props(
+                            "flat dense no-caps size=sm"
+                        ).mark(f"raw-{delivery_id}")
+
+
+async def _show_delivery(delivery_id: int) -> None:
+    engine = get_runtime().engine
+    delivery = await asyncio.to_thread(lambda: deliveries.get_delivery(engine=engine, delivery_id=delivery_id))
+    with ui.dialog() as dialog, ui.card().classes("w-[48rem] max-w-full"):
+        ui.label(f"Delivery {delivery.id} · {delivery.verdict} · answered {delivery.answered_status}").classes(
+            "font-bold"
+        )
+        ui.label(f"webhook-id {delivery.webhook_id} · received {clock(delivery.received_at)}").classes("text-sm")
+        if delivery.message:
+            ui.label(delivery.message).classes("text-sm text-grey-8")
+        ui.code(pretty_json(delivery.headers), language="json").classes("w-full text-xs")
+        body = delivery.body if delivery.body is not None else f"(not UTF-8) base64: {delivery.body_base64}"
+        ui.code(body, language="json").classes("w-full text-xs")
+        ui.button("Close", on_click=dialog.close).props("flat")
+    dialog.open()
 
 
 def _round_card(round_: RoundPublic) -> None:

@@ -5,7 +5,7 @@ import asyncio
 from nicegui import events, ui
 
 from app.runtime import get_runtime
-from app.services import agents, runs
+from app.services import runs
 from app.ui.format import stamp
 from app.ui.live import Live
 
@@ -45,14 +45,11 @@ def page(live: Live) -> None:
 
     async def refresh(_task_id: int = 0) -> None:
         engine = get_runtime().engine
-        items, known = await asyncio.to_thread(
-            lambda: (runs.list_runs(engine=engine, limit=500)[0], agents.list_agents(engine=engine))
-        )
-        names = {agent.agent_id: agent.name for agent in known}
+        items, _total = await asyncio.to_thread(lambda: runs.list_runs(engine=engine, limit=500))
         table.rows = [
             {
                 "task_id": item.task_id,
-                "agent": names.get(item.agent_id, item.agent_id),
+                "agent": item.agent_name or item.agent_id,
                 "status": item.status,
                 "round": item.round or "",
                 "environment": item.environment or "",

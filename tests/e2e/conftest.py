@@ -1,0 +1,195 @@
+"""Real-browser fixtures: the console as a subprocess on a free port, and Debian's Chromium driven by Playwright.
+
+Run these tests on their own (``make e2e``): sync Playwright and pytest-asyncio
+in one process break each other, so the main test run skips ``tests/e2e``.
+
+Elements are found the way a person finds them (roles, labels, visible text)
+inside the card they belong to: NiceGUI's ``.mark()`` markers live only on the
+server (``ElementFilter`` and the simulated ``user``); they are not rendered
+into the DOM.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
+
+API_KEY = "sim-local-key"
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 5.0
+UI_TIMEOUT_MS = 10_000
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-gpu",
+]
+
+expect.set_options(timeout=UI_TIMEOUT_MS)
+
+
+@dataclass
+class Console:
+    """The running console: its address, its log, and the JSON API a test reads ids from."""
+
+    url: str
+    log_path: Path
+    http: httpx.Client
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:]
+
+    def agent_id(self, name: str) -> str:
+        """The agent's id as the platform (the embedded simulator) lists it."""
+        response = self.http.get("/sim/v1/agents", headers={"authorization": f"Bearer {API_KEY}"})
+        response.raise_for_status()
+        return next(agent["agent_id"] for agent in response.json() if agent["name"] == name)
+
+    def pending_round(self, task_id: int, number: int) -> dict[str, Any]:
+        """Round ``number`` of ``task_id`` from ``GET /api/rounds`` (call once the inbox shows it)."""
+        response = self.http.get("/api/rounds")
+        response.raise_for_status()
+        return next(item for item in response.json() if item["task_id"] == task_id and item["round"] == number)
+
+    def start_run(self, agent_name: str, inputs: dict[str, str]) -> int:
+        """Start a run through ``POST /api/agents/{agent_id}/runs``; returns its ``task_id``."""
+        response = self.http.post(f"/api/agents/{self.agent_id(agent_name)}/runs", json={"string_inputs": inputs})
+        assert response.status_code == 202, response.text
+        return int(response.json()["task_id"])
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_up(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"the console exited with status {process.returncode} before answering; log:\n{log_path.read_text()}"
+            )
+        try:
+            response = httpx.get(f"{url}/sim/v1/agents", headers={"authorization": f"Bearer {API_KEY}"}, timeout=2)
+        except httpx.TransportError as exc:
+            last = repr(exc)
+        else:
+            if response.status_code == 200:
+                return
+            last = f"HTTP {response.status_code}: {response.text[:200]}"
+        time.sleep(0.1)
+    raise RuntimeError(
+        f"the console did not answer within {START_TIMEOUT:.0f} s ({last}); log:\n{log_path.read_text()}"
+    )
+
+
+@pytest.fixture(scope="session")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    """``python -m app --port <free port>`` in a temporary directory with its own SQLite file.
+
+    Inherited ``TOOLDESK_*`` variables are dropped so that a developer's shell
+    (a real platform URL, a public URL) cannot point the run elsewhere.
+    """
+    workdir = tmp_path_factory.mktemp("console")
+    log_path = workdir / "console.log"
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST" and not k.startswith("TOOLDESK_")}
+    env |= {"TOOLDESK_DATABASE_URL": f"sqlite:///{workdir}/e2e.db", "TOOLDESK_STEP_DELAY": "0.05"}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app", "--port", str(port)],
+            cwd=workdir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_until_up(process, url, log_path)
+        with httpx.Client(base_url=url, timeout=10) as http:
+            yield Console(url=url, log_path=log_path, http=http)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    playwright = sync_playwright().start()
+    try:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+    finally:
+        playwright.stop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Keep each phase's report on the item, so fixtures can tell a failed test at teardown."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+@pytest.fixture
+def new_page(
+    browser: Browser, console: Console, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[[], Page]]:
+    """A factory of pages, each in a fresh browser context; on failure, screenshots and the console log go to ``tmp_path``."""
+    contexts: list[BrowserContext] = []
+    pages: list[Page] = []
+
+    def make() -> Page:
+        context = browser.new_context(base_url=console.url, viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(UI_TIMEOUT_MS)
+        contexts.append(context)
+        page = context.new_page()
+        pages.append(page)
+        return page
+
+    yield make
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        for number, page in enumerate(pages, start=1):
+            try:
+                page.screenshot(path=str(tmp_path / f"failure-{number}.png"), full_page=True)
+            except Exception as exc:  # a screenshot must not hide the test's own failure
+                print(f"screenshot {number} failed: {exc!r}")
+        (tmp_path / "console.log").write_text(console.log_tail(100_000))
+        print(f"e2e failure artefacts in {tmp_path}")
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page: Callable[[], Page]) -> Page:
+    return new_page()
+
+
+@pytest.fixture(autouse=True)
+def settings_env() -> None:
+    """Overrides ``tests/conftest.py``'s autouse fixture: the console subprocess has its own settings."""
+
+

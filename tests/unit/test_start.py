@@ -1,0 +1,51 @@
+"""Start-up: a bad setting stops it with one clear line; the webhook secret is generated once and kept."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.config import check_secret
+from app.db import ensure_webhook_secret, make_engine
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_start_bad_setting_exits_2_naming_it(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOOLDESK_")} | {"TOOLDESK_PORT": "eighty"}
+    done = subprocess.run(
+        [sys.executable, "-m", "app"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 2
+    assert "TOOLDESK_PORT" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_start_simulate_bad_secret_exits_2(tmp_path: Path):
+    done = subprocess.run(
+        [sys.executable, "-m", "app", "simulate", "--webhook-url", "http://127.0.0.1:1/x", "--secret", "nope"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "--secret" in done.stderr and "whsec_" in done.stderr
+
+
+def test_secret_generated_once_and_kept_across_restart(tmp_path: Path):
+    url = f"sqlite:///{tmp_path}/kept.db"
+    first = ensure_webhook_secret(make_engine(url), "")
+    second = ensure_webhook_secret(make_engine(url), "")
+    assert first == second
+    assert check_secret(first) == first
+
+
+def test_secret_configured_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    configured = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    assert ensure_webhook_secret(make_engine(f"sqlite:///{tmp_path}/c.db"), configured) == configured

@@ -1,0 +1,78 @@
+"""Verifying deliveries on raw bytes (Standard Webhooks)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from app.errors import BadBody, BadHeaders, BadSignature, BadTimestamp
+from app.webhooks.verify import verify_delivery
+from tests.builders import SECRET, encode, make_status, sign
+
+OTHER_SECRET = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY"
+
+
+def test_verify_signed_round_trip_parses_status():
+    body = encode(make_status(42))
+    verified = verify_delivery(secret=SECRET, body=body, headers=sign(body, msg_id="msg_1"))
+    assert (verified.webhook_id, verified.status.task_id) == ("msg_1", 42)
+
+
+def test_verify_rotation_any_matching_signature_accepted():
+    body = encode(make_status(42))
+    headers = sign(body, msg_id="msg_r")
+    stale = sign(body, msg_id="msg_r", secret=OTHER_SECRET)["webhook-signature"]
+    headers["webhook-signature"] = f"{stale} {headers['webhook-signature']}"
+    assert verify_delivery(secret=SECRET, body=body, headers=headers).webhook_id == "msg_r"
+
+
+def test_verify_wrong_secret_is_bad_signature():
+    body = encode(make_status(42))
+    with pytest.raises(BadSignature, match="is the webhook secret the same"):
+        verify_delivery(secret=SECRET, body=body, headers=sign(body, msg_id="m", secret=OTHER_SECRET))
+
+
+def test_verify_body_changed_after_signing_is_bad_signature():
+    body = encode(make_status(42))
+    headers = sign(body, msg_id="m")
+    with pytest.raises(BadSignature):
+        verify_delivery(secret=SECRET, body=body + b" ", headers=headers)
+
+
+def test_verify_header_names_any_case():
+    body = encode(make_status(42))
+    headers = {key.upper(): value for key, value in sign(body, msg_id="m").items()}
+    assert verify_delivery(secret=SECRET, body=body, headers=headers).webhook_id == "m"
+
+
+def test_verify_timestamp_not_a_number_is_bad_header():
+    body = encode(make_status(42))
+    headers = sign(body, msg_id="m") | {"webhook-timestamp": "yesterday"}
+    with pytest.raises(BadHeaders, match="'yesterday' is not Unix seconds"):
+        verify_delivery(secret=SECRET, body=body, headers=headers)
+
+
+def test_verify_timestamp_checked_against_now_argument():
+    body = encode(make_status(42))
+    headers = sign(body, msg_id="m", timestamp=1_000_000)
+    with pytest.raises(BadTimestamp, match="limit 300 s"):
+        verify_delivery(secret=SECRET, body=body, headers=headers, now=time.time())
+
+
+def test_verify_signed_body_not_a_status_is_bad_body():
+    body = b'{"hello": "world"}'
+    with pytest.raises(BadBody, match="agent_id"):
+        verify_delivery(secret=SECRET, body=body, headers=sign(body, msg_id="m"))
+
+
+def test_verify_signed_body_not_json_is_bad_body():
+    body = b"<html>"
+    with pytest.raises(BadBody, match="not a run status"):
+        verify_delivery(secret=SECRET, body=body, headers=sign(body, msg_id="m"))
+
+
+def test_verify_oversized_body_refused_with_limit():
+    body = b" " * 1_000_001
+    with pytest.raises(BadBody, match="limit 1000000"):
+        verify_delivery(secret=SECRET, body=body, headers=sign(b"", msg_id="m"))
