@@ -8,21 +8,27 @@ simulator, the webhook) through an ``httpx.ASGITransport`` instead of the networ
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 
 import httpx
 from fastapi.exceptions import RequestValidationError
 from nicegui import app as nicegui_app
-from nicegui import ui
+from nicegui import background_tasks, ui
 
 from app.api import build_router as build_api_router
 from app.api import tooldesk_error_handler, validation_error_handler
 from app.config import SIMULATOR_PREFIX, Settings, get_settings
 from app.errors import TooldeskError
 from app.runtime import Runtime, build_runtime
+from app.services import agents
+from app.services.bus import changes
 from app.simulator import build_router as build_simulator_router
 from app.ui.layout import root
 from app.webhooks.route import build_router as build_webhook_router
+
+log = logging.getLogger("tooldesk")
 
 
 def build(settings: Settings) -> Runtime:
@@ -36,8 +42,20 @@ def build(settings: Settings) -> Runtime:
         nicegui_app.include_router(build_simulator_router(runtime.simulator), prefix=SIMULATOR_PREFIX)
     nicegui_app.add_exception_handler(TooldeskError, tooldesk_error_handler)
     nicegui_app.add_exception_handler(RequestValidationError, validation_error_handler)
+    nicegui_app.on_startup(lambda: background_tasks.create(_sync_agents(runtime), name="sync agents"))
     nicegui_app.on_shutdown(runtime.aclose)
     return runtime
+
+
+async def _sync_agents(runtime: Runtime) -> None:
+    """List the platform's agents once at start, so names show everywhere; a failure is only logged."""
+    await asyncio.sleep(0.2)  # let the server accept connections: the embedded simulator is served by it
+    try:
+        await agents.sync_agents(engine=runtime.engine, client=runtime.client)
+    except TooldeskError as exc:
+        log.warning("could not list the platform's agents at start: %s", exc.message)
+    else:
+        changes.emit(0)
 
 
 def serve(settings: Settings) -> None:

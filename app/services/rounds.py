@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from app.db import read_session, write_session
-from app.errors import NotFound, PlatformError, PlatformUnreachable, ResultsMismatch, RoundClosed
+from app.errors import NotFound, PlatformError, PlatformUnreachable, ResultsMismatch, RoundClosed, TooldeskError
 from app.models import Event, Round, RoundPublic, ToolCall, ToolCallPublic, ToolResult, ToolResultPublic
 from app.platform.client import PlatformClient
 from app.protocol import ToolResponses
@@ -96,6 +96,12 @@ def check_results(calls: Sequence[str], results: Sequence[ToolResultIn]) -> None
         raise ResultsMismatch("; ".join(problems) + ": answer every call of the round once, then submit")
 
 
+def leaves_round_pending(exc: TooldeskError) -> bool:
+    """True when a failed submission can be fixed and sent again: our own 422 checks, the
+    platform's 422 ``tool_call_mismatch``, a 5xx or no answer. A 404, 409 or 410 closes the round."""
+    return isinstance(exc, (ResultsMismatch, PlatformUnreachable)) or exc.status == 422 or exc.status >= 500
+
+
 def _claim(engine: Engine, round_id: int, results: list[ToolResultIn]) -> Round:
     with write_session(engine) as session:
         row = session.get(Round, round_id)
@@ -155,8 +161,8 @@ def _refused(engine: Engine, round_id: int, exc: PlatformError) -> None:
     with write_session(engine) as session:
         row = session.get(Round, round_id)
         assert row is not None
-        if isinstance(exc, PlatformUnreachable) or exc.status == 422 or exc.status >= 500:
-            row.state = "pending"  # nothing changed on the platform: the person can fix and send again
+        if leaves_round_pending(exc):
+            row.state = "pending"
         elif exc.status == 410:
             row.state = "expired"
         else:

@@ -53,4 +53,4 @@ def root() -> None:
         ui.sub_pages(
             {"/": inbox.page, "/runs": runs.page, "/runs/{task_id}": run.page, "/agents": agents.page},
             data={"live": live},
-        )
+        ).classes("w-full")

@@ -2,31 +2,24 @@
 
 Run these tests on their own (``make e2e``): sync Playwright and pytest-asyncio
 in one process break each other, so the main test run skips ``tests/e2e``.
-
-Elements are found the way a person finds them (roles, labels, visible text)
-inside the card they belong to: NiceGUI's ``.mark()`` markers live only on the
-server (``ElementFilter`` and the simulated ``user``); they are not rendered
-into the DOM.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-API_KEY = "sim-local-key"
+from tests.e2e.support import AUTH, Console
+
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 5.0
 UI_TIMEOUT_MS = 10_000
@@ -40,36 +33,6 @@ CHROMIUM_ARGS = [
 ]
 
 expect.set_options(timeout=UI_TIMEOUT_MS)
-
-
-@dataclass
-class Console:
-    """The running console: its address, its log, and the JSON API a test reads ids from."""
-
-    url: str
-    log_path: Path
-    http: httpx.Client
-
-    def log_tail(self, chars: int = 4000) -> str:
-        return self.log_path.read_text(errors="replace")[-chars:]
-
-    def agent_id(self, name: str) -> str:
-        """The agent's id as the platform (the embedded simulator) lists it."""
-        response = self.http.get("/sim/v1/agents", headers={"authorization": f"Bearer {API_KEY}"})
-        response.raise_for_status()
-        return next(agent["agent_id"] for agent in response.json() if agent["name"] == name)
-
-    def pending_round(self, task_id: int, number: int) -> dict[str, Any]:
-        """Round ``number`` of ``task_id`` from ``GET /api/rounds`` (call once the inbox shows it)."""
-        response = self.http.get("/api/rounds")
-        response.raise_for_status()
-        return next(item for item in response.json() if item["task_id"] == task_id and item["round"] == number)
-
-    def start_run(self, agent_name: str, inputs: dict[str, str]) -> int:
-        """Start a run through ``POST /api/agents/{agent_id}/runs``; returns its ``task_id``."""
-        response = self.http.post(f"/api/agents/{self.agent_id(agent_name)}/runs", json={"string_inputs": inputs})
-        assert response.status_code == 202, response.text
-        return int(response.json()["task_id"])
 
 
 def _free_port() -> int:
@@ -87,7 +50,7 @@ def _wait_until_up(process: subprocess.Popen[bytes], url: str, log_path: Path) -
                 f"the console exited with status {process.returncode} before answering; log:\n{log_path.read_text()}"
             )
         try:
-            response = httpx.get(f"{url}/sim/v1/agents", headers={"authorization": f"Bearer {API_KEY}"}, timeout=2)
+            response = httpx.get(f"{url}/sim/v1/agents", headers=AUTH, timeout=2)
         except httpx.TransportError as exc:
             last = repr(exc)
         else:
@@ -101,11 +64,11 @@ def _wait_until_up(process: subprocess.Popen[bytes], url: str, log_path: Path) -
 
 
 @pytest.fixture(scope="session")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     """``python -m app --port <free port>`` in a temporary directory with its own SQLite file.
 
     Inherited ``TOOLDESK_*`` variables are dropped so that a developer's shell
-    (a real platform URL, a public URL) cannot point the run elsewhere.
+    (a real platform URL, a public URL, a secret) cannot point the run elsewhere.
     """
     workdir = tmp_path_factory.mktemp("console")
     log_path = workdir / "console.log"
@@ -138,16 +101,16 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
 def browser() -> Iterator[Browser]:
     playwright = sync_playwright().start()
     try:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
     finally:
         playwright.stop()
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    """Keep each phase's report on the item, so fixtures can tell a failed test at teardown."""
+    """Keep each phase's report on the item, so a fixture can tell at teardown that its test failed."""
     report = yield
     setattr(item, f"report_{report.when}", report)
     return report
@@ -155,14 +118,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 @pytest.fixture
 def new_page(
-    browser: Browser, console: Console, request: pytest.FixtureRequest, tmp_path: Path
+    browser: Browser, server: Console, request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[Callable[[], Page]]:
-    """A factory of pages, each in a fresh browser context; on failure, screenshots and the console log go to ``tmp_path``."""
+    """Makes pages, each in a fresh browser context (a separate tab with its own session).
+
+    When the test fails, a full-page screenshot of each page and the console's
+    log are saved in the test's ``tmp_path``.
+    """
     contexts: list[BrowserContext] = []
     pages: list[Page] = []
 
     def make() -> Page:
-        context = browser.new_context(base_url=console.url, viewport={"width": 1280, "height": 900})
+        context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
         context.set_default_timeout(UI_TIMEOUT_MS)
         contexts.append(context)
         page = context.new_page()
@@ -175,10 +142,10 @@ def new_page(
         for number, page in enumerate(pages, start=1):
             try:
                 page.screenshot(path=str(tmp_path / f"failure-{number}.png"), full_page=True)
-            except Exception as exc:  # a screenshot must not hide the test's own failure
+            except Exception as exc:  # a screenshot problem must not hide the test's own failure
                 print(f"screenshot {number} failed: {exc!r}")
-        (tmp_path / "console.log").write_text(console.log_tail(100_000))
-        print(f"e2e failure artefacts in {tmp_path}")
+        (tmp_path / "console.log").write_text(server.log_tail(200_000))
+        print(f"e2e failure: screenshots and console log in {tmp_path}")
     for context in contexts:
         context.close()
 
@@ -190,6 +157,4 @@ def page(new_page: Callable[[], Page]) -> Page:
 
 @pytest.fixture(autouse=True)
 def settings_env() -> None:
-    """Overrides ``tests/conftest.py``'s autouse fixture: the console subprocess has its own settings."""
-
-
+    """Overrides the autouse fixture of ``tests/conftest.py``: the console subprocess has its own settings."""

@@ -75,3 +75,51 @@ async def test_second_tab_sees_round_leave_when_first_answers(create_user, conso
     first.find(marker="result-call_1").type("noon")
     first.find(marker=f"submit-{round_['id']}").click()
     await second.should_not_see("task 7201 · round 1")
+
+
+async def test_platform_refusal_shown_in_words(user: User, console: httpx.AsyncClient, runtime: Runtime):
+    await _deliver(console, make_status(7301), "msg_unknown_task")
+    await user.open("/")
+    await user.should_see(marker="result-call_1")
+    [round_] = (await console.get("/api/rounds")).json()
+    user.find(marker="result-call_1").type("noon")
+    user.find(marker=f"submit-{round_['id']}").click()
+    await user.should_see("Not accepted: platform answered 404 not_found")
+    run = (await console.get("/api/runs/7301")).json()
+    assert run["rounds"][0]["state"] == "closed"
+    assert "404 not_found" in run["rounds"][0]["message"]
+
+
+async def test_json_mode_refuses_invalid_json(user: User, console: httpx.AsyncClient, runtime: Runtime):
+    await _deliver(console, make_status(7401), "msg_json_mode")
+    await user.open("/")
+    await user.should_see(marker="result-call_1")
+    [round_] = (await console.get("/api/rounds")).json()
+    user.find(marker="mode-call_1").elements.pop().set_value("JSON")
+    user.find(marker="result-call_1").type("{oops")
+    user.find(marker=f"submit-{round_['id']}").click()
+    await user.should_see("call_1: result is not JSON")
+    assert runtime.simulator is not None and runtime.simulator.received == []
+
+
+async def test_is_error_switch_sends_error_result(user: User, console: httpx.AsyncClient, runtime: Runtime):
+    flaky = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b03"
+    await user.open("/")
+    task_id = (await console.post(f"/api/agents/{flaky}/runs", json={})).json()["task_id"]
+    await user.should_see(f"task {task_id} · round 1")
+    [round_] = (await console.get("/api/rounds")).json()
+    call_id = round_["tool_calls"][0]["tool_call_id"]
+    user.find(marker=f"result-{call_id}").type("quote service down")
+    user.find(marker=f"is-error-{call_id}").click()
+    user.find(marker=f"submit-{round_['id']}").click()
+    await user.should_see(f"Round 1 of task {task_id} sent")
+    assert runtime.simulator is not None
+    [(_, sent)] = runtime.simulator.received
+    assert (sent.results[0].output, sent.results[0].is_error) == ("quote service down", True)
+
+    async def failed() -> dict:
+        run = (await console.get(f"/api/runs/{task_id}")).json()
+        return run if run["status"] == "failed" else {}
+
+    run = await wait_for(failed)
+    assert "quote service down" in run["error"]["message"]

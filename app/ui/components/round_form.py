@@ -10,12 +10,12 @@ from collections.abc import Callable
 
 from nicegui import ui
 
-from app.errors import TooldeskError
+from app.errors import PlatformError, TooldeskError
 from app.models import RoundPublic, ToolCallPublic
 from app.protocol import ToolResult
 from app.runtime import get_runtime
 from app.services.bus import changes
-from app.services.rounds import submit_round
+from app.services.rounds import leaves_round_pending, submit_round
 from app.ui.format import clock, pretty_json
 
 ANSWERED_BY = "person (console)"
@@ -72,6 +72,7 @@ class RoundForm:
     def __init__(self, round_: RoundPublic, *, agent_name: str, on_done: Callable[[int], None]) -> None:
         self.round = round_
         self.on_done = on_done
+        self.sticky = False
         with ui.card().classes("w-full").mark(f"round-{round_.id}") as self.card:
             with ui.row().classes("w-full items-center gap-3"):
                 ui.label(f"{agent_name} · task {round_.task_id} · round {round_.round}").classes("text-base font-bold")
@@ -103,7 +104,15 @@ class RoundForm:
                 answered_by=ANSWERED_BY,
             )
         except TooldeskError as exc:
-            self._show(f"Not accepted: {exc.message}")
+            said = f"platform answered {exc.status} {exc.code}: " if isinstance(exc, PlatformError) else ""
+            self._show(f"Not accepted: {said}{exc.message}")
+            if not leaves_round_pending(exc):  # keep the card and its reason on screen until dismissed
+                self.sticky = True
+                self.submit.disable()
+                with self.card:
+                    ui.button("Dismiss", icon="close", on_click=lambda: self.on_done(self.round.id)).props("flat").mark(
+                        f"dismiss-{self.round.id}"
+                    )
             changes.emit(self.round.task_id)
             return
         finally:

@@ -40,8 +40,8 @@ def page(live: Live) -> None:
         )
         names = {agent.agent_id: agent.name for agent in known}
         ids = {item.id for item in pending}
-        for round_id in list(forms):
-            if round_id not in ids:
+        for round_id, form in list(forms.items()):
+            if round_id not in ids and not form.sticky:
                 done(round_id)
         for item in pending:
             if item.id not in forms:
