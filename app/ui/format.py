@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 from typing import Any
 
 STATUS_COLORS = {
@@ -46,3 +47,11 @@ def pretty_json(value: Any) -> str:
 def status_color(status: str) -> str:
     """A color name for a run status; unknown statuses get a neutral one."""
     return STATUS_COLORS.get(status, "purple-5")
+
+
+def expiry(iso: str) -> str:
+    """An ISO-8601 deadline as local ``HH:MM:SS``; the text as given when it does not parse."""
+    try:
+        return clock(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        return iso

@@ -16,7 +16,7 @@ from app.protocol import ToolResult
 from app.runtime import get_runtime
 from app.services.bus import changes
 from app.services.rounds import leaves_round_pending, submit_round
-from app.ui.format import clock, pretty_json
+from app.ui.format import clock, expiry, pretty_json
 
 ANSWERED_BY = "person (console)"
 
@@ -30,22 +30,24 @@ class CallField:
             with ui.row().classes("items-center gap-2"):
                 ui.badge(call.tool_call_id, color="grey-7").props("outline")
                 ui.label(call.name).classes("font-mono font-bold")
-            ui.code(pretty_json(call.arguments), language="json").classes("w-full text-sm").mark(
-                f"arguments-{call.tool_call_id}"
-            )
-            self.output = (
-                ui.textarea("Result", placeholder="what the tool returns")
-                .props("outlined autogrow")
-                .classes("w-full font-mono")
-                .mark(f"result-{call.tool_call_id}")
-            )
-            with ui.row().classes("items-center gap-4"):
-                self.mode = (
-                    ui.toggle(["text", "JSON"], value="text")
-                    .props("dense no-caps size=sm")
-                    .mark(f"mode-{call.tool_call_id}")
+            with ui.element("div").classes("w-full grid grid-cols-1 md:grid-cols-2 gap-3"):
+                ui.code(pretty_json(call.arguments), language="json").classes("w-full text-sm").mark(
+                    f"arguments-{call.tool_call_id}"
                 )
-                self.is_error = ui.switch("is_error (the tool failed)").mark(f"is-error-{call.tool_call_id}")
+                with ui.column().classes("w-full gap-1"):
+                    self.output = (
+                        ui.textarea("Result", placeholder="what the tool returns")
+                        .props("outlined autogrow stack-label input-class=font-mono")
+                        .classes("w-full")
+                        .mark(f"result-{call.tool_call_id}")
+                    )
+                    with ui.row().classes("items-center gap-4"):
+                        self.mode = (
+                            ui.toggle(["text", "JSON"], value="text")
+                            .props("dense no-caps size=sm")
+                            .mark(f"mode-{call.tool_call_id}")
+                        )
+                        self.is_error = ui.switch("is_error (the tool failed)").mark(f"is-error-{call.tool_call_id}")
 
     def problem(self) -> str | None:
         """Why this call cannot be sent yet, or ``None``."""
@@ -79,7 +81,9 @@ class RoundForm:
                 ui.space()
                 ui.label(f"opened {clock(round_.opened_at)}").classes("text-xs text-grey-7")
                 if round_.expires_at:
-                    ui.label(f"expires {round_.expires_at}").classes("text-xs text-grey-7")
+                    ui.label(f"expires {expiry(round_.expires_at)}").classes("text-xs text-grey-7").tooltip(
+                        round_.expires_at
+                    )
                 ui.link("run", f"/runs/{round_.task_id}").classes("text-xs")
             self.fields = [CallField(call) for call in round_.tool_calls]
             self.problem = ui.label(round_.message).classes("text-negative text-sm").mark(f"problem-{round_.id}")
