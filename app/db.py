@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 from sqlmodel import Session, SQLModel, create_engine
 
 from app import models
@@ -64,6 +64,13 @@ def write_session(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def write_connection(engine: Engine) -> Iterator[Connection]:
+    """A Core connection in one transaction (committed on success), one writer at a time."""
+    with _write_lock, engine.begin() as conn:
+        yield conn
 
 
 def ensure_webhook_secret(engine: Engine, configured: str) -> str:

@@ -11,16 +11,20 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 
-from app.db import write_session
+from app.db import write_connection
 from app.errors import DeliveryRefused
-from app.models import Delivery, Event
-from app.services.runs import apply_status
+from app.models import Delivery
+from app.services.apply import INSERT_EVENT, apply_status
 from app.webhooks.verify import MAX_BODY_BYTES, verify_delivery
 
+DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
+_INSERT_DELIVERY = insert(DELIVERIES).returning(DELIVERIES.c.id)
+_SET_VERDICT = update(DELIVERIES).where(DELIVERIES.c.id == bindparam("key"))
 KEPT_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature", "content-type", "user-agent", "content-length")
 
 
@@ -49,8 +53,9 @@ def ingest_delivery(*, engine: Engine, secret: str, body: bytes, headers: Mappin
     try:
         verified = verify_delivery(secret=secret, body=body, headers=headers, now=received_at)
     except DeliveryRefused as exc:
-        with write_session(engine) as session:
-            row = Delivery(
+        with write_connection(engine) as conn:
+            delivery_id = _store(
+                conn,
                 received_at=received_at,
                 webhook_id=kept.get("webhook-id") or None,
                 headers=kept,
@@ -60,13 +65,10 @@ def ingest_delivery(*, engine: Engine, secret: str, body: bytes, headers: Mappin
                 answered_status=exc.status,
                 task_id=_task_id_hint(body),
             )
-            session.add(row)
-            session.flush()
-            assert row.id is not None
-            return Outcome(exc.status, exc.body(), row.id, exc.verdict)
+        return Outcome(exc.status, exc.body(), delivery_id, exc.verdict)
 
     status = verified.status
-    common = dict(
+    common: dict[str, Any] = dict(
         received_at=received_at,
         webhook_id=verified.webhook_id,
         headers=kept,
@@ -77,33 +79,32 @@ def ingest_delivery(*, engine: Engine, secret: str, body: bytes, headers: Mappin
         answered_status=200,
     )
     try:
-        with write_session(engine) as session:
-            row = Delivery(verdict="applied", **common)  # type: ignore[arg-type]
-            session.add(row)
-            session.flush()  # the partial unique index on webhook_id refuses a duplicate here
-            assert row.id is not None
-            verdict, summary = apply_status(session=session, status=status, delivery_id=row.id, now=received_at)
-            row.verdict = verdict
-            row.message = summary
-            return Outcome(200, {"ok": True, "verdict": verdict}, row.id, verdict, status.task_id)
+        with write_connection(engine) as conn:
+            # the partial unique index on webhook_id refuses a duplicate here, before anything is applied
+            delivery_id = _store(conn, verdict="applied", message="", **common)
+            verdict, summary = apply_status(conn=conn, status=status, delivery_id=delivery_id, now=received_at)
+            conn.execute(_SET_VERDICT, {"key": delivery_id, "verdict": verdict, "message": summary})
+        return Outcome(200, {"ok": True, "verdict": verdict}, delivery_id, verdict, status.task_id)
     except IntegrityError:
         pass
-    with write_session(engine) as session:
-        message = f"webhook-id {verified.webhook_id} was already stored: recorded, not applied again"
-        row = Delivery(verdict="duplicate", message=message, **common)  # type: ignore[arg-type]
-        session.add(row)
-        session.flush()
-        assert row.id is not None
-        session.add(
-            Event(
-                task_id=status.task_id,
-                at=received_at,
-                kind="duplicate",
-                delivery_id=row.id,
-                summary=f"duplicate delivery of sequence {status.sequence} ({status.status}) ignored",
-            )
-        )
-        return Outcome(200, {"ok": True, "verdict": "duplicate"}, row.id, "duplicate", status.task_id)
+    message = f"webhook-id {verified.webhook_id} was already stored: recorded, not applied again"
+    with write_connection(engine) as conn:
+        delivery_id = _store(conn, verdict="duplicate", message=message, **common)
+        summary = f"duplicate delivery of sequence {status.sequence} ({status.status}) ignored"
+        event = {
+            "task_id": status.task_id,
+            "at": received_at,
+            "kind": "duplicate",
+            "delivery_id": delivery_id,
+            "round_id": None,
+            "summary": summary,
+        }
+        conn.execute(INSERT_EVENT, event)
+    return Outcome(200, {"ok": True, "verdict": "duplicate"}, delivery_id, "duplicate", status.task_id)
+
+
+def _store(conn: Connection, **values: Any) -> int:
+    return int(conn.execute(_INSERT_DELIVERY, values).scalar_one())
 
 
 def _task_id_hint(body: bytes) -> int | None:
