@@ -24,6 +24,7 @@ from app.errors import TooldeskError
 from app.runtime import Runtime, build_runtime
 from app.services import agents
 from app.services.bus import changes
+from app.services.reconcile import reconcile_runs
 from app.simulator import build_router as build_simulator_router
 from app.ui.layout import root
 from app.webhooks.route import build_router as build_webhook_router
@@ -42,13 +43,16 @@ def build(settings: Settings) -> Runtime:
         nicegui_app.include_router(build_simulator_router(runtime.simulator), prefix=SIMULATOR_PREFIX)
     nicegui_app.add_exception_handler(TooldeskError, tooldesk_error_handler)
     nicegui_app.add_exception_handler(RequestValidationError, validation_error_handler)
-    nicegui_app.on_startup(lambda: background_tasks.create(_sync_agents(runtime), name="sync agents"))
+    nicegui_app.on_startup(lambda: background_tasks.create(_on_start(runtime), name="sync agents, reconcile runs"))
     nicegui_app.on_shutdown(runtime.aclose)
     return runtime
 
 
-async def _sync_agents(runtime: Runtime) -> None:
-    """List the platform's agents once at start, so names show everywhere; a failure is only logged."""
+async def _on_start(runtime: Runtime) -> None:
+    """List the platform's agents once, so names show everywhere, then reconcile open runs once.
+
+    A platform that does not answer is only logged: the console still serves what it has stored.
+    """
     await asyncio.sleep(0.2)  # let the server accept connections: the embedded simulator is served by it
     try:
         await agents.sync_agents(engine=runtime.engine, client=runtime.client)
@@ -56,6 +60,8 @@ async def _sync_agents(runtime: Runtime) -> None:
         log.warning("could not list the platform's agents at start: %s", exc.message)
     else:
         changes.emit(0)
+    for task_id in await reconcile_runs(engine=runtime.engine, client=runtime.client):
+        changes.emit(task_id)
 
 
 def serve(settings: Settings) -> None:

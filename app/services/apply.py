@@ -31,7 +31,7 @@ INSERT_EVENT = insert(EVENTS)
 _OPEN_ROUND = sqlite_insert(ROUNDS).on_conflict_do_nothing(index_elements=["task_id", "round"]).returning(ROUNDS.c.id)
 
 
-def apply_status(*, conn: Connection, status: RunStatus, delivery_id: int, now: float) -> tuple[str, str]:
+def apply_status(*, conn: Connection, status: RunStatus, delivery_id: int | None, now: float) -> tuple[str, str]:
     """Apply ``status`` inside the caller's transaction.
 
     Returns ``(verdict, summary)``: ``("applied", ...)`` when ``status.sequence``
@@ -85,7 +85,7 @@ def _close_stale_rounds(conn: Connection, status: RunStatus, now: float) -> None
         _event(conn, status.task_id, now, "round_closed", f"round {number} {state}: {message}", round_id=round_id)
 
 
-def _open_round(conn: Connection, status: RunStatus, delivery_id: int, now: float) -> None:
+def _open_round(conn: Connection, status: RunStatus, delivery_id: int | None, now: float) -> None:
     assert status.round is not None and status.tool_calls
     round_values = {
         "task_id": status.task_id,

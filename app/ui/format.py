@@ -15,6 +15,7 @@ STATUS_COLORS = {
     "failed": "negative",
     "cancelled": "grey-8",
     "expired": "brown-5",
+    "lost": "grey-5",
 }
 
 

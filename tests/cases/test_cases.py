@@ -17,7 +17,7 @@ from nicegui.testing import User
 from app.runtime import Runtime
 from tests.builders import SECRET, encode, make_status, sign, wait_for
 
-CASES = Path(__file__).resolve().parents[2].parent / "shared" / "cases"
+CASES = Path(__file__).resolve().parents[2] / "fixtures" / "cases"  # copies of shared/cases, byte for byte
 WEATHER_COMPARE = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b04"
 
 

@@ -34,7 +34,7 @@ def page(live: Live) -> None:
         "body-cell-status",
         """
         <q-td :props="props"><q-badge :color="{queued:'grey-6',running:'blue-6',awaiting_tool_calls:'orange-7',
-        completed:'positive',failed:'negative',cancelled:'grey-8',expired:'brown-5'}[props.value] || 'purple-5'"
+        completed:'positive',failed:'negative',cancelled:'grey-8',expired:'brown-5',lost:'grey-5'}[props.value] || 'purple-5'"
         :label="props.value" /></q-td>""",
     )
 

@@ -1,0 +1,90 @@
+"""One-off reconciliation at start: ask the platform once about every run that is not over.
+
+The contract allows ``get_agent_task_status`` "for a one-off reconciliation
+(after a restart, after a suspected lost delivery), never in a loop". A status
+newer than the stored one is applied as a delivery would be (by ``sequence``);
+a run the platform no longer knows (404) gets the console's own status
+``lost`` and its pending rounds are closed, with the reason on its timeline.
+The embedded simulator keeps runs in memory, so its runs are ``lost`` after a
+console restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from sqlalchemy import Engine
+from sqlalchemy import select as core_select
+from sqlmodel import col, select
+
+from app.db import read_session, write_connection
+from app.errors import PlatformError, PlatformUnreachable
+from app.models import Run
+from app.platform.client import PlatformClient
+from app.protocol import TERMINAL_STATUSES, RunStatus
+from app.services.apply import INSERT_EVENT, ROUNDS, RUNS, apply_status
+
+LOST = "lost"
+log = logging.getLogger("tooldesk")
+
+
+async def reconcile_runs(*, engine: Engine, client: PlatformClient) -> list[int]:
+    """Check each open run once; returns the task_ids whose state changed. Never raises for a platform error."""
+    open_runs = await asyncio.to_thread(_open_runs, engine)
+    changed = []
+    for task_id, agent_id in open_runs:
+        try:
+            status = await client.get_agent_task_status(agent_id=agent_id, task_id=task_id)
+        except PlatformUnreachable as exc:
+            log.warning("reconciliation stopped: %s", exc.message)
+            break
+        except PlatformError as exc:
+            if exc.status == 404:
+                await asyncio.to_thread(_mark_lost, engine, task_id, exc.message)
+                changed.append(task_id)
+            continue
+        if await asyncio.to_thread(_apply, engine, status):
+            changed.append(task_id)
+    return changed
+
+
+def _open_runs(engine: Engine) -> list[tuple[int, str]]:
+    closed = [*TERMINAL_STATUSES, LOST]
+    with read_session(engine) as session:
+        rows = session.exec(select(Run.task_id, Run.agent_id).where(col(Run.status).not_in(closed))).all()
+        return [(task_id, agent_id) for task_id, agent_id in rows]
+
+
+def _apply(engine: Engine, status: RunStatus) -> bool:
+    with write_connection(engine) as conn:
+        stored = conn.execute(core_select(RUNS.c.sequence).where(RUNS.c.task_id == status.task_id)).scalar()
+        if stored is not None and status.sequence <= stored:
+            return False  # nothing newer than what the webhooks brought
+        verdict, _ = apply_status(conn=conn, status=status, delivery_id=None, now=time.time())
+        return verdict == "applied"
+
+
+def _mark_lost(engine: Engine, task_id: int, message: str) -> None:
+    now = time.time()
+    reason = f"the platform no longer knows this run ({message})"
+    with write_connection(engine) as conn:
+        conn.execute(RUNS.update().where(RUNS.c.task_id == task_id).values(status=LOST, updated_at=now))
+        closed = conn.execute(
+            ROUNDS.update()
+            .where(ROUNDS.c.task_id == task_id, ROUNDS.c.state == "pending")
+            .values(state="closed", message=reason)
+            .returning(ROUNDS.c.id)
+        ).all()
+        conn.execute(
+            INSERT_EVENT,
+            {
+                "task_id": task_id,
+                "at": now,
+                "kind": "lost",
+                "summary": reason,
+                "delivery_id": None,
+                "round_id": closed[0].id if closed else None,
+            },
+        )
