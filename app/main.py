@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 
 import httpx
 from fastapi.exceptions import RequestValidationError
@@ -53,6 +54,7 @@ async def _on_start(runtime: Runtime) -> None:
 
     A platform that does not answer is only logged: the console still serves what it has stored.
     """
+    started = time.time()
     await asyncio.sleep(0.2)  # let the server accept connections: the embedded simulator is served by it
     try:
         await agents.sync_agents(engine=runtime.engine, client=runtime.client)
@@ -60,7 +62,7 @@ async def _on_start(runtime: Runtime) -> None:
         log.warning("could not list the platform's agents at start: %s", exc.message)
     else:
         changes.emit(0)
-    for task_id in await reconcile_runs(engine=runtime.engine, client=runtime.client):
+    for task_id in await reconcile_runs(engine=runtime.engine, client=runtime.client, before=started):
         changes.emit(task_id)
 
 

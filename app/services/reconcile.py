@@ -30,9 +30,13 @@ LOST = "lost"
 log = logging.getLogger("tooldesk")
 
 
-async def reconcile_runs(*, engine: Engine, client: PlatformClient) -> list[int]:
-    """Check each open run once; returns the task_ids whose state changed. Never raises for a platform error."""
-    open_runs = await asyncio.to_thread(_open_runs, engine)
+async def reconcile_runs(*, engine: Engine, client: PlatformClient, before: float) -> list[int]:
+    """Check once each run that was open and last changed before ``before`` (Unix seconds: the start).
+
+    Runs that change after the start are current by definition. Returns the task_ids whose state changed;
+    never raises for a platform error.
+    """
+    open_runs = await asyncio.to_thread(_open_runs, engine, before)
     changed = []
     for task_id, agent_id in open_runs:
         try:
@@ -50,10 +54,11 @@ async def reconcile_runs(*, engine: Engine, client: PlatformClient) -> list[int]
     return changed
 
 
-def _open_runs(engine: Engine) -> list[tuple[int, str]]:
+def _open_runs(engine: Engine, before: float) -> list[tuple[int, str]]:
     closed = [*TERMINAL_STATUSES, LOST]
+    query = select(Run.task_id, Run.agent_id).where(col(Run.status).not_in(closed), col(Run.updated_at) < before)
     with read_session(engine) as session:
-        rows = session.exec(select(Run.task_id, Run.agent_id).where(col(Run.status).not_in(closed))).all()
+        rows = session.exec(query).all()
         return [(task_id, agent_id) for task_id, agent_id in rows]
 
 
