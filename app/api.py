@@ -7,21 +7,24 @@ The routes call the same services as the UI. Errors use the contract's shape
 from __future__ import annotations
 
 import asyncio
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import BadRequest, TooldeskError
 from app.models import DeliveryPublic, RoundPublic, RunDetail, RunPublic
-from app.protocol import RunStarted, StartRun, ToolResult
+from app.protocol import INT64_MAX, RunStarted, StartRun, ToolResult
 from app.runtime import get_runtime
 from app.services import agents, deliveries, rounds, runs
 from app.services.bus import changes
 
 M = TypeVar("M", bound=BaseModel)
+Id = Annotated[int, Path(ge=1, le=INT64_MAX, description="a positive integer that fits SQLite's 64 bits")]
 
 
 class ResponsesIn(BaseModel):
@@ -41,13 +44,13 @@ def build_router() -> APIRouter:
     router = APIRouter(prefix="/api", tags=["api"])
 
     @router.get("/runs", response_model=RunsPage, summary="Runs, newest first")
-    async def list_runs(limit: int = Query(200, ge=1, le=1000), offset: int = Query(0, ge=0)) -> RunsPage:
+    async def list_runs(limit: int = Query(200, ge=1, le=1000), offset: int = Query(0, ge=0, le=INT64_MAX)) -> RunsPage:
         engine = get_runtime().engine
         items, total = await asyncio.to_thread(lambda: runs.list_runs(engine=engine, limit=limit, offset=offset))
         return RunsPage(total=total, runs=items)
 
     @router.get("/runs/{task_id}", response_model=RunDetail, summary="One run: status, result, rounds, events")
-    async def get_run(task_id: int) -> RunDetail:
+    async def get_run(task_id: Id) -> RunDetail:
         engine = get_runtime().engine
         return await asyncio.to_thread(lambda: runs.get_run(engine=engine, task_id=task_id))
 
@@ -57,7 +60,7 @@ def build_router() -> APIRouter:
         return await asyncio.to_thread(lambda: rounds.list_pending_rounds(engine=engine))
 
     @router.get("/rounds/{round_id}", response_model=RoundPublic, summary="One round")
-    async def get_round(round_id: int) -> RoundPublic:
+    async def get_round(round_id: Id) -> RoundPublic:
         engine = get_runtime().engine
         return await asyncio.to_thread(lambda: rounds.get_round(engine=engine, round_id=round_id))
 
@@ -66,7 +69,7 @@ def build_router() -> APIRouter:
         response_model=RoundPublic,
         summary="Answer a round: one result per tool call, sent once to the platform",
     )
-    async def submit_round(round_id: int, request: Request) -> RoundPublic:
+    async def submit_round(round_id: Id, request: Request) -> RoundPublic:
         body = await _parse(request, ResponsesIn)
         runtime = get_runtime()
         answered = await rounds.submit_round(
@@ -81,7 +84,9 @@ def build_router() -> APIRouter:
 
     @router.get("/deliveries", response_model=list[DeliveryPublic], summary="Webhook deliveries, newest first")
     async def list_deliveries(
-        task_id: int | None = None, verdict: str | None = None, limit: int = Query(200, ge=1, le=1000)
+        task_id: int | None = Query(None, ge=1, le=INT64_MAX),
+        verdict: str | None = None,
+        limit: int = Query(200, ge=1, le=1000),
     ) -> list[DeliveryPublic]:
         engine = get_runtime().engine
         return await asyncio.to_thread(
@@ -89,7 +94,7 @@ def build_router() -> APIRouter:
         )
 
     @router.get("/deliveries/{delivery_id}", response_model=DeliveryPublic, summary="One delivery, raw body included")
-    async def get_delivery(delivery_id: int) -> DeliveryPublic:
+    async def get_delivery(delivery_id: Id) -> DeliveryPublic:
         engine = get_runtime().engine
         return await asyncio.to_thread(lambda: deliveries.get_delivery(engine=engine, delivery_id=delivery_id))
 
@@ -128,3 +133,18 @@ async def validation_error_handler(_request: Request, exc: Exception) -> JSONRes
     first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
     where = ".".join(str(part) for part in first.get("loc", ())) or "request"
     return JSONResponse({"error": {"code": "bad_request", "message": f"{where}: {first.get('msg')}"}}, status_code=422)
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    """Starlette's own HTTP errors (405 and the like) in the contract's shape under ``/api`` and ``/webhooks``;
+    elsewhere (the pages) FastAPI's default answer."""
+    assert isinstance(exc, StarletteHTTPException)
+    if not request.url.path.startswith(("/api/", "/webhooks/")):
+        return await http_exception_handler(request, exc)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, f"http_{exc.status_code}")
+    message = f"{request.method} {request.url.path}: {exc.detail}"
+    return JSONResponse(
+        {"error": {"code": code, "message": message}},
+        status_code=exc.status_code,
+        headers=getattr(exc, "headers", None),
+    )

@@ -48,15 +48,22 @@ class Settings(BaseSettings):
     webhook_secret: str = ""
     public_url: str = ""
     scenarios_dir: Path = DEFAULT_SCENARIOS_DIR
-    round_ttl: float = Field(default=600.0, gt=0)
-    step_delay: float = Field(default=0.3, ge=0)
+    round_ttl: float = Field(default=600.0, gt=0, le=30 * 86400, allow_inf_nan=False)
+    step_delay: float = Field(default=0.3, ge=0, le=60, allow_inf_nan=False)
     retry_schedule: Annotated[list[float], NoDecode] = Field(default_factory=lambda: [0.5, 1, 2, 5, 10])
 
     @field_validator("database_url")
     @classmethod
     def _sqlite_only(cls, value: str) -> str:
-        if not value.startswith("sqlite:///"):
-            raise ValueError("expected a SQLite URL such as sqlite:///tooldesk.db")
+        if not value.startswith("sqlite:///") or value.removeprefix("sqlite:///") in {"", ":memory:"}:
+            raise ValueError("expected a SQLite file URL such as sqlite:///tooldesk.db")
+        return value
+
+    @field_validator("platform_api_key")
+    @classmethod
+    def _header_safe(cls, value: str) -> str:
+        if not value or not value.isascii() or not value.isprintable() or " " in value:
+            raise ValueError("expected printable ASCII without spaces (it is sent in the Authorization header)")
         return value
 
     @field_validator("platform_url", "public_url")
@@ -87,9 +94,11 @@ class Settings(BaseSettings):
     def _comma_list(cls, value: object) -> object:
         if isinstance(value, str):
             try:
-                return [float(part) for part in value.split(",") if part.strip()]
+                value = [float(part) for part in value.split(",") if part.strip()]
             except ValueError:
                 raise ValueError(f"expected seconds separated by commas, such as 0.5,1,2; got {value!r}") from None
+        if isinstance(value, list) and not all(isinstance(v, float | int) and 0 <= v <= 3600 for v in value):
+            raise ValueError("expected each retry delay between 0 and 3600 seconds")
         return value
 
     @property
@@ -100,7 +109,8 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         """The console's own address as the platform sees it, without a trailing slash."""
-        return self.public_url or f"http://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 address needs brackets in a URL
+        return self.public_url or f"http://{host}:{self.port}"
 
     @property
     def webhook_url(self) -> str:

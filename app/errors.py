@@ -13,6 +13,7 @@ TooldeskError                 500 (never raised bare)
 ├── RoundClosed               409 the round is no longer pending (answered, expired, superseded)
 ├── ResultsMismatch           422 results missing or naming unknown tool call ids
 └── PlatformError             the platform answered non-2xx (status and code from its body)
+    ├── PlatformRequestError  400 the request could not be built (bad URL or header); nothing was sent
     └── PlatformUnreachable   502 no answer from the platform
 ```
 
@@ -100,3 +101,8 @@ class PlatformError(TooldeskError):
 class PlatformUnreachable(PlatformError):
     def __init__(self, message: str) -> None:
         super().__init__(message, status=502, code="platform_unreachable")
+
+
+class PlatformRequestError(PlatformError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=400, code="invalid_request")

@@ -11,17 +11,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import time
 
 import httpx
 from fastapi.exceptions import RequestValidationError
 from nicegui import app as nicegui_app
 from nicegui import background_tasks, ui
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api import build_router as build_api_router
-from app.api import tooldesk_error_handler, validation_error_handler
+from app.api import http_error_handler, tooldesk_error_handler, validation_error_handler
 from app.config import SIMULATOR_PREFIX, Settings, get_settings
-from app.errors import TooldeskError
+from app.errors import SettingsError, TooldeskError
 from app.runtime import Runtime, build_runtime
 from app.services import agents
 from app.services.bus import changes
@@ -44,6 +46,7 @@ def build(settings: Settings) -> Runtime:
         nicegui_app.include_router(build_simulator_router(runtime.simulator), prefix=SIMULATOR_PREFIX)
     nicegui_app.add_exception_handler(TooldeskError, tooldesk_error_handler)
     nicegui_app.add_exception_handler(RequestValidationError, validation_error_handler)
+    nicegui_app.add_exception_handler(StarletteHTTPException, http_error_handler)
     nicegui_app.on_startup(lambda: background_tasks.create(_on_start(runtime), name="sync agents, reconcile runs"))
     nicegui_app.on_shutdown(runtime.aclose)
     return runtime
@@ -67,7 +70,11 @@ async def _on_start(runtime: Runtime) -> None:
 
 
 def serve(settings: Settings) -> None:
-    """Build the console and serve it on ``settings.host:settings.port`` until interrupted."""
+    """Build the console and serve it on ``settings.host:settings.port`` until interrupted.
+
+    Raises ``SettingsError`` when the address cannot be bound (port in use, unknown host).
+    """
+    _check_address(settings)
     build(settings)
     ui.run(
         root,
@@ -80,6 +87,20 @@ def serve(settings: Settings) -> None:
         fastapi_docs=True,
         show_welcome_message=True,
     )
+
+
+def _check_address(settings: Settings) -> None:
+    """Bind the address once before anything starts, so a busy port is one clear line, not a server log."""
+    try:
+        family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((settings.host, settings.port))
+    except OSError as exc:
+        raise SettingsError(
+            f"bad setting: cannot listen on {settings.host}:{settings.port} ({exc.strerror or exc}): "
+            "choose another TOOLDESK_PORT (or --port) or TOOLDESK_HOST"
+        ) from None
 
 
 if __name__ in {"__main__", "__mp_main__"}:

@@ -12,15 +12,17 @@ Parsing is tolerant where the contract says so:
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "expired"})
 """The four terminal run statuses (contract, "Run statuses")."""
 
 KNOWN_STATUSES = ("queued", "running", "awaiting_tool_calls", *sorted(TERMINAL_STATUSES))
 AWAITING = "awaiting_tool_calls"
+INT64_MAX = 2**63 - 1
+"""The largest integer SQLite stores; ids above it are refused at the edge."""
 
 
 def is_terminal(status: str) -> bool:
@@ -68,11 +70,11 @@ class RunStatus(_Open):
     the wrong type (``task_id`` a positive integer, ``agent_id`` a string).
     """
 
-    agent_id: str = Field(min_length=1)
-    task_id: int = Field(gt=0)
-    status: str = Field(min_length=1)
-    sequence: int = Field(default=0, ge=0)
-    round: int | None = Field(default=None, ge=1)
+    agent_id: str = Field(min_length=1, max_length=200)
+    task_id: int = Field(gt=0, le=INT64_MAX, strict=True)
+    status: str = Field(min_length=1, max_length=100)
+    sequence: int = Field(ge=0, le=INT64_MAX, strict=True)
+    round: int | None = Field(default=None, ge=1, le=INT64_MAX, strict=True)
     tool_calls: list[ToolCall] | None = None
     expires_at: str | None = None
     result: Any = None
@@ -81,9 +83,20 @@ class RunStatus(_Open):
     created_at: str | None = None
     updated_at: str | None = None
 
-    @property
-    def is_awaiting(self) -> bool:
-        return self.status == AWAITING and bool(self.tool_calls)
+    @model_validator(mode="after")
+    def _awaiting_has_a_round(self) -> RunStatus:
+        """Contract: when awaiting, ``round`` is set and ``tool_calls`` is non-empty, ids unique in the task."""
+        if self.status != AWAITING:
+            return self
+        if self.round is None:
+            raise ValueError("status is awaiting_tool_calls but round is missing")
+        if not self.tool_calls:
+            raise ValueError("status is awaiting_tool_calls but tool_calls is missing or empty")
+        ids = [call.id for call in self.tool_calls]
+        repeated = sorted({call_id for call_id in ids if ids.count(call_id) > 1})
+        if repeated:
+            raise ValueError(f"tool call id {', '.join(repeated)} appears more than once in the round")
+        return self
 
 
 class ToolResult(BaseModel):
@@ -113,11 +126,17 @@ class ToolResponses(BaseModel):
     results: list[ToolResult]
 
 
+MAX_INPUT_CHARS = 100_000
+"""A string input's limit: a run's statuses must stay under a receiver's 1 MB webhook body limit."""
+
+
 class StartRun(BaseModel):
     """The body of ``start_agent_run``: string inputs keyed by input node id, and an environment."""
 
-    string_inputs: dict[str, str] = Field(default_factory=dict)
-    environment: str = "playground"
+    string_inputs: dict[str, Annotated[str, Field(max_length=MAX_INPUT_CHARS)]] = Field(
+        default_factory=dict, max_length=50
+    )
+    environment: str = Field(default="playground", min_length=1, max_length=100)
 
 
 class RunStarted(_Open):

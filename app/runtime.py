@@ -11,10 +11,12 @@ from dataclasses import dataclass
 
 import httpx
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, func, select
 
 from app.config import Settings
 from app.db import ensure_webhook_secret, make_engine
+from app.errors import SettingsError
 from app.models import Run
 from app.platform.client import PlatformClient
 from app.simulator import Simulator, load_scenarios
@@ -48,14 +50,25 @@ def build_runtime(settings: Settings, *, transport: httpx.AsyncBaseTransport | N
     ``httpx.ASGITransport`` onto the app itself.
     """
     global _current
-    engine = make_engine(settings.database_url)
-    secret = ensure_webhook_secret(engine, settings.webhook_secret)
+    try:
+        engine = make_engine(settings.database_url)
+        secret = ensure_webhook_secret(engine, settings.webhook_secret)
+    except (OSError, SQLAlchemyError) as exc:
+        reason = getattr(exc, "orig", None) or exc
+        raise SettingsError(
+            f"bad setting: TOOLDESK_DATABASE_URL: cannot open {settings.database_path} ({reason}): "
+            "choose a writable file path"
+        ) from None
     http = httpx.AsyncClient(transport=transport, trust_env=False)
     client = PlatformClient(http, base_url=settings.api_base_url, api_key=settings.platform_api_key)
     simulator = None
     if settings.embedded_simulator:
+        try:
+            scenarios = load_scenarios(settings.scenarios_dir)
+        except ValueError as exc:
+            raise SettingsError(f"bad setting: TOOLDESK_SCENARIOS_DIR: {exc}") from None
         simulator = Simulator(
-            scenarios=load_scenarios(settings.scenarios_dir),
+            scenarios=scenarios,
             webhook_url=settings.webhook_url,
             secret=secret,
             api_key=settings.platform_api_key,

@@ -8,12 +8,16 @@ Every non-2xx answer becomes a ``PlatformError`` carrying the platform's status,
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
-from app.errors import PlatformError, PlatformUnreachable
+from app.errors import PlatformError, PlatformRequestError, PlatformUnreachable
 from app.protocol import AgentSpec, RunStarted, RunStatus, StartRun, ToolResponses
+
+T = TypeVar("T", bound=BaseModel)
 
 TIMEOUT_SECONDS = 15.0
 
@@ -31,16 +35,16 @@ class PlatformClient:
         data = await self._request("GET", "/v1/agents")
         if not isinstance(data, list):
             raise PlatformError("the agent list is not a JSON array", status=502, code="bad_reply")
-        return [AgentSpec.model_validate(item) for item in data]
+        return [_reply(AgentSpec, item) for item in data]
 
     async def start_agent_run(self, *, agent_id: str, body: StartRun) -> RunStarted:
         """``POST /v1/agents/{agent_id}/runs`` (start-only) → ``task_id`` at once."""
-        data = await self._request("POST", f"/v1/agents/{agent_id}/runs", json=body.model_dump())
-        return RunStarted.model_validate(data)
+        data = await self._request("POST", f"/v1/agents/{_segment(agent_id)}/runs", json=body.model_dump())
+        return _reply(RunStarted, data)
 
     async def get_agent_task_status(self, *, agent_id: str, task_id: int) -> RunStatus:
         """``GET /v1/agents/{agent_id}/runs/{task_id}``: a one-off reconciliation, never a polling loop."""
-        return RunStatus.model_validate(await self._request("GET", f"/v1/agents/{agent_id}/runs/{task_id}"))
+        return _reply(RunStatus, await self._request("GET", f"/v1/agents/{_segment(agent_id)}/runs/{task_id}"))
 
     async def send_tool_responses(
         self, *, agent_id: str, task_id: int, body: ToolResponses, idempotency_key: str | None = None
@@ -52,13 +56,16 @@ class PlatformClient:
         """
         headers = {"idempotency-key": idempotency_key} if idempotency_key else {}
         data = await self._request(
-            "POST", f"/v1/agents/{agent_id}/runs/{task_id}/tool_responses", json=body.model_dump(), headers=headers
+            "POST",
+            f"/v1/agents/{_segment(agent_id)}/runs/{task_id}/tool_responses",
+            json=body.model_dump(),
+            headers=headers,
         )
-        return RunStatus.model_validate(data)
+        return _reply(RunStatus, data)
 
     async def cancel(self, *, agent_id: str, task_id: int) -> RunStatus:
         """``POST .../cancel``; 409 when the run is already terminal."""
-        return RunStatus.model_validate(await self._request("POST", f"/v1/agents/{agent_id}/runs/{task_id}/cancel"))
+        return _reply(RunStatus, await self._request("POST", f"/v1/agents/{_segment(agent_id)}/runs/{task_id}/cancel"))
 
     async def _request(self, method: str, path: str, *, json: Any = None, headers: dict[str, str] | None = None) -> Any:
         url = self._base_url + path
@@ -66,6 +73,11 @@ class PlatformClient:
             response = await self._http.request(
                 method, url, json=json, headers={**self._headers, **(headers or {})}, timeout=TIMEOUT_SECONDS
             )
+        except (httpx.InvalidURL, UnicodeError) as exc:
+            raise PlatformRequestError(
+                f"could not build the request {method} {path} ({type(exc).__name__}: {exc}): "
+                "check the agent id and TOOLDESK_PLATFORM_URL / TOOLDESK_PLATFORM_API_KEY"
+            ) from None
         except httpx.HTTPError as exc:
             raise PlatformUnreachable(
                 f"no answer from the platform at {self._base_url} ({type(exc).__name__}: {exc}): "
@@ -74,7 +86,7 @@ class PlatformClient:
         if response.is_success:
             try:
                 return response.json()
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise PlatformError(
                     f"{method} {path} answered {response.status_code} with a body that is not JSON",
                     status=502,
@@ -92,3 +104,20 @@ def _error_from(response: httpx.Response) -> PlatformError:
     except (ValueError, AttributeError):
         pass
     return PlatformError(message, status=response.status_code, code=code)
+
+
+def _segment(value: str) -> str:
+    """One URL path segment: ``/``, ``?``, ``#`` and the rest percent-encoded."""
+    return quote(value, safe="")
+
+
+def _reply(model: type[T], data: Any) -> T:
+    """Parse a success reply; a shape the contract does not allow is ``PlatformError`` 502 ``bad_reply``."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise PlatformError(
+            f"the platform's reply is not a {model.__name__}: {where}: {first['msg']}", status=502, code="bad_reply"
+        ) from None

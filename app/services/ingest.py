@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from app.db import write_connection
 from app.errors import DeliveryRefused
 from app.models import Delivery
+from app.protocol import INT64_MAX
 from app.services.apply import INSERT_EVENT, apply_status
 from app.webhooks.verify import MAX_BODY_BYTES, verify_delivery
 
@@ -85,8 +86,9 @@ def ingest_delivery(*, engine: Engine, secret: str, body: bytes, headers: Mappin
             verdict, summary = apply_status(conn=conn, status=status, delivery_id=delivery_id, now=received_at)
             conn.execute(_SET_VERDICT, {"key": delivery_id, "verdict": verdict, "message": summary})
         return Outcome(200, {"ok": True, "verdict": verdict}, delivery_id, verdict, status.task_id)
-    except IntegrityError:
-        pass
+    except IntegrityError as exc:
+        if "webhook_id" not in str(exc.orig):
+            raise  # not a repeated webhook-id: a bug, not a duplicate to swallow
     message = f"webhook-id {verified.webhook_id} was already stored: recorded, not applied again"
     with write_connection(engine) as conn:
         delivery_id = _store(conn, verdict="duplicate", message=message, **common)
@@ -111,6 +113,6 @@ def _task_id_hint(body: bytes) -> int | None:
     """The ``task_id`` of a refused body when it can be read, so the run's log can show the refusal."""
     try:
         value = json.loads(body).get("task_id")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return None
-    return value if isinstance(value, int) and value > 0 else None
+    return value if type(value) is int and 0 < value <= INT64_MAX else None

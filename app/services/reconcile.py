@@ -6,7 +6,7 @@ newer than the stored one is applied as a delivery would be (by ``sequence``);
 a run the platform no longer knows (404) gets the console's own status
 ``lost`` and its pending rounds are closed, with the reason on its timeline.
 The embedded simulator keeps runs in memory, so its runs are ``lost`` after a
-console restart.
+console restart. A round left ``submitting`` by a stop mid-send is pending again.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ async def reconcile_runs(*, engine: Engine, client: PlatformClient, before: floa
     Runs that change after the start are current by definition. Returns the task_ids whose state changed;
     never raises for a platform error.
     """
+    await asyncio.to_thread(_release_claims, engine, before)
     open_runs = await asyncio.to_thread(_open_runs, engine, before)
     changed = []
     for task_id, agent_id in open_runs:
@@ -92,4 +93,15 @@ def _mark_lost(engine: Engine, task_id: int, message: str) -> None:
                 "delivery_id": None,
                 "round_id": closed[0].id if closed else None,
             },
+        )
+
+
+def _release_claims(engine: Engine, before: float) -> None:
+    """A round left ``submitting`` by a stop mid-send goes back to ``pending``: sending it again carries the
+    same Idempotency-Key, so the platform answers it at most once (contract, "HTTP endpoints")."""
+    with write_connection(engine) as conn:
+        conn.execute(
+            ROUNDS.update()
+            .where(ROUNDS.c.state == "submitting", ROUNDS.c.opened_at < before)
+            .values(state="pending", message="the console stopped while sending this round: send it again")
         )

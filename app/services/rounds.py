@@ -17,7 +17,15 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from app.db import read_session, write_session
-from app.errors import NotFound, PlatformError, PlatformUnreachable, ResultsMismatch, RoundClosed, TooldeskError
+from app.errors import (
+    NotFound,
+    PlatformError,
+    PlatformRequestError,
+    PlatformUnreachable,
+    ResultsMismatch,
+    RoundClosed,
+    TooldeskError,
+)
 from app.models import Event, Round, RoundPublic, ToolCall, ToolCallPublic, ToolResult, ToolResultPublic
 from app.platform.client import PlatformClient
 from app.protocol import ToolResponses
@@ -76,6 +84,9 @@ async def submit_round(
     except PlatformError as exc:
         await asyncio.to_thread(_refused, engine, round_id, exc)
         raise
+    except BaseException:  # cancelled or a bug: never leave the round claimed but unsent
+        await asyncio.shield(asyncio.to_thread(_release, engine, round_id))
+        raise
     return await asyncio.to_thread(_acknowledged, engine, round_id, list(results), answered_by)
 
 
@@ -99,7 +110,11 @@ def check_results(calls: Sequence[str], results: Sequence[ToolResultIn]) -> None
 def leaves_round_pending(exc: TooldeskError) -> bool:
     """True when a failed submission can be fixed and sent again: our own 422 checks, the
     platform's 422 ``tool_call_mismatch``, a 5xx or no answer. A 404, 409 or 410 closes the round."""
-    return isinstance(exc, (ResultsMismatch, PlatformUnreachable)) or exc.status == 422 or exc.status >= 500
+    return (
+        isinstance(exc, (ResultsMismatch, PlatformUnreachable, PlatformRequestError))
+        or exc.status == 422
+        or (exc.status >= 500)
+    )
 
 
 def _claim(engine: Engine, round_id: int, results: list[ToolResultIn]) -> Round:
@@ -178,3 +193,11 @@ def _refused(engine: Engine, round_id: int, exc: PlatformError) -> None:
                 summary=f"round {row.round} not accepted: {row.message}",
             )
         )
+
+
+def _release(engine: Engine, round_id: int) -> None:
+    with write_session(engine) as session:
+        row = session.get(Round, round_id)
+        if row is not None and row.state == "submitting":
+            row.state = "pending"
+            session.add(row)

@@ -26,7 +26,7 @@ from app.protocol import RunStatus
 
 TOLERANCE_SECONDS = 300
 MAX_BODY_BYTES = 1_000_000
-_SIGNATURE = re.compile(r"^v(\d+),(\S+)$")
+_SIGNATURE = re.compile(r"^(v[0-9a-z]+),(\S+)$")
 
 
 @dataclass(frozen=True)
@@ -108,11 +108,18 @@ def _parse_timestamp(value: str) -> float:
 
 
 def _check_signature_shapes(value: str) -> None:
+    """Every entry is ``<version>,<signature>``; ``v1`` ones must be base64. Other versions (``v1a``) are skipped."""
+    versions = []
     for part in value.split():
         match = _SIGNATURE.match(part)
         if not match:
             raise BadHeaders(f"webhook-signature entry {part[:40]!r} is not of the form v1,<base64>")
+        versions.append(match.group(1))
+        if match.group(1) != "v1":
+            continue
         try:
             base64.b64decode(match.group(2), validate=True)
         except (binascii.Error, ValueError):
             raise BadHeaders(f"webhook-signature entry {part[:40]!r}: the part after the comma is not base64") from None
+    if "v1" not in versions:
+        raise BadSignature(f"webhook-signature has no v1 signature (only {', '.join(sorted(set(versions)))})")

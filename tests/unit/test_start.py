@@ -49,3 +49,17 @@ def test_secret_generated_once_and_kept_across_restart(tmp_path: Path):
 def test_secret_configured_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     configured = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     assert ensure_webhook_secret(make_engine(f"sqlite:///{tmp_path}/c.db"), configured) == configured
+
+
+def test_start_bad_scenario_file_exits_2_naming_it(tmp_path: Path):
+    (tmp_path / "broken.json").write_text('{"name": "Broken"')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOOLDESK_")} | {
+        "TOOLDESK_SCENARIOS_DIR": str(tmp_path),
+        "TOOLDESK_DATABASE_URL": f"sqlite:///{tmp_path}/t.db",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "app"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 2
+    assert "TOOLDESK_SCENARIOS_DIR" in done.stderr and "broken.json" in done.stderr
+    assert "Traceback" not in done.stderr

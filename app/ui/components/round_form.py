@@ -19,6 +19,8 @@ from app.services.rounds import leaves_round_pending, submit_round
 from app.ui.format import clock, expiry, pretty_json
 
 ANSWERED_BY = "person (console)"
+MAX_RESULT_CHARS = 200_000
+"""Browser messages over about 1 MB are dropped (NiceGUI), so a result field stops at this many characters."""
 
 
 class CallField:
@@ -37,7 +39,8 @@ class CallField:
                 with ui.column().classes("w-full gap-1"):
                     self.output = (
                         ui.textarea("Result", placeholder="what the tool returns")
-                        .props("outlined autogrow stack-label input-class=font-mono")
+                        .props(f"outlined autogrow stack-label input-class=font-mono maxlength={MAX_RESULT_CHARS}")
+                        .tooltip(f"up to {MAX_RESULT_CHARS:,} characters (the browser's message limit)")
                         .classes("w-full")
                         .mark(f"result-{call.tool_call_id}")
                     )
@@ -56,9 +59,11 @@ class CallField:
             return f"{self.call.tool_call_id} ({self.call.name}) has no result"
         if self.mode.value == "JSON":
             try:
-                json.loads(text)
+                json.loads(text, parse_constant=_refuse_constant)
             except json.JSONDecodeError as exc:
                 return f"{self.call.tool_call_id}: result is not JSON ({exc.msg}, line {exc.lineno})"
+            except ValueError as exc:
+                return f"{self.call.tool_call_id}: result is not JSON ({exc})"
         return None
 
     def result(self) -> ToolResult:
@@ -129,3 +134,8 @@ class RoundForm:
         self.problem.set_text(message)
         self.problem.set_visibility(True)
         ui.notify(message, type="negative", multi_line=True, close_button="OK", timeout=10000)
+
+
+def _refuse_constant(name: str) -> None:
+    """``NaN``, ``Infinity`` and ``-Infinity`` are Python's extensions, not JSON (RFC 8259)."""
+    raise ValueError(f"{name} is not a JSON value")

@@ -6,6 +6,7 @@ from nicegui import ui
 
 from app.errors import NotFound
 from app.models import RoundPublic, RunDetail
+from app.protocol import INT64_MAX
 from app.runtime import get_runtime
 from app.services import deliveries, runs
 from app.ui.format import clock, duration, pretty_json, status_color
@@ -27,14 +28,17 @@ EVENT_COLORS = {"round_refused": "negative", "history": "grey-6", "duplicate": "
 def page(task_id: str, live: Live) -> None:
     ui.page_title(f"Run {task_id} · Tooldesk")
     body = ui.column().classes("w-full gap-4")
+    number = _task_id(task_id)
 
     async def refresh(changed: int = 0) -> None:
-        if changed and str(changed) != task_id:
+        if changed and changed != number:
             return
         engine = get_runtime().engine
         try:
-            detail = await asyncio.to_thread(lambda: runs.get_run(engine=engine, task_id=int(task_id)))
-        except (NotFound, ValueError):
+            if number is None:
+                raise NotFound(task_id)
+            detail = await asyncio.to_thread(lambda: runs.get_run(engine=engine, task_id=number))
+        except NotFound:
             body.clear()
             with body:
                 ui.label(f"No run with task_id {task_id}.").classes("text-lg")
@@ -46,6 +50,14 @@ def page(task_id: str, live: Live) -> None:
 
     live.listen(refresh)
     ui.timer(0, refresh, once=True)
+
+
+def _task_id(text: str) -> int | None:
+    """A task_id from the URL, or ``None`` when it is not a positive 64-bit integer."""
+    if not text.isdigit():
+        return None
+    value = int(text)
+    return value if 0 < value <= INT64_MAX else None
 
 
 def _render(detail: RunDetail) -> None:

@@ -1,0 +1,123 @@
+"""Edge cases of the JSON API: bad ids and platform failures give a 4xx in the contract's shape, never a 500."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from app.errors import PlatformError
+from tests.builders import encode, make_status, sign
+
+HUGE = str(2**63)  # one past SQLite's 64-bit INTEGER
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", f"/api/runs/{HUGE}"),
+        ("GET", f"/api/rounds/{HUGE}"),
+        ("GET", f"/api/deliveries/{HUGE}"),
+        ("GET", f"/api/deliveries?task_id={HUGE}"),
+        ("GET", f"/api/runs?offset={HUGE}"),
+        ("POST", f"/api/rounds/{HUGE}/responses"),
+    ],
+    ids=["run", "round", "delivery", "deliveries-task_id", "runs-offset", "submit"],
+)
+async def test_get_id_beyond_int64_is_4xx_not_500(console: httpx.AsyncClient, method: str, path: str):
+    """Regression: OverflowError binding the id into SQLite -> 500 Internal Server Error (plain text)."""
+    body = {"results": [{"tool_call_id": "call_1", "output": "x"}]} if method == "POST" else None
+    response = await console.request(method, path, json=body)
+    assert 400 <= response.status_code < 500, (response.status_code, response.text)
+    assert "error" in response.json()
+
+
+async def test_submit_round_agent_id_with_control_character_not_stuck(console: httpx.AsyncClient):
+    """A round whose agent_id holds a control character: once ``httpx.InvalidURL`` escaped the client, the API
+    answered 500 and the round stayed ``submitting`` forever. The id is now percent-encoded: the platform
+    answers 404 and the round closes with its words."""
+    body = make_status(7401, tool_calls=[{"id": "call_1", "name": "get_current_time", "arguments": {}}])
+    body["agent_id"] = "agent\nx"
+    raw = encode(body)
+    assert (
+        await console.post("/webhooks/sudoiq", content=raw, headers=sign(raw, msg_id="msg_ctrl"))
+    ).status_code == 200
+    [round_] = (await console.get("/api/rounds")).json()
+    response = await console.post(
+        f"/api/rounds/{round_['id']}/responses", json={"results": [{"tool_call_id": "call_1", "output": "noon"}]}
+    )
+    assert response.status_code == 404, response.text
+    assert response.json()["error"]["code"] == "not_found"
+    assert (await console.get(f"/api/rounds/{round_['id']}")).json()["state"] == "closed"
+
+
+def _explode(request: httpx.Request) -> httpx.Response:
+    raise RuntimeError("a bug between claim and answer")
+
+
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [(lambda request: httpx.Response(200, json={"odd": 1}), PlatformError), (_explode, RuntimeError)],
+    ids=["reply-not-a-status", "unexpected-exception"],
+)
+async def test_submit_round_failure_after_claim_releases_round(console: httpx.AsyncClient, reply, error):
+    """A failure after the claim puts the round back to pending, so it can be sent again with the same
+    Idempotency-Key instead of staying claimed forever."""
+    from app.platform.client import PlatformClient
+    from app.protocol import ToolResult
+    from app.runtime import get_runtime
+    from app.services.rounds import submit_round
+
+    raw = encode(make_status(7402))
+    assert (
+        await console.post("/webhooks/sudoiq", content=raw, headers=sign(raw, msg_id="msg_bad_reply"))
+    ).status_code == 200
+    [round_] = (await console.get("/api/rounds")).json()
+    broken = httpx.AsyncClient(transport=httpx.MockTransport(reply))
+    client = PlatformClient(broken, base_url="http://platform.test", api_key="k")
+    with pytest.raises(error):
+        await submit_round(
+            engine=get_runtime().engine,
+            client=client,
+            round_id=round_["id"],
+            results=[ToolResult(tool_call_id="call_1", output="x")],
+            answered_by="t",
+        )
+    assert (await console.get(f"/api/rounds/{round_['id']}")).json()["state"] == "pending"
+
+
+async def test_start_run_agent_id_with_control_character_is_4xx(console: httpx.AsyncClient):
+    """``POST /api/agents/a%0Ab/runs``: before the fix httpx.InvalidURL escapes the client -> 500."""
+    response = await console.post("/api/agents/a%0Ab/runs", json={})
+    assert 400 <= response.status_code < 500, (response.status_code, response.text)
+    assert "error" in response.json()
+
+
+async def test_webhook_route_wrong_method_is_405_in_contract_shape(console: httpx.AsyncClient):
+    response = await console.get("/webhooks/sudoiq")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+async def test_reconcile_releases_round_left_submitting(console: httpx.AsyncClient):
+    import time
+
+    from app.db import write_session
+    from app.models import Round
+    from app.runtime import get_runtime
+    from app.services.reconcile import reconcile_runs
+
+    raw = encode(make_status(7403))
+    assert (
+        await console.post("/webhooks/sudoiq", content=raw, headers=sign(raw, msg_id="msg_claimed"))
+    ).status_code == 200
+    [round_] = (await console.get("/api/rounds")).json()
+    runtime = get_runtime()
+    with write_session(runtime.engine) as session:  # what a stop in the middle of a send leaves behind
+        row = session.get(Round, round_["id"])
+        assert row is not None
+        row.state = "submitting"
+        session.add(row)
+    await reconcile_runs(engine=runtime.engine, client=runtime.client, before=time.time())
+    assert (await console.get(f"/api/rounds/{round_['id']}")).json()["state"] in {"pending", "closed"}
+    run = (await console.get("/api/runs/7403")).json()
+    assert run["rounds"][0]["state"] != "submitting"

@@ -1,0 +1,126 @@
+"""Edge cases of the webhook route: bad input gets a clear 4xx, the raw delivery is stored, nothing half-applied.
+
+Promise (README, "How it behaves"): bad input gets a clear 4xx, never a 500, and the
+raw delivery is stored with its verdict before the answer.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import httpx
+import pytest
+
+from tests.builders import encode, make_status, sign
+
+INT64_MAX = 2**63 - 1
+
+
+async def _post(console: httpx.AsyncClient, body: bytes, msg_id: str, **overrides: str) -> httpx.Response:
+    headers = sign(body, msg_id=msg_id) | overrides
+    return await console.post("/webhooks/sudoiq", content=body, headers=headers)
+
+
+async def _stored(console: httpx.AsyncClient, msg_id: str) -> list[dict]:
+    return [d for d in (await console.get("/api/deliveries")).json() if d["webhook_id"] == msg_id]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        make_status(INT64_MAX + 1),
+        make_status(7301, sequence=INT64_MAX + 1),
+        make_status(7302, round=INT64_MAX + 1),
+        make_status(INT64_MAX + 1, round=0),  # refused for round 0: the refusal path stores the task_id hint
+    ],
+    ids=["task_id", "sequence", "round", "task_id-in-refused-body"],
+)
+async def test_webhook_integer_beyond_int64_refused_400_and_stored(console: httpx.AsyncClient, body: dict):
+    """Regression: OverflowError inside SQLite binding -> 500, and nothing is stored (the delivery is lost)."""
+    response = await _post(console, encode(body), "msg_big_int")
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "bad_body"
+    [stored] = await _stored(console, "msg_big_int")
+    assert stored["verdict"] == "bad_body"
+
+
+async def test_webhook_deeply_nested_body_refused_400_and_stored(console: httpx.AsyncClient):
+    """Regression: RecursionError in ``ingest._task_id_hint`` (json.loads) -> 500, nothing stored."""
+    body = b"[" * 100_000 + b"]" * 100_000  # 200 kB, under the 1 MB limit
+    response = await _post(console, body, "msg_deep")
+    assert response.status_code == 400, response.text
+    [stored] = await _stored(console, "msg_deep")
+    assert stored["verdict"] == "bad_body"
+    assert base64.b64decode(stored["body_base64"]) == body
+
+
+async def test_webhook_deeply_nested_result_refused_400_and_stored(console: httpx.AsyncClient):
+    """A run status whose ``result`` nests 5000 deep: pydantic refuses it, then the task_id hint crashes -> 500."""
+    status = make_status(7303, status="completed", sequence=9)
+    text = json.dumps(status).replace('"result": null', '"result": ' + "[" * 5000 + "]" * 5000)
+    response = await _post(console, text.encode(), "msg_deep_result")
+    assert response.status_code == 400, response.text
+    [stored] = await _stored(console, "msg_deep_result")
+    assert stored["verdict"] == "bad_body"
+
+
+async def test_webhook_valid_v1_signature_next_to_v1a_entry_accepted(console: httpx.AsyncClient):
+    """Standard Webhooks allows several signatures, and ``v1a,<base64>`` (asymmetric) is a defined form.
+
+    Before the fix the whole delivery is refused 400 bad_headers although its ``v1`` signature is
+    valid, so a platform that also sends v1a signatures can never deliver.
+    """
+    body = encode(make_status(7304))
+    headers = sign(body, msg_id="msg_v1a")
+    v1a = "v1a," + base64.b64encode(b"\x01" * 64).decode()
+    response = await _post(console, body, "msg_v1a", **{"webhook-signature": f"{v1a} {headers['webhook-signature']}"})
+    assert response.status_code == 200, response.text
+    assert response.json()["verdict"] == "applied"
+
+
+async def test_webhook_duplicate_tool_call_ids_in_round_refused(console: httpx.AsyncClient):
+    """Contract: tool_call_id is unique inside its task. Before the fix the round is opened with two calls named
+    ``call_x``, and ``POST /api/rounds/{id}/responses`` with ONE result for the two calls passes the
+    "exactly one result per call" check."""
+    calls = [
+        {"id": "call_x", "name": "get_weather", "arguments": {"city": "Oslo"}},
+        {"id": "call_x", "name": "get_weather", "arguments": {"city": "Rome"}},
+    ]
+    response = await _post(console, encode(make_status(7305, tool_calls=calls)), "msg_dup_calls")
+    assert response.status_code == 400, response.text
+    assert "call_x" in response.json()["error"]["message"]
+    assert (await console.get("/api/rounds")).json() == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [make_status(7306, tool_calls=[]), make_status(7306, round=None)],
+    ids=["empty-tool_calls", "no-round"],
+)
+async def test_webhook_awaiting_without_round_or_calls_refused(console: httpx.AsyncClient, body: dict):
+    """Contract: when awaiting, ``round`` is a positive integer and ``tool_calls`` is present and non-empty.
+
+    Before the fix it is applied: the run shows ``awaiting_tool_calls`` but no round exists, so the
+    inbox is empty and nobody can ever answer it; the sender got 200 and will not resend."""
+    response = await _post(console, encode(body), "msg_awaiting_nothing")
+    assert response.status_code == 400, response.text
+    assert (await console.get("/api/runs/7306")).status_code == 404
+
+
+async def test_webhook_boolean_task_id_refused(console: httpx.AsyncClient):
+    """Contract: task_id is a positive integer. Before the fix ``"task_id": true`` is coerced to 1 and applied to run 1."""
+    response = await _post(console, encode(make_status(True)), "msg_bool_task")  # type: ignore[arg-type]
+    assert response.status_code == 400, response.text
+    assert (await console.get("/api/runs/1")).status_code == 404
+
+
+async def test_webhook_missing_sequence_refused_not_silently_history(console: httpx.AsyncClient):
+    """``sequence`` defaults to 0 when absent, so a terminal status without it is answered 200 "history"
+    and dropped for good (the sender will not retry). It should be refused 400 naming ``sequence``."""
+    assert (await _post(console, encode(make_status(7307, sequence=3)), "msg_seq_3")).status_code == 200
+    completed = make_status(7307, status="completed", result="done")
+    del completed["sequence"]
+    response = await _post(console, encode(completed), "msg_seq_missing")
+    assert response.status_code == 400, response.text
+    assert "sequence" in response.json()["error"]["message"]
