@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from app.db import read_session, write_session
+from app.errors import TooldeskError
 from app.models import Agent
 from app.platform.client import PlatformClient
 from app.protocol import AgentSpec, RunStarted, StartRun
@@ -35,6 +37,9 @@ async def start_run(
     Raises ``PlatformError`` (404 unknown agent, 422 bad body) or ``PlatformUnreachable``.
     """
     started = await client.start_agent_run(agent_id=agent_id, body=body)
+    if not await asyncio.to_thread(_known, engine, agent_id):
+        with contextlib.suppress(TooldeskError):  # the run has started: a failed list only costs the name
+            await sync_agents(engine=engine, client=client)
     await asyncio.to_thread(
         lambda: record_run_started(
             engine=engine,
@@ -60,3 +65,8 @@ def _store_agents(engine: Engine, specs: list[AgentSpec]) -> list[Agent]:
             row.synced_at = now
             session.add(row)
     return list_agents(engine=engine)
+
+
+def _known(engine: Engine, agent_id: str) -> bool:
+    with read_session(engine) as session:
+        return session.get(Agent, agent_id) is not None

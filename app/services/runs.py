@@ -52,7 +52,7 @@ def get_run(*, engine: Engine, task_id: int) -> RunDetail:
             select(Event).where(Event.task_id == task_id).order_by(col(Event.at), col(Event.id))
         ).all()
         return RunDetail(
-            **RunPublic.model_validate(run, from_attributes=True).model_dump(),
+            **_run_public(run, _agent_names(session)).model_dump(),
             rounds=[round_public(session, row) for row in rounds],
             events=[EventPublic.model_validate(event, from_attributes=True) for event in events],
         )

@@ -42,6 +42,7 @@ async def test_start_run_answer_round_completes_with_answer(console: httpx.Async
     await wait_for(lambda: _completed(console, task_id))
     run = (await console.get(f"/api/runs/{task_id}")).json()
     assert "2026-11-29T17:00:02Z" in run["result"]
+    assert run["agent_name"] == "Clock"
     assert run["rounds"][0]["state"] == "submitted"
     assert run["rounds"][0]["results"][0]["answered_by"] == "api"
     assert await _pending(console, task_id) == []
