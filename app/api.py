@@ -67,18 +67,21 @@ def build_router() -> APIRouter:
     @router.post(
         "/rounds/{round_id}/responses",
         response_model=RoundPublic,
-        summary="Answer a round: one result per tool call, sent once to the platform",
+        summary="Answer a round: one result per tool call, sent once to the platform through the outbox",
+        responses={202: {"description": "stored; the platform did not answer yet and the outbox retries"}},
     )
-    async def submit_round(round_id: Id, request: Request) -> RoundPublic:
+    async def submit_round(round_id: Id, request: Request, response: Response) -> RoundPublic:
         body = await _parse(request, ResponsesIn)
         runtime = get_runtime()
         answered = await rounds.submit_round(
             engine=runtime.engine,
-            client=runtime.client,
+            outbox=runtime.outbox,
             round_id=round_id,
             results=body.results,
             answered_by=body.answered_by,
         )
+        if answered.state == "submitting":
+            response.status_code = 202
         changes.emit(answered.task_id)
         return answered
 

@@ -12,6 +12,7 @@
 | ``TOOLDESK_SCENARIOS_DIR`` | ``fixtures/scenarios`` of the project | the embedded simulator's agents, one JSON file each |
 | ``TOOLDESK_ROUND_TTL`` | ``600`` | seconds the embedded simulator gives a round before it expires |
 | ``TOOLDESK_STEP_DELAY`` | ``0.3`` | seconds the embedded simulator waits between a run's state changes |
+| ``TOOLDESK_OUTBOX_RETRY`` | ``1`` | seconds before the outbox's first retry of a submission (then doubling, up to 60) |
 | ``TOOLDESK_RETRY_SCHEDULE`` | ``0.5,1,2,5,10`` | seconds between the simulator's delivery retries |
 
 A bad value raises ``SettingsError`` naming the variable and what it expects;
@@ -50,6 +51,7 @@ class Settings(BaseSettings):
     scenarios_dir: Path = DEFAULT_SCENARIOS_DIR
     round_ttl: float = Field(default=600.0, gt=0, le=30 * 86400, allow_inf_nan=False)
     step_delay: float = Field(default=0.3, ge=0, le=60, allow_inf_nan=False)
+    outbox_retry: float = Field(default=1.0, gt=0, le=60, allow_inf_nan=False)
     retry_schedule: Annotated[list[float], NoDecode] = Field(default_factory=lambda: [0.5, 1, 2, 5, 10])
 
     @field_validator("database_url")

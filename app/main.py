@@ -58,6 +58,7 @@ async def _on_start(runtime: Runtime) -> None:
     A platform that does not answer is only logged: the console still serves what it has stored.
     """
     started = time.time()
+    runtime.outbox.start()
     await asyncio.sleep(0.2)  # let the server accept connections: the embedded simulator is served by it
     try:
         await agents.sync_agents(engine=runtime.engine, client=runtime.client)

@@ -157,6 +157,17 @@ class ToolResultPublic(SQLModel):
     created_at: float
 
 
+class DraftPublic(SQLModel):
+    tool_call_id: str
+    mode: str
+    output: str
+    is_error: bool
+    answered_by: str
+    note: str
+    logs: str
+    duration_ms: float
+
+
 class RoundPublic(SQLModel):
     """A round with its calls in order and, once answered, its results."""
 
@@ -173,6 +184,7 @@ class RoundPublic(SQLModel):
     message: str
     tool_calls: list[ToolCallPublic]
     results: list[ToolResultPublic]
+    drafts: list[DraftPublic] = []
 
 
 class RunPublic(SQLModel):
@@ -224,3 +236,92 @@ class DeliveryPublic(SQLModel):
     status: str | None
     body: str | None
     body_base64: str
+
+
+class Handler(SQLModel, table=True):
+    """How one tool of one agent is answered. ``kind``: static, rules, python; ``mode``: manual, suggest, auto.
+
+    ``spec`` holds the kind's settings (``StaticSpec``, ``RulesSpec`` or ``{"code": ...}``), ``behaviour`` the
+    latency and faults (``Behaviour``). Every save is a ``HandlerVersion``.
+    """
+
+    __table_args__ = (UniqueConstraint("agent_id", "tool_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: str = Field(index=True)
+    tool_name: str
+    kind: str
+    mode: str = "manual"
+    spec: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    behaviour: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    version: int = 1
+    updated_at: float
+
+
+class HandlerVersion(SQLModel, table=True):
+    """One saved state of a handler; restoring one saves it again as a new version."""
+
+    __tablename__ = "handler_version"
+
+    id: int | None = Field(default=None, primary_key=True)
+    handler_id: int = Field(index=True)
+    version: int
+    kind: str
+    mode: str
+    spec: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    behaviour: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    saved_at: float
+    note: str = ""
+
+
+class Draft(SQLModel, table=True):
+    """A handler's answer to one tool call, before it is sent: ``mode`` auto (sent as is) or suggest (a person
+    approves or edits it)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(index=True)
+    tool_call_id: str
+    mode: str
+    output: str
+    is_error: bool = False
+    answered_by: str
+    note: str = ""
+    logs: str = ""
+    duration_ms: float = 0.0
+    created_at: float
+
+
+class OutboxItem(SQLModel, table=True):
+    """One ``send_tool_responses`` to deliver: retried with backoff while the platform is unreachable or
+    answers 5xx, always with the same Idempotency-Key. ``state``: pending, sent, failed."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(index=True, unique=True)
+    task_id: int
+    agent_id: str
+    body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    idempotency_key: str
+    answered_by: str
+    sources: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    state: str = Field(default="pending", index=True)
+    attempts: int = 0
+    next_attempt_at: float
+    last_error: str = ""
+    created_at: float
+    sent_at: float | None = None
+
+
+class HandlerPublic(SQLModel):
+    """A handler as the admin API shows it."""
+
+    id: int
+    agent_id: str
+    tool_name: str
+    kind: str
+    mode: str
+    spec: dict[str, Any]
+    behaviour: dict[str, Any]
+    version: int
+    updated_at: float

@@ -19,6 +19,8 @@ from app.db import ensure_webhook_secret, make_engine
 from app.errors import SettingsError
 from app.models import Run
 from app.platform.client import PlatformClient
+from app.services.bus import changes
+from app.services.outbox import Outbox
 from app.simulator import Simulator, load_scenarios
 
 
@@ -30,9 +32,11 @@ class Runtime:
     http: httpx.AsyncClient
     client: PlatformClient
     simulator: Simulator | None
+    outbox: Outbox
 
     async def aclose(self) -> None:
-        """Stop the simulator's background work and close HTTP connections."""
+        """Stop the outbox and the simulator's background work, and close HTTP connections."""
+        await self.outbox.aclose()
         if self.simulator is not None:
             await self.simulator.aclose()
         await self.http.aclose()
@@ -78,7 +82,10 @@ def build_runtime(settings: Settings, *, transport: httpx.AsyncBaseTransport | N
             first_task_id=_first_task_id(engine),
             step_delay=settings.step_delay,
         )
-    _current = Runtime(settings=settings, engine=engine, secret=secret, http=http, client=client, simulator=simulator)
+    outbox = Outbox(engine=engine, client=client, on_change=changes.emit, first_retry=settings.outbox_retry)
+    _current = Runtime(
+        settings=settings, engine=engine, secret=secret, http=http, client=client, simulator=simulator, outbox=outbox
+    )
     return _current
 
 

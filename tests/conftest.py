@@ -25,6 +25,7 @@ def settings_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TOOLDESK_WEBHOOK_SECRET", SECRET)
     monkeypatch.setenv("TOOLDESK_STEP_DELAY", "0")
     monkeypatch.setenv("TOOLDESK_RETRY_SCHEDULE", "0.05,0.1,0.2")
+    monkeypatch.setenv("TOOLDESK_OUTBOX_RETRY", "0.05")
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()
     changes.callbacks.clear()

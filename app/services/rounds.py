@@ -11,25 +11,27 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from app.db import read_session, write_session
-from app.errors import (
-    NotFound,
-    PlatformError,
-    PlatformRequestError,
-    PlatformUnreachable,
-    ResultsMismatch,
-    RoundClosed,
-    TooldeskError,
+from app.errors import NotFound, ResultsMismatch, RoundClosed, TooldeskError
+from app.models import (
+    Draft,
+    DraftPublic,
+    OutboxItem,
+    Round,
+    RoundPublic,
+    ToolCall,
+    ToolCallPublic,
+    ToolResult,
+    ToolResultPublic,
 )
-from app.models import Event, Round, RoundPublic, ToolCall, ToolCallPublic, ToolResult, ToolResultPublic
-from app.platform.client import PlatformClient
 from app.protocol import ToolResponses
 from app.protocol import ToolResult as ToolResultIn
+from app.services.outbox import Outbox
 
 
 def list_pending_rounds(*, engine: Engine) -> list[RoundPublic]:
@@ -54,40 +56,38 @@ def round_public(session: Session, row: Round) -> RoundPublic:
     """A round row with its calls and results, as the API and UI show it."""
     calls = session.exec(select(ToolCall).where(ToolCall.round_id == row.id).order_by(col(ToolCall.position))).all()
     results = session.exec(select(ToolResult).where(ToolResult.round_id == row.id).order_by(col(ToolResult.id))).all()
+    drafts = session.exec(select(Draft).where(Draft.round_id == row.id).order_by(col(Draft.id))).all()
     return RoundPublic(
         **row.model_dump(),
         tool_calls=[ToolCallPublic(tool_call_id=c.tool_call_id, name=c.name, arguments=c.arguments) for c in calls],
         results=[ToolResultPublic.model_validate(r, from_attributes=True) for r in results],
+        drafts=[DraftPublic.model_validate(d, from_attributes=True) for d in drafts],
     )
 
 
 async def submit_round(
-    *, engine: Engine, client: PlatformClient, round_id: int, results: Sequence[ToolResultIn], answered_by: str
+    *,
+    engine: Engine,
+    outbox: Outbox,
+    round_id: int,
+    results: Sequence[ToolResultIn],
+    answered_by: str,
+    sources: Mapping[str, str] | None = None,
 ) -> RoundPublic:
-    """Send a round's results to the platform once.
+    """Send a round's results to the platform once, through the outbox.
 
-    ``results``: one per tool call of the round, in any order. Raises
-    ``ResultsMismatch`` (422) naming missing, unknown or repeated ids before
-    anything is sent; ``RoundClosed`` (409) when the round is not pending (another
-    tab or script answered it, or it expired); ``PlatformError`` with the
-    platform's status and message when it refuses (409 ``not_awaiting``, 410
-    ``expired``, 422 ``tool_call_mismatch``); ``PlatformUnreachable`` when it does
-    not answer, in which case the round stays pending so it can be sent again.
+    ``results``: one per tool call of the round, in any order; ``sources`` names who answered a call when it
+    differs from ``answered_by`` (a handler beside a person). Raises ``ResultsMismatch`` (422) naming missing,
+    unknown or repeated ids before anything is sent; ``RoundClosed`` (409) when the round is not pending
+    (another tab or script answered it, or it expired); ``PlatformError`` with the platform's status and words
+    when it refuses (409 ``not_awaiting``, 410 ``expired``, 422 ``tool_call_mismatch``). When the platform
+    cannot be reached the round stays ``submitting`` and the outbox retries: the returned round says so.
     """
-    claimed = await asyncio.to_thread(_claim, engine, round_id, list(results))
-    body = ToolResponses(round=claimed.round, results=list(results))
-    key = f"tooldesk-{claimed.task_id}-round-{claimed.round}"
-    try:
-        await client.send_tool_responses(
-            agent_id=claimed.agent_id, task_id=claimed.task_id, body=body, idempotency_key=key
-        )
-    except PlatformError as exc:
-        await asyncio.to_thread(_refused, engine, round_id, exc)
-        raise
-    except BaseException:  # cancelled or a bug: never leave the round claimed but unsent
-        await asyncio.shield(asyncio.to_thread(_release, engine, round_id))
-        raise
-    return await asyncio.to_thread(_acknowledged, engine, round_id, list(results), answered_by)
+    item_id = await asyncio.to_thread(_claim, engine, round_id, list(results), answered_by, dict(sources or {}))
+    attempt = await outbox.deliver(item_id)
+    if attempt.outcome == "refused" and attempt.error is not None:
+        raise attempt.error
+    return await asyncio.to_thread(lambda: get_round(engine=engine, round_id=round_id))
 
 
 def check_results(calls: Sequence[str], results: Sequence[ToolResultIn]) -> None:
@@ -108,16 +108,17 @@ def check_results(calls: Sequence[str], results: Sequence[ToolResultIn]) -> None
 
 
 def leaves_round_pending(exc: TooldeskError) -> bool:
-    """True when a failed submission can be fixed and sent again: our own 422 checks, the
-    platform's 422 ``tool_call_mismatch``, a 5xx or no answer. A 404, 409 or 410 closes the round."""
-    return (
-        isinstance(exc, (ResultsMismatch, PlatformUnreachable, PlatformRequestError))
-        or exc.status == 422
-        or (exc.status >= 500)
-    )
+    """True when a refused submission is back with a person to fix and send again: our own checks, or the
+    platform's 400 or 422. A 404, 409 or 410 closes the round (``Outbox`` applies the same rule)."""
+    return isinstance(exc, ResultsMismatch) or exc.status in {400, 422}
 
 
-def _claim(engine: Engine, round_id: int, results: list[ToolResultIn]) -> Round:
+def _claim(
+    engine: Engine, round_id: int, results: list[ToolResultIn], answered_by: str, sources: dict[str, str]
+) -> int:
+    """Check the results, mark the round ``submitting`` and store the submission in the outbox, in one
+    transaction. Returns the outbox item's id."""
+    now = time.time()
     with write_session(engine) as session:
         row = session.get(Round, round_id)
         if row is None:
@@ -131,73 +132,26 @@ def _claim(engine: Engine, round_id: int, results: list[ToolResultIn]) -> Round:
         check_results(list(calls), results)
         row.state = "submitting"
         row.message = ""
-        session.add(row)
-        return row
-
-
-def _acknowledged(engine: Engine, round_id: int, results: list[ToolResultIn], answered_by: str) -> RoundPublic:
-    now = time.time()
-    with write_session(engine) as session:
-        row = session.get(Round, round_id)
-        assert row is not None
-        row.state = "submitted"
-        row.answered_by = answered_by
         row.submitted_at = now
-        row.acknowledged_at = now
         session.add(row)
-        for result in results:
-            session.add(
-                ToolResult(
-                    round_id=round_id,
-                    tool_call_id=result.tool_call_id,
-                    output=result.output,
-                    is_error=result.is_error,
-                    answered_by=answered_by,
-                    created_at=now,
-                )
-            )
-        errors = sum(result.is_error for result in results)
-        note = f", {errors} as error" if errors else ""
-        session.add(
-            Event(
-                task_id=row.task_id,
-                at=now,
-                kind="round_submitted",
-                round_id=round_id,
-                summary=f"round {row.round} answered by {answered_by}: {len(results)} result(s){note}",
-            )
-        )
+        for old in session.exec(select(OutboxItem).where(OutboxItem.round_id == round_id)).all():
+            session.delete(old)  # a refused earlier submission of this round; its key is not reused
         session.flush()
-        return round_public(session, row)
-
-
-def _refused(engine: Engine, round_id: int, exc: PlatformError) -> None:
-    now = time.time()
-    with write_session(engine) as session:
-        row = session.get(Round, round_id)
-        assert row is not None
-        if leaves_round_pending(exc):
-            row.state = "pending"
-        elif exc.status == 410:
-            row.state = "expired"
-        else:
-            row.state = "closed"
-        row.message = f"platform answered {exc.status} {exc.code}: {exc.message}"
-        session.add(row)
-        session.add(
-            Event(
-                task_id=row.task_id,
-                at=now,
-                kind="round_refused",
-                round_id=round_id,
-                summary=f"round {row.round} not accepted: {row.message}",
-            )
+        body = ToolResponses(round=row.round, results=results)
+        item = OutboxItem(
+            round_id=round_id,
+            task_id=row.task_id,
+            agent_id=row.agent_id,
+            body=body.model_dump(),
+            idempotency_key="",
+            answered_by=answered_by,
+            sources=sources,
+            next_attempt_at=now,
+            created_at=now,
         )
-
-
-def _release(engine: Engine, round_id: int) -> None:
-    with write_session(engine) as session:
-        row = session.get(Round, round_id)
-        if row is not None and row.state == "submitting":
-            row.state = "pending"
-            session.add(row)
+        session.add(item)
+        session.flush()
+        assert item.id is not None
+        item.idempotency_key = f"tooldesk-{row.task_id}-round-{row.round}-{item.id}"
+        session.add(item)
+        return item.id

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from app.protocol import AgentSpec, ErrorBody, RunStarted, RunStatus, StartRun, ToolResponses
 from app.simulator.engine import Simulator, SimulatorError
@@ -100,7 +100,21 @@ def build_router(simulator: Simulator) -> APIRouter:
         """Cancel a task that has not ended."""
         return _status(await simulator.cancel(agent_id, task_id))
 
+    @router.post("/_control/faults", include_in_schema=True)
+    async def set_faults(request: Request) -> Response:
+        """Simulator only, not in the contract: ``{"unavailable_tool_responses": N}`` makes the next N
+        ``send_tool_responses`` answer 503, to watch a receiver's outbox retry."""
+        body = await _parse(request, Faults)
+        simulator.unavailable_tool_responses = body.unavailable_tool_responses
+        return JSONResponse(body.model_dump())
+
     return router
+
+
+class Faults(BaseModel):
+    """Simulated outages: how many of the next ``send_tool_responses`` calls answer 503."""
+
+    unavailable_tool_responses: int = Field(default=0, ge=0, le=1000)
 
 
 async def _parse(request: Request, model: type[Body], *, empty_ok: bool = False) -> Body:

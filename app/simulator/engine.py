@@ -98,6 +98,8 @@ class Simulator:
         self.round_ttl = round_ttl
         self.step_delay = step_delay
         self.received: list[tuple[int, ToolResponses]] = []
+        self.unavailable_tool_responses = 0
+        """Fault injection: while above 0, each ``send_tool_responses`` answers 503 ``unavailable`` and counts down."""
         self._scenarios = {scenario.agent_id: scenario for scenario in scenarios}
         self._tasks: dict[int, _Task] = {}
         self._next_task_id = first_task_id
@@ -161,6 +163,11 @@ class Simulator:
         (same key, other body). A repeat with the same key and body returns the
         first reply and changes nothing (contract, "HTTP endpoints").
         """
+        if self.unavailable_tool_responses > 0:
+            self.unavailable_tool_responses -= 1
+            raise SimulatorError(
+                503, "unavailable", "the platform is unavailable (a simulated outage): try again later"
+            )
         task = self._task(agent_id, task_id)
         fingerprint = _fingerprint(agent_id, task_id, body)
         if idempotency_key is not None and idempotency_key in self._idempotency:

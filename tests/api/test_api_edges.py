@@ -5,7 +5,6 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from app.errors import PlatformError
 from tests.builders import encode, make_status, sign
 
 HUGE = str(2**63)  # one past SQLite's 64-bit INTEGER
@@ -55,34 +54,42 @@ def _explode(request: httpx.Request) -> httpx.Response:
 
 
 @pytest.mark.parametrize(
-    ("reply", "error"),
-    [(lambda request: httpx.Response(200, json={"odd": 1}), PlatformError), (_explode, RuntimeError)],
-    ids=["reply-not-a-status", "unexpected-exception"],
+    ("reply", "state"),
+    [(lambda request: httpx.Response(200, json={"odd": 1}), "submitted"), (_explode, "submitting")],
+    ids=["2xx-reply-not-a-status", "unexpected-exception"],
 )
-async def test_submit_round_failure_after_claim_releases_round(console: httpx.AsyncClient, reply, error):
-    """A failure after the claim puts the round back to pending, so it can be sent again with the same
-    Idempotency-Key instead of staying claimed forever."""
+async def test_submit_round_odd_failure_never_strands_round(
+    console: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, reply, state: str
+):
+    """A 2xx whose body is not a run status counts as accepted; an unexpected exception keeps the submission
+    in the outbox for another attempt (same Idempotency-Key) instead of a 500 or a round claimed forever."""
     from app.platform.client import PlatformClient
     from app.protocol import ToolResult
     from app.runtime import get_runtime
+    from app.services.outbox import Outbox
     from app.services.rounds import submit_round
 
     raw = encode(make_status(7402))
-    assert (
-        await console.post("/webhooks/sudoiq", content=raw, headers=sign(raw, msg_id="msg_bad_reply"))
-    ).status_code == 200
+    headers = sign(raw, msg_id="msg_odd_reply")
+    assert (await console.post("/webhooks/sudoiq", content=raw, headers=headers)).status_code == 200
     [round_] = (await console.get("/api/rounds")).json()
-    broken = httpx.AsyncClient(transport=httpx.MockTransport(reply))
-    client = PlatformClient(broken, base_url="http://platform.test", api_key="k")
-    with pytest.raises(error):
-        await submit_round(
-            engine=get_runtime().engine,
-            client=client,
-            round_id=round_["id"],
-            results=[ToolResult(tool_call_id="call_1", output="x")],
-            answered_by="t",
-        )
-    assert (await console.get(f"/api/rounds/{round_['id']}")).json()["state"] == "pending"
+    odd = httpx.AsyncClient(transport=httpx.MockTransport(reply))
+    outbox = Outbox(
+        engine=get_runtime().engine,
+        client=PlatformClient(odd, base_url="http://platform.test", api_key="k"),
+        on_change=lambda _: None,
+    )
+    answered = await submit_round(
+        engine=get_runtime().engine,
+        outbox=outbox,
+        round_id=round_["id"],
+        results=[ToolResult(tool_call_id="call_1", output="x")],
+        answered_by="t",
+    )
+    assert answered.state == state
+    if state == "submitting":
+        assert "RuntimeError: a bug between claim and answer" in answered.message
+    caplog.clear()  # the unexpected failure is logged as an error on purpose
 
 
 async def test_start_run_agent_id_with_control_character_is_4xx(console: httpx.AsyncClient):

@@ -7,6 +7,7 @@ empty and names the call; the platform's refusal is shown in words.
 
 import json
 from collections.abc import Callable
+from typing import Literal
 
 from nicegui import ui
 
@@ -105,9 +106,9 @@ class RoundForm:
         runtime = get_runtime()
         self.submit.props("loading")
         try:
-            await submit_round(
+            sent = await submit_round(
                 engine=runtime.engine,
-                client=runtime.client,
+                outbox=runtime.outbox,
                 round_id=self.round.id,
                 results=[field.result() for field in self.fields],
                 answered_by=ANSWERED_BY,
@@ -116,24 +117,34 @@ class RoundForm:
             said = f"platform answered {exc.status} {exc.code}: " if isinstance(exc, PlatformError) else ""
             self._show(f"Not accepted: {said}{exc.message}")
             if not leaves_round_pending(exc):  # keep the card and its reason on screen until dismissed
-                self.sticky = True
-                self.submit.disable()
-                with self.card:
-                    ui.button("Dismiss", icon="close", on_click=lambda: self.on_done(self.round.id)).props("flat").mark(
-                        f"dismiss-{self.round.id}"
-                    )
+                self._keep()
             changes.emit(self.round.task_id)
             return
         finally:
             self.submit.props(remove="loading")
-        ui.notify(f"Round {self.round.round} of task {self.round.task_id} sent", type="positive")
-        self.on_done(self.round.id)
+        if sent.state == "submitting":
+            self._show(
+                f"Stored, not yet accepted: {sent.message}. The outbox keeps trying; the run page follows it.",
+                kind="warning",
+            )
+            self._keep()
+        else:
+            ui.notify(f"Round {self.round.round} of task {self.round.task_id} sent", type="positive")
+            self.on_done(self.round.id)
         changes.emit(self.round.task_id)
 
-    def _show(self, message: str) -> None:
+    def _keep(self) -> None:
+        self.sticky = True
+        self.submit.disable()
+        with self.card:
+            ui.button("Dismiss", icon="close", on_click=lambda: self.on_done(self.round.id)).props("flat").mark(
+                f"dismiss-{self.round.id}"
+            )
+
+    def _show(self, message: str, kind: Literal["negative", "warning"] = "negative") -> None:
         self.problem.set_text(message)
         self.problem.set_visibility(True)
-        ui.notify(message, type="negative", multi_line=True, close_button="OK", timeout=10000)
+        ui.notify(message, type=kind, multi_line=True, close_button="OK", timeout=10000)
 
 
 def _refuse_constant(name: str) -> None:

@@ -1,0 +1,241 @@
+"""The outbox: every ``send_tool_responses`` is stored first, then delivered, and retried until it lands.
+
+A submission is written in the same transaction that claims the round, so it
+survives a restart. Delivery is tried at once; while the platform is
+unreachable or answers 5xx it is retried with backoff (1, 2, 4 ... 60 s),
+always with the same ``Idempotency-Key`` (contract: a repeat "returns the first
+answer again and does not advance the run twice"). A 404, 409, 410 or 422 ends
+the attempt and puts the platform's words on the round; a 422 hands the round
+back to a person (state ``pending``), the others close it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from app.db import read_session, write_session
+from app.errors import PlatformError, PlatformUnreachable
+from app.models import Event, OutboxItem, Round, ToolResult
+from app.platform.client import PlatformClient
+from app.protocol import ToolResponses
+
+log = logging.getLogger("tooldesk")
+MAX_BACKOFF_SECONDS = 60.0
+IDLE_CHECK_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one delivery attempt did: ``outcome`` is sent, retrying or refused."""
+
+    outcome: str
+    error: PlatformError | None = None
+
+
+class Outbox:
+    """Delivers stored submissions. ``on_change(task_id)`` runs after each state change it makes."""
+
+    def __init__(
+        self, *, engine: Engine, client: PlatformClient, on_change: Callable[[int], None], first_retry: float = 1.0
+    ) -> None:
+        self._engine = engine
+        self._first_retry = first_retry
+        self._client = client
+        self._on_change = on_change
+        self._wake = asyncio.Event()
+        self._inflight: set[int] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the background loop; pending items from before a restart are delivered first."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="outbox")
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def wake(self) -> None:
+        """Look at the queue now (a new item, or the platform is back)."""
+        self._wake.set()
+
+    async def deliver(self, item_id: int) -> Attempt:
+        """Try one item now. Returns ``Attempt("sent")``, ``Attempt("retrying", error)`` or
+        ``Attempt("refused", error)``; an item already being delivered is left to that attempt."""
+        if item_id in self._inflight:
+            return Attempt("retrying")
+        self._inflight.add(item_id)
+        try:
+            return await self._attempt(item_id)
+        finally:
+            self._inflight.discard(item_id)
+
+    async def _attempt(self, item_id: int) -> Attempt:
+        item = await asyncio.to_thread(_load, self._engine, item_id)
+        if item is None or item.state != "pending":
+            return Attempt("sent" if item is not None and item.state == "sent" else "refused")
+        body = ToolResponses.model_validate(item.body)
+        try:
+            await self._client.send_tool_responses(
+                agent_id=item.agent_id, task_id=item.task_id, body=body, idempotency_key=item.idempotency_key
+            )
+        except PlatformError as exc:
+            if _transient(exc):
+                await asyncio.to_thread(_retry_later, self._engine, item_id, exc, self._first_retry)
+                self._on_change(item.task_id)
+                self.wake()
+                return Attempt("retrying", exc)
+            if exc.code != "bad_reply":
+                await asyncio.to_thread(_refused, self._engine, item_id, exc)
+                self._on_change(item.task_id)
+                return Attempt("refused", exc)
+            log.warning("task %s round %s: %s (the 2xx counts as accepted)", item.task_id, body.round, exc.message)
+        except Exception as unexpected:  # a bug or an odd failure: keep the item, try again later
+            log.exception("outbox item %s: unexpected failure", item_id)
+            failure = PlatformError(f"{type(unexpected).__name__}: {unexpected}", status=500, code="unexpected")
+            await asyncio.to_thread(_retry_later, self._engine, item_id, failure, self._first_retry)
+            self._on_change(item.task_id)
+            return Attempt("retrying", failure)
+        await asyncio.to_thread(_sent, self._engine, item_id)
+        self._on_change(item.task_id)
+        return Attempt("sent")
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()  # before reading the queue, so a wake during the read is not lost
+            try:
+                due, wait = await asyncio.to_thread(_due, self._engine)
+                if due:
+                    for item_id in due:
+                        await self.deliver(item_id)
+                    continue  # read the queue again: a retry may already be due
+            except Exception:  # keep the loop alive: an item that fails this way is tried again later
+                log.exception("outbox pass failed")
+                wait = IDLE_CHECK_SECONDS
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+
+
+def backoff(attempts: int, first: float = 1.0) -> float:
+    """Seconds before attempt ``attempts + 1``: ``first``, twice that, four times ... capped at 60."""
+    return min(MAX_BACKOFF_SECONDS, first * 2.0 ** max(0, attempts - 1))
+
+
+def _transient(exc: PlatformError) -> bool:
+    return isinstance(exc, PlatformUnreachable) or (exc.status >= 500 and exc.code != "bad_reply")
+
+
+def _load(engine: Engine, item_id: int) -> OutboxItem | None:
+    with read_session(engine) as session:
+        return session.get(OutboxItem, item_id)
+
+
+def _due(engine: Engine) -> tuple[list[int], float]:
+    """Ids due now, and seconds until the next one (at most ``IDLE_CHECK_SECONDS``)."""
+    now = time.time()
+    with read_session(engine) as session:
+        rows = session.exec(
+            select(OutboxItem.id, OutboxItem.next_attempt_at)
+            .where(OutboxItem.state == "pending")
+            .order_by(col(OutboxItem.next_attempt_at))
+        ).all()
+    due = [item_id for item_id, at in rows if at <= now and item_id is not None]
+    later = [at - now for _, at in rows if at > now]
+    return due, min([IDLE_CHECK_SECONDS, *later])
+
+
+def _retry_later(engine: Engine, item_id: int, exc: PlatformError, first: float) -> None:
+    now = time.time()
+    with write_session(engine) as session:
+        item = session.get(OutboxItem, item_id)
+        assert item is not None
+        item.attempts += 1
+        delay = backoff(item.attempts, first)
+        item.next_attempt_at = now + delay
+        item.last_error = exc.message
+        session.add(item)
+        row = session.get(Round, item.round_id)
+        if row is not None:
+            row.message = (
+                f"queued: attempt {item.attempts} failed ({exc.status} {exc.code}: {exc.message}); "
+                f"next attempt in {delay:g} s"
+            )
+            session.add(row)
+
+
+def _sent(engine: Engine, item_id: int) -> None:
+    now = time.time()
+    with write_session(engine) as session:
+        item = session.get(OutboxItem, item_id)
+        assert item is not None
+        item.state = "sent"
+        item.attempts += 1
+        item.sent_at = now
+        session.add(item)
+        row = session.get(Round, item.round_id)
+        assert row is not None
+        row.state = "submitted"
+        row.answered_by = item.answered_by
+        row.submitted_at = row.submitted_at or item.created_at
+        row.acknowledged_at = now
+        row.message = "" if item.attempts == 1 else f"sent on attempt {item.attempts}"
+        session.add(row)
+        body = ToolResponses.model_validate(item.body)
+        for result in body.results:
+            session.add(
+                ToolResult(
+                    round_id=item.round_id,
+                    tool_call_id=result.tool_call_id,
+                    output=result.output,
+                    is_error=result.is_error,
+                    created_at=now,
+                    answered_by=item.sources.get(result.tool_call_id, item.answered_by),
+                )
+            )
+        errors = sum(result.is_error for result in body.results)
+        note = f", {errors} as error" if errors else ""
+        session.add(
+            Event(
+                task_id=row.task_id,
+                at=now,
+                kind="round_submitted",
+                round_id=row.id,
+                summary=f"round {row.round} answered by {item.answered_by}: {len(body.results)} result(s){note}",
+            )
+        )
+
+
+def _refused(engine: Engine, item_id: int, exc: PlatformError) -> None:
+    now = time.time()
+    with write_session(engine) as session:
+        item = session.get(OutboxItem, item_id)
+        assert item is not None
+        item.state = "failed"
+        item.attempts += 1
+        item.last_error = exc.message
+        session.add(item)
+        row = session.get(Round, item.round_id)
+        assert row is not None
+        row.state = "pending" if exc.status in {400, 422} else "expired" if exc.status == 410 else "closed"
+        row.message = f"platform answered {exc.status} {exc.code}: {exc.message}"
+        session.add(row)
+        session.add(
+            Event(
+                task_id=row.task_id,
+                at=now,
+                kind="round_refused",
+                round_id=row.id,
+                summary=f"round {row.round} not accepted: {row.message}",
+            )
+        )
