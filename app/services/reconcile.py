@@ -21,12 +21,13 @@ from sqlmodel import col, select
 
 from app.db import read_session, write_connection
 from app.errors import PlatformError, PlatformUnreachable
-from app.models import Run
+from app.models import OutboxItem, Run
 from app.platform.client import PlatformClient
 from app.protocol import TERMINAL_STATUSES, RunStatus
 from app.services.apply import INSERT_EVENT, ROUNDS, RUNS, apply_status
 
 LOST = "lost"
+OUTBOX = OutboxItem.__table__  # type: ignore[attr-defined]
 log = logging.getLogger("tooldesk")
 
 
@@ -97,11 +98,12 @@ def _mark_lost(engine: Engine, task_id: int, message: str) -> None:
 
 
 def _release_claims(engine: Engine, before: float) -> None:
-    """A round left ``submitting`` by a stop mid-send goes back to ``pending``: sending it again carries the
-    same Idempotency-Key, so the platform answers it at most once (contract, "HTTP endpoints")."""
+    """A round left ``submitting`` with no submission waiting in the outbox goes back to ``pending`` so a
+    person can send it (a round whose submission waits is the outbox's to finish)."""
+    waiting = core_select(OUTBOX.c.round_id).where(OUTBOX.c.state == "pending")
     with write_connection(engine) as conn:
         conn.execute(
             ROUNDS.update()
-            .where(ROUNDS.c.state == "submitting", ROUNDS.c.opened_at < before)
+            .where(ROUNDS.c.state == "submitting", ROUNDS.c.opened_at < before, ROUNDS.c.id.not_in(waiting))
             .values(state="pending", message="the console stopped while sending this round: send it again")
         )
