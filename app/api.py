@@ -13,14 +13,16 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from nicegui import background_tasks
 from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import BadRequest, TooldeskError
-from app.models import DeliveryPublic, RoundPublic, RunDetail, RunPublic
+from app.handlers.run import CallInput, answer_call
+from app.models import DeliveryPublic, HandlerPublic, RoundPublic, RunDetail, RunPublic
 from app.protocol import INT64_MAX, RunStarted, StartRun, ToolResult
 from app.runtime import get_runtime
-from app.services import agents, deliveries, rounds, runs
+from app.services import agents, deliveries, demo, handlers, rounds, runs
 from app.services.bus import changes
 
 M = TypeVar("M", bound=BaseModel)
@@ -111,7 +113,132 @@ def build_router() -> APIRouter:
         changes.emit(started.task_id)
         return started
 
+    @router.post(
+        "/demo",
+        response_model=list[RunStarted],
+        status_code=202,
+        summary="Install the demo handlers (auto) and start every demo agent once",
+    )
+    async def run_demo() -> list[RunStarted]:
+        runtime = get_runtime()
+        started = await demo.run_demo(engine=runtime.engine, client=runtime.client)
+        for run in started:
+            changes.emit(run.task_id)
+        return started
+
+    _handler_routes(router)
     return router
+
+
+class ModeIn(BaseModel):
+    mode: str = Field(pattern="^(manual|suggest|auto)$")
+
+
+class HandlerTestIn(BaseModel):
+    """A handler to try on sample arguments without saving it."""
+
+    tool_name: str = Field(default="tool", min_length=1)
+    kind: str = Field(pattern="^(static|rules|python)$")
+    spec: dict[str, Any] = Field(default_factory=dict)
+    behaviour: dict[str, Any] = Field(default_factory=dict)
+    args: dict[str, Any] = Field(default_factory=dict)
+    agent_id: str = "test-agent"
+    task_id: int = Field(default=1, ge=1, le=INT64_MAX)
+
+
+class HandlerTestOut(BaseModel):
+    output: str
+    is_error: bool
+    note: str
+    duration_ms: float
+    logs: str
+
+
+def _handler_routes(router: APIRouter) -> None:
+    @router.get("/handlers", response_model=list[HandlerPublic], summary="Handlers, by agent and tool")
+    async def list_handlers(agent_id: str | None = None) -> list[HandlerPublic]:
+        engine = get_runtime().engine
+        return await asyncio.to_thread(lambda: handlers.list_handlers(engine=engine, agent_id=agent_id))
+
+    @router.post("/handlers", response_model=HandlerPublic, summary="Create or replace the handler of a tool")
+    async def save_handler(request: Request) -> HandlerPublic:
+        body = await _parse(request, handlers.HandlerIn)
+        engine = get_runtime().engine
+        saved = await asyncio.to_thread(lambda: handlers.save_handler(engine=engine, handler=body))
+        background_tasks.create(get_runtime().responder.sweep(), name="handlers")
+        return saved
+
+    @router.get("/handlers/{handler_id}", response_model=HandlerPublic, summary="One handler")
+    async def get_handler(handler_id: Id) -> HandlerPublic:
+        engine = get_runtime().engine
+        return await asyncio.to_thread(lambda: handlers.get_handler(engine=engine, handler_id=handler_id))
+
+    @router.put("/handlers/{handler_id}/mode", response_model=HandlerPublic, summary="manual, suggest or auto")
+    async def set_mode(handler_id: Id, request: Request) -> HandlerPublic:
+        body = await _parse(request, ModeIn)
+        engine = get_runtime().engine
+        saved = await asyncio.to_thread(lambda: handlers.set_mode(engine=engine, handler_id=handler_id, mode=body.mode))
+        background_tasks.create(get_runtime().responder.sweep(), name="handlers")
+        return saved
+
+    @router.delete("/handlers/{handler_id}", status_code=204, summary="Remove a handler and its history")
+    async def delete_handler(handler_id: Id) -> Response:
+        engine = get_runtime().engine
+        await asyncio.to_thread(lambda: handlers.delete_handler(engine=engine, handler_id=handler_id))
+        return Response(status_code=204)
+
+    @router.get(
+        "/handlers/{handler_id}/versions",
+        response_model=list[handlers.VersionPublic],
+        summary="Saved versions, newest first",
+    )
+    async def list_versions(handler_id: Id) -> list[handlers.VersionPublic]:
+        engine = get_runtime().engine
+        await asyncio.to_thread(lambda: handlers.get_handler(engine=engine, handler_id=handler_id))
+        return await asyncio.to_thread(lambda: handlers.list_versions(engine=engine, handler_id=handler_id))
+
+    @router.post(
+        "/handlers/{handler_id}/versions/{version}/restore",
+        response_model=HandlerPublic,
+        summary="Save an old version again as the newest",
+    )
+    async def restore_version(handler_id: Id, version: Id) -> HandlerPublic:
+        engine = get_runtime().engine
+        return await asyncio.to_thread(
+            lambda: handlers.restore_version(engine=engine, handler_id=handler_id, version=version)
+        )
+
+    @router.post("/handlers/test", response_model=HandlerTestOut, summary="Run a handler on sample arguments")
+    async def test_handler(request: Request) -> HandlerTestOut:
+        body = await _parse(request, HandlerTestIn)
+        runtime = get_runtime()
+        spec, behaviour = handlers.validate(
+            handlers.HandlerIn(
+                agent_id=body.agent_id,
+                tool_name=body.tool_name,
+                kind=body.kind,
+                spec=body.spec,
+                behaviour=body.behaviour,
+            )
+        )
+        call = CallInput(
+            tool_call_id="call_test",
+            tool_name=body.tool_name,
+            args=body.args,
+            agent_id=body.agent_id,
+            task_id=body.task_id,
+            round=1,
+            results={},
+        )
+        sandbox = await runtime.sandbox() if body.kind == "python" else None
+        done = await answer_call(kind=body.kind, spec=spec, behaviour=behaviour, call=call, sandbox=sandbox)
+        return HandlerTestOut(
+            output=done.answer.output,
+            is_error=done.answer.is_error,
+            note=done.answer.note,
+            duration_ms=done.duration_ms,
+            logs=done.logs,
+        )
 
 
 async def tooldesk_error_handler(_request: Request, exc: Exception) -> JSONResponse:

@@ -13,6 +13,9 @@
 | ``TOOLDESK_ROUND_TTL`` | ``600`` | seconds the embedded simulator gives a round before it expires |
 | ``TOOLDESK_STEP_DELAY`` | ``0.3`` | seconds the embedded simulator waits between a run's state changes |
 | ``TOOLDESK_OUTBOX_RETRY`` | ``1`` | seconds before the outbox's first retry of a submission (then doubling, up to 60) |
+| ``TOOLDESK_SANDBOX_WORKERS`` | ``2`` | warm worker processes for Python handlers |
+| ``TOOLDESK_SANDBOX_TIMEOUT`` | ``5`` | seconds a Python handler may run |
+| ``TOOLDESK_SANDBOX_MEMORY_MB`` | ``256`` | megabytes a Python handler may allocate |
 | ``TOOLDESK_RETRY_SCHEDULE`` | ``0.5,1,2,5,10`` | seconds between the simulator's delivery retries |
 
 A bad value raises ``SettingsError`` naming the variable and what it expects;
@@ -52,6 +55,9 @@ class Settings(BaseSettings):
     round_ttl: float = Field(default=600.0, gt=0, le=30 * 86400, allow_inf_nan=False)
     step_delay: float = Field(default=0.3, ge=0, le=60, allow_inf_nan=False)
     outbox_retry: float = Field(default=1.0, gt=0, le=60, allow_inf_nan=False)
+    sandbox_workers: int = Field(default=2, ge=1, le=32)
+    sandbox_timeout: float = Field(default=5.0, gt=0, le=300, allow_inf_nan=False)
+    sandbox_memory_mb: int = Field(default=256, ge=32, le=65536)
     retry_schedule: Annotated[list[float], NoDecode] = Field(default_factory=lambda: [0.5, 1, 2, 5, 10])
 
     @field_validator("database_url")

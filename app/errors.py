@@ -9,6 +9,8 @@ TooldeskError                 500 (never raised bare)
 │   ├── BadSignature          401 no signature matches the body
 │   └── BadBody               400 not UTF-8, not JSON, or not a run status
 ├── BadRequest                422 a request body the API cannot use
+├── TemplateError             422 a handler template failed to render (app.handlers.templates)
+├── HandlerInvalid            422 a handler's settings do not check out (names rule, field, line)
 ├── NotFound                  404 an unknown round, run or agent
 ├── RoundClosed               409 the round is no longer pending (answered, expired, superseded)
 ├── ResultsMismatch           422 results missing or naming unknown tool call ids
@@ -72,6 +74,11 @@ class BadBody(DeliveryRefused):
 class BadRequest(TooldeskError):
     status = 422
     code = "bad_body"
+
+
+class HandlerInvalid(TooldeskError):
+    status = 422
+    code = "handler_invalid"
 
 
 class NotFound(TooldeskError):

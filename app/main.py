@@ -68,6 +68,7 @@ async def _on_start(runtime: Runtime) -> None:
         changes.emit(0)
     for task_id in await reconcile_runs(engine=runtime.engine, client=runtime.client, before=started):
         changes.emit(task_id)
+    await runtime.responder.sweep()
 
 
 def serve(settings: Settings) -> None:
@@ -76,7 +77,8 @@ def serve(settings: Settings) -> None:
     Raises ``SettingsError`` when the address cannot be bound (port in use, unknown host).
     """
     _check_address(settings)
-    build(settings)
+    runtime = build(settings)
+    nicegui_app.on_startup(lambda: background_tasks.create(runtime.sandbox(), name="warm the sandbox"))
     ui.run(
         root,
         host=settings.host,

@@ -7,7 +7,8 @@ Pages and routes reach it through ``get_runtime()``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 import httpx
 from sqlalchemy import Engine
@@ -17,10 +18,12 @@ from sqlmodel import Session, func, select
 from app.config import Settings
 from app.db import ensure_webhook_secret, make_engine
 from app.errors import SettingsError
+from app.handlers.sandbox import Sandbox
 from app.models import Run
 from app.platform.client import PlatformClient
 from app.services.bus import changes
 from app.services.outbox import Outbox
+from app.services.responder import Responder
 from app.simulator import Simulator, load_scenarios
 
 
@@ -33,10 +36,31 @@ class Runtime:
     client: PlatformClient
     simulator: Simulator | None
     outbox: Outbox
+    responder: Responder = field(init=False)
+    _sandbox: Sandbox | None = None
+    _sandbox_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        self.responder = Responder(engine=self.engine, outbox=self.outbox, sandbox=self.sandbox, on_change=changes.emit)
+
+    async def sandbox(self) -> Sandbox:
+        """The snippet sandbox, started on first use (or warmed at start by ``python -m app``)."""
+        async with self._sandbox_lock:
+            if self._sandbox is None:
+                sandbox = Sandbox(
+                    workers=self.settings.sandbox_workers,
+                    timeout=self.settings.sandbox_timeout,
+                    memory_mb=self.settings.sandbox_memory_mb,
+                )
+                await sandbox.start()
+                self._sandbox = sandbox
+            return self._sandbox
 
     async def aclose(self) -> None:
-        """Stop the outbox and the simulator's background work, and close HTTP connections."""
+        """Stop the outbox, the sandbox and the simulator's background work, and close HTTP connections."""
         await self.outbox.aclose()
+        if self._sandbox is not None:
+            await self._sandbox.aclose()
         if self.simulator is not None:
             await self.simulator.aclose()
         await self.http.aclose()

@@ -11,6 +11,7 @@ import asyncio
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from nicegui import background_tasks
 
 from app.config import WEBHOOK_PATH
 from app.runtime import get_runtime
@@ -34,6 +35,7 @@ def build_router() -> APIRouter:
         )
         if outcome.task_id is not None and outcome.verdict == "applied":
             changes.emit(outcome.task_id)
+            background_tasks.create(runtime.responder.handle_task(outcome.task_id), name="handlers")
         return JSONResponse(outcome.body, status_code=outcome.status_code)
 
     return router

@@ -12,7 +12,7 @@ from typing import Literal
 from nicegui import ui
 
 from app.errors import PlatformError, TooldeskError
-from app.models import RoundPublic, ToolCallPublic
+from app.models import DraftPublic, RoundPublic, ToolCallPublic
 from app.protocol import ToolResult
 from app.runtime import get_runtime
 from app.services.bus import changes
@@ -29,10 +29,14 @@ class CallField:
 
     def __init__(self, call: ToolCallPublic) -> None:
         self.call = call
+        self.draft: DraftPublic | None = None
         with ui.card().classes("w-full bg-grey-1").props("flat bordered").mark(f"call-{call.tool_call_id}"):
-            with ui.row().classes("items-center gap-2"):
+            with ui.row().classes("items-center gap-2 w-full"):
                 ui.badge(call.tool_call_id, color="grey-7").props("outline")
                 ui.label(call.name).classes("font-mono font-bold")
+                ui.space()
+                self.draft_badge = ui.badge("", color="teal").mark(f"draft-{call.tool_call_id}")
+                self.draft_badge.set_visibility(False)
             with ui.element("div").classes("w-full grid grid-cols-1 md:grid-cols-2 gap-3"):
                 ui.code(pretty_json(call.arguments), language="json").classes("w-full text-sm").mark(
                     f"arguments-{call.tool_call_id}"
@@ -52,6 +56,29 @@ class CallField:
                             .mark(f"mode-{call.tool_call_id}")
                         )
                         self.is_error = ui.switch("is_error (the tool failed)").mark(f"is-error-{call.tool_call_id}")
+                    self.draft_note = ui.label("").classes("text-xs text-grey-7 whitespace-pre-wrap")
+                    self.draft_note.set_visibility(False)
+
+    def offer(self, draft: DraftPublic) -> None:
+        """Pre-fill a handler's answer once, unless the person has typed something already."""
+        if self.draft is not None or (self.output.value or "").strip():
+            return
+        self.draft = draft
+        self.output.set_value(draft.output)
+        self.is_error.set_value(draft.is_error)
+        verb = "answered" if draft.mode == "auto" else "suggested"
+        self.draft_badge.set_text(f"{verb} by {draft.answered_by} · {draft.duration_ms:.0f} ms")
+        self.draft_badge.set_visibility(True)
+        details = [part for part in (draft.note, draft.logs) if part]
+        self.draft_note.set_text("\n".join(details))
+        self.draft_note.set_visibility(bool(details))
+
+    def source(self) -> str:
+        """Who answered: the handler while its draft is unchanged, else the person."""
+        draft = self.draft
+        if draft is not None and self.output.value == draft.output and bool(self.is_error.value) == draft.is_error:
+            return draft.answered_by
+        return ANSWERED_BY
 
     def problem(self) -> str | None:
         """Why this call cannot be sent yet, or ``None``."""
@@ -92,11 +119,20 @@ class RoundForm:
                     )
                 ui.link("run", f"/runs/{round_.task_id}").classes("text-xs")
             self.fields = [CallField(call) for call in round_.tool_calls]
+            self.offer_drafts(round_)
             self.problem = ui.label(round_.message).classes("text-negative text-sm").mark(f"problem-{round_.id}")
             self.problem.set_visibility(bool(round_.message))
             self.submit = ui.button(f"Submit {len(self.fields)} result(s)", icon="send", on_click=self.send).mark(
                 f"submit-{round_.id}"
             )
+
+    def offer_drafts(self, round_: RoundPublic) -> None:
+        """Pre-fill the calls that a handler answered since the card was drawn."""
+        by_call = {draft.tool_call_id: draft for draft in round_.drafts}
+        for field in self.fields:
+            draft = by_call.get(field.call.tool_call_id)
+            if draft is not None:
+                field.offer(draft)
 
     async def send(self) -> None:
         problems = [p for p in (field.problem() for field in self.fields) if p]
@@ -112,6 +148,7 @@ class RoundForm:
                 round_id=self.round.id,
                 results=[field.result() for field in self.fields],
                 answered_by=ANSWERED_BY,
+                sources={field.call.tool_call_id: field.source() for field in self.fields},
             )
         except TooldeskError as exc:
             said = f"platform answered {exc.status} {exc.code}: " if isinstance(exc, PlatformError) else ""

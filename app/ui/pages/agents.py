@@ -8,7 +8,7 @@ from app.errors import TooldeskError
 from app.models import Agent
 from app.protocol import StartRun
 from app.runtime import get_runtime
-from app.services import agents
+from app.services import agents, demo
 from app.services.bus import changes
 from app.ui.live import Live
 
@@ -20,6 +20,9 @@ def page(live: Live) -> None:
     with ui.row().classes("w-full items-center"):
         ui.label("Agents").classes("text-2xl font-bold")
         ui.space()
+        ui.button("Run demo", icon="rocket_launch", on_click=lambda: start_demo()).props("unelevated").tooltip(
+            "installs the shipped handlers in auto mode and starts every demo agent; follow them on Runs"
+        ).mark("run-demo")
         ui.button("Sync from platform", icon="sync", on_click=lambda: sync(announce=True)).props("outline").mark(
             "sync-agents"
         )
@@ -46,6 +49,17 @@ def page(live: Live) -> None:
             if announce:
                 ui.notify(f"{len(items)} agent(s) synced", type="positive")
         render(items)
+
+    async def start_demo() -> None:
+        runtime = get_runtime()
+        try:
+            started = await demo.run_demo(engine=runtime.engine, client=runtime.client)
+        except TooldeskError as exc:
+            ui.notify(f"Demo not started: {exc.message}", type="negative", multi_line=True)
+            return
+        for run in started:
+            changes.emit(run.task_id)
+        ui.notify(f"Demo started: {len(started)} run(s), answered by handlers. Follow them on Runs.", type="positive")
 
     ui.timer(0, sync, once=True)
 

@@ -44,7 +44,9 @@ def page(live: Live) -> None:
             if round_id not in ids and not form.sticky:
                 done(round_id)
         for item in pending:
-            if item.id not in forms:
+            if item.id in forms:
+                forms[item.id].offer_drafts(item)
+            else:
                 with container:
                     forms[item.id] = RoundForm(
                         item, agent_name=names.get(item.agent_id, item.agent_id[:8]), on_done=done

@@ -1,0 +1,101 @@
+"""Answering one tool call with a handler of any kind, with its latency and faults.
+
+``answer_call`` is what the responder and the editor's *Test* button share, so
+a test run behaves exactly like a real one.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from app.handlers.answer import Answer
+from app.handlers.faults import Behaviour, apply_behaviour
+from app.handlers.rules import RulesSpec, answer_rules
+from app.handlers.sandbox import Sandbox
+from app.handlers.static import StaticSpec, answer_static
+from app.handlers.templates import TemplateContext
+
+KINDS = ("static", "rules", "python")
+MODES = ("manual", "suggest", "auto")
+
+
+@dataclass(frozen=True)
+class CallAnswer:
+    """A handler's answer with what it cost: ``duration_ms`` (wall clock) and captured ``logs``."""
+
+    answer: Answer
+    duration_ms: float
+    logs: str = ""
+
+
+@dataclass(frozen=True)
+class CallInput:
+    """One call to answer: ``results`` are earlier tool results of the task by tool name (last wins)."""
+
+    tool_call_id: str
+    tool_name: str
+    args: dict[str, Any]
+    agent_id: str
+    task_id: int
+    round: int
+    results: dict[str, str]
+
+
+async def answer_call(
+    *, kind: str, spec: dict[str, Any], behaviour: dict[str, Any], call: CallInput, sandbox: Sandbox | None
+) -> CallAnswer:
+    """Run the handler on ``call``. Never raises for a handler's fault: a broken spec, a template error or a
+    failing snippet is an ``is_error`` answer that says what went wrong."""
+    started = time.monotonic()
+    seed = zlib.crc32(f"{call.task_id}:{call.tool_call_id}".encode())
+    logs: list[str] = []
+
+    async def produce() -> Answer:
+        try:
+            if kind == "static":
+                return answer_static(StaticSpec.model_validate(spec))
+            if kind == "rules":
+                ctx = TemplateContext(
+                    args=call.args,
+                    agent_id=call.agent_id,
+                    task_id=call.task_id,
+                    round=call.round,
+                    results=call.results,
+                    now=datetime.now(UTC),
+                    seed=seed,
+                )
+                return answer_rules(RulesSpec.model_validate(spec), ctx)
+            if kind == "python":
+                if sandbox is None:
+                    return Answer(output="python handlers need the sandbox, which is not running", is_error=True)
+                outcome = await sandbox.run(
+                    code=str(spec.get("code", "")), args=call.args, agent_id=call.agent_id, task_id=call.task_id
+                )
+                logs.extend(part for part in (outcome.stdout, outcome.stderr) if part)
+                return Answer(output=outcome.output, is_error=outcome.is_error, note=outcome.failure or "")
+        except ValidationError as exc:
+            return Answer(
+                output=f"the {kind} handler's settings are invalid: {exc.errors()[0]['msg']}",
+                is_error=True,
+                note="invalid settings",
+            )
+        return Answer(output=f"unknown handler kind {kind!r} (expected one of {', '.join(KINDS)})", is_error=True)
+
+    try:
+        rules = Behaviour.model_validate(behaviour or {})
+    except ValidationError as exc:
+        answer = Answer(
+            output=f"the handler's latency/fault settings are invalid: {exc.errors()[0]['msg']}",
+            is_error=True,
+            note="invalid behaviour",
+        )
+    else:
+        answer = await apply_behaviour(rules, produce, rng=random.Random(seed))
+    return CallAnswer(answer=answer, duration_ms=(time.monotonic() - started) * 1000, logs="\n".join(logs))

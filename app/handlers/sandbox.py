@@ -1,0 +1,293 @@
+"""Python snippets that answer tool calls, run in a warm pool of sandboxed worker processes.
+
+A snippet has the SDK's handler shape (contract, "The handler signature")::
+
+    from pydantic import BaseModel
+
+    class Args(BaseModel):          # optional: validates args first; handle then gets Args(...).model_dump()
+        city: str
+
+    async def handle(args: dict, agent_id: str, task_id: int) -> str:   # a plain def works too
+        print("looking up", args["city"])                                # captured into stdout
+        return {"temp_c": 19}       # a str is the result as is; anything else is JSON-encoded
+
+``Sandbox.run`` answers with a ``SnippetOutcome``; ``failure`` names what went wrong:
+
+=============  =================================================================================
+syntax         the code does not compile (output gives line and column)
+no_handle      no callable ``handle`` after running the module body
+invalid_args   ``Args`` rejected the arguments (output lists field: problem)
+exception      the module body or ``handle`` raised, or called ``sys.exit()``; output is
+               "Type: message", stderr the traceback through the snippet's own lines
+timeout        no answer within the timeout; the worker is killed and replaced
+memory         the snippet hit its memory cap (MemoryError)
+crashed        the worker process died (``os._exit``, a segfault, a kill); it is replaced
+bad_return     ``handle`` returned something JSON cannot encode, or more than 1,000,000 characters
+=============  =================================================================================
+
+Isolation, exactly. Each worker is a separate interpreter (``python -I``, fork+exec, not a fork of
+the console) that loads only ``_worker.py``, pydantic and the stdlib modules in ``_worker.PRELOAD``
+(imported before the privilege drop), with:
+
+- an environment of PATH, LANG, LC_ALL, LC_CTYPE, TZ only (so no ``TOOLDESK_*`` secret), with HOME
+  and TMPDIR set to its own fresh temporary directory, which is also its working directory;
+- stdin, stdout and stderr on /dev/null (``print`` is captured in Python; writes to fd 1/2 vanish);
+- RLIMIT_AS = its start-up address space (about 45 MB) + ``memory_mb``, and no core dumps;
+- when the console runs as root: supplementary groups dropped, uid/gid set to nobody (65534) for
+  real, effective and saved ids, no_new_privs set, and RLIMIT_NPROC 128 for that uid;
+- its own session, so a kill reaches the children it started (unless they called setsid);
+- a fresh globals dict per call, a reset working directory, and replacement after a timeout, a
+  crash, or a call that left threads running. ``sys.exit()`` is caught: "exception", worker kept.
+
+What it does not do: there is no seccomp, namespace or chroot. A snippet can use the network
+(including the console's own port on localhost), read any world-readable file (the project's
+source, and the database if its file is not 0600), import any package installed in the console's
+virtualenv (including ``app`` itself, which then sees the default settings, not the console's),
+signal the other workers (same uid), change interpreter state (monkeypatch a module) that later
+calls on the same worker see, and leave files in its working directory. Without root it runs as
+the console's user and can read everything the console can. As nobody it cannot import stdlib
+modules outside PRELOAD if the interpreter lives in a folder others cannot enter (a pyenv Python
+under /root; ``start`` logs a warning). The timeout is wall clock; what the snippet printed before
+it is lost. The memory cap is address space, not resident memory. Treat snippets as code the
+console's user trusts, not as code from strangers.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import itertools
+import logging
+import os
+import sysconfig
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from app.handlers._worker_process import (
+    Reply,
+    WorkerDied,
+    WorkerProcess,
+    WorkerTimeout,
+    closed_to_others,
+    encode_request,
+)
+
+log = logging.getLogger("tooldesk")
+_RESPAWN_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)  # seconds between attempts when a worker fails to start
+
+
+@dataclass(frozen=True)
+class SnippetOutcome:
+    """The answer to one ``Sandbox.run``.
+
+    ``output`` is the result text, or on failure a message saying what went wrong; ``is_error`` is
+    True exactly when ``failure`` is set (one of the kinds in the module docstring); ``stdout`` and
+    ``stderr`` are what the snippet printed, each cut to 20,000 characters with a note;
+    ``duration_ms`` is wall-clock milliseconds from sending the call to its answer.
+    """
+
+    output: str
+    is_error: bool
+    failure: str | None
+    stdout: str
+    stderr: str
+    duration_ms: float
+
+
+@dataclass(frozen=True)
+class SnippetProblem:
+    """One problem ``check_snippet`` found: 1-based ``line`` and ``column`` when known, and a message."""
+
+    line: int | None
+    column: int | None
+    message: str
+
+
+def check_snippet(code: str) -> list[SnippetProblem]:
+    """Compile ``code`` without running it; [] when it compiles and defines a top-level ``handle``.
+
+    A syntax error gives one problem with its position; otherwise a missing ``def handle`` or
+    ``async def handle`` at module level gives one without.
+    """
+    try:
+        compile(code, "<handler>", "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        return [SnippetProblem(line=exc.lineno, column=exc.offset, message=f"SyntaxError: {exc.msg}")]
+    except ValueError as exc:  # e.g. a NUL byte in the source
+        return [SnippetProblem(line=None, column=None, message=f"SyntaxError: {exc}")]
+    tree = ast.parse(code)
+    if not any(
+        isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == "handle" for node in tree.body
+    ):
+        message = "no `handle` function: add `async def handle(args: dict, agent_id: str, task_id: int) -> str`"
+        return [SnippetProblem(line=None, column=None, message=message)]
+    return []
+
+
+class Sandbox:
+    """A pool of ``workers`` warm worker processes; each ``run`` borrows one for one call.
+
+    ``timeout`` is the default seconds a call may take (wall clock); ``memory_mb`` the megabytes a
+    snippet may allocate on top of the worker's own start-up footprint. Use ``await start()``
+    before the first ``run`` and ``await aclose()`` at shutdown.
+    """
+
+    def __init__(self, *, workers: int = 2, timeout: float = 5.0, memory_mb: int = 256) -> None:
+        if workers < 1 or timeout <= 0 or memory_mb < 16:
+            raise ValueError(f"workers={workers} timeout={timeout} memory_mb={memory_mb}: need >= 1, > 0 and >= 16")
+        self.workers = workers
+        self.timeout = timeout
+        self.memory_mb = memory_mb
+        self._idle: asyncio.Queue[WorkerProcess | None] | None = None
+        self._live: set[WorkerProcess] = set()
+        self._dying: set[WorkerProcess] = set()  # replaced, not yet reaped
+        self._respawns: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    async def start(self) -> None:
+        """Start the workers and wait until every one is ready (about 0.2 s).
+
+        Raises WorkerDied (it exited or was not ready within 30 s) or OSError (it could not be started).
+        """
+        if self._idle is not None:
+            raise RuntimeError("the sandbox is already started")
+        self._idle = asyncio.Queue()
+        _warn_if_interpreter_closed()
+        try:
+            started = await asyncio.gather(*(self._spawn() for _ in range(self.workers)))
+        except BaseException:
+            await self.aclose()
+            raise
+        for worker in started:
+            self._idle.put_nowait(worker)
+
+    async def aclose(self) -> None:
+        """Stop every worker (a call in flight ends as "crashed"); safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        for task in self._respawns:
+            task.cancel()
+        await asyncio.gather(*self._respawns, return_exceptions=True)
+        doomed, self._live, self._dying = self._live | self._dying, set(), set()
+        await asyncio.gather(*(worker.stop() for worker in doomed))
+        if self._idle is not None:
+            self._idle.put_nowait(None)  # wakes callers waiting for a worker; they raise
+
+    async def run(
+        self,
+        *,
+        code: str,
+        args: dict[str, Any],
+        agent_id: str,
+        task_id: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - the snippet's limit, enforced by killing its worker
+    ) -> SnippetOutcome:
+        """Run ``code``'s ``handle(args, agent_id, task_id)`` in a free worker (waiting for one if all are busy).
+
+        ``args`` is a JSON object; ``timeout`` (seconds) overrides the pool's. Every failure of the
+        snippet is an outcome, never an exception; raises RuntimeError if the sandbox is not running.
+        """
+        limit = self.timeout if timeout is None else timeout
+        started = time.perf_counter()
+        try:
+            body = encode_request(code=code, args=args, agent_id=agent_id, task_id=task_id)
+        except (TypeError, ValueError) as exc:
+            message = f"the arguments are not a JSON object ({exc}): the platform sends JSON, so check the caller"
+            return _outcome(_failed("invalid_args", message), started)
+        worker = await self._acquire()
+        started = time.perf_counter()
+        keep = False
+        try:
+            reply = await worker.call(body, limit=limit)
+            keep = not reply.recycle
+        except WorkerTimeout:
+            reply = _failed("timeout", f"the handler timed out after {limit:g} s: its worker was stopped")
+        except WorkerDied as exc:
+            reply = _failed("crashed", f"the handler's worker process exited ({exc}): the pool starts a fresh one")
+        finally:
+            if keep and self._idle is not None and not self._closed:
+                self._idle.put_nowait(worker)
+            else:
+                self._replace(worker)
+        return _outcome(reply, started)
+
+    async def _acquire(self) -> WorkerProcess:
+        while True:
+            if self._idle is None or self._closed:
+                raise RuntimeError("the sandbox is not running: await start() first (and not after aclose())")
+            worker = await self._idle.get()
+            if worker is None:
+                self._idle.put_nowait(None)
+                continue
+            if worker.alive:
+                return worker
+            self._replace(worker)  # died while idle
+
+    def _replace(self, worker: WorkerProcess) -> None:
+        """Stop ``worker`` and, unless closing, start a fresh one in the background."""
+        if worker not in self._live:
+            return
+        self._live.discard(worker)
+        self._dying.add(worker)
+        worker.kill()
+        task = asyncio.get_running_loop().create_task(self._respawn(worker))
+        self._respawns.add(task)
+        task.add_done_callback(self._respawns.discard)
+
+    async def _respawn(self, old: WorkerProcess) -> None:
+        """Start a worker in ``old``'s place, retrying every few seconds until one starts or the pool closes."""
+        await old.stop()
+        self._dying.discard(old)
+        for attempt in itertools.count():
+            if self._closed:
+                return
+            try:
+                worker = await self._spawn()
+            except Exception as exc:
+                if self._closed:
+                    return
+                delay = _RESPAWN_DELAYS[min(attempt, len(_RESPAWN_DELAYS) - 1)]
+                log.warning("sandbox worker failed to start (%s): trying again in %g s", exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            if self._idle is not None:
+                self._idle.put_nowait(worker)
+            return
+
+    async def _spawn(self) -> WorkerProcess:
+        worker = await WorkerProcess.spawn(memory_mb=self.memory_mb)
+        if self._closed:
+            await worker.stop()
+            raise WorkerDied("the sandbox closed while the worker started")
+        self._live.add(worker)
+        return worker
+
+
+def _warn_if_interpreter_closed() -> None:
+    if os.geteuid() != 0:
+        return
+    stdlib = sysconfig.get_paths()["stdlib"]
+    if (closed := closed_to_others(stdlib)) is not None:
+        log.warning(
+            "sandbox workers run as nobody, who cannot enter %s: snippets can import only the preloaded "
+            "modules (_worker.PRELOAD, pydantic) and the virtualenv's packages; use a Python installed "
+            "outside it for the full standard library",
+            closed,
+        )
+
+
+def _outcome(reply: Reply, started: float) -> SnippetOutcome:
+    return SnippetOutcome(
+        output=reply.output,
+        is_error=reply.failure is not None,
+        failure=reply.failure,
+        stdout=reply.stdout,
+        stderr=reply.stderr,
+        duration_ms=(time.perf_counter() - started) * 1000,
+    )
+
+
+def _failed(failure: str, output: str) -> Reply:
+    return Reply(output=output, failure=failure, stdout="", stderr="", recycle=True)

@@ -1,0 +1,186 @@
+"""Handlers: how each tool of each agent is answered, with a version history.
+
+Every save (settings or mode) writes a new ``HandlerVersion``; restoring an old
+version saves it again as the newest. Settings are checked before they are
+stored: a bad regex, JMESPath expression, template or Python syntax error is a
+``HandlerInvalid`` (422) whose message names the rule, field and line.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from app.db import read_session, write_session
+from app.errors import HandlerInvalid, NotFound
+from app.handlers.faults import Behaviour
+from app.handlers.rules import RulesSpec, check_rules
+from app.handlers.run import MODES
+from app.handlers.sandbox import check_snippet
+from app.handlers.static import StaticSpec
+from app.handlers.templates import check_template
+from app.models import Handler, HandlerPublic, HandlerVersion
+
+
+class HandlerIn(BaseModel):
+    """What a save sends: ``spec`` by kind (``StaticSpec``, ``RulesSpec``, ``{"code": "..."}``)."""
+
+    agent_id: str = Field(min_length=1, max_length=200)
+    tool_name: str = Field(min_length=1, max_length=200)
+    kind: str = Field(pattern="^(static|rules|python)$")
+    mode: str = Field(default="manual", pattern="^(manual|suggest|auto)$")
+    spec: dict[str, Any] = Field(default_factory=dict)
+    behaviour: dict[str, Any] = Field(default_factory=dict)
+    note: str = Field(default="", max_length=500)
+
+
+class VersionPublic(BaseModel):
+    version: int
+    kind: str
+    mode: str
+    spec: dict[str, Any]
+    behaviour: dict[str, Any]
+    saved_at: float
+    note: str
+
+
+def list_handlers(*, engine: Engine, agent_id: str | None = None) -> list[HandlerPublic]:
+    """All handlers (or one agent's), by agent and tool name."""
+    query = select(Handler).order_by(col(Handler.agent_id), col(Handler.tool_name))
+    if agent_id is not None:
+        query = query.where(Handler.agent_id == agent_id)
+    with read_session(engine) as session:
+        return [HandlerPublic.model_validate(row, from_attributes=True) for row in session.exec(query).all()]
+
+
+def get_handler(*, engine: Engine, handler_id: int) -> HandlerPublic:
+    """One handler; raises ``NotFound``."""
+    with read_session(engine) as session:
+        row = session.get(Handler, handler_id)
+        if row is None:
+            raise NotFound(f"no handler with id {handler_id}")
+        return HandlerPublic.model_validate(row, from_attributes=True)
+
+
+def save_handler(*, engine: Engine, handler: HandlerIn) -> HandlerPublic:
+    """Create or update the handler of ``(agent_id, tool_name)`` as a new version; raises ``HandlerInvalid``."""
+    spec, behaviour = validate(handler)
+    now = time.time()
+    with write_session(engine) as session:
+        row = session.exec(
+            select(Handler).where(Handler.agent_id == handler.agent_id, Handler.tool_name == handler.tool_name)
+        ).first()
+        if row is None:
+            row = Handler(
+                agent_id=handler.agent_id, tool_name=handler.tool_name, kind=handler.kind, version=0, updated_at=now
+            )
+        row.kind, row.mode, row.spec, row.behaviour = handler.kind, handler.mode, spec, behaviour
+        row.version += 1
+        row.updated_at = now
+        session.add(row)
+        session.flush()
+        assert row.id is not None
+        session.add(
+            HandlerVersion(
+                handler_id=row.id,
+                version=row.version,
+                kind=row.kind,
+                mode=row.mode,
+                spec=spec,
+                behaviour=behaviour,
+                saved_at=now,
+                note=handler.note,
+            )
+        )
+        return HandlerPublic.model_validate(row, from_attributes=True)
+
+
+def set_mode(*, engine: Engine, handler_id: int, mode: str) -> HandlerPublic:
+    """Switch a handler between manual, suggest and auto (a new version)."""
+    if mode not in MODES:
+        raise HandlerInvalid(f"mode {mode!r}: expected one of {', '.join(MODES)}")
+    current = get_handler(engine=engine, handler_id=handler_id)
+    keep = current.model_dump(include={"agent_id", "tool_name", "kind", "spec", "behaviour"})
+    return save_handler(engine=engine, handler=HandlerIn(**keep, mode=mode, note=f"mode {current.mode} → {mode}"))
+
+
+def delete_handler(*, engine: Engine, handler_id: int) -> None:
+    """Remove a handler and its history; its tool is answered by a person again."""
+    with write_session(engine) as session:
+        row = session.get(Handler, handler_id)
+        if row is None:
+            raise NotFound(f"no handler with id {handler_id}")
+        for version in session.exec(select(HandlerVersion).where(HandlerVersion.handler_id == handler_id)).all():
+            session.delete(version)
+        session.delete(row)
+
+
+def list_versions(*, engine: Engine, handler_id: int) -> list[VersionPublic]:
+    """A handler's saved versions, newest first."""
+    with read_session(engine) as session:
+        rows = session.exec(
+            select(HandlerVersion)
+            .where(HandlerVersion.handler_id == handler_id)
+            .order_by(col(HandlerVersion.version).desc())
+        ).all()
+        return [VersionPublic.model_validate(row, from_attributes=True) for row in rows]
+
+
+def restore_version(*, engine: Engine, handler_id: int, version: int) -> HandlerPublic:
+    """Save an old version again as the newest; raises ``NotFound``."""
+    current = get_handler(engine=engine, handler_id=handler_id)
+    old = next((v for v in list_versions(engine=engine, handler_id=handler_id) if v.version == version), None)
+    if old is None:
+        raise NotFound(f"handler {handler_id} has no version {version}")
+    return save_handler(
+        engine=engine,
+        handler=HandlerIn(
+            agent_id=current.agent_id,
+            tool_name=current.tool_name,
+            kind=old.kind,
+            mode=old.mode,
+            spec=old.spec,
+            behaviour=old.behaviour,
+            note=f"restored version {version}",
+        ),
+    )
+
+
+def validate(handler: HandlerIn) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The normalised ``(spec, behaviour)``; raises ``HandlerInvalid`` naming the first problems."""
+    try:
+        behaviour = Behaviour.model_validate(handler.behaviour).model_dump()
+        if handler.kind == "static":
+            return StaticSpec.model_validate(handler.spec).model_dump(), behaviour
+        if handler.kind == "rules":
+            rules = RulesSpec.model_validate(handler.spec)
+            problems = [problem.text for problem in check_rules(rules)]
+            if problems:
+                raise HandlerInvalid("; ".join(problems[:5]))
+            return rules.model_dump(mode="json"), behaviour
+        code = handler.spec.get("code")
+        if not isinstance(code, str) or not code.strip():
+            raise HandlerInvalid(
+                "a python handler needs spec.code: the source of `async def handle(args, agent_id, task_id)`"
+            )
+        snippet = check_snippet(code)
+        if snippet:
+            raise HandlerInvalid("; ".join(_where(p.line) + p.message for p in snippet[:5]))
+        return {"code": code}, behaviour
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or handler.kind
+        raise HandlerInvalid(f"{where}: {first['msg']}") from None
+
+
+def check_output_template(template: Any) -> list[str]:
+    """Template syntax problems of a static or rule output, as sentences with their line."""
+    return [problem.text for problem in check_template(template)]
+
+
+def _where(line: int | None) -> str:
+    return f"line {line}: " if line else ""

@@ -1,0 +1,199 @@
+"""The responder: after a round opens, its handlers answer what they may, off the webhook's request path.
+
+Per agent and tool, a handler's mode decides: *manual* (a person answers),
+*suggest* (the handler's answer pre-fills the form for a person to approve or
+edit) or *auto* (the handler answers). Drafts are stored per call. When every
+call of a round has an *auto* draft, the round submits itself through the
+outbox; a round that mixes auto and manual tools waits for the person on the
+manual calls only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from app.db import read_session, write_session
+from app.errors import TooldeskError
+from app.handlers.run import CallAnswer, CallInput, answer_call
+from app.handlers.sandbox import Sandbox
+from app.models import Draft, Handler, Round, ToolCall, ToolResult
+from app.protocol import ToolResult as ToolResultIn
+from app.services.outbox import Outbox
+from app.services.rounds import submit_round
+
+log = logging.getLogger("tooldesk")
+AUTO_ANSWERED_BY = "handlers (auto)"
+
+
+class Responder:
+    """Runs handlers for new rounds. ``sandbox`` gives the (lazily started) snippet pool."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        outbox: Outbox,
+        sandbox: Callable[[], Awaitable[Sandbox]],
+        on_change: Callable[[int], None],
+    ) -> None:
+        self._engine = engine
+        self._outbox = outbox
+        self._sandbox = sandbox
+        self._on_change = on_change
+        self._busy: set[int] = set()
+
+    async def handle_task(self, task_id: int) -> None:
+        """Answer what handlers may in the task's pending rounds (called after each applied delivery)."""
+        for round_id in await asyncio.to_thread(_pending_round_ids, self._engine, task_id):
+            await self.handle_round(round_id)
+
+    async def sweep(self) -> None:
+        """Every pending round, e.g. at start for rounds that arrived while handlers were not running."""
+        for round_id in await asyncio.to_thread(_pending_round_ids, self._engine, None):
+            await self.handle_round(round_id)
+
+    async def handle_round(self, round_id: int) -> None:
+        """Draft answers for the round's calls that have a suggest or auto handler; submit when all are auto."""
+        if round_id in self._busy:
+            return
+        self._busy.add(round_id)
+        try:
+            work = await asyncio.to_thread(_work, self._engine, round_id)
+            if work is None:
+                return
+            todo, handlers = work
+            if todo:
+                answers = await asyncio.gather(*(self._answer(handlers[call.tool_name], call) for call in todo))
+                await asyncio.to_thread(_store_drafts, self._engine, round_id, todo, answers, handlers)
+                self._on_change(todo[0].task_id)
+            await self._submit_if_all_auto(round_id)
+        finally:
+            self._busy.discard(round_id)
+
+    async def _answer(self, handler: Handler, call: CallInput) -> CallAnswer:
+        sandbox = await self._sandbox() if handler.kind == "python" else None
+        return await answer_call(
+            kind=handler.kind, spec=handler.spec, behaviour=handler.behaviour, call=call, sandbox=sandbox
+        )
+
+    async def _submit_if_all_auto(self, round_id: int) -> None:
+        ready = await asyncio.to_thread(_all_auto, self._engine, round_id)
+        if ready is None:
+            return
+        results, sources, task_id = ready
+        try:
+            await submit_round(
+                engine=self._engine,
+                outbox=self._outbox,
+                round_id=round_id,
+                results=results,
+                answered_by=AUTO_ANSWERED_BY,
+                sources=sources,
+            )
+        except TooldeskError as exc:  # answered meanwhile, or refused: the round shows the platform's words
+            log.info("round %s not auto-submitted: %s", round_id, exc.message)
+        self._on_change(task_id)
+
+
+def _pending_round_ids(engine: Engine, task_id: int | None) -> list[int]:
+    query = select(Round.id).where(Round.state == "pending").order_by(col(Round.id))
+    if task_id is not None:
+        query = query.where(Round.task_id == task_id)
+    with read_session(engine) as session:
+        return [round_id for round_id in session.exec(query).all() if round_id is not None]
+
+
+def _work(engine: Engine, round_id: int) -> tuple[list[CallInput], dict[str, Handler]] | None:
+    """The calls still to draft and the non-manual handlers of the round's agent; ``None`` if nothing to do."""
+    with read_session(engine) as session:
+        row = session.get(Round, round_id)
+        if row is None or row.state != "pending":
+            return None
+        handlers = {
+            h.tool_name: h
+            for h in session.exec(
+                select(Handler).where(Handler.agent_id == row.agent_id, Handler.mode != "manual")
+            ).all()
+        }
+        if not handlers:
+            return None
+        calls = session.exec(
+            select(ToolCall).where(ToolCall.round_id == round_id).order_by(col(ToolCall.position))
+        ).all()
+        drafted = set(session.exec(select(Draft.tool_call_id).where(Draft.round_id == round_id)).all())
+        results = _earlier_results(session, row.task_id)
+        todo = [
+            CallInput(
+                tool_call_id=c.tool_call_id,
+                tool_name=c.name,
+                args=c.arguments,
+                agent_id=row.agent_id,
+                task_id=row.task_id,
+                round=row.round,
+                results=results,
+            )
+            for c in calls
+            if c.name in handlers and c.tool_call_id not in drafted
+        ]
+        return todo, handlers
+
+
+def _earlier_results(session: Session, task_id: int) -> dict[str, str]:
+    """Earlier tool results of the task by tool name (the last one wins)."""
+    rows = session.exec(
+        select(ToolCall.name, ToolResult.output)
+        .join(Round, col(Round.id) == col(ToolResult.round_id))
+        .join(
+            ToolCall,
+            (col(ToolCall.round_id) == col(ToolResult.round_id))
+            & (col(ToolCall.tool_call_id) == col(ToolResult.tool_call_id)),
+        )
+        .where(Round.task_id == task_id)
+        .order_by(col(ToolResult.id))
+    ).all()
+    return dict(rows)
+
+
+def _store_drafts(
+    engine: Engine, round_id: int, calls: list[CallInput], answers: list[CallAnswer], handlers: dict[str, Handler]
+) -> None:
+    now = time.time()
+    with write_session(engine) as session:
+        for call, done in zip(calls, answers, strict=True):
+            handler = handlers[call.tool_name]
+            session.add(
+                Draft(
+                    round_id=round_id,
+                    tool_call_id=call.tool_call_id,
+                    mode=handler.mode,
+                    output=done.answer.output,
+                    is_error=done.answer.is_error,
+                    answered_by=f"{handler.kind} handler v{handler.version}",
+                    note=done.answer.note,
+                    logs=done.logs[:20_000],
+                    duration_ms=done.duration_ms,
+                    created_at=now,
+                )
+            )
+
+
+def _all_auto(engine: Engine, round_id: int) -> tuple[list[ToolResultIn], dict[str, str], int] | None:
+    with read_session(engine) as session:
+        row = session.get(Round, round_id)
+        if row is None or row.state != "pending":
+            return None
+        calls = session.exec(select(ToolCall.tool_call_id).where(ToolCall.round_id == round_id)).all()
+        drafts = {d.tool_call_id: d for d in session.exec(select(Draft).where(Draft.round_id == round_id)).all()}
+        if not calls or any(drafts.get(call) is None or drafts[call].mode != "auto" for call in calls):
+            return None
+        results = [
+            ToolResultIn(tool_call_id=call, output=drafts[call].output, is_error=drafts[call].is_error)
+            for call in calls
+        ]
+        return results, {call: drafts[call].answered_by for call in calls}, row.task_id

@@ -1,0 +1,255 @@
+"""The rules part of the handler editor: an ordered list of rules, each with conditions and a response.
+
+The draft lives in plain dicts (what the widgets show, as text); ``RulesEditor.spec()``
+turns it into a ``RulesSpec``-shaped dict. An *equals* value is parsed as JSON when it
+parses (``1``, ``true``, ``"1"``, ``{"a": 1}``), else kept as the string typed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from nicegui import ui
+
+from app.ui.format import pretty_json
+
+MATCHER_KINDS = {"equals": "equals", "regex": "regex", "jmespath": "JMESPath", "any": "any"}
+TEMPLATE_HINT = (
+    "Jinja template: {{ args.city }} · agent_id · task_id · round · results.<tool> · now · fake.name() — "
+    "or JSON whose string values are templates"
+)
+WHEN_HINT = (
+    "All conditions must match (none: always). Path is dotted: city, address.zip, items.0. "
+    "equals: the value is parsed as JSON when it parses (1, true, \"1\"), else taken as text · "
+    "regex: searched in the value at path · JMESPath: an expression over all args, true when truthy · any: always."
+)
+_VALUE_LABELS = {"equals": "Value", "regex": "Pattern", "jmespath": "Expression", "any": "Value"}
+
+
+class DraftProblem(ValueError):
+    """Something in the editor that cannot become a spec yet (JSON that does not parse, code too long)."""
+
+
+class RulesEditor:
+    """Edits a rules spec in place; first match wins, so order matters (move rules up and down)."""
+
+    def __init__(self, spec: dict[str, Any] | None) -> None:
+        spec = spec or {}
+        self.rules: list[dict[str, Any]] = [_rule_draft(rule) for rule in spec.get("rules") or []]
+        default = spec.get("default")
+        self.default: dict[str, Any] = {"enabled": default is not None, **_response_draft(default)}
+        self.flagged: set[int] = set()
+        with ui.column().classes("w-full gap-3") as self.container:
+            self.render()
+
+    def spec(self) -> dict[str, Any]:
+        """The ``RulesSpec`` dict; raises ``DraftProblem`` naming the rule when a JSON output does not parse."""
+        rules = [
+            {
+                "name": str(rule["name"] or "").strip(),
+                "when": [_matcher(m) for m in rule["when"]],
+                "response": _response(rule, f"rule {number}"),
+            }
+            for number, rule in enumerate(self.rules, start=1)
+        ]
+        default = _response(self.default, "default") if self.default["enabled"] else None
+        return {"rules": rules, "default": default}
+
+    def flag(self, message: str | None) -> None:
+        """Outline the rules a problem message names ("rule 2 (Oslo), when[0].value: …")."""
+        flagged = {int(n) for n in re.findall(r"\brule (\d+)\b", message or "")}
+        if flagged != self.flagged:
+            self.flagged = flagged
+            self.render()
+
+    def render(self) -> None:
+        self.container.clear()
+        with self.container:
+            if not self.rules:
+                ui.label("No rule yet: every call gets the default response (or an error without one).").classes(
+                    "text-grey-6 italic"
+                )
+            for number, rule in enumerate(self.rules, start=1):
+                self._rule_card(number, rule)
+            ui.button("Add rule", icon="add", on_click=self._add).props("outline dense no-caps").mark("add-rule")
+            self._default_card()
+
+    def _rule_card(self, number: int, rule: dict[str, Any]) -> None:
+        border = "border-2 border-red-5" if number in self.flagged else ""
+        with ui.card().classes(f"w-full gap-2 {border}").props("flat bordered").mark(f"rule-{number}"):
+            with ui.row().classes("w-full items-center gap-2 no-wrap"):
+                ui.badge(f"Rule {number}", color="primary").props("outline")
+                ui.input(
+                    placeholder="name, e.g. Oslo", value=rule["name"], on_change=lambda e: rule.update(name=e.value)
+                ).props("dense borderless").classes("grow font-bold").mark(f"rule-{number}-name")
+                last = len(self.rules)
+                _icon_button("arrow_upward", "Move up", lambda: self._move(number, -1), number == 1, number, "up")
+                _icon_button("arrow_downward", "Move down", lambda: self._move(number, 1), number == last, number, "down")
+                _icon_button("delete", "Remove rule", lambda: self._remove(number), False, number, "remove")
+            ui.label("When").classes("text-xs text-grey-7 uppercase tracking-wide")
+            for index, matcher in enumerate(rule["when"]):
+                self._matcher_row(number, index, rule, matcher)
+            ui.button("condition", icon="add", on_click=lambda: self._add_matcher(rule)).props(
+                "flat dense no-caps size=sm"
+            ).mark(f"rule-{number}-add-when")
+            ui.label("Then answer").classes("text-xs text-grey-7 uppercase tracking-wide")
+            _response_fields(rule, f"rule-{number}")
+
+    def _matcher_row(self, number: int, index: int, rule: dict[str, Any], matcher: dict[str, Any]) -> None:
+        prefix = f"rule-{number}-when-{index + 1}"
+        kind = matcher["kind"]
+
+        def set_kind(value: str) -> None:
+            matcher["kind"] = value
+            self.render()
+
+        with ui.row().classes("w-full items-center gap-2 no-wrap"):
+            ui.select(MATCHER_KINDS, value=kind, on_change=lambda e: set_kind(e.value)).props(
+                "outlined dense options-dense"
+            ).classes("w-32").mark(f"{prefix}-kind")
+            if kind in ("equals", "regex"):
+                ui.input("Path", value=matcher["path"], on_change=lambda e: matcher.update(path=e.value)).props(
+                    "outlined dense input-class=font-mono"
+                ).classes("w-40").mark(f"{prefix}-path")
+            if kind != "any":
+                ui.input(
+                    _VALUE_LABELS[kind], value=matcher["value"], on_change=lambda e: matcher.update(value=e.value)
+                ).props("outlined dense input-class=font-mono").classes("grow").mark(f"{prefix}-value")
+            else:
+                ui.label("matches every call").classes("grow text-sm text-grey-7")
+            ui.button(icon="close", on_click=lambda: self._remove_matcher(rule, index)).props(
+                "flat round dense size=sm"
+            ).tooltip("Remove condition").mark(f"{prefix}-remove")
+
+    def _default_card(self) -> None:
+        with ui.card().classes("w-full gap-2 bg-grey-1").props("flat bordered").mark("rule-default"):
+
+            def toggle(value: bool) -> None:
+                self.default["enabled"] = value
+                self.render()
+
+            ui.switch(
+                "Default response, when no rule matches", value=self.default["enabled"], on_change=lambda e: toggle(e.value)
+            ).mark("default-enabled")
+            if self.default["enabled"]:
+                _response_fields(self.default, "default")
+            else:
+                ui.label(
+                    "Off: a call no rule matches gets an error result that names the nearest rule and why it missed."
+                ).classes("text-sm text-grey-7")
+
+    def _add(self) -> None:
+        self.rules.append(_rule_draft({"when": [{"kind": "equals", "path": "", "value": ""}]}))
+        self.render()
+
+    def _remove(self, number: int) -> None:
+        del self.rules[number - 1]
+        self.flagged.clear()
+        self.render()
+
+    def _move(self, number: int, step: int) -> None:
+        index, other = number - 1, number - 1 + step
+        if 0 <= other < len(self.rules):
+            self.rules[index], self.rules[other] = self.rules[other], self.rules[index]
+            self.flagged.clear()
+            self.render()
+
+    def _add_matcher(self, rule: dict[str, Any]) -> None:
+        rule["when"].append({"kind": "equals", "path": "", "value": ""})
+        self.render()
+
+    def _remove_matcher(self, rule: dict[str, Any], index: int) -> None:
+        del rule["when"][index]
+        self.render()
+
+
+def _icon_button(icon: str, tip: str, action: Any, disabled: bool, number: int, name: str) -> None:
+    button = ui.button(icon=icon, on_click=action).props("flat round dense size=sm").tooltip(tip)
+    button.mark(f"rule-{number}-{name}").set_enabled(not disabled)
+
+
+def _response_fields(draft: dict[str, Any], prefix: str) -> None:
+    with ui.row().classes("w-full items-start gap-3 no-wrap"):
+        output = (
+            ui.textarea("Output", value=draft["output"], on_change=lambda e: draft.update(output=e.value))
+            .props("outlined dense autogrow input-class=font-mono")
+            .classes("grow")
+            .mark(f"{prefix}-output")
+        )
+        output.props["hint"] = TEMPLATE_HINT
+        with ui.column().classes("gap-1 items-start"):
+            ui.toggle(
+                ["text", "JSON"],
+                value="JSON" if draft["json"] else "text",
+                on_change=lambda e: draft.update(json=e.value == "JSON"),
+            ).props("dense no-caps size=sm").mark(f"{prefix}-format")
+            ui.switch("is_error", value=draft["is_error"], on_change=lambda e: draft.update(is_error=e.value)).props(
+                "dense"
+            ).mark(f"{prefix}-is-error")
+
+
+def _rule_draft(rule: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": rule.get("name", ""),
+        "when": [_matcher_draft(m) for m in rule.get("when") or []],
+        **_response_draft(rule.get("response")),
+    }
+
+
+def _matcher_draft(matcher: dict[str, Any]) -> dict[str, Any]:
+    kind = matcher.get("kind", "equals")
+    value = matcher.get("value")
+    if kind == "equals":
+        text = value if isinstance(value, str) and not _parses(value) else json.dumps(value, ensure_ascii=False)
+    else:
+        text = value if isinstance(value, str) else "" if value is None else json.dumps(value)
+    return {"kind": kind, "path": matcher.get("path", ""), "value": text}
+
+
+def _response_draft(response: dict[str, Any] | None) -> dict[str, Any]:
+    response = response or {}
+    output = response.get("output", "")
+    as_json = not isinstance(output, str)
+    return {"output": pretty_json(output) if as_json else output, "json": as_json, "is_error": bool(response.get("is_error"))}
+
+
+def _matcher(draft: dict[str, Any]) -> dict[str, Any]:
+    kind, text = draft["kind"], str(draft["value"] or "")
+    if kind == "any":
+        return {"kind": "any", "path": "", "value": None}
+    if kind == "jmespath":
+        return {"kind": kind, "path": "", "value": text}
+    value: Any = _loads(text) if kind == "equals" and _parses(text) else text
+    return {"kind": kind, "path": str(draft["path"] or "").strip(), "value": value}
+
+
+def _response(draft: dict[str, Any], where: str) -> dict[str, Any]:
+    text = str(draft["output"] or "")
+    output: Any = text
+    if draft["json"]:
+        try:
+            output = _loads(text)
+        except json.JSONDecodeError as exc:
+            raise DraftProblem(
+                f"{where}, response.output: not JSON ({exc.msg}, line {exc.lineno}); switch it to text or fix it"
+            ) from None
+    return {"output": output, "is_error": bool(draft["is_error"])}
+
+
+def _parses(text: str) -> bool:
+    try:
+        _loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _loads(text: str) -> Any:
+    """``json.loads`` without Python's extras: NaN and Infinity are not JSON."""
+    return json.loads(text, parse_constant=_not_json)
+
+
+def _not_json(name: str) -> Any:
+    raise json.JSONDecodeError(f"{name} is not JSON", name, 0)

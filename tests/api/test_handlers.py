@@ -1,0 +1,186 @@
+"""Handlers answer real rounds from the simulator: the test starts a run and reads what the platform received."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from app.runtime import Runtime
+from tests.builders import wait_for
+
+CLOCK = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b01"
+TRIP = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b02"
+
+
+async def _save(console: httpx.AsyncClient, **handler) -> dict:
+    response = await console.post("/api/handlers", json=handler)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def _run_until(console: httpx.AsyncClient, task_id: int, status: str) -> dict:
+    async def reached() -> dict:
+        run = (await console.get(f"/api/runs/{task_id}")).json()
+        return run if run["status"] == status else {}
+
+    return await wait_for(reached, within=10)
+
+
+async def _start(console: httpx.AsyncClient, agent_id: str, inputs: dict | None = None) -> int:
+    response = await console.post(f"/api/agents/{agent_id}/runs", json={"string_inputs": inputs or {}})
+    assert response.status_code == 202, response.text
+    return response.json()["task_id"]
+
+
+async def test_static_auto_handler_answers_round(console: httpx.AsyncClient, runtime: Runtime):
+    await _save(
+        console, agent_id=CLOCK, tool_name="get_current_time", kind="static", mode="auto", spec={"output": "12:00 UTC"}
+    )
+    task_id = await _start(console, CLOCK)
+    run = await _run_until(console, task_id, "completed")
+    assert run["result"] == "The current time in UTC is 12:00 UTC."
+    assert runtime.simulator is not None
+    assert [body.results[0].output for _, body in runtime.simulator.received] == ["12:00 UTC"]
+    assert run["rounds"][0]["answered_by"] == "handlers (auto)"
+    assert run["rounds"][0]["results"][0]["answered_by"] == "static handler v1"
+
+
+async def test_rules_auto_handlers_drive_trip_planner_branch(console: httpx.AsyncClient, runtime: Runtime):
+    weather = {
+        "rules": [
+            {
+                "name": "wet",
+                "when": [{"kind": "regex", "path": "city", "value": "^Berg"}],
+                "response": {"output": "Rain in {{ args.city }}"},
+            }
+        ],
+        "default": {"output": "Sunny in {{ args.city }}"},
+    }
+    await _save(console, agent_id=TRIP, tool_name="get_weather", kind="rules", mode="auto", spec=weather)
+    await _save(
+        console,
+        agent_id=TRIP,
+        tool_name="search_flights",
+        kind="static",
+        mode="auto",
+        spec={"output": {"flight": "SK 4609"}},
+    )
+    await _save(
+        console,
+        agent_id=TRIP,
+        tool_name="book_umbrella",
+        kind="rules",
+        mode="auto",
+        spec={"rules": [], "default": {"output": "umbrella for {{ args.city }} after: {{ results.get_weather }}"}},
+    )
+    task_id = await _start(console, TRIP, {"1": "Bergen"})
+    run = await _run_until(console, task_id, "completed")
+    assert [call["name"] for r in run["rounds"] for call in r["tool_calls"]] == [
+        "get_weather",
+        "search_flights",
+        "book_umbrella",
+    ]
+    assert "Weather: Rain in Bergen" in run["result"]
+    assert 'Flight: {"flight": "SK 4609"}' in run["result"]
+    assert "Booking: umbrella for Bergen after: Rain in Bergen" in run["result"]
+
+
+async def test_python_auto_handler_answers_round(console: httpx.AsyncClient, runtime: Runtime):
+    code = "async def handle(args, agent_id, task_id):\n    return {'time': 'noon', 'tz': args['timezone']}\n"
+    await _save(console, agent_id=CLOCK, tool_name="get_current_time", kind="python", mode="auto", spec={"code": code})
+    task_id = await _start(console, CLOCK, {"1": "Asia/Tokyo"})
+    run = await _run_until(console, task_id, "completed")
+    assert run["result"] == 'The current time in Asia/Tokyo is {"time": "noon", "tz": "Asia/Tokyo"}.'
+
+
+async def test_suggest_handler_prefills_and_waits_for_person(console: httpx.AsyncClient, runtime: Runtime):
+    await _save(
+        console,
+        agent_id=CLOCK,
+        tool_name="get_current_time",
+        kind="static",
+        mode="suggest",
+        spec={"output": "about noon"},
+    )
+    task_id = await _start(console, CLOCK)
+
+    async def drafted() -> list:
+        return [r for r in (await console.get("/api/rounds")).json() if r["task_id"] == task_id and r["drafts"]]
+
+    [round_] = await wait_for(drafted)
+    assert [(d["mode"], d["output"]) for d in round_["drafts"]] == [("suggest", "about noon")]
+    assert runtime.simulator is not None and runtime.simulator.received == []
+
+
+async def test_mixed_round_waits_for_manual_call_only(console: httpx.AsyncClient, runtime: Runtime):
+    await _save(console, agent_id=TRIP, tool_name="get_weather", kind="static", mode="auto", spec={"output": "Dry"})
+    task_id = await _start(console, TRIP)
+
+    async def drafted() -> list:
+        return [r for r in (await console.get("/api/rounds")).json() if r["task_id"] == task_id and r["drafts"]]
+
+    [round_] = await wait_for(drafted)
+    assert runtime.simulator is not None and runtime.simulator.received == []
+    calls = {c["name"]: c["tool_call_id"] for c in round_["tool_calls"]}
+    results = [
+        {"tool_call_id": calls["get_weather"], "output": "Dry"},
+        {"tool_call_id": calls["search_flights"], "output": "TP 1351"},
+    ]
+    assert (await console.post(f"/api/rounds/{round_['id']}/responses", json={"results": results})).status_code == 200
+    [(_, sent)] = runtime.simulator.received
+    assert {r.tool_call_id: r.output for r in sent.results} == {
+        calls["get_weather"]: "Dry",
+        calls["search_flights"]: "TP 1351",
+    }
+
+
+@pytest.mark.parametrize(
+    ("handler", "words"),
+    [
+        ({"kind": "rules", "spec": {"rules": [{"when": [{"kind": "regex", "path": "city", "value": "("}]}]}}, "rule 1"),
+        ({"kind": "python", "spec": {"code": "async def handle(args, agent_id, task_id):\n    return (\n"}}, "line"),
+        ({"kind": "python", "spec": {"code": "x = 1\n"}}, "handle"),
+        ({"kind": "static", "spec": {"output": "x", "colour": "red"}}, "colour"),
+        ({"kind": "static", "spec": {}, "behaviour": {"fail_probability": 2}}, "fail_probability"),
+    ],
+    ids=["bad-regex", "python-syntax", "python-no-handle", "static-unknown-field", "bad-probability"],
+)
+async def test_save_handler_invalid_refused_422_naming_problem(console: httpx.AsyncClient, handler: dict, words: str):
+    response = await console.post("/api/handlers", json={"agent_id": CLOCK, "tool_name": "get_current_time", **handler})
+    assert response.status_code == 422, response.text
+    assert words in response.json()["error"]["message"]
+
+
+async def test_versions_kept_and_restorable(console: httpx.AsyncClient):
+    first = await _save(console, agent_id=CLOCK, tool_name="get_current_time", kind="static", spec={"output": "one"})
+    await _save(console, agent_id=CLOCK, tool_name="get_current_time", kind="static", spec={"output": "two"})
+    versions = (await console.get(f"/api/handlers/{first['id']}/versions")).json()
+    assert [(v["version"], v["spec"]["output"]) for v in versions] == [(2, "two"), (1, "one")]
+    restored = (await console.post(f"/api/handlers/{first['id']}/versions/1/restore")).json()
+    assert (restored["version"], restored["spec"]["output"]) == (3, "one")
+
+
+async def test_mode_switch_and_delete(console: httpx.AsyncClient):
+    saved = await _save(console, agent_id=CLOCK, tool_name="get_current_time", kind="static", spec={"output": "x"})
+    moved = (await console.put(f"/api/handlers/{saved['id']}/mode", json={"mode": "auto"})).json()
+    assert (moved["mode"], moved["version"]) == ("auto", 2)
+    assert (await console.delete(f"/api/handlers/{saved['id']}")).status_code == 204
+    assert (await console.get(f"/api/handlers/{saved['id']}")).status_code == 404
+
+
+async def test_test_endpoint_runs_rules_on_sample_args(console: httpx.AsyncClient):
+    spec = {
+        "rules": [
+            {
+                "when": [{"kind": "equals", "path": "city", "value": "Oslo"}],
+                "response": {"output": "cold in {{ args.city }}"},
+            }
+        ]
+    }
+    response = await console.post("/api/handlers/test", json={"kind": "rules", "spec": spec, "args": {"city": "Oslo"}})
+    assert response.status_code == 200, response.text
+    assert (response.json()["output"], response.json()["is_error"]) == ("cold in Oslo", False)
+    miss = (
+        await console.post("/api/handlers/test", json={"kind": "rules", "spec": spec, "args": {"city": "Rome"}})
+    ).json()
+    assert miss["is_error"] and "expected 'Oslo', got 'Rome'" in miss["output"]
