@@ -168,6 +168,17 @@ def _handler_routes(router: APIRouter) -> None:
         background_tasks.create(get_runtime().responder.sweep(), name="handlers")
         return saved
 
+    @router.post(
+        "/rounds/{round_id}/calls/{tool_call_id}/rule",
+        response_model=HandlerPublic,
+        summary="Save the answer a call received as a rule of its tool's rules handler",
+    )
+    async def save_as_rule(round_id: Id, tool_call_id: str) -> HandlerPublic:
+        engine = get_runtime().engine
+        return await asyncio.to_thread(
+            lambda: handlers.save_result_as_rule(engine=engine, round_id=round_id, tool_call_id=tool_call_id)
+        )
+
     @router.get("/handlers/{handler_id}", response_model=HandlerPublic, summary="One handler")
     async def get_handler(handler_id: Id) -> HandlerPublic:
         engine = get_runtime().engine

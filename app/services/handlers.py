@@ -18,12 +18,13 @@ from sqlmodel import col, select
 from app.db import read_session, write_session
 from app.errors import HandlerInvalid, NotFound
 from app.handlers.faults import Behaviour
-from app.handlers.rules import RulesSpec, check_rules
+from app.handlers.rules import RulesSpec, check_rules, rule_from_answer
 from app.handlers.run import MODES
 from app.handlers.sandbox import check_snippet
 from app.handlers.static import StaticSpec
 from app.handlers.templates import check_template
 from app.models import Handler, HandlerPublic, HandlerVersion
+from app.services.rounds import get_round
 
 
 class HandlerIn(BaseModel):
@@ -147,6 +148,52 @@ def restore_version(*, engine: Engine, handler_id: int, version: int) -> Handler
             behaviour=old.behaviour,
             note=f"restored version {version}",
         ),
+    )
+
+
+def save_answer_as_rule(
+    *, engine: Engine, agent_id: str, tool_name: str, args: dict[str, Any], output: str, is_error: bool
+) -> HandlerPublic:
+    """Turn a person's answer into a rule matching those arguments (first in the list, so it wins).
+
+    A tool without a handler gets a rules handler in *suggest* mode; a rules handler gets the rule added;
+    a static or python handler is left alone (``HandlerInvalid``: switch it to rules first).
+    """
+    rule = rule_from_answer(tool_name=tool_name, args=args, output=output, is_error=is_error)
+    existing = next((h for h in list_handlers(engine=engine, agent_id=agent_id) if h.tool_name == tool_name), None)
+    if existing is not None and existing.kind != "rules":
+        raise HandlerInvalid(f"{tool_name} has a {existing.kind} handler: switch it to rules to save answers as rules")
+    spec = RulesSpec.model_validate(existing.spec) if existing is not None else RulesSpec()
+    spec.rules.insert(0, rule)
+    return save_handler(
+        engine=engine,
+        handler=HandlerIn(
+            agent_id=agent_id,
+            tool_name=tool_name,
+            kind="rules",
+            mode=existing.mode if existing else "suggest",
+            spec=spec.model_dump(mode="json"),
+            behaviour=existing.behaviour if existing else {},
+            note=f"saved an answer as rule {rule.name!r}",
+        ),
+    )
+
+
+def save_result_as_rule(*, engine: Engine, round_id: int, tool_call_id: str) -> HandlerPublic:
+    """``save_answer_as_rule`` for the answer a round's call received; raises ``NotFound`` when the round,
+    the call or its answer does not exist."""
+    answered = get_round(engine=engine, round_id=round_id)
+    call = next((c for c in answered.tool_calls if c.tool_call_id == tool_call_id), None)
+    result = next((r for r in answered.results if r.tool_call_id == tool_call_id), None)
+    if call is None or result is None:
+        raise NotFound(f"round {round_id} has no answered call {tool_call_id}: answer it first")
+    return save_answer_as_rule(
+        engine=engine,
+        agent_id=answered.agent_id,
+        tool_name=call.name,
+        args=call.arguments,
+        output=result.output,
+        is_error=result.is_error,
     )
 
 

@@ -184,3 +184,53 @@ async def test_test_endpoint_runs_rules_on_sample_args(console: httpx.AsyncClien
         await console.post("/api/handlers/test", json={"kind": "rules", "spec": spec, "args": {"city": "Rome"}})
     ).json()
     assert miss["is_error"] and "expected 'Oslo', got 'Rome'" in miss["output"]
+
+
+async def test_save_answer_as_rule_then_next_run_suggested(console: httpx.AsyncClient, runtime: Runtime):
+    task_id = await _start(console, CLOCK, {"1": "Europe/Oslo"})
+
+    async def pending() -> list:
+        return [r for r in (await console.get("/api/rounds")).json() if r["task_id"] == task_id]
+
+    [round_] = await wait_for(pending)
+    call_id = round_["tool_calls"][0]["tool_call_id"]
+    answer = "{{ not a template }} 18:00"
+    sent = await console.post(
+        f"/api/rounds/{round_['id']}/responses", json={"results": [{"tool_call_id": call_id, "output": answer}]}
+    )
+    assert sent.status_code == 200
+    saved = await console.post(f"/api/rounds/{round_['id']}/calls/{call_id}/rule")
+    assert saved.status_code == 200, saved.text
+    assert (saved.json()["kind"], saved.json()["mode"]) == ("rules", "suggest")
+
+    again = await _start(console, CLOCK, {"1": "Europe/Oslo"})
+
+    async def drafted() -> list:
+        return [r for r in (await console.get("/api/rounds")).json() if r["task_id"] == again and r["drafts"]]
+
+    [next_round] = await wait_for(drafted)
+    assert next_round["drafts"][0]["output"] == answer
+
+
+async def test_save_as_rule_refused_for_python_handler(console: httpx.AsyncClient):
+    await _save(
+        console,
+        agent_id=CLOCK,
+        tool_name="get_current_time",
+        kind="python",
+        mode="manual",
+        spec={"code": "def handle(args, agent_id, task_id):\n    return 'x'\n"},
+    )
+    task_id = await _start(console, CLOCK)
+
+    async def pending() -> list:
+        return [r for r in (await console.get("/api/rounds")).json() if r["task_id"] == task_id]
+
+    [round_] = await wait_for(pending)
+    call_id = round_["tool_calls"][0]["tool_call_id"]
+    await console.post(
+        f"/api/rounds/{round_['id']}/responses", json={"results": [{"tool_call_id": call_id, "output": "x"}]}
+    )
+    refused = await console.post(f"/api/rounds/{round_['id']}/calls/{call_id}/rule")
+    assert refused.status_code == 422
+    assert "python handler" in refused.json()["error"]["message"]

@@ -4,11 +4,11 @@ import asyncio
 
 from nicegui import ui
 
-from app.errors import NotFound
+from app.errors import NotFound, TooldeskError
 from app.models import RoundPublic, RunDetail
 from app.protocol import INT64_MAX
 from app.runtime import get_runtime
-from app.services import deliveries, runs
+from app.services import deliveries, handlers, runs
 from app.ui.format import clock, duration, pretty_json, status_color
 from app.ui.live import Live
 
@@ -105,6 +105,23 @@ def _render(detail: RunDetail) -> None:
                         ).mark(f"raw-{delivery_id}")
 
 
+async def _save_as_rule(round_id: int, tool_call_id: str) -> None:
+    engine = get_runtime().engine
+    try:
+        saved = await asyncio.to_thread(
+            lambda: handlers.save_result_as_rule(engine=engine, round_id=round_id, tool_call_id=tool_call_id)
+        )
+    except TooldeskError as exc:
+        ui.notify(exc.message, type="negative", multi_line=True)
+        return
+    ui.notify(
+        f"Saved as a rule of {saved.tool_name} (version {saved.version}, mode {saved.mode}): "
+        "edit it on the Handlers page",
+        type="positive",
+        multi_line=True,
+    )
+
+
 async def _show_delivery(delivery_id: int) -> None:
     engine = get_runtime().engine
     delivery = await asyncio.to_thread(lambda: deliveries.get_delivery(engine=engine, delivery_id=delivery_id))
@@ -140,6 +157,11 @@ def _round_card(round_: RoundPublic) -> None:
                 ui.code(pretty_json(call.arguments), language="json").classes("w-full text-xs")
                 result = results.get(call.tool_call_id)
                 if result is not None:
+                    ui.button(
+                        "Save as rule",
+                        icon="rule",
+                        on_click=lambda r=round_.id, c=call.tool_call_id: _save_as_rule(r, c),
+                    ).props("flat dense no-caps size=sm").mark(f"save-rule-{call.tool_call_id}")
                     prefix = "error: " if result.is_error else "→ "
                     ui.label(prefix + result.output).classes(
                         "font-mono text-sm whitespace-pre-wrap" + (" text-negative" if result.is_error else "")
