@@ -35,6 +35,8 @@ def make_engine(database_url: str) -> Engine:
     engine = create_engine(database_url, connect_args={"check_same_thread": False, "timeout": 30})
     event.listen(engine, "connect", _on_connect)
     SQLModel.metadata.create_all(engine)
+    if path.exists():
+        path.chmod(0o600)  # Python handlers run as another user (when the console is root): keep them out
     return engine
 
 

@@ -63,3 +63,8 @@ def test_start_bad_scenario_file_exits_2_naming_it(tmp_path: Path):
     assert done.returncode == 2
     assert "TOOLDESK_SCENARIOS_DIR" in done.stderr and "broken.json" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_database_file_readable_by_owner_only(tmp_path: Path):
+    make_engine(f"sqlite:///{tmp_path}/private.db")
+    assert (tmp_path / "private.db").stat().st_mode & 0o777 == 0o600
