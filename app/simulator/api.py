@@ -108,6 +108,13 @@ def build_router(simulator: Simulator) -> APIRouter:
         simulator.unavailable_tool_responses = body.unavailable_tool_responses
         return JSONResponse(body.model_dump())
 
+    @router.get("/_control/received", include_in_schema=True)
+    async def list_received() -> Response:
+        """Simulator only, not in the contract: every accepted ``send_tool_responses`` as
+        ``[{"task_id", "round", "results"}]``, oldest first, so a test can see what the platform got."""
+        received = [{"task_id": task_id, **body.model_dump()} for task_id, body in simulator.received]
+        return JSONResponse(received)
+
     return router
 
 
