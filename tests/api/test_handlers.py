@@ -234,3 +234,34 @@ async def test_save_as_rule_refused_for_python_handler(console: httpx.AsyncClien
     refused = await console.post(f"/api/rounds/{round_['id']}/calls/{call_id}/rule")
     assert refused.status_code == 422
     assert "python handler" in refused.json()["error"]["message"]
+
+
+@pytest.fixture
+def short_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 1 s sandbox limit, set before the console starts."""
+    from app.config import get_settings
+
+    monkeypatch.setenv("TOOLDESK_SANDBOX_TIMEOUT", "1")
+    get_settings.cache_clear()
+
+
+async def test_python_infinite_loop_times_out_while_console_serves(
+    short_sandbox: None, console: httpx.AsyncClient, runtime: Runtime
+):
+    import time
+
+    code = "def handle(args, agent_id, task_id):\n    while True:\n        pass\n"
+    await _save(console, agent_id=CLOCK, tool_name="get_current_time", kind="python", mode="auto", spec={"code": code})
+    task_id = await _start(console, CLOCK)
+    slowest = 0.0
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        asked = time.monotonic()
+        run = (await console.get(f"/api/runs/{task_id}")).json()
+        slowest = max(slowest, time.monotonic() - asked)
+        if run["status"] == "completed":
+            break
+    assert run["status"] == "completed"
+    [result] = run["rounds"][0]["results"]
+    assert result["is_error"] and "timed out after 1 s" in result["output"]
+    assert slowest < 0.5  # the API kept answering while the handler spun
