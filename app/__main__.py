@@ -19,6 +19,10 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the console (the default)")
     serve.add_argument("--port", type=int, help="port to listen on (TOOLDESK_PORT)")
     serve.add_argument("--host", help="address to listen on (TOOLDESK_HOST)")
+    export = commands.add_parser("export", help="write every agent and handler to a JSON file (or - for stdout)")
+    export.add_argument("file")
+    load = commands.add_parser("import", help="import a JSON file written by export: all of it, or nothing")
+    load.add_argument("file")
     simulate = commands.add_parser("simulate", help="run the platform simulator alone")
     simulate.add_argument("--port", type=int, default=8090)
     simulate.add_argument("--host", default="127.0.0.1")
@@ -35,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "simulate":
             return _simulate(args)
+        if args.command in {"export", "import"}:
+            return _config_file(args)
         for name in ("port", "host"):
             if getattr(args, name, None) is not None:
                 os.environ[f"TOOLDESK_{name.upper()}"] = str(getattr(args, name))
@@ -45,6 +51,35 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"tooldesk: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _config_file(args: argparse.Namespace) -> int:
+    """``export FILE`` / ``import FILE`` on the configured database, without starting the console."""
+    from app.config import get_settings
+    from app.db import make_engine
+    from app.errors import TooldeskError
+    from app.services import config_io
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        if args.command == "export":
+            text = config_io.export_config_json(engine=engine)
+            if args.file == "-":
+                sys.stdout.write(text)
+            else:
+                Path(args.file).write_text(text, encoding="utf-8")
+                print(f"tooldesk: wrote {args.file}", file=sys.stderr)
+            return 0
+        raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+        report = config_io.import_config(engine=engine, document=raw)
+    except OSError as exc:
+        print(f"tooldesk {args.command}: {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except TooldeskError as exc:
+        print(f"tooldesk import: {args.file}: {exc.message}", file=sys.stderr)
+        return 2
+    print(f"tooldesk: imported {args.file}: {report.summary}", file=sys.stderr)
     return 0
 
 

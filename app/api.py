@@ -12,7 +12,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from nicegui import background_tasks
 from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -22,7 +22,8 @@ from app.handlers.run import CallInput, answer_call
 from app.models import DeliveryPublic, HandlerPublic, RoundPublic, RunDetail, RunPublic
 from app.protocol import INT64_MAX, RunStarted, StartRun, ToolResult
 from app.runtime import get_runtime
-from app.services import agents, deliveries, demo, handlers, rounds, runs
+from app.services import agents, config_io, deliveries, demo, handlers, rounds, runs
+from app.services import export_python as export_python_module
 from app.services.bus import changes
 
 M = TypeVar("M", bound=BaseModel)
@@ -125,6 +126,45 @@ def build_router() -> APIRouter:
         for run in started:
             changes.emit(run.task_id)
         return started
+
+    @router.get(
+        "/config",
+        response_model=config_io.ConfigDocument,
+        summary="Every agent and handler as one JSON document (the import format)",
+    )
+    async def export_config() -> config_io.ConfigDocument:
+        engine = get_runtime().engine
+        return await asyncio.to_thread(lambda: config_io.export_config(engine=engine))
+
+    @router.post(
+        "/config",
+        response_model=config_io.ImportReport,
+        summary="Import a document from GET /api/config: all of it, or nothing",
+    )
+    async def import_config(request: Request) -> config_io.ImportReport:
+        raw = await request.body()
+        runtime = get_runtime()
+        report = await asyncio.to_thread(lambda: config_io.import_config(engine=runtime.engine, document=raw))
+        background_tasks.create(runtime.responder.sweep(), name="handlers")
+        changes.emit(0)
+        return report
+
+    @router.get(
+        "/agents/{agent_id}/handlers.py",
+        response_class=PlainTextResponse,
+        summary="The agent's handlers as a Python module with a `tools` dict for the platform SDK",
+    )
+    async def export_python(agent_id: str) -> PlainTextResponse:
+        engine = get_runtime().engine
+        source, name = await asyncio.to_thread(
+            lambda: (
+                export_python_module.export_python(engine=engine, agent_id=agent_id),
+                export_python_module.python_module_name(engine=engine, agent_id=agent_id),
+            )
+        )
+        return PlainTextResponse(
+            source, media_type="text/x-python", headers={"content-disposition": f'attachment; filename="{name}.py"'}
+        )
 
     _handler_routes(router)
     return router

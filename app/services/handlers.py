@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from app.db import read_session, write_session
 from app.errors import HandlerInvalid, NotFound
@@ -70,34 +70,42 @@ def get_handler(*, engine: Engine, handler_id: int) -> HandlerPublic:
 def save_handler(*, engine: Engine, handler: HandlerIn) -> HandlerPublic:
     """Create or update the handler of ``(agent_id, tool_name)`` as a new version; raises ``HandlerInvalid``."""
     spec, behaviour = validate(handler)
-    now = time.time()
     with write_session(engine) as session:
-        row = session.exec(
-            select(Handler).where(Handler.agent_id == handler.agent_id, Handler.tool_name == handler.tool_name)
-        ).first()
-        if row is None:
-            row = Handler(
-                agent_id=handler.agent_id, tool_name=handler.tool_name, kind=handler.kind, version=0, updated_at=now
-            )
-        row.kind, row.mode, row.spec, row.behaviour = handler.kind, handler.mode, spec, behaviour
-        row.version += 1
-        row.updated_at = now
-        session.add(row)
-        session.flush()
-        assert row.id is not None
-        session.add(
-            HandlerVersion(
-                handler_id=row.id,
-                version=row.version,
-                kind=row.kind,
-                mode=row.mode,
-                spec=spec,
-                behaviour=behaviour,
-                saved_at=now,
-                note=handler.note,
-            )
-        )
+        row = store_version(session, handler=handler, spec=spec, behaviour=behaviour, note=handler.note)
         return HandlerPublic.model_validate(row, from_attributes=True)
+
+
+def store_version(
+    session: Session, *, handler: HandlerIn, spec: dict[str, Any], behaviour: dict[str, Any], note: str
+) -> Handler:
+    """Write checked settings as the handler's next version inside the caller's transaction."""
+    now = time.time()
+    row = session.exec(
+        select(Handler).where(Handler.agent_id == handler.agent_id, Handler.tool_name == handler.tool_name)
+    ).first()
+    if row is None:
+        row = Handler(
+            agent_id=handler.agent_id, tool_name=handler.tool_name, kind=handler.kind, version=0, updated_at=now
+        )
+    row.kind, row.mode, row.spec, row.behaviour = handler.kind, handler.mode, spec, behaviour
+    row.version += 1
+    row.updated_at = now
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    session.add(
+        HandlerVersion(
+            handler_id=row.id,
+            version=row.version,
+            kind=row.kind,
+            mode=row.mode,
+            spec=spec,
+            behaviour=behaviour,
+            saved_at=now,
+            note=note,
+        )
+    )
+    return row
 
 
 def set_mode(*, engine: Engine, handler_id: int, mode: str) -> HandlerPublic:
