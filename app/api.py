@@ -206,6 +206,7 @@ def _handler_routes(router: APIRouter) -> None:
         engine = get_runtime().engine
         saved = await asyncio.to_thread(lambda: handlers.save_handler(engine=engine, handler=body))
         background_tasks.create(get_runtime().responder.sweep(), name="handlers")
+        changes.emit(0)
         return saved
 
     @router.post(
@@ -230,12 +231,14 @@ def _handler_routes(router: APIRouter) -> None:
         engine = get_runtime().engine
         saved = await asyncio.to_thread(lambda: handlers.set_mode(engine=engine, handler_id=handler_id, mode=body.mode))
         background_tasks.create(get_runtime().responder.sweep(), name="handlers")
+        changes.emit(0)
         return saved
 
     @router.delete("/handlers/{handler_id}", status_code=204, summary="Remove a handler and its history")
     async def delete_handler(handler_id: Id) -> Response:
         engine = get_runtime().engine
         await asyncio.to_thread(lambda: handlers.delete_handler(engine=engine, handler_id=handler_id))
+        changes.emit(0)
         return Response(status_code=204)
 
     @router.get(
@@ -255,9 +258,11 @@ def _handler_routes(router: APIRouter) -> None:
     )
     async def restore_version(handler_id: Id, version: Id) -> HandlerPublic:
         engine = get_runtime().engine
-        return await asyncio.to_thread(
+        restored = await asyncio.to_thread(
             lambda: handlers.restore_version(engine=engine, handler_id=handler_id, version=version)
         )
+        changes.emit(0)
+        return restored
 
     @router.post("/handlers/test", response_model=HandlerTestOut, summary="Run a handler on sample arguments")
     async def test_handler(request: Request) -> HandlerTestOut:

@@ -8,7 +8,9 @@ stored: a bad regex, JMESPath expression, template or Python syntax error is a
 
 from __future__ import annotations
 
+import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
@@ -23,7 +25,7 @@ from app.handlers.run import MODES
 from app.handlers.sandbox import check_snippet
 from app.handlers.static import StaticSpec
 from app.handlers.templates import check_template
-from app.models import Handler, HandlerPublic, HandlerVersion
+from app.models import Handler, HandlerPublic, HandlerVersion, Round, ToolCall
 from app.services.rounds import get_round
 
 
@@ -203,6 +205,35 @@ def save_result_as_rule(*, engine: Engine, round_id: int, tool_call_id: str) -> 
         output=result.output,
         is_error=result.is_error,
     )
+
+
+@dataclass(frozen=True)
+class PastCall:
+    """One earlier call of a tool: where it came from and its arguments."""
+
+    task_id: int
+    round: int
+    arguments: dict[str, Any]
+
+
+def list_past_calls(*, engine: Engine, agent_id: str, tool_name: str, limit: int = 10) -> list[PastCall]:
+    """The latest distinct arguments the agent called the tool with, newest first (samples for *Test*)."""
+    with read_session(engine) as session:
+        rows = session.exec(
+            select(ToolCall, Round)
+            .join(Round, col(Round.id) == col(ToolCall.round_id))
+            .where(Round.agent_id == agent_id, ToolCall.name == tool_name)
+            .order_by(col(ToolCall.id).desc())
+            .limit(limit * 5)
+        ).all()
+    seen: set[str] = set()
+    past: list[PastCall] = []
+    for call, round_ in rows:
+        key = json.dumps(call.arguments, sort_keys=True)
+        if key not in seen and len(past) < limit:
+            seen.add(key)
+            past.append(PastCall(task_id=round_.task_id, round=round_.round, arguments=call.arguments))
+    return past
 
 
 def validate(handler: HandlerIn) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -15,7 +15,7 @@ from app.runtime import get_runtime
 from app.services import rounds
 from app.services.bus import changes
 from app.ui.live import Live
-from app.ui.pages import agents, inbox, run, runs
+from app.ui.pages import agents, handlers, inbox, run, runs
 
 
 def root() -> None:
@@ -31,6 +31,7 @@ def root() -> None:
                 badge = ui.badge("", color="orange").props("floating").mark("inbox-count")
             ui.button("Runs", icon="timeline", on_click=lambda: ui.navigate.to("/runs")).props("flat no-caps")
             ui.button("Agents", icon="smart_toy", on_click=lambda: ui.navigate.to("/agents")).props("flat no-caps")
+            ui.button("Handlers", icon="build", on_click=lambda: ui.navigate.to("/handlers")).props("flat no-caps")
         ui.space()
         settings = get_runtime().settings
         target = "embedded simulator" if settings.embedded_simulator else settings.platform_url
@@ -51,6 +52,12 @@ def root() -> None:
     ui.timer(0, update_badge, once=True)
     with ui.column().classes("w-full max-w-6xl mx-auto p-4"):
         ui.sub_pages(
-            {"/": inbox.page, "/runs": runs.page, "/runs/{task_id}": run.page, "/agents": agents.page},
+            {
+                "/": inbox.page,
+                "/runs": runs.page,
+                "/runs/{task_id}": run.page,
+                "/agents": agents.page,
+                "/handlers": handlers.page,
+            },
             data={"live": live},
         ).classes("w-full")

@@ -16,13 +16,10 @@ from nicegui import ui
 from app.ui.format import pretty_json
 
 MATCHER_KINDS = {"equals": "equals", "regex": "regex", "jmespath": "JMESPath", "any": "any"}
-TEMPLATE_HINT = (
-    "Jinja template: {{ args.city }} · agent_id · task_id · round · results.<tool> · now · fake.name() — "
-    "or JSON whose string values are templates"
-)
+TEMPLATE_HINT = "Template: {{ args.city }} · agent_id · task_id · round · results.<tool> · now · fake.name()"
 WHEN_HINT = (
     "All conditions must match (none: always). Path is dotted: city, address.zip, items.0. "
-    "equals: the value is parsed as JSON when it parses (1, true, \"1\"), else taken as text · "
+    'equals: the value is parsed as JSON when it parses (1, true, "1"), else taken as text · '
     "regex: searched in the value at path · JMESPath: an expression over all args, true when truthy · any: always."
 )
 _VALUE_LABELS = {"equals": "Value", "regex": "Pattern", "jmespath": "Expression", "any": "Value"}
@@ -77,7 +74,7 @@ class RulesEditor:
             self._default_card()
 
     def _rule_card(self, number: int, rule: dict[str, Any]) -> None:
-        border = "border-2 border-red-5" if number in self.flagged else ""
+        border = "border-2 border-red-500" if number in self.flagged else ""
         with ui.card().classes(f"w-full gap-2 {border}").props("flat bordered").mark(f"rule-{number}"):
             with ui.row().classes("w-full items-center gap-2 no-wrap"):
                 ui.badge(f"Rule {number}", color="primary").props("outline")
@@ -86,7 +83,9 @@ class RulesEditor:
                 ).props("dense borderless").classes("grow font-bold").mark(f"rule-{number}-name")
                 last = len(self.rules)
                 _icon_button("arrow_upward", "Move up", lambda: self._move(number, -1), number == 1, number, "up")
-                _icon_button("arrow_downward", "Move down", lambda: self._move(number, 1), number == last, number, "down")
+                _icon_button(
+                    "arrow_downward", "Move down", lambda: self._move(number, 1), number == last, number, "down"
+                )
                 _icon_button("delete", "Remove rule", lambda: self._remove(number), False, number, "remove")
             ui.label("When").classes("text-xs text-grey-7 uppercase tracking-wide")
             for index, matcher in enumerate(rule["when"]):
@@ -131,7 +130,9 @@ class RulesEditor:
                 self.render()
 
             ui.switch(
-                "Default response, when no rule matches", value=self.default["enabled"], on_change=lambda e: toggle(e.value)
+                "Default response, when no rule matches",
+                value=self.default["enabled"],
+                on_change=lambda e: toggle(e.value),
             ).mark("default-enabled")
             if self.default["enabled"]:
                 _response_fields(self.default, "default")
@@ -184,7 +185,9 @@ def _response_fields(draft: dict[str, Any], prefix: str) -> None:
                 ["text", "JSON"],
                 value="JSON" if draft["json"] else "text",
                 on_change=lambda e: draft.update(json=e.value == "JSON"),
-            ).props("dense no-caps size=sm").mark(f"{prefix}-format")
+            ).props("dense no-caps size=sm").tooltip("JSON: parsed on save; its string values are templates").mark(
+                f"{prefix}-format"
+            )
             ui.switch("is_error", value=draft["is_error"], on_change=lambda e: draft.update(is_error=e.value)).props(
                 "dense"
             ).mark(f"{prefix}-is-error")
@@ -212,7 +215,11 @@ def _response_draft(response: dict[str, Any] | None) -> dict[str, Any]:
     response = response or {}
     output = response.get("output", "")
     as_json = not isinstance(output, str)
-    return {"output": pretty_json(output) if as_json else output, "json": as_json, "is_error": bool(response.get("is_error"))}
+    return {
+        "output": pretty_json(output) if as_json else output,
+        "json": as_json,
+        "is_error": bool(response.get("is_error")),
+    }
 
 
 def _matcher(draft: dict[str, Any]) -> dict[str, Any]:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from nicegui import ui
 
 from app.handlers.run import CallAnswer
+from app.services.handlers import PastCall
 from app.ui.format import pretty_json
 
 MAX_ARGS_CHARS = 100_000
@@ -32,15 +32,6 @@ _FORMATS = {
     "hostname": "example.com",
 }
 _MAX_DEPTH = 8
-
-
-@dataclass(frozen=True)
-class PastCall:
-    """One earlier call of a tool: where it came from and its arguments."""
-
-    task_id: int
-    round: int
-    arguments: dict[str, Any]
 
 
 def sample_args(schema: dict[str, Any] | None) -> dict[str, Any]:
@@ -125,7 +116,7 @@ class HandlerTestPanel:
                 self.source.props("hint='No past call of this tool yet: answered calls show up here.'")
             self.args = (
                 ui.codemirror(pretty_json(self._samples[SCHEMA]), language="JSON", line_wrapping=True)
-                .classes("w-full h-36 border rounded")
+                .classes("w-full h-28 border border-gray-300 rounded")
                 .mark("test-args")
             )
             self.problem = ui.label().classes("text-negative text-sm").mark("test-problem")
@@ -162,7 +153,7 @@ class HandlerTestPanel:
                 message = f"arguments are not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
             else:
                 if not isinstance(args, dict):
-                    message = "arguments must be a JSON object, e.g. {\"city\": \"Oslo\"}"
+                    message = 'arguments must be a JSON object, e.g. {"city": "Oslo"}'
         self.problem.set_text(message)
         self.problem.set_visibility(bool(message))
         return None if message else args
@@ -180,7 +171,7 @@ def _show_answer(done: CallAnswer) -> None:
             ui.label(answer.note).classes("text-sm text-grey-8").mark("test-note")
     colour = " text-negative" if answer.is_error else ""
     ui.label(answer.output).classes(
-        "w-full font-mono text-sm whitespace-pre-wrap bg-grey-1 rounded p-2 border" + colour
+        "w-full font-mono text-sm whitespace-pre-wrap bg-grey-1 rounded p-2 border border-gray-300" + colour
     ).mark("test-output")
     if done.logs:
         ui.label("Logs").classes("text-xs text-grey-7 uppercase tracking-wide")

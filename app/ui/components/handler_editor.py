@@ -1,0 +1,278 @@
+"""The handler editor for one (agent, tool): kind and its settings, latency and failures, mode; Save (or
+Ctrl/⌘+S), Test on sample arguments, the saved versions with Restore, and Delete.
+
+Each kind keeps its own draft while the person switches between them; only the kind
+on screen is saved. Problems (a bad regex, a template or Python syntax error) show in
+red above the Save button, in the service's words, which name the rule, field and line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from nicegui import background_tasks, ui
+
+from app.errors import TooldeskError
+from app.handlers.run import CallAnswer, CallInput, answer_call
+from app.models import HandlerPublic
+from app.runtime import get_runtime
+from app.services import handlers
+from app.services.bus import changes
+from app.services.handlers import HandlerIn, VersionPublic
+from app.ui.components.handler_behaviour import BehaviourFields
+from app.ui.components.handler_header import HandlerHeader
+from app.ui.components.handler_python import PythonFields
+from app.ui.components.handler_rules import DraftProblem, RulesEditor
+from app.ui.components.handler_static import StaticFields
+from app.ui.components.handler_test import HandlerTestPanel, PastCall
+from app.ui.components.handler_versions import versions_card
+
+KIND_HINTS = {
+    "static": "The same answer to every call, sent as is.",
+    "rules": "Rules tried in order: the first whose conditions all match the arguments answers.",
+    "python": "Your code answers each call, in a separate sandboxed process.",
+}
+
+
+@dataclass(frozen=True)
+class ToolTarget:
+    """The tool being mocked: its agent, name, description and JSON Schema ``parameters``."""
+
+    agent_id: str
+    agent_name: str
+    tool_name: str
+    description: str = ""
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+Reload = Callable[[bool], Awaitable[None]]
+"""The page's callback after a change: refresh the tool list, and rebuild this editor when given True."""
+
+
+class HandlerEditor:
+    """Edits the handler of ``target`` (``handler`` is ``None`` for a tool without one)."""
+
+    def __init__(
+        self,
+        target: ToolTarget,
+        *,
+        handler: HandlerPublic | None,
+        versions: list[VersionPublic],
+        past_calls: list[PastCall],
+        mode: str | None = None,
+        on_change: Reload,
+    ) -> None:
+        self.target = target
+        self.handler = handler
+        self._on_change = on_change
+        spec: dict[str, Any] = handler.spec if handler else {}
+        kind = handler.kind if handler else "static"
+        with ui.column().classes("w-full gap-4").mark("handler-editor") as self.root:
+            self.root.on("keydown.ctrl.s.prevent", self.save)
+            self.root.on("keydown.meta.s.prevent", self.save)
+            self.header = HandlerHeader(
+                agent_name=target.agent_name,
+                tool_name=target.tool_name,
+                description=target.description,
+                kind=kind,
+                mode=mode or (handler.mode if handler else "manual"),
+                on_kind=self._show_kind,
+            )
+            self.kind, self.mode = self.header.kind, self.header.mode
+            with ui.card().classes("w-full gap-3").props("flat bordered"):
+                self.kind_hint = ui.label().classes("text-sm text-grey-7")
+                with ui.column().classes("w-full gap-2") as self.static_panel:
+                    self.static = StaticFields(spec if kind == "static" else {})
+                with ui.column().classes("w-full gap-2") as self.rules_panel:
+                    self.rules = RulesEditor(spec if kind == "rules" else None)
+                with ui.column().classes("w-full gap-2") as self.python_panel:
+                    self.python = PythonFields(spec if kind == "python" else {})
+                self.behaviour = BehaviourFields(handler.behaviour if handler else {})
+            self._actions()
+            HandlerTestPanel(schema=target.parameters, past_calls=past_calls, run=self._test)
+            self.versions_box = ui.column().classes("w-full")
+        self.header.show(handler)
+        self._show_kind()
+        self._render_versions(versions)
+
+    # ---- layout -------------------------------------------------------------------------------------------------
+
+    def _actions(self) -> None:
+        with ui.column().classes("w-full gap-2"):
+            self.problem = (
+                ui.label()
+                .classes("w-full text-negative whitespace-pre-wrap bg-red-1 rounded px-3 py-2")
+                .mark("editor-problem")
+            )
+            self.problem.set_visibility(False)
+            with ui.row().classes("w-full items-center gap-3 no-wrap"):
+                ui.button("Save", icon="save", on_click=self.save).props("unelevated").tooltip(
+                    "Ctrl+S (⌘S) anywhere in the editor"
+                ).mark("save-handler")
+                self.note = (
+                    ui.input(placeholder="note for this version (optional)")
+                    .props("dense outlined maxlength=500")
+                    .classes("grow")
+                    .mark("handler-note")
+                )
+                self.delete_button = (
+                    ui.button("Delete", icon="delete", on_click=self.delete)
+                    .props("flat no-caps color=negative")
+                    .mark("delete-handler")
+                )
+                self.delete_button.set_visibility(self.handler is not None)
+
+    def _render_versions(self, versions: list[VersionPublic]) -> None:
+        self.versions_box.clear()
+        with self.versions_box:
+            versions_card(versions, current=self.handler.version if self.handler else None, restore=self.restore)
+
+    def _show_kind(self) -> None:
+        kind = self.kind.value
+        for name, panel in (("static", self.static_panel), ("rules", self.rules_panel), ("python", self.python_panel)):
+            panel.set_visibility(name == kind)
+        self.kind_hint.set_text(KIND_HINTS[kind])
+
+    def show_problem(self, message: str | None) -> None:
+        """Show a problem in red above Save (``None`` hides it); outline named rules, mark named code lines."""
+        self.problem.set_text(message or "")
+        self.problem.set_visibility(bool(message))
+        self.rules.flag(message if self.kind.value == "rules" else None)
+        self.python.flag(message if self.kind.value == "python" else None)
+
+    # ---- actions ------------------------------------------------------------------------------------------------
+
+    def draft(self) -> HandlerIn | None:
+        """The editor's current settings as a ``HandlerIn``, or ``None`` after showing why they cannot be."""
+        kind = self.kind.value
+        try:
+            if kind == "static":
+                spec = self.static.spec()
+            elif kind == "rules":
+                spec = self.rules.spec()
+            else:
+                spec = self.python.spec()
+        except DraftProblem as exc:
+            self.show_problem(str(exc))
+            return None
+        return HandlerIn(
+            agent_id=self.target.agent_id,
+            tool_name=self.target.tool_name,
+            kind=kind,
+            mode=self.mode.value,
+            spec=spec,
+            behaviour=self.behaviour.value(),
+            note=(self.note.value or "").strip(),
+        )
+
+    async def save(self) -> None:
+        draft = self.draft()
+        if draft is None:
+            return
+        engine = get_runtime().engine
+        try:
+            saved = await asyncio.to_thread(lambda: handlers.save_handler(engine=engine, handler=draft))
+        except TooldeskError as exc:
+            self.show_problem(exc.message)
+            return
+        self.show_problem(None)
+        self.note.set_value("")
+        ui.notify(f"{self.target.tool_name}: saved as version {saved.version}", type="positive")
+        await self.adopt(saved)
+        await self._announce(reopen=False)
+
+    async def adopt(self, saved: HandlerPublic) -> None:
+        """Take ``saved`` as the current handler (after a save here or a mode switch in the list)."""
+        self.handler = saved
+        self.mode.set_value(saved.mode)
+        self.header.show(saved)
+        self.delete_button.set_visibility(True)
+        engine = get_runtime().engine
+        versions = await asyncio.to_thread(lambda: handlers.list_versions(engine=engine, handler_id=saved.id))
+        self._render_versions(versions)
+
+    def notice(self, current: HandlerPublic | None) -> None:
+        """Offer to reload when another tab saved or deleted this handler."""
+        mine = (self.handler.id, self.handler.version) if self.handler else None
+        theirs = (current.id, current.version) if current else None
+        if mine == theirs or (
+            mine and theirs and mine[0] == theirs[0] and theirs[1] < mine[1]
+        ):  # same, or a stale read
+            return
+        text = f"Version {current.version} was saved elsewhere." if current else "This handler was deleted elsewhere."
+        self.header.offer_reload(text + " Your edits here are not saved.", lambda: self._on_change(True))
+
+    async def restore(self, version: int) -> None:
+        if self.handler is None:
+            return
+        engine, handler_id = get_runtime().engine, self.handler.id
+        try:
+            saved = await asyncio.to_thread(
+                lambda: handlers.restore_version(engine=engine, handler_id=handler_id, version=version)
+            )
+        except TooldeskError as exc:
+            ui.notify(f"Not restored: {exc.message}", type="negative", multi_line=True)
+            return
+        ui.notify(f"Version {version} restored as version {saved.version}", type="positive")
+        await self._announce(reopen=True)
+
+    async def delete(self) -> None:
+        if self.handler is None:
+            return
+        with ui.dialog() as dialog, ui.card():
+            ui.label(f"Delete the handler of {self.target.tool_name}?").classes("text-lg font-bold")
+            ui.label(
+                f"Its {self.handler.version} version(s) go too, and a person answers its calls in the Inbox again."
+            )
+            with ui.row().classes("w-full justify-end"):
+                ui.button("Cancel", on_click=lambda: dialog.submit(False)).props("flat")
+                ui.button("Delete", color="negative", on_click=lambda: dialog.submit(True)).mark("confirm-delete")
+        confirmed = await dialog
+        dialog.delete()
+        if not confirmed:
+            return
+        engine, handler_id = get_runtime().engine, self.handler.id
+        try:
+            await asyncio.to_thread(lambda: handlers.delete_handler(engine=engine, handler_id=handler_id))
+        except TooldeskError as exc:
+            ui.notify(f"Not deleted: {exc.message}", type="negative", multi_line=True)
+            return
+        ui.notify(f"Handler of {self.target.tool_name} deleted", type="positive")
+        await self._announce(reopen=True)
+
+    async def _announce(self, *, reopen: bool) -> None:
+        """Refresh this page, tell other tabs, and let handlers answer pending rounds they now cover."""
+        await self._on_change(reopen)
+        changes.emit(0)
+        background_tasks.create(get_runtime().responder.sweep(), name="handlers")
+
+    async def _test(self, args: dict[str, Any]) -> CallAnswer | None:
+        draft = self.draft()
+        if draft is None:
+            return None
+        try:
+            spec, behaviour = handlers.validate(draft)
+        except TooldeskError as exc:
+            self.show_problem(exc.message)
+            return None
+        self.show_problem(None)
+        sandbox = None
+        if draft.kind == "python":
+            try:
+                sandbox = await get_runtime().sandbox()
+            except Exception as exc:  # the pool could not start a worker: say so instead of a traceback
+                self.show_problem(f"The Python sandbox could not start ({exc}); check the console's log.")
+                return None
+        call = CallInput(
+            tool_call_id="call_test",
+            tool_name=self.target.tool_name,
+            args=args,
+            agent_id=self.target.agent_id,
+            task_id=1,
+            round=1,
+            results={},
+        )
+        return await answer_call(kind=draft.kind, spec=spec, behaviour=behaviour, call=call, sandbox=sandbox)
