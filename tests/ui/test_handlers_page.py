@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
 from nicegui import ui
+from nicegui.elements.upload_files import SmallFileUpload
 from nicegui.testing import User
 
 from app.runtime import Runtime
@@ -334,3 +336,42 @@ async def test_save_in_one_tab_offers_reload_in_other(create_user, console: http
     second.find(marker="reload-handler").click()
     await second.should_see("version 1 · static · manual")
     assert second.find(marker="static-output").elements.pop().value == "12:00 UTC"  # type: ignore[attr-defined]
+
+
+async def test_import_config_file_in_page_refuses_bad_file_then_imports(user: User, console: httpx.AsyncClient):
+    document = {
+        "format": "tooldesk-config",
+        "version": 1,
+        "agents": [],
+        "handlers": [
+            {
+                "agent_id": "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b01",
+                "tool_name": "get_current_time",
+                "kind": "static",
+                "mode": "auto",
+                "spec": {"output": "from a file"},
+                "behaviour": {},
+            }
+        ],
+    }
+    await user.open("/handlers")
+    await user.should_see(marker="import-config")
+    user.find(marker="import-config").click()
+    upload = user.find(marker="import-upload").elements.pop()
+    assert isinstance(upload, ui.upload)
+    await upload.handle_uploads(
+        [
+            SmallFileUpload(
+                name="bad.json",
+                content_type="application/json",
+                _data=b'{"format": "tooldesk-config", "handlers": [{"kind": 1}]}',
+            )
+        ]
+    )
+    await user.should_see("Nothing was imported")
+    await upload.handle_uploads(
+        [SmallFileUpload(name="ok.json", content_type="application/json", _data=json.dumps(document).encode())]
+    )
+    await user.should_see("Imported: ")
+    handlers = (await console.get("/api/handlers")).json()
+    assert [(h["tool_name"], h["spec"]["output"]) for h in handlers] == [("get_current_time", "from a file")]

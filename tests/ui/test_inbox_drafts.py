@@ -43,3 +43,23 @@ async def test_suggestion_prefills_and_person_completes_round(user: User, consol
         calls["get_weather"]: ("Drizzle, 11 °C", "static handler v1"),
         calls["search_flights"]: ("TP 1351", "person (console)"),
     }
+
+
+async def test_save_as_rule_from_run_page(user: User, console: httpx.AsyncClient):
+    clock = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b01"
+    task_id = (await console.post(f"/api/agents/{clock}/runs", json={})).json()["task_id"]
+
+    async def pending() -> list:
+        return [r for r in (await console.get("/api/rounds")).json() if r["task_id"] == task_id]
+
+    [round_] = await wait_for(pending)
+    call_id = round_["tool_calls"][0]["tool_call_id"]
+    await console.post(
+        f"/api/rounds/{round_['id']}/responses", json={"results": [{"tool_call_id": call_id, "output": "quarter past"}]}
+    )
+    await user.open(f"/runs/{task_id}")
+    await user.should_see(marker=f"save-rule-{call_id}")
+    user.find(marker=f"save-rule-{call_id}").click()
+    await user.should_see("Saved as a rule of get_current_time")
+    [handler] = (await console.get("/api/handlers")).json()
+    assert handler["kind"] == "rules" and handler["spec"]["rules"][0]["response"]["output"] == "quarter past"

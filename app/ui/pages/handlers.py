@@ -21,6 +21,7 @@ from app.runtime import get_runtime
 from app.services import agents, handlers
 from app.services.bus import changes
 from app.services.handlers import PastCall
+from app.ui.components.config_buttons import config_buttons, python_export_link
 from app.ui.components.handler_editor import HandlerEditor, ToolTarget
 from app.ui.components.handler_header import MODES
 from app.ui.components.handler_versions import MODE_COLORS
@@ -50,6 +51,7 @@ class _HandlersPage:
             "Mock any tool without writing a backend: per agent and tool, a handler answers calls by itself (auto), "
             "pre-fills the Inbox for a person to approve (suggest), or stays off (manual)."
         ).classes("text-grey-7")
+        config_buttons()
         with ui.row().classes("w-full items-start gap-4 no-wrap"):
             self.list_box = ui.column().classes("w-80 shrink-0 gap-3").mark("handler-list")
             self.editor_box = ui.column().classes("grow min-w-0 gap-4")
@@ -122,7 +124,11 @@ class _HandlersPage:
                     .props("flat bordered")
                     .mark(f"handler-agent-{marker(agent.name)}")
                 ):
-                    ui.label(agent.name).classes("font-bold")
+                    with ui.row().classes("w-full items-center"):
+                        ui.label(agent.name).classes("font-bold")
+                        ui.space()
+                        if any(agent_id == agent.agent_id for agent_id, _tool in self.handlers):
+                            python_export_link(agent.agent_id, agent.name)
                     if not agent.tools:
                         ui.label("no tools").classes("text-sm text-grey-6 italic")
                     for tool in agent.tools:
