@@ -46,10 +46,12 @@ def build_router() -> APIRouter:
     """All ``/api`` routes; ``app.main`` includes the router."""
     router = APIRouter(prefix="/api", tags=["api"])
 
-    @router.get("/runs", response_model=RunsPage, summary="Runs, newest first")
-    async def list_runs(limit: int = Query(200, ge=1, le=1000), offset: int = Query(0, ge=0, le=INT64_MAX)) -> RunsPage:
+    @router.get("/runs", response_model=RunsPage, summary="Runs: filters, search, order and one page")
+    async def list_runs(where: Annotated[runs.RunFilter, Query()]) -> RunsPage:
+        """``agent_id``, ``status``, ``environment``, ``since`` (hour, day, week), ``q`` (tool names, arguments,
+        results), ``sort`` and ``descending``, ``page`` and ``per_page`` (up to 500); ``total`` counts all matches."""
         engine = get_runtime().engine
-        items, total = await asyncio.to_thread(lambda: runs.list_runs(engine=engine, limit=limit, offset=offset))
+        items, total = await asyncio.to_thread(lambda: runs.search_runs(engine=engine, where=where))
         return RunsPage(total=total, runs=items)
 
     @router.get("/runs/{task_id}", response_model=RunDetail, summary="One run: status, result, rounds, events")

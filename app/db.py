@@ -12,6 +12,7 @@ All calls here are blocking: from async code, call them through
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 import threading
 from collections.abc import Iterator
@@ -32,12 +33,19 @@ def make_engine(database_url: str) -> Engine:
     path = Path(database_url.removeprefix("sqlite:///"))
     if str(path) not in {"", ":memory:"}:
         path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(database_url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(
+        database_url, connect_args={"check_same_thread": False, "timeout": 30}, json_serializer=_json_text
+    )
     event.listen(engine, "connect", _on_connect)
     SQLModel.metadata.create_all(engine)
     if path.exists():
         path.chmod(0o600)  # Python handlers run as another user (when the console is root): keep them out
     return engine
+
+
+def _json_text(value: Any) -> str:
+    """JSON columns keep non-ASCII text as it is, so a search for "René" finds it."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -6,13 +6,15 @@ All functions are blocking (SQLite); call them through ``run.io_bound`` from asy
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from sqlalchemy import Engine
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine, String, cast
 from sqlmodel import Session, col, func, select
 
 from app.db import read_session, write_session
 from app.errors import NotFound
-from app.models import Agent, Event, EventPublic, Round, Run, RunDetail, RunPublic
+from app.models import Agent, Event, EventPublic, Round, Run, RunDetail, RunPublic, ToolCall, ToolResult
 from app.services.rounds import round_public
 
 
@@ -32,13 +34,78 @@ def record_run_started(
         session.add(Event(task_id=task_id, at=now, kind="started", summary=f"started by {started_by} in {environment}"))
 
 
+SORTABLE = ("task_id", "agent_id", "status", "environment", "round", "created_at", "updated_at")
+WINDOWS = {"hour": 3600.0, "day": 86400.0, "week": 7 * 86400.0}
+
+
+class RunFilter(BaseModel):
+    """What the runs list shows: filters, free-text search, order and page. Every field is optional.
+
+    ``q`` searches tool names, arguments and tool results of the run's rounds, and the run's result
+    (case-insensitive substring). ``since`` is ``hour``, ``day`` or ``week`` (the run was created within it).
+    """
+
+    agent_id: str | None = None
+    status: str | None = None
+    environment: str | None = None
+    since: str | None = Field(default=None, pattern="^(hour|day|week)$")
+    q: str | None = Field(default=None, max_length=200)
+    sort: str = Field(default="created_at", pattern="^(" + "|".join(SORTABLE) + ")$")
+    descending: bool = True
+    page: int = Field(default=1, ge=1, le=1_000_000)
+    per_page: int = Field(default=50, ge=1, le=500)
+
+
 def list_runs(*, engine: Engine, limit: int = 200, offset: int = 0) -> tuple[list[RunPublic], int]:
     """The newest runs first, and the total count."""
+    page = RunFilter(per_page=min(max(limit, 1), 500), page=offset // max(limit, 1) + 1)
+    return search_runs(engine=engine, where=page, offset=offset)
+
+
+def search_runs(*, engine: Engine, where: RunFilter, offset: int | None = None) -> tuple[list[RunPublic], int]:
+    """One page of runs matching ``where``, and how many match in all (for server-side pagination)."""
+    conditions = _conditions(where)
+    column = getattr(Run, where.sort)
+    order = [col(column).desc() if where.descending else col(column).asc(), col(Run.task_id).desc()]
+    start = offset if offset is not None else (where.page - 1) * where.per_page
     with read_session(engine) as session:
-        total = session.exec(select(func.count()).select_from(Run)).one()
-        rows = session.exec(select(Run).order_by(col(Run.created_at).desc()).offset(offset).limit(limit)).all()
+        total = session.exec(select(func.count()).select_from(Run).where(*conditions)).one()
+        rows = session.exec(select(Run).where(*conditions).order_by(*order).offset(start).limit(where.per_page)).all()
         names = _agent_names(session)
         return [_run_public(row, names) for row in rows], total
+
+
+def _conditions(where: RunFilter) -> list[Any]:
+    conditions: list[Any] = []
+    if where.agent_id:
+        conditions.append(Run.agent_id == where.agent_id)
+    if where.status:
+        conditions.append(Run.status == where.status)
+    if where.environment:
+        conditions.append(Run.environment == where.environment)
+    if where.since:
+        conditions.append(col(Run.created_at) >= time.time() - WINDOWS[where.since])
+    if where.q:
+        pattern = "%" + where.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        in_calls = (
+            select(Round.task_id)
+            .join(ToolCall, col(ToolCall.round_id) == col(Round.id))
+            .where(
+                col(ToolCall.name).ilike(pattern, escape="\\")
+                | cast(col(ToolCall.arguments), String).ilike(pattern, escape="\\")
+            )
+        )
+        in_results = (
+            select(Round.task_id)
+            .join(ToolResult, col(ToolResult.round_id) == col(Round.id))
+            .where(col(ToolResult.output).ilike(pattern, escape="\\"))
+        )
+        conditions.append(
+            col(Run.task_id).in_(in_calls)
+            | col(Run.task_id).in_(in_results)
+            | cast(col(Run.result), String).ilike(pattern, escape="\\")
+        )
+    return conditions
 
 
 def get_run(*, engine: Engine, task_id: int) -> RunDetail:

@@ -17,10 +17,10 @@ HUGE = str(2**63)  # one past SQLite's 64-bit INTEGER
         ("GET", f"/api/rounds/{HUGE}"),
         ("GET", f"/api/deliveries/{HUGE}"),
         ("GET", f"/api/deliveries?task_id={HUGE}"),
-        ("GET", f"/api/runs?offset={HUGE}"),
+        ("GET", f"/api/runs?page={HUGE}"),
         ("POST", f"/api/rounds/{HUGE}/responses"),
     ],
-    ids=["run", "round", "delivery", "deliveries-task_id", "runs-offset", "submit"],
+    ids=["run", "round", "delivery", "deliveries-task_id", "runs-page", "submit"],
 )
 async def test_get_id_beyond_int64_is_4xx_not_500(console: httpx.AsyncClient, method: str, path: str):
     """Regression: OverflowError binding the id into SQLite -> 500 Internal Server Error (plain text)."""

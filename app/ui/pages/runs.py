@@ -1,52 +1,177 @@
-"""Runs: every run with its status, newest first, live."""
+"""Runs: every run, paged on the server, with filters, search and order kept in the URL; live.
+
+The filters live in the query string (``/runs?status=failed&q=porto&page=2``), so a view can be bookmarked
+and shared; changing one replaces the URL without a reload.
+"""
 
 import asyncio
+from typing import Any
+from urllib.parse import urlencode
 
 from nicegui import events, ui
+from pydantic import ValidationError
 
+from app.protocol import KNOWN_STATUSES
 from app.runtime import get_runtime
-from app.services import runs
+from app.services import agents, runs
+from app.services.reconcile import LOST
 from app.ui.format import stamp
 from app.ui.live import Live
 
-COLUMNS = [
-    {"name": "task_id", "label": "task_id", "field": "task_id", "align": "left"},
-    {"name": "agent", "label": "Agent", "field": "agent", "align": "left"},
-    {"name": "status", "label": "Status", "field": "status", "align": "left"},
-    {"name": "round", "label": "Round", "field": "round", "align": "left"},
-    {"name": "environment", "label": "Environment", "field": "environment", "align": "left"},
+COLUMNS: list[dict[str, Any]] = [
+    {"name": "task_id", "label": "task_id", "field": "task_id", "align": "left", "sortable": True},
+    {"name": "agent_id", "label": "Agent", "field": "agent", "align": "left", "sortable": True},
+    {"name": "status", "label": "Status", "field": "status", "align": "left", "sortable": True},
+    {"name": "round", "label": "Round", "field": "round", "align": "left", "sortable": True},
+    {"name": "environment", "label": "Environment", "field": "environment", "align": "left", "sortable": True},
     {"name": "started_by", "label": "Started by", "field": "started_by", "align": "left"},
-    {"name": "created", "label": "Created", "field": "created", "align": "left"},
-    {"name": "updated", "label": "Updated", "field": "updated", "align": "left"},
+    {"name": "created_at", "label": "Created", "field": "created", "align": "left", "sortable": True},
+    {"name": "updated_at", "label": "Updated", "field": "updated", "align": "left", "sortable": True},
 ]
+STATUS_SLOT = """
+<q-td :props="props"><q-badge :color="{queued:'grey-6',running:'blue-6',awaiting_tool_calls:'orange-7',
+completed:'positive',failed:'negative',cancelled:'grey-8',expired:'brown-5',lost:'grey-5'}[props.value] || 'purple-5'"
+:label="props.value" /></q-td>"""
+WINDOW_LABELS = {"": "any time", "hour": "last hour", "day": "last 24 hours", "week": "last 7 days"}
+ENVIRONMENTS = ["playground", "staging", "production"]
 
 
-def page(live: Live) -> None:
+def page(
+    live: Live,
+    agent_id: str = "",
+    status: str = "",
+    environment: str = "",
+    since: str = "",
+    q: str = "",
+    sort: str = "created_at",
+    descending: str = "true",
+    page: str = "1",
+    per_page: str = "50",
+) -> None:
     ui.page_title("Runs · Tooldesk")
-    ui.label("Runs").classes("text-2xl font-bold")
-    table = (
-        ui.table(columns=COLUMNS, rows=[], row_key="task_id", pagination=50)
-        .classes("w-full")
-        .props("flat bordered")
-        .mark("runs-table")
+    _RunsView(
+        live,
+        {
+            "agent_id": agent_id,
+            "status": status,
+            "environment": environment,
+            "since": since,
+            "q": q,
+            "sort": sort,
+            "descending": descending,
+            "page": page,
+            "per_page": per_page,
+        },
     )
-    table.add_slot(
-        "body-cell-status",
-        """
-        <q-td :props="props"><q-badge :color="{queued:'grey-6',running:'blue-6',awaiting_tool_calls:'orange-7',
-        completed:'positive',failed:'negative',cancelled:'grey-8',expired:'brown-5',lost:'grey-5'}[props.value] || 'purple-5'"
-        :label="props.value" /></q-td>""",
-    )
 
-    def open_run(event: events.GenericEventArguments) -> None:
-        ui.navigate.to(f"/runs/{event.args[1]['task_id']}")
 
-    table.on("rowClick", open_run)
+class _RunsView:
+    def __init__(self, live: Live, query: dict[str, str]) -> None:
+        try:
+            self.where = runs.RunFilter.model_validate({key: value for key, value in query.items() if value})
+        except ValidationError:
+            self.where = runs.RunFilter()
+            ui.notify("Some filters in the address were not understood and were reset", type="warning")
+        with ui.row().classes("w-full items-center gap-3"):
+            ui.label("Runs").classes("text-2xl font-bold")
+            ui.space()
+            self.count = ui.label("").classes("text-sm text-grey-7").mark("runs-count")
+        with ui.row().classes("w-full items-end gap-3"):
+            self.search = (
+                ui.input("Search", value=self.where.q or "", placeholder="tool names, arguments, results")
+                .props("outlined dense clearable debounce=400")
+                .classes("w-72")
+                .mark("runs-search")
+            )
+            self.search.on_value_change(lambda e: self._set(q=e.value or None))
+            self.agent = (
+                ui.select(
+                    {"": "every agent"},
+                    value=self.where.agent_id or "",
+                    label="Agent",
+                    on_change=lambda e: self._set(agent_id=e.value or None),
+                )
+                .props("outlined dense")
+                .classes("w-48")
+                .mark("runs-agent")
+            )
+            statuses = {"": "every status", **{s: s for s in (*KNOWN_STATUSES, LOST)}}
+            if self.where.status and self.where.status not in statuses:
+                statuses[self.where.status] = self.where.status
+            ui.select(
+                statuses,
+                value=self.where.status or "",
+                label="Status",
+                on_change=lambda e: self._set(status=e.value or None),
+            ).props("outlined dense").classes("w-48").mark("runs-status")
+            environments = {"": "every environment", **{e: e for e in ENVIRONMENTS}}
+            if self.where.environment and self.where.environment not in environments:
+                environments[self.where.environment] = self.where.environment
+            ui.select(
+                environments,
+                value=self.where.environment or "",
+                label="Environment",
+                on_change=lambda e: self._set(environment=e.value or None),
+            ).props("outlined dense").classes("w-44").mark("runs-environment")
+            ui.select(
+                WINDOW_LABELS,
+                value=self.where.since or "",
+                label="Created",
+                on_change=lambda e: self._set(since=e.value or None),
+            ).props("outlined dense").classes("w-40").mark("runs-since")
+        self.table = (
+            ui.table(
+                columns=COLUMNS,
+                rows=[],
+                row_key="task_id",
+                pagination={
+                    "page": self.where.page,
+                    "rowsPerPage": self.where.per_page,
+                    "sortBy": self.where.sort,
+                    "descending": self.where.descending,
+                    "rowsNumber": 0,
+                },
+            )
+            .classes("w-full")
+            .props("flat bordered :rows-per-page-options=[25,50,100,200]")
+            .mark("runs-table")
+        )
+        self.table.add_slot("body-cell-status", STATUS_SLOT)
+        self.table.on("request", self._on_request)
+        self.table.on("rowClick", lambda e: ui.navigate.to(f"/runs/{e.args[1]['task_id']}"))
+        live.listen(self.refresh)
+        ui.timer(0, self._first_load, once=True)
 
-    async def refresh(_task_id: int = 0) -> None:
+    async def _first_load(self) -> None:
         engine = get_runtime().engine
-        items, _total = await asyncio.to_thread(lambda: runs.list_runs(engine=engine, limit=500))
-        table.rows = [
+        known = await asyncio.to_thread(lambda: agents.list_agents(engine=engine))
+        self.agent.set_options(
+            {"": "every agent", **{a.agent_id: a.name for a in known}}, value=self.where.agent_id or ""
+        )
+        await self.refresh()
+
+    async def _on_request(self, event: events.GenericEventArguments) -> None:
+        pagination: dict[str, Any] = event.args["pagination"]
+        sort = pagination.get("sortBy") or "created_at"
+        self.where = self.where.model_copy(
+            update={
+                "sort": sort if sort in runs.SORTABLE else "created_at",
+                "descending": bool(pagination.get("descending")),
+                "page": int(pagination.get("page") or 1),
+                "per_page": int(pagination.get("rowsPerPage") or 50),
+            }
+        )
+        await self.refresh()
+
+    async def _set(self, **change: Any) -> None:
+        self.where = self.where.model_copy(update={**change, "page": 1})
+        await self.refresh()
+
+    async def refresh(self, _task_id: int = 0) -> None:
+        """Load the current page for the current filters, and put them in the URL."""
+        engine, where = get_runtime().engine, self.where
+        items, total = await asyncio.to_thread(lambda: runs.search_runs(engine=engine, where=where))
+        self.table.rows = [
             {
                 "task_id": item.task_id,
                 "agent": item.agent_name or item.agent_id,
@@ -59,7 +184,25 @@ def page(live: Live) -> None:
             }
             for item in items
         ]
-        table.update()
+        self.table.pagination = {
+            "page": where.page,
+            "rowsPerPage": where.per_page,
+            "sortBy": where.sort,
+            "descending": where.descending,
+            "rowsNumber": total,
+        }
+        self.table.update()
+        self.count.set_text(f"{total:,} run(s)")
+        ui.navigate.history.replace(f"/runs?{_query(where)}")
 
-    live.listen(refresh)
-    ui.timer(0, refresh, once=True)
+
+def _query(where: runs.RunFilter) -> str:
+    """The filter as a query string, leaving out defaults."""
+    defaults = runs.RunFilter().model_dump()
+    return urlencode(
+        {
+            key: ("true" if value is True else "false" if value is False else value)
+            for key, value in where.model_dump().items()
+            if value not in (None, "") and value != defaults[key]
+        }
+    )

@@ -1,0 +1,47 @@
+"""The runs page: filters kept in the URL, server-side pages, live status."""
+
+from __future__ import annotations
+
+import httpx
+from nicegui import ui
+from nicegui.testing import User
+
+from tests.builders import encode, make_status, sign, wait_for
+
+
+async def _deliver(console: httpx.AsyncClient, body: dict, msg_id: str) -> None:
+    raw = encode(body)
+    assert (await console.post("/webhooks/sudoiq", content=raw, headers=sign(raw, msg_id=msg_id))).status_code == 200
+
+
+async def test_runs_page_filter_from_url_shows_matching_runs(user: User, console: httpx.AsyncClient):
+    await _deliver(console, make_status(8101, status="failed", sequence=4), "m1")
+    await _deliver(console, make_status(8102, status="completed", sequence=4, result="ok"), "m2")
+    await user.open("/runs?status=failed")
+    await user.should_see("1 run(s)")
+    assert _rows(user) == {8101: "failed"}
+
+
+async def test_runs_page_search_narrows_and_updates_live(user: User, console: httpx.AsyncClient):
+    await _deliver(
+        console, make_status(8201, tool_calls=[{"id": "c", "name": "book_hotel", "arguments": {"city": "Porto"}}]), "m1"
+    )
+    await _deliver(console, make_status(8202), "m2")
+    await user.open("/runs")
+    await user.should_see("2 run(s)")
+    user.find(marker="runs-search").type("porto")
+    await user.should_see("1 run(s)")
+    assert _rows(user) == {8201: "awaiting_tool_calls"}
+    await _deliver(console, make_status(8201, status="completed", sequence=9, result="done"), "m3")
+    await wait_for(lambda: _rows(user) == {8201: "completed"})
+
+
+async def test_runs_page_bad_filter_in_url_is_reset_with_message(user: User, console: httpx.AsyncClient):
+    await user.open("/runs?sort=password")
+    await user.should_see("Some filters in the address were not understood")
+
+
+def _rows(user: User) -> dict[int, str]:
+    [table] = user.find(marker="runs-table").elements
+    assert isinstance(table, ui.table)
+    return {row["task_id"]: row["status"] for row in table.rows}
