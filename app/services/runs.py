@@ -15,6 +15,8 @@ from sqlmodel import Session, col, func, select
 from app.db import read_session, write_session
 from app.errors import NotFound
 from app.models import Agent, Event, EventPublic, Round, Run, RunDetail, RunPublic, ToolCall, ToolResult
+from app.platform.client import PlatformClient
+from app.protocol import RunStatus
 from app.services.rounds import round_public
 
 
@@ -133,3 +135,9 @@ def _run_public(row: Run, names: dict[str, str]) -> RunPublic:
     return RunPublic.model_validate(row, from_attributes=True).model_copy(
         update={"agent_name": names.get(row.agent_id)}
     )
+
+
+async def cancel_run(*, client: PlatformClient, agent_id: str, task_id: int) -> RunStatus:
+    """Ask the platform to cancel a run; the change arrives by webhook. Raises ``PlatformError`` (409 when the
+    run is already over)."""
+    return await client.cancel(agent_id=agent_id, task_id=task_id)

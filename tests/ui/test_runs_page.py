@@ -45,3 +45,29 @@ def _rows(user: User) -> dict[int, str]:
     [table] = user.find(marker="runs-table").elements
     assert isinstance(table, ui.table)
     return {row["task_id"]: row["status"] for row in table.rows}
+
+
+async def test_run_page_cancel_then_run_again(user: User, console: httpx.AsyncClient):
+    clock = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b01"
+    task_id = (await console.post(f"/api/agents/{clock}/runs", json={"string_inputs": {"1": "Asia/Tokyo"}})).json()[
+        "task_id"
+    ]
+
+    async def status() -> str:
+        return (await console.get(f"/api/runs/{task_id}")).json()["status"]
+
+    await wait_for(lambda: _is(status, "awaiting_tool_calls"))
+    await user.open(f"/runs/{task_id}")
+    await user.should_see(marker="expires-in")
+    user.find(marker="cancel-run").click()
+    await user.should_see("Cancel sent")
+    await wait_for(lambda: _is(status, "cancelled"))
+    await user.should_not_see(marker="cancel-run")
+    user.find(marker="run-again").click()
+    await user.should_see(f"Run {task_id + 1}")
+    again = (await console.get(f"/api/runs/{task_id + 1}")).json()
+    assert again["string_inputs"] == {"1": "Asia/Tokyo"}
+
+
+async def _is(reader, wanted: str) -> bool:
+    return await reader() == wanted

@@ -1,14 +1,18 @@
 """One run: status, inputs, result or error, its rounds and its timeline, live."""
 
 import asyncio
+import time
+from datetime import datetime
 
 from nicegui import ui
 
-from app.errors import NotFound, TooldeskError
+from app.errors import NotFound, PlatformError, TooldeskError
 from app.models import RoundPublic, RunDetail
-from app.protocol import INT64_MAX
+from app.protocol import INT64_MAX, StartRun, is_terminal
 from app.runtime import get_runtime
-from app.services import deliveries, handlers, runs
+from app.services import agents, deliveries, handlers, runs
+from app.services.bus import changes
+from app.services.reconcile import LOST
 from app.ui.format import clock, duration, pretty_json, status_color
 from app.ui.live import Live
 
@@ -67,6 +71,14 @@ def _render(detail: RunDetail) -> None:
         ui.label(
             f"{detail.agent_name or detail.agent_id} · {detail.environment or ''} · sequence {detail.sequence}"
         ).classes("text-grey-7 text-sm")
+        ui.space()
+        if not is_terminal(detail.status) and detail.status != LOST:
+            ui.button("Cancel run", icon="cancel", on_click=lambda: _cancel(detail)).props(
+                "outline color=negative"
+            ).mark("cancel-run")
+        ui.button("Run again", icon="replay", on_click=lambda: _run_again(detail)).props("outline").tooltip(
+            "start the same agent with the same inputs and environment"
+        ).mark("run-again")
     if detail.string_inputs:
         ui.label("Inputs: " + ", ".join(f"{k} = {v}" for k, v in detail.string_inputs.items())).classes("text-sm")
     if detail.status == "completed":
@@ -103,6 +115,51 @@ def _render(detail: RunDetail) -> None:
                         ui.button("raw", on_click=lambda d=delivery_id: _show_delivery(d)).props(
                             "flat dense no-caps size=sm"
                         ).mark(f"raw-{delivery_id}")
+
+
+async def _cancel(detail: RunDetail) -> None:
+    runtime = get_runtime()
+    try:
+        await runs.cancel_run(client=runtime.client, agent_id=detail.agent_id, task_id=detail.task_id)
+    except TooldeskError as exc:
+        said = f"platform answered {exc.status} {exc.code}: " if isinstance(exc, PlatformError) else ""
+        ui.notify(f"Not cancelled: {said}{exc.message}", type="negative", multi_line=True)
+        return
+    ui.notify(f"Cancel sent for run {detail.task_id}: the platform's webhook will confirm it", type="info")
+
+
+async def _run_again(detail: RunDetail) -> None:
+    runtime = get_runtime()
+    body = StartRun(string_inputs=detail.string_inputs or {}, environment=detail.environment or "playground")
+    try:
+        started = await agents.start_run(
+            engine=runtime.engine,
+            client=runtime.client,
+            agent_id=detail.agent_id,
+            body=body,
+            started_by=f"person (console), again from run {detail.task_id}",
+        )
+    except TooldeskError as exc:
+        ui.notify(f"Run not started: {exc.message}", type="negative", multi_line=True)
+        return
+    changes.emit(started.task_id)
+    ui.navigate.to(f"/runs/{started.task_id}")
+
+
+def _countdown(expires_at: str) -> None:
+    """A live "expires in m:ss" for a pending round (this tab's own clock; nothing is fetched)."""
+    try:
+        deadline = datetime.fromisoformat(expires_at.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return
+    label = ui.label("").classes("text-sm text-orange-9").mark("expires-in")
+
+    def tick() -> None:
+        left = deadline - time.time()
+        label.set_text(f"expires in {int(left // 60)}:{int(left % 60):02d}" if left > 0 else "expired")
+
+    tick()
+    ui.timer(1.0, tick)
 
 
 async def _save_as_rule(round_id: int, tool_call_id: str) -> None:
@@ -149,6 +206,8 @@ def _round_card(round_: RoundPublic) -> None:
                 ui.label(f"answered by {round_.answered_by}").classes("text-sm")
             if round_.submitted_at:
                 ui.label(f"waited {duration(round_.submitted_at - round_.opened_at)}").classes("text-sm text-grey-7")
+        if round_.state == "pending" and round_.expires_at:
+            _countdown(round_.expires_at)
         if round_.message:
             ui.label(round_.message).classes("text-sm text-negative")
         for call in round_.tool_calls:
