@@ -7,6 +7,7 @@ The routes call the same services as the UI. Errors use the contract's shape
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Query, Request
@@ -22,7 +23,7 @@ from app.handlers.run import CallInput, answer_call
 from app.models import DeliveryPublic, HandlerPublic, RoundPublic, RunDetail, RunPublic
 from app.protocol import INT64_MAX, RunStarted, StartRun, ToolResult
 from app.runtime import get_runtime
-from app.services import agents, config_io, deliveries, demo, handlers, rounds, runs
+from app.services import agents, config_io, deliveries, demo, handlers, ingest, rounds, runs
 from app.services import export_python as export_python_module
 from app.services.bus import changes
 
@@ -35,6 +36,19 @@ class ResponsesIn(BaseModel):
 
     results: list[ToolResult]
     answered_by: str = Field(default="api", min_length=1, max_length=80)
+
+
+class ReplayIn(BaseModel):
+    """``body``: leave out to replay the stored bytes; a JSON value or text to replay an edited body."""
+
+    body: Any = None
+
+
+class ReplayOut(BaseModel):
+    delivery_id: int
+    verdict: str
+    answered_status: int
+    answer: dict[str, Any]
 
 
 class RunsPage(BaseModel):
@@ -99,6 +113,32 @@ def build_router() -> APIRouter:
         engine = get_runtime().engine
         return await asyncio.to_thread(
             lambda: deliveries.list_deliveries(engine=engine, task_id=task_id, verdict=verdict, limit=limit)
+        )
+
+    @router.post(
+        "/deliveries/{delivery_id}/replay",
+        response_model=ReplayOut,
+        summary="Send a stored delivery (or an edited body) through ingestion again, signed anew",
+    )
+    async def replay(delivery_id: Id, request: Request) -> ReplayOut:
+        edit = await _parse(request, ReplayIn)
+        runtime = get_runtime()
+        body = (
+            None
+            if edit.body is None
+            else (edit.body if isinstance(edit.body, str) else json.dumps(edit.body, ensure_ascii=False)).encode()
+        )
+        outcome = await asyncio.to_thread(
+            lambda: ingest.replay_delivery(
+                engine=runtime.engine, secret=runtime.secret, delivery_id=delivery_id, body=body
+            )
+        )
+        runtime.delivered(outcome)
+        return ReplayOut(
+            delivery_id=outcome.delivery_id,
+            verdict=outcome.verdict,
+            answered_status=outcome.status_code,
+            answer=dict(outcome.body),
         )
 
     @router.get("/deliveries/{delivery_id}", response_model=DeliveryPublic, summary="One delivery, raw body included")

@@ -38,9 +38,25 @@ def make_engine(database_url: str) -> Engine:
     )
     event.listen(engine, "connect", _on_connect)
     SQLModel.metadata.create_all(engine)
+    _add_missing_columns(engine)
     if path.exists():
         path.chmod(0o600)  # Python handlers run as another user (when the console is root): keep them out
     return engine
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Additive schema changes for a database made by an older version: every column the models have and the
+    table lacks is added (new columns are nullable or have a default). Nothing is ever dropped or altered."""
+    with engine.begin() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            present = {row[1] for row in conn.exec_driver_sql(f'PRAGMA table_info("{table.name}")')}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                kind = column.type.compile(dialect=engine.dialect)
+                default = getattr(column.default, "arg", None) if column.default is not None else None
+                suffix = f" DEFAULT {default!r}" if isinstance(default, int | float | str) else ""
+                conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{suffix}')
 
 
 def _json_text(value: Any) -> str:

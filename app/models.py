@@ -79,6 +79,7 @@ class Delivery(SQLModel, table=True):
     task_id: int | None = Field(default=None, index=True)
     sequence: int | None = None
     status: str | None = None
+    replay_of: int | None = None
 
 
 class Round(SQLModel, table=True):
@@ -236,6 +237,7 @@ class DeliveryPublic(SQLModel):
     status: str | None
     body: str | None
     body_base64: str
+    replay_of: int | None = None
 
 
 class Handler(SQLModel, table=True):

@@ -11,6 +11,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 import httpx
+from nicegui import background_tasks
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, func, select
@@ -22,6 +23,7 @@ from app.handlers.sandbox import Sandbox
 from app.models import Run
 from app.platform.client import PlatformClient
 from app.services.bus import changes
+from app.services.ingest import Outcome
 from app.services.outbox import Outbox
 from app.services.responder import Responder
 from app.simulator import Simulator, load_scenarios
@@ -55,6 +57,14 @@ class Runtime:
                 await sandbox.start()
                 self._sandbox = sandbox
             return self._sandbox
+
+    def delivered(self, outcome: Outcome) -> None:
+        """After a delivery is stored: tell open pages, and let handlers answer a round it opened."""
+        if outcome.task_id is None:
+            return
+        changes.emit(outcome.task_id)
+        if outcome.verdict == "applied":
+            background_tasks.create(self.responder.handle_task(outcome.task_id), name="handlers")
 
     async def aclose(self) -> None:
         """Stop the outbox, the sandbox and the simulator's background work, and close HTTP connections."""

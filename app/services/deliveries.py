@@ -54,4 +54,5 @@ def delivery_public(row: Delivery) -> DeliveryPublic:
         status=row.status,
         body=text,
         body_base64=base64.b64encode(row.body).decode(),
+        replay_of=row.replay_of,
     )

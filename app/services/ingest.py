@@ -8,16 +8,19 @@ transaction has committed.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from standardwebhooks.webhooks import Webhook
 
 from app.db import write_connection
-from app.errors import DeliveryRefused
+from app.errors import DeliveryRefused, NotFound
 from app.models import Delivery
 from app.protocol import INT64_MAX
 from app.services.apply import INSERT_EVENT, apply_status
@@ -40,7 +43,9 @@ class Outcome:
     task_id: int | None = None
 
 
-def ingest_delivery(*, engine: Engine, secret: str, body: bytes, headers: Mapping[str, str]) -> Outcome:
+def ingest_delivery(
+    *, engine: Engine, secret: str, body: bytes, headers: Mapping[str, str], replay_of: int | None = None
+) -> Outcome:
     """Store one webhook request and apply it when it is new and verified.
 
     - refused (bad headers, timestamp, signature or body): stored with that
@@ -65,6 +70,7 @@ def ingest_delivery(*, engine: Engine, secret: str, body: bytes, headers: Mappin
                 message=exc.message,
                 answered_status=exc.status,
                 task_id=_task_id_hint(body),
+                replay_of=replay_of,
             )
         return Outcome(exc.status, exc.body(), delivery_id, exc.verdict)
 
@@ -78,6 +84,7 @@ def ingest_delivery(*, engine: Engine, secret: str, body: bytes, headers: Mappin
         sequence=status.sequence,
         status=status.status,
         answered_status=200,
+        replay_of=replay_of,
     )
     try:
         with write_connection(engine) as conn:
@@ -116,3 +123,28 @@ def _task_id_hint(body: bytes) -> int | None:
     except (ValueError, AttributeError, RecursionError):
         return None
     return value if type(value) is int and 0 < value <= INT64_MAX else None
+
+
+def replay_delivery(*, engine: Engine, secret: str, delivery_id: int, body: bytes | None = None) -> Outcome:
+    """Send a stored delivery (or an edited ``body``) through ingestion again, as a new delivery.
+
+    It gets a new ``webhook-id`` (``replay-<id>-<random>``, so it is not a duplicate), a fresh timestamp and a
+    signature made with the console's own secret; the stored row records ``replay_of``. Its ``sequence``
+    decides, as for any delivery, whether it applies or is history. Raises ``NotFound``.
+    """
+    with write_connection(engine) as conn:
+        original = conn.execute(select(DELIVERIES.c.body).where(DELIVERIES.c.id == delivery_id)).first()
+    if original is None:
+        raise NotFound(f"no delivery with id {delivery_id}")
+    raw = body if body is not None else bytes(original.body)
+    webhook_id = f"replay-{delivery_id}-{secrets.token_hex(4)}"
+    now = datetime.now(UTC)
+    signature = Webhook(secret).sign(webhook_id, now, raw.decode("utf-8", "replace"))
+    headers = {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signature,
+        "content-type": "application/json",
+        "user-agent": "tooldesk-replay",
+    }
+    return ingest_delivery(engine=engine, secret=secret, body=raw, headers=headers, replay_of=delivery_id)

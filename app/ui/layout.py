@@ -15,7 +15,7 @@ from app.runtime import get_runtime
 from app.services import rounds
 from app.services.bus import changes
 from app.ui.live import Live
-from app.ui.pages import agents, handlers, inbox, run, runs
+from app.ui.pages import agents, deliveries, handlers, inbox, run, runs
 
 
 def root() -> None:
@@ -32,6 +32,9 @@ def root() -> None:
             ui.button("Runs", icon="timeline", on_click=lambda: ui.navigate.to("/runs")).props("flat no-caps")
             ui.button("Agents", icon="smart_toy", on_click=lambda: ui.navigate.to("/agents")).props("flat no-caps")
             ui.button("Handlers", icon="build", on_click=lambda: ui.navigate.to("/handlers")).props("flat no-caps")
+            ui.button("Deliveries", icon="move_to_inbox", on_click=lambda: ui.navigate.to("/deliveries")).props(
+                "flat no-caps"
+            )
         ui.space()
         settings = get_runtime().settings
         target = "embedded simulator" if settings.embedded_simulator else settings.platform_url
@@ -58,6 +61,7 @@ def root() -> None:
                 "/runs/{task_id}": run.page,
                 "/agents": agents.page,
                 "/handlers": handlers.page,
+                "/deliveries": deliveries.page,
             },
             data={"live": live},
         ).classes("w-full")

@@ -11,11 +11,9 @@ import asyncio
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from nicegui import background_tasks
 
 from app.config import WEBHOOK_PATH
 from app.runtime import get_runtime
-from app.services.bus import changes
 from app.services.ingest import ingest_delivery
 
 
@@ -33,9 +31,8 @@ def build_router() -> APIRouter:
         outcome = await asyncio.to_thread(
             lambda: ingest_delivery(engine=runtime.engine, secret=runtime.secret, body=body, headers=headers)
         )
-        if outcome.task_id is not None and outcome.verdict == "applied":
-            changes.emit(outcome.task_id)
-            background_tasks.create(runtime.responder.handle_task(outcome.task_id), name="handlers")
+        if outcome.verdict == "applied":
+            runtime.delivered(outcome)
         return JSONResponse(outcome.body, status_code=outcome.status_code)
 
     return router

@@ -68,3 +68,15 @@ def test_start_bad_scenario_file_exits_2_naming_it(tmp_path: Path):
 def test_database_file_readable_by_owner_only(tmp_path: Path):
     make_engine(f"sqlite:///{tmp_path}/private.db")
     assert (tmp_path / "private.db").stat().st_mode & 0o777 == 0o600
+
+
+def test_old_database_gets_new_columns_added(tmp_path: Path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    make_engine(f"sqlite:///{path}").dispose()
+    with sqlite3.connect(path) as conn:  # what an older version left: a delivery table without replay_of
+        conn.execute("ALTER TABLE delivery DROP COLUMN replay_of")
+    make_engine(f"sqlite:///{path}").dispose()
+    with sqlite3.connect(path) as conn:
+        assert "replay_of" in {row[1] for row in conn.execute("PRAGMA table_info(delivery)")}

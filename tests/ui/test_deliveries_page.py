@@ -1,0 +1,56 @@
+"""The deliveries log: every request with its verdict; replay, and edit then replay."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+from nicegui import ui
+from nicegui.testing import User
+
+from tests.builders import encode, make_status, sign, wait_for
+
+
+async def _deliver(console: httpx.AsyncClient, body: bytes, headers: dict[str, str]) -> int:
+    return (await console.post("/webhooks/sudoiq", content=body, headers=headers)).status_code
+
+
+def _rows(user: User) -> list[dict]:
+    [table] = user.find(marker="deliveries-table").elements
+    assert isinstance(table, ui.table)
+    return table.rows
+
+
+async def test_deliveries_page_filters_refused(user: User, console: httpx.AsyncClient):
+    good = encode(make_status(8301))
+    assert await _deliver(console, good, sign(good, msg_id="m_ok")) == 200
+    assert await _deliver(console, good, sign(good, msg_id="m_bad") | {"webhook-signature": "v1,AAAA"}) == 401
+    await user.open("/deliveries?verdict=bad_signature")
+    await user.should_see(marker="deliveries-table")
+    await wait_for(lambda: _rows(user))
+    assert [row["webhook_id"] for row in _rows(user)] == ["m_bad"]
+
+
+async def test_replay_edited_body_applies_as_new_delivery(console: httpx.AsyncClient):
+    body = encode(make_status(8302, status="running", sequence=1, round=None))
+    assert await _deliver(console, body, sign(body, msg_id="m_run")) == 200
+    [stored] = (await console.get("/api/deliveries", params={"task_id": 8302})).json()
+    same = await console.post(f"/api/deliveries/{stored['id']}/replay", json={})
+    assert same.json()["verdict"] == "history"  # the same sequence again never moves the run
+    edited = make_status(8302, status="completed", sequence=2, result="replayed")
+    done = await console.post(f"/api/deliveries/{stored['id']}/replay", json={"body": edited})
+    assert done.status_code == 200 and done.json()["verdict"] == "applied"
+    run = (await console.get("/api/runs/8302")).json()
+    assert (run["status"], run["result"]) == ("completed", "replayed")
+    log = (await console.get("/api/deliveries", params={"task_id": 8302})).json()
+    assert [(d["replay_of"], d["webhook_id"].startswith("replay-")) for d in log] == [
+        (stored["id"], True),
+        (stored["id"], True),
+        (None, False),
+    ]
+    assert json.loads(log[0]["body"])["result"] == "replayed"
+
+
+async def test_replay_unknown_delivery_is_404(console: httpx.AsyncClient):
+    response = await console.post("/api/deliveries/999/replay", json={})
+    assert response.status_code == 404
