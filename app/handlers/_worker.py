@@ -59,10 +59,20 @@ def main() -> None:
     if uid >= 0:
         _drop_privileges(uid)
     home = os.getcwd()
-    _send(sock, {"ready": True, "pid": os.getpid()})
+    me = os.getpid()
+    forked = []
+    # A snippet that forks must not leave a second process on the socket: the copy loses it at once, exits
+    # when the snippet returns, and the worker is replaced after this call (answers never shift by one).
+    os.register_at_fork(after_in_child=lambda: os.close(sock.detach()), after_in_parent=lambda: forked.append(True))
+    _send(sock, {"ready": True, "pid": me})
     while (request := _receive(sock)) is not None:
         os.chdir(home)  # a snippet's os.chdir() does not carry over
         reply = run_call(request, memory_mb)
+        if os.getpid() != me:
+            os._exit(0)  # the forked copy: its answer is not ours to send
+        if forked:
+            reply["recycle"] = True
+            reply["stderr"] += "\n(the handler forked a process: this worker is replaced)"
         _send(sock, reply)
 
 

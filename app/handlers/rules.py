@@ -10,7 +10,7 @@ Matchers (``when``; all must match, an empty list always matches):
 
 - ``equals``: the value at ``path`` equals ``value`` as JSON values: ``1 == 1.0``,
   ``"1" != 1``, ``true != 1``; objects and arrays compare whole.
-- ``regex``: ``re.search(value, text)`` where text is the value at ``path`` if it is a
+- ``regex``: ``regex.search(value, text)`` (the ``regex`` library, with a 0.2 s timeout) where text is the value at ``path`` if it is a
   string, else its JSON encoding (``42`` -> ``"42"``, ``true`` -> ``"true"``).
 - ``jmespath``: the expression ``value`` over the whole ``args`` (``path`` unused);
   matches when the result is truthy by JMESPath's rules (``false``, ``null``, ``""``,
@@ -31,6 +31,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 import jmespath
+import regex
 from jmespath.exceptions import JMESPathError
 from pydantic import BaseModel, ConfigDict
 
@@ -187,6 +188,10 @@ _TEMPLATE_SYNTAX = re.compile(r"\{[{%#]|\r")
 _MISSING = object()
 
 
+REGEX_TIMEOUT_SECONDS = 0.2
+"""A regex matcher that backtracks longer than this fails the rule instead of freezing the console."""
+
+
 class _BadPattern(Exception):
     """A matcher's regex or JMESPath expression does not compile, or fails on these arguments."""
 
@@ -231,7 +236,13 @@ def _check(matcher: Matcher, args: dict[str, Any]) -> _Check:
             _json_equal(actual, matcher.value), f"{where}: expected {_show(matcher.value)}, got {_show(actual)}"
         )
     text = actual if isinstance(actual, str) else json.dumps(actual, ensure_ascii=False)
-    found = _compile(matcher).search(text) is not None
+    try:
+        found = _compile(matcher).search(text, timeout=REGEX_TIMEOUT_SECONDS, concurrent=True) is not None
+    except TimeoutError:
+        raise _BadPattern(
+            f"regex {matcher.value!r} took over {REGEX_TIMEOUT_SECONDS:g} s on {where}: "
+            "simplify it (nested repetition backtracks)"
+        ) from None
     return _Check(found, f"{where}: {_show(actual)} does not match /{matcher.value}/")
 
 
@@ -255,9 +266,11 @@ def _compile(matcher: Matcher) -> Any:
 @lru_cache(maxsize=512)
 def _compile_text(kind: str, value: str) -> Any:
     try:
-        return re.compile(value) if kind == "regex" else jmespath.compile(value)
-    except re.error as exc:
+        return regex.compile(value) if kind == "regex" else jmespath.compile(value)
+    except regex.error as exc:
         raise _BadPattern(f"bad regex {value!r}: {exc}") from None
+    except (RecursionError, MemoryError, OverflowError):
+        raise _BadPattern(f"{kind} {_show(value)[:60]} is too deeply nested or too large to compile") from None
     except JMESPathError as exc:
         raise _BadPattern(f"bad JMESPath expression {value!r}: {exc}") from None
 

@@ -30,6 +30,7 @@ in the caller's thread; a determined author can still write a slow template.
 from __future__ import annotations
 
 import json
+import re
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -197,6 +198,34 @@ class _Environment(SandboxedEnvironment):
                 ):
                     raise _Refused(f"repeating a value {times} times makes it over {MAX_OUTPUT_CHARS} long")
         return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        """Refuse string methods that would build a value over the output limit before building it."""
+        owner = getattr(__obj, "__self__", None)
+        name = getattr(__obj, "__name__", "")
+        if isinstance(owner, str) and name in _GROWING:
+            _check_growth(owner, name, args, kwargs)
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+_GROWING = frozenset({"replace", "ljust", "rjust", "center", "zfill", "expandtabs", "format", "format_map", "join"})
+_WIDTH = re.compile(r"\d{6,}")
+
+
+def _check_growth(text: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Worst-case length of ``text.<name>(*args)``; ``_Refused`` when it is over ``MAX_OUTPUT_CHARS``."""
+    if name == "replace" and len(args) >= 2 and isinstance(args[1], str):
+        worst = len(text) + len(text) * len(args[1]) + len(args[1])
+    elif name in {"ljust", "rjust", "center", "zfill"} and args and isinstance(args[0], int):
+        worst = args[0]
+    elif name == "expandtabs":
+        worst = len(text) * (args[0] if args and isinstance(args[0], int) else 8)
+    elif name in {"format", "format_map"}:
+        worst = MAX_OUTPUT_CHARS + 1 if _WIDTH.search(text) else 0  # a field width of a million or more
+    else:  # join
+        worst = sum(len(str(part)) + len(text) for part in (args[0] if args and isinstance(args[0], list) else []))
+    if worst > MAX_OUTPUT_CHARS:
+        raise _Refused(f"{name}() would make a value of about {worst:,} characters (limit {MAX_OUTPUT_CHARS:,})")
 
 
 def _fromjson(text: str) -> Any:

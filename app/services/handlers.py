@@ -239,6 +239,21 @@ def list_past_calls(*, engine: Engine, agent_id: str, tool_name: str, limit: int
 def validate(handler: HandlerIn) -> tuple[dict[str, Any], dict[str, Any]]:
     """The normalised ``(spec, behaviour)``; raises ``HandlerInvalid`` naming the first problems."""
     try:
+        json.dumps([handler.spec, handler.behaviour], allow_nan=False)
+    except ValueError:
+        raise HandlerInvalid("NaN and Infinity are not JSON values: use a number, a string or null") from None
+    except RecursionError:
+        raise HandlerInvalid("the settings are nested too deeply") from None
+    try:
+        return _validate(handler)
+    except (RecursionError, MemoryError):
+        raise HandlerInvalid(
+            "the settings are nested too deeply to check (a pattern, template or expression)"
+        ) from None
+
+
+def _validate(handler: HandlerIn) -> tuple[dict[str, Any], dict[str, Any]]:
+    try:
         behaviour = Behaviour.model_validate(handler.behaviour).model_dump()
         if handler.kind == "static":
             return StaticSpec.model_validate(handler.spec).model_dump(), behaviour

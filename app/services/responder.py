@@ -188,9 +188,15 @@ def _all_auto(engine: Engine, round_id: int) -> tuple[list[ToolResultIn], dict[s
         row = session.get(Round, round_id)
         if row is None or row.state != "pending":
             return None
-        calls = session.exec(select(ToolCall.tool_call_id).where(ToolCall.round_id == round_id)).all()
+        calls = dict(
+            session.exec(select(ToolCall.tool_call_id, ToolCall.name).where(ToolCall.round_id == round_id)).all()
+        )
         drafts = {d.tool_call_id: d for d in session.exec(select(Draft).where(Draft.round_id == round_id)).all()}
-        if not calls or any(drafts.get(call) is None or drafts[call].mode != "auto" for call in calls):
+        # the handlers' modes now, not when the drafts were made: a switch to auto sends a suggested round, a
+        # switch to manual while a handler was still answering keeps the round for a person
+        query = select(Handler.tool_name, Handler.mode).where(Handler.agent_id == row.agent_id)
+        modes = dict(session.exec(query).all())
+        if not calls or any(call not in drafts or modes.get(name) != "auto" for call, name in calls.items()):
             return None
         results = [
             ToolResultIn(tool_call_id=call, output=drafts[call].output, is_error=drafts[call].is_error)

@@ -10,6 +10,7 @@ round, so a retry never answers twice.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import Mapping, Sequence
 
@@ -135,7 +136,7 @@ def _claim(
         row.submitted_at = now
         session.add(row)
         for old in session.exec(select(OutboxItem).where(OutboxItem.round_id == round_id)).all():
-            session.delete(old)  # a refused earlier submission of this round; its key is not reused
+            session.delete(old)  # a refused earlier submission of this round
         session.flush()
         body = ToolResponses(round=row.round, results=results)
         item = OutboxItem(
@@ -143,7 +144,8 @@ def _claim(
             task_id=row.task_id,
             agent_id=row.agent_id,
             body=body.model_dump(),
-            idempotency_key="",
+            # one key per submission, kept for all its retries; random, because SQLite reuses a deleted rowid
+            idempotency_key=f"tooldesk-{row.task_id}-round-{row.round}-{secrets.token_hex(6)}",
             answered_by=answered_by,
             sources=sources,
             next_attempt_at=now,
@@ -152,6 +154,4 @@ def _claim(
         session.add(item)
         session.flush()
         assert item.id is not None
-        item.idempotency_key = f"tooldesk-{row.task_id}-round-{row.round}-{item.id}"
-        session.add(item)
         return item.id

@@ -56,3 +56,22 @@ def expiry(iso: str) -> str:
         return clock(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
     except ValueError:
         return iso
+
+
+class JsonProblem(ValueError):
+    """Text that is not strict JSON; the message says where or why."""
+
+
+def parse_json(text: str) -> Any:
+    """Strict JSON (RFC 8259): raises ``JsonProblem`` for a syntax error (with line and column), for Python's
+    ``NaN``/``Infinity`` extras, and for nesting too deep to parse."""
+    try:
+        return json.loads(text, parse_constant=_not_json)
+    except json.JSONDecodeError as exc:
+        raise JsonProblem(f"{exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    except RecursionError:
+        raise JsonProblem("nested too deeply") from None
+
+
+def _not_json(name: str) -> Any:
+    raise JsonProblem(f"{name} is not a JSON value")

@@ -137,3 +137,13 @@ def test_check_template_reports_path_and_line():
 
 def test_check_template_does_not_render():
     assert check_template("{{ nope.deeper }} {{ 1 / 0 }}") == []
+
+
+def test_render_refuses_string_growth_before_building_it():
+    from app.handlers.templates import TemplateContext, TemplateError, render
+
+    ctx = TemplateContext(args={}, agent_id="a", task_id=1, round=1, results={}, now=datetime.now(UTC), seed=1)
+    for template in ("{{ ('a'*100000).replace('a','a'*100000)|length }}", "{{ 'x'.ljust(50000000) }}"):
+        with pytest.raises(TemplateError, match="would make a value of about"):
+            render(template, ctx)
+    assert render("{{ 'ok'.replace('o', '0') }}", ctx) == "0k"

@@ -13,7 +13,7 @@ from typing import Any
 
 from nicegui import ui
 
-from app.ui.format import pretty_json
+from app.ui.format import JsonProblem, parse_json, pretty_json
 
 MATCHER_KINDS = {"equals": "equals", "regex": "regex", "jmespath": "JMESPath", "any": "any"}
 TEMPLATE_HINT = "Template: {{ args.city }} · agent_id · task_id · round · results.<tool> · now · fake.name()"
@@ -238,10 +238,8 @@ def _response(draft: dict[str, Any], where: str) -> dict[str, Any]:
     if draft["json"]:
         try:
             output = _loads(text)
-        except json.JSONDecodeError as exc:
-            raise DraftProblem(
-                f"{where}, response.output: not JSON ({exc.msg}, line {exc.lineno}); switch it to text or fix it"
-            ) from None
+        except JsonProblem as exc:
+            raise DraftProblem(f"{where}, response.output: not JSON ({exc}); switch it to text or fix it") from None
     return {"output": output, "is_error": bool(draft["is_error"])}
 
 
@@ -254,9 +252,5 @@ def _parses(text: str) -> bool:
 
 
 def _loads(text: str) -> Any:
-    """``json.loads`` without Python's extras: NaN and Infinity are not JSON."""
-    return json.loads(text, parse_constant=_not_json)
-
-
-def _not_json(name: str) -> Any:
-    raise json.JSONDecodeError(f"{name} is not JSON", name, 0)
+    """Strict JSON (``parse_json``): NaN and Infinity are not JSON, deep nesting is refused."""
+    return parse_json(text)

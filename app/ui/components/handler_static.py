@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from nicegui import ui
 
 from app.ui.components.handler_rules import DraftProblem
-from app.ui.format import pretty_json
+from app.ui.format import JsonProblem, parse_json, pretty_json
 
 MAX_OUTPUT_CHARS = 200_000
 """Browser messages over about 1 MB are dropped (NiceGUI), so the output stops at this many characters."""
@@ -51,18 +50,12 @@ class StaticFields:
             if len(text) > MAX_OUTPUT_CHARS:
                 raise DraftProblem(f"the output is {len(text):,} characters; the limit is {MAX_OUTPUT_CHARS:,}")
             try:
-                output = json.loads(text, parse_constant=_not_json)
-            except json.JSONDecodeError as exc:
-                raise DraftProblem(
-                    f"output: not JSON ({exc.msg}, line {exc.lineno}, column {exc.colno}); fix it or switch to text"
-                ) from None
+                output = parse_json(text)
+            except JsonProblem as exc:
+                raise DraftProblem(f"output: not JSON ({exc}); fix it or switch to text") from None
         return {"output": output, "is_error": bool(self.is_error.value)}
 
     def _show(self) -> None:
         as_json = self.format.value == "JSON"
         self.text.set_visibility(not as_json)
         self.json.set_visibility(as_json)
-
-
-def _not_json(name: str) -> Any:
-    raise json.JSONDecodeError(f"{name} is not JSON", name, 0)

@@ -14,7 +14,7 @@ from nicegui import ui
 
 from app.handlers.run import CallAnswer
 from app.services.handlers import PastCall
-from app.ui.format import pretty_json
+from app.ui.format import JsonProblem, parse_json, pretty_json
 
 MAX_ARGS_CHARS = 100_000
 """Browser messages over about 1 MB are dropped (NiceGUI): sample arguments stop well below that."""
@@ -148,9 +148,9 @@ class HandlerTestPanel:
             message = f"arguments are {len(text):,} characters; the limit is {MAX_ARGS_CHARS:,}"
         else:
             try:
-                args = json.loads(text or "{}")
-            except json.JSONDecodeError as exc:
-                message = f"arguments are not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+                args = parse_json(text or "{}")
+            except JsonProblem as exc:
+                message = f"arguments are not JSON: {exc}"
             else:
                 if not isinstance(args, dict):
                     message = 'arguments must be a JSON object, e.g. {"city": "Oslo"}'

@@ -17,7 +17,7 @@ from app.protocol import ToolResult
 from app.runtime import get_runtime
 from app.services.bus import changes
 from app.services.rounds import leaves_round_pending, submit_round
-from app.ui.format import clock, expiry, pretty_json
+from app.ui.format import JsonProblem, clock, expiry, parse_json, pretty_json
 
 ANSWERED_BY = "person (console)"
 MAX_RESULT_CHARS = 200_000
@@ -87,17 +87,15 @@ class CallField:
             return f"{self.call.tool_call_id} ({self.call.name}) has no result"
         if self.mode.value == "JSON":
             try:
-                json.loads(text, parse_constant=_refuse_constant)
-            except json.JSONDecodeError as exc:
-                return f"{self.call.tool_call_id}: result is not JSON ({exc.msg}, line {exc.lineno})"
-            except ValueError as exc:
+                parse_json(text)
+            except JsonProblem as exc:
                 return f"{self.call.tool_call_id}: result is not JSON ({exc})"
         return None
 
     def result(self) -> ToolResult:
         text = self.output.value or ""
         if self.mode.value == "JSON":
-            text = json.dumps(json.loads(text), ensure_ascii=False)
+            text = json.dumps(parse_json(text), ensure_ascii=False)
         return ToolResult(tool_call_id=self.call.tool_call_id, output=text, is_error=bool(self.is_error.value))
 
 
@@ -182,8 +180,3 @@ class RoundForm:
         self.problem.set_text(message)
         self.problem.set_visibility(True)
         ui.notify(message, type=kind, multi_line=True, close_button="OK", timeout=10000)
-
-
-def _refuse_constant(name: str) -> None:
-    """``NaN``, ``Infinity`` and ``-Infinity`` are Python's extensions, not JSON (RFC 8259)."""
-    raise ValueError(f"{name} is not a JSON value")
