@@ -4,6 +4,7 @@ agent's handlers as a Python module for the platform SDK."""
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import quote
 
 from nicegui import events, ui
 
@@ -58,5 +59,5 @@ def config_buttons() -> None:
 def python_export_link(agent_id: str, name: str) -> None:
     """A download of the agent's handlers as a module with a ``tools`` dict (``process_webhook_tools``)."""
     ui.button("Export as Python", icon="code").props(
-        f"flat dense no-caps size=sm href=/api/agents/{agent_id}/handlers.py tag=a"
+        f"flat dense no-caps size=sm href=/api/agents/{quote(agent_id, safe='')}/handlers.py tag=a"
     ).tooltip(f"{name}'s handlers as a Python module for the platform SDK").mark(f"export-python-{agent_id}")

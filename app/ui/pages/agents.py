@@ -20,7 +20,8 @@ def page(live: Live) -> None:
     with ui.row().classes("w-full items-center"):
         ui.label("Agents").classes("text-2xl font-bold")
         ui.space()
-        ui.button("Run demo", icon="rocket_launch", on_click=lambda: start_demo()).props("unelevated").tooltip(
+        demo_button = ui.button("Run demo", icon="rocket_launch", on_click=lambda: start_demo()).props("unelevated")
+        demo_button.tooltip(
             "installs the shipped handlers in auto mode and starts every demo agent; follow them on Runs"
         ).mark("run-demo")
         ui.button("Sync from platform", icon="sync", on_click=lambda: sync(announce=True)).props("outline").mark(
@@ -52,11 +53,14 @@ def page(live: Live) -> None:
 
     async def start_demo() -> None:
         runtime = get_runtime()
+        demo_button.disable()  # one click, one demo
         try:
             started = await demo.run_demo(engine=runtime.engine, client=runtime.client)
         except TooldeskError as exc:
             ui.notify(f"Demo not started: {exc.message}", type="negative", multi_line=True)
             return
+        finally:
+            demo_button.enable()
         for run in started:
             changes.emit(run.task_id)
         ui.notify(f"Demo started: {len(started)} run(s), answered by handlers. Follow them on Runs.", type="positive")
