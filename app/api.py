@@ -23,8 +23,9 @@ from app.handlers.run import CallInput, answer_call
 from app.models import DeliveryPublic, HandlerPublic, RoundPublic, RunDetail, RunPublic
 from app.protocol import INT64_MAX, RunStarted, StartRun, ToolResult
 from app.runtime import get_runtime
-from app.services import agents, config_io, deliveries, demo, handlers, ingest, rounds, runs
+from app.services import agents, compare, config_io, deliveries, demo, handlers, ingest, overview, rounds, runs
 from app.services import export_python as export_python_module
+from app.services import replay as run_replay
 from app.services.bus import changes
 
 M = TypeVar("M", bound=BaseModel)
@@ -36,6 +37,12 @@ class ResponsesIn(BaseModel):
 
     results: list[ToolResult]
     answered_by: str = Field(default="api", min_length=1, max_length=80)
+
+
+class ReplayRunIn(BaseModel):
+    """``until_round``: answer rounds 1..k from the original run (0: answer none), leave the next to a person."""
+
+    until_round: int = Field(ge=0, le=10_000)
 
 
 class ReplayIn(BaseModel):
@@ -72,6 +79,33 @@ def build_router() -> APIRouter:
     async def get_run(task_id: Id) -> RunDetail:
         engine = get_runtime().engine
         return await asyncio.to_thread(lambda: runs.get_run(engine=engine, task_id=task_id))
+
+    @router.get("/compare", response_model=compare.Comparison, summary="Two runs side by side, calls aligned")
+    async def compare_runs(
+        a: int = Query(ge=1, le=INT64_MAX, description="task_id of run A"),
+        b: int = Query(ge=1, le=INT64_MAX, description="task_id of run B"),
+    ) -> compare.Comparison:
+        """Headers, run-level flags and the steps: rounds by number, calls by tool name and occurrence;
+        ``tool_call_id`` never counts as a difference. 404 names the side whose run is unknown."""
+        engine = get_runtime().engine
+        return await asyncio.to_thread(lambda: compare.compare_runs(engine=engine, a=a, b=b))
+
+    @router.post(
+        "/runs/{task_id}/replay",
+        response_model=RunStarted,
+        status_code=202,
+        summary="Run the agent again with the same inputs; rounds 1..until_round answered as in this run",
+    )
+    async def replay_run(task_id: Id, request: Request) -> RunStarted:
+        body = await _parse(request, ReplayRunIn)
+        runtime = get_runtime()
+        started = await run_replay.replay_run(
+            engine=runtime.engine, client=runtime.client, task_id=task_id, until_round=body.until_round
+        )
+        changes.emit(task_id)
+        changes.emit(started.task_id)
+        background_tasks.create(runtime.responder.handle_task(started.task_id), name="replay")
+        return started
 
     @router.get("/rounds", response_model=list[RoundPublic], summary="Rounds; state=pending for the inbox")
     async def list_rounds(state: str = Query("pending", pattern="^pending$")) -> list[RoundPublic]:
@@ -145,6 +179,15 @@ def build_router() -> APIRouter:
     async def get_delivery(delivery_id: Id) -> DeliveryPublic:
         engine = get_runtime().engine
         return await asyncio.to_thread(lambda: deliveries.get_delivery(engine=engine, delivery_id=delivery_id))
+
+    @router.get(
+        "/overview",
+        response_model=overview.Overview,
+        summary="What the Overview page shows: runs by status, rounds per minute, answer latency, deliveries",
+    )
+    async def get_overview() -> overview.Overview:
+        engine = get_runtime().engine
+        return await asyncio.to_thread(lambda: overview.overview(engine=engine))
 
     @router.post("/agents/{agent_id}/runs", response_model=RunStarted, status_code=202, summary="Start a run")
     async def start_run(agent_id: str, request: Request) -> RunStarted:

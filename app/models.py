@@ -47,6 +47,8 @@ class Run(SQLModel, table=True):
     started_by: str | None = None
     created_at: float = Field(index=True)
     updated_at: float
+    replay_of: int | None = None
+    replay_until: int | None = None
 
 
 class Delivery(SQLModel, table=True):
@@ -204,6 +206,8 @@ class RunPublic(SQLModel):
     started_by: str | None
     created_at: float
     updated_at: float
+    replay_of: int | None = None
+    replay_until: int | None = None
 
 
 class EventPublic(SQLModel):

@@ -59,11 +59,10 @@ class Runtime:
             return self._sandbox
 
     def delivered(self, outcome: Outcome) -> None:
-        """After a delivery is stored: tell open pages, and let handlers answer a round it opened."""
-        if outcome.task_id is None:
-            return
-        changes.emit(outcome.task_id)
-        if outcome.verdict == "applied":
+        """After any delivery is stored: tell open pages (0 when the run is unknown, e.g. a refused body), and
+        let handlers answer a round an applied one opened."""
+        changes.emit(outcome.task_id or 0)
+        if outcome.task_id is not None and outcome.verdict == "applied":
             background_tasks.create(self.responder.handle_task(outcome.task_id), name="handlers")
 
     async def aclose(self) -> None:

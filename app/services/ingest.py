@@ -72,6 +72,20 @@ def ingest_delivery(
                 task_id=_task_id_hint(body),
                 replay_of=replay_of,
             )
+            hint = _task_id_hint(body)
+            if hint is not None:  # the run's timeline shows the refusal too (an unverified claim: say so)
+                summary = f"delivery refused ({exc.verdict}, answered {exc.status}): {exc.message}"
+                conn.execute(
+                    INSERT_EVENT,
+                    {
+                        "task_id": hint,
+                        "at": received_at,
+                        "kind": "refused",
+                        "summary": summary,
+                        "delivery_id": delivery_id,
+                        "round_id": None,
+                    },
+                )
         return Outcome(exc.status, exc.body(), delivery_id, exc.verdict)
 
     status = verified.status

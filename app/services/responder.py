@@ -25,6 +25,7 @@ from app.handlers.sandbox import Sandbox
 from app.models import Draft, Handler, Round, ToolCall, ToolResult
 from app.protocol import ToolResult as ToolResultIn
 from app.services.outbox import Outbox
+from app.services.replay import REPLAY_MODE, draft_from_original
 from app.services.rounds import submit_round
 
 log = logging.getLogger("tooldesk")
@@ -64,6 +65,9 @@ class Responder:
             return
         self._busy.add(round_id)
         try:
+            if await asyncio.to_thread(draft_from_original, self._engine, round_id):
+                await self._submit_if_all_auto(round_id)
+                return
             work = await asyncio.to_thread(_work, self._engine, round_id)
             if work is None:
                 return
@@ -87,13 +91,19 @@ class Responder:
         if ready is None:
             return
         results, sources, task_id = ready
+        labels = set(sources.values())
+        answered_by = (
+            labels.pop()
+            if len(labels) == 1 and next(iter(sources.values())).startswith("replay")
+            else (AUTO_ANSWERED_BY)
+        )
         try:
             await submit_round(
                 engine=self._engine,
                 outbox=self._outbox,
                 round_id=round_id,
                 results=results,
-                answered_by=AUTO_ANSWERED_BY,
+                answered_by=answered_by,
                 sources=sources,
             )
         except TooldeskError as exc:  # answered meanwhile, or refused: the round shows the platform's words
@@ -196,7 +206,11 @@ def _all_auto(engine: Engine, round_id: int) -> tuple[list[ToolResultIn], dict[s
         # switch to manual while a handler was still answering keeps the round for a person
         query = select(Handler.tool_name, Handler.mode).where(Handler.agent_id == row.agent_id)
         modes = dict(session.exec(query).all())
-        if not calls or any(call not in drafts or modes.get(name) != "auto" for call, name in calls.items()):
+        ready = [
+            call in drafts and (drafts[call].mode == REPLAY_MODE or modes.get(name) == "auto")
+            for call, name in calls.items()
+        ]
+        if not calls or not all(ready):
             return None
         results = [
             ToolResultIn(tool_call_id=call, output=drafts[call].output, is_error=drafts[call].is_error)

@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import asyncio
 
-from nicegui import ui
+from nicegui import events, ui
 
 from app.runtime import get_runtime
 from app.services import rounds
 from app.services.bus import changes
 from app.ui.live import Live
-from app.ui.pages import agents, deliveries, handlers, inbox, run, runs
+from app.ui.pages import (
+    agents,
+    compare,
+    deliveries,
+    handlers,
+    inbox,
+    overview,
+    run,
+    runs,
+)
 
 
 def root() -> None:
@@ -35,6 +44,7 @@ def root() -> None:
             ui.button("Deliveries", icon="move_to_inbox", on_click=lambda: ui.navigate.to("/deliveries")).props(
                 "flat no-caps"
             )
+            ui.button("Overview", icon="insights", on_click=lambda: ui.navigate.to("/overview")).props("flat no-caps")
         ui.space()
         settings = get_runtime().settings
         target = "embedded simulator" if settings.embedded_simulator else settings.platform_url
@@ -52,6 +62,7 @@ def root() -> None:
         await live.notify(task_id)
 
     changes.subscribe(on_change)
+    _keyboard(live)
     ui.timer(0, update_badge, once=True)
     with ui.column().classes("w-full max-w-6xl mx-auto p-4"):
         ui.sub_pages(
@@ -59,9 +70,51 @@ def root() -> None:
                 "/": inbox.page,
                 "/runs": runs.page,
                 "/runs/{task_id}": run.page,
+                "/compare": compare.page,
                 "/agents": agents.page,
                 "/handlers": handlers.page,
                 "/deliveries": deliveries.page,
+                "/overview": overview.page,
             },
             data={"live": live},
         ).classes("w-full")
+
+
+KEYS = [
+    ("j / k", "next / previous round in the Inbox"),
+    ("Enter", "open the selected round: its first result field"),
+    ("Ctrl+Enter or ⌘+Enter", "submit the selected round (works while typing)"),
+    ("/", "search runs"),
+    ("?", "this list"),
+]
+
+
+def _keyboard(live: Live) -> None:
+    """Keys for the whole console; single letters are ignored while typing in a field."""
+    with ui.dialog() as help_dialog, ui.card():
+        ui.label("Keyboard").classes("text-lg font-bold")
+        for keys, what in KEYS:
+            with ui.row().classes("gap-4"):
+                ui.label(keys).classes("font-mono w-48")
+                ui.label(what)
+        ui.button("Close", on_click=help_dialog.close).props("flat")
+
+    async def typing_aside(event: events.KeyEventArguments) -> None:
+        if not event.action.keydown:
+            return
+        name = event.key.name
+        if name == "?":
+            help_dialog.open()
+        elif name == "/":
+            if ui.context.client.sub_pages_router.current_path != "/runs":
+                ui.navigate.to("/runs")
+            await live.key("search")
+        elif name in {"j", "k", "Enter"}:
+            await live.key({"j": "next", "k": "previous", "Enter": "open"}[name])
+
+    async def anywhere(event: events.KeyEventArguments) -> None:
+        if event.action.keydown and event.key.enter and (event.modifiers.ctrl or event.modifiers.meta):
+            await live.key("submit")
+
+    ui.keyboard(on_key=typing_aside).mark("keys")
+    ui.keyboard(on_key=anywhere, ignore=[]).mark("keys-anywhere")

@@ -31,8 +31,7 @@ def build_router() -> APIRouter:
         outcome = await asyncio.to_thread(
             lambda: ingest_delivery(engine=runtime.engine, secret=runtime.secret, body=body, headers=headers)
         )
-        if outcome.verdict == "applied":
-            runtime.delivered(outcome)
+        runtime.delivered(outcome)
         return JSONResponse(outcome.body, status_code=outcome.status_code)
 
     return router

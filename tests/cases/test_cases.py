@@ -201,3 +201,15 @@ async def test_c08_string_arguments_parsed_and_shown_as_json(user: User, console
     code = user.find(marker="arguments-call_s1").elements.pop()
     assert json.loads(code.content) == expected
     assert '\\"' not in code.content
+
+
+async def test_refused_delivery_shows_on_its_runs_timeline(console: httpx.AsyncClient):
+    good = encode(make_status(7009))
+    assert (await _post(console, good, sign(good, msg_id="msg_ok"))).status_code == 200
+    later = encode(make_status(7009, status="completed", sequence=9, result="x"))
+    forged = sign(later, msg_id="msg_forged") | {"webhook-signature": "v1,AAAA"}
+    assert (await _post(console, later, forged)).status_code == 401
+    run = (await console.get("/api/runs/7009")).json()
+    assert run["status"] == "awaiting_tool_calls"
+    assert [e["kind"] for e in run["events"]][-1] == "refused"
+    assert "bad_signature" in run["events"][-1]["summary"]

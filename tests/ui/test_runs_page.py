@@ -71,3 +71,34 @@ async def test_run_page_cancel_then_run_again(user: User, console: httpx.AsyncCl
 
 async def _is(reader, wanted: str) -> bool:
     return await reader() == wanted
+
+
+async def test_run_page_replay_to_round_opens_new_run(user: User, console: httpx.AsyncClient):
+    clock = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b01"
+    task_id = (await console.post(f"/api/agents/{clock}/runs", json={})).json()["task_id"]
+
+    async def pending() -> list:
+        return [r for r in (await console.get("/api/rounds")).json() if r["task_id"] == task_id]
+
+    [round_] = await wait_for(pending)
+    call_id = round_["tool_calls"][0]["tool_call_id"]
+    await console.post(
+        f"/api/rounds/{round_['id']}/responses", json={"results": [{"tool_call_id": call_id, "output": "half past"}]}
+    )
+
+    async def completed() -> bool:
+        return (await console.get(f"/api/runs/{task_id}")).json()["status"] == "completed"
+
+    await wait_for(completed)
+    await user.open(f"/runs/{task_id}")
+    await user.should_see(marker="replay-run")
+    user.find(marker="replay-run").click()
+    user.find(marker="replay-start").click()
+    await user.should_see(marker="replay-of")
+
+    async def replay_completed() -> dict:
+        run = (await console.get(f"/api/runs/{task_id + 1}")).json()
+        return run if run["status"] == "completed" else {}
+
+    run = await wait_for(replay_completed)
+    assert run["result"] == "The current time in UTC is half past."

@@ -53,5 +53,30 @@ def page(live: Live) -> None:
                     )
         empty.set_visibility(not forms)
 
-    live.listen(refresh)
+    selected = {"round_id": 0}
+
+    def select(step: int) -> RoundForm | None:
+        """Move the highlight ``step`` cards (0: keep it); returns the highlighted form."""
+        order = list(forms)
+        if not order:
+            return None
+        current = order.index(selected["round_id"]) if selected["round_id"] in order else -1
+        index = min(max(current + step, 0), len(order) - 1) if current >= 0 else 0
+        for round_id, form in forms.items():
+            form.card.classes(remove="ring-2 ring-primary")
+            if round_id == order[index]:
+                form.card.classes(add="ring-2 ring-primary")
+        selected["round_id"] = order[index]
+        return forms[order[index]]
+
+    async def on_key(action: str) -> None:
+        form = select({"next": 1, "previous": -1}.get(action, 0))
+        if form is None:
+            return
+        if action == "open":
+            form.fields[0].output.run_method("focus")
+        elif action == "submit":
+            await form.send()
+
+    live.listen(refresh, keys=on_key)
     ui.timer(0, refresh, once=True)

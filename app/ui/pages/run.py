@@ -4,13 +4,14 @@ import asyncio
 import time
 from datetime import datetime
 
-from nicegui import ui
+from nicegui import background_tasks, ui
 
 from app.errors import NotFound, PlatformError, TooldeskError
 from app.models import RoundPublic, RunDetail
 from app.protocol import INT64_MAX, StartRun, is_terminal
 from app.runtime import get_runtime
 from app.services import agents, deliveries, handlers, runs
+from app.services import replay as run_replay
 from app.services.bus import changes
 from app.services.reconcile import LOST
 from app.ui.format import clock, duration, pretty_json, status_color
@@ -25,8 +26,17 @@ EVENT_ICONS = {
     "round_closed": "timer_off",
     "history": "history",
     "duplicate": "content_copy",
+    "refused": "gpp_bad",
+    "replay": "fast_forward",
+    "lost": "help_outline",
 }
-EVENT_COLORS = {"round_refused": "negative", "history": "grey-6", "duplicate": "grey-6", "round_closed": "brown-5"}
+EVENT_COLORS = {
+    "refused": "negative",
+    "round_refused": "negative",
+    "history": "grey-6",
+    "duplicate": "grey-6",
+    "round_closed": "brown-5",
+}
 
 
 def page(task_id: str, live: Live) -> None:
@@ -79,6 +89,19 @@ def _render(detail: RunDetail) -> None:
         ui.button("Run again", icon="replay", on_click=lambda: _run_again(detail)).props("outline").tooltip(
             "start the same agent with the same inputs and environment"
         ).mark("run-again")
+        answered = max((r.round for r in detail.rounds if r.results), default=0)
+        if answered:
+            ui.button("Replay to round…", icon="fast_forward", on_click=lambda: _replay_dialog(detail, answered)).props(
+                "outline"
+            ).tooltip("the same inputs; rounds 1..k answered as here, the next one left to you").mark("replay-run")
+        ui.button(
+            "Compare…", icon="compare_arrows", on_click=lambda: ui.navigate.to(f"/compare?a={detail.task_id}")
+        ).props("flat").mark("compare-run")
+    if detail.replay_of is not None:
+        with ui.row().classes("items-center gap-1 text-sm"):
+            ui.icon("fast_forward", color="primary")
+            ui.label(f"replay of run {detail.replay_of}, rounds 1..{detail.replay_until} answered as there:")
+            ui.link(f"run {detail.replay_of}", f"/runs/{detail.replay_of}").mark("replay-of")
     if detail.string_inputs:
         ui.label("Inputs: " + ", ".join(f"{k} = {v}" for k, v in detail.string_inputs.items())).classes("text-sm")
     if detail.status == "completed":
@@ -126,6 +149,43 @@ async def _cancel(detail: RunDetail) -> None:
         ui.notify(f"Not cancelled: {said}{exc.message}", type="negative", multi_line=True)
         return
     ui.notify(f"Cancel sent for run {detail.task_id}: the platform's webhook will confirm it", type="info")
+
+
+def _replay_dialog(detail: RunDetail, answered: int) -> None:
+    with ui.dialog() as dialog, ui.card().classes("w-96"):
+        ui.label(f"Replay run {detail.task_id}").classes("text-lg font-bold")
+        ui.label(
+            "Starts the same agent with the same inputs. Rounds 1 to k are answered with the answers given "
+            "here; round k+1 waits in the Inbox."
+        ).classes("text-sm text-grey-8")
+        until = (
+            ui.number("Answer rounds 1 to", value=answered, min=0, max=answered, step=1, precision=0)
+            .props("outlined dense")
+            .mark("replay-until")
+        )
+
+        async def start() -> None:
+            runtime = get_runtime()
+            try:
+                started = await run_replay.replay_run(
+                    engine=runtime.engine,
+                    client=runtime.client,
+                    task_id=detail.task_id,
+                    until_round=int(until.value or 0),
+                )
+            except TooldeskError as exc:
+                ui.notify(f"Not replayed: {exc.message}", type="negative", multi_line=True)
+                return
+            dialog.close()
+            changes.emit(detail.task_id)
+            changes.emit(started.task_id)
+            background_tasks.create(runtime.responder.handle_task(started.task_id), name="replay")
+            ui.navigate.to(f"/runs/{started.task_id}")
+
+        with ui.row():
+            ui.button("Replay", icon="fast_forward", on_click=start).mark("replay-start")
+            ui.button("Cancel", on_click=dialog.close).props("flat")
+    dialog.open()
 
 
 async def _run_again(detail: RunDetail) -> None:

@@ -139,8 +139,12 @@ class _RunsView:
         self.table.add_slot("body-cell-status", STATUS_SLOT)
         self.table.on("request", self._on_request)
         self.table.on("rowClick", lambda e: ui.navigate.to(f"/runs/{e.args[1]['task_id']}"))
-        live.listen(self.refresh)
+        live.listen(self.refresh, keys=self._on_key)
         ui.timer(0, self._first_load, once=True)
+
+    def _on_key(self, action: str) -> None:
+        if action == "search":
+            self.search.run_method("focus")
 
     async def _first_load(self) -> None:
         engine = get_runtime().engine

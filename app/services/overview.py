@@ -1,0 +1,218 @@
+"""The overview: how many runs in which status, how fast rounds are answered and by whom, what the webhook took.
+
+Counted in SQL (``GROUP BY``; minute buckets by integer division of the Unix time); only the latency
+percentiles are computed here, in Python, over a bounded sample: the newest ``LATENCY_SAMPLE`` rounds submitted
+in the last 24 hours. There is no fallback to older rounds: every window on the page is relative to now, so a
+quiet day shows empty charts rather than last week's numbers.
+
+Blocking (SQLite): call through ``asyncio.to_thread`` from async code.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections import defaultdict
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine, Integer, bindparam, case, cast
+from sqlalchemy.sql.expression import UnaryExpression
+from sqlalchemy.sql.operators import custom_op
+from sqlmodel import Session, col, func, select
+
+from app.db import read_session
+from app.models import Delivery, Round, Run, ToolResult
+from app.protocol import KNOWN_STATUSES
+from app.services.reconcile import LOST
+from app.services.responder import AUTO_ANSWERED_BY
+
+REFUSED = ("bad_headers", "bad_timestamp", "bad_signature", "bad_body")
+ACCEPTED = ("applied", "history", "duplicate")
+ANSWERERS = ("person", "static", "rules", "python")
+MINUTES = 60
+HOUR = 3600.0
+DAY = 86400.0
+LATENCY_SAMPLE = 5000
+ORDER_MARGIN = 300.0
+"""Seconds by which a delivery's ``received_at`` may run behind one stored before it (taken before the write
+lock, whose wait is bounded by SQLite's 30 s busy timeout)."""
+_DELIVERY = Delivery.__table__  # type: ignore[attr-defined]
+_FIRST_ID = select(func.min(_DELIVERY.c.id))  # one aggregate each: SQLite reads min() or max() off the b-tree
+_LAST_ID = select(func.max(_DELIVERY.c.id))  # only when it is alone in its query
+_RECEIVED_FROM = (
+    select(_DELIVERY.c.received_at).where(_DELIVERY.c.id >= bindparam("middle")).order_by(_DELIVERY.c.id).limit(1)
+)
+_HANDLER = re.compile(r"^(static|rules|python) handler v\d+$")
+
+
+class MinuteCount(BaseModel):
+    """Rounds submitted in one minute, by who answered."""
+
+    minute: int = Field(description="the minute's start, Unix seconds")
+    person: int = Field(description="answered by a person or a script through the API")
+    handlers: int = Field(description="submitted by handlers in auto mode")
+
+
+class Latency(BaseModel):
+    """Seconds from a round opening to its submission, for the rounds one kind of answerer took part in."""
+
+    answerer: str = Field(description="person, static, rules or python")
+    rounds: int
+    p50_s: float
+    p95_s: float
+
+
+class Overview(BaseModel):
+    """Every number the Overview page shows. Windows end at ``at`` (Unix seconds)."""
+
+    at: float
+    runs_total: int
+    runs_awaiting_person: int = Field(description="runs with a pending round")
+    deliveries_last_hour: int = Field(description="every webhook request of the last hour, refused ones included")
+    refused_last_hour: int
+    runs_by_status: dict[str, int] = Field(description="every status present: known ones in order, then others")
+    rounds_per_minute: list[MinuteCount] = Field(description="the last 60 minutes, oldest first, zeros included")
+    latency: list[Latency] = Field(description="last 24 hours, newest 5,000 rounds; answerers with rounds only")
+    deliveries_by_verdict: dict[str, int] = Field(description="last 24 hours: the refusals, then the rest")
+
+
+def overview(*, engine: Engine, now: float | None = None) -> Overview:
+    """The overview as of ``now`` (default: the current time)."""
+    at = time.time() if now is None else now
+    with read_session(engine) as session:
+        by_status = _runs_by_status(session)
+        awaiting = session.exec(select(func.count(func.distinct(Round.task_id))).where(Round.state == "pending")).one()
+        day, hour = _deliveries(session, at)
+        return Overview(
+            at=at,
+            runs_total=sum(by_status.values()),
+            runs_awaiting_person=awaiting,
+            deliveries_last_hour=sum(hour.values()),
+            refused_last_hour=sum(hour.get(verdict, 0) for verdict in REFUSED),
+            runs_by_status=by_status,
+            rounds_per_minute=_rounds_per_minute(session, at),
+            latency=_latency(session, at),
+            deliveries_by_verdict=day,
+        )
+
+
+def answerer_kind(answered_by: str) -> str:
+    """``static``, ``rules`` or ``python`` for a handler's result ("rules handler v3"); ``person`` otherwise
+    ("person (console)", "api", a script's own name)."""
+    match = _HANDLER.match(answered_by)
+    return match.group(1) if match else "person"
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    """The ``q`` quantile (0 to 1) of ascending ``ordered``, linear between the closest ranks (as numpy's
+    default); 0.0 for no values."""
+    if not ordered:
+        return 0.0
+    position = (len(ordered) - 1) * q
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _runs_by_status(session: Session) -> dict[str, int]:
+    counts = dict(session.exec(select(Run.status, func.count()).group_by(col(Run.status))).all())
+    order = [*KNOWN_STATUSES, LOST]
+    known = {status: counts.pop(status) for status in order if status in counts}
+    return known | dict(sorted(counts.items()))
+
+
+def _deliveries(session: Session, at: float) -> tuple[dict[str, int], dict[str, int]]:
+    """Counts by verdict over the last 24 hours (every verdict, zeros included) and over the last hour."""
+    in_hour = func.sum(case((col(Delivery.received_at) >= at - HOUR, 1), else_=0))
+    # unary plus: keeps SQLite from walking the verdict index over the whole log instead of the rowid range
+    by_verdict: UnaryExpression[str] = UnaryExpression(_DELIVERY.c.verdict, operator=custom_op("+"))
+    rows = session.exec(
+        select(by_verdict, func.count(), in_hour)
+        .where(
+            col(Delivery.id) >= _first_delivery_id(session, at - DAY - ORDER_MARGIN),
+            col(Delivery.received_at) >= at - DAY,
+            col(Delivery.received_at) <= at,
+        )
+        .group_by(by_verdict)
+    ).all()
+    day = dict.fromkeys((*REFUSED, *ACCEPTED), 0)
+    hour: dict[str, int] = {}
+    for verdict, count, recent in rows:
+        day[verdict] = count
+        hour[verdict] = recent or 0
+    return day, hour
+
+
+def _first_delivery_id(session: Session, since: float) -> int:
+    """The first delivery id received at ``since`` or later, by bisecting the ids (a lookup by rowid each), so
+    the count reads only the window's rows and not the whole log (``received_at`` has no index).
+
+    Ids grow with ``received_at`` give or take the wait for the write lock; the caller asks from
+    ``ORDER_MARGIN`` seconds earlier and still filters on ``received_at``, so the counts stay exact."""
+    conn = session.connection()  # Core, not the ORM: about 20 lookups, each a few microseconds in SQLite
+    low, high = conn.execute(_FIRST_ID).scalar(), conn.execute(_LAST_ID).scalar()
+    if low is None or high is None:
+        return 0
+    while low <= high:
+        middle = (low + high) // 2
+        received = conn.execute(_RECEIVED_FROM, {"middle": middle}).scalar()
+        if received is None or received >= since:
+            high = middle - 1
+        else:
+            low = middle + 1
+    return low
+
+
+def _rounds_per_minute(session: Session, at: float) -> list[MinuteCount]:
+    last = int(at // 60)
+    first = last - MINUTES + 1
+    minute = cast(col(Round.submitted_at) / 60, Integer)
+    by_handlers = func.sum(case((col(Round.answered_by) == AUTO_ANSWERED_BY, 1), else_=0))
+    rows = session.exec(
+        select(minute, func.count(), by_handlers)
+        .where(
+            Round.state == "submitted",
+            col(Round.submitted_at) >= first * 60,
+            col(Round.submitted_at) < (last + 1) * 60,
+        )
+        .group_by(minute)
+    ).all()
+    found = {int(bucket): (count - (auto or 0), auto or 0) for bucket, count, auto in rows}
+    return [
+        MinuteCount(minute=bucket * 60, person=found.get(bucket, (0, 0))[0], handlers=found.get(bucket, (0, 0))[1])
+        for bucket in range(first, last + 1)
+    ]
+
+
+def _latency(session: Session, at: float) -> list[Latency]:
+    """p50 and p95 per answerer kind. A round counts once for each kind among its tool results' ``answered_by``
+    (a person who answered beside an auto handler puts the round in both)."""
+    newest = (
+        select(Round.id)
+        .where(Round.state == "submitted", col(Round.submitted_at) >= at - DAY, col(Round.submitted_at) <= at)
+        .order_by(col(Round.submitted_at).desc())
+        .limit(LATENCY_SAMPLE)
+    )
+    rows = session.exec(
+        select(Round.id, Round.opened_at, Round.submitted_at, ToolResult.answered_by)
+        .join(ToolResult, col(ToolResult.round_id) == col(Round.id))
+        .where(col(Round.id).in_(newest.scalar_subquery()))
+        .distinct()
+    ).all()
+    waits: dict[str, dict[int | None, float]] = defaultdict(dict)
+    for round_id, opened_at, submitted_at, answered_by in rows:
+        waits[answerer_kind(answered_by)][round_id] = max(0.0, (submitted_at or opened_at) - opened_at)
+    found = []
+    for kind in ANSWERERS:
+        if kind in waits:
+            ordered = sorted(waits[kind].values())
+            found.append(
+                Latency(
+                    answerer=kind,
+                    rounds=len(ordered),
+                    p50_s=round(percentile(ordered, 0.5), 3),
+                    p95_s=round(percentile(ordered, 0.95), 3),
+                )
+            )
+    return found

@@ -1,0 +1,205 @@
+"""The overview: runs by status, rounds per minute and answer latency by who answered, deliveries by verdict."""
+
+from __future__ import annotations
+
+import asyncio
+from itertools import pairwise
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from app.db import make_engine, write_session
+from app.models import Delivery, Round, ToolResult
+from app.services.overview import DAY, overview
+from tests.builders import encode, make_status, sign, wait_for
+
+CLOCK = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b01"
+FLAKY = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b03"
+WEATHER_COMPARE = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b04"
+NOW = 1_800_000_030.0  # 30 s into a minute
+
+
+async def test_get_overview_counts_deliveries_by_verdict(console: httpx.AsyncClient):
+    body = encode(make_status(8501))
+    old = encode(make_status(8501, status="running", sequence=1, round=None))
+    assert (await _post(console, body, sign(body, msg_id="m1"))) == 200
+    assert (await _post(console, old, sign(old, msg_id="m2"))) == 200  # history
+    assert (await _post(console, body, sign(body, msg_id="m1"))) == 200  # duplicate
+    assert (await _post(console, body, sign(body, msg_id="m3") | {"webhook-signature": "v1,AAAA"})) == 401
+    assert (await _post(console, body, sign(body, msg_id="m4", timestamp=1_000_000_000))) == 400
+    assert (await _post(console, body, {"content-type": "application/json"})) == 400
+    assert (await _post(console, b"not json", sign(b"not json", msg_id="m5"))) == 400
+
+    got = (await console.get("/api/overview")).json()
+
+    assert got["deliveries_by_verdict"] == {
+        "bad_headers": 1,
+        "bad_timestamp": 1,
+        "bad_signature": 1,
+        "bad_body": 1,
+        "applied": 1,
+        "history": 1,
+        "duplicate": 1,
+    }
+    assert (got["deliveries_last_hour"], got["refused_last_hour"]) == (7, 4)
+    assert got["runs_by_status"] == {"awaiting_tool_calls": 1}
+    assert (got["runs_total"], got["runs_awaiting_person"]) == (1, 1)
+
+
+async def test_get_overview_splits_rounds_by_person_and_handler_kind(console: httpx.AsyncClient):
+    await _save_auto(console, FLAKY, "fetch_quote", "static", {"output": "42"})
+    await _save_auto(console, WEATHER_COMPARE, "get_weather", "rules", {"rules": [], "default": {"output": "sunny"}})
+    clock = await _start(console, CLOCK)
+    handled = [await _start(console, FLAKY), await _start(console, WEATHER_COMPARE)]
+    [pending] = await wait_for(lambda: _pending(console, clock))
+    await asyncio.sleep(0.3)  # the person takes a moment
+    calls = [{"tool_call_id": call["tool_call_id"], "output": "12:00"} for call in pending["tool_calls"]]
+    answered = await console.post(f"/api/rounds/{pending['id']}/responses", json={"results": calls})
+    assert answered.status_code == 200, answered.text
+    for task_id in [clock, *handled]:
+        await wait_for(lambda task_id=task_id: _status_is(console, task_id, "completed"))
+
+    got = (await console.get("/api/overview")).json()
+
+    minutes = got["rounds_per_minute"]
+    assert len(minutes) == 60
+    assert [b["minute"] - a["minute"] for a, b in pairwise(minutes)] == [60] * 59
+    assert minutes[-1]["minute"] == int(got["at"] // 60) * 60
+    assert (sum(m["person"] for m in minutes), sum(m["handlers"] for m in minutes)) == (1, 2)
+    latency = {item["answerer"]: item for item in got["latency"]}
+    assert {kind: item["rounds"] for kind, item in latency.items()} == {"person": 1, "static": 1, "rules": 1}
+    assert latency["person"]["p50_s"] == latency["person"]["p95_s"] >= 0.3
+    assert got["runs_by_status"] == {"completed": 3}
+    assert got["runs_awaiting_person"] == 0
+
+
+def test_overview_latency_percentiles_over_the_last_day(tmp_path: Path):
+    engine = make_engine(f"sqlite:///{tmp_path}/overview.db")
+    for wait in range(1, 11):  # 1 .. 10 s, answered by a person through the API
+        _round(engine, submitted_at=NOW - 600, wait=wait, answered_by="api", results=["api"])
+    _round(engine, submitted_at=NOW - 60, wait=2, answered_by="handlers (auto)", results=["python handler v4"] * 2)
+    _round(engine, submitted_at=NOW - DAY - 1, wait=500, answered_by="api", results=["api"])  # older than a day
+    _round(engine, submitted_at=NOW - 60, wait=900, answered_by="api", results=["api"], state="closed")
+
+    got = overview(engine=engine, now=NOW)
+
+    assert [(item.answerer, item.rounds, item.p50_s, item.p95_s) for item in got.latency] == [
+        ("person", 10, 5.5, 9.55),
+        ("python", 1, 2.0, 2.0),
+    ]
+
+
+def test_overview_rounds_per_minute_buckets_by_whole_minute(tmp_path: Path):
+    engine = make_engine(f"sqlite:///{tmp_path}/overview.db")
+    _round(engine, submitted_at=NOW - 30, wait=1, answered_by="person (console)", results=["person (console)"])
+    _round(engine, submitted_at=NOW - 1, wait=1, answered_by="handlers (auto)", results=["static handler v1"])
+    _round(engine, submitted_at=NOW - 31, wait=1, answered_by="handlers (auto)", results=["static handler v1"])
+    _round(engine, submitted_at=NOW - 59 * 60 - 30, wait=1, answered_by="api", results=["api"])  # the first minute
+    _round(engine, submitted_at=NOW - 59 * 60 - 31, wait=1, answered_by="api", results=["api"])  # one before
+
+    minutes = overview(engine=engine, now=NOW).rounds_per_minute
+
+    assert minutes[0].minute == NOW - 30 - 59 * 60
+    assert [(m.person, m.handlers) for m in (minutes[0], minutes[-2], minutes[-1])] == [(1, 0), (0, 1), (1, 1)]
+    assert sum(m.person + m.handlers for m in minutes) == 4
+
+
+def test_overview_deliveries_leave_out_older_than_a_day(tmp_path: Path):
+    engine = make_engine(f"sqlite:///{tmp_path}/overview.db")
+    for received_at, verdict in [
+        *[(NOW - 2 * DAY + i, "applied") for i in range(40)],
+        (NOW - DAY - 5, "applied"),  # stored after the next one (the write lock's wait), still a day old
+        (NOW - DAY + 5, "applied"),
+        (NOW - DAY - 1, "bad_signature"),
+        *[(NOW - DAY + 100 + i, "applied") for i in range(50)],
+        (NOW - 3599, "bad_body"),
+        (NOW - 10, "duplicate"),
+    ]:
+        _delivery(engine, received_at, verdict)
+
+    got = overview(engine=engine, now=NOW)
+
+    assert {verdict: count for verdict, count in got.deliveries_by_verdict.items() if count} == {
+        "applied": 51,
+        "bad_body": 1,
+        "duplicate": 1,
+    }
+    assert (got.deliveries_last_hour, got.refused_last_hour) == (2, 1)
+
+
+def test_overview_empty_database_is_all_zeros(tmp_path: Path):
+    got = overview(engine=make_engine(f"sqlite:///{tmp_path}/overview.db"), now=NOW)
+    assert (got.runs_total, got.runs_by_status, got.latency) == (0, {}, [])
+    assert set(got.deliveries_by_verdict.values()) == {0}
+    assert len(got.rounds_per_minute) == 60
+
+
+@pytest.mark.parametrize(
+    ("answered_by", "kind"),
+    [("static handler v3", "static"), ("rules handler v12", "rules"), ("python handler v2", "python")],
+)
+def test_overview_latency_names_handler_kind_from_result(tmp_path: Path, answered_by: str, kind: str):
+    engine = make_engine(f"sqlite:///{tmp_path}/overview.db")
+    _round(engine, submitted_at=NOW - 5, wait=1, answered_by="handlers (auto)", results=[answered_by])
+    _round(engine, submitted_at=NOW - 5, wait=1, answered_by="x", results=["rules handler"])  # no version: a name
+
+    assert [item.answerer for item in overview(engine=engine, now=NOW).latency] == ["person", kind]
+
+
+async def _post(console: httpx.AsyncClient, body: bytes, headers: dict[str, str]) -> int:
+    return (await console.post("/webhooks/sudoiq", content=body, headers=headers)).status_code
+
+
+async def _save_auto(console: httpx.AsyncClient, agent_id: str, tool_name: str, kind: str, spec: dict) -> None:
+    saved = await console.post(
+        "/api/handlers", json={"agent_id": agent_id, "tool_name": tool_name, "kind": kind, "mode": "auto", "spec": spec}
+    )
+    assert saved.status_code == 200, saved.text
+
+
+async def _start(console: httpx.AsyncClient, agent_id: str) -> int:
+    started = await console.post(f"/api/agents/{agent_id}/runs", json={"string_inputs": {}})
+    assert started.status_code == 202, started.text
+    return started.json()["task_id"]
+
+
+async def _pending(console: httpx.AsyncClient, task_id: int) -> list[dict]:
+    return [r for r in (await console.get("/api/rounds")).json() if r["task_id"] == task_id]
+
+
+async def _status_is(console: httpx.AsyncClient, task_id: int, status: str) -> bool:
+    return (await console.get(f"/api/runs/{task_id}")).json()["status"] == status
+
+
+_next_task = iter(range(9000, 10_000))
+
+
+def _round(
+    engine: Engine, *, submitted_at: float, wait: float, answered_by: str, results: list[str], state: str = "submitted"
+) -> None:
+    """A round of ``len(results)`` calls opened ``wait`` seconds before ``submitted_at``."""
+    task_id = next(_next_task)
+    with write_session(engine) as session:
+        row = Round(
+            task_id=task_id,
+            agent_id="agent",
+            round=1,
+            state=state,
+            opened_at=submitted_at - wait,
+            submitted_at=submitted_at,
+            answered_by=answered_by,
+        )
+        session.add(row)
+        session.flush()
+        assert row.id is not None
+        for n, who in enumerate(results):
+            session.add(
+                ToolResult(round_id=row.id, tool_call_id=f"c{n}", output="x", answered_by=who, created_at=submitted_at)
+            )
+
+
+def _delivery(engine: Engine, received_at: float, verdict: str) -> None:
+    with write_session(engine) as session:
+        session.add(Delivery(received_at=received_at, body=b"{}", verdict=verdict, answered_status=200))
