@@ -266,6 +266,11 @@ def _round_card(round_: RoundPublic) -> None:
                 ui.label(f"answered by {round_.answered_by}").classes("text-sm")
             if round_.submitted_at:
                 ui.label(f"waited {duration(round_.submitted_at - round_.opened_at)}").classes("text-sm text-grey-7")
+            if round_.submitted_at and round_.acknowledged_at:
+                took = round_.acknowledged_at - round_.submitted_at
+                ui.label(f"· platform took it in {took * 1000:.0f} ms").classes("text-sm text-grey-7").tooltip(
+                    "from the answer to the platform's acknowledgement (outbox retries included)"
+                )
         if round_.state == "pending" and round_.expires_at:
             _countdown(round_.expires_at)
         if round_.message:
