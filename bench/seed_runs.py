@@ -203,13 +203,37 @@ def time_http(url: str, folder: Path) -> list[tuple[str, str, float]]:
             response = httpx.get(f"{base}/api/runs", timeout=30)
             samples.append((time.perf_counter() - started) * 1000)
             response.raise_for_status()
-        return [("HTTP", "GET /api/runs, first page (median of 5)", statistics.median(samples))]
+        timed = [("HTTP", "GET /api/runs, first page (median of 5)", statistics.median(samples))]
+        return timed + time_page(base)
     finally:
         process.terminate()
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def time_page(base: str) -> list[tuple[str, str, float]]:
+    """In Chromium: from opening /runs to its first row on screen (Debian's Chromium; skipped without it)."""
+    if not Path("/usr/bin/chromium").exists():
+        return []
+    from playwright.sync_api import sync_playwright
+
+    samples = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        for _ in range(3):
+            page = browser.new_page()
+            started = time.perf_counter()
+            page.goto(f"{base}/runs")
+            page.locator("tbody tr").first.wait_for(timeout=30_000)
+            samples.append((time.perf_counter() - started) * 1000)
+            page.close()
+        browser.close()
+    return [("browser", "open /runs until the first row shows (median of 3)", statistics.median(samples))]
 
 
 def free_port() -> int:

@@ -27,6 +27,8 @@ from app.protocol import TERMINAL_STATUSES, RunStatus
 from app.services.apply import INSERT_EVENT, ROUNDS, RUNS, apply_status
 
 LOST = "lost"
+RECONCILE_WINDOW_SECONDS = 7 * 86400
+RECONCILE_LIMIT = 1000
 OUTBOX = OutboxItem.__table__  # type: ignore[attr-defined]
 log = logging.getLogger("tooldesk")
 
@@ -57,8 +59,19 @@ async def reconcile_runs(*, engine: Engine, client: PlatformClient, before: floa
 
 
 def _open_runs(engine: Engine, before: float) -> list[tuple[int, str]]:
+    """Open runs that changed in the week before ``before``, newest first, at most ``RECONCILE_LIMIT``: older ones
+    are past any round's deadline, and a start must not turn into thousands of requests."""
     closed = [*TERMINAL_STATUSES, LOST]
-    query = select(Run.task_id, Run.agent_id).where(col(Run.status).not_in(closed), col(Run.updated_at) < before)
+    query = (
+        select(Run.task_id, Run.agent_id)
+        .where(
+            col(Run.status).not_in(closed),
+            col(Run.updated_at) < before,
+            col(Run.updated_at) >= before - RECONCILE_WINDOW_SECONDS,
+        )
+        .order_by(col(Run.updated_at).desc())
+        .limit(RECONCILE_LIMIT)
+    )
     with read_session(engine) as session:
         rows = session.exec(query).all()
         return [(task_id, agent_id) for task_id, agent_id in rows]
