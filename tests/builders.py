@@ -73,3 +73,13 @@ async def wait_for(condition: Callable[[], Awaitable[Any] | Any], *, within: flo
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {within} s")
         await asyncio.sleep(0.02)
+
+
+def take_errors(caplog: Any) -> list[str]:
+    """The ERROR log messages a test caused so far (first line of each), cleared, so a page that fails fails the
+    test itself and not the ``user`` fixture's teardown (which would also break the next test's start)."""
+    import logging
+
+    found = [record.getMessage().splitlines()[0][:200] for record in caplog.records if record.levelno >= logging.ERROR]
+    caplog.clear()
+    return found

@@ -281,7 +281,7 @@ def _lookup(args: Any, path: str) -> Any:
     for part in path.split(".") if path else ():
         if isinstance(value, dict) and part in value:
             value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+        elif isinstance(value, list) and part.isascii() and part.isdigit() and int(part) < len(value):
             value = value[int(part)]
         else:
             return _MISSING

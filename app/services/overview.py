@@ -29,7 +29,7 @@ from app.services.responder import AUTO_ANSWERED_BY
 
 REFUSED = ("bad_headers", "bad_timestamp", "bad_signature", "bad_body")
 ACCEPTED = ("applied", "history", "duplicate")
-ANSWERERS = ("person", "static", "rules", "python")
+ANSWERERS = ("person", "static", "rules", "python", "replay")
 MINUTES = 60
 HOUR = 3600.0
 DAY = 86400.0
@@ -51,7 +51,7 @@ class MinuteCount(BaseModel):
 
     minute: int = Field(description="the minute's start, Unix seconds")
     person: int = Field(description="answered by a person or a script through the API")
-    handlers: int = Field(description="submitted by handlers in auto mode")
+    handlers: int = Field(description="submitted by handlers in auto mode or by a replay")
 
 
 class Latency(BaseModel):
@@ -98,8 +98,10 @@ def overview(*, engine: Engine, now: float | None = None) -> Overview:
 
 
 def answerer_kind(answered_by: str) -> str:
-    """``static``, ``rules`` or ``python`` for a handler's result ("rules handler v3"); ``person`` otherwise
-    ("person (console)", "api", a script's own name)."""
+    """``static``, ``rules`` or ``python`` for a handler's result ("rules handler v3"), ``replay`` for an answer
+    copied by a replay ("replay of run 1001"); ``person`` otherwise ("person (console)", "api", a script's name)."""
+    if answered_by.startswith("replay of run "):
+        return "replay"
     match = _HANDLER.match(answered_by)
     return match.group(1) if match else "person"
 
@@ -168,7 +170,8 @@ def _rounds_per_minute(session: Session, at: float) -> list[MinuteCount]:
     last = int(at // 60)
     first = last - MINUTES + 1
     minute = cast(col(Round.submitted_at) / 60, Integer)
-    by_handlers = func.sum(case((col(Round.answered_by) == AUTO_ANSWERED_BY, 1), else_=0))
+    automated = (col(Round.answered_by) == AUTO_ANSWERED_BY) | col(Round.answered_by).startswith("replay of run ")
+    by_handlers = func.sum(case((automated, 1), else_=0))
     rows = session.exec(
         select(minute, func.count(), by_handlers)
         .where(

@@ -105,7 +105,7 @@ def _conditions(where: RunFilter) -> list[Any]:
         conditions.append(
             col(Run.task_id).in_(in_calls)
             | col(Run.task_id).in_(in_results)
-            | cast(col(Run.result), String).ilike(pattern, escape="\\")
+            | cast(func.json_extract(col(Run.result), "$"), String).ilike(pattern, escape="\\")
         )
     return conditions
 

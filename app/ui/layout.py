@@ -8,6 +8,9 @@ notes: subscribe in the root layout, not in a sub page builder).
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable
+from typing import Any
 
 from nicegui import events, ui
 
@@ -67,14 +70,14 @@ def root() -> None:
     with ui.column().classes("w-full max-w-6xl mx-auto p-4"):
         ui.sub_pages(
             {
-                "/": inbox.page,
-                "/runs": runs.page,
-                "/runs/{task_id}": run.page,
-                "/compare": compare.page,
-                "/agents": agents.page,
-                "/handlers": handlers.page,
-                "/deliveries": deliveries.page,
-                "/overview": overview.page,
+                "/": _fresh(live, inbox.page),
+                "/runs": _fresh(live, runs.page),
+                "/runs/{task_id}": _fresh(live, run.page),
+                "/compare": _fresh(live, compare.page),
+                "/agents": _fresh(live, agents.page),
+                "/handlers": _fresh(live, handlers.page),
+                "/deliveries": _fresh(live, deliveries.page),
+                "/overview": _fresh(live, overview.page),
             },
             data={"live": live},
         ).classes("w-full")
@@ -107,8 +110,10 @@ def _keyboard(live: Live) -> None:
             help_dialog.open()
         elif name == "/":
             if ui.context.client.sub_pages_router.current_path != "/runs":
+                live.pending_key = "search"  # the Runs page takes it once it is on screen
                 ui.navigate.to("/runs")
-            await live.key("search")
+            else:
+                await live.key("search")
         elif name in {"j", "k", "Enter"}:
             await live.key({"j": "next", "k": "previous", "Enter": "open"}[name])
 
@@ -118,3 +123,16 @@ def _keyboard(live: Live) -> None:
 
     ui.keyboard(on_key=typing_aside).mark("keys")
     ui.keyboard(on_key=anywhere, ignore=[]).mark("keys-anywhere")
+
+
+def _fresh(live: Live, page: Callable[..., Any]) -> Callable[..., Any]:
+    """The page builder, after the previous page's live callbacks are dropped (a page without live updates
+    must not keep the last page's keys or refresh). ``functools.wraps`` keeps the signature that
+    ``ui.sub_pages`` reads to pass path and query parameters."""
+
+    @functools.wraps(page)
+    def build(*args: Any, **kwargs: Any) -> Any:
+        live.reset()
+        return page(*args, **kwargs)
+
+    return build

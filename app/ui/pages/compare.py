@@ -114,7 +114,7 @@ class _CompareView:
 
 def _task_id(text: str) -> int | None:
     """A task_id typed or taken from the URL, or ``None`` when it is not a positive 64-bit integer."""
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         return None
     value = int(text)
     return value if 0 < value <= INT64_MAX else None

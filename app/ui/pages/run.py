@@ -41,6 +41,7 @@ EVENT_COLORS = {
 
 def page(task_id: str, live: Live) -> None:
     ui.page_title(f"Run {task_id} · Tooldesk")
+    host = ui.element("div")  # dialogs live here, outside what a live refresh clears
     body = ui.column().classes("w-full gap-4")
     number = _task_id(task_id)
 
@@ -60,7 +61,7 @@ def page(task_id: str, live: Live) -> None:
             return
         body.clear()
         with body:
-            _render(detail)
+            _render(detail, host)
 
     live.listen(refresh)
     ui.timer(0, refresh, once=True)
@@ -68,13 +69,13 @@ def page(task_id: str, live: Live) -> None:
 
 def _task_id(text: str) -> int | None:
     """A task_id from the URL, or ``None`` when it is not a positive 64-bit integer."""
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         return None
     value = int(text)
     return value if 0 < value <= INT64_MAX else None
 
 
-def _render(detail: RunDetail) -> None:
+def _render(detail: RunDetail, host: ui.element) -> None:
     with ui.row().classes("items-center gap-3"):
         ui.label(f"Run {detail.task_id}").classes("text-2xl font-bold")
         ui.badge(detail.status, color=status_color(detail.status)).classes("text-base").mark("run-status")
@@ -91,9 +92,11 @@ def _render(detail: RunDetail) -> None:
         ).mark("run-again")
         answered = max((r.round for r in detail.rounds if r.results), default=0)
         if answered:
-            ui.button("Replay to round…", icon="fast_forward", on_click=lambda: _replay_dialog(detail, answered)).props(
-                "outline"
-            ).tooltip("the same inputs; rounds 1..k answered as here, the next one left to you").mark("replay-run")
+            ui.button(
+                "Replay to round…", icon="fast_forward", on_click=lambda: _replay_dialog(detail, answered, host)
+            ).props("outline").tooltip("the same inputs; rounds 1..k answered as here, the next one left to you").mark(
+                "replay-run"
+            )
         ui.button(
             "Compare…", icon="compare_arrows", on_click=lambda: ui.navigate.to(f"/compare?a={detail.task_id}")
         ).props("flat").mark("compare-run")
@@ -135,7 +138,7 @@ def _render(detail: RunDetail) -> None:
                         ).classes("text-xs text-grey-6")
                     if event.delivery_id is not None:
                         delivery_id = event.delivery_id
-                        ui.button("raw", on_click=lambda d=delivery_id: _show_delivery(d)).props(
+                        ui.button("raw", on_click=lambda d=delivery_id: _show_delivery(d, host)).props(
                             "flat dense no-caps size=sm"
                         ).mark(f"raw-{delivery_id}")
 
@@ -151,8 +154,9 @@ async def _cancel(detail: RunDetail) -> None:
     ui.notify(f"Cancel sent for run {detail.task_id}: the platform's webhook will confirm it", type="info")
 
 
-def _replay_dialog(detail: RunDetail, answered: int) -> None:
-    with ui.dialog() as dialog, ui.card().classes("w-96"):
+def _replay_dialog(detail: RunDetail, answered: int, host: ui.element) -> None:
+    with host, ui.dialog() as dialog, ui.card().classes("w-96"):
+        dialog.on("hide", dialog.delete)  # one dialog per opening, gone once closed
         ui.label(f"Replay run {detail.task_id}").classes("text-lg font-bold")
         ui.label(
             "Starts the same agent with the same inputs. Rounds 1 to k are answered with the answers given "
@@ -239,10 +243,11 @@ async def _save_as_rule(round_id: int, tool_call_id: str) -> None:
     )
 
 
-async def _show_delivery(delivery_id: int) -> None:
+async def _show_delivery(delivery_id: int, host: ui.element) -> None:
     engine = get_runtime().engine
     delivery = await asyncio.to_thread(lambda: deliveries.get_delivery(engine=engine, delivery_id=delivery_id))
-    with ui.dialog() as dialog, ui.card().classes("w-[48rem] max-w-full"):
+    with host, ui.dialog() as dialog, ui.card().classes("w-[48rem] max-w-full"):
+        dialog.on("hide", dialog.delete)  # one dialog per opening, gone once closed
         ui.label(f"Delivery {delivery.id} · {delivery.verdict} · answered {delivery.answered_status}").classes(
             "font-bold"
         )

@@ -79,14 +79,15 @@ class _RunsView:
         with ui.row().classes("w-full items-end gap-3"):
             self.search = (
                 ui.input("Search", value=self.where.q or "", placeholder="tool names, arguments, results")
-                .props("outlined dense clearable debounce=400")
+                .props("outlined dense clearable debounce=400 maxlength=200")
                 .classes("w-72")
                 .mark("runs-search")
             )
             self.search.on_value_change(lambda e: self._set(q=e.value or None))
+            chosen = {self.where.agent_id: self.where.agent_id} if self.where.agent_id else {}
             self.agent = (
                 ui.select(
-                    {"": "every agent"},
+                    {"": "every agent", **chosen},
                     value=self.where.agent_id or "",
                     label="Agent",
                     on_change=lambda e: self._set(agent_id=e.value or None),
@@ -138,6 +139,8 @@ class _RunsView:
         )
         self.table.add_slot("body-cell-status", STATUS_SLOT)
         self.table.on("request", self._on_request)
+        self.table.on("update:pagination", self._keep_total)  # the browser's table echoes its own state on mount
+        self.total = 0
         self.table.on("rowClick", lambda e: ui.navigate.to(f"/runs/{e.args[1]['task_id']}"))
         live.listen(self.refresh, keys=self._on_key)
         ui.timer(0, self._first_load, once=True)
@@ -149,27 +152,42 @@ class _RunsView:
     async def _first_load(self) -> None:
         engine = get_runtime().engine
         known = await asyncio.to_thread(lambda: agents.list_agents(engine=engine))
-        self.agent.set_options(
-            {"": "every agent", **{a.agent_id: a.name for a in known}}, value=self.where.agent_id or ""
-        )
+        options = {"": "every agent", **{a.agent_id: a.name for a in known}}
+        if self.where.agent_id and self.where.agent_id not in options:
+            options[self.where.agent_id] = f"{self.where.agent_id} (not listed by the platform)"
+        self.agent.set_options(options, value=self.where.agent_id or "")
         await self.refresh()
 
     async def _on_request(self, event: events.GenericEventArguments) -> None:
         pagination: dict[str, Any] = event.args["pagination"]
         sort = pagination.get("sortBy") or "created_at"
-        self.where = self.where.model_copy(
-            update={
-                "sort": sort if sort in runs.SORTABLE else "created_at",
-                "descending": bool(pagination.get("descending")),
-                "page": int(pagination.get("page") or 1),
-                "per_page": int(pagination.get("rowsPerPage") or 50),
-            }
-        )
+        try:
+            self.where = runs.RunFilter.model_validate(
+                {
+                    **self.where.model_dump(),
+                    "sort": sort if sort in runs.SORTABLE else "created_at",
+                    "descending": bool(pagination.get("descending")),
+                    "page": int(pagination.get("page") or 1),
+                    "per_page": int(pagination.get("rowsPerPage") or 50),
+                }
+            )
+        except (ValidationError, ValueError, TypeError):
+            ui.notify("That page or page size is out of range", type="warning")
+            return
         await self.refresh()
 
     async def _set(self, **change: Any) -> None:
-        self.where = self.where.model_copy(update={**change, "page": 1})
+        try:
+            self.where = runs.RunFilter.model_validate({**self.where.model_dump(), **change, "page": 1})
+        except ValidationError as exc:
+            ui.notify(f"Filter not applied: {exc.errors()[0]['msg']}", type="warning")
+            return
         await self.refresh()
+
+    def _keep_total(self, _event: events.GenericEventArguments) -> None:
+        if self.table.pagination.get("rowsNumber") != self.total:
+            self.table.pagination = {**self.table.pagination, "rowsNumber": self.total}
+            self.table.update()
 
     async def refresh(self, _task_id: int = 0) -> None:
         """Load the current page for the current filters, and put them in the URL."""
@@ -196,6 +214,7 @@ class _RunsView:
             "rowsNumber": total,
         }
         self.table.update()
+        self.total = total
         self.count.set_text(f"{total:,} run(s)")
         ui.navigate.history.replace(f"/runs?{_query(where)}")
 
