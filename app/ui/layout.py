@@ -121,7 +121,9 @@ def _keyboard(live: Live) -> None:
         if event.action.keydown and event.key.enter and (event.modifiers.ctrl or event.modifiers.meta):
             await live.key("submit")
 
-    ui.keyboard(on_key=typing_aside).mark("keys")
+    # "div" too: CodeMirror's editing area is a focusable div (contenteditable), and typing there is typing
+    ignore: Any = ["input", "select", "button", "textarea", "div"]
+    ui.keyboard(on_key=typing_aside, ignore=ignore).mark("keys")
     ui.keyboard(on_key=anywhere, ignore=[]).mark("keys-anywhere")
 
 
