@@ -24,7 +24,6 @@ from app.handlers.rules import RulesSpec, check_rules, rule_from_answer
 from app.handlers.run import MODES
 from app.handlers.sandbox import check_snippet
 from app.handlers.static import StaticSpec
-from app.handlers.templates import check_template
 from app.models import Handler, HandlerPublic, HandlerVersion, Round, ToolCall
 from app.services.rounds import get_round
 
@@ -276,11 +275,6 @@ def _validate(handler: HandlerIn) -> tuple[dict[str, Any], dict[str, Any]]:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or handler.kind
         raise HandlerInvalid(f"{where}: {first['msg']}") from None
-
-
-def check_output_template(template: Any) -> list[str]:
-    """Template syntax problems of a static or rule output, as sentences with their line."""
-    return [problem.text for problem in check_template(template)]
 
 
 def _where(line: int | None) -> str:

@@ -58,18 +58,12 @@ class RunFilter(BaseModel):
     per_page: int = Field(default=50, ge=1, le=500)
 
 
-def list_runs(*, engine: Engine, limit: int = 200, offset: int = 0) -> tuple[list[RunPublic], int]:
-    """The newest runs first, and the total count."""
-    page = RunFilter(per_page=min(max(limit, 1), 500), page=offset // max(limit, 1) + 1)
-    return search_runs(engine=engine, where=page, offset=offset)
-
-
-def search_runs(*, engine: Engine, where: RunFilter, offset: int | None = None) -> tuple[list[RunPublic], int]:
+def search_runs(*, engine: Engine, where: RunFilter) -> tuple[list[RunPublic], int]:
     """One page of runs matching ``where``, and how many match in all (for server-side pagination)."""
     conditions = _conditions(where)
     column = getattr(Run, where.sort)
     order = [col(column).desc() if where.descending else col(column).asc(), col(Run.task_id).desc()]
-    start = offset if offset is not None else (where.page - 1) * where.per_page
+    start = (where.page - 1) * where.per_page
     with read_session(engine) as session:
         total = session.exec(select(func.count()).select_from(Run).where(*conditions)).one()
         rows = session.exec(select(Run).where(*conditions).order_by(*order).offset(start).limit(where.per_page)).all()

@@ -62,7 +62,9 @@ class _CompareView:
 
     async def _first_load(self) -> None:
         engine = get_runtime().engine
-        recent, _ = await asyncio.to_thread(lambda: runs.list_runs(engine=engine, limit=RECENT))
+        recent, _ = await asyncio.to_thread(
+            lambda: runs.search_runs(engine=engine, where=runs.RunFilter(per_page=RECENT))
+        )
         self.options = {
             str(run.task_id): f"{run.task_id} · {run.agent_name or run.agent_id} · {run.status} · "
             f"{stamp(run.created_at)}"
