@@ -36,6 +36,7 @@ async def start_run(
 
     Raises ``PlatformError`` (404 unknown agent, 422 bad body) or ``PlatformUnreachable``.
     """
+    asked_at = time.time()
     started = await client.start_agent_run(agent_id=agent_id, body=body)
     if not await asyncio.to_thread(_known, engine, agent_id):
         with contextlib.suppress(TooldeskError):  # the run has started: a failed list only costs the name
@@ -48,6 +49,7 @@ async def start_run(
             string_inputs=body.string_inputs,
             environment=body.environment,
             started_by=started_by,
+            at=asked_at,
         )
     )
     return started

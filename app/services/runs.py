@@ -21,14 +21,23 @@ from app.services.rounds import round_public
 
 
 def record_run_started(
-    *, engine: Engine, agent_id: str, task_id: int, string_inputs: dict[str, str], environment: str, started_by: str
+    *,
+    engine: Engine,
+    agent_id: str,
+    task_id: int,
+    string_inputs: dict[str, str],
+    environment: str,
+    started_by: str,
+    at: float | None = None,
 ) -> None:
-    """Record a run the console started; a webhook that arrived first keeps its newer state."""
-    now = time.time()
+    """Record a run the console started at ``at`` (Unix seconds, when it asked the platform); a webhook that
+    arrived first keeps its newer state, and the run's timeline still begins with the start."""
+    now = time.time() if at is None else at
     with write_session(engine) as session:
         run = session.get(Run, task_id)
         if run is None:
             run = Run(task_id=task_id, agent_id=agent_id, status="queued", created_at=now, updated_at=now)
+        run.created_at = min(run.created_at, now)
         run.string_inputs = string_inputs
         run.environment = run.environment or environment
         run.started_by = started_by

@@ -86,3 +86,10 @@ async def test_get_run_with_non_integer_id_is_422(console: httpx.AsyncClient):
     response = await console.get("/api/runs/abc")
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "bad_request"
+
+
+async def test_started_run_timeline_begins_with_the_start(console: httpx.AsyncClient):
+    task_id = (await console.post(f"/api/agents/{CLOCK}/runs", json={})).json()["task_id"]
+    await wait_for(lambda: _pending(console, task_id))
+    kinds = [event["kind"] for event in (await console.get(f"/api/runs/{task_id}")).json()["events"]]
+    assert kinds[0] == "started" and "state" in kinds
