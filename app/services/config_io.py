@@ -48,7 +48,7 @@ from sqlmodel import Session, col, select
 
 from app.db import read_session, write_session
 from app.errors import BadRequest, HandlerInvalid
-from app.models import Agent, Handler
+from app.models import Agent
 from app.services import handlers
 from app.services.handlers import HandlerIn, store_version
 
@@ -270,21 +270,9 @@ def _store_handler(
     session: Session, config: HandlerConfig, spec: dict[str, Any], behaviour: dict[str, Any], now: float
 ) -> Literal["created", "updated", "unchanged"]:
     """Save one checked handler as a new version inside this transaction, unless it is the current one."""
-    row = session.exec(
-        select(Handler).where(Handler.agent_id == config.agent_id, Handler.tool_name == config.tool_name)
-    ).first()
-    if row is not None and _same(
-        (row.kind, row.mode, row.spec, row.behaviour), (config.kind, config.mode, spec, behaviour)
-    ):
-        return "unchanged"
     handler = HandlerIn(agent_id=config.agent_id, tool_name=config.tool_name, kind=config.kind, mode=config.mode)
-    store_version(session, handler=handler, spec=spec, behaviour=behaviour, note=IMPORT_NOTE)
-    return "updated" if row is not None else "created"
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal as JSON: ``1`` and ``true`` differ, key order does not matter."""
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    _row, outcome = store_version(session, handler=handler, spec=spec, behaviour=behaviour, note=IMPORT_NOTE)
+    return outcome
 
 
 def _location(loc: tuple[int | str, ...]) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import Engine
@@ -72,18 +72,24 @@ def save_handler(*, engine: Engine, handler: HandlerIn) -> HandlerPublic:
     """Create or update the handler of ``(agent_id, tool_name)`` as a new version; raises ``HandlerInvalid``."""
     spec, behaviour = validate(handler)
     with write_session(engine) as session:
-        row = store_version(session, handler=handler, spec=spec, behaviour=behaviour, note=handler.note)
+        row, _outcome = store_version(session, handler=handler, spec=spec, behaviour=behaviour, note=handler.note)
         return HandlerPublic.model_validate(row, from_attributes=True)
 
 
 def store_version(
     session: Session, *, handler: HandlerIn, spec: dict[str, Any], behaviour: dict[str, Any], note: str
-) -> Handler:
-    """Write checked settings as the handler's next version inside the caller's transaction."""
+) -> tuple[Handler, Literal["created", "updated", "unchanged"]]:
+    """Write checked settings as the handler's next version inside the caller's transaction; settings equal to
+    the current version write nothing (``"unchanged"``)."""
     now = time.time()
     row = session.exec(
         select(Handler).where(Handler.agent_id == handler.agent_id, Handler.tool_name == handler.tool_name)
     ).first()
+    if row is not None and _same(
+        (row.kind, row.mode, row.spec, row.behaviour), (handler.kind, handler.mode, spec, behaviour)
+    ):
+        return row, "unchanged"
+    outcome: Literal["created", "updated"] = "updated" if row is not None else "created"
     if row is None:
         row = Handler(
             agent_id=handler.agent_id, tool_name=handler.tool_name, kind=handler.kind, version=0, updated_at=now
@@ -106,7 +112,7 @@ def store_version(
             note=note,
         )
     )
-    return row
+    return row, outcome
 
 
 def set_mode(*, engine: Engine, handler_id: int, mode: str) -> HandlerPublic:
@@ -279,3 +285,8 @@ def _validate(handler: HandlerIn) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _where(line: int | None) -> str:
     return f"line {line}: " if line else ""
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as JSON (``1`` and ``true`` differ; key order does not matter)."""
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)

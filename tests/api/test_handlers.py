@@ -265,3 +265,10 @@ async def test_python_infinite_loop_times_out_while_console_serves(
     [result] = run["rounds"][0]["results"]
     assert result["is_error"] and "timed out after 1 s" in result["output"]
     assert slowest < 0.5  # the API kept answering while the handler spun
+
+
+async def test_save_same_settings_again_makes_no_new_version(console: httpx.AsyncClient):
+    first = await _save(console, agent_id=CLOCK, tool_name="get_current_time", kind="static", spec={"output": "x"})
+    again = await _save(console, agent_id=CLOCK, tool_name="get_current_time", kind="static", spec={"output": "x"})
+    assert (first["version"], again["version"]) == (1, 1)
+    assert len((await console.get(f"/api/handlers/{first['id']}/versions")).json()) == 1
