@@ -20,9 +20,9 @@ def versions_card(
         with ui.row().classes("w-full items-center gap-2"):
             ui.icon("history", color="primary").classes("text-xl")
             ui.label("Versions").classes("text-lg font-bold")
-            ui.label("every save is a version; Restore saves an old one again as the newest").classes(
-                "text-sm text-grey-7"
-            )
+            ui.label(
+                "every save that changes something is a version; Restore saves an old one again as the newest"
+            ).classes("text-sm text-grey-7")
         if not versions:
             ui.label("Not saved yet.").classes("text-grey-6 italic")
         for item in versions[:SHOWN]:
