@@ -96,30 +96,11 @@ class _RunsView:
                 .classes("w-48")
                 .mark("runs-agent")
             )
-            statuses = {"": "every status", **{s: s for s in (*KNOWN_STATUSES, LOST)}}
-            if self.where.status and self.where.status not in statuses:
-                statuses[self.where.status] = self.where.status
-            ui.select(
-                statuses,
-                value=self.where.status or "",
-                label="Status",
-                on_change=lambda e: self._set(status=e.value or None),
-            ).props("outlined dense").classes("w-48").mark("runs-status")
-            environments = {"": "every environment", **{e: e for e in ENVIRONMENTS}}
-            if self.where.environment and self.where.environment not in environments:
-                environments[self.where.environment] = self.where.environment
-            ui.select(
-                environments,
-                value=self.where.environment or "",
-                label="Environment",
-                on_change=lambda e: self._set(environment=e.value or None),
-            ).props("outlined dense").classes("w-44").mark("runs-environment")
-            ui.select(
-                WINDOW_LABELS,
-                value=self.where.since or "",
-                label="Created",
-                on_change=lambda e: self._set(since=e.value or None),
-            ).props("outlined dense").classes("w-40").mark("runs-since")
+            self._filter("status", "Status", {"": "every status", **{s: s for s in (*KNOWN_STATUSES, LOST)}}, "w-48")
+            self._filter(
+                "environment", "Environment", {"": "every environment", **{e: e for e in ENVIRONMENTS}}, "w-44"
+            )
+            self._filter("since", "Created", WINDOW_LABELS, "w-40")
         self.table = (
             ui.table(
                 columns=COLUMNS,
@@ -144,6 +125,15 @@ class _RunsView:
         self.table.on("rowClick", lambda e: ui.navigate.to(f"/runs/{e.args[1]['task_id']}"))
         live.listen(self.refresh, keys=self._on_key)
         ui.timer(0, self._first_load, once=True)
+
+    def _filter(self, name: str, label: str, options: dict[str, str], width: str) -> None:
+        """A select for one filter; a value from the URL that is not an option is kept as one (never an error)."""
+        value = getattr(self.where, name) or ""
+        if value and value not in options:
+            options = {**options, value: value}
+        ui.select(options, value=value, label=label, on_change=lambda e: self._set(**{name: e.value or None})).props(
+            "outlined dense"
+        ).classes(width).mark(f"runs-{name}")
 
     def _on_key(self, action: str) -> None:
         if action == "search":
