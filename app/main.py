@@ -15,6 +15,7 @@ import socket
 import time
 
 import httpx
+from fastapi import APIRouter
 from fastapi.exceptions import RequestValidationError
 from nicegui import app as nicegui_app
 from nicegui import background_tasks, ui
@@ -40,10 +41,10 @@ def build(settings: Settings) -> Runtime:
     simulated = bool(os.environ.get("NICEGUI_USER_SIMULATION"))
     transport = httpx.ASGITransport(nicegui_app) if simulated else None
     runtime = build_runtime(settings, transport=transport)
-    nicegui_app.include_router(build_webhook_router())
-    nicegui_app.include_router(build_api_router())
+    _mount(build_webhook_router())
+    _mount(build_api_router())
     if runtime.simulator is not None:
-        nicegui_app.include_router(build_simulator_router(runtime.simulator), prefix=SIMULATOR_PREFIX)
+        _mount(build_simulator_router(runtime.simulator), prefix=SIMULATOR_PREFIX)
     nicegui_app.add_exception_handler(TooldeskError, tooldesk_error_handler)
     nicegui_app.add_exception_handler(RequestValidationError, validation_error_handler)
     nicegui_app.add_exception_handler(StarletteHTTPException, http_error_handler)
@@ -69,6 +70,15 @@ async def _on_start(runtime: Runtime) -> None:
     for task_id in await reconcile_runs(engine=runtime.engine, client=runtime.client, before=started):
         changes.emit(task_id)
     await runtime.responder.sweep()
+
+
+def _mount(router: APIRouter, prefix: str = "") -> None:
+    """Add a router's routes to NiceGUI's app. ``app.include_router`` would also wrap the app's lifespan in one
+    more layer per call, and NiceGUI's test plugin builds the app again for every test: the layers pile up until
+    the lifespan overflows the stack. A fresh holder router applies the prefix and takes the wrapping instead."""
+    holder = APIRouter(prefix=prefix)
+    holder.include_router(router)
+    nicegui_app.router.routes.extend(holder.routes)
 
 
 def serve(settings: Settings) -> None:

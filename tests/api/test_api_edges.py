@@ -128,3 +128,16 @@ async def test_reconcile_releases_round_left_submitting(console: httpx.AsyncClie
     assert (await console.get(f"/api/rounds/{round_['id']}")).json()["state"] in {"pending", "closed"}
     run = (await console.get("/api/runs/7403")).json()
     assert run["rounds"][0]["state"] != "submitting"
+
+
+async def test_mount_routes_does_not_wrap_the_app_lifespan_again(console: httpx.AsyncClient):
+    """Regression: ``include_router`` wrapped NiceGUI's lifespan once more for every build, and the test plugin
+    builds the app for every test: after ~400 tests starting the app overflowed the stack."""
+    from fastapi import APIRouter
+    from nicegui import app as nicegui_app
+
+    from app.main import _mount
+
+    before = nicegui_app.router.lifespan_context
+    _mount(APIRouter())
+    assert nicegui_app.router.lifespan_context is before
