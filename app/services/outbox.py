@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from app.db import read_session, write_session
-from app.errors import PlatformError, PlatformUnreachable
+from app.errors import PlatformError, PlatformUnreachable, TooldeskError
 from app.models import Event, OutboxItem, Round, ToolResult
 from app.platform.client import PlatformClient
 from app.protocol import ToolResponses
@@ -127,6 +127,12 @@ class Outbox:
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
 
 
+def state_after_refusal(exc: TooldeskError) -> str:
+    """A refused round's next state: back to a person (``pending``) on 400 or 422, which can be fixed and sent
+    again; ``expired`` on 410; ``closed`` on 404 or 409."""
+    return "pending" if exc.status in {400, 422} else "expired" if exc.status == 410 else "closed"
+
+
 def backoff(attempts: int, first: float = 1.0) -> float:
     """Seconds before attempt ``attempts + 1``: ``first``, twice that, four times ... capped at 60."""
     return min(MAX_BACKOFF_SECONDS, first * 2.0 ** max(0, attempts - 1))
@@ -227,7 +233,7 @@ def _refused(engine: Engine, item_id: int, exc: PlatformError) -> None:
         session.add(item)
         row = session.get(Round, item.round_id)
         assert row is not None
-        row.state = "pending" if exc.status in {400, 422} else "expired" if exc.status == 410 else "closed"
+        row.state = state_after_refusal(exc)
         row.message = f"platform answered {exc.status} {exc.code}: {exc.message}"
         session.add(row)
         session.add(

@@ -32,7 +32,7 @@ from app.models import (
 )
 from app.protocol import ToolResponses
 from app.protocol import ToolResult as ToolResultIn
-from app.services.outbox import Outbox
+from app.services.outbox import Outbox, state_after_refusal
 
 
 def list_pending_rounds(*, engine: Engine) -> list[RoundPublic]:
@@ -110,8 +110,8 @@ def check_results(calls: Sequence[str], results: Sequence[ToolResultIn]) -> None
 
 def leaves_round_pending(exc: TooldeskError) -> bool:
     """True when a refused submission is back with a person to fix and send again: our own checks, or the
-    platform's 400 or 422. A 404, 409 or 410 closes the round (``Outbox`` applies the same rule)."""
-    return isinstance(exc, ResultsMismatch) or exc.status in {400, 422}
+    platform's 400 or 422. A 404, 409 or 410 closes the round (the rule is ``outbox.state_after_refusal``)."""
+    return isinstance(exc, ResultsMismatch) or state_after_refusal(exc) == "pending"
 
 
 def _claim(
