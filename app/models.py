@@ -102,7 +102,7 @@ class Round(SQLModel, table=True):
     message: str = ""
 
 
-class ToolCall(SQLModel, table=True):
+class ToolCallRow(SQLModel, table=True):
     """One call of a round, in the order the platform sent it."""
 
     __tablename__ = "tool_call"
@@ -115,7 +115,7 @@ class ToolCall(SQLModel, table=True):
     position: int
 
 
-class ToolResult(SQLModel, table=True):
+class ToolResultRow(SQLModel, table=True):
     """The answer given to one tool call, as sent to the platform."""
 
     __tablename__ = "tool_result"

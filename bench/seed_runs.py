@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.db import make_engine  # noqa: E402
-from app.models import Event, Round, Run, ToolCall, ToolResult  # noqa: E402
+from app.models import Event, Round, Run, ToolCallRow, ToolResultRow  # noqa: E402
 from app.services.runs import RunFilter, search_runs  # noqa: E402
 
 AGENTS = [f"3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b0{i}" for i in range(1, 5)]
@@ -67,7 +67,7 @@ def seed(url: str, count: int) -> None:
     engine = make_engine(url)
     rng = random.Random(7)
     now = time.time()
-    tables = {model: model.__table__ for model in (Run, Round, ToolCall, ToolResult, Event)}  # type: ignore[attr-defined]
+    tables = {model: model.__table__ for model in (Run, Round, ToolCallRow, ToolResultRow, Event)}  # type: ignore[attr-defined]
     with engine.begin() as conn:
         for start in range(0, count, 5000):
             runs, rounds, calls, results, events = [], [], [], [], []
@@ -150,8 +150,8 @@ def seed(url: str, count: int) -> None:
             for model, batch in (
                 (Run, runs),
                 (Round, rounds),
-                (ToolCall, calls),
-                (ToolResult, results),
+                (ToolCallRow, calls),
+                (ToolResultRow, results),
                 (Event, events),
             ):
                 conn.execute(tables[model].insert(), batch)

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api import handlers, runs
+from app.api import handler_routes, run_routes
 from app.api.common import http_error_handler, tooldesk_error_handler, validation_error_handler
 
 
 def build_router() -> APIRouter:
     """All ``/api`` routes; ``app.main`` includes the router."""
     router = APIRouter()
-    router.include_router(runs.build_router())
-    router.include_router(handlers.build_router())
+    router.include_router(run_routes.build_router())
+    router.include_router(handler_routes.build_router())
     return router
 
 

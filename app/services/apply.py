@@ -11,12 +11,12 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from app.models import Event, Round, Run, ToolCall
+from app.models import Event, Round, Run, ToolCallRow
 from app.protocol import AWAITING, RunStatus
 
 RUNS = Run.__table__  # type: ignore[attr-defined]
 ROUNDS = Round.__table__  # type: ignore[attr-defined]
-TOOL_CALLS = ToolCall.__table__  # type: ignore[attr-defined]
+TOOL_CALLS = ToolCallRow.__table__  # type: ignore[attr-defined]
 EVENTS = Event.__table__  # type: ignore[attr-defined]
 
 # Statements built once; each call passes only parameters (no per-call compilation or value coercion).

@@ -49,8 +49,8 @@ from sqlmodel import Session, col, select
 from app.db import read_session, write_session
 from app.errors import BadRequest, HandlerInvalid
 from app.models import Agent
-from app.services import handlers
-from app.services.handlers import HandlerIn, store_version
+from app.services import handler_store
+from app.services.handler_store import HandlerIn, store_version
 
 FORMAT: Final = "tooldesk-config"
 VERSION: Final = 1
@@ -92,7 +92,7 @@ class AgentConfig(BaseModel):
 
 
 class HandlerConfig(BaseModel):
-    """The current version of one handler (see ``app.services.handlers.HandlerIn``)."""
+    """The current version of one handler (see ``app.services.handler_store.HandlerIn``)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -152,7 +152,7 @@ def export_config(*, engine: Engine) -> ConfigDocument:
         HandlerConfig.model_validate(
             handler.model_dump(include={"agent_id", "tool_name", "kind", "mode", "spec", "behaviour"})
         )
-        for handler in handlers.list_handlers(engine=engine)
+        for handler in handler_store.list_handlers(engine=engine)
     ]
     exported_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     return ConfigDocument(exported_at=exported_at, agents=agent_configs, handlers=handler_configs)
@@ -243,8 +243,8 @@ def _check_handlers(configs: list[HandlerConfig]) -> list[tuple[HandlerConfig, d
             continue
         seen[key] = index
         try:
-            handler_in = handlers.HandlerIn(**config.model_dump(), note=IMPORT_NOTE)
-            spec, behaviour = handlers.validate(handler_in)
+            handler_in = handler_store.HandlerIn(**config.model_dump(), note=IMPORT_NOTE)
+            spec, behaviour = handler_store.validate(handler_in)
         except ValidationError as exc:
             error = exc.errors()[0]
             problems.append(f"{where}: {_location(error['loc'])}: {error['msg']}")

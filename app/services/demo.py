@@ -13,18 +13,18 @@ from sqlalchemy import Engine
 from app.errors import HandlerInvalid
 from app.platform.client import PlatformClient
 from app.protocol import RunStarted, StartRun
-from app.services import agents, handlers
+from app.services import agents, handler_store
 
 DEMO_HANDLERS_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "handlers"
 """``<repo>/fixtures/handlers``: a JSON list of handlers (``HandlerIn`` shape) per demo agent."""
 
 
-def load_demo_handlers(directory: Path = DEMO_HANDLERS_DIR) -> list[handlers.HandlerIn]:
+def load_demo_handlers(directory: Path = DEMO_HANDLERS_DIR) -> list[handler_store.HandlerIn]:
     """Every handler in the folder's ``*.json`` files; raises ``HandlerInvalid`` naming the file."""
-    found: list[handlers.HandlerIn] = []
+    found: list[handler_store.HandlerIn] = []
     for path in sorted(directory.glob("*.json")):
         try:
-            found += TypeAdapter(list[handlers.HandlerIn]).validate_python(json.loads(path.read_text("utf-8")))
+            found += TypeAdapter(list[handler_store.HandlerIn]).validate_python(json.loads(path.read_text("utf-8")))
         except (ValueError, ValidationError) as exc:
             raise HandlerInvalid(f"{path.name}: {exc}") from None
     return found
@@ -36,7 +36,7 @@ async def run_demo(*, engine: Engine, client: PlatformClient) -> list[RunStarted
     demo = load_demo_handlers()
     for handler in demo:
         installed = handler.model_copy(update={"mode": "auto", "note": "demo"})
-        await asyncio.to_thread(handlers.save_handler, engine=engine, handler=installed)
+        await asyncio.to_thread(handler_store.save_handler, engine=engine, handler=installed)
     known = {agent.agent_id: agent for agent in await agents.sync_agents(engine=engine, client=client)}
     started = []
     for agent_id in dict.fromkeys(handler.agent_id for handler in demo):

@@ -54,7 +54,7 @@ from app.handlers.faults import Behaviour
 from app.handlers.rules import RulesSpec
 from app.handlers.static import StaticSpec
 from app.models import Agent, HandlerPublic
-from app.services import handlers
+from app.services import handler_store
 
 _WIDTH = 100  # literals longer than this are spread over several lines
 
@@ -63,7 +63,7 @@ def export_python(*, engine: Engine, agent_id: str) -> str:
     """The source of a Python module answering ``agent_id``'s tools as its handlers do (see the module
     docstring). Raises ``NotFound`` when the agent has no handler, ``HandlerInvalid`` when a stored
     handler no longer checks out."""
-    rows = handlers.list_handlers(engine=engine, agent_id=agent_id)
+    rows = handler_store.list_handlers(engine=engine, agent_id=agent_id)
     if not rows:
         raise NotFound(f"agent {agent_id} has no handlers to export: add one to a tool of it first")
     with read_session(engine) as session:

@@ -23,7 +23,7 @@ from sqlmodel import col, select
 
 from app.db import read_session, write_session
 from app.errors import PlatformError, PlatformUnreachable, TooldeskError
-from app.models import Event, OutboxItem, Round, ToolResult
+from app.models import Event, OutboxItem, Round, ToolResultRow
 from app.platform.client import PlatformClient
 from app.protocol import ToolResponses
 
@@ -200,7 +200,7 @@ def _sent(engine: Engine, item_id: int) -> None:
         body = ToolResponses.model_validate(item.body)
         for result in body.results:
             session.add(
-                ToolResult(
+                ToolResultRow(
                     round_id=item.round_id,
                     tool_call_id=result.tool_call_id,
                     output=result.output,

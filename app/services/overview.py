@@ -22,7 +22,7 @@ from sqlalchemy.sql.operators import custom_op
 from sqlmodel import Session, col, func, select
 
 from app.db import read_session
-from app.models import Delivery, Round, Run, ToolResult
+from app.models import Delivery, Round, Run, ToolResultRow
 from app.protocol import KNOWN_STATUSES
 from app.services.reconcile import LOST
 from app.services.responder import AUTO_ANSWERED_BY
@@ -198,8 +198,8 @@ def _latency(session: Session, at: float) -> list[Latency]:
         .limit(LATENCY_SAMPLE)
     )
     rows = session.exec(
-        select(Round.id, Round.opened_at, Round.submitted_at, ToolResult.answered_by)
-        .join(ToolResult, col(ToolResult.round_id) == col(Round.id))
+        select(Round.id, Round.opened_at, Round.submitted_at, ToolResultRow.answered_by)
+        .join(ToolResultRow, col(ToolResultRow.round_id) == col(Round.id))
         .where(col(Round.id).in_(newest.scalar_subquery()))
         .distinct()
     ).all()

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from app.db import write_session
 from app.errors import BadRequest
-from app.models import Draft, Event, Round, Run, ToolCall, ToolResult
+from app.models import Draft, Event, Round, Run, ToolCallRow, ToolResultRow
 from app.platform.client import PlatformClient
 from app.protocol import RunStarted, StartRun
 from app.services import agents
@@ -56,7 +56,7 @@ def draft_from_original(engine: Engine, round_id: int) -> bool:
         if session.exec(select(Draft.id).where(Draft.round_id == round_id, Draft.mode == REPLAY_MODE)).first():
             return True
         calls = session.exec(
-            select(ToolCall).where(ToolCall.round_id == round_id).order_by(col(ToolCall.position))
+            select(ToolCallRow).where(ToolCallRow.round_id == round_id).order_by(col(ToolCallRow.position))
         ).all()
         recorded = _recorded(session, run.replay_of, row.round)
         wanted = [call.name for call in calls]
@@ -90,10 +90,11 @@ def _recorded(session: Session, task_id: int, number: int) -> list[tuple[str, st
     if original is None:
         return []
     calls = session.exec(
-        select(ToolCall).where(ToolCall.round_id == original.id).order_by(col(ToolCall.position))
+        select(ToolCallRow).where(ToolCallRow.round_id == original.id).order_by(col(ToolCallRow.position))
     ).all()
     results = {
-        r.tool_call_id: r for r in session.exec(select(ToolResult).where(ToolResult.round_id == original.id)).all()
+        r.tool_call_id: r
+        for r in session.exec(select(ToolResultRow).where(ToolResultRow.round_id == original.id)).all()
     }
     return [
         (c.name, results[c.tool_call_id].output, results[c.tool_call_id].is_error)

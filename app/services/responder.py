@@ -22,8 +22,8 @@ from app.db import read_session, write_session
 from app.errors import TooldeskError
 from app.handlers.run import CallAnswer, CallInput, answer_call
 from app.handlers.sandbox import Sandbox
-from app.models import Draft, Handler, Round, ToolCall, ToolResult
-from app.protocol import ToolResult as ToolResultIn
+from app.models import Draft, Handler, Round, ToolCallRow, ToolResultRow
+from app.protocol import ToolResult
 from app.services.outbox import Outbox
 from app.services.replay import REPLAY_MODE, draft_from_original
 from app.services.rounds import submit_round
@@ -134,7 +134,7 @@ def _work(engine: Engine, round_id: int) -> tuple[list[CallInput], dict[str, Han
         if not handlers:
             return None
         calls = session.exec(
-            select(ToolCall).where(ToolCall.round_id == round_id).order_by(col(ToolCall.position))
+            select(ToolCallRow).where(ToolCallRow.round_id == round_id).order_by(col(ToolCallRow.position))
         ).all()
         drafted = set(session.exec(select(Draft.tool_call_id).where(Draft.round_id == round_id)).all())
         results = _earlier_results(session, row.task_id)
@@ -157,15 +157,15 @@ def _work(engine: Engine, round_id: int) -> tuple[list[CallInput], dict[str, Han
 def _earlier_results(session: Session, task_id: int) -> dict[str, str]:
     """Earlier tool results of the task by tool name (the last one wins)."""
     rows = session.exec(
-        select(ToolCall.name, ToolResult.output)
-        .join(Round, col(Round.id) == col(ToolResult.round_id))
+        select(ToolCallRow.name, ToolResultRow.output)
+        .join(Round, col(Round.id) == col(ToolResultRow.round_id))
         .join(
-            ToolCall,
-            (col(ToolCall.round_id) == col(ToolResult.round_id))
-            & (col(ToolCall.tool_call_id) == col(ToolResult.tool_call_id)),
+            ToolCallRow,
+            (col(ToolCallRow.round_id) == col(ToolResultRow.round_id))
+            & (col(ToolCallRow.tool_call_id) == col(ToolResultRow.tool_call_id)),
         )
         .where(Round.task_id == task_id)
-        .order_by(col(ToolResult.id))
+        .order_by(col(ToolResultRow.id))
     ).all()
     return dict(rows)
 
@@ -193,13 +193,15 @@ def _store_drafts(
             )
 
 
-def _all_auto(engine: Engine, round_id: int) -> tuple[list[ToolResultIn], dict[str, str], int] | None:
+def _all_auto(engine: Engine, round_id: int) -> tuple[list[ToolResult], dict[str, str], int] | None:
     with read_session(engine) as session:
         row = session.get(Round, round_id)
         if row is None or row.state != "pending":
             return None
         calls = dict(
-            session.exec(select(ToolCall.tool_call_id, ToolCall.name).where(ToolCall.round_id == round_id)).all()
+            session.exec(
+                select(ToolCallRow.tool_call_id, ToolCallRow.name).where(ToolCallRow.round_id == round_id)
+            ).all()
         )
         drafts = {d.tool_call_id: d for d in session.exec(select(Draft).where(Draft.round_id == round_id)).all()}
         # the handlers' modes now, not when the drafts were made: a switch to auto sends a suggested round, a
@@ -213,7 +215,6 @@ def _all_auto(engine: Engine, round_id: int) -> tuple[list[ToolResultIn], dict[s
         if not calls or not all(ready):
             return None
         results = [
-            ToolResultIn(tool_call_id=call, output=drafts[call].output, is_error=drafts[call].is_error)
-            for call in calls
+            ToolResult(tool_call_id=call, output=drafts[call].output, is_error=drafts[call].is_error) for call in calls
         ]
         return results, {call: drafts[call].answered_by for call in calls}, row.task_id

@@ -25,13 +25,12 @@ from app.models import (
     OutboxItem,
     Round,
     RoundPublic,
-    ToolCall,
     ToolCallPublic,
-    ToolResult,
+    ToolCallRow,
     ToolResultPublic,
+    ToolResultRow,
 )
-from app.protocol import ToolResponses
-from app.protocol import ToolResult as ToolResultIn
+from app.protocol import ToolResponses, ToolResult
 from app.services.outbox import Outbox, state_after_refusal
 
 
@@ -55,8 +54,12 @@ def get_round(*, engine: Engine, round_id: int) -> RoundPublic:
 
 def round_public(session: Session, row: Round) -> RoundPublic:
     """A round row with its calls and results, as the API and UI show it."""
-    calls = session.exec(select(ToolCall).where(ToolCall.round_id == row.id).order_by(col(ToolCall.position))).all()
-    results = session.exec(select(ToolResult).where(ToolResult.round_id == row.id).order_by(col(ToolResult.id))).all()
+    calls = session.exec(
+        select(ToolCallRow).where(ToolCallRow.round_id == row.id).order_by(col(ToolCallRow.position))
+    ).all()
+    results = session.exec(
+        select(ToolResultRow).where(ToolResultRow.round_id == row.id).order_by(col(ToolResultRow.id))
+    ).all()
     drafts = session.exec(select(Draft).where(Draft.round_id == row.id).order_by(col(Draft.id))).all()
     return RoundPublic(
         **row.model_dump(),
@@ -71,7 +74,7 @@ async def submit_round(
     engine: Engine,
     outbox: Outbox,
     round_id: int,
-    results: Sequence[ToolResultIn],
+    results: Sequence[ToolResult],
     answered_by: str,
     sources: Mapping[str, str] | None = None,
 ) -> RoundPublic:
@@ -91,7 +94,7 @@ async def submit_round(
     return await asyncio.to_thread(lambda: get_round(engine=engine, round_id=round_id))
 
 
-def check_results(calls: Sequence[str], results: Sequence[ToolResultIn]) -> None:
+def check_results(calls: Sequence[str], results: Sequence[ToolResult]) -> None:
     """Raise ``ResultsMismatch`` unless ``results`` names each of ``calls`` exactly once."""
     given = [result.tool_call_id for result in results]
     missing = [call for call in calls if call not in given]
@@ -114,9 +117,7 @@ def leaves_round_pending(exc: TooldeskError) -> bool:
     return isinstance(exc, ResultsMismatch) or state_after_refusal(exc) == "pending"
 
 
-def _claim(
-    engine: Engine, round_id: int, results: list[ToolResultIn], answered_by: str, sources: dict[str, str]
-) -> int:
+def _claim(engine: Engine, round_id: int, results: list[ToolResult], answered_by: str, sources: dict[str, str]) -> int:
     """Check the results, mark the round ``submitting`` and store the submission in the outbox, in one
     transaction. Returns the outbox item's id."""
     now = time.time()
@@ -128,7 +129,7 @@ def _claim(
             who = f" by {row.answered_by}" if row.answered_by else ""
             raise RoundClosed(f"round {row.round} of task {row.task_id} is {row.state}{who}; nothing was sent")
         calls = session.exec(
-            select(ToolCall.tool_call_id).where(ToolCall.round_id == round_id).order_by(col(ToolCall.position))
+            select(ToolCallRow.tool_call_id).where(ToolCallRow.round_id == round_id).order_by(col(ToolCallRow.position))
         ).all()
         check_results(list(calls), results)
         row.state = "submitting"

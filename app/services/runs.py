@@ -14,7 +14,7 @@ from sqlmodel import Session, col, func, select
 
 from app.db import read_session, write_session
 from app.errors import NotFound
-from app.models import Agent, Event, EventPublic, Round, Run, RunDetail, RunPublic, ToolCall, ToolResult
+from app.models import Agent, Event, EventPublic, Round, Run, RunDetail, RunPublic, ToolCallRow, ToolResultRow
 from app.platform.client import PlatformClient
 from app.protocol import RunStatus
 from app.services.rounds import round_public
@@ -94,16 +94,16 @@ def _conditions(where: RunFilter) -> list[Any]:
         pattern = "%" + where.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         in_calls = (
             select(Round.task_id)
-            .join(ToolCall, col(ToolCall.round_id) == col(Round.id))
+            .join(ToolCallRow, col(ToolCallRow.round_id) == col(Round.id))
             .where(
-                col(ToolCall.name).ilike(pattern, escape="\\")
-                | cast(col(ToolCall.arguments), String).ilike(pattern, escape="\\")
+                col(ToolCallRow.name).ilike(pattern, escape="\\")
+                | cast(col(ToolCallRow.arguments), String).ilike(pattern, escape="\\")
             )
         )
         in_results = (
             select(Round.task_id)
-            .join(ToolResult, col(ToolResult.round_id) == col(Round.id))
-            .where(col(ToolResult.output).ilike(pattern, escape="\\"))
+            .join(ToolResultRow, col(ToolResultRow.round_id) == col(Round.id))
+            .where(col(ToolResultRow.output).ilike(pattern, escape="\\"))
         )
         conditions.append(
             col(Run.task_id).in_(in_calls)

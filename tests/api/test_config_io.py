@@ -14,7 +14,7 @@ from app.db import make_engine, read_session
 from app.errors import BadRequest, HandlerInvalid
 from app.models import Agent, HandlerVersion
 from app.runtime import Runtime
-from app.services import agents, config_io, handlers
+from app.services import agents, config_io, handler_store
 from app.services.config_io import ConfigDocument, export_config, import_config
 
 CLOCK = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b01"
@@ -34,9 +34,9 @@ SNIPPET = 'async def handle(args, agent_id, task_id):\n    return {"quote": "ACM
 
 
 def save(engine: Engine, agent_id: str, tool_name: str, kind: str, spec: dict[str, Any], **extra: Any) -> None:
-    handlers.save_handler(
+    handler_store.save_handler(
         engine=engine,
-        handler=handlers.HandlerIn(agent_id=agent_id, tool_name=tool_name, kind=kind, spec=spec, **extra),
+        handler=handler_store.HandlerIn(agent_id=agent_id, tool_name=tool_name, kind=kind, spec=spec, **extra),
     )
 
 
@@ -108,9 +108,9 @@ def test_import_changed_handler_saves_new_version(empty_engine: Engine):
     doc["handlers"][0]["spec"] = {"output": "13:00 UTC", "is_error": False}  # the clock's static handler
     report = import_config(engine=empty_engine, document=doc)
     assert (report.handlers_created, report.handlers_updated, report.unchanged) == (0, 1, 2)
-    clock = handlers.list_handlers(engine=empty_engine, agent_id=CLOCK)[0]
+    clock = handler_store.list_handlers(engine=empty_engine, agent_id=CLOCK)[0]
     assert (clock.version, clock.spec["output"]) == (2, "13:00 UTC")
-    assert handlers.list_versions(engine=empty_engine, handler_id=clock.id)[0].note == "imported"
+    assert handler_store.list_versions(engine=empty_engine, handler_id=clock.id)[0].note == "imported"
 
 
 def test_import_bad_handler_changes_nothing(empty_engine: Engine):
@@ -124,7 +124,7 @@ def test_import_bad_handler_changes_nothing(empty_engine: Engine):
         import_config(engine=empty_engine, document=doc)
     assert caught.value.message.startswith(f"handlers[2] ({TRIP}/get_weather): rule 1")
     assert "bad regex" in caught.value.message and "nothing was imported" in caught.value.message
-    assert handlers.list_handlers(engine=empty_engine) == []
+    assert handler_store.list_handlers(engine=empty_engine) == []
     with read_session(empty_engine) as session:
         assert session.exec(select(Agent)).all() == []
 
@@ -140,7 +140,7 @@ def test_import_duplicate_handler_refused(empty_engine: Engine):
     doc["handlers"].append(dict(doc["handlers"][0]))
     with pytest.raises(HandlerInvalid, match=r"handlers\[1\] .*: the same tool as handlers\[0\]"):
         import_config(engine=empty_engine, document=doc)
-    assert handlers.list_handlers(engine=empty_engine) == []
+    assert handler_store.list_handlers(engine=empty_engine) == []
 
 
 def test_import_malformed_json_names_line(empty_engine: Engine):
@@ -155,7 +155,7 @@ def test_import_wrong_shape_names_path(empty_engine: Engine):
     doc["handlers"][2]["kind"] = "lua"
     with pytest.raises(BadRequest, match=r"^handlers\[2\]\.kind: Input should be 'static', 'rules' or 'python'"):
         import_config(engine=empty_engine, document=json.dumps(doc))
-    assert handlers.list_handlers(engine=empty_engine) == []
+    assert handler_store.list_handlers(engine=empty_engine) == []
 
 
 def test_import_unknown_field_names_path(empty_engine: Engine):

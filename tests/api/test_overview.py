@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine
 
 from app.db import make_engine, write_session
-from app.models import Delivery, Round, ToolResult
+from app.models import Delivery, Round, ToolResultRow
 from app.services.overview import DAY, overview
 from tests.builders import encode, make_status, sign, wait_for
 
@@ -196,7 +196,9 @@ def _round(
         assert row.id is not None
         for n, who in enumerate(results):
             session.add(
-                ToolResult(round_id=row.id, tool_call_id=f"c{n}", output="x", answered_by=who, created_at=submitted_at)
+                ToolResultRow(
+                    round_id=row.id, tool_call_id=f"c{n}", output="x", answered_by=who, created_at=submitted_at
+                )
             )
 
 

@@ -97,8 +97,8 @@ def start_from_agents_page(page: Page, name: str, inputs: dict[str, str] | None 
 
 
 def round_card(page: Page, agent: str, task_id: int, number: int) -> Locator:
-    """The inbox card titled ``<agent> · task <id> · round <n>``."""
-    title = f"{agent} · task {task_id} · round {number}"
+    """The inbox card titled ``<agent> · run <id> · round <n>``."""
+    title = f"{agent} · run {task_id} · round {number}"
     return page.locator(".q-card").filter(has=page.get_by_text(title, exact=True))
 
 

@@ -42,7 +42,7 @@ def test_clock_run_answered_in_inbox_completes(page: Page, server: Console):
     [call_id] = server.call_ids(task_id, 1).values()
     answer(card, call_id, "2026-11-29T18:04:05+00:00")
     submit(card)
-    expect(page.locator(".q-notification").filter(has_text=f"Round 1 of task {task_id} sent")).to_be_visible()
+    expect(page.locator(".q-notification").filter(has_text=f"Round 1 of run {task_id} sent")).to_be_visible()
     expect(card).to_have_count(0)
 
     open_path(page, f"/runs/{task_id}")

@@ -21,7 +21,7 @@ async def test_round_appears_live_without_reload(user: User, console: httpx.Asyn
     await user.open("/")
     await user.should_see(marker="inbox-empty")
     await _deliver(console, make_status(7101), "msg_live")
-    await user.should_see("task 7101 · round 1")
+    await user.should_see("run 7101 · round 1")
     await user.should_see(marker="result-call_1")
 
 
@@ -32,7 +32,7 @@ async def test_submit_with_empty_result_refused_naming_call(user: User, console:
     ]
     await _deliver(console, make_status(7006, tool_calls=calls), "msg_c06")
     await user.open("/")
-    await user.should_see("task 7006 · round 1")
+    await user.should_see("run 7006 · round 1")
     user.find(marker="result-call_a").type("12:00")
     rounds = (await console.get("/api/rounds")).json()
     user.find(marker=f"submit-{rounds[0]['id']}").click()
@@ -50,7 +50,7 @@ async def test_answer_clock_round_in_inbox_completes_run(user: User, console: ht
     call_id = round_["tool_calls"][0]["tool_call_id"]
     user.find(marker=f"result-{call_id}").type("2026-11-29T18:00:00+00:00")
     user.find(marker=f"submit-{round_['id']}").click()
-    await user.should_see(f"Round 1 of task {task_id} sent")
+    await user.should_see(f"Round 1 of run {task_id} sent")
     await user.should_not_see(f"task {task_id} · round 1")
     assert runtime.simulator is not None
     assert [body.results[0].output for _, body in runtime.simulator.received] == ["2026-11-29T18:00:00+00:00"]
@@ -69,12 +69,12 @@ async def test_second_tab_sees_round_leave_when_first_answers(create_user, conso
     await first.open("/")
     await second.open("/")
     await _deliver(console, make_status(7201), "msg_two_tabs")
-    await first.should_see("task 7201 · round 1")
-    await second.should_see("task 7201 · round 1")
+    await first.should_see("run 7201 · round 1")
+    await second.should_see("run 7201 · round 1")
     [round_] = (await console.get("/api/rounds")).json()
     first.find(marker="result-call_1").type("noon")
     first.find(marker=f"submit-{round_['id']}").click()
-    await second.should_not_see("task 7201 · round 1")
+    await second.should_not_see("run 7201 · round 1")
 
 
 async def test_platform_refusal_shown_in_words(user: User, console: httpx.AsyncClient, runtime: Runtime):
@@ -112,7 +112,7 @@ async def test_is_error_switch_sends_error_result(user: User, console: httpx.Asy
     user.find(marker=f"result-{call_id}").type("quote service down")
     user.find(marker=f"is-error-{call_id}").click()
     user.find(marker=f"submit-{round_['id']}").click()
-    await user.should_see(f"Round 1 of task {task_id} sent")
+    await user.should_see(f"Round 1 of run {task_id} sent")
     assert runtime.simulator is not None
     [(_, sent)] = runtime.simulator.received
     assert (sent.results[0].output, sent.results[0].is_error) == ("quote service down", True)

@@ -32,7 +32,7 @@ async def test_suggestion_prefills_and_person_completes_round(user: User, consol
     await user.should_see("Drizzle, 11 °C")
     user.find(marker=f"result-{calls['search_flights']}").type("TP 1351")
     user.find(marker=f"submit-{round_['id']}").click()
-    await user.should_see(f"Round 1 of task {task_id} sent")
+    await user.should_see(f"Round 1 of run {task_id} sent")
 
     async def answered() -> list:
         run = (await console.get(f"/api/runs/{task_id}")).json()

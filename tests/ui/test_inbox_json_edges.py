@@ -30,7 +30,7 @@ async def test_submit_inbox_deeply_nested_json_result_shows_problem(
         response = await console.post("/webhooks/sudoiq", content=raw, headers=sign(raw, msg_id="msg_deep"))
         assert response.status_code == 200, response.text
         await user.open("/")
-        await user.should_see("task 7301 · round 1")
+        await user.should_see("run 7301 · round 1")
         _set(user, "mode-call_1", "JSON")
         _set(user, "result-call_1", DEEP)
         [round_] = (await console.get("/api/rounds")).json()

@@ -33,9 +33,9 @@ async def test_keys_select_round_and_submit_with_ctrl_enter(user: User, console:
             await console.post("/webhooks/sudoiq", content=raw, headers=sign(raw, msg_id=f"m{task_id}"))
         ).status_code == 200
     await user.open("/")
-    await user.should_see("task 8402 · round 1")
+    await user.should_see("run 8402 · round 1")
     _press(user, "j")  # first card
-    _press(user, "j")  # second card: task 8402
+    _press(user, "j")  # second card: run 8402
     rounds = {r["task_id"]: r for r in (await console.get("/api/rounds")).json()}
     with user.scope(marker=f"round-{rounds[8402]['id']}"):  # both cards have a call_1: fill the second one
         user.find(marker="result-call_1").type("typed for 8402")

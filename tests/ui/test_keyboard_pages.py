@@ -19,7 +19,7 @@ async def test_press_ctrl_enter_on_agents_page_does_not_submit_inbox_round(user:
     raw = encode(make_status(8401))
     assert (await console.post("/webhooks/sudoiq", content=raw, headers=sign(raw, msg_id="m1"))).status_code == 200
     await user.open("/")
-    await user.should_see("task 8401 · round 1")
+    await user.should_see("run 8401 · round 1")
     _press(user, "j")
     user.find(marker="result-call_1").type("half typed")
     user.find("Agents").click()

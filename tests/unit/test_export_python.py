@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from app.db import make_engine
 from app.errors import NotFound
-from app.services import handlers
+from app.services import handler_store
 from app.services.export_python import export_python, python_module_name
 
 AGENT = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b02"
@@ -59,8 +59,8 @@ QUOTE = 'import json\nHELPER = "quote"\n\ndef handle(args, agent_id, task_id):\n
 
 
 def save(engine: Engine, tool_name: str, kind: str, spec: dict[str, Any], **extra: Any) -> None:
-    handler = handlers.HandlerIn(agent_id=AGENT, tool_name=tool_name, kind=kind, spec=spec, **extra)
-    handlers.save_handler(engine=engine, handler=handler)
+    handler = handler_store.HandlerIn(agent_id=AGENT, tool_name=tool_name, kind=kind, spec=spec, **extra)
+    handler_store.save_handler(engine=engine, handler=handler)
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ from app.errors import TooldeskError
 from app.handlers.run import CallAnswer, CallInput, answer_call
 from app.models import HandlerPublic
 from app.runtime import get_runtime
-from app.services import handlers
+from app.services import handler_store
 from app.services.bus import changes
-from app.services.handlers import HandlerIn, VersionPublic
+from app.services.handler_store import HandlerIn, VersionPublic
 from app.ui.components.handler_behaviour import BehaviourFields
 from app.ui.components.handler_header import HandlerHeader
 from app.ui.components.handler_python import PythonFields
@@ -174,7 +174,7 @@ class HandlerEditor:
             return
         engine = get_runtime().engine
         try:
-            saved = await asyncio.to_thread(lambda: handlers.save_handler(engine=engine, handler=draft))
+            saved = await asyncio.to_thread(lambda: handler_store.save_handler(engine=engine, handler=draft))
         except TooldeskError as exc:
             self.show_problem(exc.message)
             return
@@ -191,7 +191,7 @@ class HandlerEditor:
         self.header.show(saved)
         self.delete_button.set_visibility(True)
         engine = get_runtime().engine
-        versions = await asyncio.to_thread(lambda: handlers.list_versions(engine=engine, handler_id=saved.id))
+        versions = await asyncio.to_thread(lambda: handler_store.list_versions(engine=engine, handler_id=saved.id))
         self._render_versions(versions)
 
     def notice(self, current: HandlerPublic | None) -> None:
@@ -211,7 +211,7 @@ class HandlerEditor:
         engine, handler_id = get_runtime().engine, self.handler.id
         try:
             saved = await asyncio.to_thread(
-                lambda: handlers.restore_version(engine=engine, handler_id=handler_id, version=version)
+                lambda: handler_store.restore_version(engine=engine, handler_id=handler_id, version=version)
             )
         except TooldeskError as exc:
             ui.notify(f"Not restored: {exc.message}", type="negative", multi_line=True)
@@ -236,7 +236,7 @@ class HandlerEditor:
             return
         engine, handler_id = get_runtime().engine, self.handler.id
         try:
-            await asyncio.to_thread(lambda: handlers.delete_handler(engine=engine, handler_id=handler_id))
+            await asyncio.to_thread(lambda: handler_store.delete_handler(engine=engine, handler_id=handler_id))
         except TooldeskError as exc:
             ui.notify(f"Not deleted: {exc.message}", type="negative", multi_line=True)
             return
@@ -254,7 +254,7 @@ class HandlerEditor:
         if draft is None:
             return None
         try:
-            spec, behaviour = handlers.validate(draft)
+            spec, behaviour = handler_store.validate(draft)
         except TooldeskError as exc:
             self.show_problem(exc.message)
             return None

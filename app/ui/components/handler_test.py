@@ -13,7 +13,7 @@ from typing import Any
 from nicegui import ui
 
 from app.handlers.run import CallAnswer
-from app.services.handlers import PastCall
+from app.services.handler_store import PastCall
 from app.ui.format import JsonProblem, parse_json, pretty_json
 
 MAX_ARGS_CHARS = 100_000
@@ -98,7 +98,7 @@ class HandlerTestPanel:
         for index, past in enumerate(past_calls):
             key = f"call-{index}"
             self._samples[key] = past.arguments
-            options[key] = f"task {past.task_id} · round {past.round} · {_short(past.arguments)}"
+            options[key] = f"run {past.task_id} · round {past.round} · {_short(past.arguments)}"
         with ui.card().classes("w-full").props("flat bordered").mark("test-panel"):
             with ui.row().classes("w-full items-center gap-2"):
                 ui.icon("science", color="primary").classes("text-xl")

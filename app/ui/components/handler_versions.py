@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from nicegui import ui
 
-from app.services.handlers import VersionPublic
+from app.services.handler_store import VersionPublic
 from app.ui.format import stamp
 
 SHOWN = 30

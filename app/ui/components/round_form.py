@@ -108,7 +108,7 @@ class RoundForm:
         self.sticky = False
         with ui.card().classes("w-full").mark(f"round-{round_.id}") as self.card:
             with ui.row().classes("w-full items-center gap-3"):
-                ui.label(f"{agent_name} · task {round_.task_id} · round {round_.round}").classes("text-base font-bold")
+                ui.label(f"{agent_name} · run {round_.task_id} · round {round_.round}").classes("text-base font-bold")
                 ui.space()
                 ui.label(f"opened {clock(round_.opened_at)}").classes("text-xs text-grey-7")
                 if round_.expires_at:
@@ -164,7 +164,7 @@ class RoundForm:
             )
             self._keep()
         else:
-            ui.notify(f"Round {self.round.round} of task {self.round.task_id} sent", type="positive")
+            ui.notify(f"Round {self.round.round} of run {self.round.task_id} sent", type="positive")
             self.on_done(self.round.id)
         changes.emit(self.round.task_id)
 

@@ -10,7 +10,7 @@ from app.errors import NotFound, PlatformError, TooldeskError
 from app.models import RoundPublic, RunDetail
 from app.protocol import INT64_MAX, StartRun, is_terminal
 from app.runtime import get_runtime
-from app.services import agents, deliveries, handlers, runs
+from app.services import agents, deliveries, handler_store, runs
 from app.services import replay as run_replay
 from app.services.bus import changes
 from app.services.reconcile import LOST
@@ -230,7 +230,7 @@ async def _save_as_rule(round_id: int, tool_call_id: str) -> None:
     engine = get_runtime().engine
     try:
         saved = await asyncio.to_thread(
-            lambda: handlers.save_result_as_rule(engine=engine, round_id=round_id, tool_call_id=tool_call_id)
+            lambda: handler_store.save_result_as_rule(engine=engine, round_id=round_id, tool_call_id=tool_call_id)
         )
     except TooldeskError as exc:
         ui.notify(exc.message, type="negative", multi_line=True)

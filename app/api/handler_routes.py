@@ -15,7 +15,7 @@ from app.handlers.run import CallInput, answer_call
 from app.models import HandlerPublic
 from app.protocol import INT64_MAX, RunStarted
 from app.runtime import get_runtime
-from app.services import config_io, demo, handlers
+from app.services import config_io, demo, handler_store
 from app.services import export_python as export_python_module
 from app.services.bus import changes
 
@@ -103,13 +103,13 @@ def build_router() -> APIRouter:
     @router.get("/handlers", response_model=list[HandlerPublic], summary="Handlers, by agent and tool")
     async def list_handlers(agent_id: str | None = None) -> list[HandlerPublic]:
         engine = get_runtime().engine
-        return await asyncio.to_thread(lambda: handlers.list_handlers(engine=engine, agent_id=agent_id))
+        return await asyncio.to_thread(lambda: handler_store.list_handlers(engine=engine, agent_id=agent_id))
 
     @router.post("/handlers", response_model=HandlerPublic, summary="Create or replace the handler of a tool")
     async def save_handler(request: Request) -> HandlerPublic:
-        body = await parse_body(request, handlers.HandlerIn)
+        body = await parse_body(request, handler_store.HandlerIn)
         engine = get_runtime().engine
-        saved = await asyncio.to_thread(lambda: handlers.save_handler(engine=engine, handler=body))
+        saved = await asyncio.to_thread(lambda: handler_store.save_handler(engine=engine, handler=body))
         background_tasks.create(get_runtime().responder.sweep(), name="handlers")
         changes.emit(0)
         return saved
@@ -122,19 +122,21 @@ def build_router() -> APIRouter:
     async def save_as_rule(round_id: Id, tool_call_id: str) -> HandlerPublic:
         engine = get_runtime().engine
         return await asyncio.to_thread(
-            lambda: handlers.save_result_as_rule(engine=engine, round_id=round_id, tool_call_id=tool_call_id)
+            lambda: handler_store.save_result_as_rule(engine=engine, round_id=round_id, tool_call_id=tool_call_id)
         )
 
     @router.get("/handlers/{handler_id}", response_model=HandlerPublic, summary="One handler")
     async def get_handler(handler_id: Id) -> HandlerPublic:
         engine = get_runtime().engine
-        return await asyncio.to_thread(lambda: handlers.get_handler(engine=engine, handler_id=handler_id))
+        return await asyncio.to_thread(lambda: handler_store.get_handler(engine=engine, handler_id=handler_id))
 
     @router.put("/handlers/{handler_id}/mode", response_model=HandlerPublic, summary="manual, suggest or auto")
     async def set_mode(handler_id: Id, request: Request) -> HandlerPublic:
         body = await parse_body(request, ModeIn)
         engine = get_runtime().engine
-        saved = await asyncio.to_thread(lambda: handlers.set_mode(engine=engine, handler_id=handler_id, mode=body.mode))
+        saved = await asyncio.to_thread(
+            lambda: handler_store.set_mode(engine=engine, handler_id=handler_id, mode=body.mode)
+        )
         background_tasks.create(get_runtime().responder.sweep(), name="handlers")
         changes.emit(0)
         return saved
@@ -142,19 +144,19 @@ def build_router() -> APIRouter:
     @router.delete("/handlers/{handler_id}", status_code=204, summary="Remove a handler and its history")
     async def delete_handler(handler_id: Id) -> Response:
         engine = get_runtime().engine
-        await asyncio.to_thread(lambda: handlers.delete_handler(engine=engine, handler_id=handler_id))
+        await asyncio.to_thread(lambda: handler_store.delete_handler(engine=engine, handler_id=handler_id))
         changes.emit(0)
         return Response(status_code=204)
 
     @router.get(
         "/handlers/{handler_id}/versions",
-        response_model=list[handlers.VersionPublic],
+        response_model=list[handler_store.VersionPublic],
         summary="Saved versions, newest first",
     )
-    async def list_versions(handler_id: Id) -> list[handlers.VersionPublic]:
+    async def list_versions(handler_id: Id) -> list[handler_store.VersionPublic]:
         engine = get_runtime().engine
-        await asyncio.to_thread(lambda: handlers.get_handler(engine=engine, handler_id=handler_id))
-        return await asyncio.to_thread(lambda: handlers.list_versions(engine=engine, handler_id=handler_id))
+        await asyncio.to_thread(lambda: handler_store.get_handler(engine=engine, handler_id=handler_id))
+        return await asyncio.to_thread(lambda: handler_store.list_versions(engine=engine, handler_id=handler_id))
 
     @router.post(
         "/handlers/{handler_id}/versions/{version}/restore",
@@ -164,7 +166,7 @@ def build_router() -> APIRouter:
     async def restore_version(handler_id: Id, version: Id) -> HandlerPublic:
         engine = get_runtime().engine
         restored = await asyncio.to_thread(
-            lambda: handlers.restore_version(engine=engine, handler_id=handler_id, version=version)
+            lambda: handler_store.restore_version(engine=engine, handler_id=handler_id, version=version)
         )
         changes.emit(0)
         return restored
@@ -173,8 +175,8 @@ def build_router() -> APIRouter:
     async def test_handler(request: Request) -> HandlerTestOut:
         body = await parse_body(request, HandlerTestIn)
         runtime = get_runtime()
-        spec, behaviour = handlers.validate(
-            handlers.HandlerIn(
+        spec, behaviour = handler_store.validate(
+            handler_store.HandlerIn(
                 agent_id=body.agent_id,
                 tool_name=body.tool_name,
                 kind=body.kind,

@@ -24,7 +24,7 @@ from app.handlers.rules import RulesSpec, check_rules, rule_from_answer
 from app.handlers.run import MODES
 from app.handlers.sandbox import check_snippet
 from app.handlers.static import StaticSpec
-from app.models import Handler, HandlerPublic, HandlerVersion, Round, ToolCall
+from app.models import Handler, HandlerPublic, HandlerVersion, Round, ToolCallRow
 from app.services.rounds import get_round
 
 
@@ -225,10 +225,10 @@ def list_past_calls(*, engine: Engine, agent_id: str, tool_name: str, limit: int
     """The latest distinct arguments the agent called the tool with, newest first (samples for *Test*)."""
     with read_session(engine) as session:
         rows = session.exec(
-            select(ToolCall, Round)
-            .join(Round, col(Round.id) == col(ToolCall.round_id))
-            .where(Round.agent_id == agent_id, ToolCall.name == tool_name)
-            .order_by(col(ToolCall.id).desc())
+            select(ToolCallRow, Round)
+            .join(Round, col(Round.id) == col(ToolCallRow.round_id))
+            .where(Round.agent_id == agent_id, ToolCallRow.name == tool_name)
+            .order_by(col(ToolCallRow.id).desc())
             .limit(limit * 5)
         ).all()
     seen: set[str] = set()

@@ -18,9 +18,9 @@ from nicegui.events import ValueChangeEventArguments
 from app.errors import TooldeskError
 from app.models import Agent, HandlerPublic
 from app.runtime import get_runtime
-from app.services import agents, handlers
+from app.services import agents, handler_store
 from app.services.bus import changes
-from app.services.handlers import PastCall
+from app.services.handler_store import PastCall
 from app.ui.components.config_buttons import config_buttons, python_export_link
 from app.ui.components.handler_editor import HandlerEditor, ToolTarget
 from app.ui.components.handler_header import MODES
@@ -67,7 +67,7 @@ class _HandlersPage:
             return
         engine = get_runtime().engine
         known, saved = await asyncio.to_thread(
-            lambda: (agents.list_agents(engine=engine), handlers.list_handlers(engine=engine))
+            lambda: (agents.list_agents(engine=engine), handler_store.list_handlers(engine=engine))
         )
         self.agents = known
         self.handlers = {(h.agent_id, h.tool_name): h for h in saved}
@@ -80,12 +80,17 @@ class _HandlersPage:
         """Show the editor of one tool, loaded fresh from the database."""
         engine, name = get_runtime().engine, tool["name"]
 
-        def load() -> tuple[HandlerPublic | None, list[handlers.VersionPublic], list[PastCall]]:
+        def load() -> tuple[HandlerPublic | None, list[handler_store.VersionPublic], list[PastCall]]:
             current = next(
-                (h for h in handlers.list_handlers(engine=engine, agent_id=agent.agent_id) if h.tool_name == name), None
+                (h for h in handler_store.list_handlers(engine=engine, agent_id=agent.agent_id) if h.tool_name == name),
+                None,
             )
-            versions = handlers.list_versions(engine=engine, handler_id=current.id) if current else []
-            return current, versions, handlers.list_past_calls(engine=engine, agent_id=agent.agent_id, tool_name=name)
+            versions = handler_store.list_versions(engine=engine, handler_id=current.id) if current else []
+            return (
+                current,
+                versions,
+                handler_store.list_past_calls(engine=engine, agent_id=agent.agent_id, tool_name=name),
+            )
 
         current, versions, past = await asyncio.to_thread(load)
         if current is not None:
@@ -180,7 +185,7 @@ class _HandlersPage:
         engine = get_runtime().engine
         try:
             saved = await asyncio.to_thread(
-                lambda: handlers.set_mode(engine=engine, handler_id=handler.id, mode=event.value)
+                lambda: handler_store.set_mode(engine=engine, handler_id=handler.id, mode=event.value)
             )
         except TooldeskError as exc:
             ui.notify(f"Mode not changed: {exc.message}", type="negative", multi_line=True)
