@@ -27,6 +27,7 @@ from app.protocol import RunStatus
 TOLERANCE_SECONDS = 300
 MAX_BODY_BYTES = 1_000_000
 _SIGNATURE = re.compile(r"^(v[0-9a-z]+),(\S+)$")
+_TIMESTAMP = re.compile(r"0|[1-9][0-9]{0,15}")
 
 
 @dataclass(frozen=True)
@@ -97,14 +98,16 @@ def parse_status(text: str) -> RunStatus:
         raise BadBody(f"body is not a run status: {where}: {first['msg']} ({exc.error_count()} problem(s))") from None
 
 
-def _parse_timestamp(value: str) -> float:
-    try:
-        timestamp = float(value)
-    except ValueError:
-        raise BadHeaders(f"webhook-timestamp {value[:40]!r} is not Unix seconds") from None
-    if timestamp != timestamp or timestamp in {float("inf"), float("-inf")}:
-        raise BadHeaders(f"webhook-timestamp {value[:40]!r} is not Unix seconds")
-    return timestamp
+def _parse_timestamp(value: str) -> int:
+    """The header as whole Unix seconds. The spec signs ``{id}.{timestamp}.{body}`` with the timestamp as the
+    integer's own digits, so ``1764500000.5``, ``01764500000``, ``+1764500000`` or ``1.7645e9`` can never match a
+    signature: they are refused here as a header problem (400), not later as a wrong secret (401). Case C09."""
+    if not _TIMESTAMP.fullmatch(value):
+        raise BadTimestamp(
+            f"webhook-timestamp {value[:40]!r} is not integer Unix seconds (digits only: no sign, point, exponent "
+            "or leading zero), as Standard Webhooks signs it"
+        )
+    return int(value)
 
 
 def _check_signature_shapes(value: str) -> None:

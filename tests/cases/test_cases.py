@@ -1,4 +1,4 @@
-"""Cases C01–C08 of shared/cases: each asserts the right value, not just "no crash"."""
+"""Cases C01–C09 of shared/cases: each asserts the right value, not just "no crash"."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ async def test_c01_odd_bytes_accepted_and_stored_byte_for_byte(console: httpx.As
     assert round_["tool_calls"][0]["arguments"] == {"name": "Renée Dupré", "note": "café ☕"}
 
 
-def _raw_signature(body: bytes, msg_id: str, timestamp: int) -> str:
+def _raw_signature(body: bytes, msg_id: str, timestamp: int | str) -> str:
     key = base64.b64decode(SECRET.removeprefix("whsec_"))
     digest = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
@@ -213,3 +213,21 @@ async def test_refused_delivery_shows_on_its_runs_timeline(console: httpx.AsyncC
     assert run["status"] == "awaiting_tool_calls"
     assert [e["kind"] for e in run["events"]][-1] == "refused"
     assert "bad_signature" in run["events"][-1]["summary"]
+
+
+@pytest.mark.parametrize(
+    "shape",
+    ["{now}.5", "0{now}", "+{now}", "{mantissa}e9", "1764500000.5", "01764500000", "+1764500000", "1.7645e9"],
+    ids=["fraction", "leading-zero", "plus-sign", "exponent", "case-fraction", "case-zero", "case-plus", "case-exp"],
+)
+async def test_c09_timestamp_not_integer_seconds_refused_400_not_401(console: httpx.AsyncClient, shape: str):
+    now = int(time.time())
+    timestamp = shape.format(now=now, mantissa=now / 1e9)
+    body = encode(make_status(7010))
+    headers = sign(body, msg_id=f"msg_c09_{shape}") | {"webhook-timestamp": timestamp}
+    headers["webhook-signature"] = _raw_signature(body, headers["webhook-id"], timestamp)
+    response = await _post(console, body, headers)
+    assert response.status_code == 400, response.text
+    assert "is not integer Unix seconds" in response.json()["error"]["message"]
+    stored = [d for d in (await console.get("/api/deliveries")).json() if d["webhook_id"] == headers["webhook-id"]]
+    assert [d["verdict"] for d in stored] == ["bad_timestamp"]

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from app.errors import BadBody, BadHeaders, BadSignature, BadTimestamp
+from app.errors import BadBody, BadSignature, BadTimestamp
 from app.webhooks.verify import verify_delivery
 from tests.builders import SECRET, encode, make_status, sign
 
@@ -46,10 +46,10 @@ def test_verify_header_names_any_case():
     assert verify_delivery(secret=SECRET, body=body, headers=headers).webhook_id == "m"
 
 
-def test_verify_timestamp_not_a_number_is_bad_header():
+def test_verify_timestamp_not_a_number_is_bad_timestamp():
     body = encode(make_status(42))
     headers = sign(body, msg_id="m") | {"webhook-timestamp": "yesterday"}
-    with pytest.raises(BadHeaders, match="'yesterday' is not Unix seconds"):
+    with pytest.raises(BadTimestamp, match="'yesterday' is not integer Unix seconds"):
         verify_delivery(secret=SECRET, body=body, headers=headers)
 
 
