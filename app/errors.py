@@ -86,6 +86,14 @@ class NotFound(TooldeskError):
     code = "not_found"
 
 
+class ReplayRefused(TooldeskError):
+    """A refused delivery cannot be replayed: re-signing it would make an unverified body look like the
+    platform's (case C16)."""
+
+    status = 409
+    code = "replay_refused"
+
+
 class RoundClosed(TooldeskError):
     status = 409
     code = "round_closed"

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from standardwebhooks.webhooks import Webhook
 
 from app.db import write_connection
-from app.errors import DeliveryRefused, NotFound
+from app.errors import DeliveryRefused, NotFound, ReplayRefused
 from app.models import Delivery
 from app.protocol import INT64_MAX
 from app.services.apply import INSERT_EVENT, apply_status
@@ -29,6 +29,9 @@ from app.webhooks.verify import MAX_BODY_BYTES, verify_delivery
 DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
 _INSERT_DELIVERY = insert(DELIVERIES).returning(DELIVERIES.c.id)
 _SET_VERDICT = update(DELIVERIES).where(DELIVERIES.c.id == bindparam("key"))
+REPLAYABLE = ("applied", "history", "duplicate")
+"""Verdicts of deliveries that passed verification, the only ones a replay may sign again."""
+REPLAY_SIGNATURE = "(signed with the console's secret for the replay; not kept)"
 KEPT_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature", "content-type", "user-agent", "content-length")
 
 
@@ -56,6 +59,8 @@ def ingest_delivery(
     """
     received_at = time.time()
     kept = {key.lower(): value for key, value in headers.items() if key.lower() in KEPT_HEADERS}
+    if replay_of is not None:
+        kept["webhook-signature"] = REPLAY_SIGNATURE
     try:
         verified = verify_delivery(secret=secret, body=body, headers=headers, now=received_at)
     except DeliveryRefused as exc:
@@ -144,12 +149,24 @@ def replay_delivery(*, engine: Engine, secret: str, delivery_id: int, body: byte
 
     It gets a new ``webhook-id`` (``replay-<id>-<random>``, so it is not a duplicate), a fresh timestamp and a
     signature made with the console's own secret; the stored row records ``replay_of``. Its ``sequence``
-    decides, as for any delivery, whether it applies or is history. Raises ``NotFound``.
+    decides, as for any delivery, whether it applies or is history. The stored row keeps no signature: the
+    console's own would make the log a signing oracle.
+
+    Raises ``NotFound``, and ``ReplayRefused`` (409) for a delivery that was refused (bad headers, timestamp,
+    signature or body): its body was never vouched for by the platform, and signing it with the console's secret
+    would turn a forgery into an applied status (case C16).
     """
     with write_connection(engine) as conn:
-        original = conn.execute(select(DELIVERIES.c.body).where(DELIVERIES.c.id == delivery_id)).first()
+        original = conn.execute(
+            select(DELIVERIES.c.body, DELIVERIES.c.verdict).where(DELIVERIES.c.id == delivery_id)
+        ).first()
     if original is None:
         raise NotFound(f"no delivery with id {delivery_id}")
+    if original.verdict not in REPLAYABLE:
+        raise ReplayRefused(
+            f"delivery {delivery_id} was refused ({original.verdict}): the console does not sign what the "
+            "platform's signature did not vouch for; replay an applied, history or duplicate delivery instead"
+        )
     raw = body if body is not None else bytes(original.body)
     webhook_id = f"replay-{delivery_id}-{secrets.token_hex(4)}"
     now = datetime.now(UTC)

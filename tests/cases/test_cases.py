@@ -1,4 +1,4 @@
-"""Cases C01–C09 of shared/cases: each asserts the right value, not just "no crash"."""
+"""Cases C01–C09 and C16 of shared/cases: each asserts the right value, not just "no crash"."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import hmac
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from nicegui import ui
 from nicegui.testing import User
 
 from app.runtime import Runtime
@@ -231,3 +233,43 @@ async def test_c09_timestamp_not_integer_seconds_refused_400_not_401(console: ht
     assert "is not integer Unix seconds" in response.json()["error"]["message"]
     stored = [d for d in (await console.get("/api/deliveries")).json() if d["webhook_id"] == headers["webhook-id"]]
     assert [d["verdict"] for d in stored] == ["bad_timestamp"]
+
+
+async def _refused_delivery(console: httpx.AsyncClient, task_id: int) -> dict[str, Any]:
+    forged = encode(make_status(task_id, status="completed", sequence=9, result="forged"))
+    other_key = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    response = await _post(console, forged, sign(forged, msg_id=f"msg_c16_{task_id}", secret=other_key))
+    assert response.status_code == 401
+    [stored] = (await console.get("/api/deliveries", params={"verdict": "bad_signature"})).json()
+    return stored
+
+
+@pytest.mark.parametrize("edit", [{}, {"body": make_status(7016, status="completed", sequence=9, result="forged")}])
+async def test_c16_replay_of_refused_delivery_refused(console: httpx.AsyncClient, edit: dict[str, Any]):
+    stored = await _refused_delivery(console, 7016)
+    response = await console.post(f"/api/deliveries/{stored['id']}/replay", json=edit)
+    assert response.status_code == 409, response.text
+    assert response.json()["error"]["code"] == "replay_refused"
+    assert "bad_signature" in response.json()["error"]["message"]
+    assert (await console.get("/api/runs/7016")).status_code == 404
+    assert len((await console.get("/api/deliveries")).json()) == 1
+
+
+async def test_c16_replay_keeps_no_console_signature(console: httpx.AsyncClient):
+    body = encode(make_status(7017, status="running", sequence=1, round=None))
+    assert (await _post(console, body, sign(body, msg_id="msg_c16_ok"))).status_code == 200
+    [original] = (await console.get("/api/deliveries", params={"task_id": 7017})).json()
+    replayed = (await console.post(f"/api/deliveries/{original['id']}/replay", json={})).json()
+    stored = (await console.get(f"/api/deliveries/{replayed['delivery_id']}")).json()
+    assert not stored["headers"]["webhook-signature"].startswith("v1,")
+
+
+async def test_c16_deliveries_page_disables_replay_of_refused(user: User, console: httpx.AsyncClient):
+    stored = await _refused_delivery(console, 7018)
+    await user.open("/deliveries")
+    await user.should_see(marker="deliveries-table")
+    user.find(marker="deliveries-table").trigger("rowClick", [{}, {"id": stored["id"]}])
+    await user.should_see(marker="replay-refused")
+    for marker in ("replay", "replay-edited"):
+        [button] = user.find(marker=marker).elements
+        assert isinstance(button, ui.button) and not button.enabled

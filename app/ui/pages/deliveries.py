@@ -140,11 +140,17 @@ def _dialog(item: DeliveryPublic) -> None:
             )
             runtime.delivered(done)
 
+        replayable = item.verdict in ingest.REPLAYABLE
+        if not replayable:
+            ui.label(
+                "A refused delivery cannot be replayed: the platform's signature never vouched for it, and the "
+                "console will not sign it in the platform's name."
+            ).classes("text-sm text-grey-8").mark("replay-refused")
         with ui.row():
-            ui.button("Replay", icon="replay", on_click=lambda: replay(False)).mark("replay")
+            ui.button("Replay", icon="replay", on_click=lambda: replay(False)).mark("replay").set_enabled(replayable)
             ui.button("Replay edited body", icon="edit", on_click=lambda: replay(True)).props("outline").mark(
                 "replay-edited"
-            )
+            ).set_enabled(replayable)
             ui.button("Close", on_click=dialog.close).props("flat")
     dialog.open()
 
