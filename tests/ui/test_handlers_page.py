@@ -245,6 +245,7 @@ async def test_restore_version_reloads_editor(user: User, console: httpx.AsyncCl
     user.find(marker="static-output").clear().type("second answer")
     user.find(marker="save-handler").click()
     await user.should_see("saved as version 2")
+    await user.should_see(marker="version-2")  # the version list reloads after the save
     user.find(marker="version-1-restore").click()
     await user.should_see("Version 1 restored as version 3")
     await user.should_see(marker="version-3")
