@@ -18,7 +18,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from tests.e2e.support import AUTH, Console
+from tests.e2e.support import AUTH, Console, console_env
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 5.0
@@ -74,8 +74,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     log_path = workdir / "console.log"
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST" and not k.startswith("TOOLDESK_")}
-    env |= {"TOOLDESK_DATABASE_URL": f"sqlite:///{workdir}/e2e.db", "TOOLDESK_STEP_DELAY": "0.05"}
+    env = console_env(dict(os.environ)) | {
+        "TOOLDESK_DATABASE_URL": f"sqlite:///{workdir}/e2e.db",
+        "TOOLDESK_STEP_DELAY": "0.05",
+    }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "app", "--port", str(port)],

@@ -8,6 +8,7 @@ render them into the DOM, so ``[marker="..."]`` matches nothing in a browser.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import Locator, Page, expect
 
+REPO = Path(__file__).resolve().parents[2]
 API_KEY = "sim-local-key"
 AUTH = {"authorization": f"Bearer {API_KEY}"}
 
@@ -94,6 +96,15 @@ def start_from_agents_page(page: Page, name: str, inputs: dict[str, str] | None 
     found = pattern.search(notice.inner_text())
     assert found is not None
     return int(found.group(1))
+
+
+def console_env(environ: dict[str, str]) -> dict[str, str]:
+    """The environment for a ``python -m app`` child: no inherited ``TOOLDESK_*`` or ``PYTEST_*`` variables (a
+    developer's shell must not point the run elsewhere), and this checkout first on ``PYTHONPATH``, so the console
+    under test is the code beside these tests whatever copy of the package is installed."""
+    env = {k: v for k, v in environ.items() if not k.startswith(("TOOLDESK_", "PYTEST_"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [environ.get("PYTHONPATH")])])
+    return env
 
 
 def round_card(page: Page, agent: str, task_id: int, number: int) -> Locator:

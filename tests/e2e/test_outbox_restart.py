@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import _free_port
+from tests.e2e.support import console_env
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 KEY = "restart-test-key"
@@ -42,7 +43,7 @@ def _wait(condition: Callable[[], object], what: str, within: float = 20.0) -> o
 @pytest.fixture
 def processes(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TOOLDESK_", "PYTEST_"))}
+    env = console_env(dict(os.environ))
 
     def start(args: list[str], log: str, extra: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         with (tmp_path / log).open("ab") as out:
