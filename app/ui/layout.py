@@ -14,9 +14,9 @@ from typing import Any
 
 from nicegui import events, ui
 
+from app.changes import changes
 from app.runtime import get_runtime
 from app.services import rounds
-from app.services.bus import changes
 from app.ui.live import Live
 from app.ui.pages import (
     agents,
