@@ -137,20 +137,30 @@ class HasErrors(Protocol):
     def errors(self) -> Sequence[Any]: ...
 
 
-def field_problems(exc: HasErrors, *, where: str = "body", skip: int = 0) -> list[str]:
+def field_problems(exc: HasErrors, *, where: str = "body", skip: int = 0, brackets: bool = False) -> list[str]:
     """Each error of ``exc`` as ``"field.path: message"`` (e.g. ``"results.0.output: Field required"``).
 
     ``where`` names the whole input when an error has no location; ``skip`` drops that many leading location
-    parts (FastAPI's ``"body"``, a settings name). Pydantic's ``"Value error, "`` prefix is dropped.
+    parts (FastAPI's ``"body"``); ``brackets`` writes list indices as ``handlers[2].kind``. Pydantic's
+    ``"Value error, "`` prefix is dropped.
     """
     problems = []
     for error in exc.errors():
-        location = ".".join(str(part) for part in tuple(error.get("loc", ()))[skip:]) or where
+        location = _location(tuple(error.get("loc", ()))[skip:], brackets=brackets) or where
         message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
         problems.append(f"{location}: {message}")
     return problems or [f"{where}: invalid value"]
 
 
-def field_problem(exc: HasErrors, *, where: str = "body", skip: int = 0) -> str:
+def field_problem(exc: HasErrors, *, where: str = "body", skip: int = 0, brackets: bool = False) -> str:
     """The first error of ``exc`` as ``"field.path: message"`` (see ``field_problems``)."""
-    return field_problems(exc, where=where, skip=skip)[0]
+    return field_problems(exc, where=where, skip=skip, brackets=brackets)[0]
+
+
+def _location(loc: tuple[Any, ...], *, brackets: bool) -> str:
+    if not brackets:
+        return ".".join(str(part) for part in loc)
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text

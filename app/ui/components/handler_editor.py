@@ -19,14 +19,14 @@ from app.errors import TooldeskError
 from app.models import HandlerPublic
 from app.runtime import get_runtime
 from app.services import handler_store
-from app.services.handler_store import HandlerIn, VersionPublic
+from app.services.handler_store import HandlerIn, PastCall, VersionPublic
 from app.services.handler_test import HandlerTestOutcome, run_handler_test
 from app.ui.components.handler_behaviour import BehaviourFields
 from app.ui.components.handler_header import HandlerHeader
 from app.ui.components.handler_python import PythonFields
 from app.ui.components.handler_rules import DraftProblem, RulesEditor
 from app.ui.components.handler_static import StaticFields
-from app.ui.components.handler_test import HandlerTestPanel, PastCall
+from app.ui.components.handler_test import HandlerTestPanel
 from app.ui.components.handler_versions import versions_card
 
 KIND_HINTS = {
