@@ -32,7 +32,9 @@ async def test_openapi_documents_a_request_body_for_every_post_and_put(console: 
 async def test_text_plain_handler_save_refused_415_and_not_saved(console: httpx.AsyncClient):
     """Security review: a page on another origin can POST ``text/plain`` without a CORS preflight."""
     response = await console.post(
-        "/api/handlers", content=httpx.Request("POST", "/", json=HANDLER).content, headers={"content-type": "text/plain"}
+        "/api/handlers",
+        content=httpx.Request("POST", "/", json=HANDLER).content,
+        headers={"content-type": "text/plain"},
     )
 
     assert response.status_code == 415
