@@ -8,7 +8,7 @@
 | ``TOOLDESK_PLATFORM_URL`` | empty: the embedded simulator at ``{public_url}/sim`` | base URL of the execution API |
 | ``TOOLDESK_PLATFORM_API_KEY`` | ``sim-local-key`` | sent as ``Authorization: Bearer``; the embedded simulator expects it |
 | ``TOOLDESK_WEBHOOK_SECRET`` | generated on first start, stored in the database | ``whsec_<base64>`` shared with the platform |
-| ``TOOLDESK_PUBLIC_URL`` | ``http://127.0.0.1:{port}`` | what the platform is told to call; webhook at ``/webhooks/sudoiq`` |
+| ``TOOLDESK_PUBLIC_URL`` | ``http://{host}:{port}`` | what the platform is told to call; webhook at ``/webhooks/sudoiq`` |
 | ``TOOLDESK_SCENARIOS_DIR`` | ``fixtures/scenarios`` of the project | the embedded simulator's agents, one JSON file each |
 | ``TOOLDESK_ROUND_TTL`` | ``600`` | seconds the embedded simulator gives a round before it expires |
 | ``TOOLDESK_STEP_DELAY`` | ``0.3`` | seconds the embedded simulator waits between a run's state changes |

@@ -4,9 +4,9 @@ SQLite runs in WAL mode with ``synchronous=FULL`` so that a committed delivery
 survives a crash before we answer 2xx (contract: "answer 2xx only after the
 delivery is stored durably"). Readers never block; writers take one
 process-wide lock (SQLite has a single writer anyway), which keeps
-``database is locked`` errors out of the threads that ``run.io_bound`` uses.
+``database is locked`` errors out of the worker threads.
 All calls here are blocking: from async code, call them through
-``nicegui.run.io_bound``.
+``asyncio.to_thread``.
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ TooldeskError                 500 (never raised bare)
 │   ├── BadSignature          401 no signature matches the body
 │   └── BadBody               400 not UTF-8, not JSON, or not a run status
 ├── BadRequest                422 a request body the API cannot use
+├── UnsupportedMediaType      415 an /api write whose Content-Type is not JSON
+├── SandboxUnavailable        503 the Python sandbox could not start a worker
 ├── TemplateError             422 a handler template failed to render (app.handlers.templates)
 ├── HandlerInvalid            422 a handler's settings do not check out (names rule, field, line)
 ├── NotFound                  404 an unknown round, run or agent
@@ -19,10 +21,14 @@ TooldeskError                 500 (never raised bare)
     └── PlatformUnreachable   502 no answer from the platform
 ```
 
-Every message says what happened and what to do next.
+Every message says what happened and what to do next. ``field_problem`` and
+``field_problems`` word a pydantic ``ValidationError`` as "field: message".
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 
 class TooldeskError(Exception):
@@ -76,6 +82,16 @@ class BadRequest(TooldeskError):
     code = "bad_body"
 
 
+class UnsupportedMediaType(TooldeskError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class SandboxUnavailable(TooldeskError):
+    status = 503
+    code = "sandbox_unavailable"
+
+
 class HandlerInvalid(TooldeskError):
     status = 422
     code = "handler_invalid"
@@ -121,3 +137,38 @@ class PlatformUnreachable(PlatformError):
 class PlatformRequestError(PlatformError):
     def __init__(self, message: str) -> None:
         super().__init__(message, status=400, code="invalid_request")
+
+
+class HasErrors(Protocol):
+    """A pydantic ``ValidationError`` or FastAPI's ``RequestValidationError``: anything with ``errors()``."""
+
+    def errors(self) -> Sequence[Any]: ...
+
+
+def field_problems(exc: HasErrors, *, where: str = "body", skip: int = 0, brackets: bool = False) -> list[str]:
+    """Each error of ``exc`` as ``"field.path: message"`` (e.g. ``"results.0.output: Field required"``).
+
+    ``where`` names the whole input when an error has no location; ``skip`` drops that many leading location
+    parts (FastAPI's ``"body"``); ``brackets`` writes list indices as ``handlers[2].kind``. Pydantic's
+    ``"Value error, "`` prefix is dropped.
+    """
+    problems = []
+    for error in exc.errors():
+        location = _location(tuple(error.get("loc", ()))[skip:], brackets=brackets) or where
+        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+        problems.append(f"{location}: {message}")
+    return problems or [f"{where}: invalid value"]
+
+
+def field_problem(exc: HasErrors, *, where: str = "body", skip: int = 0, brackets: bool = False) -> str:
+    """The first error of ``exc`` as ``"field.path: message"`` (see ``field_problems``)."""
+    return field_problems(exc, where=where, skip=skip, brackets=brackets)[0]
+
+
+def _location(loc: tuple[Any, ...], *, brackets: bool) -> str:
+    if not brackets:
+        return ".".join(str(part) for part in loc)
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text

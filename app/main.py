@@ -27,11 +27,10 @@ from app.config import SIMULATOR_PREFIX, Settings, get_settings
 from app.errors import SettingsError, TooldeskError
 from app.runtime import Runtime, build_runtime
 from app.services import agents
-from app.services.bus import changes
 from app.services.reconcile import reconcile_runs
 from app.simulator import build_router as build_simulator_router
 from app.ui.layout import root
-from app.webhooks.route import build_router as build_webhook_router
+from app.webhooks.route import router as webhook_router
 
 log = logging.getLogger("tooldesk")
 
@@ -41,7 +40,7 @@ def build(settings: Settings) -> Runtime:
     simulated = bool(os.environ.get("NICEGUI_USER_SIMULATION"))
     transport = httpx.ASGITransport(nicegui_app) if simulated else None
     runtime = build_runtime(settings, transport=transport)
-    _mount(build_webhook_router())
+    _mount(webhook_router)
     _mount(build_api_router())
     if runtime.simulator is not None:
         _mount(build_simulator_router(runtime.simulator), prefix=SIMULATOR_PREFIX)
@@ -66,10 +65,8 @@ async def _on_start(runtime: Runtime) -> None:
     except TooldeskError as exc:
         log.warning("could not list the platform's agents at start: %s", exc.message)
     else:
-        changes.emit(0)
-    for task_id in await reconcile_runs(engine=runtime.engine, client=runtime.client, before=started):
-        changes.emit(task_id)
-    await runtime.responder.sweep()
+        runtime.agents_changed()
+    runtime.runs_reconciled(await reconcile_runs(engine=runtime.engine, client=runtime.client, before=started))
 
 
 def _mount(router: APIRouter, prefix: str = "") -> None:

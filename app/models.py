@@ -248,7 +248,7 @@ class Handler(SQLModel, table=True):
     """How one tool of one agent is answered. ``kind``: static, rules, python; ``mode``: manual, suggest, auto.
 
     ``spec`` holds the kind's settings (``StaticSpec``, ``RulesSpec`` or ``{"code": ...}``), ``behaviour`` the
-    latency and faults (``Behaviour``). Every save is a ``HandlerVersion``.
+    latency and faults (``Behaviour``). Every save that changes something is a ``HandlerVersion``.
     """
 
     __table_args__ = (UniqueConstraint("agent_id", "tool_name"),)

@@ -3,6 +3,12 @@
 ``Runtime`` holds the settings, the database engine, the webhook secret, the
 platform client and, when no platform URL is set, the embedded simulator.
 Pages and routes reach it through ``get_runtime()``.
+
+After a service has changed something, routes, pages and ``app.main`` call one
+of the runtime's after-change methods (``delivered``, ``run_started``,
+``run_replayed``, ``round_answered``, ``handlers_changed``, ``agents_changed``,
+``runs_reconciled``): each tells open pages and, where handlers may now answer,
+starts the responder in the background. Nothing else emits ``app.changes``.
 """
 
 from __future__ import annotations
@@ -16,13 +22,13 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, func, select
 
+from app.changes import changes
 from app.config import Settings
 from app.db import ensure_webhook_secret, make_engine
 from app.errors import SettingsError
 from app.handlers.sandbox import Sandbox
 from app.models import Run
 from app.platform.client import PlatformClient
-from app.services.bus import changes
 from app.services.ingest import Outcome
 from app.services.outbox import Outbox
 from app.services.responder import Responder
@@ -63,7 +69,42 @@ class Runtime:
         let handlers answer a round an applied one opened."""
         changes.emit(outcome.task_id or 0)
         if outcome.task_id is not None and outcome.verdict == "applied":
-            background_tasks.create(self.responder.handle_task(outcome.task_id), name="handlers")
+            self._answer_task(outcome.task_id)
+
+    def run_started(self, task_id: int) -> None:
+        """After the platform took a new run: tell open pages. Its rounds arrive by webhook (``delivered``)."""
+        changes.emit(task_id)
+
+    def run_replayed(self, *, original: int, started: int) -> None:
+        """After ``replay_run`` started run ``started`` from run ``original``: tell open pages about both, and let
+        the replay's answers (and handlers) take the new run's rounds as they arrive."""
+        changes.emit(original)
+        changes.emit(started)
+        self._answer_task(started)
+
+    def round_answered(self, task_id: int) -> None:
+        """After a round of run ``task_id`` was submitted, or refused by the platform: tell open pages."""
+        changes.emit(task_id)
+
+    def handlers_changed(self) -> None:
+        """After a handler was saved, restored, deleted, switched to another mode or imported: tell open pages,
+        and let handlers answer the pending rounds they now cover."""
+        changes.emit(0)
+        background_tasks.create(self.responder.sweep(), name="handlers")
+
+    def agents_changed(self) -> None:
+        """After the agent list was synced from the platform: tell open pages."""
+        changes.emit(0)
+
+    def runs_reconciled(self, task_ids: list[int]) -> None:
+        """After the start-up reconciliation moved runs ``task_ids``: tell open pages, and let handlers answer
+        every pending round (including ones left from before a restart)."""
+        for task_id in task_ids:
+            changes.emit(task_id)
+        background_tasks.create(self.responder.sweep(), name="handlers")
+
+    def _answer_task(self, task_id: int) -> None:
+        background_tasks.create(self.responder.handle_task(task_id), name="handlers")
 
     async def aclose(self) -> None:
         """Stop the outbox, the sandbox and the simulator's background work, and close HTTP connections."""

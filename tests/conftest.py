@@ -10,9 +10,9 @@ import pytest
 from nicegui import app as nicegui_app
 from nicegui.testing import User
 
+from app.changes import changes
 from app.config import get_settings
 from app.runtime import Runtime, get_runtime
-from app.services.bus import changes
 from tests.builders import SECRET
 
 

@@ -1,9 +1,12 @@
 """The JSON API under ``/api`` for scripts and tests, documented at ``/docs``.
 
-The routes call the same services as the UI. Errors use the contract's shape
-``{"error": {"code", "message"}}`` with the status each error knows. ``runs``
-holds runs, rounds, deliveries and agents; ``handlers`` holds handlers, the demo
-and configuration; ``common`` the shared parsing and error answers.
+The routes call the same services as the UI, then one of ``Runtime``'s
+after-change methods. Bodies are pydantic models (so ``/docs`` shows each), and
+every POST, PUT and PATCH must be ``Content-Type: application/json`` (415
+otherwise). Errors use the contract's shape ``{"error": {"code", "message"}}``
+with the status each error knows. ``run_routes`` holds runs, rounds, deliveries
+and agents; ``handler_routes`` handlers, the demo and configuration; ``common``
+the content-type rule and the error answers.
 """
 
 from __future__ import annotations
@@ -15,10 +18,10 @@ from app.api.common import http_error_handler, tooldesk_error_handler, validatio
 
 
 def build_router() -> APIRouter:
-    """All ``/api`` routes; ``app.main`` includes the router."""
+    """All ``/api`` routes in one router; ``app.main`` mounts it."""
     router = APIRouter()
-    router.include_router(run_routes.build_router())
-    router.include_router(handler_routes.build_router())
+    router.include_router(run_routes.router)
+    router.include_router(handler_routes.router)
     return router
 
 

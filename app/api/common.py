@@ -1,21 +1,57 @@
-"""What every API module shares: id types, body parsing, and the error answers in the contract's shape."""
+"""What every API module shares: id types, the JSON content-type rule, body documentation, and the error
+answers in the contract's shape."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+import email.message
+from typing import Annotated, Any
 
 from fastapi import Path, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.errors import BadRequest, TooldeskError
+from app.errors import TooldeskError, UnsupportedMediaType, field_problem
 from app.protocol import INT64_MAX
 
-M = TypeVar("M", bound=BaseModel)
 Id = Annotated[int, Path(ge=1, le=INT64_MAX, description="a positive integer that fits SQLite's 64 bits")]
+WRITES = frozenset({"POST", "PUT", "PATCH"})
+
+
+class NoSettings(BaseModel):
+    """The body of an action that takes no settings: ``{}`` (or no body; other fields are ignored)."""
+
+
+async def require_json(request: Request) -> None:
+    """Every POST, PUT and PATCH under ``/api`` must say ``Content-Type: application/json`` (or ``…+json``), body
+    or not; raises ``UnsupportedMediaType`` (415) before anything is done. A cross-origin page can send a
+    ``text/plain`` or form body without a CORS preflight, but not a JSON one (security review)."""
+    if request.method not in WRITES:
+        return
+    sent = request.headers.get("content-type", "")
+    if _is_json(sent):
+        return
+    what = f"Content-Type {sent!r}" if sent else "no Content-Type"
+    raise UnsupportedMediaType(
+        f"{request.method} {request.url.path} sent {what}: send the body as JSON with "
+        "'Content-Type: application/json' (an empty object {} where no settings are needed)"
+    )
+
+
+def json_body(model: type[BaseModel], description: str) -> dict[str, Any]:
+    """``openapi_extra`` documenting a JSON request body of ``model`` for a route that reads the raw bytes itself
+    (the webhook, the config import): the model's JSON Schema with its ``$defs`` inlined."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description,
+            "content": {"application/json": {"schema": _inline(schema, defs, depth=0)}},
+        }
+    }
 
 
 async def tooldesk_error_handler(_request: Request, exc: Exception) -> JSONResponse:
@@ -24,23 +60,20 @@ async def tooldesk_error_handler(_request: Request, exc: Exception) -> JSONRespo
     return JSONResponse(exc.body(), status_code=exc.status)
 
 
-async def parse_body(request: Request, model: type[M]) -> M:
-    """The request body as ``model``; raises ``BadRequest`` (422) naming the first problem and where."""
-    raw = await request.body()
-    try:
-        return model.model_validate_json(raw or b"{}")
-    except ValidationError as exc:
-        first: dict[str, Any] = dict(exc.errors()[0])
-        where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise BadRequest(f"{where}: {first['msg']}") from None
-
-
 async def validation_error_handler(_request: Request, exc: Exception) -> JSONResponse:
-    """FastAPI's own parameter errors, in the contract's error shape with status 422."""
+    """FastAPI's own errors, in the contract's error shape with status 422: a bad body is ``bad_body`` with
+    ``"field: message"`` (the field path inside the body), a bad path or query parameter ``bad_request``."""
     assert isinstance(exc, RequestValidationError)
-    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-    where = ".".join(str(part) for part in first.get("loc", ())) or "request"
-    return JSONResponse({"error": {"code": "bad_request", "message": f"{where}: {first.get('msg')}"}}, status_code=422)
+    errors = list(exc.errors())
+    first: dict[str, Any] = dict(errors[0]) if errors else {"loc": (), "msg": "invalid request"}
+    loc = tuple(first.get("loc", ()))
+    if first.get("type") == "json_invalid":
+        reason = (first.get("ctx") or {}).get("error", "not JSON")
+        message = f"the body is not JSON ({reason} at char {loc[-1] if len(loc) > 1 else 0}): send a JSON object"
+        return _error(422, "bad_body", message)
+    if loc[:1] == ("body",):
+        return _error(422, "bad_body", field_problem(exc, where="body", skip=1))
+    return _error(422, "bad_request", field_problem(exc, where="request"))
 
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:
@@ -49,10 +82,36 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if not request.url.path.startswith(("/api/", "/webhooks/")):
         return await http_exception_handler(request, exc)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, f"http_{exc.status_code}")
+    code = {400: "bad_body", 404: "not_found", 405: "method_not_allowed"}.get(
+        exc.status_code, f"http_{exc.status_code}"
+    )
     message = f"{request.method} {request.url.path}: {exc.detail}"
     return JSONResponse(
         {"error": {"code": code, "message": message}},
         status_code=exc.status_code,
         headers=getattr(exc, "headers", None),
     )
+
+
+def _is_json(content_type: str) -> bool:
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def _inline(node: Any, defs: dict[str, Any], *, depth: int) -> Any:
+    if depth > 32:  # a recursive model: leave the rest open
+        return {}
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inline(defs[ref.removeprefix("#/$defs/")], defs, depth=depth + 1)
+        return {key: _inline(value, defs, depth=depth) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_inline(item, defs, depth=depth) for item in node]
+    return node
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)

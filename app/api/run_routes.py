@@ -6,18 +6,19 @@ import asyncio
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from nicegui import background_tasks
 from pydantic import BaseModel, Field
 
-from app.api.common import Id, parse_body
+from app.api.common import Id, require_json
 from app.models import DeliveryPublic, RoundPublic, RunDetail, RunPublic
 from app.protocol import INT64_MAX, RunStarted, StartRun, ToolResult
 from app.runtime import get_runtime
 from app.services import agents, compare, deliveries, ingest, overview, rounds, runs
 from app.services import replay as run_replay
-from app.services.bus import changes
+
+router = APIRouter(prefix="/api", tags=["api"], dependencies=[Depends(require_json)])
+"""Runs, rounds, deliveries, comparison, overview and starting runs; ``app.api`` mounts it."""
 
 
 class ResponsesIn(BaseModel):
@@ -51,140 +52,139 @@ class RunsPage(BaseModel):
     runs: list[RunPublic]
 
 
-def build_router() -> APIRouter:
-    """Runs, rounds, deliveries, comparison, overview and starting runs."""
-    router = APIRouter(prefix="/api", tags=["api"])
+@router.get("/runs", response_model=RunsPage, summary="Runs: filters, search, order and one page")
+async def list_runs(where: Annotated[runs.RunFilter, Query()]) -> RunsPage:
+    """``agent_id``, ``status``, ``environment``, ``since`` (hour, day, week), ``q`` (tool names, arguments,
+    results), ``sort`` and ``descending``, ``page`` and ``per_page`` (up to 500); ``total`` counts all matches."""
+    engine = get_runtime().engine
+    items, total = await asyncio.to_thread(lambda: runs.search_runs(engine=engine, where=where))
+    return RunsPage(total=total, runs=items)
 
-    @router.get("/runs", response_model=RunsPage, summary="Runs: filters, search, order and one page")
-    async def list_runs(where: Annotated[runs.RunFilter, Query()]) -> RunsPage:
-        """``agent_id``, ``status``, ``environment``, ``since`` (hour, day, week), ``q`` (tool names, arguments,
-        results), ``sort`` and ``descending``, ``page`` and ``per_page`` (up to 500); ``total`` counts all matches."""
-        engine = get_runtime().engine
-        items, total = await asyncio.to_thread(lambda: runs.search_runs(engine=engine, where=where))
-        return RunsPage(total=total, runs=items)
 
-    @router.get("/runs/{task_id}", response_model=RunDetail, summary="One run: status, result, rounds, events")
-    async def get_run(task_id: Id) -> RunDetail:
-        engine = get_runtime().engine
-        return await asyncio.to_thread(lambda: runs.get_run(engine=engine, task_id=task_id))
+@router.get("/runs/{task_id}", response_model=RunDetail, summary="One run: status, result, rounds, events")
+async def get_run(task_id: Id) -> RunDetail:
+    engine = get_runtime().engine
+    return await asyncio.to_thread(lambda: runs.get_run(engine=engine, task_id=task_id))
 
-    @router.get("/compare", response_model=compare.Comparison, summary="Two runs side by side, calls aligned")
-    async def compare_runs(
-        a: int = Query(ge=1, le=INT64_MAX, description="task_id of run A"),
-        b: int = Query(ge=1, le=INT64_MAX, description="task_id of run B"),
-    ) -> compare.Comparison:
-        """Headers, run-level flags and the steps: rounds by number, calls by tool name and occurrence;
-        ``tool_call_id`` never counts as a difference. 404 names the side whose run is unknown."""
-        engine = get_runtime().engine
-        return await asyncio.to_thread(lambda: compare.compare_runs(engine=engine, a=a, b=b))
 
-    @router.post(
-        "/runs/{task_id}/replay",
-        response_model=RunStarted,
-        status_code=202,
-        summary="Run the agent again with the same inputs; rounds 1..until_round answered as in this run",
+@router.get("/compare", response_model=compare.Comparison, summary="Two runs side by side, calls aligned")
+async def compare_runs(
+    a: int = Query(ge=1, le=INT64_MAX, description="task_id of run A"),
+    b: int = Query(ge=1, le=INT64_MAX, description="task_id of run B"),
+) -> compare.Comparison:
+    """Headers, run-level flags and the steps: rounds by number, calls by tool name and occurrence;
+    ``tool_call_id`` never counts as a difference. 404 names the side whose run is unknown."""
+    engine = get_runtime().engine
+    return await asyncio.to_thread(lambda: compare.compare_runs(engine=engine, a=a, b=b))
+
+
+@router.post(
+    "/runs/{task_id}/replay",
+    response_model=RunStarted,
+    status_code=202,
+    summary="Run the agent again with the same inputs; rounds 1..until_round answered as in this run",
+)
+async def replay_run(task_id: Id, body: ReplayRunIn) -> RunStarted:
+    runtime = get_runtime()
+    started = await run_replay.replay_run(
+        engine=runtime.engine, client=runtime.client, task_id=task_id, until_round=body.until_round
     )
-    async def replay_run(task_id: Id, request: Request) -> RunStarted:
-        body = await parse_body(request, ReplayRunIn)
-        runtime = get_runtime()
-        started = await run_replay.replay_run(
-            engine=runtime.engine, client=runtime.client, task_id=task_id, until_round=body.until_round
-        )
-        changes.emit(task_id)
-        changes.emit(started.task_id)
-        background_tasks.create(runtime.responder.handle_task(started.task_id), name="replay")
-        return started
+    runtime.run_replayed(original=task_id, started=started.task_id)
+    return started
 
-    @router.get("/rounds", response_model=list[RoundPublic], summary="Rounds; state=pending for the inbox")
-    async def list_rounds(state: str = Query("pending", pattern="^pending$")) -> list[RoundPublic]:
-        engine = get_runtime().engine
-        return await asyncio.to_thread(lambda: rounds.list_pending_rounds(engine=engine))
 
-    @router.get("/rounds/{round_id}", response_model=RoundPublic, summary="One round")
-    async def get_round(round_id: Id) -> RoundPublic:
-        engine = get_runtime().engine
-        return await asyncio.to_thread(lambda: rounds.get_round(engine=engine, round_id=round_id))
+@router.get("/rounds", response_model=list[RoundPublic], summary="Rounds; state=pending for the inbox")
+async def list_rounds(state: str = Query("pending", pattern="^pending$")) -> list[RoundPublic]:
+    engine = get_runtime().engine
+    return await asyncio.to_thread(lambda: rounds.list_pending_rounds(engine=engine))
 
-    @router.post(
-        "/rounds/{round_id}/responses",
-        response_model=RoundPublic,
-        summary="Answer a round: one result per tool call, sent once to the platform through the outbox",
-        responses={202: {"description": "stored; the platform did not answer yet and the outbox retries"}},
+
+@router.get("/rounds/{round_id}", response_model=RoundPublic, summary="One round")
+async def get_round(round_id: Id) -> RoundPublic:
+    engine = get_runtime().engine
+    return await asyncio.to_thread(lambda: rounds.get_round(engine=engine, round_id=round_id))
+
+
+@router.post(
+    "/rounds/{round_id}/responses",
+    response_model=RoundPublic,
+    summary="Answer a round: one result per tool call, sent once to the platform through the outbox",
+    responses={202: {"description": "stored; the platform did not answer yet and the outbox retries"}},
+)
+async def submit_round(round_id: Id, body: ResponsesIn, response: Response) -> RoundPublic:
+    runtime = get_runtime()
+    answered = await rounds.submit_round(
+        engine=runtime.engine,
+        outbox=runtime.outbox,
+        round_id=round_id,
+        results=body.results,
+        answered_by=body.answered_by,
     )
-    async def submit_round(round_id: Id, request: Request, response: Response) -> RoundPublic:
-        body = await parse_body(request, ResponsesIn)
-        runtime = get_runtime()
-        answered = await rounds.submit_round(
-            engine=runtime.engine,
-            outbox=runtime.outbox,
-            round_id=round_id,
-            results=body.results,
-            answered_by=body.answered_by,
-        )
-        if answered.state == "submitting":
-            response.status_code = 202
-        changes.emit(answered.task_id)
-        return answered
+    if answered.state == "submitting":
+        response.status_code = 202
+    runtime.round_answered(answered.task_id)
+    return answered
 
-    @router.get("/deliveries", response_model=list[DeliveryPublic], summary="Webhook deliveries, newest first")
-    async def list_deliveries(
-        task_id: int | None = Query(None, ge=1, le=INT64_MAX),
-        verdict: str | None = None,
-        limit: int = Query(200, ge=1, le=1000),
-    ) -> list[DeliveryPublic]:
-        engine = get_runtime().engine
-        return await asyncio.to_thread(
-            lambda: deliveries.list_deliveries(engine=engine, task_id=task_id, verdict=verdict, limit=limit)
-        )
 
-    @router.post(
-        "/deliveries/{delivery_id}/replay",
-        response_model=ReplayOut,
-        summary="Send a stored delivery (or an edited body) through ingestion again, signed anew",
+@router.get("/deliveries", response_model=list[DeliveryPublic], summary="Webhook deliveries, newest first")
+async def list_deliveries(
+    task_id: int | None = Query(None, ge=1, le=INT64_MAX),
+    verdict: str | None = None,
+    limit: int = Query(200, ge=1, le=1000),
+) -> list[DeliveryPublic]:
+    engine = get_runtime().engine
+    return await asyncio.to_thread(
+        lambda: deliveries.list_deliveries(engine=engine, task_id=task_id, verdict=verdict, limit=limit)
     )
-    async def replay(delivery_id: Id, request: Request) -> ReplayOut:
-        edit = await parse_body(request, ReplayIn)
-        runtime = get_runtime()
-        body = (
-            None
-            if edit.body is None
-            else (edit.body if isinstance(edit.body, str) else json.dumps(edit.body, ensure_ascii=False)).encode()
-        )
-        outcome = await asyncio.to_thread(
-            lambda: ingest.replay_delivery(
-                engine=runtime.engine, secret=runtime.secret, delivery_id=delivery_id, body=body
-            )
-        )
-        runtime.delivered(outcome)
-        return ReplayOut(
-            delivery_id=outcome.delivery_id,
-            verdict=outcome.verdict,
-            answered_status=outcome.status_code,
-            answer=dict(outcome.body),
-        )
 
-    @router.get("/deliveries/{delivery_id}", response_model=DeliveryPublic, summary="One delivery, raw body included")
-    async def get_delivery(delivery_id: Id) -> DeliveryPublic:
-        engine = get_runtime().engine
-        return await asyncio.to_thread(lambda: deliveries.get_delivery(engine=engine, delivery_id=delivery_id))
 
-    @router.get(
-        "/overview",
-        response_model=overview.Overview,
-        summary="What the Overview page shows: runs by status, rounds per minute, answer latency, deliveries",
+@router.post(
+    "/deliveries/{delivery_id}/replay",
+    response_model=ReplayOut,
+    summary="Send a stored delivery (or an edited body) through ingestion again, signed anew",
+)
+async def replay_delivery(delivery_id: Id, edit: ReplayIn | None = None) -> ReplayOut:
+    runtime = get_runtime()
+    edited = None if edit is None else edit.body
+    body = (
+        None
+        if edited is None
+        else (edited if isinstance(edited, str) else json.dumps(edited, ensure_ascii=False)).encode()
     )
-    async def get_overview() -> overview.Overview:
-        engine = get_runtime().engine
-        return await asyncio.to_thread(lambda: overview.overview(engine=engine))
+    outcome = await asyncio.to_thread(
+        lambda: ingest.replay_delivery(engine=runtime.engine, secret=runtime.secret, delivery_id=delivery_id, body=body)
+    )
+    runtime.delivered(outcome)
+    return ReplayOut(
+        delivery_id=outcome.delivery_id,
+        verdict=outcome.verdict,
+        answered_status=outcome.status_code,
+        answer=dict(outcome.body),
+    )
 
-    @router.post("/agents/{agent_id}/runs", response_model=RunStarted, status_code=202, summary="Start a run")
-    async def start_run(agent_id: str, request: Request) -> RunStarted:
-        body = await parse_body(request, StartRun)
-        runtime = get_runtime()
-        started = await agents.start_run(
-            engine=runtime.engine, client=runtime.client, agent_id=agent_id, body=body, started_by="api"
-        )
-        changes.emit(started.task_id)
-        return started
 
-    return router
+@router.get("/deliveries/{delivery_id}", response_model=DeliveryPublic, summary="One delivery, raw body included")
+async def get_delivery(delivery_id: Id) -> DeliveryPublic:
+    engine = get_runtime().engine
+    return await asyncio.to_thread(lambda: deliveries.get_delivery(engine=engine, delivery_id=delivery_id))
+
+
+@router.get(
+    "/overview",
+    response_model=overview.Overview,
+    summary="What the Overview page shows: runs by status, rounds per minute, answer latency, deliveries",
+)
+async def get_overview() -> overview.Overview:
+    engine = get_runtime().engine
+    return await asyncio.to_thread(lambda: overview.overview(engine=engine))
+
+
+@router.post("/agents/{agent_id}/runs", response_model=RunStarted, status_code=202, summary="Start a run")
+async def start_run(agent_id: str, body: StartRun | None = None) -> RunStarted:
+    """``string_inputs`` and ``environment``; an empty body starts the run with no inputs in the playground."""
+    runtime = get_runtime()
+    started = await agents.start_run(
+        engine=runtime.engine, client=runtime.client, agent_id=agent_id, body=body or StartRun(), started_by="api"
+    )
+    runtime.run_started(started.task_id)
+    return started

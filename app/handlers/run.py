@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from app.errors import field_problem
 from app.handlers.answer import Answer
 from app.handlers.faults import Behaviour, apply_behaviour
 from app.handlers.rules import RulesSpec, answer_rules
@@ -84,7 +85,7 @@ async def answer_call(
                 return Answer(output=outcome.output, is_error=outcome.is_error, note=outcome.failure or "")
         except ValidationError as exc:
             return Answer(
-                output=f"the {kind} handler's settings are invalid: {exc.errors()[0]['msg']}",
+                output=f"the {kind} handler's settings are invalid: {field_problem(exc, where='spec')}",
                 is_error=True,
                 note="invalid settings",
             )
@@ -94,7 +95,7 @@ async def answer_call(
         rules = Behaviour.model_validate(behaviour or {})
     except ValidationError as exc:
         answer = Answer(
-            output=f"the handler's latency/fault settings are invalid: {exc.errors()[0]['msg']}",
+            output=f"the handler's latency/fault settings are invalid: {field_problem(exc, where='behaviour')}",
             is_error=True,
             note="invalid behaviour",
         )

@@ -14,7 +14,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from app.errors import PlatformError, PlatformRequestError, PlatformUnreachable
+from app.errors import PlatformError, PlatformRequestError, PlatformUnreachable, field_problem
 from app.protocol import AgentSpec, RunStarted, RunStatus, StartRun, ToolResponses
 
 T = TypeVar("T", bound=BaseModel)
@@ -116,8 +116,6 @@ def _reply(model: type[T], data: Any) -> T:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "body"
         raise PlatformError(
-            f"the platform's reply is not a {model.__name__}: {where}: {first['msg']}", status=502, code="bad_reply"
+            f"the platform's reply is not a {model.__name__}: {field_problem(exc)}", status=502, code="bad_reply"
         ) from None

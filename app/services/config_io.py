@@ -47,7 +47,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from app.db import read_session, write_session
-from app.errors import BadRequest, HandlerInvalid
+from app.errors import BadRequest, HandlerInvalid, field_problem, field_problems
 from app.models import Agent
 from app.services import handler_store
 from app.services.handler_store import HandlerIn, store_version
@@ -209,7 +209,7 @@ def parse_config(document: ConfigDocument | dict[str, Any] | bytes | str) -> Con
     try:
         return ConfigDocument.model_validate(document)
     except ValidationError as exc:
-        problems = [f"{_location(error['loc'])}: {error['msg']}" for error in exc.errors()]
+        problems = field_problems(exc, where="document", brackets=True)
         raise BadRequest(_join_problems(problems)) from None
 
 
@@ -246,8 +246,7 @@ def _check_handlers(configs: list[HandlerConfig]) -> list[tuple[HandlerConfig, d
             handler_in = handler_store.HandlerIn(**config.model_dump(), note=IMPORT_NOTE)
             spec, behaviour = handler_store.validate(handler_in)
         except ValidationError as exc:
-            error = exc.errors()[0]
-            problems.append(f"{where}: {_location(error['loc'])}: {error['msg']}")
+            problems.append(f"{where}: {field_problem(exc, where='document', brackets=True)}")
         except HandlerInvalid as exc:
             problems.append(f"{where}: {exc.message}")
         else:
@@ -273,14 +272,6 @@ def _store_handler(
     handler = HandlerIn(agent_id=config.agent_id, tool_name=config.tool_name, kind=config.kind, mode=config.mode)
     _row, outcome = store_version(session, handler=handler, spec=spec, behaviour=behaviour, note=IMPORT_NOTE)
     return outcome
-
-
-def _location(loc: tuple[int | str, ...]) -> str:
-    """``("handlers", 2, "kind")`` -> ``"handlers[2].kind"``."""
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "document"
 
 
 def _join_problems(problems: list[str]) -> str:

@@ -49,7 +49,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from app.db import read_session
-from app.errors import HandlerInvalid, NotFound
+from app.errors import HandlerInvalid, NotFound, field_problem
 from app.handlers.faults import Behaviour
 from app.handlers.rules import RulesSpec
 from app.handlers.static import StaticSpec
@@ -236,9 +236,9 @@ def _checked(handler: HandlerPublic, build: Any) -> Any:
     try:
         return build()
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"]) or "spec"
-        raise HandlerInvalid(f"{_plain(handler.tool_name)}: {where}: {error['msg']}: save the handler again") from None
+        raise HandlerInvalid(
+            f"{_plain(handler.tool_name)}: {field_problem(exc, where='spec')}: save the handler again"
+        ) from None
 
 
 def _behaviour(handler: HandlerPublic) -> Behaviour:

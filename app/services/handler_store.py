@@ -1,7 +1,8 @@
 """Handlers: how each tool of each agent is answered, with a version history.
 
-Every save (settings or mode) writes a new ``HandlerVersion``; restoring an old
-version saves it again as the newest. Settings are checked before they are
+A save (settings or mode) that changes something writes a new ``HandlerVersion``;
+one that changes nothing writes none and keeps the version number. Restoring an
+old version saves it again as the newest (when it differs from the current one). Settings are checked before they are
 stored: a bad regex, JMESPath expression, template or Python syntax error is a
 ``HandlerInvalid`` (422) whose message names the rule, field and line.
 """
@@ -18,7 +19,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from app.db import read_session, write_session
-from app.errors import HandlerInvalid, NotFound
+from app.errors import HandlerInvalid, NotFound, field_problem
 from app.handlers.faults import Behaviour
 from app.handlers.rules import RulesSpec, check_rules, rule_from_answer
 from app.handlers.run import MODES
@@ -69,7 +70,8 @@ def get_handler(*, engine: Engine, handler_id: int) -> HandlerPublic:
 
 
 def save_handler(*, engine: Engine, handler: HandlerIn) -> HandlerPublic:
-    """Create or update the handler of ``(agent_id, tool_name)`` as a new version; raises ``HandlerInvalid``."""
+    """Create or update the handler of ``(agent_id, tool_name)``: a new version when the kind, mode, spec or
+    behaviour differ from the current one, else the current handler unchanged. Raises ``HandlerInvalid`` (422)."""
     spec, behaviour = validate(handler)
     with write_session(engine) as session:
         row, _outcome = store_version(session, handler=handler, spec=spec, behaviour=behaviour, note=handler.note)
@@ -116,7 +118,7 @@ def store_version(
 
 
 def set_mode(*, engine: Engine, handler_id: int, mode: str) -> HandlerPublic:
-    """Switch a handler between manual, suggest and auto (a new version)."""
+    """Switch a handler between manual, suggest and auto (a new version unless it already has ``mode``)."""
     if mode not in MODES:
         raise HandlerInvalid(f"mode {mode!r}: expected one of {', '.join(MODES)}")
     current = get_handler(engine=engine, handler_id=handler_id)
@@ -278,9 +280,7 @@ def _validate(handler: HandlerIn) -> tuple[dict[str, Any], dict[str, Any]]:
             raise HandlerInvalid("; ".join(_where(p.line) + p.message for p in snippet[:5]))
         return {"code": code}, behaviour
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or handler.kind
-        raise HandlerInvalid(f"{where}: {first['msg']}") from None
+        raise HandlerInvalid(field_problem(exc, where=handler.kind)) from None
 
 
 def _where(line: int | None) -> str:

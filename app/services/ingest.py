@@ -1,7 +1,7 @@
 """Ingesting a delivery: verify, store (always), deduplicate, apply by sequence.
 
 Blocking (SQLite); the webhook route calls ``ingest_delivery`` through
-``run.io_bound`` and answers with the returned ``Outcome`` only after the
+``asyncio.to_thread`` and answers with the returned ``Outcome`` only after the
 transaction has committed.
 """
 

@@ -1,6 +1,6 @@
 """Runs: recording a start, reading runs and their timelines (applying a status is ``services.apply``).
 
-All functions are blocking (SQLite); call them through ``run.io_bound`` from async code.
+All functions are blocking (SQLite); call them through ``asyncio.to_thread`` from async code.
 """
 
 from __future__ import annotations

@@ -2,28 +2,28 @@
 
 Paths are the contract's (``/v1/agents…``); the console mounts the router
 under ``/sim``. Every request needs ``Authorization: Bearer <api key>`` (401
-``unauthorized``). Bodies are parsed here from the raw bytes, so a bad body is
-a 422 ``bad_body`` and every error has the contract's shape
-``{"error": {"code", "message"}}`` — never FastAPI's ``{"detail": …}``.
+``unauthorized``). Bodies are pydantic body parameters, so ``/docs`` shows each;
+a body sent without a Content-Type is still read as JSON (a lenient stand-in
+platform). A bad body is a 422 ``bad_body`` and every error has the contract's
+shape ``{"error": {"code", "message"}}`` — never FastAPI's ``{"detail": …}``.
 """
 
 from __future__ import annotations
 
-import json
 import secrets
+import typing
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
+from app.errors import field_problems
 from app.protocol import AgentSpec, ErrorBody, RunStarted, RunStatus, StartRun, ToolResponses
 from app.simulator.engine import Simulator, SimulatorError
-
-Body = TypeVar("Body", bound=BaseModel)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": description}
@@ -38,7 +38,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 class _ContractRoute(APIRoute):
-    """Turns ``SimulatorError`` and FastAPI's parameter errors into the contract's error body."""
+    """Turns ``SimulatorError`` and FastAPI's errors into the contract's error body: a bad body is 422
+    ``bad_body`` naming each problem, a bad path parameter (a task id that is not an integer) 404."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -49,6 +50,8 @@ class _ContractRoute(APIRoute):
             except SimulatorError as exc:
                 return _error(exc)
             except RequestValidationError as exc:
+                if any(tuple(e.get("loc", ()))[:1] == ("body",) for e in exc.errors()):
+                    return _error(_bad_body(exc, _body_name(self)))
                 bad = ", ".join(f"{e['loc'][-1]} {e.get('input')!r}" for e in exc.errors())
                 return _error(SimulatorError(404, "not_found", f"no such resource ({bad}): task ids are integers"))
 
@@ -67,7 +70,11 @@ def build_router(simulator: Simulator) -> APIRouter:
             raise SimulatorError(401, "unauthorized", "wrong API key: send the key the simulator was started with")
 
     router = APIRouter(
-        tags=["simulator"], route_class=_ContractRoute, responses=_ERRORS, dependencies=[Depends(authorize)]
+        tags=["simulator"],
+        route_class=_ContractRoute,
+        responses=_ERRORS,
+        dependencies=[Depends(authorize)],
+        strict_content_type=False,
     )
 
     @router.get("/v1/agents", response_model=list[AgentSpec])
@@ -76,10 +83,9 @@ def build_router(simulator: Simulator) -> APIRouter:
         return JSONResponse([agent.model_dump(mode="json") for agent in simulator.list_agents()])
 
     @router.post("/v1/agents/{agent_id}/runs", status_code=202, response_model=RunStarted)
-    async def start_agent_run(request: Request, agent_id: str) -> Response:
-        """Start a run (start-only: no stream); progress arrives by webhook."""
-        body = await _parse(request, StartRun, empty_ok=True)
-        started = await simulator.start_run(agent_id, body)
+    async def start_agent_run(agent_id: str, body: StartRun | None = None) -> Response:
+        """Start a run (start-only: no stream); progress arrives by webhook. No body: no inputs, playground."""
+        started = await simulator.start_run(agent_id, body or StartRun())
         return JSONResponse(started.model_dump(mode="json"), status_code=202)
 
     @router.get("/v1/agents/{agent_id}/runs/{task_id}", response_model=RunStatus)
@@ -89,22 +95,20 @@ def build_router(simulator: Simulator) -> APIRouter:
 
     @router.post("/v1/agents/{agent_id}/runs/{task_id}/tool_responses", response_model=RunStatus)
     async def send_tool_responses(
-        request: Request, agent_id: str, task_id: int, idempotency_key: str | None = Header(default=None)
+        agent_id: str, task_id: int, body: ToolResponses, idempotency_key: str | None = Header(default=None)
     ) -> Response:
         """Answer every tool call of the open round at once."""
-        body = await _parse(request, ToolResponses)
         return _status(await simulator.send_tool_responses(agent_id, task_id, body, idempotency_key))
 
     @router.post("/v1/agents/{agent_id}/runs/{task_id}/cancel", response_model=RunStatus)
-    async def cancel(agent_id: str, task_id: int) -> Response:
-        """Cancel a task that has not ended."""
+    async def cancel(agent_id: str, task_id: int, _body: NoBody | None = None) -> Response:
+        """Cancel a task that has not ended (the contract sends no body)."""
         return _status(await simulator.cancel(agent_id, task_id))
 
     @router.post("/_control/faults", include_in_schema=True)
-    async def set_faults(request: Request) -> Response:
+    async def set_faults(body: Faults) -> Response:
         """Simulator only, not in the contract: ``{"unavailable_tool_responses": N}`` makes the next N
         ``send_tool_responses`` answer 503, to watch a receiver's outbox retry."""
-        body = await _parse(request, Faults)
         simulator.unavailable_tool_responses = body.unavailable_tool_responses
         return JSONResponse(body.model_dump())
 
@@ -124,23 +128,28 @@ class Faults(BaseModel):
     unavailable_tool_responses: int = Field(default=0, ge=0, le=1000)
 
 
-async def _parse(request: Request, model: type[Body], *, empty_ok: bool = False) -> Body:
-    """Parse the raw body as ``model``; raises 422 ``bad_body`` saying what is wrong."""
-    raw = await request.body()
-    if not raw.strip() and empty_ok:
-        return model.model_validate({})
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        reason = f"{exc.msg} at char {exc.pos}" if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
-        raise SimulatorError(422, "bad_body", f"the body is not JSON ({reason}): send a JSON object") from exc
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors(include_url=False)
-        )
-        raise SimulatorError(422, "bad_body", f"the body is not a valid {model.__name__}: {problems}") from exc
+class NoBody(BaseModel):
+    """A request that takes no body: nothing, or ``{}`` (other fields are ignored)."""
+
+
+def _bad_body(exc: RequestValidationError, model: str) -> SimulatorError:
+    """422 ``bad_body``: not JSON (with where), or every problem as "field: message"."""
+    first = dict(exc.errors()[0])
+    if first.get("type") == "json_invalid":
+        reason = (first.get("ctx") or {}).get("error", "invalid JSON")
+        where = tuple(first.get("loc", ()))[-1]
+        return SimulatorError(422, "bad_body", f"the body is not JSON ({reason} at char {where}): send a JSON object")
+    problems = "; ".join(field_problems(exc, skip=1))
+    return SimulatorError(422, "bad_body", f"the body is not a valid {model}: {problems}")
+
+
+def _body_name(route: APIRoute) -> str:
+    """The name of the route's body model (``StartRun`` for ``StartRun | None``)."""
+    annotation = route.body_field.field_info.annotation if route.body_field else None
+    for candidate in (annotation, *typing.get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate.__name__
+    return "body"
 
 
 def _status(status: RunStatus) -> JSONResponse:

@@ -1,6 +1,6 @@
 """The shared frame: header with navigation, live updates, and the sub pages.
 
-Each browser tab subscribes once, here, to ``services.bus.changes``; the sub
+Each browser tab subscribes once, here, to ``app.changes.changes``; the sub
 page on screen registers its refresh callback with ``Live.listen`` (NiceGUI
 notes: subscribe in the root layout, not in a sub page builder).
 """
@@ -14,9 +14,9 @@ from typing import Any
 
 from nicegui import events, ui
 
+from app.changes import changes
 from app.runtime import get_runtime
 from app.services import rounds
-from app.services.bus import changes
 from app.ui.live import Live
 from app.ui.pages import (
     agents,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from app.errors import BadBody, BadHeaders, BadSignature, BadTimestamp
+from app.errors import BadBody, BadHeaders, BadSignature, BadTimestamp, field_problem
 from app.protocol import RunStatus
 
 TOLERANCE_SECONDS = 300
@@ -93,9 +93,7 @@ def parse_status(text: str) -> RunStatus:
     try:
         return RunStatus.model_validate_json(text)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise BadBody(f"body is not a run status: {where}: {first['msg']} ({exc.error_count()} problem(s))") from None
+        raise BadBody(f"body is not a run status: {field_problem(exc)} ({exc.error_count()} problem(s))") from None
 
 
 def _parse_timestamp(value: str) -> int:

@@ -202,7 +202,11 @@ async def test_config_routes_round_trip_and_python_download(console, runtime):
     assert [(h["tool_name"], h["spec"]["output"]) for h in document["handlers"]] == [("get_current_time", "noon")]
     report = await console.post("/api/config", json=document)
     assert report.status_code == 200 and report.json()["unchanged"] == 1
-    broken = await console.post("/api/config", content=b'{"format": "tooldesk-config", "handlers": [')
+    broken = await console.post(
+        "/api/config",
+        content=b'{"format": "tooldesk-config", "handlers": [',
+        headers={"content-type": "application/json"},
+    )
     assert broken.status_code == 422 and "not JSON" in broken.json()["error"]["message"]
     module = await console.get(f"/api/agents/{clock}/handlers.py")
     assert module.status_code == 200

@@ -16,7 +16,7 @@ def test_demo_handlers_cover_every_demo_tool():
 
 
 async def test_run_demo_completes_every_agent(console: httpx.AsyncClient, monkeypatch):
-    response = await console.post("/api/demo")
+    response = await console.post("/api/demo", json={})
     assert response.status_code == 202, response.text
     task_ids = [run["task_id"] for run in response.json()]
     assert len(task_ids) == 4

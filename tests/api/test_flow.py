@@ -71,7 +71,9 @@ async def test_start_run_unknown_agent_shows_platform_404(console: httpx.AsyncCl
 
 
 async def test_start_run_bad_body_is_422_in_contract_shape(console: httpx.AsyncClient):
-    response = await console.post(f"/api/agents/{CLOCK}/runs", content=b"{not json")
+    response = await console.post(
+        f"/api/agents/{CLOCK}/runs", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "bad_body"
 

@@ -75,5 +75,5 @@ async def test_save_static_nan_output_refused_422(console: httpx.AsyncClient):
     body = json.dumps(
         {"agent_id": CLOCK, "tool_name": "get_current_time", "kind": "static", "spec": {"output": "@"}}
     ).replace('"@"', "NaN")
-    response = await console.post("/api/handlers", content=body)
+    response = await console.post("/api/handlers", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 422, response.text

@@ -156,7 +156,7 @@ async def test_versions_kept_and_restorable(console: httpx.AsyncClient):
     await _save(console, agent_id=CLOCK, tool_name="get_current_time", kind="static", spec={"output": "two"})
     versions = (await console.get(f"/api/handlers/{first['id']}/versions")).json()
     assert [(v["version"], v["spec"]["output"]) for v in versions] == [(2, "two"), (1, "one")]
-    restored = (await console.post(f"/api/handlers/{first['id']}/versions/1/restore")).json()
+    restored = (await console.post(f"/api/handlers/{first['id']}/versions/1/restore", json={})).json()
     assert (restored["version"], restored["spec"]["output"]) == (3, "one")
 
 
@@ -199,7 +199,7 @@ async def test_save_answer_as_rule_then_next_run_suggested(console: httpx.AsyncC
         f"/api/rounds/{round_['id']}/responses", json={"results": [{"tool_call_id": call_id, "output": answer}]}
     )
     assert sent.status_code == 200
-    saved = await console.post(f"/api/rounds/{round_['id']}/calls/{call_id}/rule")
+    saved = await console.post(f"/api/rounds/{round_['id']}/calls/{call_id}/rule", json={})
     assert saved.status_code == 200, saved.text
     assert (saved.json()["kind"], saved.json()["mode"]) == ("rules", "suggest")
 
@@ -231,7 +231,7 @@ async def test_save_as_rule_refused_for_python_handler(console: httpx.AsyncClien
     await console.post(
         f"/api/rounds/{round_['id']}/responses", json={"results": [{"tool_call_id": call_id, "output": "x"}]}
     )
-    refused = await console.post(f"/api/rounds/{round_['id']}/calls/{call_id}/rule")
+    refused = await console.post(f"/api/rounds/{round_['id']}/calls/{call_id}/rule", json={})
     assert refused.status_code == 422
     assert "python handler" in refused.json()["error"]["message"]
 

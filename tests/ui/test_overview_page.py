@@ -12,8 +12,8 @@ import pytest
 from nicegui import ui
 from nicegui.testing import User
 
+from app.changes import changes
 from app.services import overview
-from app.services.bus import changes
 from app.ui.pages import overview as overview_page
 from tests.builders import encode, make_status, sign, wait_for
 

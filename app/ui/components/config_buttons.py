@@ -11,7 +11,6 @@ from nicegui import events, ui
 from app.errors import TooldeskError
 from app.runtime import get_runtime
 from app.services import config_io
-from app.services.bus import changes
 
 MAX_UPLOAD_BYTES = config_io.MAX_DOCUMENT_BYTES
 
@@ -42,8 +41,7 @@ def config_buttons() -> None:
                     upload.reset()
                     return
                 dialog.close()
-                changes.emit(0)
-                await runtime.responder.sweep()
+                runtime.handlers_changed()
                 ui.notify(f"Imported: {report.summary}", type="positive")
 
             upload = (

@@ -13,21 +13,20 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from nicegui import background_tasks, ui
+from nicegui import ui
 
 from app.errors import TooldeskError
-from app.handlers.run import CallAnswer, CallInput, answer_call
 from app.models import HandlerPublic
 from app.runtime import get_runtime
 from app.services import handler_store
-from app.services.bus import changes
-from app.services.handler_store import HandlerIn, VersionPublic
+from app.services.handler_store import HandlerIn, PastCall, VersionPublic
+from app.services.handler_test import HandlerTestOutcome, run_handler_test
 from app.ui.components.handler_behaviour import BehaviourFields
 from app.ui.components.handler_header import HandlerHeader
 from app.ui.components.handler_python import PythonFields
 from app.ui.components.handler_rules import DraftProblem, RulesEditor
 from app.ui.components.handler_static import StaticFields
-from app.ui.components.handler_test import HandlerTestPanel, PastCall
+from app.ui.components.handler_test import HandlerTestPanel
 from app.ui.components.handler_versions import versions_card
 
 KIND_HINTS = {
@@ -246,33 +245,16 @@ class HandlerEditor:
     async def _announce(self, *, reopen: bool) -> None:
         """Refresh this page, tell other tabs, and let handlers answer pending rounds they now cover."""
         await self._on_change(reopen)
-        changes.emit(0)
-        background_tasks.create(get_runtime().responder.sweep(), name="handlers")
+        get_runtime().handlers_changed()
 
-    async def _test(self, args: dict[str, Any]) -> CallAnswer | None:
+    async def _test(self, args: dict[str, Any]) -> HandlerTestOutcome | None:
         draft = self.draft()
         if draft is None:
             return None
         try:
-            spec, behaviour = handler_store.validate(draft)
+            outcome = await run_handler_test(handler=draft, args=args, sandbox=get_runtime().sandbox)
         except TooldeskError as exc:
             self.show_problem(exc.message)
             return None
         self.show_problem(None)
-        sandbox = None
-        if draft.kind == "python":
-            try:
-                sandbox = await get_runtime().sandbox()
-            except Exception as exc:  # the pool could not start a worker: say so instead of a traceback
-                self.show_problem(f"The Python sandbox could not start ({exc}); check the console's log.")
-                return None
-        call = CallInput(
-            tool_call_id="call_test",
-            tool_name=self.target.tool_name,
-            args=args,
-            agent_id=self.target.agent_id,
-            task_id=1,
-            round=1,
-            results={},
-        )
-        return await answer_call(kind=draft.kind, spec=spec, behaviour=behaviour, call=call, sandbox=sandbox)
+        return outcome

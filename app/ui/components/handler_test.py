@@ -12,8 +12,8 @@ from typing import Any
 
 from nicegui import ui
 
-from app.handlers.run import CallAnswer
 from app.services.handler_store import PastCall
+from app.services.handler_test import HandlerTestOutcome
 from app.ui.format import JsonProblem, parse_json, pretty_json
 
 MAX_ARGS_CHARS = 100_000
@@ -90,7 +90,7 @@ class HandlerTestPanel:
         *,
         schema: dict[str, Any],
         past_calls: list[PastCall],
-        run: Callable[[dict[str, Any]], Awaitable[CallAnswer | None]],
+        run: Callable[[dict[str, Any]], Awaitable[HandlerTestOutcome | None]],
     ) -> None:
         self._run = run
         self._samples: dict[str, dict[str, Any]] = {SCHEMA: sample_args(schema)}
@@ -159,23 +159,22 @@ class HandlerTestPanel:
         return None if message else args
 
 
-def _show_answer(done: CallAnswer) -> None:
-    answer = done.answer
+def _show_answer(answer: HandlerTestOutcome) -> None:
     with ui.row().classes("items-center gap-2"):
         if answer.is_error:
             ui.badge("is_error", color="negative").mark("test-is-error")
         else:
             ui.badge("ok", color="positive")
-        ui.label(f"{done.duration_ms:.0f} ms").classes("text-sm text-grey-7").mark("test-duration")
+        ui.label(f"{answer.duration_ms:.0f} ms").classes("text-sm text-grey-7").mark("test-duration")
         if answer.note:
             ui.label(answer.note).classes("text-sm text-grey-8").mark("test-note")
     colour = " text-negative" if answer.is_error else ""
     ui.label(answer.output).classes(
         "w-full font-mono text-sm whitespace-pre-wrap bg-grey-1 rounded p-2 border border-gray-300" + colour
     ).mark("test-output")
-    if done.logs:
+    if answer.logs:
         ui.label("Logs").classes("text-xs text-grey-7 uppercase tracking-wide")
-        ui.label(done.logs).classes("w-full font-mono text-xs whitespace-pre-wrap bg-grey-2 rounded p-2").mark(
+        ui.label(answer.logs).classes("w-full font-mono text-xs whitespace-pre-wrap bg-grey-2 rounded p-2").mark(
             "test-logs"
         )
 

@@ -15,7 +15,6 @@ from app.errors import PlatformError, TooldeskError
 from app.models import DraftPublic, RoundPublic, ToolCallPublic
 from app.protocol import ToolResult
 from app.runtime import get_runtime
-from app.services.bus import changes
 from app.services.rounds import leaves_round_pending, submit_round
 from app.ui.format import JsonProblem, clock, expiry, parse_json, pretty_json
 
@@ -153,7 +152,7 @@ class RoundForm:
             self._show(f"Not accepted: {said}{exc.message}")
             if not leaves_round_pending(exc):  # keep the card and its reason on screen until dismissed
                 self._keep()
-            changes.emit(self.round.task_id)
+            runtime.round_answered(self.round.task_id)
             return
         finally:
             self.submit.props(remove="loading")
@@ -166,7 +165,7 @@ class RoundForm:
         else:
             ui.notify(f"Round {self.round.round} of run {self.round.task_id} sent", type="positive")
             self.on_done(self.round.id)
-        changes.emit(self.round.task_id)
+        runtime.round_answered(self.round.task_id)
 
     def _keep(self) -> None:
         self.sticky = True

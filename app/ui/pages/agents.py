@@ -9,7 +9,6 @@ from app.models import Agent
 from app.protocol import StartRun
 from app.runtime import get_runtime
 from app.services import agents, demo
-from app.services.bus import changes
 from app.ui.live import Live
 
 ENVIRONMENTS = ["playground", "staging", "production"]
@@ -62,7 +61,7 @@ def page(live: Live) -> None:
         finally:
             demo_button.enable()
         for run in started:
-            changes.emit(run.task_id)
+            runtime.run_started(run.task_id)
         ui.notify(f"Demo started: {len(started)} run(s), answered by handlers. Follow them on Runs.", type="positive")
 
     ui.timer(0, sync, once=True)
@@ -103,7 +102,7 @@ def _agent_card(agent: Agent) -> None:
                 except TooldeskError as exc:
                     ui.notify(f"Run not started: {exc.message}", type="negative", multi_line=True)
                     return
-                changes.emit(started.task_id)
+                runtime.run_started(started.task_id)
                 ui.notify(
                     f"Run {started.task_id} of {agent.name} started: its rounds will appear in the Inbox",
                     type="positive",

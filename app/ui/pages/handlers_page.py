@@ -12,14 +12,13 @@ import asyncio
 import re
 from typing import Any
 
-from nicegui import background_tasks, ui
+from nicegui import ui
 from nicegui.events import ValueChangeEventArguments
 
 from app.errors import TooldeskError
 from app.models import Agent, HandlerPublic
 from app.runtime import get_runtime
 from app.services import agents, handler_store
-from app.services.bus import changes
 from app.services.handler_store import PastCall
 from app.ui.components.config_buttons import config_buttons, python_export_link
 from app.ui.components.handler_editor import HandlerEditor, ToolTarget
@@ -200,5 +199,4 @@ class _HandlersPage:
         ):
             await self.editor.adopt(saved)
         self._render_list()
-        changes.emit(0)
-        background_tasks.create(get_runtime().responder.sweep(), name="handlers")
+        get_runtime().handlers_changed()

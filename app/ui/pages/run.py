@@ -4,7 +4,7 @@ import asyncio
 import time
 from datetime import datetime
 
-from nicegui import background_tasks, ui
+from nicegui import ui
 
 from app.errors import NotFound, PlatformError, TooldeskError
 from app.models import RoundPublic, RunDetail
@@ -12,7 +12,6 @@ from app.protocol import INT64_MAX, StartRun, is_terminal
 from app.runtime import get_runtime
 from app.services import agents, deliveries, handler_store, runs
 from app.services import replay as run_replay
-from app.services.bus import changes
 from app.services.reconcile import LOST
 from app.ui.format import clock, duration, pretty_json, status_color
 from app.ui.live import Live
@@ -181,9 +180,7 @@ def _replay_dialog(detail: RunDetail, answered: int, host: ui.element) -> None:
                 ui.notify(f"Not replayed: {exc.message}", type="negative", multi_line=True)
                 return
             dialog.close()
-            changes.emit(detail.task_id)
-            changes.emit(started.task_id)
-            background_tasks.create(runtime.responder.handle_task(started.task_id), name="replay")
+            runtime.run_replayed(original=detail.task_id, started=started.task_id)
             ui.navigate.to(f"/runs/{started.task_id}")
 
         with ui.row():
@@ -206,7 +203,7 @@ async def _run_again(detail: RunDetail) -> None:
     except TooldeskError as exc:
         ui.notify(f"Run not started: {exc.message}", type="negative", multi_line=True)
         return
-    changes.emit(started.task_id)
+    runtime.run_started(started.task_id)
     ui.navigate.to(f"/runs/{started.task_id}")
 
 

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from nicegui import events, ui
 from pydantic import ValidationError
 
+from app.errors import field_problem
 from app.protocol import KNOWN_STATUSES
 from app.runtime import get_runtime
 from app.services import agents, runs
@@ -170,7 +171,7 @@ class _RunsView:
         try:
             self.where = runs.RunFilter.model_validate({**self.where.model_dump(), **change, "page": 1})
         except ValidationError as exc:
-            ui.notify(f"Filter not applied: {exc.errors()[0]['msg']}", type="warning")
+            ui.notify(f"Filter not applied: {field_problem(exc, where='filter')}", type="warning")
             return
         await self.refresh()
 
