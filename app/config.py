@@ -147,6 +147,10 @@ def check_secret(value: str) -> str:
     return value
 
 
+SECRET_SETTINGS = frozenset({"webhook_secret", "platform_api_key"})
+"""Settings whose values are never echoed in an error message or a log."""
+
+
 @lru_cache
 def get_settings() -> Settings:
     """The process's settings, read once. Raises ``SettingsError`` on a bad value."""
@@ -155,6 +159,9 @@ def get_settings() -> Settings:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            name = "TOOLDESK_" + str(error["loc"][0]).upper() if error["loc"] else "settings"
-            problems.append(f"{name}: {error['msg']} (got {error.get('input')!r})")
+            field = str(error["loc"][0]) if error["loc"] else ""
+            name = "TOOLDESK_" + field.upper() if field else "settings"
+            value = error.get("input")
+            shown = f"got {len(str(value))} characters, not shown" if field in SECRET_SETTINGS else f"got {value!r}"
+            problems.append(f"{name}: {error['msg']} ({shown})")
         raise SettingsError("bad setting: " + "; ".join(problems)) from None

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import base64
 import json
+import math
+import os
 import secrets
 import threading
 from collections.abc import Iterator
@@ -33,15 +35,25 @@ def make_engine(database_url: str) -> Engine:
     path = Path(database_url.removeprefix("sqlite:///"))
     if str(path) not in {"", ":memory:"}:
         path.parent.mkdir(parents=True, exist_ok=True)
+        _private(path)
     engine = create_engine(
         database_url, connect_args={"check_same_thread": False, "timeout": 30}, json_serializer=_json_text
     )
     event.listen(engine, "connect", _on_connect)
     SQLModel.metadata.create_all(engine)
     _add_missing_columns(engine)
-    if path.exists():
-        path.chmod(0o600)  # Python handlers run as another user (when the console is root): keep them out
     return engine
+
+
+def _private(path: Path) -> None:
+    """Make the database file and its ``-wal`` and ``-shm`` companions 0600 before SQLite opens them: Python
+    handlers run as another user (when the console is root), and the WAL holds recent writes, the webhook secret
+    among them. SQLite gives the companions it creates the main file's mode, so the main file is created 0600
+    here first; companions left by an older version are tightened too."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if candidate.exists():
+            candidate.chmod(0o600)
 
 
 def _add_missing_columns(engine: Engine) -> None:
@@ -60,8 +72,24 @@ def _add_missing_columns(engine: Engine) -> None:
 
 
 def _json_text(value: Any) -> str:
-    """JSON columns keep non-ASCII text as it is, so a search for "René" finds it."""
-    return json.dumps(value, ensure_ascii=False)
+    """JSON columns keep non-ASCII text as it is, so a search for "René" finds it. A NaN or infinite float (which
+    the edges refuse, but a JSON API body parsed by Python may still carry) is stored as the string "NaN",
+    "Infinity" or "-Infinity": SQLite's JSON functions cannot read the bare tokens, and one such row would break
+    every later search."""
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(value), ensure_ascii=False, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {key: _finite(child) for key, child in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(child) for child in value]
+    return value
 
 
 def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -12,6 +12,7 @@ Parsing is tolerant where the contract says so:
 from __future__ import annotations
 
 import json
+import math
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -48,12 +49,37 @@ class ToolCall(_Open):
             return {}
         if isinstance(value, str):
             try:
-                value = json.loads(value) if value.strip() else {}
+                value = json.loads(value, parse_constant=_refuse_constant) if value.strip() else {}
             except json.JSONDecodeError as exc:
                 raise ValueError(f"arguments is a string but not JSON ({exc.msg} at char {exc.pos})") from exc
+            except RecursionError:
+                raise ValueError("arguments is a string nested too deeply to parse") from None
         if not isinstance(value, dict):
             raise ValueError(f"arguments must be a JSON object, got {type(value).__name__}")
         return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise json.JSONDecodeError(f"{name} is not JSON (RFC 8259 has no NaN or Infinity)", name, 0)
+
+
+def first_non_finite(value: Any, *, where: str = "body") -> str | None:
+    """The path of the first NaN or infinite float in a parsed JSON value (``result.scores[2]``), or None.
+
+    Python's and pydantic's JSON parsers accept ``NaN``, ``Infinity`` and ``1e400`` (read as infinity), which
+    RFC 8259 does not allow and which SQLite's JSON functions cannot read back. Walks iteratively, so any depth
+    is safe.
+    """
+    stack: list[tuple[str, Any]] = [(where, value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return path
+        if isinstance(item, dict):
+            stack.extend((f"{path}.{key}", child) for key, child in reversed(list(item.items())))
+        elif isinstance(item, list | tuple):
+            stack.extend((f"{path}[{index}]", child) for index, child in reversed(list(enumerate(item))))
+    return None
 
 
 class RunError(_Open):

@@ -22,11 +22,11 @@ from pydantic import ValidationError
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from app.errors import BadBody, BadHeaders, BadSignature, BadTimestamp, field_problem
-from app.protocol import RunStatus
+from app.protocol import RunStatus, first_non_finite
 
 TOLERANCE_SECONDS = 300
 MAX_BODY_BYTES = 1_000_000
-_SIGNATURE = re.compile(r"^(v[0-9a-z]+),(\S+)$")
+_SIGNATURE = re.compile(r"(v[0-9a-z]+),([^,\s]+)")
 _TIMESTAMP = re.compile(r"0|[1-9][0-9]{0,15}")
 
 
@@ -89,11 +89,18 @@ def verify_delivery(*, secret: str, body: bytes, headers: Mapping[str, str], now
 
 
 def parse_status(text: str) -> RunStatus:
-    """Parse a webhook body into ``RunStatus``; raises ``BadBody`` naming the first problem."""
+    """Parse a webhook body into ``RunStatus``; raises ``BadBody`` naming the first problem, including a NaN or
+    infinite number anywhere (RFC 8259 has none; stored, it would break every later search)."""
     try:
-        return RunStatus.model_validate_json(text)
+        status = RunStatus.model_validate_json(text)
     except ValidationError as exc:
         raise BadBody(f"body is not a run status: {field_problem(exc)} ({exc.error_count()} problem(s))") from None
+    except RecursionError:
+        raise BadBody("body is not a run status: it is nested too deeply to parse") from None
+    non_finite = first_non_finite(status.model_dump(mode="python"))
+    if non_finite is not None:
+        raise BadBody(f"body is not a run status: {non_finite}: NaN and Infinity are not JSON numbers (RFC 8259)")
+    return status
 
 
 def _parse_timestamp(value: str) -> int:
@@ -109,12 +116,17 @@ def _parse_timestamp(value: str) -> int:
 
 
 def _check_signature_shapes(value: str) -> None:
-    """Every entry is ``<version>,<signature>``; ``v1`` ones must be base64. Other versions (``v1a``) are skipped."""
+    """Every entry is ``<version>,<signature>``, entries separated by exactly one space (as ``standardwebhooks``
+    splits them: two spaces, a tab or a third comma would fail inside the library); ``v1`` ones must be base64.
+    Other versions (``v1a``) are skipped."""
     versions = []
-    for part in value.split():
-        match = _SIGNATURE.match(part)
+    for part in value.split(" "):
+        match = _SIGNATURE.fullmatch(part)
         if not match:
-            raise BadHeaders(f"webhook-signature entry {part[:40]!r} is not of the form v1,<base64>")
+            raise BadHeaders(
+                f"webhook-signature entry {part[:40]!r} is not of the form v1,<base64> "
+                "(entries are separated by exactly one space)"
+            )
         versions.append(match.group(1))
         if match.group(1) != "v1":
             continue

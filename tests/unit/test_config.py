@@ -33,3 +33,12 @@ def test_settings_bad_value_names_setting(monkeypatch: pytest.MonkeyPatch, name:
     with pytest.raises(SettingsError) as error:
         get_settings()
     assert name in str(error.value) and words in str(error.value)
+
+
+def test_settings_bad_secret_never_echoed(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TOOLDESK_WEBHOOK_SECRET", "whsec_hunter2hunter2")
+    with pytest.raises(SettingsError) as raised:
+        get_settings()
+    assert "TOOLDESK_WEBHOOK_SECRET" in str(raised.value)
+    assert "hunter2" not in str(raised.value)
+    assert "not shown" in str(raised.value)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import re
 import time
 
 import pytest
 
-from app.errors import BadBody, BadSignature, BadTimestamp
+from app.errors import BadBody, BadHeaders, BadSignature, BadTimestamp
 from app.webhooks.verify import verify_delivery
 from tests.builders import SECRET, encode, make_status, sign
 
@@ -76,3 +78,43 @@ def test_verify_oversized_body_refused_with_limit():
     body = b" " * 1_000_001
     with pytest.raises(BadBody, match="limit 1000000"):
         verify_delivery(secret=SECRET, body=body, headers=sign(b"", msg_id="m"))
+
+
+@pytest.mark.parametrize(
+    "signature",
+    ["{good}  {good}", "{good}\t{good}", "v2,a,b {good}", "{good},extra", " {good}"],
+    ids=["two-spaces", "tab", "three-part-other-version", "three-part-v1", "leading-space"],
+)
+def test_verify_signature_entries_split_as_the_library_does(signature: str):
+    body = encode(make_status(42))
+    headers = sign(body, msg_id="m")
+    headers["webhook-signature"] = signature.format(good=headers["webhook-signature"])
+    if signature.startswith(" "):  # surrounding white space is trimmed, as HTTP does for header values
+        assert verify_delivery(secret=SECRET, body=body, headers=headers).webhook_id == "m"
+        return
+    with pytest.raises(BadHeaders, match="exactly one space"):
+        verify_delivery(secret=SECRET, body=body, headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("fragment", "where"),
+    [('"result": NaN', "body.result"), ('"result": {"x": [1e400]}', "body.result.x[0]"), ('"extra": -Infinity', "")],
+    ids=["nan", "overflow", "negative-infinity-extra"],
+)
+def test_verify_non_finite_number_is_bad_body(fragment: str, where: str):
+    text = json.dumps(make_status(42, status="completed", round=None))
+    body = (text[:-1] + ", " + fragment + "}").encode()
+    with pytest.raises(BadBody, match=f"{re.escape(where)}.*NaN and Infinity are not JSON numbers"):
+        verify_delivery(secret=SECRET, body=body, headers=sign(body, msg_id="m"))
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [("[" * 100_000 + "]" * 100_000, "nested too deeply"), ('{"a": NaN}', "NaN is not JSON")],
+    ids=["deep-string", "nan-string"],
+)
+def test_verify_string_arguments_refused_with_reason(arguments: str, words: str):
+    call = {"id": "c1", "name": "t", "arguments": arguments}
+    body = encode(make_status(42, tool_calls=[call]))
+    with pytest.raises(BadBody, match=words):
+        verify_delivery(secret=SECRET, body=body, headers=sign(body, msg_id="m"))
