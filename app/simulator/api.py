@@ -21,7 +21,8 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field, ValidationError
 
 from app.protocol import AgentSpec, ErrorBody, RunStarted, RunStatus, StartRun, ToolResponses
-from app.simulator.engine import Simulator, SimulatorError
+from app.simulator.engine import Simulator
+from app.simulator.refusals import SimulatorError
 
 Body = TypeVar("Body", bound=BaseModel)
 
