@@ -79,10 +79,10 @@ class Verdict(NamedTuple):
 
 
 class MatcherCheck(NamedTuple):
-    """One matcher of the nearest rule: its ``index`` in ``when``, whether it matched and why not
+    """One matcher of the nearest rule: its ``matcher_index`` in ``when``, whether it matched and why not
     ("city: expected 'Oslo', got 'Bergen'")."""
 
-    index: int
+    matcher_index: int
     matched: bool
     text: str
 
