@@ -1,4 +1,5 @@
-"""The command line: ``python -m app [serve] [--port N]`` or ``python -m app simulate ...``.
+"""The command line: ``python -m app [serve] [--port N]``, ``python -m app simulate ...``, ``export``/``import FILE``
+or ``settings`` (the table of ``TOOLDESK_*`` variables).
 
 ``serve`` (the default) runs the console; ``simulate`` runs the platform
 simulator alone, for pointing a console (or any backend) at it over HTTP.
@@ -23,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("file")
     load = commands.add_parser("import", help="import a JSON file written by export: all of it, or nothing")
     load.add_argument("file")
+    commands.add_parser("settings", help="print the settings (TOOLDESK_* variables) as a Markdown table")
     simulate = commands.add_parser("simulate", help="run the platform simulator alone")
     simulate.add_argument("--port", type=int, default=8090)
     simulate.add_argument("--host", default="127.0.0.1")
@@ -36,6 +38,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from app.errors import SettingsError
 
+    if args.command == "settings":
+        from app.config import settings_table
+
+        sys.stdout.write(settings_table())
+        return 0
     try:
         if args.command == "simulate":
             return _simulate(args)

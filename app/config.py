@@ -1,22 +1,7 @@
 """Settings, read by pydantic-settings from ``TOOLDESK_*`` environment variables (and ``.env``).
 
-| variable | default | meaning |
-|---|---|---|
-| ``TOOLDESK_HOST`` | ``127.0.0.1`` | address the console listens on |
-| ``TOOLDESK_PORT`` | ``8080`` | port (also ``python -m app --port N``) |
-| ``TOOLDESK_DATABASE_URL`` | ``sqlite:///tooldesk.db`` | SQLite file, relative to the working directory |
-| ``TOOLDESK_PLATFORM_URL`` | empty: the embedded simulator at ``{public_url}/sim`` | base URL of the execution API |
-| ``TOOLDESK_PLATFORM_API_KEY`` | ``sim-local-key`` | sent as ``Authorization: Bearer``; the embedded simulator expects it |
-| ``TOOLDESK_WEBHOOK_SECRET`` | generated on first start, stored in the database | ``whsec_<base64>`` shared with the platform |
-| ``TOOLDESK_PUBLIC_URL`` | ``http://{host}:{port}`` | what the platform is told to call; webhook at ``/webhooks/sudoiq`` |
-| ``TOOLDESK_SCENARIOS_DIR`` | ``fixtures/scenarios`` of the project | the embedded simulator's agents, one JSON file each |
-| ``TOOLDESK_ROUND_TTL`` | ``600`` | seconds the embedded simulator gives a round before it expires |
-| ``TOOLDESK_STEP_DELAY`` | ``0.3`` | seconds the embedded simulator waits between a run's state changes |
-| ``TOOLDESK_OUTBOX_RETRY`` | ``1`` | seconds before the outbox's first retry of a submission (then doubling, up to 60) |
-| ``TOOLDESK_SANDBOX_WORKERS`` | ``2`` | warm worker processes for Python handlers |
-| ``TOOLDESK_SANDBOX_TIMEOUT`` | ``5`` | seconds a Python handler may run |
-| ``TOOLDESK_SANDBOX_MEMORY_MB`` | ``256`` | megabytes a Python handler may allocate |
-| ``TOOLDESK_RETRY_SCHEDULE`` | ``0.5,1,2,5,10`` | seconds between the simulator's delivery retries |
+The variables, their defaults and meanings are ``settings_table()``, the README's Settings table
+(``python -m app settings`` prints it), made from the fields' descriptions below.
 
 A bad value raises ``SettingsError`` naming the variable and what it expects;
 ``python -m app`` prints it and exits with status 2.
@@ -40,25 +25,59 @@ SIMULATOR_PREFIX = "/sim"
 
 
 class Settings(BaseSettings):
-    """All of the console's settings; see the module docstring for the table."""
+    """All of the console's settings: each field's ``description`` and default make ``settings_table()``."""
 
     model_config = SettingsConfigDict(env_prefix="TOOLDESK_", env_file=".env", extra="ignore")
 
-    host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=1, le=65535)
-    database_url: str = "sqlite:///tooldesk.db"
-    platform_url: str = ""
-    platform_api_key: str = "sim-local-key"
-    webhook_secret: str = ""
-    public_url: str = ""
-    scenarios_dir: Path = DEFAULT_SCENARIOS_DIR
-    round_ttl: float = Field(default=600.0, gt=0, le=30 * 86400, allow_inf_nan=False)
-    step_delay: float = Field(default=0.3, ge=0, le=60, allow_inf_nan=False)
-    outbox_retry: float = Field(default=1.0, gt=0, le=60, allow_inf_nan=False)
-    sandbox_workers: int = Field(default=2, ge=1, le=32)
-    sandbox_timeout: float = Field(default=5.0, gt=0, le=300, allow_inf_nan=False)
-    sandbox_memory_mb: int = Field(default=256, ge=32, le=65536)
-    retry_schedule: Annotated[list[float], NoDecode] = Field(default_factory=lambda: [0.5, 1, 2, 5, 10])
+    host: str = Field(default="127.0.0.1", description="address the console listens on")
+    port: int = Field(default=8080, ge=1, le=65535, description="port; also `python -m app --port N`")
+    database_url: str = Field(
+        default="sqlite:///tooldesk.db", description="the SQLite file (relative to the working directory)"
+    )
+    platform_url: str = Field(
+        default="",
+        description="base URL of the platform's execution API",
+        json_schema_extra={"shown_default": "empty: the embedded simulator at `{public url}/sim`"},
+    )
+    platform_api_key: str = Field(
+        default="sim-local-key",
+        description="sent as `Authorization: Bearer`; the embedded simulator expects it",
+    )
+    webhook_secret: str = Field(
+        default="",
+        description="`whsec_<base64>`, shared with the platform (and the embedded simulator)",
+        json_schema_extra={"shown_default": "generated on first start and kept in the database"},
+    )
+    public_url: str = Field(
+        default="",
+        description="what the platform is told to call; the webhook is `{public url}/webhooks/sudoiq`",
+        json_schema_extra={"shown_default": "`http://{host}:{port}` (an IPv6 host in brackets)"},
+    )
+    scenarios_dir: Path = Field(
+        default=DEFAULT_SCENARIOS_DIR,
+        description="the embedded simulator's agents, one JSON file each",
+        json_schema_extra={"shown_default": "`fixtures/scenarios` of the project"},
+    )
+    round_ttl: float = Field(
+        default=600.0, gt=0, le=30 * 86400, allow_inf_nan=False,
+        description="seconds the embedded simulator gives a round before it expires",
+    )  # fmt: skip
+    step_delay: float = Field(
+        default=0.3, ge=0, le=60, allow_inf_nan=False, description="seconds between a simulated run's state changes"
+    )
+    retry_schedule: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [0.5, 1, 2, 5, 10], description="seconds between the simulator's webhook retries"
+    )
+    outbox_retry: float = Field(
+        default=1.0, gt=0, le=60, allow_inf_nan=False,
+        description="seconds before the outbox retries a submission the platform did not take "
+        "(then doubling, up to 60)",
+    )  # fmt: skip
+    sandbox_workers: int = Field(default=2, ge=1, le=32, description="warm worker processes for Python handlers")
+    sandbox_timeout: float = Field(
+        default=5.0, gt=0, le=300, allow_inf_nan=False, description="seconds a Python handler may run"
+    )
+    sandbox_memory_mb: int = Field(default=256, ge=32, le=65536, description="megabytes a Python handler may allocate")
 
     @field_validator("database_url")
     @classmethod
@@ -151,6 +170,18 @@ SECRET_SETTINGS = frozenset({"webhook_secret", "platform_api_key"})
 """Settings whose values are never echoed in an error message or a log."""
 
 
+def settings_table() -> str:
+    """The Markdown table of every setting, one row a field of ``Settings``: ``| `TOOLDESK_<NAME>` | default |
+    meaning |``, the default shown as written in the environment unless the field says otherwise
+    (``shown_default``). The README's Settings table is this text."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        shown = extra.get("shown_default") or f"`{_as_written(field.get_default(call_default_factory=True))}`"
+        rows.append(f"| `TOOLDESK_{name.upper()}` | {shown} | {field.description} |")
+    return "\n".join(rows) + "\n"
+
+
 @lru_cache
 def get_settings() -> Settings:
     """The process's settings, read once. Raises ``SettingsError`` on a bad value."""
@@ -165,3 +196,10 @@ def get_settings() -> Settings:
             shown = f"got {len(str(value))} characters, not shown" if field in SECRET_SETTINGS else f"got {value!r}"
             problems.append(f"{name}: {error['msg']} ({shown})")
         raise SettingsError("bad setting: " + "; ".join(problems)) from None
+
+
+def _as_written(value: object) -> str:
+    """A default as it would be set in the environment: ``600.0`` -> ``600``, a list -> ``0.5,1,2``."""
+    if isinstance(value, list):
+        return ",".join(_as_written(item) for item in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)

@@ -6,19 +6,11 @@ A rules spec is stored as JSON (SQLite, exported config files)::
                 "response": {"output": {"temp_c": 4}, "is_error": false}}],
      "default": {"output": "no forecast for {{ args.city }}", "is_error": true}}
 
-Matchers (``when``; all must match, an empty list always matches):
-
-- ``equals``: the value at ``path`` equals ``value`` as JSON values: ``1 == 1.0``,
-  ``"1" != 1``, ``true != 1``; objects and arrays compare whole.
-- ``regex``: ``regex.search(value, text)`` (the ``regex`` library, with a 0.2 s timeout) where text is the value at ``path`` if it is a
-  string, else its JSON encoding (``42`` -> ``"42"``, ``true`` -> ``"true"``).
-- ``jmespath``: the expression ``value`` over the whole ``args`` (``path`` unused);
-  matches when the result is truthy by JMESPath's rules (``false``, ``null``, ``""``,
-  ``[]`` and ``{}`` are false; ``0`` is true).
-- ``any``: always matches.
-
-``path`` is dotted: ``"city"``, ``"address.zip"``, ``"items.0"``; ``""`` is the whole
-``args``. A missing path never matches. Responses are templates (``app.handlers.templates``).
+The matching, the first-match order, the default and the nearest-rule diagnosis are
+``app.handlers.rules_core``'s (its docstring lists the matchers), the same code *Export as Python*
+writes into its module. Here: the pydantic models that check a spec when it is saved, templates
+rendered by ``app.handlers.templates`` (guards, seeded ``fake``), regexes by the ``regex`` library
+with a ``REGEX_TIMEOUT_SECONDS`` timeout, the checks the editor shows and *Save as rule*.
 Rules are numbered from 1 in every message ("rule 2"); ``index`` fields count from 0.
 """
 
@@ -28,16 +20,43 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-import jmespath
 import regex
-from jmespath.exceptions import JMESPathError
 from pydantic import BaseModel, ConfigDict
 
+from app.handlers import rules_core
 from app.handlers.answer import Answer
+from app.handlers.rules_core import (
+    BadPattern,
+    MatcherCheck,
+    Nearness,
+    RulesJson,
+    check_pattern,
+    evaluate_rules,
+    pattern_error,
+    rule_label,
+    show,
+)
 from app.handlers.static import JsonOutput
-from app.handlers.templates import TemplateContext, TemplateError, check_template, render
+from app.handlers.templates import TemplateContext, check_template, render
+
+__all__ = [
+    "REGEX_TIMEOUT_SECONDS",
+    "Matcher",
+    "MatcherCheck",
+    "Nearness",
+    "Response",
+    "Rule",
+    "RuleProblem",
+    "RulesSpec",
+    "answer_rules",
+    "check_rules",
+    "escape_template",
+    "nearest_rule",
+    "rule_from_answer",
+    "search_regex",
+]
 
 
 class Matcher(BaseModel):
@@ -89,46 +108,15 @@ class RuleProblem:
     text: str
 
 
-@dataclass(frozen=True)
-class MatcherCheck:
-    """One matcher of the nearest rule: whether it matched and why not ("city: expected 'Oslo', got 'Bergen'")."""
-
-    index: int
-    matched: bool
-    text: str
-
-
-@dataclass(frozen=True)
-class Nearness:
-    """The rule closest to matching: how many of its matchers matched, each matcher's check, and a short ``text``."""
-
-    rule_index: int
-    label: str
-    matched: int
-    total: int
-    checks: tuple[MatcherCheck, ...]
-    text: str
-
-
 def answer_rules(spec: RulesSpec, ctx: TemplateContext) -> Answer:
-    """Answer a call with the first matching rule, else the default, else an error naming the nearest rule.
+    """Answer a call with the first matching rule, else the default, else an error naming the nearest rule
+    (``rules_core.evaluate_rules``, templates rendered by ``app.handlers.templates``, regexes with a timeout).
 
     Never raises: a bad pattern or a template that fails to render gives an ``is_error``
     answer naming the rule.
     """
-    for index, rule in enumerate(spec.rules):
-        try:
-            matched = all(_check(m, ctx.args).matched for m in rule.when)
-        except _BadPattern as exc:
-            label = _label(index, rule)
-            return Answer(output=f"{label}: {exc}; fix the rule", is_error=True, note=f"{label}: bad pattern")
-        if matched:
-            return _respond(rule.response, ctx, _label(index, rule))
-    if spec.default is not None:
-        return _respond(spec.default, ctx, "default")
-    near = nearest_rule(spec, ctx.args)
-    tail = f"; nearest is {near.text}" if near else " (there are no rules)"
-    return Answer(output=f"no rule matched the arguments{tail}", is_error=True, note="no rule matched")
+    verdict = evaluate_rules(_json(spec), ctx.args, render=lambda template: render(template, ctx), search=search_regex)
+    return Answer(output=verdict.output, is_error=verdict.is_error, note=verdict.note)
 
 
 def check_rules(spec: RulesSpec) -> list[RuleProblem]:
@@ -138,14 +126,14 @@ def check_rules(spec: RulesSpec) -> list[RuleProblem]:
     def add(index: int | None, label: str, field: str, message: str) -> None:
         problems.append(RuleProblem(index, field, message, f"{label}, {field}: {message}"))
 
-    for index, rule in enumerate(spec.rules):
-        label = _label(index, rule)
-        for m_index, matcher in enumerate(rule.when):
+    for index, rule in enumerate(_json(spec)["rules"]):
+        label = rule_label(index, rule)
+        for m_index, matcher in enumerate(rule["when"]):
             try:
-                _compile(matcher)
-            except _BadPattern as exc:
+                check_pattern(matcher, search_regex)
+            except BadPattern as exc:
                 add(index, label, f"when[{m_index}].value", str(exc))
-        for problem in check_template(rule.response.output):
+        for problem in check_template(rule["response"]["output"]):
             add(index, label, _field("response.output", problem.path), f"line {problem.line}: {problem.message}")
     if spec.default is not None:
         for problem in check_template(spec.default.output):
@@ -155,23 +143,14 @@ def check_rules(spec: RulesSpec) -> list[RuleProblem]:
 
 def nearest_rule(spec: RulesSpec, args: dict[str, Any]) -> Nearness | None:
     """The rule with the most matching matchers (ties: the first), with each matcher's check; ``None`` without rules."""
-    best: Nearness | None = None
-    for index, rule in enumerate(spec.rules):
-        checks = tuple(_safe_check(i, m, args) for i, m in enumerate(rule.when))
-        matched = sum(c.matched for c in checks)
-        if best is None or matched > best.matched:
-            label = _label(index, rule)
-            misses = "; ".join(c.text for c in checks if not c.matched) or "all conditions match"
-            text = f"{label}, {matched} of {len(checks)} conditions match: {misses}"
-            best = Nearness(index, label, matched, len(checks), checks, text)
-    return best
+    return rules_core.nearest_rule(_json(spec), args, search=search_regex)
 
 
 def rule_from_answer(*, tool_name: str, args: dict[str, Any], output: str, is_error: bool) -> Rule:
     """ "Save as rule": a rule matching exactly these arguments (one equals matcher per top-level argument,
     nested values compared whole) whose response renders back to exactly ``output``."""
     when = [_equals_top_level(key, value) for key, value in args.items()]
-    shown = ", ".join(f"{key}={_show(value)}" for key, value in args.items())
+    shown = ", ".join(f"{key}={show(value)}" for key, value in args.items())
     name = f"{tool_name}({shown})"
     if len(name) > 80:
         name = name[:79] + "…"
@@ -184,126 +163,31 @@ def escape_template(text: str) -> str:
     return _TEMPLATE_SYNTAX.sub(lambda m: "{{ " + json.dumps(m.group(0)) + " }}", text)
 
 
-_TEMPLATE_SYNTAX = re.compile(r"\{[{%#]|\r")
-_MISSING = object()
+def search_regex(pattern: str, text: str) -> bool:
+    """A ``rules_core.Search`` with the ``regex`` library, giving up after ``REGEX_TIMEOUT_SECONDS``
+    (``TimeoutError``); ``BadPattern`` when the pattern does not compile. Compiled patterns are cached."""
+    try:
+        return _compile_regex(pattern).search(text, timeout=REGEX_TIMEOUT_SECONDS, concurrent=True) is not None
+    except TimeoutError:
+        raise TimeoutError(f"took over {REGEX_TIMEOUT_SECONDS:g} s") from None
 
 
 REGEX_TIMEOUT_SECONDS = 0.2
 """A regex matcher that backtracks longer than this fails the rule instead of freezing the console."""
+_TEMPLATE_SYNTAX = re.compile(r"\{[{%#]|\r")
 
 
-class _BadPattern(Exception):
-    """A matcher's regex or JMESPath expression does not compile, or fails on these arguments."""
-
-
-@dataclass(frozen=True)
-class _Check:
-    matched: bool
-    text: str
-
-
-def _respond(response: Response, ctx: TemplateContext, label: str) -> Answer:
-    try:
-        return Answer(output=render(response.output, ctx), is_error=response.is_error, note=label)
-    except TemplateError as exc:
-        return Answer(output=f"{label}: template failed: {exc}", is_error=True, note=f"{label}: template failed")
-
-
-def _label(index: int, rule: Rule) -> str:
-    """ "rule 2 (Oslo)" when named, else "rule 2 (regex on city)" from its matchers."""
-    if rule.name:
-        return f"rule {index + 1} ({rule.name})"
-    parts = [m.kind if m.kind in ("any", "jmespath") else f"{m.kind} on {m.path or 'args'}" for m in rule.when]
-    return f"rule {index + 1} ({', '.join(parts) or 'always'})"
-
-
-def _check(matcher: Matcher, args: dict[str, Any]) -> _Check:
-    """Whether one matcher matches; raises ``_BadPattern`` for a pattern that cannot run."""
-    if matcher.kind == "any":
-        return _Check(True, "any")
-    if matcher.kind == "jmespath":
-        try:
-            result = _compile(matcher).search(args)
-        except JMESPathError as exc:
-            raise _BadPattern(f"JMESPath {matcher.value!r} failed: {exc}") from None
-        return _Check(_truthy(result), f"`{matcher.value}` is {_show(result)}")
-    where = matcher.path or "args"
-    actual = _lookup(args, matcher.path)
-    if actual is _MISSING:
-        return _Check(False, f"{where}: missing")
-    if matcher.kind == "equals":
-        return _Check(
-            _json_equal(actual, matcher.value), f"{where}: expected {_show(matcher.value)}, got {_show(actual)}"
-        )
-    text = actual if isinstance(actual, str) else json.dumps(actual, ensure_ascii=False)
-    try:
-        found = _compile(matcher).search(text, timeout=REGEX_TIMEOUT_SECONDS, concurrent=True) is not None
-    except TimeoutError:
-        raise _BadPattern(
-            f"regex {matcher.value!r} took over {REGEX_TIMEOUT_SECONDS:g} s on {where}: "
-            "simplify it (nested repetition backtracks)"
-        ) from None
-    return _Check(found, f"{where}: {_show(actual)} does not match /{matcher.value}/")
-
-
-def _safe_check(index: int, matcher: Matcher, args: dict[str, Any]) -> MatcherCheck:
-    try:
-        check = _check(matcher, args)
-    except _BadPattern as exc:
-        return MatcherCheck(index, False, str(exc))
-    return MatcherCheck(index, check.matched, check.text)
-
-
-def _compile(matcher: Matcher) -> Any:
-    """The compiled regex or JMESPath expression of a matcher (cached); ``_BadPattern`` when it does not compile."""
-    if matcher.kind not in ("regex", "jmespath"):
-        return None
-    if not isinstance(matcher.value, str) or not matcher.value:
-        raise _BadPattern(f"{matcher.kind} needs a non-empty string, got {_show(matcher.value)}")
-    return _compile_text(matcher.kind, matcher.value)
+def _json(spec: RulesSpec) -> RulesJson:
+    """The spec as the evaluator reads it (and Export as Python writes it): JSON values, every key present."""
+    return cast(RulesJson, spec.model_dump(mode="json"))
 
 
 @lru_cache(maxsize=512)
-def _compile_text(kind: str, value: str) -> Any:
+def _compile_regex(pattern: str) -> Any:
     try:
-        return regex.compile(value) if kind == "regex" else jmespath.compile(value)
-    except regex.error as exc:
-        raise _BadPattern(f"bad regex {value!r}: {exc}") from None
-    except (RecursionError, MemoryError, OverflowError):
-        raise _BadPattern(f"{kind} {_show(value)[:60]} is too deeply nested or too large to compile") from None
-    except JMESPathError as exc:
-        raise _BadPattern(f"bad JMESPath expression {value!r}: {exc}") from None
-
-
-def _lookup(args: Any, path: str) -> Any:
-    """The value at a dotted path (object keys; array indexes as digits), or ``_MISSING``."""
-    value = args
-    for part in path.split(".") if path else ():
-        if isinstance(value, dict) and part in value:
-            value = value[part]
-        elif isinstance(value, list) and part.isascii() and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            return _MISSING
-    return value
-
-
-def _truthy(value: Any) -> bool:
-    """JMESPath truthiness: false, null, "", [] and {} are false; everything else (0 too) is true."""
-    return value is not False and value is not None and value not in ("", [], {})
-
-
-def _json_equal(a: Any, b: Any) -> bool:
-    """Equality of JSON values: numbers by value (1 == 1.0), but booleans only equal booleans, strings only strings."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return a == b
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b, strict=True))
-    return type(a) is type(b) and a == b
+        return regex.compile(pattern)
+    except (regex.error, RecursionError, MemoryError, OverflowError) as exc:
+        raise pattern_error("regex", pattern, exc) from None
 
 
 def _equals_top_level(key: str, value: Any) -> Matcher:
@@ -316,9 +200,3 @@ def _equals_top_level(key: str, value: Any) -> Matcher:
 
 def _field(prefix: str, path: str) -> str:
     return f"{prefix}.{path}" if path else prefix
-
-
-def _show(value: Any) -> str:
-    """A short display of a JSON value: strings quoted 'like this', others as JSON, cut at 60 characters."""
-    text = repr(value) if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= 60 else text[:59] + "…"

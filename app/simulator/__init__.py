@@ -2,6 +2,7 @@
 
 - ``scenario``: the JSON scenario format and its loader (``fixtures/scenarios``).
 - ``engine``: ``Simulator``, the in-memory platform that plays scenarios.
+- ``refusals``: ``SimulatorError``, idempotency keys, results checked against a round's calls.
 - ``delivery``: signed, retried webhook POSTs, in order per task.
 - ``api``: ``build_router(simulator)``, the contract's endpoints.
 - ``standalone``: ``serve_standalone(...)``, the simulator as its own server.
@@ -9,7 +10,8 @@
 
 from app.simulator.api import build_router
 from app.simulator.delivery import DeliveryAttempt
-from app.simulator.engine import Simulator, SimulatorError
+from app.simulator.engine import Simulator
+from app.simulator.refusals import SimulatorError
 from app.simulator.scenario import DEFAULT_SCENARIOS_DIR, Scenario, ScenarioError, load_scenarios
 from app.simulator.standalone import build_standalone_app, serve_standalone
 

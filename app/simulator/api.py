@@ -23,7 +23,8 @@ from pydantic import BaseModel, Field
 
 from app.errors import field_problems
 from app.protocol import AgentSpec, ErrorBody, RunStarted, RunStatus, StartRun, ToolResponses
-from app.simulator.engine import Simulator, SimulatorError
+from app.simulator.engine import Simulator
+from app.simulator.refusals import SimulatorError
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": description}

@@ -14,8 +14,6 @@ seconds apart, so ``start_run`` and ``send_tool_responses`` answer at once.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import secrets
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -36,21 +34,8 @@ from app.protocol import (
     ToolResponses,
 )
 from app.simulator.delivery import Deliverer, DeliveryAttempt
+from app.simulator.refusals import IdempotencyKeys, SimulatorError, check_results_match, fingerprint_body
 from app.simulator.scenario import CallSpec, Scenario, ScenarioError
-
-
-class SimulatorError(Exception):
-    """A refused request: ``status`` is the HTTP status, ``code`` the contract's snake_case error code."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-    def body(self) -> dict[str, dict[str, str]]:
-        """``{"error": {"code", "message"}}`` (contract, "HTTP endpoints")."""
-        return {"error": {"code": self.code, "message": self.message}}
 
 
 @dataclass
@@ -103,7 +88,7 @@ class Simulator:
         self._scenarios = {scenario.agent_id: scenario for scenario in scenarios}
         self._tasks: dict[int, _Task] = {}
         self._next_task_id = first_task_id
-        self._idempotency: dict[str, tuple[str, RunStatus]] = {}
+        self._idempotency = IdempotencyKeys()
         self._background: set[asyncio.Task[None]] = set()
         self._deliverer = Deliverer(
             url=webhook_url, secret=secret, http=http, retry_schedule=retry_schedule, spawn=self._spawn
@@ -169,15 +154,9 @@ class Simulator:
                 503, "unavailable", "the platform is unavailable (a simulated outage): try again later"
             )
         task = self._task(agent_id, task_id)
-        fingerprint = _fingerprint(agent_id, task_id, body)
-        if idempotency_key is not None and idempotency_key in self._idempotency:
-            stored_fingerprint, reply = self._idempotency[idempotency_key]
-            if stored_fingerprint != fingerprint:
-                raise SimulatorError(
-                    422, "idempotency_key_reused",
-                    f"Idempotency-Key {idempotency_key!r} was used with another body: use a new key per submission",
-                )  # fmt: skip
-            return reply.model_copy(deep=True)
+        fingerprint = fingerprint_body(agent_id, task_id, body)
+        if (earlier := self._idempotency.replay(idempotency_key, fingerprint)) is not None:
+            return earlier
         self._check_open(task, body)
         self.received.append((task_id, body.model_copy(deep=True)))
         for result in body.results:
@@ -193,8 +172,7 @@ class Simulator:
             task.worker = self._spawn(self._fail_later(task, "tool_error", f"{tool} failed: {output}"))
         else:
             task.worker = self._spawn(self._continue_later(task))
-        if idempotency_key is not None:
-            self._idempotency[idempotency_key] = (fingerprint, reply)
+        self._idempotency.remember(idempotency_key, fingerprint, reply)
         return reply.model_copy(deep=True)
 
     async def cancel(self, agent_id: str, task_id: int) -> RunStatus:
@@ -230,20 +208,7 @@ class Simulator:
                 409, "not_awaiting",
                 f"task {status.task_id} is {status.status} ({where}), not awaiting responses for round {body.round}",
             )  # fmt: skip
-        ids = [result.tool_call_id for result in body.results]
-        repeated = sorted({i for i in ids if ids.count(i) > 1})
-        missing = [i for i in task.calls if i not in ids]
-        unexpected = [i for i in dict.fromkeys(ids) if i not in task.calls]
-        problems = [
-            f"{label} {', '.join(values)}"
-            for label, values in (("missing", missing), ("unexpected", unexpected), ("repeated", repeated))
-            if values
-        ]
-        if problems:
-            raise SimulatorError(
-                422, "tool_call_mismatch",
-                f"round {status.round} results do not match its tool calls: {'; '.join(problems)}",
-            )  # fmt: skip
+        check_results_match(status.round, list(task.calls), [result.tool_call_id for result in body.results])
 
     async def _begin(self, task: _Task) -> None:
         await asyncio.sleep(self.step_delay)
@@ -331,8 +296,3 @@ def _utcnow() -> datetime:
 def _iso(moment: datetime) -> str:
     """ISO-8601 UTC with a ``Z``, to the second: ``2026-11-29T17:10:00Z``."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _fingerprint(agent_id: str, task_id: int, body: ToolResponses) -> str:
-    canonical = json.dumps([agent_id, task_id, body.model_dump(mode="json")], sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import httpx
 
 from app.runtime import Runtime
-from app.simulator.engine import SimulatorError
+from app.simulator.refusals import SimulatorError
 from tests.builders import wait_for
 
 CLOCK = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b01"

@@ -186,3 +186,23 @@ def test_export_passes_ruff(engine: Engine, tmp_path: Path):
         text=True,
     )
     assert checked.returncode == 0, checked.stdout
+
+
+def test_export_rules_runs_with_only_jinja2_and_jmespath(tmp_path: Path):
+    engine = make_engine(f"sqlite:///{tmp_path}/rules.db")
+    save(engine, "get_weather", "rules", WEATHER_RULES)
+    (tmp_path / "agent_tools.py").write_text(export_python(engine=engine, agent_id=AGENT), encoding="utf-8")
+    script = f"""
+import asyncio, importlib.abc, sys
+ALLOWED = set(sys.stdlib_module_names) | {{"agent_tools", "jinja2", "jmespath", "markupsafe"}}
+class Refuse(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] not in ALLOWED:
+            raise ImportError(f"no module named {{name!r}} here")
+sys.meta_path.insert(0, Refuse())
+sys.path.insert(0, {str(tmp_path)!r})
+from agent_tools import tools
+print(asyncio.run(tools["get_weather"][1]({{"city": "Bergen"}}, "a", 7)))
+"""
+    ran = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True, cwd=tmp_path)
+    assert (ran.returncode, ran.stdout, ran.stderr) == (0, "Rain in Bergen for task 7\n", "")

@@ -1,14 +1,25 @@
-"""Static answers and rules handlers: matchers, first match, default, nearest rule, checks, save as rule."""
+"""Static answers and rules handlers: matchers, first match, default, nearest rule, checks, save as rule.
+
+Every rules case runs twice, through the console's ``answer_rules`` and through the module *Export as
+Python* writes (imported from a file and called as the SDK calls it), and expects the same answer from
+both. The console's extras are tested on the console alone: the ``note`` that names the answering rule,
+``fake``, and the regex timeout.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import ModuleType
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from app.db import make_engine
 from app.handlers.rules import (
     Matcher,
     Response,
@@ -21,13 +32,73 @@ from app.handlers.rules import (
 )
 from app.handlers.static import StaticSpec, answer_static
 from app.handlers.templates import TemplateContext
+from app.services import handler_store
+from app.services.export_python import export_python
+
+AGENT_ID = "5f0c6b2e-8a4d-4c1e-9a57-2b3f3c4d5e6f"
+TASK_ID = 1042
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A tool result as the platform receives it: the output text and whether it is an error."""
+
+    output: str
+    is_error: bool
+
+
+@dataclass(frozen=True)
+class Evaluator:
+    """One of the two evaluators: ``side`` is "console" or "export"."""
+
+    side: str
+    answer: Callable[[RulesSpec, dict[str, Any]], Reply]
+
+    def __call__(self, spec: RulesSpec, args: dict[str, Any] | None = None) -> Reply:
+        return self.answer(spec, {"city": "Oslo"} if args is None else args)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
+    """The module Export as Python writes for an agent with a rules handler, imported from its file."""
+    folder = tmp_path_factory.mktemp("export")
+    engine = make_engine(f"sqlite:///{folder}/export.db")
+    handler = handler_store.HandlerIn(agent_id=AGENT_ID, tool_name="get_weather", kind="rules", spec={"rules": []})
+    handler_store.save_handler(engine=engine, handler=handler)
+    path = folder / "exported_rules_tools.py"
+    path.write_text(export_python(engine=engine, agent_id=AGENT_ID), encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("exported_rules_tools", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(params=["console", "export"])
+def answer(request: pytest.FixtureRequest, exported: ModuleType) -> Evaluator:
+    """Answers a rules spec through the console's handler or through the exported module's evaluator."""
+    if request.param == "console":
+
+        def console(spec: RulesSpec, args: dict[str, Any]) -> Reply:
+            result = answer_rules(spec, make_context(args))
+            return Reply(result.output, result.is_error)
+
+        return Evaluator("console", console)
+
+    def export(spec: RulesSpec, args: dict[str, Any]) -> Reply:
+        try:
+            return Reply(exported.answer_for_sdk(spec.model_dump(mode="json"), args, AGENT_ID, TASK_ID), False)
+        except RuntimeError as exc:  # the SDK sends a raising handler's text as an is_error result
+            return Reply(str(exc), True)
+
+    return Evaluator("export", export)
 
 
 def make_context(args: dict[str, Any] | None = None) -> TemplateContext:
     return TemplateContext(
         args={"city": "Oslo"} if args is None else args,
-        agent_id="5f0c6b2e-8a4d-4c1e-9a57-2b3f3c4d5e6f",
-        task_id=1042,
+        agent_id=AGENT_ID,
+        task_id=TASK_ID,
         round=1,
         results={},
         now=datetime(2026, 11, 29, 17, 0, tzinfo=UTC),
@@ -39,9 +110,9 @@ def make_rule(*when: Matcher, output: Any = "hit", name: str = "") -> Rule:
     return Rule(name=name, when=list(when), response=Response(output=output))
 
 
-def matches(matcher: Matcher, args: dict[str, Any]) -> bool:
+def matches(answer: Evaluator, matcher: Matcher, args: dict[str, Any]) -> bool:
     spec = RulesSpec(rules=[make_rule(matcher)], default=Response(output="miss"))
-    return answer_rules(spec, make_context(args)).output == "hit"
+    return answer(spec, args).output == "hit"
 
 
 def test_answer_static_text():
@@ -78,82 +149,100 @@ def test_static_spec_unknown_field_refused():
         (1, {"n": True}, False),
     ],
 )
-def test_match_equals_json_values(value: Any, args: dict[str, Any], expected: bool):
+def test_match_equals_json_values(answer: Evaluator, value: Any, args: dict[str, Any], expected: bool):
     path = next(iter(args))
-    assert matches(Matcher(kind="equals", path=path, value=value), args) is expected
+    assert matches(answer, Matcher(kind="equals", path=path, value=value), args) is expected
 
 
-def test_match_equals_nested_path_and_index():
+def test_match_equals_nested_path_and_index(answer: Evaluator):
     args = {"address": {"zip": "0150"}, "items": [{"sku": "A"}, {"sku": "B"}]}
-    assert matches(Matcher(kind="equals", path="address.zip", value="0150"), args)
-    assert matches(Matcher(kind="equals", path="items.1.sku", value="B"), args)
-    assert not matches(Matcher(kind="equals", path="items.2.sku", value="B"), args)
+    assert matches(answer, Matcher(kind="equals", path="address.zip", value="0150"), args)
+    assert matches(answer, Matcher(kind="equals", path="items.1.sku", value="B"), args)
+    assert not matches(answer, Matcher(kind="equals", path="items.2.sku", value="B"), args)
 
 
-def test_match_equals_whole_args():
-    assert matches(Matcher(kind="equals", path="", value={"city": "Oslo"}), {"city": "Oslo"})
+def test_match_equals_whole_args(answer: Evaluator):
+    assert matches(answer, Matcher(kind="equals", path="", value={"city": "Oslo"}), {"city": "Oslo"})
 
 
-def test_match_equals_missing_path_never_matches():
-    assert not matches(Matcher(kind="equals", path="country", value=None), {"city": "Oslo"})
+def test_match_equals_missing_path_never_matches(answer: Evaluator):
+    assert not matches(answer, Matcher(kind="equals", path="country", value=None), {"city": "Oslo"})
 
 
-def test_match_regex_on_string_and_not():
-    assert matches(Matcher(kind="regex", path="city", value="^O"), {"city": "Oslo"})
-    assert not matches(Matcher(kind="regex", path="city", value="^O"), {"city": "Bergen"})
+def test_match_regex_on_string_and_not(answer: Evaluator):
+    assert matches(answer, Matcher(kind="regex", path="city", value="^O"), {"city": "Oslo"})
+    assert not matches(answer, Matcher(kind="regex", path="city", value="^O"), {"city": "Bergen"})
 
 
-def test_match_regex_on_non_string_uses_json_text():
-    assert matches(Matcher(kind="regex", path="code", value=r"^4\d\d$"), {"code": 404})
-    assert matches(Matcher(kind="regex", path="ok", value="^true$"), {"ok": True})
+def test_match_regex_on_non_string_uses_json_text(answer: Evaluator):
+    assert matches(answer, Matcher(kind="regex", path="code", value=r"^4\d\d$"), {"code": 404})
+    assert matches(answer, Matcher(kind="regex", path="ok", value="^true$"), {"ok": True})
 
 
-def test_match_jmespath_truthy_and_not():
+def test_match_jmespath_truthy_and_not(answer: Evaluator):
     matcher = Matcher(kind="jmespath", value="length(items) > `2`")
-    assert matches(matcher, {"items": [1, 2, 3]})
-    assert not matches(matcher, {"items": [1]})
+    assert matches(answer, matcher, {"items": [1, 2, 3]})
+    assert not matches(answer, matcher, {"items": [1]})
 
 
-def test_match_jmespath_zero_is_true_and_empty_list_false():
-    assert matches(Matcher(kind="jmespath", value="count"), {"count": 0})
-    assert not matches(Matcher(kind="jmespath", value="items"), {"items": []})
+def test_match_jmespath_zero_is_true_and_empty_list_false(answer: Evaluator):
+    assert matches(answer, Matcher(kind="jmespath", value="count"), {"count": 0})
+    assert not matches(answer, Matcher(kind="jmespath", value="items"), {"items": []})
 
 
-def test_match_any_always():
-    assert matches(Matcher(kind="any"), {})
+def test_match_any_always(answer: Evaluator):
+    assert matches(answer, Matcher(kind="any"), {})
 
 
-def test_answer_rules_first_match_wins():
-    spec = RulesSpec(
-        rules=[
-            make_rule(Matcher(kind="regex", path="city", value="^B"), output="first"),
-            make_rule(Matcher(kind="equals", path="city", value="Bergen"), output="second"),
-        ]
-    )
-    answer = answer_rules(spec, make_context({"city": "Bergen"}))
-    assert (answer.output, answer.note) == ("first", "rule 1 (regex on city)")
+FIRST_OF_TWO = RulesSpec(
+    rules=[
+        make_rule(Matcher(kind="regex", path="city", value="^B"), output="first"),
+        make_rule(Matcher(kind="equals", path="city", value="Bergen"), output="second"),
+    ]
+)
+OSLO_OR_DEFAULT = RulesSpec(
+    rules=[make_rule(Matcher(kind="equals", path="city", value="Oslo"))],
+    default=Response(output="no forecast for {{ args.city }}", is_error=True),
+)
 
 
-def test_answer_rules_empty_when_always_matches():
-    spec = RulesSpec(rules=[make_rule(name="catch-all")])
-    assert answer_rules(spec, make_context()).note == "rule 1 (catch-all)"
+def test_answer_rules_first_match_wins(answer: Evaluator):
+    assert answer(FIRST_OF_TWO, {"city": "Bergen"}) == Reply("first", False)
 
 
-def test_answer_rules_renders_json_response():
+def test_answer_rules_empty_when_always_matches(answer: Evaluator):
+    assert answer(RulesSpec(rules=[make_rule(name="catch-all")])) == Reply("hit", False)
+
+
+def test_answer_rules_renders_json_response(answer: Evaluator):
     spec = RulesSpec(rules=[make_rule(Matcher(kind="any"), output={"place": "{{ args.city }}", "temp_c": 4})])
-    assert json.loads(answer_rules(spec, make_context()).output) == {"place": "Oslo", "temp_c": 4}
+    assert json.loads(answer(spec).output) == {"place": "Oslo", "temp_c": 4}
 
 
-def test_answer_rules_default_when_nothing_matches():
-    spec = RulesSpec(
-        rules=[make_rule(Matcher(kind="equals", path="city", value="Oslo"))],
-        default=Response(output="no forecast for {{ args.city }}", is_error=True),
-    )
-    answer = answer_rules(spec, make_context({"city": "Bergen"}))
-    assert answer == type(answer)(output="no forecast for Bergen", is_error=True, note="default")
+def test_answer_rules_renders_task_and_agent(answer: Evaluator):
+    spec = RulesSpec(rules=[make_rule(output="{{ agent_id[:8] }} {{ task_id }} {{ args | tojson }}")])
+    assert answer(spec, {"n": 1}) == Reply('5f0c6b2e 1042 {"n": 1}', False)
 
 
-def test_answer_rules_no_default_names_nearest_rule_and_argument():
+def test_answer_rules_default_when_nothing_matches(answer: Evaluator):
+    assert answer(OSLO_OR_DEFAULT, {"city": "Bergen"}) == Reply("no forecast for Bergen", True)
+
+
+@pytest.mark.parametrize(
+    ("spec", "args", "note"),
+    [
+        (FIRST_OF_TWO, {"city": "Bergen"}, "rule 1 (regex on city)"),
+        (RulesSpec(rules=[make_rule(name="catch-all")]), {}, "rule 1 (catch-all)"),
+        (OSLO_OR_DEFAULT, {"city": "Bergen"}, "default"),
+        (RulesSpec(), {}, "no rule matched"),
+    ],
+)
+def test_answer_rules_note_names_what_answered(spec: RulesSpec, args: dict[str, Any], note: str):
+    """The note is for the person at the console; the exported module (the SDK's shape) has no place for it."""
+    assert answer_rules(spec, make_context(args)).note == note
+
+
+def test_answer_rules_no_default_names_nearest_rule_and_argument(answer: Evaluator):
     spec = RulesSpec(
         rules=[
             make_rule(
@@ -166,17 +255,15 @@ def test_answer_rules_no_default_names_nearest_rule_and_argument():
             ),
         ]
     )
-    answer = answer_rules(spec, make_context({"city": "Bergen", "units": "C"}))
-    assert answer.is_error
-    assert (
-        answer.output
-        == "no rule matched the arguments; nearest is rule 2 (Oslo), 1 of 2 conditions match: city: expected 'Oslo', got 'Bergen'"
+    assert answer(spec, {"city": "Bergen", "units": "C"}) == Reply(
+        "no rule matched the arguments; nearest is rule 2 (Oslo), 1 of 2 conditions match: "
+        "city: expected 'Oslo', got 'Bergen'",
+        True,
     )
 
 
-def test_answer_rules_no_rules_no_default():
-    answer = answer_rules(RulesSpec(), make_context())
-    assert (answer.is_error, answer.output) == (True, "no rule matched the arguments (there are no rules)")
+def test_answer_rules_no_rules_no_default(answer: Evaluator):
+    assert answer(RulesSpec()) == Reply("no rule matched the arguments (there are no rules)", True)
 
 
 def test_nearest_rule_reports_missing_and_each_matcher():
@@ -207,24 +294,61 @@ def test_nearest_rule_ties_pick_first():
     assert near is not None and near.rule_index == 0
 
 
-def test_answer_rules_bad_regex_is_error_answer_naming_rule():
+def test_answer_rules_bad_regex_is_error_answer_naming_rule(answer: Evaluator):
+    """The message after the pattern is the regex library's: ``regex`` in the console, ``re`` in the export."""
     spec = RulesSpec(rules=[make_rule(Matcher(kind="regex", path="city", value="(unclosed"), name="broken")])
-    answer = answer_rules(spec, make_context())
-    assert answer.is_error
-    assert answer.output.startswith("rule 1 (broken): bad regex '(unclosed'")
+    reply = answer(spec)
+    assert reply.is_error
+    assert reply.output.startswith("rule 1 (broken): bad regex '(unclosed': ")
+    assert reply.output.endswith("; fix the rule")
 
 
-def test_answer_rules_jmespath_runtime_error_is_error_answer():
+def test_answer_rules_regex_not_a_string_is_error_answer(answer: Evaluator):
+    spec = RulesSpec(rules=[make_rule(Matcher(kind="regex", path="n", value=5))])
+    assert answer(spec, {"n": 5}) == Reply(
+        "rule 1 (regex on n): regex needs a non-empty string, got 5; fix the rule", True
+    )
+
+
+def test_answer_rules_jmespath_runtime_error_is_error_answer(answer: Evaluator):
     spec = RulesSpec(rules=[make_rule(Matcher(kind="jmespath", value="length(city) > `1` && abs(city)"))])
-    answer = answer_rules(spec, make_context())
-    assert answer.is_error and "rule 1 (jmespath): JMESPath" in answer.output
+    reply = answer(spec)
+    assert reply.is_error and reply.output.startswith("rule 1 (jmespath): JMESPath 'length(city) > `1` && abs(city)'")
 
 
-def test_answer_rules_template_failure_is_error_answer():
+def test_answer_rules_template_failure_is_error_answer(answer: Evaluator):
+    """Both name the rule; the console's own template sandbox words the failure differently from plain Jinja2."""
     spec = RulesSpec(rules=[make_rule(Matcher(kind="any"), output="{{ args.country }}")])
+    reply = answer(spec)
+    detail = {"console": "line 1: undefined value: ", "export": "UndefinedError: "}[answer.side]
+    assert reply.is_error
+    assert reply.output.startswith(f"rule 1 (any): template failed: {detail}'dict object' has no attribute 'country'")
+
+
+def test_answer_rules_fake_seeded_in_console():
+    spec = RulesSpec(rules=[make_rule(output="{{ fake.random_int(5, 15) }}")])
     answer = answer_rules(spec, make_context())
+    assert not answer.is_error and 5 <= int(answer.output) <= 15
+    assert answer_rules(spec, make_context()) == answer  # seeded per task and call: the same number again
+
+
+def test_answer_rules_fake_undefined_in_export(exported: ModuleType):
+    """Faker is the console's: the exported module needs only jinja2 and jmespath, so ``fake`` is undefined there."""
+    spec = RulesSpec(rules=[make_rule(output="{{ fake.random_int(5, 15) }}")])
+    with pytest.raises(RuntimeError) as caught:
+        exported.answer_for_sdk(spec.model_dump(mode="json"), {}, AGENT_ID, TASK_ID)
+    assert str(caught.value) == "rule 1 (always): template failed: UndefinedError: 'fake' is undefined"
+
+
+def test_answer_rules_catastrophic_regex_times_out_in_console():
+    """The console gives up on a backtracking regex after 0.2 s; the export runs ``re``, which has no timeout."""
+    spec = RulesSpec(rules=[make_rule(Matcher(kind="regex", path="s", value="(a|aa)+$"))])
+    answer = answer_rules(spec, make_context({"s": "a" * 60 + "b"}))
     assert answer.is_error
-    assert answer.output.startswith("rule 1 (any): template failed: line 1: undefined value")
+    assert answer.output == (
+        "rule 1 (regex on s): regex '(a|aa)+$' took over 0.2 s on s: simplify it (nested repetition backtracks); "
+        "fix the rule"
+    )
 
 
 def test_check_rules_bad_regex_and_jmespath_name_rule():
@@ -261,31 +385,29 @@ def test_check_rules_clean_spec_is_empty():
     assert check_rules(spec) == []
 
 
-def test_rule_from_answer_round_trip_with_template_syntax():
+def test_rule_from_answer_round_trip_with_template_syntax(answer: Evaluator):
     args = {"city": "Oslo", "options": {"units": "C", "days": [1, 2]}, "limit": 3}
     output = "Use {{ name }} and {% raw %} or {# x #} {{{ }}} {\n\r\n{% endraw %} end\n"
     rule = rule_from_answer(tool_name="get_weather", args=args, output=output, is_error=False)
     spec = RulesSpec(rules=[rule])
-    answer = answer_rules(spec, make_context(args))
-    assert (answer.output, answer.is_error) == (output, False)
+    assert answer(spec, args) == Reply(output, False)
     assert check_rules(spec) == []
 
 
-def test_rule_from_answer_survives_json_storage():
+def test_rule_from_answer_survives_json_storage(answer: Evaluator):
     args = {"city": "Oslo"}
     rule = rule_from_answer(tool_name="get_weather", args=args, output="{{x}}", is_error=True)
     stored = RulesSpec.model_validate_json(RulesSpec(rules=[rule]).model_dump_json())
-    answer = answer_rules(stored, make_context(args))
-    assert (answer.output, answer.is_error) == ("{{x}}", True)
+    assert answer(stored, args) == Reply("{{x}}", True)
 
 
-def test_rule_from_answer_other_args_do_not_match():
+def test_rule_from_answer_other_args_do_not_match(answer: Evaluator):
     rule = rule_from_answer(
         tool_name="get_weather", args={"city": "Oslo", "opts": {"a": 1}}, output="x", is_error=False
     )
     spec = RulesSpec(rules=[rule])
-    assert answer_rules(spec, make_context({"city": "Oslo", "opts": {"a": 2}})).is_error
-    assert answer_rules(spec, make_context({"city": "Oslo"})).is_error
+    assert answer(spec, {"city": "Oslo", "opts": {"a": 2}}).is_error
+    assert answer(spec, {"city": "Oslo"}).is_error
 
 
 def test_rule_from_answer_names_and_matchers():
@@ -294,13 +416,13 @@ def test_rule_from_answer_names_and_matchers():
     assert [(m.kind, m.path, m.value) for m in rule.when] == [("equals", "city", "Oslo"), ("equals", "days", 2)]
 
 
-def test_rule_from_answer_dotted_key_uses_jmespath():
+def test_rule_from_answer_dotted_key_uses_jmespath(answer: Evaluator):
     args = {"a.b": "x`y", "": 1}
     rule = rule_from_answer(tool_name="t", args=args, output="ok", is_error=False)
     assert [m.kind for m in rule.when] == ["jmespath", "jmespath"]
     spec = RulesSpec(rules=[rule])
-    assert answer_rules(spec, make_context(args)).output == "ok"
-    assert answer_rules(spec, make_context({"a.b": "x", "": 1})).is_error
+    assert answer(spec, args) == Reply("ok", False)
+    assert answer(spec, {"a.b": "x", "": 1}).is_error
 
 
 def test_rules_spec_json_round_trip():
