@@ -18,17 +18,18 @@ from app.runtime import get_runtime
 from app.services import config_io, demo, handler_store
 from app.services import export_python as export_python_module
 from app.services.bus import changes
+from app.states import HandlerKind, HandlerMode
 
 
 class ModeIn(BaseModel):
-    mode: str = Field(pattern="^(manual|suggest|auto)$")
+    mode: HandlerMode
 
 
 class HandlerTestIn(BaseModel):
     """A handler to try on sample arguments without saving it."""
 
     tool_name: str = Field(default="tool", min_length=1)
-    kind: str = Field(pattern="^(static|rules|python)$")
+    kind: HandlerKind
     spec: dict[str, Any] = Field(default_factory=dict)
     behaviour: dict[str, Any] = Field(default_factory=dict)
     args: dict[str, Any] = Field(default_factory=dict)
@@ -193,7 +194,7 @@ def build_router() -> APIRouter:
             round=1,
             results={},
         )
-        sandbox = await runtime.sandbox() if body.kind == "python" else None
+        sandbox = await runtime.sandbox() if body.kind == HandlerKind.PYTHON else None
         done = await answer_call(kind=body.kind, spec=spec, behaviour=behaviour, call=call, sandbox=sandbox)
         return HandlerTestOut(
             output=done.answer.output,

@@ -18,6 +18,7 @@ from app.runtime import get_runtime
 from app.services import agents, compare, deliveries, ingest, overview, rounds, runs
 from app.services import replay as run_replay
 from app.services.bus import changes
+from app.states import RoundState, Verdict
 
 
 class ResponsesIn(BaseModel):
@@ -96,7 +97,9 @@ def build_router() -> APIRouter:
         return started
 
     @router.get("/rounds", response_model=list[RoundPublic], summary="Rounds; state=pending for the inbox")
-    async def list_rounds(state: str = Query("pending", pattern="^pending$")) -> list[RoundPublic]:
+    async def list_rounds(
+        state: str = Query(RoundState.PENDING, pattern=f"^{RoundState.PENDING}$"),
+    ) -> list[RoundPublic]:
         engine = get_runtime().engine
         return await asyncio.to_thread(lambda: rounds.list_pending_rounds(engine=engine))
 
@@ -121,7 +124,7 @@ def build_router() -> APIRouter:
             results=body.results,
             answered_by=body.answered_by,
         )
-        if answered.state == "submitting":
+        if answered.state == RoundState.SUBMITTING:
             response.status_code = 202
         changes.emit(answered.task_id)
         return answered
@@ -129,7 +132,7 @@ def build_router() -> APIRouter:
     @router.get("/deliveries", response_model=list[DeliveryPublic], summary="Webhook deliveries, newest first")
     async def list_deliveries(
         task_id: int | None = Query(None, ge=1, le=INT64_MAX),
-        verdict: str | None = None,
+        verdict: Verdict | None = None,
         limit: int = Query(200, ge=1, le=1000),
     ) -> list[DeliveryPublic]:
         engine = get_runtime().engine

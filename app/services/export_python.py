@@ -55,6 +55,7 @@ from app.handlers.rules import RulesSpec
 from app.handlers.static import StaticSpec
 from app.models import Agent, HandlerPublic
 from app.services import handler_store
+from app.states import HandlerKind
 
 _WIDTH = 100  # literals longer than this are spread over several lines
 
@@ -98,12 +99,12 @@ class _Module:
         if any(_active(b) for b in behaviours):
             self.imports |= {"import asyncio", "import random"}
             self.blocks.append(_BEHAVIOUR_HELPER.strip())
-        if "rules" in kinds:
+        if HandlerKind.RULES in kinds:
             self.imports |= _RULES_IMPORTS
             self.blocks.append(_RULES_HELPER.strip())
             self._need("jinja2", "rules handlers")
             self._need("jmespath", "rules handlers")
-        if "python" in kinds:
+        if HandlerKind.PYTHON in kinds:
             self.imports |= _SNIPPET_IMPORTS
             self.blocks.append(_SNIPPET_HELPER.strip())
         for handler, fname, behaviour in zip(self.handlers, names, behaviours, strict=True):
@@ -129,9 +130,9 @@ class _Module:
             ]
             lines.append(f"    await _behave({', '.join(_text_or_repr(v) for v in values)})")
         model = "None"
-        if handler.kind == "static":
+        if handler.kind == HandlerKind.STATIC:
             lines.append(self._static(handler, fname))
-        elif handler.kind == "rules":
+        elif handler.kind == HandlerKind.RULES:
             lines.append(self._rules(handler, fname))
         else:
             lines.append(self._python(handler, fname))
@@ -198,7 +199,7 @@ class _Module:
             "",
             *_wrap(f"Needs Python 3.11+ and: {needs}."),
         ]
-        if "rules" in {h.kind for h in self.handlers}:
+        if HandlerKind.RULES in {h.kind for h in self.handlers}:
             lines += [
                 "Rules templates see args, agent_id, task_id, round (always 0), results (always {}) and now;",
                 "`fake` exists only inside Tooldesk.",

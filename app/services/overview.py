@@ -24,11 +24,9 @@ from sqlmodel import Session, col, func, select
 from app.db import read_session
 from app.models import Delivery, Round, Run, ToolResultRow
 from app.protocol import KNOWN_STATUSES
-from app.services.reconcile import LOST
 from app.services.responder import AUTO_ANSWERED_BY
+from app.states import ACCEPTED_VERDICTS, REFUSED_VERDICTS, RoundState, RunStatusName
 
-REFUSED = ("bad_headers", "bad_timestamp", "bad_signature", "bad_body")
-ACCEPTED = ("applied", "history", "duplicate")
 ANSWERERS = ("person", "static", "rules", "python", "replay")
 MINUTES = 60
 HOUR = 3600.0
@@ -82,14 +80,16 @@ def overview(*, engine: Engine, now: float | None = None) -> Overview:
     at = time.time() if now is None else now
     with read_session(engine) as session:
         by_status = _runs_by_status(session)
-        awaiting = session.exec(select(func.count(func.distinct(Round.task_id))).where(Round.state == "pending")).one()
+        awaiting = session.exec(
+            select(func.count(func.distinct(Round.task_id))).where(Round.state == RoundState.PENDING)
+        ).one()
         day, hour = _deliveries(session, at)
         return Overview(
             at=at,
             runs_total=sum(by_status.values()),
             runs_awaiting_person=awaiting,
             deliveries_last_hour=sum(hour.values()),
-            refused_last_hour=sum(hour.get(verdict, 0) for verdict in REFUSED),
+            refused_last_hour=sum(hour.get(verdict, 0) for verdict in REFUSED_VERDICTS),
             runs_by_status=by_status,
             rounds_per_minute=_rounds_per_minute(session, at),
             latency=_latency(session, at),
@@ -119,7 +119,7 @@ def percentile(ordered: list[float], q: float) -> float:
 
 def _runs_by_status(session: Session) -> dict[str, int]:
     counts = dict(session.exec(select(Run.status, func.count()).group_by(col(Run.status))).all())
-    order = [*KNOWN_STATUSES, LOST]
+    order = [*KNOWN_STATUSES, RunStatusName.LOST]
     known = {status: counts.pop(status) for status in order if status in counts}
     return known | dict(sorted(counts.items()))
 
@@ -138,7 +138,7 @@ def _deliveries(session: Session, at: float) -> tuple[dict[str, int], dict[str, 
         )
         .group_by(by_verdict)
     ).all()
-    day = dict.fromkeys((*REFUSED, *ACCEPTED), 0)
+    day: dict[str, int] = dict.fromkeys((*REFUSED_VERDICTS, *ACCEPTED_VERDICTS), 0)
     hour: dict[str, int] = {}
     for verdict, count, recent in rows:
         day[verdict] = count
@@ -175,7 +175,7 @@ def _rounds_per_minute(session: Session, at: float) -> list[MinuteCount]:
     rows = session.exec(
         select(minute, func.count(), by_handlers)
         .where(
-            Round.state == "submitted",
+            Round.state == RoundState.SUBMITTED,
             col(Round.submitted_at) >= first * 60,
             col(Round.submitted_at) < (last + 1) * 60,
         )
@@ -193,7 +193,7 @@ def _latency(session: Session, at: float) -> list[Latency]:
     (a person who answered beside an auto handler puts the round in both)."""
     newest = (
         select(Round.id)
-        .where(Round.state == "submitted", col(Round.submitted_at) >= at - DAY, col(Round.submitted_at) <= at)
+        .where(Round.state == RoundState.SUBMITTED, col(Round.submitted_at) >= at - DAY, col(Round.submitted_at) <= at)
         .order_by(col(Round.submitted_at).desc())
         .limit(LATENCY_SAMPLE)
     )

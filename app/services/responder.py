@@ -25,8 +25,9 @@ from app.handlers.sandbox import Sandbox
 from app.models import Draft, Handler, Round, ToolCallRow, ToolResultRow
 from app.protocol import ToolResult
 from app.services.outbox import Outbox
-from app.services.replay import REPLAY_MODE, draft_from_original
+from app.services.replay import draft_from_original
 from app.services.rounds import submit_round
+from app.states import DraftMode, HandlerKind, HandlerMode, RoundState
 
 log = logging.getLogger("tooldesk")
 AUTO_ANSWERED_BY = "handlers (auto)"
@@ -81,7 +82,7 @@ class Responder:
             self._busy.discard(round_id)
 
     async def _answer(self, handler: Handler, call: CallInput) -> CallAnswer:
-        sandbox = await self._sandbox() if handler.kind == "python" else None
+        sandbox = await self._sandbox() if handler.kind == HandlerKind.PYTHON else None
         return await answer_call(
             kind=handler.kind, spec=handler.spec, behaviour=handler.behaviour, call=call, sandbox=sandbox
         )
@@ -112,7 +113,7 @@ class Responder:
 
 
 def _pending_round_ids(engine: Engine, task_id: int | None) -> list[int]:
-    query = select(Round.id).where(Round.state == "pending").order_by(col(Round.id))
+    query = select(Round.id).where(Round.state == RoundState.PENDING).order_by(col(Round.id))
     if task_id is not None:
         query = query.where(Round.task_id == task_id)
     with read_session(engine) as session:
@@ -123,12 +124,12 @@ def _work(engine: Engine, round_id: int) -> tuple[list[CallInput], dict[str, Han
     """The calls still to draft and the non-manual handlers of the round's agent; ``None`` if nothing to do."""
     with read_session(engine) as session:
         row = session.get(Round, round_id)
-        if row is None or row.state != "pending":
+        if row is None or row.state != RoundState.PENDING:
             return None
         handlers = {
             h.tool_name: h
             for h in session.exec(
-                select(Handler).where(Handler.agent_id == row.agent_id, Handler.mode != "manual")
+                select(Handler).where(Handler.agent_id == row.agent_id, Handler.mode != HandlerMode.MANUAL)
             ).all()
         }
         if not handlers:
@@ -181,7 +182,7 @@ def _store_drafts(
                 Draft(
                     round_id=round_id,
                     tool_call_id=call.tool_call_id,
-                    mode=handler.mode,
+                    mode=DraftMode(handler.mode),
                     output=done.answer.output,
                     is_error=done.answer.is_error,
                     answered_by=f"{handler.kind} handler v{handler.version}",
@@ -196,7 +197,7 @@ def _store_drafts(
 def _all_auto(engine: Engine, round_id: int) -> tuple[list[ToolResult], dict[str, str], int] | None:
     with read_session(engine) as session:
         row = session.get(Round, round_id)
-        if row is None or row.state != "pending":
+        if row is None or row.state != RoundState.PENDING:
             return None
         calls = dict(
             session.exec(
@@ -209,7 +210,7 @@ def _all_auto(engine: Engine, round_id: int) -> tuple[list[ToolResult], dict[str
         query = select(Handler.tool_name, Handler.mode).where(Handler.agent_id == row.agent_id)
         modes = dict(session.exec(query).all())
         ready = [
-            call in drafts and (drafts[call].mode == REPLAY_MODE or modes.get(name) == "auto")
+            call in drafts and (drafts[call].mode == DraftMode.REPLAY or modes.get(name) == HandlerMode.AUTO)
             for call, name in calls.items()
         ]
         if not calls or not all(ready):

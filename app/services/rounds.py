@@ -32,13 +32,14 @@ from app.models import (
 )
 from app.protocol import ToolResponses, ToolResult
 from app.services.outbox import Outbox, state_after_refusal
+from app.states import AttemptOutcome, RoundState
 
 
 def list_pending_rounds(*, engine: Engine) -> list[RoundPublic]:
     """Rounds waiting for an answer (state ``pending``), oldest first."""
     with read_session(engine) as session:
         rows = session.exec(
-            select(Round).where(Round.state == "pending").order_by(col(Round.opened_at), col(Round.id))
+            select(Round).where(Round.state == RoundState.PENDING).order_by(col(Round.opened_at), col(Round.id))
         ).all()
         return [round_public(session, row) for row in rows]
 
@@ -89,7 +90,7 @@ async def submit_round(
     """
     item_id = await asyncio.to_thread(_claim, engine, round_id, list(results), answered_by, dict(sources or {}))
     attempt = await outbox.deliver(item_id)
-    if attempt.outcome == "refused" and attempt.error is not None:
+    if attempt.outcome == AttemptOutcome.REFUSED and attempt.error is not None:
         raise attempt.error
     return await asyncio.to_thread(lambda: get_round(engine=engine, round_id=round_id))
 
@@ -114,7 +115,7 @@ def check_results(calls: Sequence[str], results: Sequence[ToolResult]) -> None:
 def leaves_round_pending(exc: TooldeskError) -> bool:
     """True when a refused submission is back with a person to fix and send again: our own checks, or the
     platform's 400 or 422. A 404, 409 or 410 closes the round (the rule is ``outbox.state_after_refusal``)."""
-    return isinstance(exc, ResultsMismatch) or state_after_refusal(exc) == "pending"
+    return isinstance(exc, ResultsMismatch) or state_after_refusal(exc) == RoundState.PENDING
 
 
 def _claim(engine: Engine, round_id: int, results: list[ToolResult], answered_by: str, sources: dict[str, str]) -> int:
@@ -125,14 +126,14 @@ def _claim(engine: Engine, round_id: int, results: list[ToolResult], answered_by
         row = session.get(Round, round_id)
         if row is None:
             raise NotFound(f"no round with id {round_id}")
-        if row.state != "pending":
+        if row.state != RoundState.PENDING:
             who = f" by {row.answered_by}" if row.answered_by else ""
             raise RoundClosed(f"round {row.round} of task {row.task_id} is {row.state}{who}; nothing was sent")
         calls = session.exec(
             select(ToolCallRow.tool_call_id).where(ToolCallRow.round_id == round_id).order_by(col(ToolCallRow.position))
         ).all()
         check_results(list(calls), results)
-        row.state = "submitting"
+        row.state = RoundState.SUBMITTING
         row.message = ""
         row.submitted_at = now
         session.add(row)

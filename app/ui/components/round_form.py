@@ -17,6 +17,7 @@ from app.protocol import ToolResult
 from app.runtime import get_runtime
 from app.services.bus import changes
 from app.services.rounds import leaves_round_pending, submit_round
+from app.states import DraftMode, RoundState
 from app.ui.format import JsonProblem, clock, expiry, parse_json, pretty_json
 
 ANSWERED_BY = "person (console)"
@@ -66,7 +67,7 @@ class CallField:
         self.draft = draft
         self.output.set_value(draft.output)
         self.is_error.set_value(draft.is_error)
-        verb = "answered" if draft.mode == "auto" else "suggested"
+        verb = "answered" if draft.mode == DraftMode.AUTO else "suggested"
         self.draft_badge.set_text(f"{verb} by {draft.answered_by} · {draft.duration_ms:.0f} ms")
         self.draft_badge.set_visibility(True)
         details = [part for part in (draft.note, draft.logs) if part]
@@ -157,7 +158,7 @@ class RoundForm:
             return
         finally:
             self.submit.props(remove="loading")
-        if sent.state == "submitting":
+        if sent.state == RoundState.SUBMITTING:
             self._show(
                 f"Stored, not yet accepted: {sent.message}. The outbox keeps trying; the run page follows it.",
                 kind="warning",
