@@ -154,7 +154,7 @@ async def test_c07_same_tool_twice_each_result_to_its_own_call(
         f"/api/agents/{WEATHER_COMPARE}/runs", json={"string_inputs": {"1": "Oslo", "2": "Nairobi"}}
     )
     task_id = started.json()["task_id"]
-    await user.should_see(f"task {task_id} · round 1")
+    await user.should_see(f"run {task_id} · round 1")
     [round_] = (await console.get("/api/rounds")).json()
     ids = {call["arguments"]["city"]: call["tool_call_id"] for call in round_["tool_calls"]}
     assert set(ids) == {"Oslo", "Nairobi"} and len(set(ids.values())) == 2
