@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from nicegui import background_tasks
 from pydantic import BaseModel, Field
 
+from app.answerers import Answerer
 from app.api.common import Id, parse_body
 from app.models import DeliveryPublic, RoundPublic, RunDetail, RunPublic
 from app.protocol import INT64_MAX, RunStarted, StartRun, ToolResult
@@ -22,7 +23,8 @@ from app.states import RoundState, Verdict
 
 
 class ResponsesIn(BaseModel):
-    """``POST /api/rounds/{id}/responses``: one result per tool call; ``answered_by`` names who answered."""
+    """``POST /api/rounds/{id}/responses``: one result per tool call; ``answered_by`` names the person or script
+    who answered (stored as answerer kind ``person`` with that user)."""
 
     results: list[ToolResult]
     answered_by: str = Field(default="api", min_length=1, max_length=80)
@@ -122,7 +124,7 @@ def build_router() -> APIRouter:
             outbox=runtime.outbox,
             round_id=round_id,
             results=body.results,
-            answered_by=body.answered_by,
+            answered_by=Answerer.person(body.answered_by),
         )
         if answered.state == RoundState.SUBMITTING:
             response.status_code = 202

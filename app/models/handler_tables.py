@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from app.models.answered import AnsweredColumns
 from app.models.columns import EnumText
 from app.states import DraftMode, HandlerKind, HandlerMode, OutboxState
 
@@ -47,7 +48,7 @@ class HandlerVersion(SQLModel, table=True):
     note: str = ""
 
 
-class Draft(SQLModel, table=True):
+class Draft(AnsweredColumns, table=True):
     """A handler's answer to one tool call, before it is sent: ``mode`` auto or replay (sent as is) or suggest
     (a person approves or edits it)."""
 
@@ -57,16 +58,18 @@ class Draft(SQLModel, table=True):
     mode: DraftMode = Field(sa_type=EnumText(DraftMode))
     output: str
     is_error: bool = False
-    answered_by: str
     note: str = ""
     logs: str = ""
     duration_ms: float = 0.0
     created_at: float
 
 
-class OutboxItem(SQLModel, table=True):
+class OutboxItem(AnsweredColumns, table=True):
     """One ``send_tool_responses`` to deliver: retried with backoff while the platform is unreachable or
-    answers 5xx, always with the same Idempotency-Key; ``state`` is an ``OutboxState``."""
+    answers 5xx, always with the same Idempotency-Key; ``state`` is an ``OutboxState``.
+
+    The answerer columns name who submitted the round; ``sources`` maps a tool_call_id to its own answerer
+    (``Answerer`` as JSON) where that differs, e.g. a handler's suggestion a person sent unchanged."""
 
     __tablename__ = "outbox"
 
@@ -76,8 +79,7 @@ class OutboxItem(SQLModel, table=True):
     agent_id: str
     body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     idempotency_key: str
-    answered_by: str
-    sources: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    sources: dict[str, dict[str, Any]] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     state: OutboxState = Field(default=OutboxState.PENDING, sa_type=EnumText(OutboxState), index=True)
     attempts: int = 0
     next_attempt_at: float

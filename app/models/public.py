@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import SQLModel
+from sqlmodel import Field, SQLModel
 
+from app.models.answered import AnsweredPublic, MaybeAnsweredPublic
 from app.states import DraftMode, EventKind, HandlerKind, HandlerMode, RoundState, Verdict
 
 
@@ -17,26 +18,24 @@ class ToolCallPublic(SQLModel):
     arguments: dict[str, Any]
 
 
-class ToolResultPublic(SQLModel):
+class ToolResultPublic(AnsweredPublic):
     tool_call_id: str
     output: str
     is_error: bool
-    answered_by: str
     created_at: float
 
 
-class DraftPublic(SQLModel):
+class DraftPublic(AnsweredPublic):
     tool_call_id: str
     mode: DraftMode
     output: str
     is_error: bool
-    answered_by: str
     note: str
     logs: str
     duration_ms: float
 
 
-class RoundPublic(SQLModel):
+class RoundPublic(MaybeAnsweredPublic):
     """A round with its calls in order and, once answered, its results."""
 
     id: int
@@ -48,11 +47,10 @@ class RoundPublic(SQLModel):
     opened_at: float
     submitted_at: float | None
     acknowledged_at: float | None
-    answered_by: str | None
     message: str
     tool_calls: list[ToolCallPublic]
     results: list[ToolResultPublic]
-    drafts: list[DraftPublic] = []
+    drafts: list[DraftPublic] = Field(default_factory=list)
 
 
 class RunPublic(SQLModel):

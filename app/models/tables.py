@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from app.models.answered import AnsweredColumns, MaybeAnsweredColumns
 from app.models.columns import EnumText
 from app.states import EventKind, RoundState, Verdict
 
@@ -88,8 +89,8 @@ class Delivery(SQLModel, table=True):
     replay_of: int | None = None
 
 
-class Round(SQLModel, table=True):
-    """One pause on tool calls; ``state`` is a ``RoundState``."""
+class Round(MaybeAnsweredColumns, table=True):
+    """One pause on tool calls; ``state`` is a ``RoundState``; the answerer columns are set once it is sent."""
 
     __table_args__ = (UniqueConstraint("task_id", "round"),)
 
@@ -102,7 +103,6 @@ class Round(SQLModel, table=True):
     opened_at: float
     submitted_at: float | None = None
     acknowledged_at: float | None = None
-    answered_by: str | None = None
     message: str = ""
 
 
@@ -119,8 +119,8 @@ class ToolCallRow(SQLModel, table=True):
     position: int
 
 
-class ToolResultRow(SQLModel, table=True):
-    """The answer given to one tool call, as sent to the platform."""
+class ToolResultRow(AnsweredColumns, table=True):
+    """The answer given to one tool call, as sent to the platform, and who gave it."""
 
     __tablename__ = "tool_result"
 
@@ -129,7 +129,6 @@ class ToolResultRow(SQLModel, table=True):
     tool_call_id: str
     output: str
     is_error: bool = False
-    answered_by: str
     created_at: float
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
+from app.answerers import Answerer
 from app.db import read_session, write_session
 from app.errors import PlatformError, PlatformUnreachable, TooldeskError
 from app.models import OutboxItem, Round, ToolResultRow
@@ -197,26 +198,30 @@ def _sent(engine: Engine, item_id: int) -> None:
         row = session.get(Round, item.round_id)
         assert row is not None
         row.state = RoundState.SUBMITTED
-        row.answered_by = item.answered_by
+        submitter = item.answerer()
+        for column, value in submitter.columns().items():
+            setattr(row, column, value)
         row.submitted_at = row.submitted_at or item.created_at
         row.acknowledged_at = now
         row.message = "" if item.attempts == 1 else f"sent on attempt {item.attempts}"
         session.add(row)
         body = ToolResponses.model_validate(item.body)
         for result in body.results:
+            source = item.sources.get(result.tool_call_id)
+            answerer = Answerer.model_validate(source) if source else submitter
             session.add(
                 ToolResultRow(
+                    **answerer.columns(),
                     round_id=item.round_id,
                     tool_call_id=result.tool_call_id,
                     output=result.output,
                     is_error=result.is_error,
                     created_at=now,
-                    answered_by=item.sources.get(result.tool_call_id, item.answered_by),
                 )
             )
         errors = sum(result.is_error for result in body.results)
         note = f", {errors} as error" if errors else ""
-        summary = f"round {row.round} answered by {item.answered_by}: {len(body.results)} result(s){note}"
+        summary = f"round {row.round} answered by {submitter.text}: {len(body.results)} result(s){note}"
         add_event(
             db=session, task_id=row.task_id, kind=EventKind.ROUND_SUBMITTED, summary=summary, at=now, round_id=row.id
         )

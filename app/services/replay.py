@@ -14,6 +14,7 @@ import time
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from app.answerers import Answerer
 from app.db import write_session
 from app.errors import BadRequest
 from app.models import Draft, Round, Run, ToolCallRow, ToolResultRow
@@ -71,12 +72,12 @@ def draft_from_original(engine: Engine, round_id: int) -> bool:
         for call, (_name, output, is_error) in zip(calls, recorded, strict=True):
             session.add(
                 Draft(
+                    **Answerer.replay(run.replay_of).columns(),
                     round_id=round_id,
                     tool_call_id=call.tool_call_id,
                     mode=DraftMode.REPLAY,
                     output=output,
                     is_error=is_error,
-                    answered_by=f"replay of run {run.replay_of}",
                     note=f"as answered in run {run.replay_of}",
                     created_at=now,
                 )

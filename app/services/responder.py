@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from app.answerers import AUTO, Answerer
 from app.db import read_session, write_session
 from app.errors import TooldeskError
 from app.handlers.run import CallAnswer, CallInput, answer_call
@@ -27,10 +28,9 @@ from app.protocol import ToolResult
 from app.services.outbox import Outbox
 from app.services.replay import draft_from_original
 from app.services.rounds import submit_round
-from app.states import DraftMode, HandlerKind, HandlerMode, RoundState
+from app.states import AnswererKind, DraftMode, HandlerKind, HandlerMode, RoundState
 
 log = logging.getLogger("tooldesk")
-AUTO_ANSWERED_BY = "handlers (auto)"
 
 
 class Responder:
@@ -92,12 +92,9 @@ class Responder:
         if ready is None:
             return
         results, sources, task_id = ready
-        labels = set(sources.values())
-        answered_by = (
-            labels.pop()
-            if len(labels) == 1 and next(iter(sources.values())).startswith("replay")
-            else (AUTO_ANSWERED_BY)
-        )
+        answerers = set(sources.values())
+        replayed = len(answerers) == 1 and next(iter(answerers)).kind == AnswererKind.REPLAY
+        answered_by = next(iter(answerers)) if replayed else AUTO
         try:
             await submit_round(
                 engine=self._engine,
@@ -180,12 +177,12 @@ def _store_drafts(
             handler = handlers[call.tool_name]
             session.add(
                 Draft(
+                    **Answerer.handler(handler.kind, handler.version).columns(),
                     round_id=round_id,
                     tool_call_id=call.tool_call_id,
                     mode=DraftMode(handler.mode),
                     output=done.answer.output,
                     is_error=done.answer.is_error,
-                    answered_by=f"{handler.kind} handler v{handler.version}",
                     note=done.answer.note,
                     logs=done.logs[:20_000],
                     duration_ms=done.duration_ms,
@@ -194,7 +191,7 @@ def _store_drafts(
             )
 
 
-def _all_auto(engine: Engine, round_id: int) -> tuple[list[ToolResult], dict[str, str], int] | None:
+def _all_auto(engine: Engine, round_id: int) -> tuple[list[ToolResult], dict[str, Answerer], int] | None:
     with read_session(engine) as session:
         row = session.get(Round, round_id)
         if row is None or row.state != RoundState.PENDING:
@@ -218,4 +215,4 @@ def _all_auto(engine: Engine, round_id: int) -> tuple[list[ToolResult], dict[str
         results = [
             ToolResult(tool_call_id=call, output=drafts[call].output, is_error=drafts[call].is_error) for call in calls
         ]
-        return results, {call: drafts[call].answered_by for call in calls}, row.task_id
+        return results, {call: drafts[call].answerer() for call in calls}, row.task_id

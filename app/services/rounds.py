@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from app.answerers import Answerer
 from app.db import read_session, write_session
 from app.errors import NotFound, ResultsMismatch, RoundClosed, TooldeskError
 from app.models import (
@@ -76,13 +77,13 @@ async def submit_round(
     outbox: Outbox,
     round_id: int,
     results: Sequence[ToolResult],
-    answered_by: str,
-    sources: Mapping[str, str] | None = None,
+    answered_by: Answerer,
+    sources: Mapping[str, Answerer] | None = None,
 ) -> RoundPublic:
     """Send a round's results to the platform once, through the outbox.
 
-    ``results``: one per tool call of the round, in any order; ``sources`` names who answered a call when it
-    differs from ``answered_by`` (a handler beside a person). Raises ``ResultsMismatch`` (422) naming missing,
+    ``results``: one per tool call of the round, in any order; ``answered_by`` is who submits the round,
+    ``sources`` who answered a call when that differs (a handler's suggestion a person sent unchanged). Raises ``ResultsMismatch`` (422) naming missing,
     unknown or repeated ids before anything is sent; ``RoundClosed`` (409) when the round is not pending
     (another tab or script answered it, or it expired); ``PlatformError`` with the platform's status and words
     when it refuses (409 ``not_awaiting``, 410 ``expired``, 422 ``tool_call_mismatch``). When the platform
@@ -118,7 +119,9 @@ def leaves_round_pending(exc: TooldeskError) -> bool:
     return isinstance(exc, ResultsMismatch) or state_after_refusal(exc) == RoundState.PENDING
 
 
-def _claim(engine: Engine, round_id: int, results: list[ToolResult], answered_by: str, sources: dict[str, str]) -> int:
+def _claim(
+    engine: Engine, round_id: int, results: list[ToolResult], answered_by: Answerer, sources: dict[str, Answerer]
+) -> int:
     """Check the results, mark the round ``submitting`` and store the submission in the outbox, in one
     transaction. Returns the outbox item's id."""
     now = time.time()
@@ -127,7 +130,8 @@ def _claim(engine: Engine, round_id: int, results: list[ToolResult], answered_by
         if row is None:
             raise NotFound(f"no round with id {round_id}")
         if row.state != RoundState.PENDING:
-            who = f" by {row.answered_by}" if row.answered_by else ""
+            answerer = row.answerer()
+            who = f" by {answerer.text}" if answerer is not None else ""
             raise RoundClosed(f"round {row.round} of task {row.task_id} is {row.state}{who}; nothing was sent")
         calls = session.exec(
             select(ToolCallRow.tool_call_id).where(ToolCallRow.round_id == round_id).order_by(col(ToolCallRow.position))
@@ -148,8 +152,8 @@ def _claim(engine: Engine, round_id: int, results: list[ToolResult], answered_by
             body=body.model_dump(),
             # one key per submission, kept for all its retries; random, because SQLite reuses a deleted rowid
             idempotency_key=f"tooldesk-{row.task_id}-round-{row.round}-{secrets.token_hex(6)}",
-            answered_by=answered_by,
-            sources=sources,
+            **answered_by.columns(),
+            sources={call: source.model_dump(mode="json") for call, source in sources.items()},
             next_attempt_at=now,
             created_at=now,
         )

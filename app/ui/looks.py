@@ -47,6 +47,7 @@ LOOKS: dict[str, Look] = {
     RoundState.SUBMITTING: Look("outbox", "blue-6"),
     RoundState.SUBMITTED: Look("send", "positive"),
     RoundState.CLOSED: Look("do_not_disturb_on", "grey-7"),
+    OutboxState.SENT: Look("send", "positive"),
     Verdict.APPLIED: Look("check", "positive"),
     Verdict.HISTORY: Look("history", "grey-6"),
     Verdict.DUPLICATE: Look("content_copy", "grey-7"),

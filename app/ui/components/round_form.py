@@ -11,6 +11,7 @@ from typing import Literal
 
 from nicegui import ui
 
+from app.answerers import INBOX_USER, Answerer
 from app.errors import PlatformError, TooldeskError
 from app.models import DraftPublic, RoundPublic, ToolCallPublic
 from app.protocol import ToolResult
@@ -20,7 +21,7 @@ from app.services.rounds import leaves_round_pending, submit_round
 from app.states import DraftMode, RoundState
 from app.ui.format import JsonProblem, clock, expiry, parse_json, pretty_json
 
-ANSWERED_BY = "person (console)"
+ANSWERED_BY = Answerer.person(INBOX_USER)
 MAX_RESULT_CHARS = 200_000
 """Browser messages over about 1 MB are dropped (NiceGUI), so a result field stops at this many characters."""
 
@@ -74,11 +75,11 @@ class CallField:
         self.draft_note.set_text("\n".join(details))
         self.draft_note.set_visibility(bool(details))
 
-    def source(self) -> str:
+    def source(self) -> Answerer:
         """Who answered: the handler while its draft is unchanged, else the person."""
         draft = self.draft
         if draft is not None and self.output.value == draft.output and bool(self.is_error.value) == draft.is_error:
-            return draft.answered_by
+            return draft.answerer()
         return ANSWERED_BY
 
     def problem(self) -> str | None:
