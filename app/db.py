@@ -15,10 +15,12 @@ import base64
 import json
 import math
 import os
+import re
 import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,8 @@ from sqlalchemy import Connection, Engine, event
 from sqlmodel import Session, SQLModel, create_engine
 
 from app import models
+from app.answerers import AUTO, INBOX_USER, Answerer
+from app.states import HandlerKind
 
 _write_lock = threading.Lock()
 
@@ -42,6 +46,7 @@ def make_engine(database_url: str) -> Engine:
     event.listen(engine, "connect", _on_connect)
     SQLModel.metadata.create_all(engine)
     _add_missing_columns(engine)
+    _upgrade_answered_by(engine)
     return engine
 
 
@@ -58,7 +63,8 @@ def _private(path: Path) -> None:
 
 def _add_missing_columns(engine: Engine) -> None:
     """Additive schema changes for a database made by an older version: every column the models have and the
-    table lacks is added (new columns are nullable or have a default). Nothing is ever dropped or altered."""
+    table lacks is added (new columns are nullable or have a default). Nothing is altered; the one column ever
+    dropped is the old free-text ``answered_by`` (see ``_upgrade_answered_by``)."""
     with engine.begin() as conn:
         for table in SQLModel.metadata.sorted_tables:
             present = {row[1] for row in conn.exec_driver_sql(f'PRAGMA table_info("{table.name}")')}
@@ -67,8 +73,54 @@ def _add_missing_columns(engine: Engine) -> None:
                     continue
                 kind = column.type.compile(dialect=engine.dialect)
                 default = getattr(column.default, "arg", None) if column.default is not None else None
+                default = default.value if isinstance(default, Enum) else default
                 suffix = f" DEFAULT {default!r}" if isinstance(default, int | float | str) else ""
                 conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{suffix}')
+
+
+_ANSWERED_TABLES = ("round", "tool_result", "draft", "outbox")
+_OLD_HANDLER = re.compile(r"^(static|rules|python) handler v(\d+)$")
+_OLD_REPLAY = re.compile(r"^replay of run (\d+)$")
+
+
+def _upgrade_answered_by(engine: Engine) -> None:
+    """Once, for a database written before answerers were data: fill the answerer columns from the old
+    ``answered_by`` text of rounds, tool results, drafts and outbox items (and the outbox's per-call
+    ``sources``), then drop that text column, which the new rows no longer fill (it was ``NOT NULL``)."""
+    with engine.begin() as conn:
+        for table in _ANSWERED_TABLES:
+            present = {row[1] for row in conn.exec_driver_sql(f'PRAGMA table_info("{table}")')}
+            if "answered_by" not in present:
+                continue
+            texts = conn.exec_driver_sql(f'SELECT DISTINCT answered_by FROM "{table}" WHERE answered_by IS NOT NULL')
+            for (text,) in texts.all():
+                answerer = _old_answerer(text)
+                conn.exec_driver_sql(
+                    f'UPDATE "{table}" SET answered_kind = ?, answered_version = ?, answered_user = ?, '
+                    "answered_replay_of = ? WHERE answered_by = ?",
+                    (answerer.kind.value, answerer.version, answerer.user, answerer.replay_of, text),
+                )
+            if table == "outbox":
+                for item_id, sources in conn.exec_driver_sql("SELECT id, sources FROM outbox").all():
+                    upgraded = {
+                        call: _old_answerer(text).model_dump(mode="json") for call, text in json.loads(sources).items()
+                    }
+                    conn.exec_driver_sql("UPDATE outbox SET sources = ? WHERE id = ?", (_json_text(upgraded), item_id))
+            conn.exec_driver_sql(f'ALTER TABLE "{table}" DROP COLUMN answered_by')
+
+
+def _old_answerer(text: str) -> Answerer:
+    """The answerer an old ``answered_by`` text named: "rules handler v3", "replay of run 1001", "handlers
+    (auto)", "person (console)" (the inbox), or any other name (a person or script through the API)."""
+    if text == AUTO.text:
+        return AUTO
+    if text == "person (console)":
+        return Answerer.person(INBOX_USER)
+    if handler := _OLD_HANDLER.match(text):
+        return Answerer.handler(HandlerKind(handler.group(1)), int(handler.group(2)))
+    if replay := _OLD_REPLAY.match(text):
+        return Answerer.replay(int(replay.group(1)))
+    return Answerer.person(text)
 
 
 def _json_text(value: Any) -> str:

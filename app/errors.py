@@ -30,6 +30,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from app.states import Verdict
+
 
 class TooldeskError(Exception):
     """Base class: ``status`` is the HTTP status a route answers, ``code`` a snake_case name."""
@@ -51,30 +53,32 @@ class SettingsError(TooldeskError):
 
 
 class DeliveryRefused(TooldeskError):
+    """A webhook request refused; ``verdict`` is what its stored row says (each subclass names its own)."""
+
     status = 400
     code = "delivery_refused"
-    verdict = "refused"
+    verdict: Verdict = Verdict.BAD_BODY
 
 
 class BadHeaders(DeliveryRefused):
     code = "bad_headers"
-    verdict = "bad_headers"
+    verdict = Verdict.BAD_HEADERS
 
 
 class BadTimestamp(DeliveryRefused):
     code = "bad_timestamp"
-    verdict = "bad_timestamp"
+    verdict = Verdict.BAD_TIMESTAMP
 
 
 class BadSignature(DeliveryRefused):
     status = 401
     code = "bad_signature"
-    verdict = "bad_signature"
+    verdict = Verdict.BAD_SIGNATURE
 
 
 class BadBody(DeliveryRefused):
     code = "bad_body"
-    verdict = "bad_body"
+    verdict = Verdict.BAD_BODY
 
 
 class BadRequest(TooldeskError):

@@ -17,11 +17,17 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "expired"})
-"""The four terminal run statuses (contract, "Run statuses")."""
+from app.states import TERMINAL_STATUSES, RunStatusName
 
-KNOWN_STATUSES = ("queued", "running", "awaiting_tool_calls", *sorted(TERMINAL_STATUSES))
-AWAITING = "awaiting_tool_calls"
+KNOWN_STATUSES = (
+    RunStatusName.QUEUED,
+    RunStatusName.RUNNING,
+    RunStatusName.AWAITING_TOOL_CALLS,
+    *sorted(TERMINAL_STATUSES),
+)
+"""The run statuses the contract lists: the open ones in their order, then the terminal ones by name (``lost``
+is the console's own)."""
+AWAITING = RunStatusName.AWAITING_TOOL_CALLS
 INT64_MAX = 2**63 - 1
 """The largest integer SQLite stores; ids above it are refused at the edge."""
 

@@ -33,6 +33,7 @@ from app.services.ingest import Outcome
 from app.services.outbox import Outbox
 from app.services.responder import Responder
 from app.simulator import Simulator, load_scenarios
+from app.states import Verdict
 
 
 @dataclass
@@ -68,7 +69,7 @@ class Runtime:
         """After any delivery is stored: tell open pages (0 when the run is unknown, e.g. a refused body), and
         let handlers answer a round an applied one opened."""
         changes.emit(outcome.task_id or 0)
-        if outcome.task_id is not None and outcome.verdict == "applied":
+        if outcome.task_id is not None and outcome.verdict == Verdict.APPLIED:
             self._answer_task(outcome.task_id)
 
     def run_started(self, task_id: int) -> None:

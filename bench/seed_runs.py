@@ -27,12 +27,14 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.answerers import Answerer  # noqa: E402
 from app.db import make_engine  # noqa: E402
 from app.models import Event, Round, Run, ToolCallRow, ToolResultRow  # noqa: E402
 from app.services.runs import RunFilter, search_runs  # noqa: E402
 
 AGENTS = [f"3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b0{i}" for i in range(1, 5)]
 STATUSES = ["completed"] * 7 + ["failed", "cancelled", "expired", "awaiting_tool_calls", "running"]
+SEED = Answerer.person("seed").columns()
 CITIES = ["Lisbon", "Porto", "Oslo", "Bergen", "Nairobi", "Kyoto", "Lima", "Quito", "Reykjavik", "Hanoi"]
 
 
@@ -102,7 +104,7 @@ def seed(url: str, count: int) -> None:
                         "opened_at": created + 1,
                         "submitted_at": created + 2,
                         "acknowledged_at": created + 2,
-                        "answered_by": "seed",
+                        **SEED,
                         "message": "",
                     }
                 )
@@ -132,7 +134,7 @@ def seed(url: str, count: int) -> None:
                             "tool_call_id": call_id,
                             "output": output,
                             "is_error": False,
-                            "answered_by": "seed",
+                            **SEED,
                             "created_at": created + 2,
                         }
                     )

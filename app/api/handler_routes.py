@@ -16,20 +16,21 @@ from app.runtime import get_runtime
 from app.services import config_io, demo, handler_store
 from app.services import export_python as export_python_module
 from app.services.handler_test import HandlerTestOutcome, run_handler_test
+from app.states import HandlerKind, HandlerMode
 
 router = APIRouter(prefix="/api", tags=["api"], dependencies=[Depends(require_json)])
 """Handlers (CRUD, modes, versions, test), the demo, config export/import and Export as Python."""
 
 
 class ModeIn(BaseModel):
-    mode: str = Field(pattern="^(manual|suggest|auto)$")
+    mode: HandlerMode
 
 
 class HandlerTestIn(BaseModel):
     """A handler to try on sample arguments without saving it."""
 
     tool_name: str = Field(default="tool", min_length=1, max_length=200)
-    kind: str = Field(pattern="^(static|rules|python)$")
+    kind: HandlerKind
     spec: dict[str, Any] = Field(default_factory=dict)
     behaviour: dict[str, Any] = Field(default_factory=dict)
     args: dict[str, Any] = Field(default_factory=dict)

@@ -10,19 +10,22 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from app.answerers import Answerer
 from app.api.common import Id, require_json
 from app.models import DeliveryPublic, RoundPublic, RunDetail, RunPublic
 from app.protocol import INT64_MAX, RunStarted, StartRun, ToolResult
 from app.runtime import get_runtime
 from app.services import agents, compare, deliveries, ingest, overview, rounds, runs
 from app.services import replay as run_replay
+from app.states import RoundState, Verdict
 
 router = APIRouter(prefix="/api", tags=["api"], dependencies=[Depends(require_json)])
 """Runs, rounds, deliveries, comparison, overview and starting runs; ``app.api`` mounts it."""
 
 
 class ResponsesIn(BaseModel):
-    """``POST /api/rounds/{id}/responses``: one result per tool call; ``answered_by`` names who answered."""
+    """``POST /api/rounds/{id}/responses``: one result per tool call; ``answered_by`` names the person or script
+    who answered (stored as answerer kind ``person`` with that user)."""
 
     results: list[ToolResult]
     answered_by: str = Field(default="api", min_length=1, max_length=80)
@@ -42,7 +45,7 @@ class ReplayIn(BaseModel):
 
 class ReplayOut(BaseModel):
     delivery_id: int
-    verdict: str
+    verdict: Verdict
     answered_status: int
     answer: dict[str, Any]
 
@@ -94,7 +97,9 @@ async def replay_run(task_id: Id, body: ReplayRunIn) -> RunStarted:
 
 
 @router.get("/rounds", response_model=list[RoundPublic], summary="Rounds; state=pending for the inbox")
-async def list_rounds(state: str = Query("pending", pattern="^pending$")) -> list[RoundPublic]:
+async def list_rounds(
+    state: str = Query(RoundState.PENDING, pattern=f"^{RoundState.PENDING}$"),
+) -> list[RoundPublic]:
     engine = get_runtime().engine
     return await asyncio.to_thread(lambda: rounds.list_pending_rounds(engine=engine))
 
@@ -118,9 +123,9 @@ async def submit_round(round_id: Id, body: ResponsesIn, response: Response) -> R
         outbox=runtime.outbox,
         round_id=round_id,
         results=body.results,
-        answered_by=body.answered_by,
+        answered_by=Answerer.person(body.answered_by),
     )
-    if answered.state == "submitting":
+    if answered.state == RoundState.SUBMITTING:
         response.status_code = 202
     runtime.round_answered(answered.task_id)
     return answered
@@ -129,7 +134,7 @@ async def submit_round(round_id: Id, body: ResponsesIn, response: Response) -> R
 @router.get("/deliveries", response_model=list[DeliveryPublic], summary="Webhook deliveries, newest first")
 async def list_deliveries(
     task_id: int | None = Query(None, ge=1, le=INT64_MAX),
-    verdict: str | None = None,
+    verdict: Verdict | None = None,
     limit: int = Query(200, ge=1, le=1000),
 ) -> list[DeliveryPublic]:
     engine = get_runtime().engine

@@ -23,9 +23,7 @@ from app.handlers.rules import RulesSpec, answer_rules
 from app.handlers.sandbox import Sandbox
 from app.handlers.static import StaticSpec, answer_static
 from app.handlers.templates import TemplateContext
-
-KINDS = ("static", "rules", "python")
-MODES = ("manual", "suggest", "auto")
+from app.states import HandlerKind
 
 
 @dataclass(frozen=True)
@@ -51,7 +49,7 @@ class CallInput:
 
 
 async def answer_call(
-    *, kind: str, spec: dict[str, Any], behaviour: dict[str, Any], call: CallInput, sandbox: Sandbox | None
+    *, kind: HandlerKind, spec: dict[str, Any], behaviour: dict[str, Any], call: CallInput, sandbox: Sandbox | None
 ) -> CallAnswer:
     """Run the handler on ``call``. Never raises for a handler's fault: a broken spec, a template error or a
     failing snippet is an ``is_error`` answer that says what went wrong."""
@@ -61,9 +59,9 @@ async def answer_call(
 
     async def produce() -> Answer:
         try:
-            if kind == "static":
+            if kind == HandlerKind.STATIC:
                 return answer_static(StaticSpec.model_validate(spec))
-            if kind == "rules":
+            if kind == HandlerKind.RULES:
                 ctx = TemplateContext(
                     args=call.args,
                     agent_id=call.agent_id,
@@ -75,7 +73,7 @@ async def answer_call(
                 )
                 rules = RulesSpec.model_validate(spec)
                 return await asyncio.to_thread(answer_rules, rules, ctx)  # templates and regexes off the event loop
-            if kind == "python":
+            if kind == HandlerKind.PYTHON:
                 if sandbox is None:
                     return Answer(output="python handlers need the sandbox, which is not running", is_error=True)
                 outcome = await sandbox.run(
@@ -89,7 +87,7 @@ async def answer_call(
                 is_error=True,
                 note="invalid settings",
             )
-        return Answer(output=f"unknown handler kind {kind!r} (expected one of {', '.join(KINDS)})", is_error=True)
+        return Answer(output=f"unknown handler kind {kind!r} (expected one of {', '.join(HandlerKind)})", is_error=True)
 
     try:
         rules = Behaviour.model_validate(behaviour or {})

@@ -11,27 +11,29 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from app.models import Event, Round, Run, ToolCallRow
+from app.models import Round, Run, ToolCallRow
 from app.protocol import AWAITING, RunStatus
+from app.services.events import add_event
+from app.states import EventKind, RoundState, RunStatusName, Verdict
 
 RUNS = Run.__table__  # type: ignore[attr-defined]
 ROUNDS = Round.__table__  # type: ignore[attr-defined]
 TOOL_CALLS = ToolCallRow.__table__  # type: ignore[attr-defined]
-EVENTS = Event.__table__  # type: ignore[attr-defined]
 
 # Statements built once; each call passes only parameters (no per-call compilation or value coercion).
 _CLOSE_ROUNDS = (
     update(ROUNDS)
-    .where(ROUNDS.c.task_id == bindparam("key"), ROUNDS.c.state == "pending", ROUNDS.c.round != bindparam("keep"))
+    .where(
+        ROUNDS.c.task_id == bindparam("key"), ROUNDS.c.state == RoundState.PENDING, ROUNDS.c.round != bindparam("keep")
+    )
     .returning(ROUNDS.c.id, ROUNDS.c.round)
 )
 _INSERT_RUN = insert(RUNS)
 _UPDATE_RUN = update(RUNS).where(RUNS.c.task_id == bindparam("key"))
-INSERT_EVENT = insert(EVENTS)
 _OPEN_ROUND = sqlite_insert(ROUNDS).on_conflict_do_nothing(index_elements=["task_id", "round"]).returning(ROUNDS.c.id)
 
 
-def apply_status(*, conn: Connection, status: RunStatus, delivery_id: int | None, now: float) -> tuple[str, str]:
+def apply_status(*, conn: Connection, status: RunStatus, delivery_id: int | None, now: float) -> tuple[Verdict, str]:
     """Apply ``status`` inside the caller's transaction.
 
     Returns ``(verdict, summary)``: ``("applied", ...)`` when ``status.sequence``
@@ -45,8 +47,10 @@ def apply_status(*, conn: Connection, status: RunStatus, delivery_id: int | None
             f"late delivery: sequence {status.sequence} ({status.status}) after {current.sequence} "
             f"({current.status}); recorded as history"
         )
-        _event(conn, status.task_id, now, "history", summary, delivery_id=delivery_id)
-        return "history", summary
+        add_event(
+            db=conn, task_id=status.task_id, kind=EventKind.HISTORY, summary=summary, at=now, delivery_id=delivery_id
+        )
+        return Verdict.HISTORY, summary
     values: dict[str, Any] = {
         "status": status.status,
         "sequence": status.sequence,
@@ -66,23 +70,26 @@ def apply_status(*, conn: Connection, status: RunStatus, delivery_id: int | None
         conn.execute(_UPDATE_RUN, {"key": status.task_id, **values})
         summary = f"{current.status} → {status.status}" if current.status != status.status else status.status
     summary = f"sequence {status.sequence}: {summary}"
-    _event(conn, status.task_id, now, "state", summary, delivery_id=delivery_id)
+    add_event(db=conn, task_id=status.task_id, kind=EventKind.STATE, summary=summary, at=now, delivery_id=delivery_id)
     _close_stale_rounds(conn, status, now)
     if status.status == AWAITING and status.round is not None and status.tool_calls:
         _open_round(conn, status, delivery_id, now)
-    return "applied", summary
+    return Verdict.APPLIED, summary
 
 
 def _close_stale_rounds(conn: Connection, status: RunStatus, now: float) -> None:
     """A pending round is closed when the run has moved past it; a round being submitted settles itself."""
     keep = status.round if status.status == AWAITING and status.round is not None else 0
-    state = "expired" if status.status == "expired" else "closed"
+    state = RoundState.EXPIRED if status.status == RunStatusName.EXPIRED else RoundState.CLOSED
     message = f"the run moved on to {status.status} before this round was answered"
     closed = conn.execute(
         _CLOSE_ROUNDS, {"key": status.task_id, "keep": keep, "state": state, "message": message}
     ).all()
     for round_id, number in closed:
-        _event(conn, status.task_id, now, "round_closed", f"round {number} {state}: {message}", round_id=round_id)
+        summary = f"round {number} {state}: {message}"
+        add_event(
+            db=conn, task_id=status.task_id, kind=EventKind.ROUND_CLOSED, summary=summary, at=now, round_id=round_id
+        )
 
 
 def _open_round(conn: Connection, status: RunStatus, delivery_id: int | None, now: float) -> None:
@@ -91,7 +98,7 @@ def _open_round(conn: Connection, status: RunStatus, delivery_id: int | None, no
         "task_id": status.task_id,
         "agent_id": status.agent_id,
         "round": status.round,
-        "state": "pending",
+        "state": RoundState.PENDING,
         "expires_at": status.expires_at,
         "opened_at": now,
         "message": "",
@@ -115,25 +122,12 @@ def _open_round(conn: Connection, status: RunStatus, delivery_id: int | None, no
     )
     names = ", ".join(call.name for call in status.tool_calls)
     summary = f"round {status.round} waits on {len(status.tool_calls)} tool call(s): {names}"
-    _event(conn, status.task_id, now, "round_opened", summary, delivery_id=delivery_id, round_id=round_id)
-
-
-def _event(
-    conn: Connection,
-    task_id: int,
-    at: float,
-    kind: str,
-    summary: str,
-    *,
-    delivery_id: int | None = None,
-    round_id: int | None = None,
-) -> None:
-    values = {
-        "task_id": task_id,
-        "at": at,
-        "kind": kind,
-        "summary": summary,
-        "delivery_id": delivery_id,
-        "round_id": round_id,
-    }
-    conn.execute(INSERT_EVENT, values)
+    add_event(
+        db=conn,
+        task_id=status.task_id,
+        kind=EventKind.ROUND_OPENED,
+        summary=summary,
+        at=now,
+        delivery_id=delivery_id,
+        round_id=round_id,
+    )

@@ -51,6 +51,7 @@ from app.errors import BadRequest, HandlerInvalid, field_problem, field_problems
 from app.models import Agent
 from app.services import handler_store
 from app.services.handler_store import HandlerIn, store_version
+from app.states import HandlerKind, HandlerMode
 
 FORMAT: Final = "tooldesk-config"
 VERSION: Final = 1
@@ -98,8 +99,8 @@ class HandlerConfig(BaseModel):
 
     agent_id: str
     tool_name: str
-    kind: Literal["static", "rules", "python"]
-    mode: Literal["manual", "suggest", "auto"] = "manual"
+    kind: HandlerKind
+    mode: HandlerMode = HandlerMode.MANUAL
     spec: dict[str, Any] = Field(default_factory=dict)
     behaviour: dict[str, Any] = Field(default_factory=dict)
 

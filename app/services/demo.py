@@ -14,6 +14,7 @@ from app.errors import HandlerInvalid
 from app.platform.client import PlatformClient
 from app.protocol import RunStarted, StartRun
 from app.services import agents, handler_store
+from app.states import HandlerMode
 
 DEMO_HANDLERS_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "handlers"
 """``<repo>/fixtures/handlers``: a JSON list of handlers (``HandlerIn`` shape) per demo agent."""
@@ -35,7 +36,7 @@ async def run_demo(*, engine: Engine, client: PlatformClient) -> list[RunStarted
     default inputs. Raises ``HandlerInvalid`` or ``PlatformError``; runs already started stay started."""
     demo = load_demo_handlers()
     for handler in demo:
-        installed = handler.model_copy(update={"mode": "auto", "note": "demo"})
+        installed = handler.model_copy(update={"mode": HandlerMode.AUTO, "note": "demo"})
         await asyncio.to_thread(handler_store.save_handler, engine=engine, handler=installed)
     known = {agent.agent_id: agent for agent in await agents.sync_agents(engine=engine, client=client)}
     started = []

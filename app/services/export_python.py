@@ -65,6 +65,7 @@ from app.services.export_text import (
     third_party_imports,
     wrap,
 )
+from app.states import HandlerKind
 
 _T = TypeVar("_T")
 
@@ -108,13 +109,13 @@ class _Module:
         if any(_active(b) for b in behaviours):
             self.imports |= {"import asyncio", "import random"}
             self.blocks.append(_BEHAVIOUR_HELPER.strip())
-        if "rules" in kinds:
+        if HandlerKind.RULES in kinds:
             for part in _RULES_EVALUATOR:
                 self.imports |= part.imports
                 self.blocks.append(part.body)
             self._need("jinja2", "rules handlers")
             self._need("jmespath", "rules handlers")
-        if "python" in kinds:
+        if HandlerKind.PYTHON in kinds:
             self.imports |= _SNIPPET_IMPORTS
             self.blocks.append(_SNIPPET_HELPER.strip())
         for handler, fname, behaviour in zip(self.handlers, names, behaviours, strict=True):
@@ -140,9 +141,9 @@ class _Module:
             ]
             lines.append(f"    await _behave({', '.join(text_or_repr(v) for v in values)})")
         model = "None"
-        if handler.kind == "static":
+        if handler.kind == HandlerKind.STATIC:
             lines.append(self._static(handler, fname))
-        elif handler.kind == "rules":
+        elif handler.kind == HandlerKind.RULES:
             lines.append(self._rules(handler, fname))
         else:
             lines.append(self._python(handler, fname))
@@ -209,7 +210,7 @@ class _Module:
             "",
             *wrap(f"Needs Python 3.11+ and: {needs}."),
         ]
-        if "rules" in {h.kind for h in self.handlers}:
+        if HandlerKind.RULES in {h.kind for h in self.handlers}:
             lines += [
                 "Rules templates see args, agent_id, task_id, round (always 0), results (always {}) and now;",
                 "`fake` exists only inside Tooldesk, and regexes run with re, without its timeout.",

@@ -22,11 +22,11 @@ from app.db import read_session, write_session
 from app.errors import HandlerInvalid, NotFound, field_problem
 from app.handlers.faults import Behaviour
 from app.handlers.rules import RulesSpec, check_rules, rule_from_answer
-from app.handlers.run import MODES
 from app.handlers.sandbox import check_snippet
 from app.handlers.static import StaticSpec
 from app.models import Handler, HandlerPublic, HandlerVersion, Round, ToolCallRow
 from app.services.rounds import get_round
+from app.states import HandlerKind, HandlerMode
 
 
 class HandlerIn(BaseModel):
@@ -34,8 +34,8 @@ class HandlerIn(BaseModel):
 
     agent_id: str = Field(min_length=1, max_length=200)
     tool_name: str = Field(min_length=1, max_length=200)
-    kind: str = Field(pattern="^(static|rules|python)$")
-    mode: str = Field(default="manual", pattern="^(manual|suggest|auto)$")
+    kind: HandlerKind
+    mode: HandlerMode = HandlerMode.MANUAL
     spec: dict[str, Any] = Field(default_factory=dict)
     behaviour: dict[str, Any] = Field(default_factory=dict)
     note: str = Field(default="", max_length=500)
@@ -43,8 +43,8 @@ class HandlerIn(BaseModel):
 
 class VersionPublic(BaseModel):
     version: int
-    kind: str
-    mode: str
+    kind: HandlerKind
+    mode: HandlerMode
     spec: dict[str, Any]
     behaviour: dict[str, Any]
     saved_at: float
@@ -117,10 +117,9 @@ def store_version(
     return row, outcome
 
 
-def set_mode(*, engine: Engine, handler_id: int, mode: str) -> HandlerPublic:
-    """Switch a handler between manual, suggest and auto (a new version unless it already has ``mode``)."""
-    if mode not in MODES:
-        raise HandlerInvalid(f"mode {mode!r}: expected one of {', '.join(MODES)}")
+def set_mode(*, engine: Engine, handler_id: int, mode: HandlerMode) -> HandlerPublic:
+    """Switch a handler between manual, suggest and auto (a new version unless it already has ``mode``); raises
+    ``NotFound``."""
     current = get_handler(engine=engine, handler_id=handler_id)
     keep = current.model_dump(include={"agent_id", "tool_name", "kind", "spec", "behaviour"})
     return save_handler(engine=engine, handler=HandlerIn(**keep, mode=mode, note=f"mode {current.mode} → {mode}"))
@@ -178,7 +177,7 @@ def save_answer_as_rule(
     """
     rule = rule_from_answer(tool_name=tool_name, args=args, output=output, is_error=is_error)
     existing = next((h for h in list_handlers(engine=engine, agent_id=agent_id) if h.tool_name == tool_name), None)
-    if existing is not None and existing.kind != "rules":
+    if existing is not None and existing.kind != HandlerKind.RULES:
         raise HandlerInvalid(f"{tool_name} has a {existing.kind} handler: switch it to rules to save answers as rules")
     spec = RulesSpec.model_validate(existing.spec) if existing is not None else RulesSpec()
     spec.rules.insert(0, rule)
@@ -187,8 +186,8 @@ def save_answer_as_rule(
         handler=HandlerIn(
             agent_id=agent_id,
             tool_name=tool_name,
-            kind="rules",
-            mode=existing.mode if existing else "suggest",
+            kind=HandlerKind.RULES,
+            mode=existing.mode if existing else HandlerMode.SUGGEST,
             spec=spec.model_dump(mode="json"),
             behaviour=existing.behaviour if existing else {},
             note=f"saved an answer as rule {rule.name!r}",
@@ -262,9 +261,9 @@ def validate(handler: HandlerIn) -> tuple[dict[str, Any], dict[str, Any]]:
 def _validate(handler: HandlerIn) -> tuple[dict[str, Any], dict[str, Any]]:
     try:
         behaviour = Behaviour.model_validate(handler.behaviour).model_dump()
-        if handler.kind == "static":
+        if handler.kind == HandlerKind.STATIC:
             return StaticSpec.model_validate(handler.spec).model_dump(), behaviour
-        if handler.kind == "rules":
+        if handler.kind == HandlerKind.RULES:
             rules = RulesSpec.model_validate(handler.spec)
             problems = [problem.text for problem in check_rules(rules)]
             if problems:

@@ -16,6 +16,7 @@ from app.errors import SandboxUnavailable
 from app.handlers.run import CallInput, answer_call
 from app.handlers.sandbox import Sandbox
 from app.services.handler_store import HandlerIn, validate
+from app.states import HandlerKind
 
 TEST_CALL_ID = "call_test"
 
@@ -46,7 +47,7 @@ async def run_handler_test(
     breaks is not an error here: its answer says so, with ``is_error`` set.
     """
     spec, behaviour = validate(handler)
-    pool = await _start(sandbox) if handler.kind == "python" else None
+    pool = await _start(sandbox) if handler.kind == HandlerKind.PYTHON else None
     call = CallInput(
         tool_call_id=TEST_CALL_ID,
         tool_name=handler.tool_name,

@@ -23,13 +23,15 @@ from app.db import write_connection
 from app.errors import DeliveryRefused, NotFound, ReplayRefused
 from app.models import Delivery
 from app.protocol import INT64_MAX
-from app.services.apply import INSERT_EVENT, apply_status
+from app.services.apply import apply_status
+from app.services.events import add_event
+from app.states import EventKind, Verdict
 from app.webhooks.verify import MAX_BODY_BYTES, verify_delivery
 
 DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
 _INSERT_DELIVERY = insert(DELIVERIES).returning(DELIVERIES.c.id)
 _SET_VERDICT = update(DELIVERIES).where(DELIVERIES.c.id == bindparam("key"))
-REPLAYABLE = ("applied", "history", "duplicate")
+REPLAYABLE = (Verdict.APPLIED, Verdict.HISTORY, Verdict.DUPLICATE)
 """Verdicts of deliveries that passed verification, the only ones a replay may sign again."""
 REPLAY_SIGNATURE = "(signed with the console's secret for the replay; not kept)"
 KEPT_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature", "content-type", "user-agent", "content-length")
@@ -42,7 +44,7 @@ class Outcome:
     status_code: int
     body: Mapping[str, object]
     delivery_id: int
-    verdict: str
+    verdict: Verdict
     task_id: int | None = None
 
 
@@ -80,16 +82,13 @@ def ingest_delivery(
             hint = _task_id_hint(body)
             if hint is not None:  # the run's timeline shows the refusal too (an unverified claim: say so)
                 summary = f"delivery refused ({exc.verdict}, answered {exc.status}): {exc.message}"
-                conn.execute(
-                    INSERT_EVENT,
-                    {
-                        "task_id": hint,
-                        "at": received_at,
-                        "kind": "refused",
-                        "summary": summary,
-                        "delivery_id": delivery_id,
-                        "round_id": None,
-                    },
+                add_event(
+                    db=conn,
+                    task_id=hint,
+                    kind=EventKind.REFUSED,
+                    summary=summary,
+                    at=received_at,
+                    delivery_id=delivery_id,
                 )
         return Outcome(exc.status, exc.body(), delivery_id, exc.verdict)
 
@@ -108,7 +107,7 @@ def ingest_delivery(
     try:
         with write_connection(engine) as conn:
             # the partial unique index on webhook_id refuses a duplicate here, before anything is applied
-            delivery_id = _store(conn, verdict="applied", message="", **common)
+            delivery_id = _store(conn, verdict=Verdict.APPLIED, message="", **common)
             verdict, summary = apply_status(conn=conn, status=status, delivery_id=delivery_id, now=received_at)
             conn.execute(_SET_VERDICT, {"key": delivery_id, "verdict": verdict, "message": summary})
         return Outcome(200, {"ok": True, "verdict": verdict}, delivery_id, verdict, status.task_id)
@@ -117,18 +116,17 @@ def ingest_delivery(
             raise  # not a repeated webhook-id: a bug, not a duplicate to swallow
     message = f"webhook-id {verified.webhook_id} was already stored: recorded, not applied again"
     with write_connection(engine) as conn:
-        delivery_id = _store(conn, verdict="duplicate", message=message, **common)
+        delivery_id = _store(conn, verdict=Verdict.DUPLICATE, message=message, **common)
         summary = f"duplicate delivery of sequence {status.sequence} ({status.status}) ignored"
-        event = {
-            "task_id": status.task_id,
-            "at": received_at,
-            "kind": "duplicate",
-            "delivery_id": delivery_id,
-            "round_id": None,
-            "summary": summary,
-        }
-        conn.execute(INSERT_EVENT, event)
-    return Outcome(200, {"ok": True, "verdict": "duplicate"}, delivery_id, "duplicate", status.task_id)
+        add_event(
+            db=conn,
+            task_id=status.task_id,
+            kind=EventKind.DUPLICATE,
+            summary=summary,
+            at=received_at,
+            delivery_id=delivery_id,
+        )
+    return Outcome(200, {"ok": True, "verdict": Verdict.DUPLICATE}, delivery_id, Verdict.DUPLICATE, status.task_id)
 
 
 def _store(conn: Connection, **values: Any) -> int:

@@ -21,11 +21,14 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
+from app.answerers import Answerer
 from app.db import read_session, write_session
 from app.errors import PlatformError, PlatformUnreachable, TooldeskError
-from app.models import Event, OutboxItem, Round, ToolResultRow
+from app.models import OutboxItem, Round, ToolResultRow
 from app.platform.client import PlatformClient
 from app.protocol import ToolResponses
+from app.services.events import add_event
+from app.states import AttemptOutcome, EventKind, OutboxState, RoundState
 
 log = logging.getLogger("tooldesk")
 MAX_BACKOFF_SECONDS = 60.0
@@ -34,9 +37,9 @@ IDLE_CHECK_SECONDS = 5.0
 
 @dataclass(frozen=True)
 class Attempt:
-    """What one delivery attempt did: ``outcome`` is sent, retrying or refused."""
+    """What one delivery attempt did."""
 
-    outcome: str
+    outcome: AttemptOutcome
     error: PlatformError | None = None
 
 
@@ -71,10 +74,10 @@ class Outbox:
         self._wake.set()
 
     async def deliver(self, item_id: int) -> Attempt:
-        """Try one item now. Returns ``Attempt("sent")``, ``Attempt("retrying", error)`` or
-        ``Attempt("refused", error)``; an item already being delivered is left to that attempt."""
+        """Try one item now. Returns an ``Attempt`` sent, retrying (with the error) or refused (with the error);
+        an item already being delivered is left to that attempt."""
         if item_id in self._inflight:
-            return Attempt("retrying")
+            return Attempt(AttemptOutcome.RETRYING)
         self._inflight.add(item_id)
         try:
             return await self._attempt(item_id)
@@ -83,8 +86,9 @@ class Outbox:
 
     async def _attempt(self, item_id: int) -> Attempt:
         item = await asyncio.to_thread(_load, self._engine, item_id)
-        if item is None or item.state != "pending":
-            return Attempt("sent" if item is not None and item.state == "sent" else "refused")
+        if item is None or item.state != OutboxState.PENDING:
+            sent = item is not None and item.state == OutboxState.SENT
+            return Attempt(AttemptOutcome.SENT if sent else AttemptOutcome.REFUSED)
         body = ToolResponses.model_validate(item.body)
         try:
             await self._client.send_tool_responses(
@@ -95,21 +99,21 @@ class Outbox:
                 await asyncio.to_thread(_retry_later, self._engine, item_id, exc, self._first_retry)
                 self._on_change(item.task_id)
                 self.wake()
-                return Attempt("retrying", exc)
+                return Attempt(AttemptOutcome.RETRYING, exc)
             if exc.code != "bad_reply":
                 await asyncio.to_thread(_refused, self._engine, item_id, exc)
                 self._on_change(item.task_id)
-                return Attempt("refused", exc)
+                return Attempt(AttemptOutcome.REFUSED, exc)
             log.warning("task %s round %s: %s (the 2xx counts as accepted)", item.task_id, body.round, exc.message)
         except Exception as unexpected:  # a bug or an odd failure: keep the item, try again later
             log.exception("outbox item %s: unexpected failure", item_id)
             failure = PlatformError(f"{type(unexpected).__name__}: {unexpected}", status=500, code="unexpected")
             await asyncio.to_thread(_retry_later, self._engine, item_id, failure, self._first_retry)
             self._on_change(item.task_id)
-            return Attempt("retrying", failure)
+            return Attempt(AttemptOutcome.RETRYING, failure)
         await asyncio.to_thread(_sent, self._engine, item_id)
         self._on_change(item.task_id)
-        return Attempt("sent")
+        return Attempt(AttemptOutcome.SENT)
 
     async def _run(self) -> None:
         while True:
@@ -127,10 +131,12 @@ class Outbox:
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
 
 
-def state_after_refusal(exc: TooldeskError) -> str:
+def state_after_refusal(exc: TooldeskError) -> RoundState:
     """A refused round's next state: back to a person (``pending``) on 400 or 422, which can be fixed and sent
-    again; ``expired`` on 410; ``closed`` on 404 or 409."""
-    return "pending" if exc.status in {400, 422} else "expired" if exc.status == 410 else "closed"
+    again; ``expired`` on 410; ``closed`` on 404 or 409 (contract, ``send_tool_responses`` errors)."""
+    if exc.status in {400, 422}:
+        return RoundState.PENDING
+    return RoundState.EXPIRED if exc.status == 410 else RoundState.CLOSED
 
 
 def backoff(attempts: int, first: float = 1.0) -> float:
@@ -153,7 +159,7 @@ def _due(engine: Engine) -> tuple[list[int], float]:
     with read_session(engine) as session:
         rows = session.exec(
             select(OutboxItem.id, OutboxItem.next_attempt_at)
-            .where(OutboxItem.state == "pending")
+            .where(OutboxItem.state == OutboxState.PENDING)
             .order_by(col(OutboxItem.next_attempt_at))
         ).all()
     due = [item_id for item_id, at in rows if at <= now and item_id is not None]
@@ -185,40 +191,39 @@ def _sent(engine: Engine, item_id: int) -> None:
     with write_session(engine) as session:
         item = session.get(OutboxItem, item_id)
         assert item is not None
-        item.state = "sent"
+        item.state = OutboxState.SENT
         item.attempts += 1
         item.sent_at = now
         session.add(item)
         row = session.get(Round, item.round_id)
         assert row is not None
-        row.state = "submitted"
-        row.answered_by = item.answered_by
+        row.state = RoundState.SUBMITTED
+        submitter = item.answerer()
+        for column, value in submitter.columns().items():
+            setattr(row, column, value)
         row.submitted_at = row.submitted_at or item.created_at
         row.acknowledged_at = now
         row.message = "" if item.attempts == 1 else f"sent on attempt {item.attempts}"
         session.add(row)
         body = ToolResponses.model_validate(item.body)
         for result in body.results:
+            source = item.sources.get(result.tool_call_id)
+            answerer = Answerer.model_validate(source) if source else submitter
             session.add(
                 ToolResultRow(
+                    **answerer.columns(),
                     round_id=item.round_id,
                     tool_call_id=result.tool_call_id,
                     output=result.output,
                     is_error=result.is_error,
                     created_at=now,
-                    answered_by=item.sources.get(result.tool_call_id, item.answered_by),
                 )
             )
         errors = sum(result.is_error for result in body.results)
         note = f", {errors} as error" if errors else ""
-        session.add(
-            Event(
-                task_id=row.task_id,
-                at=now,
-                kind="round_submitted",
-                round_id=row.id,
-                summary=f"round {row.round} answered by {item.answered_by}: {len(body.results)} result(s){note}",
-            )
+        summary = f"round {row.round} answered by {submitter.text}: {len(body.results)} result(s){note}"
+        add_event(
+            db=session, task_id=row.task_id, kind=EventKind.ROUND_SUBMITTED, summary=summary, at=now, round_id=row.id
         )
 
 
@@ -227,7 +232,7 @@ def _refused(engine: Engine, item_id: int, exc: PlatformError) -> None:
     with write_session(engine) as session:
         item = session.get(OutboxItem, item_id)
         assert item is not None
-        item.state = "failed"
+        item.state = OutboxState.FAILED
         item.attempts += 1
         item.last_error = exc.message
         session.add(item)
@@ -236,12 +241,7 @@ def _refused(engine: Engine, item_id: int, exc: PlatformError) -> None:
         row.state = state_after_refusal(exc)
         row.message = f"platform answered {exc.status} {exc.code}: {exc.message}"
         session.add(row)
-        session.add(
-            Event(
-                task_id=row.task_id,
-                at=now,
-                kind="round_refused",
-                round_id=row.id,
-                summary=f"round {row.round} not accepted: {row.message}",
-            )
+        summary = f"round {row.round} not accepted: {row.message}"
+        add_event(
+            db=session, task_id=row.task_id, kind=EventKind.ROUND_REFUSED, summary=summary, at=now, round_id=row.id
         )

@@ -10,8 +10,7 @@ Blocking (SQLite): call through ``asyncio.to_thread`` from async code.
 
 from __future__ import annotations
 
-import math
-import re
+import statistics
 import time
 from collections import defaultdict
 
@@ -24,12 +23,17 @@ from sqlmodel import Session, col, func, select
 from app.db import read_session
 from app.models import Delivery, Round, Run, ToolResultRow
 from app.protocol import KNOWN_STATUSES
-from app.services.reconcile import LOST
-from app.services.responder import AUTO_ANSWERED_BY
+from app.states import ACCEPTED_VERDICTS, REFUSED_VERDICTS, AnswererKind, RoundState, RunStatusName
 
-REFUSED = ("bad_headers", "bad_timestamp", "bad_signature", "bad_body")
-ACCEPTED = ("applied", "history", "duplicate")
-ANSWERERS = ("person", "static", "rules", "python", "replay")
+ANSWERERS = (
+    AnswererKind.PERSON,
+    AnswererKind.STATIC,
+    AnswererKind.RULES,
+    AnswererKind.PYTHON,
+    AnswererKind.REPLAY,
+    AnswererKind.FALLBACK,
+)
+"""The kinds a tool result can have, in the order the latency chart lists them."""
 MINUTES = 60
 HOUR = 3600.0
 DAY = 86400.0
@@ -43,7 +47,6 @@ _LAST_ID = select(func.max(_DELIVERY.c.id))  # only when it is alone in its quer
 _RECEIVED_FROM = (
     select(_DELIVERY.c.received_at).where(_DELIVERY.c.id >= bindparam("middle")).order_by(_DELIVERY.c.id).limit(1)
 )
-_HANDLER = re.compile(r"^(static|rules|python) handler v\d+$")
 
 
 class MinuteCount(BaseModel):
@@ -57,7 +60,7 @@ class MinuteCount(BaseModel):
 class Latency(BaseModel):
     """Seconds from a round opening to its submission, for the rounds one kind of answerer took part in."""
 
-    answerer: str = Field(description="person, static, rules or python")
+    answerer: AnswererKind = Field(description="who answered the round's tool results")
     rounds: int
     p50_s: float
     p95_s: float
@@ -82,14 +85,16 @@ def overview(*, engine: Engine, now: float | None = None) -> Overview:
     at = time.time() if now is None else now
     with read_session(engine) as session:
         by_status = _runs_by_status(session)
-        awaiting = session.exec(select(func.count(func.distinct(Round.task_id))).where(Round.state == "pending")).one()
+        awaiting = session.exec(
+            select(func.count(func.distinct(Round.task_id))).where(Round.state == RoundState.PENDING)
+        ).one()
         day, hour = _deliveries(session, at)
         return Overview(
             at=at,
             runs_total=sum(by_status.values()),
             runs_awaiting_person=awaiting,
             deliveries_last_hour=sum(hour.values()),
-            refused_last_hour=sum(hour.get(verdict, 0) for verdict in REFUSED),
+            refused_last_hour=sum(hour.get(verdict, 0) for verdict in REFUSED_VERDICTS),
             runs_by_status=by_status,
             rounds_per_minute=_rounds_per_minute(session, at),
             latency=_latency(session, at),
@@ -97,29 +102,9 @@ def overview(*, engine: Engine, now: float | None = None) -> Overview:
         )
 
 
-def answerer_kind(answered_by: str) -> str:
-    """``static``, ``rules`` or ``python`` for a handler's result ("rules handler v3"), ``replay`` for an answer
-    copied by a replay ("replay of run 1001"); ``person`` otherwise ("person (console)", "api", a script's name)."""
-    if answered_by.startswith("replay of run "):
-        return "replay"
-    match = _HANDLER.match(answered_by)
-    return match.group(1) if match else "person"
-
-
-def percentile(ordered: list[float], q: float) -> float:
-    """The ``q`` quantile (0 to 1) of ascending ``ordered``, linear between the closest ranks (as numpy's
-    default); 0.0 for no values."""
-    if not ordered:
-        return 0.0
-    position = (len(ordered) - 1) * q
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
 def _runs_by_status(session: Session) -> dict[str, int]:
     counts = dict(session.exec(select(Run.status, func.count()).group_by(col(Run.status))).all())
-    order = [*KNOWN_STATUSES, LOST]
+    order = [*KNOWN_STATUSES, RunStatusName.LOST]
     known = {status: counts.pop(status) for status in order if status in counts}
     return known | dict(sorted(counts.items()))
 
@@ -138,7 +123,7 @@ def _deliveries(session: Session, at: float) -> tuple[dict[str, int], dict[str, 
         )
         .group_by(by_verdict)
     ).all()
-    day = dict.fromkeys((*REFUSED, *ACCEPTED), 0)
+    day: dict[str, int] = dict.fromkeys((*REFUSED_VERDICTS, *ACCEPTED_VERDICTS), 0)
     hour: dict[str, int] = {}
     for verdict, count, recent in rows:
         day[verdict] = count
@@ -170,12 +155,12 @@ def _rounds_per_minute(session: Session, at: float) -> list[MinuteCount]:
     last = int(at // 60)
     first = last - MINUTES + 1
     minute = cast(col(Round.submitted_at) / 60, Integer)
-    automated = (col(Round.answered_by) == AUTO_ANSWERED_BY) | col(Round.answered_by).startswith("replay of run ")
+    automated = col(Round.answered_kind) != AnswererKind.PERSON
     by_handlers = func.sum(case((automated, 1), else_=0))
     rows = session.exec(
         select(minute, func.count(), by_handlers)
         .where(
-            Round.state == "submitted",
+            Round.state == RoundState.SUBMITTED,
             col(Round.submitted_at) >= first * 60,
             col(Round.submitted_at) < (last + 1) * 60,
         )
@@ -189,33 +174,43 @@ def _rounds_per_minute(session: Session, at: float) -> list[MinuteCount]:
 
 
 def _latency(session: Session, at: float) -> list[Latency]:
-    """p50 and p95 per answerer kind. A round counts once for each kind among its tool results' ``answered_by``
+    """p50 and p95 per answerer kind. A round counts once for each kind among its tool results' ``answered_kind``
     (a person who answered beside an auto handler puts the round in both)."""
     newest = (
         select(Round.id)
-        .where(Round.state == "submitted", col(Round.submitted_at) >= at - DAY, col(Round.submitted_at) <= at)
+        .where(Round.state == RoundState.SUBMITTED, col(Round.submitted_at) >= at - DAY, col(Round.submitted_at) <= at)
         .order_by(col(Round.submitted_at).desc())
         .limit(LATENCY_SAMPLE)
     )
     rows = session.exec(
-        select(Round.id, Round.opened_at, Round.submitted_at, ToolResultRow.answered_by)
+        select(Round.id, Round.opened_at, Round.submitted_at, ToolResultRow.answered_kind)
         .join(ToolResultRow, col(ToolResultRow.round_id) == col(Round.id))
         .where(col(Round.id).in_(newest.scalar_subquery()))
         .distinct()
     ).all()
-    waits: dict[str, dict[int | None, float]] = defaultdict(dict)
-    for round_id, opened_at, submitted_at, answered_by in rows:
-        waits[answerer_kind(answered_by)][round_id] = max(0.0, (submitted_at or opened_at) - opened_at)
+    waits: dict[AnswererKind, dict[int | None, float]] = defaultdict(dict)
+    for round_id, opened_at, submitted_at, kind in rows:
+        waits[AnswererKind(kind)][round_id] = max(0.0, (submitted_at or opened_at) - opened_at)
     found = []
     for kind in ANSWERERS:
         if kind in waits:
             ordered = sorted(waits[kind].values())
+            p50, p95 = _percentiles(ordered)
             found.append(
                 Latency(
                     answerer=kind,
                     rounds=len(ordered),
-                    p50_s=round(percentile(ordered, 0.5), 3),
-                    p95_s=round(percentile(ordered, 0.95), 3),
+                    p50_s=round(p50, 3),
+                    p95_s=round(p95, 3),
                 )
             )
     return found
+
+
+def _percentiles(values: list[float]) -> tuple[float, float]:
+    """The median and the 95th percentile of ``values``, linear between the closest ranks (``'inclusive'``, as
+    numpy's default); a single value is both."""
+    if len(values) < 2:
+        return (values[0], values[0]) if values else (0.0, 0.0)
+    cuts = statistics.quantiles(values, n=20, method="inclusive")
+    return cuts[9], cuts[18]

@@ -23,10 +23,11 @@ from app.db import read_session, write_connection
 from app.errors import PlatformError, PlatformUnreachable
 from app.models import OutboxItem, Run
 from app.platform.client import PlatformClient
-from app.protocol import TERMINAL_STATUSES, RunStatus
-from app.services.apply import INSERT_EVENT, ROUNDS, RUNS, apply_status
+from app.protocol import RunStatus
+from app.services.apply import ROUNDS, RUNS, apply_status
+from app.services.events import add_event
+from app.states import TERMINAL_STATUSES, EventKind, OutboxState, RoundState, RunStatusName, Verdict
 
-LOST = "lost"
 RECONCILE_WINDOW_SECONDS = 7 * 86400
 RECONCILE_LIMIT = 1000
 OUTBOX = OutboxItem.__table__  # type: ignore[attr-defined]
@@ -61,7 +62,7 @@ async def reconcile_runs(*, engine: Engine, client: PlatformClient, before: floa
 def _open_runs(engine: Engine, before: float) -> list[tuple[int, str]]:
     """Open runs that changed in the week before ``before``, newest first, at most ``RECONCILE_LIMIT``: older ones
     are past any round's deadline, and a start must not turn into thousands of requests."""
-    closed = [*TERMINAL_STATUSES, LOST]
+    closed = [*TERMINAL_STATUSES, RunStatusName.LOST]
     query = (
         select(Run.task_id, Run.agent_id)
         .where(
@@ -83,40 +84,37 @@ def _apply(engine: Engine, status: RunStatus) -> bool:
         if stored is not None and status.sequence <= stored:
             return False  # nothing newer than what the webhooks brought
         verdict, _ = apply_status(conn=conn, status=status, delivery_id=None, now=time.time())
-        return verdict == "applied"
+        return verdict == Verdict.APPLIED
 
 
 def _mark_lost(engine: Engine, task_id: int, message: str) -> None:
     now = time.time()
     reason = f"the platform no longer knows this run ({message})"
     with write_connection(engine) as conn:
-        conn.execute(RUNS.update().where(RUNS.c.task_id == task_id).values(status=LOST, updated_at=now))
+        conn.execute(RUNS.update().where(RUNS.c.task_id == task_id).values(status=RunStatusName.LOST, updated_at=now))
         closed = conn.execute(
             ROUNDS.update()
-            .where(ROUNDS.c.task_id == task_id, ROUNDS.c.state == "pending")
-            .values(state="closed", message=reason)
+            .where(ROUNDS.c.task_id == task_id, ROUNDS.c.state == RoundState.PENDING)
+            .values(state=RoundState.CLOSED, message=reason)
             .returning(ROUNDS.c.id)
         ).all()
-        conn.execute(
-            INSERT_EVENT,
-            {
-                "task_id": task_id,
-                "at": now,
-                "kind": "lost",
-                "summary": reason,
-                "delivery_id": None,
-                "round_id": closed[0].id if closed else None,
-            },
+        add_event(
+            db=conn,
+            task_id=task_id,
+            kind=EventKind.LOST,
+            summary=reason,
+            at=now,
+            round_id=closed[0].id if closed else None,
         )
 
 
 def _release_claims(engine: Engine, before: float) -> None:
     """A round left ``submitting`` with no submission waiting in the outbox goes back to ``pending`` so a
     person can send it (a round whose submission waits is the outbox's to finish)."""
-    waiting = core_select(OUTBOX.c.round_id).where(OUTBOX.c.state == "pending")
+    waiting = core_select(OUTBOX.c.round_id).where(OUTBOX.c.state == OutboxState.PENDING)
     with write_connection(engine) as conn:
         conn.execute(
             ROUNDS.update()
-            .where(ROUNDS.c.state == "submitting", ROUNDS.c.opened_at < before, ROUNDS.c.id.not_in(waiting))
-            .values(state="pending", message="the console stopped while sending this round: send it again")
+            .where(ROUNDS.c.state == RoundState.SUBMITTING, ROUNDS.c.opened_at < before, ROUNDS.c.id.not_in(waiting))
+            .values(state=RoundState.PENDING, message="the console stopped while sending this round: send it again")
         )

@@ -14,15 +14,16 @@ import time
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from app.answerers import Answerer
 from app.db import write_session
 from app.errors import BadRequest
-from app.models import Draft, Event, Round, Run, ToolCallRow, ToolResultRow
+from app.models import Draft, Round, Run, ToolCallRow, ToolResultRow
 from app.platform.client import PlatformClient
 from app.protocol import RunStarted, StartRun
 from app.services import agents
+from app.services.events import add_event
 from app.services.runs import get_run
-
-REPLAY_MODE = "replay"
+from app.states import DraftMode, EventKind, RoundState
 
 
 async def replay_run(*, engine: Engine, client: PlatformClient, task_id: int, until_round: int) -> RunStarted:
@@ -48,12 +49,12 @@ def draft_from_original(engine: Engine, round_id: int) -> bool:
     """Store the original run's answers as drafts for a replayed round; True when every call got one."""
     with write_session(engine) as session:
         row = session.get(Round, round_id)
-        if row is None or row.state != "pending":
+        if row is None or row.state != RoundState.PENDING:
             return False
         run = session.get(Run, row.task_id)
         if run is None or run.replay_of is None or row.round > (run.replay_until or 0):
             return False
-        if session.exec(select(Draft.id).where(Draft.round_id == round_id, Draft.mode == REPLAY_MODE)).first():
+        if session.exec(select(Draft.id).where(Draft.round_id == round_id, Draft.mode == DraftMode.REPLAY)).first():
             return True
         calls = session.exec(
             select(ToolCallRow).where(ToolCallRow.round_id == round_id).order_by(col(ToolCallRow.position))
@@ -71,12 +72,12 @@ def draft_from_original(engine: Engine, round_id: int) -> bool:
         for call, (_name, output, is_error) in zip(calls, recorded, strict=True):
             session.add(
                 Draft(
+                    **Answerer.replay(run.replay_of).columns(),
                     round_id=round_id,
                     tool_call_id=call.tool_call_id,
-                    mode=REPLAY_MODE,
+                    mode=DraftMode.REPLAY,
                     output=output,
                     is_error=is_error,
-                    answered_by=f"replay of run {run.replay_of}",
                     note=f"as answered in run {run.replay_of}",
                     created_at=now,
                 )
@@ -111,16 +112,7 @@ def _link(engine: Engine, original: int, replay: int, until_round: int) -> None:
         run.replay_of, run.replay_until = original, until_round
         session.add(run)
         rounds = f"rounds 1..{until_round}" if until_round else "no round"
-        session.add(
-            Event(
-                task_id=replay, at=now, kind="replay", summary=f"replay of run {original}: {rounds} answered as there"
-            )
-        )
-        session.add(
-            Event(
-                task_id=original,
-                at=now,
-                kind="replay",
-                summary=f"replayed as run {replay} ({rounds} answered from this run)",
-            )
-        )
+        summary = f"replay of run {original}: {rounds} answered as there"
+        add_event(db=session, task_id=replay, kind=EventKind.REPLAY, summary=summary, at=now)
+        summary = f"replayed as run {replay} ({rounds} answered from this run)"
+        add_event(db=session, task_id=original, kind=EventKind.REPLAY, summary=summary, at=now)

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from app.answerers import AUTO, Answerer
 from app.db import read_session, write_session
 from app.errors import TooldeskError
 from app.handlers.run import CallAnswer, CallInput, answer_call
@@ -25,11 +26,11 @@ from app.handlers.sandbox import Sandbox
 from app.models import Draft, Handler, Round, ToolCallRow, ToolResultRow
 from app.protocol import ToolResult
 from app.services.outbox import Outbox
-from app.services.replay import REPLAY_MODE, draft_from_original
+from app.services.replay import draft_from_original
 from app.services.rounds import submit_round
+from app.states import AnswererKind, DraftMode, HandlerKind, HandlerMode, RoundState
 
 log = logging.getLogger("tooldesk")
-AUTO_ANSWERED_BY = "handlers (auto)"
 
 
 class Responder:
@@ -81,7 +82,7 @@ class Responder:
             self._busy.discard(round_id)
 
     async def _answer(self, handler: Handler, call: CallInput) -> CallAnswer:
-        sandbox = await self._sandbox() if handler.kind == "python" else None
+        sandbox = await self._sandbox() if handler.kind == HandlerKind.PYTHON else None
         return await answer_call(
             kind=handler.kind, spec=handler.spec, behaviour=handler.behaviour, call=call, sandbox=sandbox
         )
@@ -91,12 +92,9 @@ class Responder:
         if ready is None:
             return
         results, sources, task_id = ready
-        labels = set(sources.values())
-        answered_by = (
-            labels.pop()
-            if len(labels) == 1 and next(iter(sources.values())).startswith("replay")
-            else (AUTO_ANSWERED_BY)
-        )
+        answerers = set(sources.values())
+        replayed = len(answerers) == 1 and next(iter(answerers)).kind == AnswererKind.REPLAY
+        answered_by = next(iter(answerers)) if replayed else AUTO
         try:
             await submit_round(
                 engine=self._engine,
@@ -112,7 +110,7 @@ class Responder:
 
 
 def _pending_round_ids(engine: Engine, task_id: int | None) -> list[int]:
-    query = select(Round.id).where(Round.state == "pending").order_by(col(Round.id))
+    query = select(Round.id).where(Round.state == RoundState.PENDING).order_by(col(Round.id))
     if task_id is not None:
         query = query.where(Round.task_id == task_id)
     with read_session(engine) as session:
@@ -123,12 +121,12 @@ def _work(engine: Engine, round_id: int) -> tuple[list[CallInput], dict[str, Han
     """The calls still to draft and the non-manual handlers of the round's agent; ``None`` if nothing to do."""
     with read_session(engine) as session:
         row = session.get(Round, round_id)
-        if row is None or row.state != "pending":
+        if row is None or row.state != RoundState.PENDING:
             return None
         handlers = {
             h.tool_name: h
             for h in session.exec(
-                select(Handler).where(Handler.agent_id == row.agent_id, Handler.mode != "manual")
+                select(Handler).where(Handler.agent_id == row.agent_id, Handler.mode != HandlerMode.MANUAL)
             ).all()
         }
         if not handlers:
@@ -179,12 +177,12 @@ def _store_drafts(
             handler = handlers[call.tool_name]
             session.add(
                 Draft(
+                    **Answerer.handler(handler.kind, handler.version).columns(),
                     round_id=round_id,
                     tool_call_id=call.tool_call_id,
-                    mode=handler.mode,
+                    mode=DraftMode(handler.mode),
                     output=done.answer.output,
                     is_error=done.answer.is_error,
-                    answered_by=f"{handler.kind} handler v{handler.version}",
                     note=done.answer.note,
                     logs=done.logs[:20_000],
                     duration_ms=done.duration_ms,
@@ -193,10 +191,10 @@ def _store_drafts(
             )
 
 
-def _all_auto(engine: Engine, round_id: int) -> tuple[list[ToolResult], dict[str, str], int] | None:
+def _all_auto(engine: Engine, round_id: int) -> tuple[list[ToolResult], dict[str, Answerer], int] | None:
     with read_session(engine) as session:
         row = session.get(Round, round_id)
-        if row is None or row.state != "pending":
+        if row is None or row.state != RoundState.PENDING:
             return None
         calls = dict(
             session.exec(
@@ -209,7 +207,7 @@ def _all_auto(engine: Engine, round_id: int) -> tuple[list[ToolResult], dict[str
         query = select(Handler.tool_name, Handler.mode).where(Handler.agent_id == row.agent_id)
         modes = dict(session.exec(query).all())
         ready = [
-            call in drafts and (drafts[call].mode == REPLAY_MODE or modes.get(name) == "auto")
+            call in drafts and (drafts[call].mode == DraftMode.REPLAY or modes.get(name) == HandlerMode.AUTO)
             for call, name in calls.items()
         ]
         if not calls or not all(ready):
@@ -217,4 +215,4 @@ def _all_auto(engine: Engine, round_id: int) -> tuple[list[ToolResult], dict[str
         results = [
             ToolResult(tool_call_id=call, output=drafts[call].output, is_error=drafts[call].is_error) for call in calls
         ]
-        return results, {call: drafts[call].answered_by for call in calls}, row.task_id
+        return results, {call: drafts[call].answerer() for call in calls}, row.task_id

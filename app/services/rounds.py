@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from app.answerers import Answerer
 from app.db import read_session, write_session
 from app.errors import NotFound, ResultsMismatch, RoundClosed, TooldeskError
 from app.models import (
@@ -32,13 +33,14 @@ from app.models import (
 )
 from app.protocol import ToolResponses, ToolResult
 from app.services.outbox import Outbox, state_after_refusal
+from app.states import AttemptOutcome, RoundState
 
 
 def list_pending_rounds(*, engine: Engine) -> list[RoundPublic]:
     """Rounds waiting for an answer (state ``pending``), oldest first."""
     with read_session(engine) as session:
         rows = session.exec(
-            select(Round).where(Round.state == "pending").order_by(col(Round.opened_at), col(Round.id))
+            select(Round).where(Round.state == RoundState.PENDING).order_by(col(Round.opened_at), col(Round.id))
         ).all()
         return [round_public(session, row) for row in rows]
 
@@ -75,13 +77,13 @@ async def submit_round(
     outbox: Outbox,
     round_id: int,
     results: Sequence[ToolResult],
-    answered_by: str,
-    sources: Mapping[str, str] | None = None,
+    answered_by: Answerer,
+    sources: Mapping[str, Answerer] | None = None,
 ) -> RoundPublic:
     """Send a round's results to the platform once, through the outbox.
 
-    ``results``: one per tool call of the round, in any order; ``sources`` names who answered a call when it
-    differs from ``answered_by`` (a handler beside a person). Raises ``ResultsMismatch`` (422) naming missing,
+    ``results``: one per tool call of the round, in any order; ``answered_by`` is who submits the round,
+    ``sources`` who answered a call when that differs (a handler's suggestion a person sent unchanged). Raises ``ResultsMismatch`` (422) naming missing,
     unknown or repeated ids before anything is sent; ``RoundClosed`` (409) when the round is not pending
     (another tab or script answered it, or it expired); ``PlatformError`` with the platform's status and words
     when it refuses (409 ``not_awaiting``, 410 ``expired``, 422 ``tool_call_mismatch``). When the platform
@@ -89,7 +91,7 @@ async def submit_round(
     """
     item_id = await asyncio.to_thread(_claim, engine, round_id, list(results), answered_by, dict(sources or {}))
     attempt = await outbox.deliver(item_id)
-    if attempt.outcome == "refused" and attempt.error is not None:
+    if attempt.outcome == AttemptOutcome.REFUSED and attempt.error is not None:
         raise attempt.error
     return await asyncio.to_thread(lambda: get_round(engine=engine, round_id=round_id))
 
@@ -114,10 +116,12 @@ def check_results(calls: Sequence[str], results: Sequence[ToolResult]) -> None:
 def leaves_round_pending(exc: TooldeskError) -> bool:
     """True when a refused submission is back with a person to fix and send again: our own checks, or the
     platform's 400 or 422. A 404, 409 or 410 closes the round (the rule is ``outbox.state_after_refusal``)."""
-    return isinstance(exc, ResultsMismatch) or state_after_refusal(exc) == "pending"
+    return isinstance(exc, ResultsMismatch) or state_after_refusal(exc) == RoundState.PENDING
 
 
-def _claim(engine: Engine, round_id: int, results: list[ToolResult], answered_by: str, sources: dict[str, str]) -> int:
+def _claim(
+    engine: Engine, round_id: int, results: list[ToolResult], answered_by: Answerer, sources: dict[str, Answerer]
+) -> int:
     """Check the results, mark the round ``submitting`` and store the submission in the outbox, in one
     transaction. Returns the outbox item's id."""
     now = time.time()
@@ -125,14 +129,15 @@ def _claim(engine: Engine, round_id: int, results: list[ToolResult], answered_by
         row = session.get(Round, round_id)
         if row is None:
             raise NotFound(f"no round with id {round_id}")
-        if row.state != "pending":
-            who = f" by {row.answered_by}" if row.answered_by else ""
+        if row.state != RoundState.PENDING:
+            answerer = row.answerer()
+            who = f" by {answerer.text}" if answerer is not None else ""
             raise RoundClosed(f"round {row.round} of task {row.task_id} is {row.state}{who}; nothing was sent")
         calls = session.exec(
             select(ToolCallRow.tool_call_id).where(ToolCallRow.round_id == round_id).order_by(col(ToolCallRow.position))
         ).all()
         check_results(list(calls), results)
-        row.state = "submitting"
+        row.state = RoundState.SUBMITTING
         row.message = ""
         row.submitted_at = now
         session.add(row)
@@ -147,8 +152,8 @@ def _claim(engine: Engine, round_id: int, results: list[ToolResult], answered_by
             body=body.model_dump(),
             # one key per submission, kept for all its retries; random, because SQLite reuses a deleted rowid
             idempotency_key=f"tooldesk-{row.task_id}-round-{row.round}-{secrets.token_hex(6)}",
-            answered_by=answered_by,
-            sources=sources,
+            **answered_by.columns(),
+            sources={call: source.model_dump(mode="json") for call, source in sources.items()},
             next_attempt_at=now,
             created_at=now,
         )

@@ -17,7 +17,9 @@ from app.errors import NotFound
 from app.models import Agent, Event, EventPublic, Round, Run, RunDetail, RunPublic, ToolCallRow, ToolResultRow
 from app.platform.client import PlatformClient
 from app.protocol import RunStatus
+from app.services.events import add_event
 from app.services.rounds import round_public
+from app.states import EventKind, RunStatusName
 
 
 def record_run_started(
@@ -36,13 +38,14 @@ def record_run_started(
     with write_session(engine) as session:
         run = session.get(Run, task_id)
         if run is None:
-            run = Run(task_id=task_id, agent_id=agent_id, status="queued", created_at=now, updated_at=now)
+            run = Run(task_id=task_id, agent_id=agent_id, status=RunStatusName.QUEUED, created_at=now, updated_at=now)
         run.created_at = min(run.created_at, now)
         run.string_inputs = string_inputs
         run.environment = run.environment or environment
         run.started_by = started_by
         session.add(run)
-        session.add(Event(task_id=task_id, at=now, kind="started", summary=f"started by {started_by} in {environment}"))
+        summary = f"started by {started_by} in {environment}"
+        add_event(db=session, task_id=task_id, kind=EventKind.STARTED, summary=summary, at=now)
 
 
 SORTABLE = ("task_id", "agent_id", "status", "environment", "round", "created_at", "updated_at")

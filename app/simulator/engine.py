@@ -24,7 +24,6 @@ import httpx
 
 from app.protocol import (
     AWAITING,
-    TERMINAL_STATUSES,
     AgentSpec,
     RunError,
     RunStarted,
@@ -36,6 +35,7 @@ from app.protocol import (
 from app.simulator.delivery import Deliverer, DeliveryAttempt
 from app.simulator.refusals import IdempotencyKeys, SimulatorError, check_results_match, fingerprint_body
 from app.simulator.scenario import CallSpec, Scenario, ScenarioError
+from app.states import TERMINAL_STATUSES, RunStatusName
 
 
 @dataclass
@@ -124,14 +124,14 @@ class Simulator:
         self._next_task_id += 1
         now = _iso(_utcnow())
         status = RunStatus(
-            agent_id=agent_id, task_id=task_id, status="queued", sequence=1,
+            agent_id=agent_id, task_id=task_id, status=RunStatusName.QUEUED, sequence=1,
             environment=body.environment, created_at=now, updated_at=now,
         )  # fmt: skip
         task = _Task(scenario=scenario, status=status, inputs=scenario.initial_inputs(body.string_inputs))
         self._tasks[task_id] = task
         self._deliverer.enqueue(status)
         task.worker = self._spawn(self._begin(task))
-        return RunStarted(agent_id=agent_id, task_id=task_id, status="queued")
+        return RunStarted(agent_id=agent_id, task_id=task_id, status=RunStatusName.QUEUED)
 
     def get_status(self, agent_id: str, task_id: int) -> RunStatus:
         """The task's current status; raises 404 ``not_found``."""
@@ -166,7 +166,7 @@ class Simulator:
         failed = [(task.calls[r.tool_call_id][0], r.output) for r in body.results if r.is_error]
         task.calls = {}
         self._stop_worker(task)
-        reply = self._change(task, "running")
+        reply = self._change(task, RunStatusName.RUNNING)
         if task.scenario.on_error == "fail" and failed:
             tool, output = failed[0]
             task.worker = self._spawn(self._fail_later(task, "tool_error", f"{tool} failed: {output}"))
@@ -184,7 +184,7 @@ class Simulator:
             )
         self._stop_worker(task)
         task.calls = {}
-        return self._change(task, "cancelled").model_copy(deep=True)
+        return self._change(task, RunStatusName.CANCELLED).model_copy(deep=True)
 
     def _task(self, agent_id: str, task_id: int) -> _Task:
         task = self._tasks.get(task_id)
@@ -198,7 +198,7 @@ class Simulator:
             self._stop_worker(task)
             self._expire(task)
         status = task.status
-        if status.status == "expired":
+        if status.status == RunStatusName.EXPIRED:
             raise SimulatorError(
                 410, "expired", f"task {status.task_id} expired at {status.expires_at}: start a new run"
             )
@@ -212,7 +212,7 @@ class Simulator:
 
     async def _begin(self, task: _Task) -> None:
         await asyncio.sleep(self.step_delay)
-        self._change(task, "running")
+        self._change(task, RunStatusName.RUNNING)
         await self._continue_later(task)
 
     async def _continue_later(self, task: _Task) -> None:
@@ -220,11 +220,11 @@ class Simulator:
         try:
             self._advance(task)
         except ScenarioError as exc:
-            self._change(task, "failed", error=RunError(code="scenario_error", message=str(exc)))
+            self._change(task, RunStatusName.FAILED, error=RunError(code="scenario_error", message=str(exc)))
 
     async def _fail_later(self, task: _Task, code: str, message: str) -> None:
         await asyncio.sleep(self.step_delay)
-        self._change(task, "failed", error=RunError(code=code, message=message))
+        self._change(task, RunStatusName.FAILED, error=RunError(code=code, message=message))
 
     def _advance(self, task: _Task) -> None:
         """Open the next round whose ``when`` holds, or complete the run with its result."""
@@ -247,7 +247,7 @@ class Simulator:
             self._change(task, AWAITING, round=round_number, tool_calls=calls, expires_at=expires_at)
             task.worker = self._spawn(self._expire_later(task, round_number))
             return
-        self._change(task, "completed", result=scenario.render_result(context))
+        self._change(task, RunStatusName.COMPLETED, result=scenario.render_result(context))
 
     async def _expire_later(self, task: _Task, round_number: int) -> None:
         await asyncio.sleep(max(0.0, task.deadline - asyncio.get_running_loop().time()))
@@ -258,7 +258,9 @@ class Simulator:
         round_number, expires_at = task.status.round, task.status.expires_at
         task.calls = {}
         message = f"round {round_number} was not answered before {expires_at} ({self.round_ttl:g} s): start a new run"
-        self._change(task, "expired", expires_at=expires_at, error=RunError(code="expired", message=message))
+        self._change(
+            task, RunStatusName.EXPIRED, expires_at=expires_at, error=RunError(code="expired", message=message)
+        )
 
     def _change(self, task: _Task, status: str, **fields: Any) -> RunStatus:
         """Record a state change (next sequence, fresh ``updated_at``) and queue its webhook."""

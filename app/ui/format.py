@@ -7,17 +7,6 @@ import time
 from datetime import datetime
 from typing import Any
 
-STATUS_COLORS = {
-    "queued": "grey-6",
-    "running": "blue-6",
-    "awaiting_tool_calls": "orange-7",
-    "completed": "positive",
-    "failed": "negative",
-    "cancelled": "grey-8",
-    "expired": "brown-5",
-    "lost": "grey-5",
-}
-
 
 def clock(seconds: float | None) -> str:
     """Unix seconds as local ``HH:MM:SS``; empty for ``None``."""
@@ -43,11 +32,6 @@ def duration(seconds: float | None) -> str:
 def pretty_json(value: Any) -> str:
     """Indented JSON, non-ASCII kept as is (case C01: é stays é)."""
     return json.dumps(value, indent=2, ensure_ascii=False)
-
-
-def status_color(status: str) -> str:
-    """A color name for a run status; unknown statuses get a neutral one."""
-    return STATUS_COLORS.get(status, "purple-5")
 
 
 def expiry(iso: str) -> str:

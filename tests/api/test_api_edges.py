@@ -63,6 +63,7 @@ async def test_submit_round_odd_failure_never_strands_round(
 ):
     """A 2xx whose body is not a run status counts as accepted; an unexpected exception keeps the submission
     in the outbox for another attempt (same Idempotency-Key) instead of a 500 or a round claimed forever."""
+    from app.answerers import Answerer
     from app.platform.client import PlatformClient
     from app.protocol import ToolResult
     from app.runtime import get_runtime
@@ -84,7 +85,7 @@ async def test_submit_round_odd_failure_never_strands_round(
         outbox=outbox,
         round_id=round_["id"],
         results=[ToolResult(tool_call_id="call_1", output="x")],
-        answered_by="t",
+        answered_by=Answerer.person("t"),
     )
     assert answered.state == state
     if state == "submitting":

@@ -44,7 +44,7 @@ async def test_start_run_answer_round_completes_with_answer(console: httpx.Async
     assert "2026-11-29T17:00:02Z" in run["result"]
     assert run["agent_name"] == "Clock"
     assert run["rounds"][0]["state"] == "submitted"
-    assert run["rounds"][0]["results"][0]["answered_by"] == "api"
+    assert run["rounds"][0]["results"][0]["answered_by"] == "person: api"
     assert await _pending(console, task_id) == []
 
 

@@ -10,15 +10,19 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
+from app.answerers import AUTO, Answerer
 from app.db import make_engine, write_session
 from app.models import Delivery, Round, ToolResultRow
 from app.services.overview import DAY, overview
+from app.states import HandlerKind, RoundState
 from tests.builders import encode, make_status, sign, wait_for
 
 CLOCK = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b01"
 FLAKY = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b03"
 WEATHER_COMPARE = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b04"
 NOW = 1_800_000_030.0  # 30 s into a minute
+API = Answerer.person("api")
+INBOX = Answerer.person("console")
 
 
 async def test_get_overview_counts_deliveries_by_verdict(console: httpx.AsyncClient):
@@ -78,10 +82,12 @@ async def test_get_overview_splits_rounds_by_person_and_handler_kind(console: ht
 def test_overview_latency_percentiles_over_the_last_day(tmp_path: Path):
     engine = make_engine(f"sqlite:///{tmp_path}/overview.db")
     for wait in range(1, 11):  # 1 .. 10 s, answered by a person through the API
-        _round(engine, submitted_at=NOW - 600, wait=wait, answered_by="api", results=["api"])
-    _round(engine, submitted_at=NOW - 60, wait=2, answered_by="handlers (auto)", results=["python handler v4"] * 2)
-    _round(engine, submitted_at=NOW - DAY - 1, wait=500, answered_by="api", results=["api"])  # older than a day
-    _round(engine, submitted_at=NOW - 60, wait=900, answered_by="api", results=["api"], state="closed")
+        _round(engine, submitted_at=NOW - 600, wait=wait, answered_by=API, results=[API])
+    _round(
+        engine, submitted_at=NOW - 60, wait=2, answered_by=AUTO, results=[Answerer.handler(HandlerKind.PYTHON, 4)] * 2
+    )
+    _round(engine, submitted_at=NOW - DAY - 1, wait=500, answered_by=API, results=[API])  # older than a day
+    _round(engine, submitted_at=NOW - 60, wait=900, answered_by=API, results=[API], state=RoundState.CLOSED)
 
     got = overview(engine=engine, now=NOW)
 
@@ -93,11 +99,11 @@ def test_overview_latency_percentiles_over_the_last_day(tmp_path: Path):
 
 def test_overview_rounds_per_minute_buckets_by_whole_minute(tmp_path: Path):
     engine = make_engine(f"sqlite:///{tmp_path}/overview.db")
-    _round(engine, submitted_at=NOW - 30, wait=1, answered_by="person (console)", results=["person (console)"])
-    _round(engine, submitted_at=NOW - 1, wait=1, answered_by="handlers (auto)", results=["static handler v1"])
-    _round(engine, submitted_at=NOW - 31, wait=1, answered_by="handlers (auto)", results=["static handler v1"])
-    _round(engine, submitted_at=NOW - 59 * 60 - 30, wait=1, answered_by="api", results=["api"])  # the first minute
-    _round(engine, submitted_at=NOW - 59 * 60 - 31, wait=1, answered_by="api", results=["api"])  # one before
+    _round(engine, submitted_at=NOW - 30, wait=1, answered_by=INBOX, results=[INBOX])
+    _round(engine, submitted_at=NOW - 1, wait=1, answered_by=AUTO, results=[Answerer.handler(HandlerKind.STATIC, 1)])
+    _round(engine, submitted_at=NOW - 31, wait=1, answered_by=AUTO, results=[Answerer.handler(HandlerKind.STATIC, 1)])
+    _round(engine, submitted_at=NOW - 59 * 60 - 30, wait=1, answered_by=API, results=[API])  # the first minute
+    _round(engine, submitted_at=NOW - 59 * 60 - 31, wait=1, answered_by=API, results=[API])  # one before
 
     minutes = overview(engine=engine, now=NOW).rounds_per_minute
 
@@ -136,14 +142,11 @@ def test_overview_empty_database_is_all_zeros(tmp_path: Path):
     assert len(got.rounds_per_minute) == 60
 
 
-@pytest.mark.parametrize(
-    ("answered_by", "kind"),
-    [("static handler v3", "static"), ("rules handler v12", "rules"), ("python handler v2", "python")],
-)
-def test_overview_latency_names_handler_kind_from_result(tmp_path: Path, answered_by: str, kind: str):
+@pytest.mark.parametrize("kind", list(HandlerKind))
+def test_overview_latency_names_handler_kind_from_result(tmp_path: Path, kind: HandlerKind):
     engine = make_engine(f"sqlite:///{tmp_path}/overview.db")
-    _round(engine, submitted_at=NOW - 5, wait=1, answered_by="handlers (auto)", results=[answered_by])
-    _round(engine, submitted_at=NOW - 5, wait=1, answered_by="x", results=["rules handler"])  # no version: a name
+    _round(engine, submitted_at=NOW - 5, wait=1, answered_by=AUTO, results=[Answerer.handler(kind, 12)])
+    _round(engine, submitted_at=NOW - 5, wait=1, answered_by=API, results=[API])
 
     assert [item.answerer for item in overview(engine=engine, now=NOW).latency] == ["person", kind]
 
@@ -177,7 +180,13 @@ _next_task = iter(range(9000, 10_000))
 
 
 def _round(
-    engine: Engine, *, submitted_at: float, wait: float, answered_by: str, results: list[str], state: str = "submitted"
+    engine: Engine,
+    *,
+    submitted_at: float,
+    wait: float,
+    answered_by: Answerer,
+    results: list[Answerer],
+    state: RoundState = RoundState.SUBMITTED,
 ) -> None:
     """A round of ``len(results)`` calls opened ``wait`` seconds before ``submitted_at``."""
     task_id = next(_next_task)
@@ -189,7 +198,7 @@ def _round(
             state=state,
             opened_at=submitted_at - wait,
             submitted_at=submitted_at,
-            answered_by=answered_by,
+            **answered_by.columns(),
         )
         session.add(row)
         session.flush()
@@ -197,7 +206,7 @@ def _round(
         for n, who in enumerate(results):
             session.add(
                 ToolResultRow(
-                    round_id=row.id, tool_call_id=f"c{n}", output="x", answered_by=who, created_at=submitted_at
+                    **who.columns(), round_id=row.id, tool_call_id=f"c{n}", output="x", created_at=submitted_at
                 )
             )
 

@@ -11,7 +11,7 @@ CLOCK = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b01"
 
 async def test_overview_after_replay_counts_person_rounds_once(console: httpx.AsyncClient):
     """Regression: A replayed round is submitted by the console from the original's answers (``answered_by`` "replay of run
-    N"), yet ``answerer_kind`` and the per-minute count put it under "person": one round answered by hand shows as
+    N"), yet the latency by answerer and the per-minute count put it under "person": one round answered by hand shows as
     two, and the person's p50 latency drops to the replay's few milliseconds."""
     task_id = (await console.post(f"/api/agents/{CLOCK}/runs", json={})).json()["task_id"]
 

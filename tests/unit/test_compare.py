@@ -9,6 +9,7 @@ import httpx
 from app.models import EventPublic, RoundPublic, RunDetail, ToolCallPublic, ToolResultPublic
 from app.runtime import Runtime
 from app.services.compare import compare_details, compare_runs
+from app.states import AnswererKind
 from tests.builders import encode, make_status, sign
 
 Call = tuple[str, dict[str, Any], str]  # tool name, arguments, output
@@ -50,14 +51,15 @@ def _round(task_id: int, number: int, calls: list[Call]) -> RoundPublic:
         opened_at=100.0 + number,
         submitted_at=102.5 + number,
         acknowledged_at=None,
-        answered_by="api",
+        answered_kind=AnswererKind.PERSON,
+        answered_user="api",
         message="",
         tool_calls=[
             ToolCallPublic(tool_call_id=i, name=name, arguments=args)
             for i, (name, args, _) in zip(ids, calls, strict=True)
         ],
         results=[
-            ToolResultPublic(tool_call_id=i, output=output, is_error=False, answered_by="api", created_at=102.0)
+            ToolResultPublic(tool_call_id=i, output=output, is_error=False, answered_user="api", created_at=102.0)
             for i, (_, _, output) in zip(ids, calls, strict=True)
         ],
     )

@@ -21,6 +21,7 @@ from app.runtime import get_runtime
 from app.services import handler_store
 from app.services.handler_store import HandlerIn, PastCall, VersionPublic
 from app.services.handler_test import HandlerTestOutcome, run_handler_test
+from app.states import HandlerKind, HandlerMode
 from app.ui.components.handler_behaviour import BehaviourFields
 from app.ui.components.handler_header import HandlerHeader
 from app.ui.components.handler_python import PythonFields
@@ -30,9 +31,9 @@ from app.ui.components.handler_test import HandlerTestPanel
 from app.ui.components.handler_versions import versions_card
 
 KIND_HINTS = {
-    "static": "The same answer to every call, sent as is.",
-    "rules": "Rules tried in order: the first whose conditions all match the arguments answers.",
-    "python": "Your code answers each call, in a separate sandboxed process.",
+    HandlerKind.STATIC: "The same answer to every call, sent as is.",
+    HandlerKind.RULES: "Rules tried in order: the first whose conditions all match the arguments answers.",
+    HandlerKind.PYTHON: "Your code answers each call, in a separate sandboxed process.",
 }
 
 
@@ -68,7 +69,7 @@ class HandlerEditor:
         self.handler = handler
         self._on_change = on_change
         spec: dict[str, Any] = handler.spec if handler else {}
-        kind = handler.kind if handler else "static"
+        kind = handler.kind if handler else HandlerKind.STATIC
         with ui.column().classes("w-full gap-4").mark("handler-editor") as self.root:
             self.root.on("keydown.ctrl.s.prevent", self.save)
             self.root.on("keydown.meta.s.prevent", self.save)
@@ -77,18 +78,18 @@ class HandlerEditor:
                 tool_name=target.tool_name,
                 description=target.description,
                 kind=kind,
-                mode=mode or (handler.mode if handler else "manual"),
+                mode=mode or (handler.mode if handler else HandlerMode.MANUAL),
                 on_kind=self._show_kind,
             )
             self.kind, self.mode = self.header.kind, self.header.mode
             with ui.card().classes("w-full gap-3").props("flat bordered"):
                 self.kind_hint = ui.label().classes("text-sm text-grey-7")
                 with ui.column().classes("w-full gap-2") as self.static_panel:
-                    self.static = StaticFields(spec if kind == "static" else {})
+                    self.static = StaticFields(spec if kind == HandlerKind.STATIC else {})
                 with ui.column().classes("w-full gap-2") as self.rules_panel:
-                    self.rules = RulesEditor(spec if kind == "rules" else None)
+                    self.rules = RulesEditor(spec if kind == HandlerKind.RULES else None)
                 with ui.column().classes("w-full gap-2") as self.python_panel:
-                    self.python = PythonFields(spec if kind == "python" else {})
+                    self.python = PythonFields(spec if kind == HandlerKind.PYTHON else {})
                 self.behaviour = BehaviourFields(handler.behaviour if handler else {})
             self._actions()
             HandlerTestPanel(schema=target.parameters, past_calls=past_calls, run=self._test)
@@ -131,7 +132,12 @@ class HandlerEditor:
 
     def _show_kind(self) -> None:
         kind = self.kind.value
-        for name, panel in (("static", self.static_panel), ("rules", self.rules_panel), ("python", self.python_panel)):
+        panels = (
+            (HandlerKind.STATIC, self.static_panel),
+            (HandlerKind.RULES, self.rules_panel),
+            (HandlerKind.PYTHON, self.python_panel),
+        )
+        for name, panel in panels:
             panel.set_visibility(name == kind)
         self.kind_hint.set_text(KIND_HINTS[kind])
 
@@ -139,8 +145,8 @@ class HandlerEditor:
         """Show a problem in red above Save (``None`` hides it); outline named rules, mark named code lines."""
         self.problem.set_text(message or "")
         self.problem.set_visibility(bool(message))
-        self.rules.flag(message if self.kind.value == "rules" else None)
-        self.python.flag(message if self.kind.value == "python" else None)
+        self.rules.flag(message if self.kind.value == HandlerKind.RULES else None)
+        self.python.flag(message if self.kind.value == HandlerKind.PYTHON else None)
 
     # ---- actions ------------------------------------------------------------------------------------------------
 
@@ -148,9 +154,9 @@ class HandlerEditor:
         """The editor's current settings as a ``HandlerIn``, or ``None`` after showing why they cannot be."""
         kind = self.kind.value
         try:
-            if kind == "static":
+            if kind == HandlerKind.STATIC:
                 spec = self.static.spec()
-            elif kind == "rules":
+            elif kind == HandlerKind.RULES:
                 spec = self.rules.spec()
             else:
                 spec = self.python.spec()

@@ -8,15 +8,16 @@ from typing import Any
 from nicegui import ui
 
 from app.models import HandlerPublic
-from app.ui.components.handler_versions import MODE_COLORS
+from app.states import HandlerKind, HandlerMode
 from app.ui.format import clock
+from app.ui.looks import color
 
-KINDS = {"static": "static", "rules": "rules", "python": "python"}
-MODES = {"manual": "manual", "suggest": "suggest", "auto": "auto"}
+KINDS = {kind: str(kind) for kind in HandlerKind}
+MODES = {mode: str(mode) for mode in HandlerMode}
 MODE_HINTS = {
-    "manual": "A person answers every call in the Inbox; the handler runs only under Test.",
-    "suggest": "The handler's answer pre-fills the Inbox form; a person approves or edits it.",
-    "auto": "The handler answers by itself; a round whose calls are all auto is sent without a person.",
+    HandlerMode.MANUAL: "A person answers every call in the Inbox; the handler runs only under Test.",
+    HandlerMode.SUGGEST: "The handler's answer pre-fills the Inbox form; a person approves or edits it.",
+    HandlerMode.AUTO: "The handler answers by itself; a round whose calls are all auto is sent without a person.",
 }
 
 
@@ -70,5 +71,5 @@ class HandlerHeader:
         self.banner.set_visibility(True)
 
     def _show_mode(self) -> None:
-        self.mode.props(f"toggle-color={MODE_COLORS[self.mode.value]}")
+        self.mode.props(f"toggle-color={color(self.mode.value)}")
         self.mode_hint.set_text(MODE_HINTS[self.mode.value] + " Applies on Save.")

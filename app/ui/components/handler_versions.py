@@ -8,9 +8,9 @@ from nicegui import ui
 
 from app.services.handler_store import VersionPublic
 from app.ui.format import stamp
+from app.ui.looks import color
 
 SHOWN = 30
-MODE_COLORS = {"manual": "grey-7", "suggest": "orange-8", "auto": "positive"}
 
 
 def versions_card(
@@ -33,8 +33,8 @@ def versions_card(
             ):
                 ui.label(f"v{item.version}").classes("font-bold w-10")
                 ui.label(stamp(item.saved_at)).classes("text-sm text-grey-7 whitespace-nowrap")
-                ui.badge(item.kind, color="grey-7").props("outline")
-                ui.badge(item.mode, color=MODE_COLORS.get(item.mode, "grey-7")).props("outline")
+                ui.badge(item.kind, color=color(item.kind)).props("outline")
+                ui.badge(item.mode, color=color(item.mode)).props("outline")
                 ui.label(item.note).classes("text-sm grow ellipsis").tooltip(item.note or "")
                 if item.version == current:
                     ui.label("current").classes("text-xs text-grey-6 px-2")

@@ -11,14 +11,16 @@ from typing import Literal
 
 from nicegui import ui
 
+from app.answerers import INBOX_USER, Answerer
 from app.errors import PlatformError, TooldeskError
 from app.models import DraftPublic, RoundPublic, ToolCallPublic
 from app.protocol import ToolResult
 from app.runtime import get_runtime
 from app.services.rounds import leaves_round_pending, submit_round
+from app.states import DraftMode, RoundState
 from app.ui.format import JsonProblem, clock, expiry, parse_json, pretty_json
 
-ANSWERED_BY = "person (console)"
+ANSWERED_BY = Answerer.person(INBOX_USER)
 MAX_RESULT_CHARS = 200_000
 """Browser messages over about 1 MB are dropped (NiceGUI), so a result field stops at this many characters."""
 
@@ -65,18 +67,18 @@ class CallField:
         self.draft = draft
         self.output.set_value(draft.output)
         self.is_error.set_value(draft.is_error)
-        verb = "answered" if draft.mode == "auto" else "suggested"
+        verb = "answered" if draft.mode == DraftMode.AUTO else "suggested"
         self.draft_badge.set_text(f"{verb} by {draft.answered_by} · {draft.duration_ms:.0f} ms")
         self.draft_badge.set_visibility(True)
         details = [part for part in (draft.note, draft.logs) if part]
         self.draft_note.set_text("\n".join(details))
         self.draft_note.set_visibility(bool(details))
 
-    def source(self) -> str:
+    def source(self) -> Answerer:
         """Who answered: the handler while its draft is unchanged, else the person."""
         draft = self.draft
         if draft is not None and self.output.value == draft.output and bool(self.is_error.value) == draft.is_error:
-            return draft.answered_by
+            return draft.answerer()
         return ANSWERED_BY
 
     def problem(self) -> str | None:
@@ -156,7 +158,7 @@ class RoundForm:
             return
         finally:
             self.submit.props(remove="loading")
-        if sent.state == "submitting":
+        if sent.state == RoundState.SUBMITTING:
             self._show(
                 f"Stored, not yet accepted: {sent.message}. The outbox keeps trying; the run page follows it.",
                 kind="warning",

@@ -16,8 +16,9 @@ from app.protocol import INT64_MAX
 from app.runtime import get_runtime
 from app.services import compare, runs
 from app.services.compare import CallSide, Comparison, RunHeader, Step
-from app.ui.format import duration, pretty_json, stamp, status_color
+from app.ui.format import duration, pretty_json, stamp
 from app.ui.live import Live
+from app.ui.looks import color
 
 DIFF = "bg-amber-1"
 RECENT = 50
@@ -175,7 +176,7 @@ def _header(run: RunHeader, side: str, comparison: Comparison) -> None:
         with ui.row().classes("items-center gap-2"):
             ui.label(side).classes("text-xl font-bold text-primary")
             ui.link(f"Run {run.task_id}", f"/runs/{run.task_id}").classes("text-lg font-bold")
-            ui.badge(run.status, color=status_color(run.status))
+            ui.badge(run.status, color=color(run.status))
         ui.label(f"{run.agent_name or run.agent_id} · {run.environment or ''}").classes("text-sm text-grey-7")
         if run.string_inputs:
             with ui.row().classes("gap-1"):

@@ -14,18 +14,20 @@ from app.errors import TooldeskError
 from app.models import DeliveryPublic
 from app.runtime import get_runtime
 from app.services import deliveries, ingest
+from app.states import Verdict
 from app.ui.format import pretty_json, stamp
 from app.ui.live import Live
+from app.ui.looks import color_slot
 
 VERDICTS = {
     "": "every verdict",
-    "applied": "applied",
-    "history": "history (older sequence)",
-    "duplicate": "duplicate",
-    "bad_headers": "refused: headers",
-    "bad_timestamp": "refused: timestamp",
-    "bad_signature": "refused: signature",
-    "bad_body": "refused: body",
+    Verdict.APPLIED: "applied",
+    Verdict.HISTORY: "history (older sequence)",
+    Verdict.DUPLICATE: "duplicate",
+    Verdict.BAD_HEADERS: "refused: headers",
+    Verdict.BAD_TIMESTAMP: "refused: timestamp",
+    Verdict.BAD_SIGNATURE: "refused: signature",
+    Verdict.BAD_BODY: "refused: body",
 }
 COLUMNS: list[dict[str, Any]] = [
     {"name": "id", "label": "#", "field": "id", "align": "left"},
@@ -37,9 +39,6 @@ COLUMNS: list[dict[str, Any]] = [
     {"name": "verdict", "label": "Verdict", "field": "verdict", "align": "left"},
     {"name": "answered", "label": "Answered", "field": "answered", "align": "left"},
 ]
-VERDICT_SLOT = """
-<q-td :props="props"><q-badge :color="{applied:'positive',history:'grey-6',duplicate:'grey-7'}[props.value]
-|| 'negative'" :label="props.value" /></q-td>"""
 MAX_EDIT_CHARS = 500_000
 
 
@@ -59,7 +58,7 @@ def page(live: Live, verdict: str = "") -> None:
         .props("flat bordered")
         .mark("deliveries-table")
     )
-    table.add_slot("body-cell-verdict", VERDICT_SLOT)
+    table.add_slot("body-cell-verdict", color_slot())
 
     async def choose(value: str) -> None:
         state["verdict"] = value

@@ -20,11 +20,12 @@ from app.models import Agent, HandlerPublic
 from app.runtime import get_runtime
 from app.services import agents, handler_store
 from app.services.handler_store import PastCall
+from app.states import HandlerMode
 from app.ui.components.config_buttons import config_buttons, python_export_link
 from app.ui.components.handler_editor import HandlerEditor, ToolTarget
 from app.ui.components.handler_header import MODES
-from app.ui.components.handler_versions import MODE_COLORS
 from app.ui.live import Live
+from app.ui.looks import color
 
 PAST_CALLS = 10
 
@@ -155,26 +156,26 @@ class _HandlersPage:
             ):
                 ui.label(name).classes("font-mono text-sm grow ellipsis").tooltip(str(tool.get("description") or ""))
                 if handler is not None:
-                    ui.badge(f"{handler.kind} · v{handler.version}", color="grey-8").props("outline").mark(
+                    ui.badge(f"{handler.kind} · v{handler.version}", color=color(handler.kind)).props("outline").mark(
                         f"handler-{words}"
                     )
                 else:
                     ui.label("no handler").classes("text-xs text-grey-6")
                 ui.icon("chevron_right", color="grey-6")
-            mode = handler.mode if handler is not None else "manual"
+            mode = handler.mode if handler is not None else HandlerMode.MANUAL
             ui.toggle(MODES, value=mode, on_change=lambda e: self._switch(e, agent, tool)).props(
-                f"dense no-caps size=sm unelevated toggle-color={MODE_COLORS[mode]}"
+                f"dense no-caps size=sm unelevated toggle-color={color(mode)}"
             ).mark(f"mode-{words}")
 
     async def _switch(self, event: ValueChangeEventArguments, agent: Agent, tool: dict[str, Any]) -> None:
         """A mode toggle in the list: save at once, or open the editor when the tool has no handler yet."""
         key = (agent.agent_id, tool["name"])
         handler = self.handlers.get(key)
-        current = handler.mode if handler is not None else "manual"
+        current = handler.mode if handler is not None else HandlerMode.MANUAL
         if event.value == current:
             return
         if handler is None:
-            event.sender.set_value("manual")  # type: ignore[attr-defined]
+            event.sender.set_value(HandlerMode.MANUAL)  # type: ignore[attr-defined]
             ui.notify(
                 f"{tool['name']} has no handler yet: set up how it answers, then Save (mode {event.value} is chosen)",
                 type="info",

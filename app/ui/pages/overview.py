@@ -15,24 +15,12 @@ from nicegui import ui
 
 from app.runtime import get_runtime
 from app.services import overview
-from app.ui.format import clock, status_color
+from app.ui.format import clock
 from app.ui.live import Live
+from app.ui.looks import hex_color
 
 THROTTLE_S = 0.3
 HINT = "Start a run on the Agents page, or press Run demo"
-COLORS = {
-    "grey-5": "#9e9e9e",
-    "grey-6": "#757575",
-    "grey-7": "#616161",
-    "grey-8": "#424242",
-    "blue-6": "#2196f3",
-    "orange-7": "#f57c00",
-    "positive": "#21ba45",
-    "negative": "#c10015",
-    "brown-5": "#8d6e63",
-    "purple-5": "#ab47bc",
-}
-VERDICT_COLORS = {"applied": "positive", "history": "grey-6", "duplicate": "grey-7"}
 PERSON, HANDLERS = "#2f5d8a", "#f57c00"
 CARDS = {
     "runs_total": "runs",
@@ -99,9 +87,7 @@ class _OverviewView:
     def _show_status(self, data: overview.Overview) -> None:
         options = self.status.options
         options["xAxis"]["data"] = list(data.runs_by_status)
-        options["series"][0]["data"] = [
-            _bar(count, COLORS[status_color(status)]) for status, count in data.runs_by_status.items()
-        ]
+        options["series"][0]["data"] = [_bar(count, hex_color(status)) for status, count in data.runs_by_status.items()]
         options["title"] = _empty("No runs yet", show=not data.runs_by_status)
         self.status.update()
 
@@ -127,8 +113,7 @@ class _OverviewView:
         options = self.verdicts.options
         options["xAxis"]["data"] = list(data.deliveries_by_verdict)
         options["series"][0]["data"] = [
-            _bar(count, COLORS[VERDICT_COLORS.get(verdict, "negative")])
-            for verdict, count in data.deliveries_by_verdict.items()
+            _bar(count, hex_color(verdict)) for verdict, count in data.deliveries_by_verdict.items()
         ]
         options["title"] = _empty(
             "No deliveries in the last 24 hours", show=not any(data.deliveries_by_verdict.values())

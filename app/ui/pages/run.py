@@ -12,30 +12,10 @@ from app.protocol import INT64_MAX, StartRun, is_terminal
 from app.runtime import get_runtime
 from app.services import agents, deliveries, handler_store, runs
 from app.services import replay as run_replay
-from app.services.reconcile import LOST
-from app.ui.format import clock, duration, pretty_json, status_color
+from app.states import RoundState, RunStatusName
+from app.ui.format import clock, duration, pretty_json
 from app.ui.live import Live
-
-EVENT_ICONS = {
-    "started": "play_arrow",
-    "state": "sync_alt",
-    "round_opened": "pending_actions",
-    "round_submitted": "send",
-    "round_refused": "block",
-    "round_closed": "timer_off",
-    "history": "history",
-    "duplicate": "content_copy",
-    "refused": "gpp_bad",
-    "replay": "fast_forward",
-    "lost": "help_outline",
-}
-EVENT_COLORS = {
-    "refused": "negative",
-    "round_refused": "negative",
-    "history": "grey-6",
-    "duplicate": "grey-6",
-    "round_closed": "brown-5",
-}
+from app.ui.looks import color, look
 
 
 def page(task_id: str, live: Live) -> None:
@@ -77,12 +57,12 @@ def _task_id(text: str) -> int | None:
 def _render(detail: RunDetail, host: ui.element) -> None:
     with ui.row().classes("items-center gap-3"):
         ui.label(f"Run {detail.task_id}").classes("text-2xl font-bold")
-        ui.badge(detail.status, color=status_color(detail.status)).classes("text-base").mark("run-status")
+        ui.badge(detail.status, color=color(detail.status)).classes("text-base").mark("run-status")
         ui.label(
             f"{detail.agent_name or detail.agent_id} · {detail.environment or ''} · sequence {detail.sequence}"
         ).classes("text-grey-7 text-sm")
         ui.space()
-        if not is_terminal(detail.status) and detail.status != LOST:
+        if not is_terminal(detail.status) and detail.status != RunStatusName.LOST:
             ui.button("Cancel run", icon="cancel", on_click=lambda: _cancel(detail)).props(
                 "outline color=negative"
             ).mark("cancel-run")
@@ -106,7 +86,7 @@ def _render(detail: RunDetail, host: ui.element) -> None:
             ui.link(f"run {detail.replay_of}", f"/runs/{detail.replay_of}").mark("replay-of")
     if detail.string_inputs:
         ui.label("Inputs: " + ", ".join(f"{k} = {v}" for k, v in detail.string_inputs.items())).classes("text-sm")
-    if detail.status == "completed":
+    if detail.status == RunStatusName.COMPLETED:
         with ui.card().classes("w-full bg-green-1").props("flat bordered"):
             ui.label("Result").classes("font-bold")
             text = detail.result if isinstance(detail.result, str) else pretty_json(detail.result)
@@ -127,9 +107,7 @@ def _render(detail: RunDetail, host: ui.element) -> None:
             start = detail.events[0].at if detail.events else 0.0
             for event in detail.events:
                 with ui.row().classes("w-full items-start gap-2 no-wrap py-1 border-b border-grey-3"):
-                    ui.icon(
-                        EVENT_ICONS.get(event.kind, "circle"), color=EVENT_COLORS.get(event.kind, "primary")
-                    ).classes("text-lg mt-0.5")
+                    ui.icon(look(event.kind).icon, color=color(event.kind)).classes("text-lg mt-0.5")
                     with ui.column().classes("gap-0 grow"):
                         ui.label(event.summary).classes("text-sm")
                         ui.label(
@@ -263,7 +241,7 @@ def _round_card(round_: RoundPublic) -> None:
     with ui.card().classes("w-full").props("flat bordered").mark(f"run-round-{round_.round}"):
         with ui.row().classes("items-center gap-2"):
             ui.label(f"Round {round_.round}").classes("font-bold")
-            ui.badge(round_.state, color="grey-7").props("outline")
+            ui.badge(round_.state, color=color(round_.state)).props("outline")
             if round_.answered_by:
                 ui.label(f"answered by {round_.answered_by}").classes("text-sm")
             if round_.submitted_at:
@@ -273,7 +251,7 @@ def _round_card(round_: RoundPublic) -> None:
                 ui.label(f"· platform took it in {took * 1000:.0f} ms").classes("text-sm text-grey-7").tooltip(
                     "from the answer to the platform's acknowledgement (outbox retries included)"
                 )
-        if round_.state == "pending" and round_.expires_at:
+        if round_.state == RoundState.PENDING and round_.expires_at:
             _countdown(round_.expires_at)
         if round_.message:
             ui.label(round_.message).classes("text-sm text-negative")

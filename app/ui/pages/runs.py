@@ -15,9 +15,10 @@ from app.errors import field_problem
 from app.protocol import KNOWN_STATUSES
 from app.runtime import get_runtime
 from app.services import agents, runs
-from app.services.reconcile import LOST
+from app.states import RunStatusName
 from app.ui.format import stamp
 from app.ui.live import Live
+from app.ui.looks import color_slot
 
 COLUMNS: list[dict[str, Any]] = [
     {"name": "task_id", "label": "task_id", "field": "task_id", "align": "left", "sortable": True},
@@ -29,10 +30,6 @@ COLUMNS: list[dict[str, Any]] = [
     {"name": "created_at", "label": "Created", "field": "created", "align": "left", "sortable": True},
     {"name": "updated_at", "label": "Updated", "field": "updated", "align": "left", "sortable": True},
 ]
-STATUS_SLOT = """
-<q-td :props="props"><q-badge :color="{queued:'grey-6',running:'blue-6',awaiting_tool_calls:'orange-7',
-completed:'positive',failed:'negative',cancelled:'grey-8',expired:'brown-5',lost:'grey-5'}[props.value] || 'purple-5'"
-:label="props.value" /></q-td>"""
 WINDOW_LABELS = {"": "any time", "hour": "last hour", "day": "last 24 hours", "week": "last 7 days"}
 ENVIRONMENTS = ["playground", "staging", "production"]
 
@@ -97,7 +94,12 @@ class _RunsView:
                 .classes("w-48")
                 .mark("runs-agent")
             )
-            self._filter("status", "Status", {"": "every status", **{s: s for s in (*KNOWN_STATUSES, LOST)}}, "w-48")
+            self._filter(
+                "status",
+                "Status",
+                {"": "every status", **{s: s for s in (*KNOWN_STATUSES, RunStatusName.LOST)}},
+                "w-48",
+            )
             self._filter(
                 "environment", "Environment", {"": "every environment", **{e: e for e in ENVIRONMENTS}}, "w-44"
             )
@@ -119,7 +121,7 @@ class _RunsView:
             .props("flat bordered :rows-per-page-options=[25,50,100,200]")
             .mark("runs-table")
         )
-        self.table.add_slot("body-cell-status", STATUS_SLOT)
+        self.table.add_slot("body-cell-status", color_slot())
         self.table.on("request", self._on_request)
         self.table.on("update:pagination", self._keep_total)  # the browser's table echoes its own state on mount
         self.total = 0

@@ -1,0 +1,44 @@
+"""The SQLModel tables and the public shapes, one import away: ``from app.models import Round``.
+
+``tables`` holds runs, deliveries, rounds, tool calls and results, and timeline events; ``handler_tables``
+handlers, their versions, drafts and the outbox; ``public`` what the JSON API returns and the UI shows;
+``columns`` the column type that stores a ``StrEnum`` (``app.states``) as its plain value.
+"""
+
+from app.models.handler_tables import Draft, Handler, HandlerVersion, OutboxItem
+from app.models.public import (
+    DeliveryPublic,
+    DraftPublic,
+    EventPublic,
+    HandlerPublic,
+    RoundPublic,
+    RunDetail,
+    RunPublic,
+    ToolCallPublic,
+    ToolResultPublic,
+)
+from app.models.tables import Agent, Delivery, Event, Round, Run, Setting, ToolCallRow, ToolResultRow
+
+__all__ = [
+    "Agent",
+    "Delivery",
+    "DeliveryPublic",
+    "Draft",
+    "DraftPublic",
+    "Event",
+    "EventPublic",
+    "Handler",
+    "HandlerPublic",
+    "HandlerVersion",
+    "OutboxItem",
+    "Round",
+    "RoundPublic",
+    "Run",
+    "RunDetail",
+    "RunPublic",
+    "Setting",
+    "ToolCallPublic",
+    "ToolCallRow",
+    "ToolResultPublic",
+    "ToolResultRow",
+]

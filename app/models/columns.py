@@ -1,0 +1,33 @@
+"""Column types shared by the tables."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Dialect, String
+from sqlalchemy.types import TypeDecorator
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class EnumText(TypeDecorator[E], Generic[E]):
+    """A ``StrEnum`` stored as its value, a plain string column (``'pending'``, not the member's name
+    ``'PENDING'`` that SQLAlchemy's ``Enum`` type would store), read back as the member.
+
+    The column stays ``VARCHAR``, so databases written before the enums existed keep working, and raw SQL such
+    as the partial index ``verdict IN ('applied', 'history')`` sees the same text.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[E]) -> None:
+        super().__init__()
+        self.enum = enum
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else str(self.enum(value))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> E | None:
+        return None if value is None else self.enum(value)

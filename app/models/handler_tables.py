@@ -1,0 +1,88 @@
+"""SQLModel tables of handlers and of answers on their way: drafts and the outbox. Times are Unix seconds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.models.answered import AnsweredColumns
+from app.models.columns import EnumText
+from app.states import DraftMode, HandlerKind, HandlerMode, OutboxState
+
+
+class Handler(SQLModel, table=True):
+    """How one tool of one agent is answered: a ``HandlerKind`` and a ``HandlerMode``.
+
+    ``spec`` holds the kind's settings (``StaticSpec``, ``RulesSpec`` or ``{"code": ...}``), ``behaviour`` the
+    latency and faults (``Behaviour``). Every save that changes something is a ``HandlerVersion``.
+    """
+
+    __table_args__ = (UniqueConstraint("agent_id", "tool_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: str = Field(index=True)
+    tool_name: str
+    kind: HandlerKind = Field(sa_type=EnumText(HandlerKind))
+    mode: HandlerMode = Field(default=HandlerMode.MANUAL, sa_type=EnumText(HandlerMode))
+    spec: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    behaviour: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    version: int = 1
+    updated_at: float
+
+
+class HandlerVersion(SQLModel, table=True):
+    """One saved state of a handler; restoring one saves it again as a new version."""
+
+    __tablename__ = "handler_version"
+
+    id: int | None = Field(default=None, primary_key=True)
+    handler_id: int = Field(index=True)
+    version: int
+    kind: HandlerKind = Field(sa_type=EnumText(HandlerKind))
+    mode: HandlerMode = Field(sa_type=EnumText(HandlerMode))
+    spec: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    behaviour: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    saved_at: float
+    note: str = ""
+
+
+class Draft(AnsweredColumns, table=True):
+    """A handler's answer to one tool call, before it is sent: ``mode`` auto or replay (sent as is) or suggest
+    (a person approves or edits it)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(index=True)
+    tool_call_id: str
+    mode: DraftMode = Field(sa_type=EnumText(DraftMode))
+    output: str
+    is_error: bool = False
+    note: str = ""
+    logs: str = ""
+    duration_ms: float = 0.0
+    created_at: float
+
+
+class OutboxItem(AnsweredColumns, table=True):
+    """One ``send_tool_responses`` to deliver: retried with backoff while the platform is unreachable or
+    answers 5xx, always with the same Idempotency-Key; ``state`` is an ``OutboxState``.
+
+    The answerer columns name who submitted the round; ``sources`` maps a tool_call_id to its own answerer
+    (``Answerer`` as JSON) where that differs, e.g. a handler's suggestion a person sent unchanged."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(index=True, unique=True)
+    task_id: int
+    agent_id: str
+    body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    idempotency_key: str
+    sources: dict[str, dict[str, Any]] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    state: OutboxState = Field(default=OutboxState.PENDING, sa_type=EnumText(OutboxState), index=True)
+    attempts: int = 0
+    next_attempt_at: float
+    last_error: str = ""
+    created_at: float
+    sent_at: float | None = None

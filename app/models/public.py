@@ -1,0 +1,121 @@
+"""Public shapes: what the JSON API returns and the UI shows (times in Unix seconds)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Field, SQLModel
+
+from app.models.answered import AnsweredPublic, MaybeAnsweredPublic
+from app.states import DraftMode, EventKind, HandlerKind, HandlerMode, RoundState, Verdict
+
+
+class ToolCallPublic(SQLModel):
+    """A call as the platform sent it: ``arguments`` is always an object."""
+
+    tool_call_id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+class ToolResultPublic(AnsweredPublic):
+    tool_call_id: str
+    output: str
+    is_error: bool
+    created_at: float
+
+
+class DraftPublic(AnsweredPublic):
+    tool_call_id: str
+    mode: DraftMode
+    output: str
+    is_error: bool
+    note: str
+    logs: str
+    duration_ms: float
+
+
+class RoundPublic(MaybeAnsweredPublic):
+    """A round with its calls in order and, once answered, its results."""
+
+    id: int
+    agent_id: str
+    task_id: int
+    round: int
+    state: RoundState
+    expires_at: str | None
+    opened_at: float
+    submitted_at: float | None
+    acknowledged_at: float | None
+    message: str
+    tool_calls: list[ToolCallPublic]
+    results: list[ToolResultPublic]
+    drafts: list[DraftPublic] = Field(default_factory=list)
+
+
+class RunPublic(SQLModel):
+    """A run; ``agent_name`` comes from the last agent sync (null when the agent was never listed)."""
+
+    task_id: int
+    agent_id: str
+    agent_name: str | None = None
+    status: str
+    sequence: int
+    round: int | None
+    environment: str | None
+    string_inputs: dict[str, str] | None
+    result: Any
+    error: dict[str, Any] | None
+    started_by: str | None
+    created_at: float
+    updated_at: float
+    replay_of: int | None = None
+    replay_until: int | None = None
+
+
+class EventPublic(SQLModel):
+    id: int
+    at: float
+    kind: EventKind
+    summary: str
+    delivery_id: int | None
+    round_id: int | None
+
+
+class RunDetail(RunPublic):
+    """A run with its rounds and its timeline (events in time order)."""
+
+    rounds: list[RoundPublic]
+    events: list[EventPublic]
+
+
+class DeliveryPublic(SQLModel):
+    """A stored delivery: ``body`` is the text when UTF-8 (else null); ``body_base64`` the exact bytes."""
+
+    id: int
+    received_at: float
+    webhook_id: str | None
+    headers: dict[str, str]
+    verdict: Verdict
+    message: str
+    answered_status: int
+    task_id: int | None
+    sequence: int | None
+    status: str | None
+    body: str | None
+    body_base64: str
+    replay_of: int | None = None
+
+
+class HandlerPublic(SQLModel):
+    """A handler as the admin API shows it."""
+
+    id: int
+    agent_id: str
+    tool_name: str
+    kind: HandlerKind
+    mode: HandlerMode
+    spec: dict[str, Any]
+    behaviour: dict[str, Any]
+    version: int
+    updated_at: float

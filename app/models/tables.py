@@ -1,0 +1,144 @@
+"""SQLModel tables of runs, deliveries, rounds and timelines. Times are Unix seconds (float, UTC); JSON columns hold parsed values.
+
+A *run* is one task on the platform (keyed by ``task_id``); a *delivery* is one
+webhook request as received (raw bytes kept); a *round* is one
+``awaiting_tool_calls`` pause with its *tool calls* and, once answered, its
+*tool results*; an *event* is one line of a run's timeline.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from app.models.answered import AnsweredColumns, MaybeAnsweredColumns
+from app.models.columns import EnumText
+from app.states import EventKind, RoundState, Verdict
+
+
+class Setting(SQLModel, table=True):
+    """Values the console generates and keeps, e.g. the webhook secret."""
+
+    key: str = Field(primary_key=True)
+    value: str
+
+
+class Agent(SQLModel, table=True):
+    """An agent as last listed by the platform (``GET /v1/agents``)."""
+
+    agent_id: str = Field(primary_key=True)
+    name: str
+    description: str = ""
+    tools: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    inputs: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    synced_at: float
+
+
+class Run(SQLModel, table=True):
+    """One task. ``sequence`` is the newest applied; older deliveries never move it back.
+
+    ``status`` is a plain string, not a ``RunStatusName``: a status the contract does not list is stored and
+    shown as it came (contract, "Run statuses").
+    """
+
+    task_id: int = Field(primary_key=True)
+    agent_id: str = Field(index=True)
+    status: str = Field(index=True)
+    sequence: int = 0
+    round: int | None = None
+    environment: str | None = None
+    string_inputs: dict[str, str] | None = Field(default=None, sa_column=Column(JSON))
+    result: Any = Field(default=None, sa_column=Column(JSON))
+    error: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    started_by: str | None = None
+    created_at: float = Field(index=True)
+    updated_at: float
+    replay_of: int | None = None
+    replay_until: int | None = None
+
+
+class Delivery(SQLModel, table=True):
+    """One webhook request, stored before it is answered; ``verdict`` is a ``Verdict``.
+
+    A partial unique index on ``webhook_id`` over the first two verdicts makes
+    deduplication a constraint, not a check-then-insert.
+    """
+
+    __table_args__ = (
+        Index(
+            "uq_delivery_webhook_id",
+            "webhook_id",
+            unique=True,
+            sqlite_where=text("verdict IN ('applied', 'history')"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: float
+    webhook_id: str | None = Field(default=None, index=True)
+    headers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    verdict: Verdict = Field(sa_type=EnumText(Verdict), index=True)
+    message: str = ""
+    answered_status: int
+    task_id: int | None = Field(default=None, index=True)
+    sequence: int | None = None
+    status: str | None = None
+    replay_of: int | None = None
+
+
+class Round(MaybeAnsweredColumns, table=True):
+    """One pause on tool calls; ``state`` is a ``RoundState``; the answerer columns are set once it is sent."""
+
+    __table_args__ = (UniqueConstraint("task_id", "round"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(index=True)
+    agent_id: str
+    round: int
+    state: RoundState = Field(default=RoundState.PENDING, sa_type=EnumText(RoundState), index=True)
+    expires_at: str | None = None
+    opened_at: float
+    submitted_at: float | None = None
+    acknowledged_at: float | None = None
+    message: str = ""
+
+
+class ToolCallRow(SQLModel, table=True):
+    """One call of a round, in the order the platform sent it."""
+
+    __tablename__ = "tool_call"
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="round.id", index=True)
+    tool_call_id: str
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    position: int
+
+
+class ToolResultRow(AnsweredColumns, table=True):
+    """The answer given to one tool call, as sent to the platform, and who gave it."""
+
+    __tablename__ = "tool_result"
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="round.id", index=True)
+    tool_call_id: str
+    output: str
+    is_error: bool = False
+    created_at: float
+
+
+class Event(SQLModel, table=True):
+    """One line of a run's timeline (written by ``app.services.events.add_event``)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(index=True)
+    at: float
+    kind: EventKind = Field(sa_type=EnumText(EventKind))
+    summary: str
+    delivery_id: int | None = None
+    round_id: int | None = None

@@ -1,0 +1,43 @@
+"""A run's timeline: the one way to write an event.
+
+``add_event`` runs one prebuilt Core ``INSERT`` on the caller's transaction, whether the caller holds an ORM
+``Session`` (the services) or a Core ``Connection`` (ingestion, the webhook's hot path, which stays off the ORM
+for speed; see ``app.services.apply``). Blocking, like every write to SQLite.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, insert
+from sqlmodel import Session
+
+from app.models import Event
+from app.states import EventKind
+
+EVENTS = Event.__table__  # type: ignore[attr-defined]
+_INSERT_EVENT = insert(EVENTS)
+
+
+def add_event(
+    *,
+    db: Session | Connection,
+    task_id: int,
+    kind: EventKind,
+    summary: str,
+    at: float,
+    delivery_id: int | None = None,
+    round_id: int | None = None,
+) -> None:
+    """Add one line to run ``task_id``'s timeline at ``at`` (Unix seconds), in ``db``'s open transaction
+    (committed with it). ``delivery_id`` and ``round_id`` link the line to what it is about."""
+    conn = db.connection() if isinstance(db, Session) else db
+    conn.execute(
+        _INSERT_EVENT,
+        {
+            "task_id": task_id,
+            "at": at,
+            "kind": kind,
+            "summary": summary,
+            "delivery_id": delivery_id,
+            "round_id": round_id,
+        },
+    )

@@ -1,0 +1,159 @@
+"""The named states and kinds of the console: every closed set of words a column, an API shape or a page uses.
+
+Each is a ``StrEnum``: a member *is* its lowercase string, so the database stores the same text as ever
+(``'pending'``, ``'applied'``; the partial unique index ``verdict IN ('applied', 'history')`` keeps working),
+JSON carries the plain word, and the OpenAPI schema lists the allowed values.
+
+- ``RunStatusName``: the run statuses the contract lists (contract, "Run statuses": ``queued``, ``running``,
+  ``awaiting_tool_calls``, ``completed``, ``failed``, ``cancelled``, ``expired``) plus the console's own
+  ``lost`` (the platform answered 404 at reconciliation). ``Run.status`` stays a plain string: an unknown
+  status is stored and shown as it came and treated as non-terminal (contract: "A receiver must accept an
+  unknown status string"). ``TERMINAL_STATUSES`` are the contract's four terminal ones.
+- ``Verdict``: what became of one webhook request (README, "Webhook"): ``applied`` (moved the run),
+  ``history`` (a ``sequence`` not above the newest: recorded only, contract "sequence"), ``duplicate`` (a
+  ``webhook-id`` already stored, contract "Webhook delivery"), or a refusal: ``bad_headers``,
+  ``bad_timestamp`` (more than 5 minutes off), ``bad_signature``, ``bad_body``.
+- ``RoundState``: one round's life: ``pending`` (waiting for answers), ``submitting`` (claimed, in the outbox),
+  ``submitted`` (the platform took it), ``expired`` (past ``expires_at``, or the platform answered 410),
+  ``closed`` (the run moved on, or the platform answered 404 or 409).
+- ``OutboxState``: one stored ``send_tool_responses``: ``pending`` (to send or retry), ``sent``, ``failed``
+  (refused by the platform).
+- ``AttemptOutcome``: what one outbox delivery attempt did: ``sent``, ``retrying`` (unreachable or 5xx),
+  ``refused`` (4xx).
+- ``EventKind``: one line of a run's timeline: ``started``, ``state`` (an applied status), ``history``,
+  ``duplicate``, ``refused`` (a refused delivery naming the task), ``round_opened``, ``round_closed``,
+  ``round_submitted``, ``round_refused``, ``replay`` (a replay started from or as this run), ``lost``.
+- ``HandlerKind``: how a handler answers (README, "Handlers"): ``static``, ``rules``, ``python``.
+- ``HandlerMode``: what a handler does when a round arrives: ``manual`` (a person answers), ``suggest`` (its
+  answer pre-fills the form), ``auto`` (it answers; a round whose calls are all auto submits itself).
+- ``DraftMode``: how a stored draft answer is used: ``suggest`` and ``auto`` as the handler's mode, ``replay``
+  (an answer copied from the original run, sent without a person).
+- ``AnswererKind``: who answered a call or a round (``app.answerers`` derives the text shown).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RunStatusName(StrEnum):
+    """A run status the console knows (contract, "Run statuses"), plus its own ``lost``."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    AWAITING_TOOL_CALLS = "awaiting_tool_calls"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    LOST = "lost"
+
+
+TERMINAL_STATUSES = frozenset(
+    {RunStatusName.COMPLETED, RunStatusName.FAILED, RunStatusName.CANCELLED, RunStatusName.EXPIRED}
+)
+"""The four terminal run statuses (contract, "Run statuses")."""
+
+
+class Verdict(StrEnum):
+    """What became of one webhook request; the last four are refusals (4xx)."""
+
+    APPLIED = "applied"
+    HISTORY = "history"
+    DUPLICATE = "duplicate"
+    BAD_HEADERS = "bad_headers"
+    BAD_TIMESTAMP = "bad_timestamp"
+    BAD_SIGNATURE = "bad_signature"
+    BAD_BODY = "bad_body"
+
+
+REFUSED_VERDICTS = (Verdict.BAD_HEADERS, Verdict.BAD_TIMESTAMP, Verdict.BAD_SIGNATURE, Verdict.BAD_BODY)
+ACCEPTED_VERDICTS = (Verdict.APPLIED, Verdict.HISTORY, Verdict.DUPLICATE)
+
+
+class RoundState(StrEnum):
+    """A round's life: pending, then submitting, then submitted; or expired or closed."""
+
+    PENDING = "pending"
+    SUBMITTING = "submitting"
+    SUBMITTED = "submitted"
+    EXPIRED = "expired"
+    CLOSED = "closed"
+
+
+class OutboxState(StrEnum):
+    """A stored submission: pending (to send or retry), sent, or failed (refused)."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class AttemptOutcome(StrEnum):
+    """One outbox delivery attempt: sent, retrying (unreachable or 5xx) or refused (4xx)."""
+
+    SENT = "sent"
+    RETRYING = "retrying"
+    REFUSED = "refused"
+
+
+class EventKind(StrEnum):
+    """One line of a run's timeline."""
+
+    STARTED = "started"
+    STATE = "state"
+    HISTORY = "history"
+    DUPLICATE = "duplicate"
+    REFUSED = "refused"
+    ROUND_OPENED = "round_opened"
+    ROUND_CLOSED = "round_closed"
+    ROUND_SUBMITTED = "round_submitted"
+    ROUND_REFUSED = "round_refused"
+    REPLAY = "replay"
+    LOST = "lost"
+
+
+class HandlerKind(StrEnum):
+    """How a handler answers: a fixed output, rules over the arguments, or a Python snippet."""
+
+    STATIC = "static"
+    RULES = "rules"
+    PYTHON = "python"
+
+
+class HandlerMode(StrEnum):
+    """What a handler does when a round arrives."""
+
+    MANUAL = "manual"
+    SUGGEST = "suggest"
+    AUTO = "auto"
+
+
+class DraftMode(StrEnum):
+    """How a draft answer is used: suggested to a person, or sent as is (auto, replay)."""
+
+    SUGGEST = "suggest"
+    AUTO = "auto"
+    REPLAY = "replay"
+
+
+class AnswererKind(StrEnum):
+    """Who answered a tool call or a round.
+
+    - ``person``: someone in the inbox, or a person or script through ``POST /api/rounds/{id}/responses``
+      (the name given is kept as the answerer's user);
+    - ``static``, ``rules``, ``python``: a handler of that kind (its version is kept);
+    - ``replay``: an answer copied from the original run by a replay (its task_id is kept);
+    - ``handlers``: a whole round submitted by handlers in auto mode (each result names its own handler);
+    - ``fallback``: reserved for an answer the console makes itself when no handler could give one. No such
+      path exists today: a handler that fails answers with an ``is_error`` result under its own kind, and a
+      round without handlers waits for a person.
+    """
+
+    PERSON = "person"
+    STATIC = "static"
+    RULES = "rules"
+    PYTHON = "python"
+    REPLAY = "replay"
+    HANDLERS = "handlers"
+    FALLBACK = "fallback"
