@@ -58,6 +58,15 @@ class Settings(BaseSettings):
     sandbox_workers: int = Field(default=2, ge=1, le=32)
     sandbox_timeout: float = Field(default=5.0, gt=0, le=300, allow_inf_nan=False)
     sandbox_memory_mb: int = Field(default=256, ge=32, le=65536)
+    sandbox_bwrap: str = Field(
+        default="bwrap",
+        description="bubblewrap (a path, or a name looked up on PATH) that confines Python handlers' workers",
+    )
+    sandbox_unconfined: bool = Field(
+        default=False,
+        description="run Python handlers where bubblewrap cannot confine them, with process-level containment "
+        "only (a clean environment, a memory cap, the nobody user when root); by default they are disabled there",
+    )
     retry_schedule: Annotated[list[float], NoDecode] = Field(default_factory=lambda: [0.5, 1, 2, 5, 10])
 
     @field_validator("database_url")

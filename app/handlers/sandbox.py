@@ -64,6 +64,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from app.config import get_settings
+from app.handlers import _confine
 from app.handlers._worker_process import (
     Reply,
     WorkerDied,
@@ -74,6 +76,7 @@ from app.handlers._worker_process import (
 )
 
 log = logging.getLogger("tooldesk")
+UNCONFINED_SETTING = "TOOLDESK_SANDBOX_UNCONFINED"
 _RESPAWN_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)  # seconds between attempts when a worker fails to start
 
 
@@ -133,12 +136,28 @@ class Sandbox:
     before the first ``run`` and ``await aclose()`` at shutdown.
     """
 
-    def __init__(self, *, workers: int = 2, timeout: float = 5.0, memory_mb: int = 256) -> None:
+    def __init__(
+        self,
+        *,
+        workers: int = 2,
+        timeout: float = 5.0,
+        memory_mb: int = 256,
+        bwrap: str | None = None,
+        unconfined: bool | None = None,
+    ) -> None:
         if workers < 1 or timeout <= 0 or memory_mb < 16:
             raise ValueError(f"workers={workers} timeout={timeout} memory_mb={memory_mb}: need >= 1, > 0 and >= 16")
         self.workers = workers
         self.timeout = timeout
         self.memory_mb = memory_mb
+        if bwrap is None or unconfined is None:
+            settings = get_settings()
+            bwrap = settings.sandbox_bwrap if bwrap is None else bwrap
+            unconfined = settings.sandbox_unconfined if unconfined is None else unconfined
+        self.bwrap = bwrap
+        self.unconfined = unconfined
+        self.confined: bool | None = None  # known after start()
+        self.disabled: str | None = None  # after start(): why runs are refused, when they are
         self._idle: asyncio.Queue[WorkerProcess | None] | None = None
         self._live: set[WorkerProcess] = set()
         self._dying: set[WorkerProcess] = set()  # replaced, not yet reaped
@@ -146,14 +165,33 @@ class Sandbox:
         self._closed = False
 
     async def start(self) -> None:
-        """Start the workers and wait until every one is ready (about 0.2 s).
+        """Start the workers and wait until every one is ready (about 0.3 s).
 
+        First removes temporary folders that consoles no longer running left behind, then checks that
+        ``bwrap`` can confine a worker. If it cannot, logs one line saying why and either starts unconfined
+        workers (``unconfined``) or none: every ``run`` is then a "disabled" outcome naming the setting.
         Raises WorkerDied (it exited or was not ready within 30 s) or OSError (it could not be started).
         """
         if self._idle is not None:
             raise RuntimeError("the sandbox is already started")
         self._idle = asyncio.Queue()
-        _warn_if_interpreter_closed()
+        await asyncio.to_thread(_confine.remove_stale_dirs)
+        refused = await _confine.probe(self.bwrap)
+        self.confined = refused is None
+        if refused is not None and not self.unconfined:
+            self.disabled = (
+                f"Python handlers are disabled: their sandbox cannot be confined ({refused}); install bubblewrap "
+                f"(`make run` does) or set {UNCONFINED_SETTING}=true to run them with process-level containment only"
+            )
+            log.error("%s", self.disabled)
+            return
+        if refused is not None:
+            log.warning(
+                "Python handlers run unconfined, with process-level containment only (%s=true): %s",
+                UNCONFINED_SETTING,
+                refused,
+            )
+            _warn_if_interpreter_closed()
         try:
             started = await asyncio.gather(*(self._spawn() for _ in range(self.workers)))
         except BaseException:
@@ -191,6 +229,8 @@ class Sandbox:
         """
         limit = self.timeout if timeout is None else timeout
         started = time.perf_counter()
+        if self.disabled is not None:
+            return _outcome(_failed("disabled", self.disabled), started)
         try:
             body = encode_request(code=code, args=args, agent_id=agent_id, task_id=task_id)
         except (TypeError, ValueError) as exc:
@@ -257,7 +297,7 @@ class Sandbox:
             return
 
     async def _spawn(self) -> WorkerProcess:
-        worker = await WorkerProcess.spawn(memory_mb=self.memory_mb)
+        worker = await WorkerProcess.spawn(memory_mb=self.memory_mb, bwrap=None if not self.confined else self.bwrap)
         if self._closed:
             await worker.stop()
             raise WorkerDied("the sandbox closed while the worker started")
