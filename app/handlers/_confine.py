@@ -19,12 +19,16 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import logging
 import os
 import shutil
+import stat
 import sys
+import sysconfig
 import tempfile
 from pathlib import Path
 
+log = logging.getLogger("tooldesk")
 NOBODY = 65534  # uid and gid a worker runs as: inside the namespaces, or for real when unconfined and root
 WORKER_DIR = "/opt/tooldesk-worker"  # where _worker.py and its packages appear inside the sandbox
 WORKER_PACKAGES = ("pydantic", "pydantic_core", "typing_extensions", "annotated_types", "typing_inspection")
@@ -160,3 +164,25 @@ def _running(pid: int) -> bool:
 def exit_code_signal(code: int) -> int | None:
     """The signal that ended a confined worker, from bwrap's exit code (128 + the signal's number), or None."""
     return code - 128 if 128 < code < 128 + 65 else None
+
+
+def warn_if_interpreter_closed() -> None:
+    """Log a warning when unconfined workers drop to nobody, who cannot enter the standard library's folder."""
+    if os.geteuid() != 0:
+        return
+    stdlib = sysconfig.get_paths()["stdlib"]
+    if (closed := closed_to_others(stdlib)) is not None:
+        log.warning(
+            "sandbox workers run as nobody, who cannot enter %s: snippets can import only the preloaded "
+            "modules (_worker.PRELOAD, pydantic) and the virtualenv's packages; use a Python installed "
+            "outside it for the full standard library",
+            closed,
+        )
+
+
+def closed_to_others(path: str) -> Path | None:
+    """The first folder on ``path``'s way that others (uid nobody) cannot enter, or None."""
+    for folder in reversed(Path(path).resolve().parents):
+        if not folder.stat().st_mode & stat.S_IXOTH:
+            return folder
+    return None

@@ -17,7 +17,6 @@ import os
 import shutil
 import signal
 import socket
-import stat
 import struct
 import subprocess
 import sys
@@ -194,14 +193,6 @@ class WorkerProcess:
                 return f"signal {signal.Signals(number).name}"
             return f"signal {number}"
         return f"exit code {code}"
-
-
-def closed_to_others(path: str) -> Path | None:
-    """The first folder on ``path``'s way that others (uid nobody) cannot enter, or None."""
-    for folder in reversed(Path(path).resolve().parents):
-        if not folder.stat().st_mode & stat.S_IXOTH:
-            return folder
-    return None
 
 
 def encode_request(*, code: str, args: dict[str, Any], agent_id: str, task_id: int) -> bytes:
