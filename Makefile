@@ -4,20 +4,22 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# apt-get update only while the package lists are empty (a fresh image), so one `make test` updates once
+APT_UPDATE := ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1 || apt-get update -qq
 
 .PHONY: run test lint unit e2e bench clean
 
-run: $(STAMP)
+run: $(STAMP) /usr/bin/bwrap
 	$(BIN)/python -m app
 
-test: $(STAMP) /usr/bin/chromium lint unit e2e
+test: $(STAMP) /usr/bin/chromium /usr/bin/bwrap lint unit e2e
 
 lint: $(STAMP)
 	$(BIN)/ruff check app tests bench
 	$(BIN)/ruff format --check app tests bench
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) /usr/bin/bwrap
 	$(BIN)/pytest -q
 
 e2e: $(STAMP) /usr/bin/chromium
@@ -33,8 +35,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 /usr/bin/chromium:
-	apt-get update -qq
+	$(APT_UPDATE)
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+# Python handlers' workers run under bubblewrap (app/handlers/_confine.py)
+/usr/bin/bwrap:
+	$(APT_UPDATE)
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

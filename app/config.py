@@ -78,6 +78,17 @@ class Settings(BaseSettings):
         default=5.0, gt=0, le=300, allow_inf_nan=False, description="seconds a Python handler may run"
     )
     sandbox_memory_mb: int = Field(default=256, ge=32, le=65536, description="megabytes a Python handler may allocate")
+    sandbox_bwrap: str = Field(
+        default="bwrap",
+        description="bubblewrap, which confines Python handlers' workers (a path, or a name looked up on PATH)",
+    )
+    sandbox_unconfined: bool = Field(
+        default=False,
+        description="`true`: run Python handlers where bubblewrap cannot confine them, with process-level "
+        "containment only (a clean environment, a memory cap, the nobody user when root); otherwise they are "
+        "disabled there",
+        json_schema_extra={"shown_default": "`false`"},
+    )
 
     @field_validator("database_url")
     @classmethod

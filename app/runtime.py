@@ -60,6 +60,8 @@ class Runtime:
                     workers=self.settings.sandbox_workers,
                     timeout=self.settings.sandbox_timeout,
                     memory_mb=self.settings.sandbox_memory_mb,
+                    bwrap=self.settings.sandbox_bwrap,
+                    unconfined=self.settings.sandbox_unconfined,
                 )
                 await sandbox.start()
                 self._sandbox = sandbox

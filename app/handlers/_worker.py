@@ -1,9 +1,11 @@
 """The sandbox worker: a standalone script that runs handler snippets, one call at a time.
 
-Started by ``app.handlers._worker_process`` as ``python -I _worker.py FD MEMORY_MB UID``; it never
-imports the console's ``app`` package (stdlib and pydantic only). Start-up order: import and warm up
-pydantic, cap memory (RLIMIT_AS = the address space in use now + MEMORY_MB), turn off core dumps,
-drop to UID/GID (when UID >= 0: the console runs as root), then say ``{"ready": true}``.
+Started by ``app.handlers._worker_process`` as ``_worker.py FD MEMORY_MB UID`` (under bubblewrap, or
+``python -I`` when unconfined); it never imports the console's ``app`` package (stdlib and pydantic
+only). Start-up order: import and warm up pydantic, cap memory (RLIMIT_AS = the address space in use
+now + MEMORY_MB), turn off core dumps, drop to UID/GID when UID >= 0 (a root console's unconfined
+worker, or a confined one, which is that uid already inside its user namespace), then say
+``{"ready": true}``.
 
 Frames on the socket FD are a 4-byte big-endian length and a UTF-8 JSON object, both ways:
 request ``{"code", "args", "agent_id", "task_id"}``; reply ``{"output", "failure", "stdout",
@@ -227,11 +229,13 @@ def _limit_memory(memory_mb: int) -> None:
 
 
 def _drop_privileges(uid: int) -> None:
-    os.setgroups([])
+    if os.getgroups():  # none inside bubblewrap's user namespace, where setgroups is not allowed
+        os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)
     ctypes.CDLL(None, use_errno=True).prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS: setuid programs cannot elevate
-    # At most 128 processes and threads for this uid: bounds a fork bomb (root is not bound, nobody is).
+    # At most 128 processes and threads for this uid: bounds a fork bomb. The kernel does not apply it when the uid
+    # outside is root's, as for a root console's confined worker (the uid inside maps to it).
     resource.setrlimit(resource.RLIMIT_NPROC, (128, 128))
 
 

@@ -1,9 +1,11 @@
 """The console's side of one sandbox worker: start the process, exchange frames, stop it.
 
-A worker is ``python -I app/handlers/_worker.py FD MEMORY_MB UID`` started with ``subprocess.Popen``
-(fork+exec, so a clean environment and working directory are set before the interpreter starts),
-in its own session, talking over one end of a ``socket.socketpair``. Frames are length-prefixed
-JSON (never pickle: the console must not unpickle bytes a snippet could forge).
+A worker is ``_worker.py FD MEMORY_MB UID`` started with ``subprocess.Popen`` (fork+exec, so a clean
+environment is set before the interpreter starts), in its own session, talking over one end of a
+``socket.socketpair`` passed as FD. Confined, the process started is bubblewrap
+(``_confine.bwrap_command``), which keeps FD open for the worker inside; unconfined, it is
+``python -I _worker.py`` in a temporary folder of its own (``_confine.make_dir``). Frames are
+length-prefixed JSON (never pickle: the console must not unpickle bytes a snippet could forge).
 """
 
 from __future__ import annotations
@@ -15,17 +17,16 @@ import os
 import shutil
 import signal
 import socket
-import stat
 import struct
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.handlers._confine import NOBODY, bwrap_command, exit_code_signal, make_dir
+
 WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
-NOBODY = 65534  # uid and gid a root console drops its workers to
 KEPT_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
 FAILURES = frozenset({"syntax", "no_handle", "invalid_args", "exception", "timeout", "memory", "crashed", "bad_return"})
 MAX_FRAME = 16 * 1024 * 1024  # bytes
@@ -55,26 +56,27 @@ class Reply:
 class WorkerProcess:
     """One warm worker process, serving one call at a time."""
 
-    def __init__(self, process: subprocess.Popen[bytes], sock: socket.socket, workdir: str) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], sock: socket.socket, workdir: str | None) -> None:
         self._process = process
         self._sock = sock
-        self._workdir = workdir
+        self._workdir = workdir  # None when confined: its /tmp is a tmpfs that ends with it
         self._stopped = False
 
     @classmethod
-    async def spawn(cls, *, memory_mb: int) -> WorkerProcess:
-        """Start a worker and wait until it is ready (pydantic imported, limits set, privileges dropped)."""
-        workdir = tempfile.mkdtemp(prefix="tooldesk-sandbox-")
-        uid = NOBODY if os.geteuid() == 0 else -1
-        if uid >= 0:
-            os.chown(workdir, NOBODY, NOBODY)
+    async def spawn(cls, *, memory_mb: int, bwrap: str | None) -> WorkerProcess:
+        """Start a worker and wait until it is ready (pydantic imported, limits set, privileges dropped).
+
+        ``bwrap`` is bubblewrap's path (confined) or None (unconfined: a host folder, and nobody when root).
+        """
+        workdir = None if bwrap else make_dir()
         ours, theirs = socket.socketpair()
         try:
             # fork+exec blocks for a few milliseconds; in a thread, a cancelled spawn could orphan the process
-            process = _start_process(theirs.fileno(), memory_mb=memory_mb, uid=uid, workdir=workdir)
+            process = _start_process(theirs.fileno(), memory_mb=memory_mb, bwrap=bwrap, workdir=workdir)
         except BaseException:
             ours.close()
-            shutil.rmtree(workdir, ignore_errors=True)
+            if workdir is not None:
+                shutil.rmtree(workdir, ignore_errors=True)
             raise
         finally:
             theirs.close()
@@ -150,7 +152,8 @@ class WorkerProcess:
     def _cleanup(self) -> None:
         self._stopped = True
         self._sock.close()
-        shutil.rmtree(self._workdir, ignore_errors=True)
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
 
     async def _receive(self) -> bytes:
         size = _HEADER.unpack(await self._read_exactly(_HEADER.size))[0]
@@ -183,19 +186,13 @@ class WorkerProcess:
             code = self._process.wait(timeout=1)
         except subprocess.TimeoutExpired:
             return "was stopped"
-        if code < 0:
+        confined = self._workdir is None  # bwrap reports a signal as exit code 128 + its number
+        number = -code if code < 0 else exit_code_signal(code) if confined else None
+        if number is not None:
             with contextlib.suppress(ValueError):
-                return f"signal {signal.Signals(-code).name}"
-            return f"signal {-code}"
+                return f"signal {signal.Signals(number).name}"
+            return f"signal {number}"
         return f"exit code {code}"
-
-
-def closed_to_others(path: str) -> Path | None:
-    """The first folder on ``path``'s way that others (uid nobody) cannot enter, or None."""
-    for folder in reversed(Path(path).resolve().parents):
-        if not folder.stat().st_mode & stat.S_IXOTH:
-            return folder
-    return None
 
 
 def encode_request(*, code: str, args: dict[str, Any], agent_id: str, task_id: int) -> bytes:
@@ -204,12 +201,22 @@ def encode_request(*, code: str, args: dict[str, Any], agent_id: str, task_id: i
     return json.dumps(request, allow_nan=False).encode("ascii")
 
 
-def _start_process(fd: int, *, memory_mb: int, uid: int, workdir: str) -> subprocess.Popen[bytes]:
+def _start_process(fd: int, *, memory_mb: int, bwrap: str | None, workdir: str | None) -> subprocess.Popen[bytes]:
+    if bwrap is not None:
+        args = bwrap_command(bwrap, worker_script=WORKER_SCRIPT, fd=fd, memory_mb=memory_mb)
+        home = "/tmp"
+    else:
+        assert workdir is not None
+        uid = NOBODY if os.geteuid() == 0 else -1
+        if uid >= 0:
+            os.chown(workdir, NOBODY, NOBODY)
+        args = [sys.executable, "-I", str(WORKER_SCRIPT), str(fd), str(memory_mb), str(uid)]
+        home = workdir
     return subprocess.Popen(
-        [sys.executable, "-I", str(WORKER_SCRIPT), str(fd), str(memory_mb), str(uid)],
+        args,
         pass_fds=(fd,),
-        env=clean_env(home=workdir),
-        cwd=workdir,
+        env=clean_env(home=home),
+        cwd=workdir or "/",
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

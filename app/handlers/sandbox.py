@@ -23,57 +23,81 @@ timeout        no answer within the timeout; the worker is killed and replaced
 memory         the snippet hit its memory cap (MemoryError)
 crashed        the worker process died (``os._exit``, a segfault, a kill); it is replaced
 bad_return     ``handle`` returned something JSON cannot encode, or more than 1,000,000 characters
+disabled       nothing ran: bubblewrap cannot confine workers here and ``TOOLDESK_SANDBOX_UNCONFINED``
+               is not set (output says why and what to do)
 =============  =================================================================================
 
-Isolation, exactly. Each worker is a separate interpreter (``python -I``, fork+exec, not a fork of
-the console) that loads only ``_worker.py``, pydantic and the stdlib modules in ``_worker.PRELOAD``
-(imported before the privilege drop), with:
+Isolation, exactly. Each worker is a separate interpreter (fork+exec, not a fork of the console)
+that loads only ``_worker.py``, pydantic and the stdlib modules in ``_worker.PRELOAD``. ``start``
+first checks that bubblewrap (``TOOLDESK_SANDBOX_BWRAP``, default ``bwrap`` on PATH) can confine one.
+Confined (the default), each worker runs under bubblewrap (``_confine.py`` has the exact options) with:
+
+- its own user, pid, network, mount, ipc, uts and (where the kernel has it) cgroup namespaces, as uid
+  and gid 65534 with no capabilities, no_new_privs, and no way to make further user namespaces;
+- no network: only a loopback interface of its own, so nothing on the host (the console's port
+  included) can be reached, and no name resolution;
+- a file system of its own, all read-only except two tmpfs: /usr (and /bin, /lib, /lib64 as the host
+  has them), the Python installation, and ``_worker.py`` with pydantic and its dependencies bound
+  one by one (not the virtualenv, not the project folder, no /etc, /home, /root, /sys or /run); a
+  fresh /proc showing only its own processes; a minimal /dev; /tmp (64 MB; also HOME, TMPDIR and
+  the working directory) and /dev/shm (16 MB), both gone with the worker;
+- its own process tree: it sees and can signal only its own processes, and every process it starts
+  (also with setsid or a double fork) is killed with it (``--die-with-parent``, and the end of its
+  pid namespace), also when the console itself is killed with SIGKILL;
+
+and, confined or not:
 
 - an environment of PATH, LANG, LC_ALL, LC_CTYPE, TZ only (so no ``TOOLDESK_*`` secret), with HOME
-  and TMPDIR set to its own fresh temporary directory, which is also its working directory;
+  and TMPDIR set to its own temporary folder;
 - stdin, stdout and stderr on /dev/null (``print`` is captured in Python; writes to fd 1/2 vanish);
 - RLIMIT_AS = its start-up address space (about 45 MB) + ``memory_mb``, and no core dumps;
-- when the console runs as root: supplementary groups dropped, uid/gid set to nobody (65534) for
-  real, effective and saved ids, no_new_privs set, and RLIMIT_NPROC 128 for that uid;
-- its own session, so a kill reaches the children it started (unless they called setsid);
+- its own session, so a kill reaches the children it started;
 - a fresh globals dict per call, a reset working directory, and replacement after a timeout, a
   crash, or a call that left threads running. ``sys.exit()`` is caught: "exception", worker kept.
 
-What it does not do: there is no seccomp, namespace or chroot. A snippet can use the network
-(including the console's own port on localhost), read any world-readable file (the project's
-source, and the database if its file is not 0600), import any package installed in the console's
-virtualenv (including ``app`` itself, which then sees the default settings, not the console's),
-signal the other workers (same uid), change interpreter state (monkeypatch a module) that later
-calls on the same worker see, and leave files in its working directory. Without root it runs as
-the console's user and can read everything the console can. As nobody it cannot import stdlib
-modules outside PRELOAD if the interpreter lives in a folder others cannot enter (a pyenv Python
-under /root; ``start`` logs a warning). The timeout is wall clock; what the snippet printed before
-it is lost. The memory cap is address space, not resident memory. Treat snippets as code the
-console's user trusts, not as code from strangers.
+Where bubblewrap is missing or the kernel refuses its namespaces, ``start`` logs one line and Python
+handlers are disabled (every run is "disabled") unless ``TOOLDESK_SANDBOX_UNCONFINED=true``; then
+workers run unconfined (``python -I``), in a host temporary folder ``tooldesk-sandbox-<console
+pid>-*`` (a later ``start`` removes those whose console is gone), and, when the console runs as
+root, as nobody for real (supplementary groups dropped, no_new_privs, RLIMIT_NPROC 128). Unconfined,
+a snippet can use the network (the console's port included), read any world-readable file, write
+where others may (/tmp), signal other processes of its uid, and start processes that outlive it.
+
+What it does not do, confined or not: there is no seccomp filter (no seccomp library is among the
+dependencies, and hand-written BPF is not worth its risk), so the whole kernel interface is open to
+attack. With a root console, a confined worker's uid outside its namespaces is root's (without
+capabilities); the kernel then does not apply RLIMIT_NPROC, so a fork bomb is bounded only by the
+timeout, which ends its whole pid namespace (with a non-root console the limit of 128 holds). CPU
+time, disk and memory beyond the address-space cap (tmpfs pages, kernel memory) are not limited by a
+cgroup. A snippet can import every module of the Python installation, change interpreter state
+(monkeypatch a module) that later calls on the same worker see, and leave files in /tmp for them.
+The timeout is wall clock; what the snippet printed before it is lost. Treat confined snippets as
+code that may be hostile but not as code that may hold a kernel exploit.
 """
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import itertools
 import logging
-import os
-import sysconfig
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from app.config import get_settings
+from app.handlers import _confine
 from app.handlers._worker_process import (
     Reply,
     WorkerDied,
     WorkerProcess,
     WorkerTimeout,
-    closed_to_others,
     encode_request,
 )
+from app.handlers.snippet_check import SnippetProblem, check_snippet
 
+__all__ = ["Sandbox", "SnippetOutcome", "SnippetProblem", "check_snippet"]
 log = logging.getLogger("tooldesk")
+UNCONFINED_SETTING = "TOOLDESK_SANDBOX_UNCONFINED"
 _RESPAWN_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)  # seconds between attempts when a worker fails to start
 
 
@@ -95,36 +119,6 @@ class SnippetOutcome:
     duration_ms: float
 
 
-@dataclass(frozen=True)
-class SnippetProblem:
-    """One problem ``check_snippet`` found: 1-based ``line`` and ``column`` when known, and a message."""
-
-    line: int | None
-    column: int | None
-    message: str
-
-
-def check_snippet(code: str) -> list[SnippetProblem]:
-    """Compile ``code`` without running it; [] when it compiles and defines a top-level ``handle``.
-
-    A syntax error gives one problem with its position; otherwise a missing ``def handle`` or
-    ``async def handle`` at module level gives one without.
-    """
-    try:
-        compile(code, "<handler>", "exec", dont_inherit=True)
-    except SyntaxError as exc:
-        return [SnippetProblem(line=exc.lineno, column=exc.offset, message=f"SyntaxError: {exc.msg}")]
-    except ValueError as exc:  # e.g. a NUL byte in the source
-        return [SnippetProblem(line=None, column=None, message=f"SyntaxError: {exc}")]
-    tree = ast.parse(code)
-    if not any(
-        isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == "handle" for node in tree.body
-    ):
-        message = "no `handle` function: add `async def handle(args: dict, agent_id: str, task_id: int) -> str`"
-        return [SnippetProblem(line=None, column=None, message=message)]
-    return []
-
-
 class Sandbox:
     """A pool of ``workers`` warm worker processes; each ``run`` borrows one for one call.
 
@@ -133,12 +127,28 @@ class Sandbox:
     before the first ``run`` and ``await aclose()`` at shutdown.
     """
 
-    def __init__(self, *, workers: int = 2, timeout: float = 5.0, memory_mb: int = 256) -> None:
+    def __init__(
+        self,
+        *,
+        workers: int = 2,
+        timeout: float = 5.0,
+        memory_mb: int = 256,
+        bwrap: str | None = None,
+        unconfined: bool | None = None,
+    ) -> None:
         if workers < 1 or timeout <= 0 or memory_mb < 16:
             raise ValueError(f"workers={workers} timeout={timeout} memory_mb={memory_mb}: need >= 1, > 0 and >= 16")
         self.workers = workers
         self.timeout = timeout
         self.memory_mb = memory_mb
+        if bwrap is None or unconfined is None:
+            settings = get_settings()
+            bwrap = settings.sandbox_bwrap if bwrap is None else bwrap
+            unconfined = settings.sandbox_unconfined if unconfined is None else unconfined
+        self.bwrap = bwrap
+        self.unconfined = unconfined
+        self.confined: bool | None = None  # known after start()
+        self.disabled: str | None = None  # after start(): why runs are refused, when they are
         self._idle: asyncio.Queue[WorkerProcess | None] | None = None
         self._live: set[WorkerProcess] = set()
         self._dying: set[WorkerProcess] = set()  # replaced, not yet reaped
@@ -146,14 +156,33 @@ class Sandbox:
         self._closed = False
 
     async def start(self) -> None:
-        """Start the workers and wait until every one is ready (about 0.2 s).
+        """Start the workers and wait until every one is ready (about 0.3 s).
 
+        First removes temporary folders that consoles no longer running left behind, then checks that
+        ``bwrap`` can confine a worker. If it cannot, logs one line saying why and either starts unconfined
+        workers (``unconfined``) or none: every ``run`` is then a "disabled" outcome naming the setting.
         Raises WorkerDied (it exited or was not ready within 30 s) or OSError (it could not be started).
         """
         if self._idle is not None:
             raise RuntimeError("the sandbox is already started")
         self._idle = asyncio.Queue()
-        _warn_if_interpreter_closed()
+        await asyncio.to_thread(_confine.remove_stale_dirs)
+        refused = await _confine.probe(self.bwrap)
+        self.confined = refused is None
+        if refused is not None and not self.unconfined:
+            self.disabled = (
+                f"Python handlers are disabled: their sandbox cannot be confined ({refused}); install bubblewrap "
+                f"(`make run` does) or set {UNCONFINED_SETTING}=true to run them with process-level containment only"
+            )
+            log.error("%s", self.disabled)
+            return
+        if refused is not None:
+            log.warning(
+                "Python handlers run unconfined, with process-level containment only (%s=true): %s",
+                UNCONFINED_SETTING,
+                refused,
+            )
+            _confine.warn_if_interpreter_closed()
         try:
             started = await asyncio.gather(*(self._spawn() for _ in range(self.workers)))
         except BaseException:
@@ -191,6 +220,8 @@ class Sandbox:
         """
         limit = self.timeout if timeout is None else timeout
         started = time.perf_counter()
+        if self.disabled is not None:
+            return _outcome(_failed("disabled", self.disabled), started)
         try:
             body = encode_request(code=code, args=args, agent_id=agent_id, task_id=task_id)
         except (TypeError, ValueError) as exc:
@@ -257,25 +288,12 @@ class Sandbox:
             return
 
     async def _spawn(self) -> WorkerProcess:
-        worker = await WorkerProcess.spawn(memory_mb=self.memory_mb)
+        worker = await WorkerProcess.spawn(memory_mb=self.memory_mb, bwrap=None if not self.confined else self.bwrap)
         if self._closed:
             await worker.stop()
             raise WorkerDied("the sandbox closed while the worker started")
         self._live.add(worker)
         return worker
-
-
-def _warn_if_interpreter_closed() -> None:
-    if os.geteuid() != 0:
-        return
-    stdlib = sysconfig.get_paths()["stdlib"]
-    if (closed := closed_to_others(stdlib)) is not None:
-        log.warning(
-            "sandbox workers run as nobody, who cannot enter %s: snippets can import only the preloaded "
-            "modules (_worker.PRELOAD, pydantic) and the virtualenv's packages; use a Python installed "
-            "outside it for the full standard library",
-            closed,
-        )
 
 
 def _outcome(reply: Reply, started: float) -> SnippetOutcome:

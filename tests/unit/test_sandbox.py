@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
@@ -246,40 +242,6 @@ async def test_run_cancelled_call_leaves_pool_usable(sandbox: Sandbox) -> None:
     with pytest.raises(asyncio.CancelledError):
         await running
     await assert_pool_answers(sandbox)
-
-
-@on_module_loop
-async def test_run_env_hides_tooldesk_secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TOOLDESK_WEBHOOK_SECRET", "whsec_do-not-leak")
-    pool = Sandbox(workers=1)
-    await pool.start()
-    try:
-        outcome = await call(pool, "import os\ndef handle(a, b, c):\n    return dict(os.environ)\n")
-    finally:
-        await pool.aclose()
-    env = json.loads(outcome.output)
-    assert set(env) <= {"HOME", "LANG", "LC_ALL", "LC_CTYPE", "PATH", "TMPDIR", "TZ"}
-    assert Path(env["HOME"]).name.startswith("tooldesk-sandbox-")
-
-
-@pytest.fixture
-def console_file() -> Iterator[Path]:
-    """A 0600 file of the test process, in a folder anyone may read: only the file's mode keeps others out."""
-    folder = Path(tempfile.mkdtemp())
-    folder.chmod(0o755)
-    secret = folder / "console.db"
-    secret.write_text("secret")
-    secret.chmod(0o600)
-    yield secret
-    secret.unlink()
-    folder.rmdir()
-
-
-@pytest.mark.skipif(os.geteuid() != 0, reason="privileges are dropped only when the console runs as root")
-@on_module_loop
-async def test_run_as_root_cannot_read_console_file(sandbox: Sandbox, console_file: Path) -> None:
-    outcome = await call(sandbox, f"def handle(a, b, c):\n    return open({str(console_file)!r}).read()\n")
-    assert outcome.failure == "exception" and outcome.output.startswith("PermissionError:")
 
 
 @on_module_loop
