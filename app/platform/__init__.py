@@ -1,1 +1,5 @@
-"""The client for the platform's execution API."""
+"""The client for the platform's execution API (``client.PlatformClient``)."""
+
+__all__ = [
+    "client",
+]

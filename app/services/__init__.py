@@ -1,1 +1,24 @@
-"""What the console does: runs, rounds, agents, ingestion. Pages and routes call these."""
+"""What the console does, one module a concept; pages and routes import these modules (``from app.services import
+rounds``) and call their functions."""
+
+__all__ = [
+    "agents",
+    "apply",
+    "compare",
+    "config_io",
+    "deliveries",
+    "demo",
+    "events",
+    "export_python",
+    "export_text",
+    "handler_store",
+    "handler_test",
+    "ingest",
+    "outbox",
+    "overview",
+    "reconcile",
+    "replay",
+    "responder",
+    "rounds",
+    "runs",
+]

@@ -138,9 +138,10 @@ def _first_delivery_id(session: Session, since: float) -> int:
     Ids grow with ``received_at`` give or take the wait for the write lock; the caller asks from
     ``ORDER_MARGIN`` seconds earlier and still filters on ``received_at``, so the counts stay exact."""
     conn = session.connection()  # Core, not the ORM: about 20 lookups, each a few microseconds in SQLite
-    low, high = conn.execute(_FIRST_ID).scalar(), conn.execute(_LAST_ID).scalar()
-    if low is None or high is None:
+    first, last = conn.execute(_FIRST_ID).scalar(), conn.execute(_LAST_ID).scalar()
+    if first is None or last is None:
         return 0
+    low, high = int(first), int(last)
     while low <= high:
         middle = (low + high) // 2
         received = conn.execute(_RECEIVED_FROM, {"middle": middle}).scalar()

@@ -1,1 +1,6 @@
-"""The receiving side: the webhook route and delivery verification."""
+"""The receiving side: the webhook route (``route.router``) and delivery verification (``verify``)."""
+
+__all__ = [
+    "route",
+    "verify",
+]

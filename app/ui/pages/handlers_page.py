@@ -167,7 +167,7 @@ class _HandlersPage:
                 f"dense no-caps size=sm unelevated toggle-color={color(mode)}"
             ).mark(f"mode-{words}")
 
-    async def _switch(self, event: ValueChangeEventArguments, agent: Agent, tool: dict[str, Any]) -> None:
+    async def _switch(self, event: ValueChangeEventArguments[Any], agent: Agent, tool: dict[str, Any]) -> None:
         """A mode toggle in the list: save at once, or open the editor when the tool has no handler yet."""
         key = (agent.agent_id, tool["name"])
         handler = self.handlers.get(key)
