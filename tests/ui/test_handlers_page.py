@@ -177,7 +177,7 @@ async def test_test_args_from_past_call(user: User, console: httpx.AsyncClient):
     await wait_for(round_opened)
     await _open(user)
     options = user.find(marker="test-args-source").elements.pop().options  # type: ignore[attr-defined]
-    [past] = [key for key, label in options.items() if label.startswith(f"task {task_id} · round 1 · ")]
+    [past] = [key for key, label in options.items() if label.startswith(f"run {task_id} · round 1 · ")]
     _set(user, "test-args-source", past)
     assert "Asia/Tokyo" in user.find(marker="test-args").elements.pop().value  # type: ignore[attr-defined]
 

@@ -45,13 +45,13 @@ async def test_answer_clock_round_in_inbox_completes_run(user: User, console: ht
     task_id = (await console.post(f"/api/agents/{CLOCK}/runs", json={"string_inputs": {"1": "Europe/Lisbon"}})).json()[
         "task_id"
     ]
-    await user.should_see(f"task {task_id} · round 1")
+    await user.should_see(f"run {task_id} · round 1")
     [round_] = (await console.get("/api/rounds")).json()
     call_id = round_["tool_calls"][0]["tool_call_id"]
     user.find(marker=f"result-{call_id}").type("2026-11-29T18:00:00+00:00")
     user.find(marker=f"submit-{round_['id']}").click()
     await user.should_see(f"Round 1 of run {task_id} sent")
-    await user.should_not_see(f"task {task_id} · round 1")
+    await user.should_not_see(f"run {task_id} · round 1")
     assert runtime.simulator is not None
     assert [body.results[0].output for _, body in runtime.simulator.received] == ["2026-11-29T18:00:00+00:00"]
 
@@ -106,7 +106,7 @@ async def test_is_error_switch_sends_error_result(user: User, console: httpx.Asy
     flaky = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b03"
     await user.open("/")
     task_id = (await console.post(f"/api/agents/{flaky}/runs", json={})).json()["task_id"]
-    await user.should_see(f"task {task_id} · round 1")
+    await user.should_see(f"run {task_id} · round 1")
     [round_] = (await console.get("/api/rounds")).json()
     call_id = round_["tool_calls"][0]["tool_call_id"]
     user.find(marker=f"result-{call_id}").type("quote service down")

@@ -25,7 +25,7 @@ async def test_suggestion_prefills_and_person_completes_round(user: User, consol
     assert saved.status_code == 200, saved.text
     await user.open("/")
     task_id = (await console.post(f"/api/agents/{TRIP}/runs", json={})).json()["task_id"]
-    await user.should_see(f"task {task_id} · round 1")
+    await user.should_see(f"run {task_id} · round 1")
     [round_] = (await console.get("/api/rounds")).json()
     calls = {c["name"]: c["tool_call_id"] for c in round_["tool_calls"]}
     await user.should_see("suggested by static handler v1", retries=50)
