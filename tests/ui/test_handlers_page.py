@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
-import httpx
+import pytest
 from nicegui import ui
 from nicegui.elements.upload_files import SmallFileUpload
 from nicegui.testing import User
 
 from app.runtime import Runtime
 from app.ui.components.handler_test import sample_args
-from tests.builders import wait_for
-
-CLOCK = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b01"
-TRIP = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b02"
+from tests.builders import CLOCK, DEEP_JSON, Console, set_value
 
 
 async def _open(user: User, tool: str = "tool-Clock-get_current_time") -> None:
@@ -26,24 +22,17 @@ async def _open(user: User, tool: str = "tool-Clock-get_current_time") -> None:
     await user.should_see(marker="save-handler")
 
 
-def _set(user: User, marker: str, value: Any) -> None:
-    """Set a field the way a browser would (toggles, selects, code editors have no typing in the simulation)."""
-    element = user.find(marker=marker).elements.pop()
-    assert isinstance(element, ui.element)
-    element.set_value(value)  # type: ignore[attr-defined]
-
-
-async def _handlers(console: httpx.AsyncClient) -> dict[str, dict]:
+async def _handlers(console: Console) -> dict[str, dict]:
     return {h["tool_name"]: h for h in (await console.get("/api/handlers")).json()}
 
 
-async def test_save_static_text_then_json_increases_version(user: User, console: httpx.AsyncClient):
+async def test_save_static_text_then_json_increases_version(user: User, console: Console):
     await _open(user)
     user.find(marker="static-output").type("12:00 UTC")
     user.find(marker="save-handler").click()
     await user.should_see("saved as version 1")
-    _set(user, "static-format", "JSON")
-    _set(user, "static-json", '{"time": "12:00", "tz": "UTC"}')
+    set_value(user, "static-format", "JSON")
+    set_value(user, "static-json", '{"time": "12:00", "tz": "UTC"}')
     user.find(marker="save-handler").click()
     await user.should_see("saved as version 2")
     handler = (await _handlers(console))["get_current_time"]
@@ -52,25 +41,25 @@ async def test_save_static_text_then_json_increases_version(user: User, console:
     await user.should_see("static · v2")
 
 
-async def test_save_static_bad_json_shows_problem(user: User, console: httpx.AsyncClient):
+async def test_save_static_bad_json_shows_problem(user: User, console: Console):
     await _open(user)
-    _set(user, "static-format", "JSON")
-    _set(user, "static-json", '{"time": ')
+    set_value(user, "static-format", "JSON")
+    set_value(user, "static-json", '{"time": ')
     user.find(marker="save-handler").click()
     await user.should_see("output: not JSON")
     assert await _handlers(console) == {}
 
 
-async def test_save_rules_with_matchers_shows_in_api(user: User, console: httpx.AsyncClient):
+async def test_save_rules_with_matchers_shows_in_api(user: User, console: Console):
     await _open(user)
-    _set(user, "kind", "rules")
+    set_value(user, "kind", "rules")
     user.find(marker="add-rule").click()
     user.find(marker="rule-1-name").type("Lisbon")
     user.find(marker="rule-1-when-1-path").type("timezone")
     user.find(marker="rule-1-when-1-value").type("Europe/Lisbon")
     user.find(marker="rule-1-output").type("noon in {{ args.timezone }}")
     user.find(marker="rule-1-add-when").click()
-    _set(user, "rule-1-when-2-kind", "regex")
+    set_value(user, "rule-1-when-2-kind", "regex")
     user.find(marker="rule-1-when-2-path").type("timezone")
     user.find(marker="rule-1-when-2-value").type("^Europe/")
     user.find(marker="default-enabled").click()
@@ -91,10 +80,10 @@ async def test_save_rules_with_matchers_shows_in_api(user: User, console: httpx.
     assert spec["default"] == {"output": "unknown timezone", "is_error": False}
 
 
-async def test_save_python_template_shows_in_api(user: User, console: httpx.AsyncClient):
+async def test_save_python_template_shows_in_api(user: User, console: Console):
     await _open(user)
-    _set(user, "kind", "python")
-    _set(user, "editor-mode", "suggest")
+    set_value(user, "kind", "python")
+    set_value(user, "editor-mode", "suggest")
     user.find(marker="save-handler").click()
     await user.should_see("saved as version 1")
     handler = (await _handlers(console))["get_current_time"]
@@ -102,7 +91,7 @@ async def test_save_python_template_shows_in_api(user: User, console: httpx.Asyn
     assert "async def handle(args: dict, agent_id: str, task_id: int) -> str:" in handler["spec"]["code"]
 
 
-async def test_press_ctrl_s_saves(user: User, console: httpx.AsyncClient):
+async def test_press_ctrl_s_saves(user: User, console: Console):
     await _open(user)
     user.find(marker="static-output").type("12:00 UTC")
     user.find(marker="handler-editor").trigger("keydown.ctrl.s.prevent")
@@ -113,17 +102,17 @@ async def test_press_ctrl_s_saves(user: User, console: httpx.AsyncClient):
 async def test_switch_kind_keeps_each_draft(user: User):
     await _open(user)
     user.find(marker="static-output").type("12:00 UTC")
-    _set(user, "kind", "rules")
+    set_value(user, "kind", "rules")
     user.find(marker="add-rule").click()
     user.find(marker="rule-1-name").type("Lisbon")
-    _set(user, "kind", "python")
-    _set(user, "kind", "static")
+    set_value(user, "kind", "python")
+    set_value(user, "kind", "static")
     assert user.find(marker="static-output").elements.pop().value == "12:00 UTC"  # type: ignore[attr-defined]
-    _set(user, "kind", "rules")
+    set_value(user, "kind", "rules")
     await user.should_see("Lisbon")
 
 
-async def test_test_static_shows_output(user: User, console: httpx.AsyncClient):
+async def test_test_static_shows_output(user: User, console: Console):
     await _open(user)
     user.find(marker="static-output").type("quarter past noon")
     user.find(marker="static-is-error").click()
@@ -139,12 +128,12 @@ async def test_test_static_shows_output(user: User, console: httpx.AsyncClient):
 async def test_test_rules_renders_template_with_sample_args(user: User):
     await _open(user)
     assert '"timezone": "example"' in user.find(marker="test-args").elements.pop().value  # type: ignore[attr-defined]
-    _set(user, "kind", "rules")
+    set_value(user, "kind", "rules")
     user.find(marker="add-rule").click()
     user.find(marker="rule-1-when-1-path").type("timezone")
     user.find(marker="rule-1-when-1-value").type("Europe/Lisbon")
     user.find(marker="rule-1-output").type("noon in {{ args.timezone }}, round {{ round }}")
-    _set(user, "test-args", '{"timezone": "Europe/Lisbon"}')
+    set_value(user, "test-args", '{"timezone": "Europe/Lisbon"}')
     user.find(marker="test-handler").click()
     with user.scope(marker="test-result"):
         await user.should_see("noon in Europe/Lisbon, round 1")
@@ -153,48 +142,43 @@ async def test_test_rules_renders_template_with_sample_args(user: User):
 
 async def test_test_python_shows_output_and_logs(user: User, runtime: Runtime):
     await _open(user)
-    _set(user, "kind", "python")
+    set_value(user, "kind", "python")
     code = (
         "async def handle(args: dict, agent_id: str, task_id: int):\n"
         '    print("asked for", args["timezone"])\n'
         '    return {"time": "12:00", "tz": args["timezone"]}\n'
     )
-    _set(user, "python-code", code)
-    _set(user, "test-args", '{"timezone": "Asia/Tokyo"}')
+    set_value(user, "python-code", code)
+    set_value(user, "test-args", '{"timezone": "Asia/Tokyo"}')
     user.find(marker="test-handler").click()
     with user.scope(marker="test-result"):
         await user.should_see('{"time": "12:00", "tz": "Asia/Tokyo"}', retries=200)
         await user.should_see("asked for Asia/Tokyo")
 
 
-async def test_test_args_from_past_call(user: User, console: httpx.AsyncClient):
-    started = await console.post(f"/api/agents/{CLOCK}/runs", json={"string_inputs": {"1": "Asia/Tokyo"}})
-    task_id = started.json()["task_id"]
-
-    async def round_opened() -> list:
-        return (await console.get("/api/rounds")).json()
-
-    await wait_for(round_opened)
+async def test_test_args_from_past_call(user: User, console: Console):
+    task_id = await console.start(CLOCK, {"1": "Asia/Tokyo"})
+    await console.pending_round(task_id)
     await _open(user)
     options = user.find(marker="test-args-source").elements.pop().options  # type: ignore[attr-defined]
     [past] = [key for key, label in options.items() if label.startswith(f"run {task_id} · round 1 · ")]
-    _set(user, "test-args-source", past)
+    set_value(user, "test-args-source", past)
     assert "Asia/Tokyo" in user.find(marker="test-args").elements.pop().value  # type: ignore[attr-defined]
 
 
 async def test_test_args_not_object_shows_problem(user: User):
     await _open(user)
-    _set(user, "test-args", "[1, 2]")
+    set_value(user, "test-args", "[1, 2]")
     user.find(marker="test-handler").click()
     await user.should_see("arguments must be a JSON object")
 
 
-async def test_save_invalid_regex_shows_problem_naming_rule(user: User, console: httpx.AsyncClient):
+async def test_save_invalid_regex_shows_problem_naming_rule(user: User, console: Console):
     await _open(user)
-    _set(user, "kind", "rules")
+    set_value(user, "kind", "rules")
     user.find(marker="add-rule").click()
     user.find(marker="rule-1-name").type("Lisbon")
-    _set(user, "rule-1-when-1-kind", "regex")
+    set_value(user, "rule-1-when-1-kind", "regex")
     user.find(marker="rule-1-when-1-path").type("timezone")
     user.find(marker="rule-1-when-1-value").type("(Europe")
     user.find(marker="save-handler").click()
@@ -203,10 +187,10 @@ async def test_save_invalid_regex_shows_problem_naming_rule(user: User, console:
     assert await _handlers(console) == {}
 
 
-async def test_save_python_syntax_error_shows_line(user: User, console: httpx.AsyncClient):
+async def test_save_python_syntax_error_shows_line(user: User, console: Console):
     await _open(user)
-    _set(user, "kind", "python")
-    _set(user, "python-code", 'async def handle(args, agent_id, task_id):\n    return ("ok"\n')
+    set_value(user, "kind", "python")
+    set_value(user, "python-code", 'async def handle(args, agent_id, task_id):\n    return ("ok"\n')
     user.find(marker="save-handler").click()
     await user.should_see("line 2: SyntaxError")
     code = user.find(marker="python-code").elements.pop()
@@ -214,30 +198,30 @@ async def test_save_python_syntax_error_shows_line(user: User, console: httpx.As
     assert await _handlers(console) == {}
 
 
-async def test_switch_mode_from_list_saves_new_version(user: User, console: httpx.AsyncClient):
+async def test_switch_mode_from_list_saves_new_version(user: User, console: Console):
     saved = await console.post(
         "/api/handlers", json={"agent_id": CLOCK, "tool_name": "get_current_time", "kind": "static", "spec": {}}
     )
     assert saved.status_code == 200, saved.text
     await user.open("/handlers")
     await user.should_see("static · v1", retries=100)
-    _set(user, "mode-Clock-get_current_time", "auto")
+    set_value(user, "mode-Clock-get_current_time", "auto")
     await user.should_see("Clock · get_current_time: auto (version 2)")
     handler = (await _handlers(console))["get_current_time"]
     assert (handler["mode"], handler["version"]) == ("auto", 2)
 
 
-async def test_switch_mode_without_handler_opens_editor(user: User, console: httpx.AsyncClient):
+async def test_switch_mode_without_handler_opens_editor(user: User, console: Console):
     await user.open("/handlers")
     await user.should_see(marker="mode-Trip_planner-get_weather", retries=100)
-    _set(user, "mode-Trip_planner-get_weather", "suggest")
+    set_value(user, "mode-Trip_planner-get_weather", "suggest")
     await user.should_see("get_weather has no handler yet")
     assert user.find(marker="editor-mode").elements.pop().value == "suggest"  # type: ignore[attr-defined]
     assert user.find(marker="mode-Trip_planner-get_weather").elements.pop().value == "manual"  # type: ignore[attr-defined]
     assert await _handlers(console) == {}
 
 
-async def test_restore_version_reloads_editor(user: User, console: httpx.AsyncClient):
+async def test_restore_version_reloads_editor(user: User, console: Console):
     await _open(user)
     user.find(marker="static-output").type("first answer")
     user.find(marker="save-handler").click()
@@ -253,7 +237,7 @@ async def test_restore_version_reloads_editor(user: User, console: httpx.AsyncCl
     assert (handler["version"], handler["spec"]["output"]) == (3, "first answer")
 
 
-async def test_delete_handler_after_confirm(user: User, console: httpx.AsyncClient):
+async def test_delete_handler_after_confirm(user: User, console: Console):
     await _open(user)
     user.find(marker="static-output").type("12:00 UTC")
     user.find(marker="save-handler").click()
@@ -266,23 +250,13 @@ async def test_delete_handler_after_confirm(user: User, console: httpx.AsyncClie
     assert await _handlers(console) == {}
 
 
-async def test_run_with_static_auto_handler_completes_with_its_output(
-    user: User, console: httpx.AsyncClient, runtime: Runtime
-):
+async def test_run_with_static_auto_handler_completes_with_its_output(user: User, console: Console, runtime: Runtime):
     await _open(user)
     user.find(marker="static-output").type("2026-12-24T18:00:00+00:00")
-    _set(user, "editor-mode", "auto")
+    set_value(user, "editor-mode", "auto")
     user.find(marker="save-handler").click()
     await user.should_see("saved as version 1")
-    started = await console.post(f"/api/agents/{CLOCK}/runs", json={"string_inputs": {"1": "UTC"}})
-    assert started.status_code == 202, started.text
-    task_id = started.json()["task_id"]
-
-    async def completed() -> dict:
-        run = (await console.get(f"/api/runs/{task_id}")).json()
-        return run if run["status"] == "completed" else {}
-
-    run = await wait_for(completed, within=10)
+    run = await console.wait_for_status(await console.start(CLOCK, {"1": "UTC"}), "completed")
     assert "2026-12-24T18:00:00+00:00" in str(run["result"])
 
 
@@ -315,17 +289,17 @@ def test_sample_args_follow_schema():
     assert sample_args(None) == {}
 
 
-async def test_save_python_over_limit_refused(user: User, console: httpx.AsyncClient):
+async def test_save_python_over_limit_refused(user: User, console: Console):
     await _open(user)
-    _set(user, "kind", "python")
-    _set(user, "python-code", "async def handle(args, agent_id, task_id):\n    return 'ok'\n" + "#" * 100_001)
+    set_value(user, "kind", "python")
+    set_value(user, "python-code", "async def handle(args, agent_id, task_id):\n    return 'ok'\n" + "#" * 100_001)
     await user.should_see("the limit is 100,000")
     user.find(marker="save-handler").click()
     await user.should_see("the code is over 100,000 characters")
     assert await _handlers(console) == {}
 
 
-async def test_save_in_one_tab_offers_reload_in_other(create_user, console: httpx.AsyncClient):
+async def test_save_in_one_tab_offers_reload_in_other(create_user, console: Console):
     first, second = create_user(), create_user()
     await _open(first)
     await _open(second)
@@ -338,14 +312,14 @@ async def test_save_in_one_tab_offers_reload_in_other(create_user, console: http
     assert second.find(marker="static-output").elements.pop().value == "12:00 UTC"  # type: ignore[attr-defined]
 
 
-async def test_import_config_file_in_page_refuses_bad_file_then_imports(user: User, console: httpx.AsyncClient):
+async def test_import_config_file_in_page_refuses_bad_file_then_imports(user: User, console: Console):
     document = {
         "format": "tooldesk-config",
         "version": 1,
         "agents": [],
         "handlers": [
             {
-                "agent_id": "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b01",
+                "agent_id": CLOCK,
                 "tool_name": "get_current_time",
                 "kind": "static",
                 "mode": "auto",
@@ -375,3 +349,24 @@ async def test_import_config_file_in_page_refuses_bad_file_then_imports(user: Us
     await user.should_see("Imported: ")
     handlers = (await console.get("/api/handlers")).json()
     assert [(h["tool_name"], h["spec"]["output"]) for h in handlers] == [("get_current_time", "from a file")]
+
+
+async def test_save_static_deeply_nested_json_shows_problem(
+    user: User, console: Console, caplog: pytest.LogCaptureFixture
+):
+    """Regression: a JSON output nested deeper than Python's recursion limit (``[[[...]]]``, 1,000 levels)
+    raises RecursionError out of Save's click handler (``StaticFields.spec`` catches only JSONDecodeError): a
+    traceback in the log and no message on screen, where any other bad JSON shows "output: not JSON"."""
+    try:
+        await user.open("/handlers")
+        await user.should_see(marker="tool-Clock-get_current_time", retries=100)
+        user.find(marker="tool-Clock-get_current_time").click()
+        await user.should_see(marker="save-handler")
+        set_value(user, "static-format", "JSON")
+        set_value(user, "static-json", DEEP_JSON)
+        user.find(marker="save-handler").click()
+        await user.should_see("output: not JSON")
+    finally:
+        errors = [r.getMessage() for r in caplog.get_records("call") if r.levelname == "ERROR"]
+        caplog.clear()  # keep NiceGUI's fixture teardown clean so the next UI test can start
+    assert errors == []
