@@ -140,10 +140,7 @@ async def test_c06_partial_results_refused_in_inbox(user: User, console: Console
 
 async def test_c07_same_tool_twice_each_result_to_its_own_call(user: User, console: Console, runtime: Runtime):
     await user.open("/")
-    started = await console.post(
-        f"/api/agents/{WEATHER_COMPARE}/runs", json={"string_inputs": {"1": "Oslo", "2": "Nairobi"}}
-    )
-    task_id = started.json()["task_id"]
+    task_id = await console.start(WEATHER_COMPARE, {"1": "Oslo", "2": "Nairobi"})
     await user.should_see(f"run {task_id} · round 1")
     [round_] = await console.pending()
     ids = {call["arguments"]["city"]: call["tool_call_id"] for call in round_["tool_calls"]}
