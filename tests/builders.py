@@ -160,3 +160,16 @@ def set_value(user: Any, marker: str, value: Any) -> None:
     """Set the value of the one input marked ``marker`` on a simulated user's page, as typing or choosing would."""
     element = user.find(marker=marker).elements.pop()
     element.set_value(value)
+
+
+async def settled(event: Callable[[], Any], *, within: float = 5.0) -> None:
+    """Fire a simulated user's ``event`` and wait until the page handlers it started have finished (NiceGUI runs
+    an async handler as a background task, so the event returns before the handler has done anything)."""
+    from nicegui import background_tasks
+
+    before = set(background_tasks.running_tasks)
+    event()
+    started = background_tasks.running_tasks - before
+    if started:
+        _, running = await asyncio.wait(started, timeout=within)
+        assert not running, f"handlers still running after {within} s"

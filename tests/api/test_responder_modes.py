@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from app.runtime import Runtime
 from tests.builders import CLOCK, FLAKY, Console
 
@@ -38,7 +36,7 @@ async def test_set_mode_auto_to_manual_while_drafting_not_auto_submitted(console
     await console.pending_round(task_id)
     moved = await console.put(f"/api/handlers/{saved['id']}/mode", json={"mode": "manual"})
     assert moved.status_code == 200, moved.text
-    await asyncio.sleep(1.5)
+    await runtime.responder.idle()
     assert runtime.simulator is not None
     assert runtime.simulator.received == []
     run = await console.run(task_id)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from nicegui import ui
 from nicegui.testing import User
 
 from app.runtime import Runtime
-from tests.builders import Console, make_status
+from tests.builders import Console, make_status, settled, wait_for
 
 
 def _press(user: User, key: str, *, ctrl: bool = False, marker: str = "keys") -> None:
@@ -62,8 +60,7 @@ async def test_press_ctrl_enter_on_agents_page_does_not_submit_inbox_round(user:
     user.find(marker="result-call_1").type("half typed")
     user.find("Agents").click()
     await user.should_not_see(marker="result-call_1")
-    _press(user, "Enter", ctrl=True, marker="keys-anywhere")
-    await asyncio.sleep(0.3)
+    await settled(lambda: _press(user, "Enter", ctrl=True, marker="keys-anywhere"))
     run = (await console.get("/api/runs/8401")).json()
     assert run["rounds"][0]["state"] == "pending"
 
@@ -86,5 +83,4 @@ async def test_press_slash_on_overview_focuses_runs_search(
     await user.should_see("Overview")
     _press(user, "/")
     await user.should_see(marker="runs-search")
-    await asyncio.sleep(0.3)
-    assert focused == ["Search"]
+    assert await wait_for(lambda: focused) == ["Search"]

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from nicegui import ui
 from nicegui.testing import User
 
 from app.ui.pages import runs as runs_page
-from tests.builders import AGENT_ID, Console, make_status, take_errors, wait_for
+from tests.builders import AGENT_ID, Console, make_status, settled, take_errors, wait_for
 
 
 async def test_runs_page_filter_from_url_shows_matching_runs(user: User, console: Console):
@@ -58,10 +56,8 @@ async def test_open_runs_with_agent_filter_in_url_shows_its_runs(
     select is built with only ``{"": "every agent"}`` as options, so any agent_id raises ``Invalid value``."""
     await console.deliver(make_status(8101, status="failed", sequence=4), "m1")
     await user.open(f"/runs?agent_id={AGENT_ID}")
-    await asyncio.sleep(0.2)
-    errors = take_errors(caplog)
-    assert errors == []
     await user.should_see("1 run(s)")
+    assert take_errors(caplog) == []
 
 
 async def test_type_long_search_in_runs_keeps_url_round_trip(
@@ -93,6 +89,5 @@ async def test_open_runs_pagination_echo_from_browser_keeps_total(user: User, co
     await user.should_see("3 run(s)")
     await wait_for(lambda: _table(user).pagination.get("rowsNumber") == 3)
     echo = {"sortBy": "created_at", "descending": True, "page": 1, "rowsPerPage": 2, "rowsNumber": 0}
-    user.find(marker="runs-table").trigger("update:pagination", echo)
-    await asyncio.sleep(0.2)
+    await settled(lambda: user.find(marker="runs-table").trigger("update:pagination", echo))
     assert _table(user).pagination.get("rowsNumber") == 3
