@@ -96,6 +96,10 @@ class Console(httpx.AsyncClient):
         assert response.status_code == 200, response.text
         return dict(response.json())
 
+    async def handlers(self) -> dict[str, dict[str, Any]]:
+        """The saved handlers by tool name."""
+        return {h["tool_name"]: h for h in (await self.get("/api/handlers")).json()}
+
     async def pending(self, task_id: int | None = None) -> list[dict[str, Any]]:
         """The pending rounds, of one run when ``task_id`` is given."""
         rounds = (await self.get("/api/rounds", params={"state": "pending"})).json()
@@ -154,6 +158,15 @@ def take_errors(caplog: Any) -> list[str]:
     found = [record.getMessage().splitlines()[0][:200] for record in caplog.records if record.levelno >= logging.ERROR]
     caplog.clear()
     return found
+
+
+async def open_handler_editor(user: Any, tool: str = "tool-Clock-get_current_time") -> None:
+    """Open the Handlers page and a tool's editor (agents are synced at start; the list refreshes when they
+    arrive)."""
+    await user.open("/handlers")
+    await user.should_see(marker=tool, retries=100)
+    user.find(marker=tool).click()
+    await user.should_see(marker="save-handler")
 
 
 def set_value(user: Any, marker: str, value: Any) -> None:

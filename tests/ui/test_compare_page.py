@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from nicegui import ui
 from nicegui.testing import User
@@ -74,7 +73,7 @@ def _texts(user: User, marker: str) -> str:
 
 
 async def test_open_compare_with_superscript_digit_says_not_a_task_id(
-    user: User, console: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+    user: User, console: Console, caplog: pytest.LogCaptureFixture
 ):
     """Regression: ``_task_id`` trusts ``str.isdigit()`` ('²' passes) and ``int('²')`` raises ValueError in ``refresh``."""
     await user.open("/compare?a=%C2%B2&b=1")

@@ -1,4 +1,4 @@
-"""The Handlers page in NiceGUI's simulated browser: edit, save, test, switch modes, restore, delete."""
+"""The Handlers page in NiceGUI's simulated browser: edit, save, switch modes, restore, delete."""
 
 from __future__ import annotations
 
@@ -10,24 +10,11 @@ from nicegui.elements.upload_files import SmallFileUpload
 from nicegui.testing import User
 
 from app.runtime import Runtime
-from app.ui.components.handler_test import sample_args
-from tests.builders import CLOCK, DEEP_JSON, Console, set_value
-
-
-async def _open(user: User, tool: str = "tool-Clock-get_current_time") -> None:
-    """Open the page and a tool's editor (agents are synced at start; the list refreshes when they arrive)."""
-    await user.open("/handlers")
-    await user.should_see(marker=tool, retries=100)
-    user.find(marker=tool).click()
-    await user.should_see(marker="save-handler")
-
-
-async def _handlers(console: Console) -> dict[str, dict]:
-    return {h["tool_name"]: h for h in (await console.get("/api/handlers")).json()}
+from tests.builders import CLOCK, DEEP_JSON, Console, open_handler_editor, set_value
 
 
 async def test_save_static_text_then_json_increases_version(user: User, console: Console):
-    await _open(user)
+    await open_handler_editor(user)
     user.find(marker="static-output").type("12:00 UTC")
     user.find(marker="save-handler").click()
     await user.should_see("saved as version 1")
@@ -35,23 +22,23 @@ async def test_save_static_text_then_json_increases_version(user: User, console:
     set_value(user, "static-json", '{"time": "12:00", "tz": "UTC"}')
     user.find(marker="save-handler").click()
     await user.should_see("saved as version 2")
-    handler = (await _handlers(console))["get_current_time"]
+    handler = (await console.handlers())["get_current_time"]
     assert (handler["kind"], handler["version"]) == ("static", 2)
     assert handler["spec"] == {"output": {"time": "12:00", "tz": "UTC"}, "is_error": False}
     await user.should_see("static · v2")
 
 
 async def test_save_static_bad_json_shows_problem(user: User, console: Console):
-    await _open(user)
+    await open_handler_editor(user)
     set_value(user, "static-format", "JSON")
     set_value(user, "static-json", '{"time": ')
     user.find(marker="save-handler").click()
     await user.should_see("output: not JSON")
-    assert await _handlers(console) == {}
+    assert await console.handlers() == {}
 
 
 async def test_save_rules_with_matchers_shows_in_api(user: User, console: Console):
-    await _open(user)
+    await open_handler_editor(user)
     set_value(user, "kind", "rules")
     user.find(marker="add-rule").click()
     user.find(marker="rule-1-name").type("Lisbon")
@@ -66,7 +53,7 @@ async def test_save_rules_with_matchers_shows_in_api(user: User, console: Consol
     user.find(marker="default-output").type("unknown timezone")
     user.find(marker="save-handler").click()
     await user.should_see("saved as version 1")
-    spec = (await _handlers(console))["get_current_time"]["spec"]
+    spec = (await console.handlers())["get_current_time"]["spec"]
     assert spec["rules"] == [
         {
             "name": "Lisbon",
@@ -81,26 +68,26 @@ async def test_save_rules_with_matchers_shows_in_api(user: User, console: Consol
 
 
 async def test_save_python_template_shows_in_api(user: User, console: Console):
-    await _open(user)
+    await open_handler_editor(user)
     set_value(user, "kind", "python")
     set_value(user, "editor-mode", "suggest")
     user.find(marker="save-handler").click()
     await user.should_see("saved as version 1")
-    handler = (await _handlers(console))["get_current_time"]
+    handler = (await console.handlers())["get_current_time"]
     assert (handler["kind"], handler["mode"]) == ("python", "suggest")
     assert "async def handle(args: dict, agent_id: str, task_id: int) -> str:" in handler["spec"]["code"]
 
 
 async def test_press_ctrl_s_saves(user: User, console: Console):
-    await _open(user)
+    await open_handler_editor(user)
     user.find(marker="static-output").type("12:00 UTC")
     user.find(marker="handler-editor").trigger("keydown.ctrl.s.prevent")
     await user.should_see("saved as version 1")
-    assert (await _handlers(console))["get_current_time"]["spec"]["output"] == "12:00 UTC"
+    assert (await console.handlers())["get_current_time"]["spec"]["output"] == "12:00 UTC"
 
 
 async def test_switch_kind_keeps_each_draft(user: User):
-    await _open(user)
+    await open_handler_editor(user)
     user.find(marker="static-output").type("12:00 UTC")
     set_value(user, "kind", "rules")
     user.find(marker="add-rule").click()
@@ -112,69 +99,8 @@ async def test_switch_kind_keeps_each_draft(user: User):
     await user.should_see("Lisbon")
 
 
-async def test_test_static_shows_output(user: User, console: Console):
-    await _open(user)
-    user.find(marker="static-output").type("quarter past noon")
-    user.find(marker="static-is-error").click()
-    user.find(marker="test-handler").click()
-    await user.should_see(marker="test-output")
-    with user.scope(marker="test-result"):
-        await user.should_see("quarter past noon")
-        await user.should_see("is_error")
-        await user.should_see("static")
-    assert await _handlers(console) == {}, "Test saves nothing"
-
-
-async def test_test_rules_renders_template_with_sample_args(user: User):
-    await _open(user)
-    assert '"timezone": "example"' in user.find(marker="test-args").elements.pop().value  # type: ignore[attr-defined]
-    set_value(user, "kind", "rules")
-    user.find(marker="add-rule").click()
-    user.find(marker="rule-1-when-1-path").type("timezone")
-    user.find(marker="rule-1-when-1-value").type("Europe/Lisbon")
-    user.find(marker="rule-1-output").type("noon in {{ args.timezone }}, round {{ round }}")
-    set_value(user, "test-args", '{"timezone": "Europe/Lisbon"}')
-    user.find(marker="test-handler").click()
-    with user.scope(marker="test-result"):
-        await user.should_see("noon in Europe/Lisbon, round 1")
-        await user.should_see("rule 1 (equals on timezone)")
-
-
-async def test_test_python_shows_output_and_logs(user: User, runtime: Runtime):
-    await _open(user)
-    set_value(user, "kind", "python")
-    code = (
-        "async def handle(args: dict, agent_id: str, task_id: int):\n"
-        '    print("asked for", args["timezone"])\n'
-        '    return {"time": "12:00", "tz": args["timezone"]}\n'
-    )
-    set_value(user, "python-code", code)
-    set_value(user, "test-args", '{"timezone": "Asia/Tokyo"}')
-    user.find(marker="test-handler").click()
-    with user.scope(marker="test-result"):
-        await user.should_see('{"time": "12:00", "tz": "Asia/Tokyo"}', retries=200)
-        await user.should_see("asked for Asia/Tokyo")
-
-
-async def test_test_args_from_past_call(user: User, console: Console):
-    task_id = await console.start(CLOCK, {"1": "Asia/Tokyo"})
-    await console.pending_round(task_id)
-    await _open(user)
-    options = user.find(marker="test-args-source").elements.pop().options  # type: ignore[attr-defined]
-    [past] = [key for key, label in options.items() if label.startswith(f"run {task_id} · round 1 · ")]
-    set_value(user, "test-args-source", past)
-    assert "Asia/Tokyo" in user.find(marker="test-args").elements.pop().value  # type: ignore[attr-defined]
-
-
-async def test_test_args_not_object_shows_problem(user: User):
-    await _open(user)
-    set_value(user, "test-args", "[1, 2]")
-    user.find(marker="test-handler").click()
-    await user.should_see("arguments must be a JSON object")
-
-
 async def test_save_invalid_regex_shows_problem_naming_rule(user: User, console: Console):
-    await _open(user)
+    await open_handler_editor(user)
     set_value(user, "kind", "rules")
     user.find(marker="add-rule").click()
     user.find(marker="rule-1-name").type("Lisbon")
@@ -184,18 +110,18 @@ async def test_save_invalid_regex_shows_problem_naming_rule(user: User, console:
     user.find(marker="save-handler").click()
     await user.should_see("rule 1 (Lisbon), when[0].value: bad regex '(Europe'")
     assert "border-red-500" in user.find(marker="rule-1").elements.pop().classes, "the rule named is outlined"
-    assert await _handlers(console) == {}
+    assert await console.handlers() == {}
 
 
 async def test_save_python_syntax_error_shows_line(user: User, console: Console):
-    await _open(user)
+    await open_handler_editor(user)
     set_value(user, "kind", "python")
     set_value(user, "python-code", 'async def handle(args, agent_id, task_id):\n    return ("ok"\n')
     user.find(marker="save-handler").click()
     await user.should_see("line 2: SyntaxError")
     code = user.find(marker="python-code").elements.pop()
     assert [d["line"] for d in code.decorations] == [2]  # type: ignore[attr-defined]
-    assert await _handlers(console) == {}
+    assert await console.handlers() == {}
 
 
 async def test_switch_mode_from_list_saves_new_version(user: User, console: Console):
@@ -207,7 +133,7 @@ async def test_switch_mode_from_list_saves_new_version(user: User, console: Cons
     await user.should_see("static · v1", retries=100)
     set_value(user, "mode-Clock-get_current_time", "auto")
     await user.should_see("Clock · get_current_time: auto (version 2)")
-    handler = (await _handlers(console))["get_current_time"]
+    handler = (await console.handlers())["get_current_time"]
     assert (handler["mode"], handler["version"]) == ("auto", 2)
 
 
@@ -218,11 +144,11 @@ async def test_switch_mode_without_handler_opens_editor(user: User, console: Con
     await user.should_see("get_weather has no handler yet")
     assert user.find(marker="editor-mode").elements.pop().value == "suggest"  # type: ignore[attr-defined]
     assert user.find(marker="mode-Trip_planner-get_weather").elements.pop().value == "manual"  # type: ignore[attr-defined]
-    assert await _handlers(console) == {}
+    assert await console.handlers() == {}
 
 
 async def test_restore_version_reloads_editor(user: User, console: Console):
-    await _open(user)
+    await open_handler_editor(user)
     user.find(marker="static-output").type("first answer")
     user.find(marker="save-handler").click()
     await user.should_see("saved as version 1")
@@ -233,12 +159,12 @@ async def test_restore_version_reloads_editor(user: User, console: Console):
     await user.should_see("Version 1 restored as version 3")
     await user.should_see(marker="version-3")
     assert user.find(marker="static-output").elements.pop().value == "first answer"  # type: ignore[attr-defined]
-    handler = (await _handlers(console))["get_current_time"]
+    handler = (await console.handlers())["get_current_time"]
     assert (handler["version"], handler["spec"]["output"]) == (3, "first answer")
 
 
 async def test_delete_handler_after_confirm(user: User, console: Console):
-    await _open(user)
+    await open_handler_editor(user)
     user.find(marker="static-output").type("12:00 UTC")
     user.find(marker="save-handler").click()
     await user.should_see("saved as version 1")
@@ -247,11 +173,11 @@ async def test_delete_handler_after_confirm(user: User, console: Console):
     user.find(marker="confirm-delete").click()
     await user.should_see("Handler of get_current_time deleted")
     await user.should_see("no handler yet")
-    assert await _handlers(console) == {}
+    assert await console.handlers() == {}
 
 
 async def test_run_with_static_auto_handler_completes_with_its_output(user: User, console: Console, runtime: Runtime):
-    await _open(user)
+    await open_handler_editor(user)
     user.find(marker="static-output").type("2026-12-24T18:00:00+00:00")
     set_value(user, "editor-mode", "auto")
     user.find(marker="save-handler").click()
@@ -260,49 +186,20 @@ async def test_run_with_static_auto_handler_completes_with_its_output(user: User
     assert "2026-12-24T18:00:00+00:00" in str(run["result"])
 
 
-def test_sample_args_follow_schema():
-    schema = {
-        "type": "object",
-        "properties": {
-            "city": {"type": "string"},
-            "date": {"type": "string", "format": "date"},
-            "nights": {"type": "integer", "minimum": 2},
-            "adults": {"type": "integer"},
-            "refundable": {"type": "boolean"},
-            "cabin": {"enum": ["economy", "business"]},
-            "currency": {"type": "string", "default": "EUR"},
-            "tags": {"type": "array", "items": {"type": "string", "examples": ["quiet"]}},
-            "near": {"anyOf": [{"type": "null"}, {"type": "object", "properties": {"lat": {"type": "number"}}}]},
-        },
-    }
-    assert sample_args(schema) == {
-        "city": "example",
-        "date": "2026-12-24",
-        "nights": 2,
-        "adults": 1,
-        "refundable": True,
-        "cabin": "economy",
-        "currency": "EUR",
-        "tags": ["quiet"],
-        "near": {"lat": 1},
-    }
-    assert sample_args(None) == {}
-
-
 async def test_save_python_over_limit_refused(user: User, console: Console):
-    await _open(user)
+    await open_handler_editor(user)
     set_value(user, "kind", "python")
     set_value(user, "python-code", "async def handle(args, agent_id, task_id):\n    return 'ok'\n" + "#" * 100_001)
     await user.should_see("the limit is 100,000")
     user.find(marker="save-handler").click()
     await user.should_see("the code is over 100,000 characters")
-    assert await _handlers(console) == {}
+    assert await console.handlers() == {}
 
 
 async def test_save_in_one_tab_offers_reload_in_other(create_user, console: Console):
     first, second = create_user(), create_user()
-    await _open(first)
-    await _open(second)
+    await open_handler_editor(first)
+    await open_handler_editor(second)
     first.find(marker="static-output").type("12:00 UTC")
     first.find(marker="save-handler").click()
     await first.should_see("saved as version 1")
