@@ -1,4 +1,4 @@
-"""Builders for test data: run statuses, signed deliveries, waiting on conditions."""
+"""Builders for test data: run statuses, signed deliveries, the demo agents, the console's API, waiting on conditions."""
 
 from __future__ import annotations
 
@@ -9,10 +9,19 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from standardwebhooks.webhooks import Webhook
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 AGENT_ID = "5f0c6b2e-8a4d-4c1e-9a57-2b3f3c4d5e6f"
+
+# the demo agents of fixtures/scenarios/*.json, played by the embedded simulator
+CLOCK = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b01"
+TRIP = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b02"
+FLAKY = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b03"
+WEATHER_COMPARE = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b04"
+
+DEEP_JSON = "[" * 1000 + "]" * 1000  # valid JSON nested deeper than Python's recursion limit
 
 
 def make_status(
@@ -61,6 +70,72 @@ def encode(body: dict[str, Any]) -> bytes:
     return json.dumps(body).encode()
 
 
+class Console(httpx.AsyncClient):
+    """An HTTP client on the console with the steps tests take again and again. Each step checks the answer's
+    status, so a test reads as what it does and fails at the step that went wrong."""
+
+    async def post_webhook(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        """POST ``body`` to the webhook as it is, with ``headers`` (signed or not)."""
+        return await self.post("/webhooks/sudoiq", content=body, headers=headers)
+
+    async def deliver(self, body: dict[str, Any], msg_id: str) -> None:
+        """Deliver a run status signed with the console's secret; the webhook must take it (200)."""
+        raw = encode(body)
+        response = await self.post_webhook(raw, sign(raw, msg_id=msg_id))
+        assert response.status_code == 200, response.text
+
+    async def start(self, agent_id: str, inputs: dict[str, str] | None = None) -> int:
+        """Start a run of ``agent_id`` on the platform; its task_id."""
+        response = await self.post(f"/api/agents/{agent_id}/runs", json={"string_inputs": inputs or {}})
+        assert response.status_code == 202, response.text
+        return int(response.json()["task_id"])
+
+    async def save_handler(self, **handler: Any) -> dict[str, Any]:
+        """Save a handler (``agent_id``, ``tool_name``, ``kind``, ``spec``, ``mode`` …); the saved version."""
+        response = await self.post("/api/handlers", json=handler)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    async def handlers(self) -> dict[str, dict[str, Any]]:
+        """The saved handlers by tool name."""
+        return {h["tool_name"]: h for h in (await self.get("/api/handlers")).json()}
+
+    async def pending(self, task_id: int | None = None) -> list[dict[str, Any]]:
+        """The pending rounds, of one run when ``task_id`` is given."""
+        rounds = (await self.get("/api/rounds", params={"state": "pending"})).json()
+        return [r for r in rounds if task_id is None or r["task_id"] == task_id]
+
+    async def pending_round(self, task_id: int, number: int = 1, *, drafted: bool = False) -> dict[str, Any]:
+        """Wait for round ``number`` of the run to be pending (with the handlers' drafts, if ``drafted``)."""
+
+        async def found() -> list[dict[str, Any]]:
+            return [r for r in await self.pending(task_id) if r["round"] == number and (r["drafts"] or not drafted)]
+
+        return dict((await wait_for(found))[0])
+
+    async def answer(self, round_: dict[str, Any], outputs: dict[str, str], **extra: Any) -> httpx.Response:
+        """Submit a pending round, one output per tool name; the platform must take it (200)."""
+        results = [{"tool_call_id": c["tool_call_id"], "output": outputs[c["name"]]} for c in round_["tool_calls"]]
+        response = await self.post(f"/api/rounds/{round_['id']}/responses", json={"results": results, **extra})
+        assert response.status_code == 200, response.text
+        return response
+
+    async def run(self, task_id: int) -> dict[str, Any]:
+        """A run as ``GET /api/runs/{task_id}`` shows it."""
+        response = await self.get(f"/api/runs/{task_id}")
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    async def wait_for_status(self, task_id: int, status: str, *, within: float = 10.0) -> dict[str, Any]:
+        """Wait for the run to reach ``status``; the run then."""
+
+        async def reached() -> dict[str, Any]:
+            run = (await self.get(f"/api/runs/{task_id}")).json()
+            return run if run.get("status") == status else {}
+
+        return dict(await wait_for(reached, within=within))
+
+
 async def wait_for(condition: Callable[[], Awaitable[Any] | Any], *, within: float = 5.0) -> Any:
     """Poll ``condition`` until it returns something truthy; fail after ``within`` seconds."""
     deadline = time.monotonic() + within
@@ -83,3 +158,31 @@ def take_errors(caplog: Any) -> list[str]:
     found = [record.getMessage().splitlines()[0][:200] for record in caplog.records if record.levelno >= logging.ERROR]
     caplog.clear()
     return found
+
+
+async def open_handler_editor(user: Any, tool: str = "tool-Clock-get_current_time") -> None:
+    """Open the Handlers page and a tool's editor (agents are synced at start; the list refreshes when they
+    arrive)."""
+    await user.open("/handlers")
+    await user.should_see(marker=tool, retries=100)
+    user.find(marker=tool).click()
+    await user.should_see(marker="save-handler")
+
+
+def set_value(user: Any, marker: str, value: Any) -> None:
+    """Set the value of the one input marked ``marker`` on a simulated user's page, as typing or choosing would."""
+    element = user.find(marker=marker).elements.pop()
+    element.set_value(value)
+
+
+async def settled(event: Callable[[], Any], *, within: float = 5.0) -> None:
+    """Fire a simulated user's ``event`` and wait until the page handlers it started have finished (NiceGUI runs
+    an async handler as a background task, so the event returns before the handler has done anything)."""
+    from nicegui import background_tasks
+
+    before = set(background_tasks.running_tasks)
+    event()
+    started = background_tasks.running_tasks - before
+    if started:
+        _, running = await asyncio.wait(started, timeout=within)
+        assert not running, f"handlers still running after {within} s"

@@ -13,7 +13,7 @@ from nicegui.testing import User
 from app.changes import changes
 from app.config import get_settings
 from app.runtime import Runtime, get_runtime
-from tests.builders import SECRET
+from tests.builders import SECRET, Console
 
 
 @pytest.fixture(autouse=True)
@@ -35,12 +35,12 @@ def settings_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-async def console(user: User) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client on the running console (NiceGUI's user simulation has started it)."""
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(nicegui_app), base_url="http://127.0.0.1:8080") as c:
+async def console(user: User) -> AsyncIterator[Console]:
+    """An HTTP client on the running console (NiceGUI's user simulation has started it), with its common steps."""
+    async with Console(transport=httpx.ASGITransport(nicegui_app), base_url="http://127.0.0.1:8080") as c:
         yield c
 
 
 @pytest.fixture
-def runtime(console: httpx.AsyncClient) -> Runtime:
+def runtime(console: Console) -> Runtime:
     return get_runtime()

@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -49,16 +50,40 @@ class Responder:
         self._sandbox = sandbox
         self._on_change = on_change
         self._busy: set[int] = set()
+        self._working = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
-    async def handle_task(self, task_id: int) -> None:
+    async def idle(self) -> None:
+        """Return once no ``handle_task`` or ``sweep`` is running or waiting to run: work counts from the call
+        that creates it, not from when it starts, so a round scheduled for handlers is never missed."""
+        await self._idle.wait()
+
+    def handle_task(self, task_id: int) -> Coroutine[Any, Any, None]:
         """Answer what handlers may in the task's pending rounds (called after each applied delivery)."""
+        return self._counted(self._rounds(task_id))
+
+    def sweep(self) -> Coroutine[Any, Any, None]:
+        """Every pending round, e.g. at start for rounds that arrived while handlers were not running."""
+        return self._counted(self._rounds(None))
+
+    async def _rounds(self, task_id: int | None) -> None:
         for round_id in await asyncio.to_thread(_pending_round_ids, self._engine, task_id):
             await self.handle_round(round_id)
 
-    async def sweep(self) -> None:
-        """Every pending round, e.g. at start for rounds that arrived while handlers were not running."""
-        for round_id in await asyncio.to_thread(_pending_round_ids, self._engine, None):
-            await self.handle_round(round_id)
+    def _counted(self, work: Coroutine[Any, Any, None]) -> Coroutine[Any, Any, None]:
+        self._working += 1
+        self._idle.clear()
+
+        async def run() -> None:
+            try:
+                await work
+            finally:
+                self._working -= 1
+                if self._working == 0:
+                    self._idle.set()
+
+        return run()
 
     async def handle_round(self, round_id: int) -> None:
         """Draft answers for the round's calls that have a suggest or auto handler; submit when all are auto."""

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +19,7 @@ from app.models import Agent, HandlerVersion
 from app.runtime import Runtime
 from app.services import agents, config_io, handler_store
 from app.services.config_io import ConfigDocument, export_config, import_config
-
-CLOCK = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b01"
-TRIP = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b02"
+from tests.builders import CLOCK, TRIP, Console
 
 WEATHER_RULES = {
     "rules": [
@@ -185,19 +186,10 @@ def test_import_not_utf8_refused(empty_engine: Engine):
         import_config(engine=empty_engine, document=b'{"format": "\xff"}')
 
 
-async def test_config_routes_round_trip_and_python_download(console, runtime):
-    clock = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b01"
-    saved = await console.post(
-        "/api/handlers",
-        json={
-            "agent_id": clock,
-            "tool_name": "get_current_time",
-            "kind": "static",
-            "mode": "auto",
-            "spec": {"output": "noon"},
-        },
+async def test_config_routes_round_trip_and_python_download(console: Console, runtime: Runtime):
+    await console.save_handler(
+        agent_id=CLOCK, tool_name="get_current_time", kind="static", mode="auto", spec={"output": "noon"}
     )
-    assert saved.status_code == 200
     document = (await console.get("/api/config")).json()
     assert [(h["tool_name"], h["spec"]["output"]) for h in document["handlers"]] == [("get_current_time", "noon")]
     report = await console.post("/api/config", json=document)
@@ -208,50 +200,33 @@ async def test_config_routes_round_trip_and_python_download(console, runtime):
         headers={"content-type": "application/json"},
     )
     assert broken.status_code == 422 and "not JSON" in broken.json()["error"]["message"]
-    module = await console.get(f"/api/agents/{clock}/handlers.py")
+    module = await console.get(f"/api/agents/{CLOCK}/handlers.py")
     assert module.status_code == 200
     assert "tools = {" in module.text and "attachment" in module.headers["content-disposition"]
 
 
-def test_cli_export_then_import_into_fresh_database(tmp_path):
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOOLDESK_")}
+def test_cli_export_then_import_into_fresh_database(tmp_path: Path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": "tooldesk-config", "version": 1, "handlers": [{"kind": "nope"}]}')
-    done = subprocess.run(
-        [sys.executable, "-m", "app", "import", str(bad)],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env=env | {"TOOLDESK_DATABASE_URL": f"sqlite:///{tmp_path}/a.db"},
-        timeout=60,
-        check=False,
-    )
+    done = _cli("import", str(bad), database=tmp_path / "a.db")
     assert done.returncode == 2 and "handlers[0]" in done.stderr and "Traceback" not in done.stderr
     out = tmp_path / "config.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "app", "export", str(out)],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env=env | {"TOOLDESK_DATABASE_URL": f"sqlite:///{tmp_path}/a.db"},
-        timeout=60,
-        check=False,
-    )
+    done = _cli("export", str(out), database=tmp_path / "a.db")
     assert done.returncode == 0, done.stderr
-    done = subprocess.run(
-        [sys.executable, "-m", "app", "import", str(out)],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env=env | {"TOOLDESK_DATABASE_URL": f"sqlite:///{tmp_path}/b.db"},
-        timeout=60,
-        check=False,
-    )
+    done = _cli("import", str(out), database=tmp_path / "b.db")
     assert done.returncode == 0, done.stderr
     assert "imported" in done.stderr
+
+
+def _cli(*args: str, database: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m app ARGS`` in the repository, on ``database``, with no other TOOLDESK_ setting."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOOLDESK_")}
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        env=env | {"TOOLDESK_DATABASE_URL": f"sqlite:///{database}"},
+        timeout=60,
+        check=False,
+    )

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import httpx
-
 from app.services.demo import load_demo_handlers
-from tests.builders import wait_for
+from tests.builders import Console, wait_for
 
 
 def test_demo_handlers_cover_every_demo_tool():
@@ -15,7 +13,7 @@ def test_demo_handlers_cover_every_demo_tool():
     assert {(h.agent_id, h.tool_name) for h in load_demo_handlers()} == tools
 
 
-async def test_run_demo_completes_every_agent(console: httpx.AsyncClient, monkeypatch):
+async def test_run_demo_completes_every_agent(console: Console, monkeypatch):
     response = await console.post("/api/demo", json={})
     assert response.status_code == 202, response.text
     task_ids = [run["task_id"] for run in response.json()]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-import httpx
+from tests.builders import Console
 
 
 async def _max_stall_during(work) -> float:
@@ -32,7 +32,7 @@ async def _max_stall_during(work) -> float:
     return max(stalls)
 
 
-async def test_handler_test_catastrophic_regex_keeps_console_serving(console: httpx.AsyncClient):
+async def test_handler_test_catastrophic_regex_keeps_console_serving(console: Console):
     spec = {
         "rules": [{"when": [{"kind": "regex", "path": "s", "value": "(a+)+$"}], "response": {"output": "hit"}}],
         "default": {"output": "miss"},

@@ -2,42 +2,21 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
 from app.runtime import Runtime
-from tests.builders import wait_for
-
-CLOCK = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b01"
-TRIP = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b02"
+from tests.builders import CLOCK, TRIP, Console
 
 
-async def _save(console: httpx.AsyncClient, **handler) -> dict:
-    response = await console.post("/api/handlers", json=handler)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-async def _run_until(console: httpx.AsyncClient, task_id: int, status: str) -> dict:
-    async def reached() -> dict:
-        run = (await console.get(f"/api/runs/{task_id}")).json()
-        return run if run["status"] == status else {}
-
-    return await wait_for(reached, within=10)
-
-
-async def _start(console: httpx.AsyncClient, agent_id: str, inputs: dict | None = None) -> int:
-    response = await console.post(f"/api/agents/{agent_id}/runs", json={"string_inputs": inputs or {}})
-    assert response.status_code == 202, response.text
-    return response.json()["task_id"]
-
-
-async def test_static_auto_handler_answers_round(console: httpx.AsyncClient, runtime: Runtime):
-    await _save(
-        console, agent_id=CLOCK, tool_name="get_current_time", kind="static", mode="auto", spec={"output": "12:00 UTC"}
+async def test_static_auto_handler_answers_round(console: Console, runtime: Runtime):
+    await console.save_handler(
+        agent_id=CLOCK, tool_name="get_current_time", kind="static", mode="auto", spec={"output": "12:00 UTC"}
     )
-    task_id = await _start(console, CLOCK)
-    run = await _run_until(console, task_id, "completed")
+    task_id = await console.start(CLOCK)
+    run = await console.wait_for_status(task_id, "completed")
     assert run["result"] == "The current time in UTC is 12:00 UTC."
     assert runtime.simulator is not None
     assert [body.results[0].output for _, body in runtime.simulator.received] == ["12:00 UTC"]
@@ -45,7 +24,7 @@ async def test_static_auto_handler_answers_round(console: httpx.AsyncClient, run
     assert run["rounds"][0]["results"][0]["answered_by"] == "static handler v1"
 
 
-async def test_rules_auto_handlers_drive_trip_planner_branch(console: httpx.AsyncClient, runtime: Runtime):
+async def test_rules_auto_handlers_drive_trip_planner_branch(console: Console, runtime: Runtime):
     weather = {
         "rules": [
             {
@@ -56,25 +35,23 @@ async def test_rules_auto_handlers_drive_trip_planner_branch(console: httpx.Asyn
         ],
         "default": {"output": "Sunny in {{ args.city }}"},
     }
-    await _save(console, agent_id=TRIP, tool_name="get_weather", kind="rules", mode="auto", spec=weather)
-    await _save(
-        console,
+    await console.save_handler(agent_id=TRIP, tool_name="get_weather", kind="rules", mode="auto", spec=weather)
+    await console.save_handler(
         agent_id=TRIP,
         tool_name="search_flights",
         kind="static",
         mode="auto",
         spec={"output": {"flight": "SK 4609"}},
     )
-    await _save(
-        console,
+    await console.save_handler(
         agent_id=TRIP,
         tool_name="book_umbrella",
         kind="rules",
         mode="auto",
         spec={"rules": [], "default": {"output": "umbrella for {{ args.city }} after: {{ results.get_weather }}"}},
     )
-    task_id = await _start(console, TRIP, {"1": "Bergen"})
-    run = await _run_until(console, task_id, "completed")
+    task_id = await console.start(TRIP, {"1": "Bergen"})
+    run = await console.wait_for_status(task_id, "completed")
     assert [call["name"] for r in run["rounds"] for call in r["tool_calls"]] == [
         "get_weather",
         "search_flights",
@@ -85,48 +62,39 @@ async def test_rules_auto_handlers_drive_trip_planner_branch(console: httpx.Asyn
     assert "Booking: umbrella for Bergen after: Rain in Bergen" in run["result"]
 
 
-async def test_python_auto_handler_answers_round(console: httpx.AsyncClient, runtime: Runtime):
+async def test_python_auto_handler_answers_round(console: Console, runtime: Runtime):
     code = "async def handle(args, agent_id, task_id):\n    return {'time': 'noon', 'tz': args['timezone']}\n"
-    await _save(console, agent_id=CLOCK, tool_name="get_current_time", kind="python", mode="auto", spec={"code": code})
-    task_id = await _start(console, CLOCK, {"1": "Asia/Tokyo"})
-    run = await _run_until(console, task_id, "completed")
+    await console.save_handler(
+        agent_id=CLOCK, tool_name="get_current_time", kind="python", mode="auto", spec={"code": code}
+    )
+    task_id = await console.start(CLOCK, {"1": "Asia/Tokyo"})
+    run = await console.wait_for_status(task_id, "completed")
     assert run["result"] == 'The current time in Asia/Tokyo is {"time": "noon", "tz": "Asia/Tokyo"}.'
 
 
-async def test_suggest_handler_prefills_and_waits_for_person(console: httpx.AsyncClient, runtime: Runtime):
-    await _save(
-        console,
+async def test_suggest_handler_prefills_and_waits_for_person(console: Console, runtime: Runtime):
+    await console.save_handler(
         agent_id=CLOCK,
         tool_name="get_current_time",
         kind="static",
         mode="suggest",
         spec={"output": "about noon"},
     )
-    task_id = await _start(console, CLOCK)
-
-    async def drafted() -> list:
-        return [r for r in (await console.get("/api/rounds")).json() if r["task_id"] == task_id and r["drafts"]]
-
-    [round_] = await wait_for(drafted)
+    task_id = await console.start(CLOCK)
+    round_ = await console.pending_round(task_id, drafted=True)
     assert [(d["mode"], d["output"]) for d in round_["drafts"]] == [("suggest", "about noon")]
     assert runtime.simulator is not None and runtime.simulator.received == []
 
 
-async def test_mixed_round_waits_for_manual_call_only(console: httpx.AsyncClient, runtime: Runtime):
-    await _save(console, agent_id=TRIP, tool_name="get_weather", kind="static", mode="auto", spec={"output": "Dry"})
-    task_id = await _start(console, TRIP)
-
-    async def drafted() -> list:
-        return [r for r in (await console.get("/api/rounds")).json() if r["task_id"] == task_id and r["drafts"]]
-
-    [round_] = await wait_for(drafted)
+async def test_mixed_round_waits_for_manual_call_only(console: Console, runtime: Runtime):
+    await console.save_handler(
+        agent_id=TRIP, tool_name="get_weather", kind="static", mode="auto", spec={"output": "Dry"}
+    )
+    task_id = await console.start(TRIP)
+    round_ = await console.pending_round(task_id, drafted=True)
     assert runtime.simulator is not None and runtime.simulator.received == []
     calls = {c["name"]: c["tool_call_id"] for c in round_["tool_calls"]}
-    results = [
-        {"tool_call_id": calls["get_weather"], "output": "Dry"},
-        {"tool_call_id": calls["search_flights"], "output": "TP 1351"},
-    ]
-    assert (await console.post(f"/api/rounds/{round_['id']}/responses", json={"results": results})).status_code == 200
+    await console.answer(round_, {"get_weather": "Dry", "search_flights": "TP 1351"})
     [(_, sent)] = runtime.simulator.received
     assert {r.tool_call_id: r.output for r in sent.results} == {
         calls["get_weather"]: "Dry",
@@ -145,30 +113,34 @@ async def test_mixed_round_waits_for_manual_call_only(console: httpx.AsyncClient
     ],
     ids=["bad-regex", "python-syntax", "python-no-handle", "static-unknown-field", "bad-probability"],
 )
-async def test_save_handler_invalid_refused_422_naming_problem(console: httpx.AsyncClient, handler: dict, words: str):
+async def test_save_handler_invalid_refused_422_naming_problem(console: Console, handler: dict, words: str):
     response = await console.post("/api/handlers", json={"agent_id": CLOCK, "tool_name": "get_current_time", **handler})
     assert response.status_code == 422, response.text
     assert words in response.json()["error"]["message"]
 
 
-async def test_versions_kept_and_restorable(console: httpx.AsyncClient):
-    first = await _save(console, agent_id=CLOCK, tool_name="get_current_time", kind="static", spec={"output": "one"})
-    await _save(console, agent_id=CLOCK, tool_name="get_current_time", kind="static", spec={"output": "two"})
+async def test_versions_kept_and_restorable(console: Console):
+    first = await console.save_handler(
+        agent_id=CLOCK, tool_name="get_current_time", kind="static", spec={"output": "one"}
+    )
+    await console.save_handler(agent_id=CLOCK, tool_name="get_current_time", kind="static", spec={"output": "two"})
     versions = (await console.get(f"/api/handlers/{first['id']}/versions")).json()
     assert [(v["version"], v["spec"]["output"]) for v in versions] == [(2, "two"), (1, "one")]
     restored = (await console.post(f"/api/handlers/{first['id']}/versions/1/restore", json={})).json()
     assert (restored["version"], restored["spec"]["output"]) == (3, "one")
 
 
-async def test_mode_switch_and_delete(console: httpx.AsyncClient):
-    saved = await _save(console, agent_id=CLOCK, tool_name="get_current_time", kind="static", spec={"output": "x"})
+async def test_mode_switch_and_delete(console: Console):
+    saved = await console.save_handler(
+        agent_id=CLOCK, tool_name="get_current_time", kind="static", spec={"output": "x"}
+    )
     moved = (await console.put(f"/api/handlers/{saved['id']}/mode", json={"mode": "auto"})).json()
     assert (moved["mode"], moved["version"]) == ("auto", 2)
     assert (await console.delete(f"/api/handlers/{saved['id']}")).status_code == 204
     assert (await console.get(f"/api/handlers/{saved['id']}")).status_code == 404
 
 
-async def test_test_endpoint_runs_rules_on_sample_args(console: httpx.AsyncClient):
+async def test_test_endpoint_runs_rules_on_sample_args(console: Console):
     spec = {
         "rules": [
             {
@@ -186,51 +158,33 @@ async def test_test_endpoint_runs_rules_on_sample_args(console: httpx.AsyncClien
     assert miss["is_error"] and "expected 'Oslo', got 'Rome'" in miss["output"]
 
 
-async def test_save_answer_as_rule_then_next_run_suggested(console: httpx.AsyncClient, runtime: Runtime):
-    task_id = await _start(console, CLOCK, {"1": "Europe/Oslo"})
-
-    async def pending() -> list:
-        return [r for r in (await console.get("/api/rounds")).json() if r["task_id"] == task_id]
-
-    [round_] = await wait_for(pending)
+async def test_save_answer_as_rule_then_next_run_suggested(console: Console, runtime: Runtime):
+    task_id = await console.start(CLOCK, {"1": "Europe/Oslo"})
+    round_ = await console.pending_round(task_id)
     call_id = round_["tool_calls"][0]["tool_call_id"]
     answer = "{{ not a template }} 18:00"
-    sent = await console.post(
-        f"/api/rounds/{round_['id']}/responses", json={"results": [{"tool_call_id": call_id, "output": answer}]}
-    )
-    assert sent.status_code == 200
+    await console.answer(round_, {"get_current_time": answer})
     saved = await console.post(f"/api/rounds/{round_['id']}/calls/{call_id}/rule", json={})
     assert saved.status_code == 200, saved.text
     assert (saved.json()["kind"], saved.json()["mode"]) == ("rules", "suggest")
 
-    again = await _start(console, CLOCK, {"1": "Europe/Oslo"})
-
-    async def drafted() -> list:
-        return [r for r in (await console.get("/api/rounds")).json() if r["task_id"] == again and r["drafts"]]
-
-    [next_round] = await wait_for(drafted)
+    again = await console.start(CLOCK, {"1": "Europe/Oslo"})
+    next_round = await console.pending_round(again, drafted=True)
     assert next_round["drafts"][0]["output"] == answer
 
 
-async def test_save_as_rule_refused_for_python_handler(console: httpx.AsyncClient):
-    await _save(
-        console,
+async def test_save_as_rule_refused_for_python_handler(console: Console):
+    await console.save_handler(
         agent_id=CLOCK,
         tool_name="get_current_time",
         kind="python",
         mode="manual",
         spec={"code": "def handle(args, agent_id, task_id):\n    return 'x'\n"},
     )
-    task_id = await _start(console, CLOCK)
-
-    async def pending() -> list:
-        return [r for r in (await console.get("/api/rounds")).json() if r["task_id"] == task_id]
-
-    [round_] = await wait_for(pending)
+    task_id = await console.start(CLOCK)
+    round_ = await console.pending_round(task_id)
     call_id = round_["tool_calls"][0]["tool_call_id"]
-    await console.post(
-        f"/api/rounds/{round_['id']}/responses", json={"results": [{"tool_call_id": call_id, "output": "x"}]}
-    )
+    await console.answer(round_, {"get_current_time": "x"})
     refused = await console.post(f"/api/rounds/{round_['id']}/calls/{call_id}/rule", json={})
     assert refused.status_code == 422
     assert "python handler" in refused.json()["error"]["message"]
@@ -246,13 +200,15 @@ def short_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def test_python_infinite_loop_times_out_while_console_serves(
-    short_sandbox: None, console: httpx.AsyncClient, runtime: Runtime
+    short_sandbox: None, console: Console, runtime: Runtime
 ):
     import time
 
     code = "def handle(args, agent_id, task_id):\n    while True:\n        pass\n"
-    await _save(console, agent_id=CLOCK, tool_name="get_current_time", kind="python", mode="auto", spec={"code": code})
-    task_id = await _start(console, CLOCK)
+    await console.save_handler(
+        agent_id=CLOCK, tool_name="get_current_time", kind="python", mode="auto", spec={"code": code}
+    )
+    task_id = await console.start(CLOCK)
     slowest = 0.0
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -267,8 +223,82 @@ async def test_python_infinite_loop_times_out_while_console_serves(
     assert slowest < 0.5  # the API kept answering while the handler spun
 
 
-async def test_save_same_settings_again_makes_no_new_version(console: httpx.AsyncClient):
-    first = await _save(console, agent_id=CLOCK, tool_name="get_current_time", kind="static", spec={"output": "x"})
-    again = await _save(console, agent_id=CLOCK, tool_name="get_current_time", kind="static", spec={"output": "x"})
+async def test_save_same_settings_again_makes_no_new_version(console: Console):
+    first = await console.save_handler(
+        agent_id=CLOCK, tool_name="get_current_time", kind="static", spec={"output": "x"}
+    )
+    again = await console.save_handler(
+        agent_id=CLOCK, tool_name="get_current_time", kind="static", spec={"output": "x"}
+    )
     assert (first["version"], again["version"]) == (1, 1)
     assert len((await console.get(f"/api/handlers/{first['id']}/versions")).json()) == 1
+
+
+async def _save(console: Console, kind: str, spec: dict) -> httpx.Response:
+    return await console.post(
+        "/api/handlers", json={"agent_id": CLOCK, "tool_name": "get_current_time", "kind": kind, "spec": spec}
+    )
+
+
+async def test_save_rules_deeply_nested_regex_refused_422(console: Console):
+    """``re.compile`` of 500 nested groups raises RecursionError; ``_compile_text`` catches only ``re.error``."""
+    spec = {"rules": [{"when": [{"kind": "regex", "path": "city", "value": "(" * 500 + ")" * 500}]}]}
+    response = await _save(console, "rules", spec)
+    assert response.status_code == 422, response.text
+
+
+async def test_save_rules_deeply_nested_jmespath_refused_422(console: Console):
+    """``jmespath.compile`` of a deeply nested expression raises RecursionError, not a JMESPathError."""
+    spec = {"rules": [{"when": [{"kind": "jmespath", "value": "!" * 5000 + "a"}]}]}
+    response = await _save(console, "rules", spec)
+    assert response.status_code == 422, response.text
+
+
+async def test_save_rules_deeply_nested_template_refused_422(console: Console):
+    """``check_template`` catches only ``TemplateSyntaxError``; Jinja's parser hits RecursionError first."""
+    spec = {"rules": [], "default": {"output": "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}"}}
+    response = await _save(console, "rules", spec)
+    assert response.status_code == 422, response.text
+
+
+async def test_save_python_deeply_nested_expression_refused_422(console: Console):
+    """``check_snippet`` catches SyntaxError and ValueError; CPython's parser raises MemoryError (or
+    RecursionError) for an expression nested this deep."""
+    code = "def handle(args, agent_id, task_id):\n    return " + "-" * 100_000 + "1\n"
+    response = await _save(console, "python", {"code": code})
+    assert response.status_code == 422, response.text
+
+
+async def test_test_handler_deeply_nested_regex_refused_422(console: Console):
+    """The Test endpoint runs the same validation and fails the same way (500)."""
+    spec = {"rules": [{"when": [{"kind": "regex", "path": "city", "value": "(" * 500 + ")" * 500}]}]}
+    response = await console.post("/api/handlers/test", json={"kind": "rules", "spec": spec, "args": {"city": "x"}})
+    assert response.status_code == 422, response.text
+
+
+async def test_import_config_deeply_nested_regex_refused_422(console: Console):
+    """Import checks handlers with ``_check_handlers``, which catches only ValidationError and HandlerInvalid."""
+    document = {
+        "format": "tooldesk-config",
+        "version": 1,
+        "handlers": [
+            {
+                "agent_id": CLOCK,
+                "tool_name": "get_current_time",
+                "kind": "rules",
+                "spec": {"rules": [{"when": [{"kind": "regex", "path": "city", "value": "(" * 500 + ")" * 500}]}]},
+            }
+        ],
+    }
+    response = await console.post("/api/config", json=document)
+    assert response.status_code == 422, response.text
+
+
+async def test_save_static_nan_output_refused_422(console: Console):
+    """``NaN`` is accepted (pydantic's JSON parser allows it), stored, echoed back as ``null``, and answered as
+    the text ``NaN``: not JSON, though the README says a JSON value is sent JSON-encoded."""
+    body = json.dumps(
+        {"agent_id": CLOCK, "tool_name": "get_current_time", "kind": "static", "spec": {"output": "@"}}
+    ).replace('"@"', "NaN")
+    response = await console.post("/api/handlers", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text

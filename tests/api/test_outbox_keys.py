@@ -6,16 +6,12 @@ The docstring says "its key is not reused"; a platform that remembers the key an
 
 from __future__ import annotations
 
-import httpx
-
 from app.runtime import Runtime
 from app.simulator.refusals import SimulatorError
-from tests.builders import wait_for
-
-CLOCK = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b01"
+from tests.builders import CLOCK, Console
 
 
-async def test_submit_after_platform_422_uses_new_idempotency_key(console: httpx.AsyncClient, runtime: Runtime):
+async def test_submit_after_platform_422_uses_new_idempotency_key(console: Console, runtime: Runtime):
     simulator = runtime.simulator
     assert simulator is not None
     keys: list[str | None] = []
@@ -28,12 +24,7 @@ async def test_submit_after_platform_422_uses_new_idempotency_key(console: httpx
         return await real(agent_id, task_id, body, idempotency_key)
 
     simulator.send_tool_responses = refuse_first  # type: ignore[method-assign]
-    task_id = (await console.post(f"/api/agents/{CLOCK}/runs", json={})).json()["task_id"]
-
-    async def pending() -> list:
-        return [r for r in (await console.get("/api/rounds")).json() if r["task_id"] == task_id]
-
-    [round_] = await wait_for(pending)
+    round_ = await console.pending_round(await console.start(CLOCK))
     call_id = round_["tool_calls"][0]["tool_call_id"]
     url = f"/api/rounds/{round_['id']}/responses"
     first = await console.post(url, json={"results": [{"tool_call_id": call_id, "output": "noon?"}]})

@@ -6,7 +6,6 @@ import asyncio
 from itertools import pairwise
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import Engine
 
@@ -15,26 +14,26 @@ from app.db import make_engine, write_session
 from app.models import Delivery, Round, ToolResultRow
 from app.services.overview import DAY, overview
 from app.states import HandlerKind, RoundState
-from tests.builders import encode, make_status, sign, wait_for
+from tests.builders import CLOCK, FLAKY, WEATHER_COMPARE, Console, encode, make_status, sign
 
-CLOCK = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b01"
-FLAKY = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b03"
-WEATHER_COMPARE = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b04"
 NOW = 1_800_000_030.0  # 30 s into a minute
 API = Answerer.person("api")
 INBOX = Answerer.person("console")
 
 
-async def test_get_overview_counts_deliveries_by_verdict(console: httpx.AsyncClient):
+async def test_get_overview_counts_deliveries_by_verdict(console: Console):
     body = encode(make_status(8501))
     old = encode(make_status(8501, status="running", sequence=1, round=None))
-    assert (await _post(console, body, sign(body, msg_id="m1"))) == 200
-    assert (await _post(console, old, sign(old, msg_id="m2"))) == 200  # history
-    assert (await _post(console, body, sign(body, msg_id="m1"))) == 200  # duplicate
-    assert (await _post(console, body, sign(body, msg_id="m3") | {"webhook-signature": "v1,AAAA"})) == 401
-    assert (await _post(console, body, sign(body, msg_id="m4", timestamp=1_000_000_000))) == 400
-    assert (await _post(console, body, {"content-type": "application/json"})) == 400
-    assert (await _post(console, b"not json", sign(b"not json", msg_id="m5"))) == 400
+    codes = [
+        (await console.post_webhook(body, sign(body, msg_id="m1"))).status_code,
+        (await console.post_webhook(old, sign(old, msg_id="m2"))).status_code,  # history
+        (await console.post_webhook(body, sign(body, msg_id="m1"))).status_code,  # duplicate
+        (await console.post_webhook(body, sign(body, msg_id="m3") | {"webhook-signature": "v1,AAAA"})).status_code,
+        (await console.post_webhook(body, sign(body, msg_id="m4", timestamp=1_000_000_000))).status_code,
+        (await console.post_webhook(body, {"content-type": "application/json"})).status_code,
+        (await console.post_webhook(b"not json", sign(b"not json", msg_id="m5"))).status_code,
+    ]
+    assert codes == [200, 200, 200, 401, 400, 400, 400]
 
     got = (await console.get("/api/overview")).json()
 
@@ -52,18 +51,24 @@ async def test_get_overview_counts_deliveries_by_verdict(console: httpx.AsyncCli
     assert (got["runs_total"], got["runs_awaiting_person"]) == (1, 1)
 
 
-async def test_get_overview_splits_rounds_by_person_and_handler_kind(console: httpx.AsyncClient):
-    await _save_auto(console, FLAKY, "fetch_quote", "static", {"output": "42"})
-    await _save_auto(console, WEATHER_COMPARE, "get_weather", "rules", {"rules": [], "default": {"output": "sunny"}})
-    clock = await _start(console, CLOCK)
-    handled = [await _start(console, FLAKY), await _start(console, WEATHER_COMPARE)]
-    [pending] = await wait_for(lambda: _pending(console, clock))
+async def test_get_overview_splits_rounds_by_person_and_handler_kind(console: Console):
+    await console.save_handler(
+        agent_id=FLAKY, tool_name="fetch_quote", kind="static", mode="auto", spec={"output": "42"}
+    )
+    await console.save_handler(
+        agent_id=WEATHER_COMPARE,
+        tool_name="get_weather",
+        kind="rules",
+        mode="auto",
+        spec={"rules": [], "default": {"output": "sunny"}},
+    )
+    clock = await console.start(CLOCK)
+    handled = [await console.start(FLAKY), await console.start(WEATHER_COMPARE)]
+    pending = await console.pending_round(clock)
     await asyncio.sleep(0.3)  # the person takes a moment
-    calls = [{"tool_call_id": call["tool_call_id"], "output": "12:00"} for call in pending["tool_calls"]]
-    answered = await console.post(f"/api/rounds/{pending['id']}/responses", json={"results": calls})
-    assert answered.status_code == 200, answered.text
+    await console.answer(pending, {"get_current_time": "12:00"})
     for task_id in [clock, *handled]:
-        await wait_for(lambda task_id=task_id: _status_is(console, task_id, "completed"))
+        await console.wait_for_status(task_id, "completed")
 
     got = (await console.get("/api/overview")).json()
 
@@ -149,31 +154,6 @@ def test_overview_latency_names_handler_kind_from_result(tmp_path: Path, kind: H
     _round(engine, submitted_at=NOW - 5, wait=1, answered_by=API, results=[API])
 
     assert [item.answerer for item in overview(engine=engine, now=NOW).latency] == ["person", kind]
-
-
-async def _post(console: httpx.AsyncClient, body: bytes, headers: dict[str, str]) -> int:
-    return (await console.post("/webhooks/sudoiq", content=body, headers=headers)).status_code
-
-
-async def _save_auto(console: httpx.AsyncClient, agent_id: str, tool_name: str, kind: str, spec: dict) -> None:
-    saved = await console.post(
-        "/api/handlers", json={"agent_id": agent_id, "tool_name": tool_name, "kind": kind, "mode": "auto", "spec": spec}
-    )
-    assert saved.status_code == 200, saved.text
-
-
-async def _start(console: httpx.AsyncClient, agent_id: str) -> int:
-    started = await console.post(f"/api/agents/{agent_id}/runs", json={"string_inputs": {}})
-    assert started.status_code == 202, started.text
-    return started.json()["task_id"]
-
-
-async def _pending(console: httpx.AsyncClient, task_id: int) -> list[dict]:
-    return [r for r in (await console.get("/api/rounds")).json() if r["task_id"] == task_id]
-
-
-async def _status_is(console: httpx.AsyncClient, task_id: int, status: str) -> bool:
-    return (await console.get(f"/api/runs/{task_id}")).json()["status"] == status
 
 
 _next_task = iter(range(9000, 10_000))

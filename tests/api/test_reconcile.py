@@ -4,41 +4,53 @@ from __future__ import annotations
 
 import time
 
-import httpx
-
 from app.runtime import Runtime
 from app.services.reconcile import reconcile_runs
-from tests.builders import encode, make_status, sign, wait_for
-
-CLOCK = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b01"
+from tests.builders import CLOCK, Console, make_status
 
 
-async def test_reconcile_run_unknown_to_platform_marked_lost(console: httpx.AsyncClient, runtime: Runtime):
-    body = encode(make_status(7501))
-    assert (await console.post("/webhooks/sudoiq", content=body, headers=sign(body, msg_id="m"))).status_code == 200
+async def test_reconcile_run_unknown_to_platform_marked_lost(console: Console, runtime: Runtime):
+    await console.deliver(make_status(7501), "m")
     assert await reconcile_runs(engine=runtime.engine, client=runtime.client, before=time.time()) == [7501]
-    run = (await console.get("/api/runs/7501")).json()
+    run = await console.run(7501)
     assert run["status"] == "lost"
     assert run["rounds"][0]["state"] == "closed"
     assert "no longer knows this run" in run["events"][-1]["summary"]
-    assert (await console.get("/api/rounds")).json() == []
+    assert await console.pending() == []
 
 
-async def test_reconcile_run_known_and_current_changes_nothing(console: httpx.AsyncClient, runtime: Runtime):
-    task_id = (await console.post(f"/api/agents/{CLOCK}/runs", json={})).json()["task_id"]
-
-    async def pending() -> list:
-        return (await console.get("/api/rounds")).json()
-
-    await wait_for(pending)
+async def test_reconcile_run_known_and_current_changes_nothing(console: Console, runtime: Runtime):
+    task_id = await console.start(CLOCK)
+    await console.pending_round(task_id)
     assert await reconcile_runs(engine=runtime.engine, client=runtime.client, before=time.time()) == []
-    assert (await console.get(f"/api/runs/{task_id}")).json()["status"] == "awaiting_tool_calls"
-    assert len(await pending()) == 1
+    assert (await console.run(task_id))["status"] == "awaiting_tool_calls"
+    assert len(await console.pending()) == 1
 
 
-async def test_reconcile_skips_runs_changed_since_start(console: httpx.AsyncClient, runtime: Runtime):
+async def test_reconcile_skips_runs_changed_since_start(console: Console, runtime: Runtime):
     started = time.time()
-    body = encode(make_status(7502))
-    assert (await console.post("/webhooks/sudoiq", content=body, headers=sign(body, msg_id="m"))).status_code == 200
+    await console.deliver(make_status(7502), "m")
     assert await reconcile_runs(engine=runtime.engine, client=runtime.client, before=started) == []
-    assert (await console.get("/api/runs/7502")).json()["status"] == "awaiting_tool_calls"
+    assert (await console.run(7502))["status"] == "awaiting_tool_calls"
+
+
+async def test_reconcile_releases_round_left_submitting(console: Console):
+    import time
+
+    from app.db import write_session
+    from app.models import Round
+    from app.runtime import get_runtime
+    from app.services.reconcile import reconcile_runs
+
+    await console.deliver(make_status(7403), "msg_claimed")
+    [round_] = await console.pending()
+    runtime = get_runtime()
+    with write_session(runtime.engine) as session:  # what a stop in the middle of a send leaves behind
+        row = session.get(Round, round_["id"])
+        assert row is not None
+        row.state = "submitting"
+        session.add(row)
+    await reconcile_runs(engine=runtime.engine, client=runtime.client, before=time.time())
+    assert (await console.get(f"/api/rounds/{round_['id']}")).json()["state"] in {"pending", "closed"}
+    run = (await console.get("/api/runs/7403")).json()
+    assert run["rounds"][0]["state"] != "submitting"

@@ -11,34 +11,28 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from nicegui import ui
 from nicegui.testing import User
 
 from app.runtime import Runtime
-from tests.builders import SECRET, encode, make_status, sign, wait_for
+from tests.builders import SECRET, WEATHER_COMPARE, Console, encode, make_status, sign, wait_for
 
 CASES = Path(__file__).resolve().parents[2] / "fixtures" / "cases"  # copies of shared/cases, byte for byte
-WEATHER_COMPARE = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b04"
 
 
 def _case(name: str) -> bytes:
     return (CASES / name).read_bytes()
 
 
-async def _post(console: httpx.AsyncClient, body: bytes, headers: dict[str, str]) -> httpx.Response:
-    return await console.post("/webhooks/sudoiq", content=body, headers=headers)
-
-
-async def test_c01_odd_bytes_accepted_and_stored_byte_for_byte(console: httpx.AsyncClient):
+async def test_c01_odd_bytes_accepted_and_stored_byte_for_byte(console: Console):
     body = _case("c01_body.json")
-    response = await _post(console, body, sign(body, msg_id="msg_c01"))
+    response = await console.post_webhook(body, sign(body, msg_id="msg_c01"))
     assert response.status_code == 200, response.text
     [delivery] = (await console.get("/api/deliveries", params={"task_id": 7001})).json()
     assert base64.b64decode(delivery["body_base64"]) == body
     assert delivery["verdict"] == "applied"
-    [round_] = (await console.get("/api/rounds")).json()
+    [round_] = await console.pending()
     assert round_["tool_calls"][0]["arguments"] == {"name": "Renée Dupré", "note": "café ☕"}
 
 
@@ -59,7 +53,7 @@ def _raw_signature(body: bytes, msg_id: str, timestamp: int | str) -> str:
     ids=["v1=abc", "v1,!!!", "empty", "not-utf8"],
 )
 async def test_c02_malformed_delivery_refused_400_and_stored(
-    console: httpx.AsyncClient, signature: str | None, body: bytes | None, expected: str
+    console: Console, signature: str | None, body: bytes | None, expected: str
 ):
     body = body or encode(make_status(7002))
     now = int(time.time())
@@ -69,38 +63,36 @@ async def test_c02_malformed_delivery_refused_400_and_stored(
         "content-type": "application/json",
         "webhook-signature": signature if signature is not None else _raw_signature(body, "msg_c02", now),
     }
-    response = await _post(console, body, headers)
+    response = await console.post_webhook(body, headers)
     assert response.status_code == 400
     assert expected in response.json()["error"]["message"]
     [stored] = (await console.get("/api/deliveries")).json()
     assert base64.b64decode(stored["body_base64"]) == body
     assert stored["answered_status"] == 400
     assert expected in stored["message"]
-    assert (await console.get("/api/rounds")).json() == []
+    assert await console.pending() == []
 
 
 @pytest.mark.parametrize(("offset", "words"), [(301, "301 s old"), (-301, "301 s in the future")])
-async def test_c03_timestamp_301_s_off_refused_with_offset_and_limit(
-    console: httpx.AsyncClient, offset: int, words: str
-):
+async def test_c03_timestamp_301_s_off_refused_with_offset_and_limit(console: Console, offset: int, words: str):
     body = encode(make_status(7003))
-    response = await _post(console, body, sign(body, msg_id="msg_c03", timestamp=int(time.time()) - offset))
+    response = await console.post_webhook(body, sign(body, msg_id="msg_c03", timestamp=int(time.time()) - offset))
     assert response.status_code == 400
     message = response.json()["error"]["message"]
     assert words in message and "limit 300 s" in message
     assert (await console.get("/api/deliveries")).json()[0]["verdict"] == "bad_timestamp"
 
 
-async def test_c03_timestamp_299_s_old_accepted(console: httpx.AsyncClient):
+async def test_c03_timestamp_299_s_old_accepted(console: Console):
     body = encode(make_status(7003))
-    response = await _post(console, body, sign(body, msg_id="msg_c03_ok", timestamp=int(time.time()) - 299))
+    response = await console.post_webhook(body, sign(body, msg_id="msg_c03_ok", timestamp=int(time.time()) - 299))
     assert response.status_code == 200
 
 
-async def test_c04_same_delivery_twice_concurrently_applied_once(console: httpx.AsyncClient):
+async def test_c04_same_delivery_twice_concurrently_applied_once(console: Console):
     body = encode(make_status(7004))
     headers = sign(body, msg_id="msg_c04")
-    first, second = await asyncio.gather(_post(console, body, headers), _post(console, body, headers))
+    first, second = await asyncio.gather(console.post_webhook(body, headers), console.post_webhook(body, headers))
     assert (first.status_code, second.status_code) == (200, 200)
     verdicts = sorted(d["verdict"] for d in (await console.get("/api/deliveries", params={"task_id": 7004})).json())
     assert verdicts == ["applied", "duplicate"]
@@ -109,10 +101,10 @@ async def test_c04_same_delivery_twice_concurrently_applied_once(console: httpx.
     assert len(run["rounds"]) == 1
 
 
-async def test_c05_late_deliveries_recorded_as_history(console: httpx.AsyncClient):
+async def test_c05_late_deliveries_recorded_as_history(console: Console):
     for sequence, status in [(3, "completed"), (2, "awaiting_tool_calls"), (1, "running")]:
         body = encode(make_status(7005, status=status, sequence=sequence, result="done" if sequence == 3 else None))
-        assert (await _post(console, body, sign(body, msg_id=f"msg_c05_{sequence}"))).status_code == 200
+        assert (await console.post_webhook(body, sign(body, msg_id=f"msg_c05_{sequence}"))).status_code == 200
     run = (await console.get("/api/runs/7005")).json()
     assert run["status"] == "completed"
     assert run["result"] == "done"
@@ -120,26 +112,26 @@ async def test_c05_late_deliveries_recorded_as_history(console: httpx.AsyncClien
         d["sequence"]: d["verdict"] for d in (await console.get("/api/deliveries", params={"task_id": 7005})).json()
     }
     assert verdicts == {3: "applied", 2: "history", 1: "history"}
-    assert (await console.get("/api/rounds")).json() == []
+    assert await console.pending() == []
 
 
-async def test_c06_partial_results_refused_naming_missing_call(console: httpx.AsyncClient, runtime: Runtime):
+async def test_c06_partial_results_refused_naming_missing_call(console: Console, runtime: Runtime):
     body = _case("c06_two_calls.json")
-    assert (await _post(console, body, sign(body, msg_id="msg_c06"))).status_code == 200
-    [round_] = (await console.get("/api/rounds")).json()
+    assert (await console.post_webhook(body, sign(body, msg_id="msg_c06"))).status_code == 200
+    [round_] = await console.pending()
     response = await console.post(
         f"/api/rounds/{round_['id']}/responses", json={"results": [{"tool_call_id": "call_a", "output": "12:00"}]}
     )
     assert response.status_code == 422
     assert "no result for call_b" in response.json()["error"]["message"]
     assert runtime.simulator is not None and runtime.simulator.received == []
-    assert (await console.get("/api/rounds")).json()[0]["state"] == "pending"
+    assert (await console.pending())[0]["state"] == "pending"
 
 
-async def test_c06_partial_results_refused_in_inbox(user: User, console: httpx.AsyncClient, runtime: Runtime):
+async def test_c06_partial_results_refused_in_inbox(user: User, console: Console, runtime: Runtime):
     body = _case("c06_two_calls.json")
-    assert (await _post(console, body, sign(body, msg_id="msg_c06_ui"))).status_code == 200
-    [round_] = (await console.get("/api/rounds")).json()
+    assert (await console.post_webhook(body, sign(body, msg_id="msg_c06_ui"))).status_code == 200
+    [round_] = await console.pending()
     await user.open("/")
     await user.should_see(marker="result-call_a")
     user.find(marker="result-call_a").type("12:00")
@@ -148,16 +140,11 @@ async def test_c06_partial_results_refused_in_inbox(user: User, console: httpx.A
     assert runtime.simulator is not None and runtime.simulator.received == []
 
 
-async def test_c07_same_tool_twice_each_result_to_its_own_call(
-    user: User, console: httpx.AsyncClient, runtime: Runtime
-):
+async def test_c07_same_tool_twice_each_result_to_its_own_call(user: User, console: Console, runtime: Runtime):
     await user.open("/")
-    started = await console.post(
-        f"/api/agents/{WEATHER_COMPARE}/runs", json={"string_inputs": {"1": "Oslo", "2": "Nairobi"}}
-    )
-    task_id = started.json()["task_id"]
+    task_id = await console.start(WEATHER_COMPARE, {"1": "Oslo", "2": "Nairobi"})
     await user.should_see(f"run {task_id} · round 1")
-    [round_] = (await console.get("/api/rounds")).json()
+    [round_] = await console.pending()
     ids = {call["arguments"]["city"]: call["tool_call_id"] for call in round_["tool_calls"]}
     assert set(ids) == {"Oslo", "Nairobi"} and len(set(ids.values())) == 2
     await user.should_see(ids["Oslo"])
@@ -179,23 +166,23 @@ async def test_c07_same_tool_twice_each_result_to_its_own_call(
     assert await wait_for(result) == "Oslo: snow, -4 °C | Nairobi: hot, 31 °C"
 
 
-async def test_c07_delivered_body_shows_calls_apart(user: User, console: httpx.AsyncClient):
+async def test_c07_delivered_body_shows_calls_apart(user: User, console: Console):
     body = _case("c07_same_tool_twice.json")
-    assert (await _post(console, body, sign(body, msg_id="msg_c07"))).status_code == 200
+    assert (await console.post_webhook(body, sign(body, msg_id="msg_c07"))).status_code == 200
     await user.open("/")
     await user.should_see(marker="call-call_w1")
     await user.should_see(marker="call-call_w2")
-    [round_] = (await console.get("/api/rounds")).json()
+    [round_] = await console.pending()
     assert [(c["tool_call_id"], c["arguments"]) for c in round_["tool_calls"]] == [
         ("call_w1", {"city": "Oslo"}),
         ("call_w2", {"city": "Nairobi"}),
     ]
 
 
-async def test_c08_string_arguments_parsed_and_shown_as_json(user: User, console: httpx.AsyncClient):
+async def test_c08_string_arguments_parsed_and_shown_as_json(user: User, console: Console):
     body = _case("c08_string_args.json")
-    assert (await _post(console, body, sign(body, msg_id="msg_c08"))).status_code == 200
-    [round_] = (await console.get("/api/rounds")).json()
+    assert (await console.post_webhook(body, sign(body, msg_id="msg_c08"))).status_code == 200
+    [round_] = await console.pending()
     expected = {"from": "LIS", "to": "OSL", "date": "2026-12-24"}
     assert round_["tool_calls"][0]["arguments"] == expected
     await user.open("/")
@@ -205,12 +192,12 @@ async def test_c08_string_arguments_parsed_and_shown_as_json(user: User, console
     assert '\\"' not in code.content
 
 
-async def test_refused_delivery_shows_on_its_runs_timeline(console: httpx.AsyncClient):
+async def test_refused_delivery_shows_on_its_runs_timeline(console: Console):
     good = encode(make_status(7009))
-    assert (await _post(console, good, sign(good, msg_id="msg_ok"))).status_code == 200
+    assert (await console.post_webhook(good, sign(good, msg_id="msg_ok"))).status_code == 200
     later = encode(make_status(7009, status="completed", sequence=9, result="x"))
     forged = sign(later, msg_id="msg_forged") | {"webhook-signature": "v1,AAAA"}
-    assert (await _post(console, later, forged)).status_code == 401
+    assert (await console.post_webhook(later, forged)).status_code == 401
     run = (await console.get("/api/runs/7009")).json()
     assert run["status"] == "awaiting_tool_calls"
     assert [e["kind"] for e in run["events"]][-1] == "refused"
@@ -222,30 +209,30 @@ async def test_refused_delivery_shows_on_its_runs_timeline(console: httpx.AsyncC
     ["{now}.5", "0{now}", "+{now}", "{mantissa}e9", "1764500000.5", "01764500000", "+1764500000", "1.7645e9"],
     ids=["fraction", "leading-zero", "plus-sign", "exponent", "case-fraction", "case-zero", "case-plus", "case-exp"],
 )
-async def test_c09_timestamp_not_integer_seconds_refused_400_not_401(console: httpx.AsyncClient, shape: str):
+async def test_c09_timestamp_not_integer_seconds_refused_400_not_401(console: Console, shape: str):
     now = int(time.time())
     timestamp = shape.format(now=now, mantissa=now / 1e9)
     body = encode(make_status(7010))
     headers = sign(body, msg_id=f"msg_c09_{shape}") | {"webhook-timestamp": timestamp}
     headers["webhook-signature"] = _raw_signature(body, headers["webhook-id"], timestamp)
-    response = await _post(console, body, headers)
+    response = await console.post_webhook(body, headers)
     assert response.status_code == 400, response.text
     assert "is not integer Unix seconds" in response.json()["error"]["message"]
     stored = [d for d in (await console.get("/api/deliveries")).json() if d["webhook_id"] == headers["webhook-id"]]
     assert [d["verdict"] for d in stored] == ["bad_timestamp"]
 
 
-async def _refused_delivery(console: httpx.AsyncClient, task_id: int) -> dict[str, Any]:
+async def _refused_delivery(console: Console, task_id: int) -> dict[str, Any]:
     forged = encode(make_status(task_id, status="completed", sequence=9, result="forged"))
     other_key = "whsec_" + base64.b64encode(b"k" * 32).decode()
-    response = await _post(console, forged, sign(forged, msg_id=f"msg_c16_{task_id}", secret=other_key))
+    response = await console.post_webhook(forged, sign(forged, msg_id=f"msg_c16_{task_id}", secret=other_key))
     assert response.status_code == 401
     [stored] = (await console.get("/api/deliveries", params={"verdict": "bad_signature"})).json()
     return stored
 
 
 @pytest.mark.parametrize("edit", [{}, {"body": make_status(7016, status="completed", sequence=9, result="forged")}])
-async def test_c16_replay_of_refused_delivery_refused(console: httpx.AsyncClient, edit: dict[str, Any]):
+async def test_c16_replay_of_refused_delivery_refused(console: Console, edit: dict[str, Any]):
     stored = await _refused_delivery(console, 7016)
     response = await console.post(f"/api/deliveries/{stored['id']}/replay", json=edit)
     assert response.status_code == 409, response.text
@@ -255,16 +242,16 @@ async def test_c16_replay_of_refused_delivery_refused(console: httpx.AsyncClient
     assert len((await console.get("/api/deliveries")).json()) == 1
 
 
-async def test_c16_replay_keeps_no_console_signature(console: httpx.AsyncClient):
+async def test_c16_replay_keeps_no_console_signature(console: Console):
     body = encode(make_status(7017, status="running", sequence=1, round=None))
-    assert (await _post(console, body, sign(body, msg_id="msg_c16_ok"))).status_code == 200
+    assert (await console.post_webhook(body, sign(body, msg_id="msg_c16_ok"))).status_code == 200
     [original] = (await console.get("/api/deliveries", params={"task_id": 7017})).json()
     replayed = (await console.post(f"/api/deliveries/{original['id']}/replay", json={})).json()
     stored = (await console.get(f"/api/deliveries/{replayed['delivery_id']}")).json()
     assert not stored["headers"]["webhook-signature"].startswith("v1,")
 
 
-async def test_c16_deliveries_page_disables_replay_of_refused(user: User, console: httpx.AsyncClient):
+async def test_c16_deliveries_page_disables_replay_of_refused(user: User, console: Console):
     stored = await _refused_delivery(console, 7018)
     await user.open("/deliveries")
     await user.should_see(marker="deliveries-table")

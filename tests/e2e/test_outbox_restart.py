@@ -17,13 +17,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.builders import CLOCK
 from tests.e2e.conftest import _free_port
 from tests.e2e.support import console_env
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 KEY = "restart-test-key"
 AUTH = {"authorization": f"Bearer {KEY}"}
-CLOCK = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b01"
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -2,40 +2,23 @@
 
 from __future__ import annotations
 
-import httpx
+import pytest
 from nicegui import ui
 from nicegui.testing import User
 
-from tests.builders import wait_for
-
-TRIP = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b02"
+from tests.builders import TRIP, Console, take_errors, wait_for
 
 
-async def _start(console: httpx.AsyncClient, city: str, date: str) -> int:
-    started = await console.post(f"/api/agents/{TRIP}/runs", json={"string_inputs": {"1": city, "2": date}})
-    assert started.status_code == 202, started.text
-    return started.json()["task_id"]
-
-
-async def _answer(console: httpx.AsyncClient, task_id: int, number: int, outputs: dict[str, str]) -> None:
-    """Answer round ``number`` of the run, each call with the output given for its tool."""
-
-    async def pending() -> dict | None:
-        rounds = (await console.get("/api/rounds")).json()
-        return next((r for r in rounds if r["task_id"] == task_id and r["round"] == number), None)
-
-    round_ = await wait_for(pending)
-    results = [{"tool_call_id": c["tool_call_id"], "output": outputs[c["name"]]} for c in round_["tool_calls"]]
-    answered = await console.post(f"/api/rounds/{round_['id']}/responses", json={"results": results})
-    assert answered.status_code == 200, answered.text
-
-
-async def test_open_compare_two_runs_names_and_highlights_differences(user: User, console: httpx.AsyncClient):
-    a = await _start(console, "Lisbon", "2026-12-24")
-    b = await _start(console, "Lisbon", "2026-12-25")
-    await _answer(console, a, 1, {"get_weather": "sunny", "search_flights": "TP1351 at 07:05"})
-    await _answer(console, b, 1, {"get_weather": "sunny", "search_flights": "TP1353 at 11:40"})
-    await _answer(console, a, 2, {"book_hotel": "Hotel Avenida"})
+async def test_open_compare_two_runs_names_and_highlights_differences(user: User, console: Console):
+    a = await console.start(TRIP, {"1": "Lisbon", "2": "2026-12-24"})
+    b = await console.start(TRIP, {"1": "Lisbon", "2": "2026-12-25"})
+    await console.answer(
+        await console.pending_round(a, 1), {"get_weather": "sunny", "search_flights": "TP1351 at 07:05"}
+    )
+    await console.answer(
+        await console.pending_round(b, 1), {"get_weather": "sunny", "search_flights": "TP1353 at 11:40"}
+    )
+    await console.answer(await console.pending_round(a, 2), {"book_hotel": "Hotel Avenida"})
 
     await user.open(f"/compare?a={a}&b={b}")
     await user.should_see(
@@ -48,14 +31,14 @@ async def test_open_compare_two_runs_names_and_highlights_differences(user: User
     assert "opacity-60" in _classes(user, "compare-cell-0-a")
     await user.should_see("no result yet")
 
-    await _answer(console, b, 2, {"book_hotel": "Hotel Avenida"})
+    await console.answer(await console.pending_round(b, 2), {"book_hotel": "Hotel Avenida"})
     await user.should_see("3 steps, 2 differ: search_flights arguments (date) and result, book_hotel arguments (date)")
     await user.should_not_see("no result yet")
 
 
-async def test_choose_b_after_only_a_compares_and_swaps(user: User, console: httpx.AsyncClient):
-    a = await _start(console, "Lisbon", "2026-12-24")
-    b = await _start(console, "Porto", "2026-12-24")
+async def test_choose_b_after_only_a_compares_and_swaps(user: User, console: Console):
+    a = await console.start(TRIP, {"1": "Lisbon", "2": "2026-12-24"})
+    b = await console.start(TRIP, {"1": "Porto", "2": "2026-12-24"})
     await user.open(f"/compare?a={a}")
     await user.should_see(f"Choose run B to compare with run {a}.")
     [picker] = user.find(marker="compare-b").elements
@@ -68,8 +51,8 @@ async def test_choose_b_after_only_a_compares_and_swaps(user: User, console: htt
     await wait_for(lambda: "Porto" in _texts(user, "compare-header-a"))
 
 
-async def test_open_compare_unknown_or_bad_task_id_says_so(user: User, console: httpx.AsyncClient):
-    a = await _start(console, "Lisbon", "2026-12-24")
+async def test_open_compare_unknown_or_bad_task_id_says_so(user: User, console: Console):
+    a = await console.start(TRIP, {"1": "Lisbon", "2": "2026-12-24"})
     await user.open(f"/compare?a={a}&b=424242")
     await user.should_see("No run with task_id 424242 (run B)")
     await user.open(f"/compare?a=abc&b={a}")
@@ -87,3 +70,12 @@ def _classes(user: User, marker: str) -> set[str]:
 def _texts(user: User, marker: str) -> str:
     [element] = user.find(marker=marker).elements
     return " ".join(getattr(child, "text", "") for child in element.descendants())
+
+
+async def test_open_compare_with_superscript_digit_says_not_a_task_id(
+    user: User, console: Console, caplog: pytest.LogCaptureFixture
+):
+    """Regression: ``_task_id`` trusts ``str.isdigit()`` ('²' passes) and ``int('²')`` raises ValueError in ``refresh``."""
+    await user.open("/compare?a=%C2%B2&b=1")
+    await user.should_see("Run A: '²' is not a task_id")
+    assert take_errors(caplog) == []

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import json
 
-import httpx
 from nicegui import ui
 from nicegui.testing import User
 
-from tests.builders import encode, make_status, sign, wait_for
-
-
-async def _deliver(console: httpx.AsyncClient, body: bytes, headers: dict[str, str]) -> int:
-    return (await console.post("/webhooks/sudoiq", content=body, headers=headers)).status_code
+from tests.builders import Console, encode, make_status, sign, wait_for
 
 
 def _rows(user: User) -> list[dict]:
@@ -21,19 +16,21 @@ def _rows(user: User) -> list[dict]:
     return table.rows
 
 
-async def test_deliveries_page_filters_refused(user: User, console: httpx.AsyncClient):
+async def test_deliveries_page_filters_refused(user: User, console: Console):
     good = encode(make_status(8301))
-    assert await _deliver(console, good, sign(good, msg_id="m_ok")) == 200
-    assert await _deliver(console, good, sign(good, msg_id="m_bad") | {"webhook-signature": "v1,AAAA"}) == 401
+    assert (await console.post_webhook(good, sign(good, msg_id="m_ok"))).status_code == 200
+    assert (
+        await console.post_webhook(good, sign(good, msg_id="m_bad") | {"webhook-signature": "v1,AAAA"})
+    ).status_code == 401
     await user.open("/deliveries?verdict=bad_signature")
     await user.should_see(marker="deliveries-table")
     await wait_for(lambda: _rows(user))
     assert [row["webhook_id"] for row in _rows(user)] == ["m_bad"]
 
 
-async def test_replay_edited_body_applies_as_new_delivery(console: httpx.AsyncClient):
+async def test_replay_edited_body_applies_as_new_delivery(console: Console):
     body = encode(make_status(8302, status="running", sequence=1, round=None))
-    assert await _deliver(console, body, sign(body, msg_id="m_run")) == 200
+    assert (await console.post_webhook(body, sign(body, msg_id="m_run"))).status_code == 200
     [stored] = (await console.get("/api/deliveries", params={"task_id": 8302})).json()
     same = await console.post(f"/api/deliveries/{stored['id']}/replay", json={})
     assert same.json()["verdict"] == "history"  # the same sequence again never moves the run
@@ -51,6 +48,6 @@ async def test_replay_edited_body_applies_as_new_delivery(console: httpx.AsyncCl
     assert json.loads(log[0]["body"])["result"] == "replayed"
 
 
-async def test_replay_unknown_delivery_is_404(console: httpx.AsyncClient):
+async def test_replay_unknown_delivery_is_404(console: Console):
     response = await console.post("/api/deliveries/999/replay", json={})
     assert response.status_code == 404

@@ -1,83 +1,59 @@
-"""The Handlers page in NiceGUI's simulated browser: edit, save, test, switch modes, restore, delete."""
+"""The Handlers page in NiceGUI's simulated browser: edit, save, switch modes, restore, delete."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
-import httpx
+import pytest
 from nicegui import ui
 from nicegui.elements.upload_files import SmallFileUpload
 from nicegui.testing import User
 
 from app.runtime import Runtime
-from app.ui.components.handler_test import sample_args
-from tests.builders import wait_for
-
-CLOCK = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b01"
-TRIP = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b02"
+from tests.builders import CLOCK, DEEP_JSON, Console, open_handler_editor, set_value
 
 
-async def _open(user: User, tool: str = "tool-Clock-get_current_time") -> None:
-    """Open the page and a tool's editor (agents are synced at start; the list refreshes when they arrive)."""
-    await user.open("/handlers")
-    await user.should_see(marker=tool, retries=100)
-    user.find(marker=tool).click()
-    await user.should_see(marker="save-handler")
-
-
-def _set(user: User, marker: str, value: Any) -> None:
-    """Set a field the way a browser would (toggles, selects, code editors have no typing in the simulation)."""
-    element = user.find(marker=marker).elements.pop()
-    assert isinstance(element, ui.element)
-    element.set_value(value)  # type: ignore[attr-defined]
-
-
-async def _handlers(console: httpx.AsyncClient) -> dict[str, dict]:
-    return {h["tool_name"]: h for h in (await console.get("/api/handlers")).json()}
-
-
-async def test_save_static_text_then_json_increases_version(user: User, console: httpx.AsyncClient):
-    await _open(user)
+async def test_save_static_text_then_json_increases_version(user: User, console: Console):
+    await open_handler_editor(user)
     user.find(marker="static-output").type("12:00 UTC")
     user.find(marker="save-handler").click()
     await user.should_see("saved as version 1")
-    _set(user, "static-format", "JSON")
-    _set(user, "static-json", '{"time": "12:00", "tz": "UTC"}')
+    set_value(user, "static-format", "JSON")
+    set_value(user, "static-json", '{"time": "12:00", "tz": "UTC"}')
     user.find(marker="save-handler").click()
     await user.should_see("saved as version 2")
-    handler = (await _handlers(console))["get_current_time"]
+    handler = (await console.handlers())["get_current_time"]
     assert (handler["kind"], handler["version"]) == ("static", 2)
     assert handler["spec"] == {"output": {"time": "12:00", "tz": "UTC"}, "is_error": False}
     await user.should_see("static · v2")
 
 
-async def test_save_static_bad_json_shows_problem(user: User, console: httpx.AsyncClient):
-    await _open(user)
-    _set(user, "static-format", "JSON")
-    _set(user, "static-json", '{"time": ')
+async def test_save_static_bad_json_shows_problem(user: User, console: Console):
+    await open_handler_editor(user)
+    set_value(user, "static-format", "JSON")
+    set_value(user, "static-json", '{"time": ')
     user.find(marker="save-handler").click()
     await user.should_see("output: not JSON")
-    assert await _handlers(console) == {}
+    assert await console.handlers() == {}
 
 
-async def test_save_rules_with_matchers_shows_in_api(user: User, console: httpx.AsyncClient):
-    await _open(user)
-    _set(user, "kind", "rules")
+async def test_save_rules_with_matchers_shows_in_api(user: User, console: Console):
+    await open_handler_editor(user)
+    set_value(user, "kind", "rules")
     user.find(marker="add-rule").click()
     user.find(marker="rule-1-name").type("Lisbon")
     user.find(marker="rule-1-when-1-path").type("timezone")
     user.find(marker="rule-1-when-1-value").type("Europe/Lisbon")
     user.find(marker="rule-1-output").type("noon in {{ args.timezone }}")
     user.find(marker="rule-1-add-when").click()
-    _set(user, "rule-1-when-2-kind", "regex")
+    set_value(user, "rule-1-when-2-kind", "regex")
     user.find(marker="rule-1-when-2-path").type("timezone")
     user.find(marker="rule-1-when-2-value").type("^Europe/")
     user.find(marker="default-enabled").click()
     user.find(marker="default-output").type("unknown timezone")
     user.find(marker="save-handler").click()
     await user.should_see("saved as version 1")
-    spec = (await _handlers(console))["get_current_time"]["spec"]
+    spec = (await console.handlers())["get_current_time"]["spec"]
     assert spec["rules"] == [
         {
             "name": "Lisbon",
@@ -91,154 +67,88 @@ async def test_save_rules_with_matchers_shows_in_api(user: User, console: httpx.
     assert spec["default"] == {"output": "unknown timezone", "is_error": False}
 
 
-async def test_save_python_template_shows_in_api(user: User, console: httpx.AsyncClient):
-    await _open(user)
-    _set(user, "kind", "python")
-    _set(user, "editor-mode", "suggest")
+async def test_save_python_template_shows_in_api(user: User, console: Console):
+    await open_handler_editor(user)
+    set_value(user, "kind", "python")
+    set_value(user, "editor-mode", "suggest")
     user.find(marker="save-handler").click()
     await user.should_see("saved as version 1")
-    handler = (await _handlers(console))["get_current_time"]
+    handler = (await console.handlers())["get_current_time"]
     assert (handler["kind"], handler["mode"]) == ("python", "suggest")
     assert "async def handle(args: dict, agent_id: str, task_id: int) -> str:" in handler["spec"]["code"]
 
 
-async def test_press_ctrl_s_saves(user: User, console: httpx.AsyncClient):
-    await _open(user)
+async def test_press_ctrl_s_saves(user: User, console: Console):
+    await open_handler_editor(user)
     user.find(marker="static-output").type("12:00 UTC")
     user.find(marker="handler-editor").trigger("keydown.ctrl.s.prevent")
     await user.should_see("saved as version 1")
-    assert (await _handlers(console))["get_current_time"]["spec"]["output"] == "12:00 UTC"
+    assert (await console.handlers())["get_current_time"]["spec"]["output"] == "12:00 UTC"
 
 
 async def test_switch_kind_keeps_each_draft(user: User):
-    await _open(user)
+    await open_handler_editor(user)
     user.find(marker="static-output").type("12:00 UTC")
-    _set(user, "kind", "rules")
+    set_value(user, "kind", "rules")
     user.find(marker="add-rule").click()
     user.find(marker="rule-1-name").type("Lisbon")
-    _set(user, "kind", "python")
-    _set(user, "kind", "static")
+    set_value(user, "kind", "python")
+    set_value(user, "kind", "static")
     assert user.find(marker="static-output").elements.pop().value == "12:00 UTC"  # type: ignore[attr-defined]
-    _set(user, "kind", "rules")
+    set_value(user, "kind", "rules")
     await user.should_see("Lisbon")
 
 
-async def test_test_static_shows_output(user: User, console: httpx.AsyncClient):
-    await _open(user)
-    user.find(marker="static-output").type("quarter past noon")
-    user.find(marker="static-is-error").click()
-    user.find(marker="test-handler").click()
-    await user.should_see(marker="test-output")
-    with user.scope(marker="test-result"):
-        await user.should_see("quarter past noon")
-        await user.should_see("is_error")
-        await user.should_see("static")
-    assert await _handlers(console) == {}, "Test saves nothing"
-
-
-async def test_test_rules_renders_template_with_sample_args(user: User):
-    await _open(user)
-    assert '"timezone": "example"' in user.find(marker="test-args").elements.pop().value  # type: ignore[attr-defined]
-    _set(user, "kind", "rules")
-    user.find(marker="add-rule").click()
-    user.find(marker="rule-1-when-1-path").type("timezone")
-    user.find(marker="rule-1-when-1-value").type("Europe/Lisbon")
-    user.find(marker="rule-1-output").type("noon in {{ args.timezone }}, round {{ round }}")
-    _set(user, "test-args", '{"timezone": "Europe/Lisbon"}')
-    user.find(marker="test-handler").click()
-    with user.scope(marker="test-result"):
-        await user.should_see("noon in Europe/Lisbon, round 1")
-        await user.should_see("rule 1 (equals on timezone)")
-
-
-async def test_test_python_shows_output_and_logs(user: User, runtime: Runtime):
-    await _open(user)
-    _set(user, "kind", "python")
-    code = (
-        "async def handle(args: dict, agent_id: str, task_id: int):\n"
-        '    print("asked for", args["timezone"])\n'
-        '    return {"time": "12:00", "tz": args["timezone"]}\n'
-    )
-    _set(user, "python-code", code)
-    _set(user, "test-args", '{"timezone": "Asia/Tokyo"}')
-    user.find(marker="test-handler").click()
-    with user.scope(marker="test-result"):
-        await user.should_see('{"time": "12:00", "tz": "Asia/Tokyo"}', retries=200)
-        await user.should_see("asked for Asia/Tokyo")
-
-
-async def test_test_args_from_past_call(user: User, console: httpx.AsyncClient):
-    started = await console.post(f"/api/agents/{CLOCK}/runs", json={"string_inputs": {"1": "Asia/Tokyo"}})
-    task_id = started.json()["task_id"]
-
-    async def round_opened() -> list:
-        return (await console.get("/api/rounds")).json()
-
-    await wait_for(round_opened)
-    await _open(user)
-    options = user.find(marker="test-args-source").elements.pop().options  # type: ignore[attr-defined]
-    [past] = [key for key, label in options.items() if label.startswith(f"run {task_id} · round 1 · ")]
-    _set(user, "test-args-source", past)
-    assert "Asia/Tokyo" in user.find(marker="test-args").elements.pop().value  # type: ignore[attr-defined]
-
-
-async def test_test_args_not_object_shows_problem(user: User):
-    await _open(user)
-    _set(user, "test-args", "[1, 2]")
-    user.find(marker="test-handler").click()
-    await user.should_see("arguments must be a JSON object")
-
-
-async def test_save_invalid_regex_shows_problem_naming_rule(user: User, console: httpx.AsyncClient):
-    await _open(user)
-    _set(user, "kind", "rules")
+async def test_save_invalid_regex_shows_problem_naming_rule(user: User, console: Console):
+    await open_handler_editor(user)
+    set_value(user, "kind", "rules")
     user.find(marker="add-rule").click()
     user.find(marker="rule-1-name").type("Lisbon")
-    _set(user, "rule-1-when-1-kind", "regex")
+    set_value(user, "rule-1-when-1-kind", "regex")
     user.find(marker="rule-1-when-1-path").type("timezone")
     user.find(marker="rule-1-when-1-value").type("(Europe")
     user.find(marker="save-handler").click()
     await user.should_see("rule 1 (Lisbon), when[0].value: bad regex '(Europe'")
     assert "border-red-500" in user.find(marker="rule-1").elements.pop().classes, "the rule named is outlined"
-    assert await _handlers(console) == {}
+    assert await console.handlers() == {}
 
 
-async def test_save_python_syntax_error_shows_line(user: User, console: httpx.AsyncClient):
-    await _open(user)
-    _set(user, "kind", "python")
-    _set(user, "python-code", 'async def handle(args, agent_id, task_id):\n    return ("ok"\n')
+async def test_save_python_syntax_error_shows_line(user: User, console: Console):
+    await open_handler_editor(user)
+    set_value(user, "kind", "python")
+    set_value(user, "python-code", 'async def handle(args, agent_id, task_id):\n    return ("ok"\n')
     user.find(marker="save-handler").click()
     await user.should_see("line 2: SyntaxError")
     code = user.find(marker="python-code").elements.pop()
     assert [d["line"] for d in code.decorations] == [2]  # type: ignore[attr-defined]
-    assert await _handlers(console) == {}
+    assert await console.handlers() == {}
 
 
-async def test_switch_mode_from_list_saves_new_version(user: User, console: httpx.AsyncClient):
+async def test_switch_mode_from_list_saves_new_version(user: User, console: Console):
     saved = await console.post(
         "/api/handlers", json={"agent_id": CLOCK, "tool_name": "get_current_time", "kind": "static", "spec": {}}
     )
     assert saved.status_code == 200, saved.text
     await user.open("/handlers")
     await user.should_see("static · v1", retries=100)
-    _set(user, "mode-Clock-get_current_time", "auto")
+    set_value(user, "mode-Clock-get_current_time", "auto")
     await user.should_see("Clock · get_current_time: auto (version 2)")
-    handler = (await _handlers(console))["get_current_time"]
+    handler = (await console.handlers())["get_current_time"]
     assert (handler["mode"], handler["version"]) == ("auto", 2)
 
 
-async def test_switch_mode_without_handler_opens_editor(user: User, console: httpx.AsyncClient):
+async def test_switch_mode_without_handler_opens_editor(user: User, console: Console):
     await user.open("/handlers")
     await user.should_see(marker="mode-Trip_planner-get_weather", retries=100)
-    _set(user, "mode-Trip_planner-get_weather", "suggest")
+    set_value(user, "mode-Trip_planner-get_weather", "suggest")
     await user.should_see("get_weather has no handler yet")
     assert user.find(marker="editor-mode").elements.pop().value == "suggest"  # type: ignore[attr-defined]
     assert user.find(marker="mode-Trip_planner-get_weather").elements.pop().value == "manual"  # type: ignore[attr-defined]
-    assert await _handlers(console) == {}
+    assert await console.handlers() == {}
 
 
-async def test_restore_version_reloads_editor(user: User, console: httpx.AsyncClient):
-    await _open(user)
+async def test_restore_version_reloads_editor(user: User, console: Console):
+    await open_handler_editor(user)
     user.find(marker="static-output").type("first answer")
     user.find(marker="save-handler").click()
     await user.should_see("saved as version 1")
@@ -250,12 +160,12 @@ async def test_restore_version_reloads_editor(user: User, console: httpx.AsyncCl
     await user.should_see("Version 1 restored as version 3")
     await user.should_see(marker="version-3")
     assert user.find(marker="static-output").elements.pop().value == "first answer"  # type: ignore[attr-defined]
-    handler = (await _handlers(console))["get_current_time"]
+    handler = (await console.handlers())["get_current_time"]
     assert (handler["version"], handler["spec"]["output"]) == (3, "first answer")
 
 
-async def test_delete_handler_after_confirm(user: User, console: httpx.AsyncClient):
-    await _open(user)
+async def test_delete_handler_after_confirm(user: User, console: Console):
+    await open_handler_editor(user)
     user.find(marker="static-output").type("12:00 UTC")
     user.find(marker="save-handler").click()
     await user.should_see("saved as version 1")
@@ -264,72 +174,33 @@ async def test_delete_handler_after_confirm(user: User, console: httpx.AsyncClie
     user.find(marker="confirm-delete").click()
     await user.should_see("Handler of get_current_time deleted")
     await user.should_see("no handler yet")
-    assert await _handlers(console) == {}
+    assert await console.handlers() == {}
 
 
-async def test_run_with_static_auto_handler_completes_with_its_output(
-    user: User, console: httpx.AsyncClient, runtime: Runtime
-):
-    await _open(user)
+async def test_run_with_static_auto_handler_completes_with_its_output(user: User, console: Console, runtime: Runtime):
+    await open_handler_editor(user)
     user.find(marker="static-output").type("2026-12-24T18:00:00+00:00")
-    _set(user, "editor-mode", "auto")
+    set_value(user, "editor-mode", "auto")
     user.find(marker="save-handler").click()
     await user.should_see("saved as version 1")
-    started = await console.post(f"/api/agents/{CLOCK}/runs", json={"string_inputs": {"1": "UTC"}})
-    assert started.status_code == 202, started.text
-    task_id = started.json()["task_id"]
-
-    async def completed() -> dict:
-        run = (await console.get(f"/api/runs/{task_id}")).json()
-        return run if run["status"] == "completed" else {}
-
-    run = await wait_for(completed, within=10)
+    run = await console.wait_for_status(await console.start(CLOCK, {"1": "UTC"}), "completed")
     assert "2026-12-24T18:00:00+00:00" in str(run["result"])
 
 
-def test_sample_args_follow_schema():
-    schema = {
-        "type": "object",
-        "properties": {
-            "city": {"type": "string"},
-            "date": {"type": "string", "format": "date"},
-            "nights": {"type": "integer", "minimum": 2},
-            "adults": {"type": "integer"},
-            "refundable": {"type": "boolean"},
-            "cabin": {"enum": ["economy", "business"]},
-            "currency": {"type": "string", "default": "EUR"},
-            "tags": {"type": "array", "items": {"type": "string", "examples": ["quiet"]}},
-            "near": {"anyOf": [{"type": "null"}, {"type": "object", "properties": {"lat": {"type": "number"}}}]},
-        },
-    }
-    assert sample_args(schema) == {
-        "city": "example",
-        "date": "2026-12-24",
-        "nights": 2,
-        "adults": 1,
-        "refundable": True,
-        "cabin": "economy",
-        "currency": "EUR",
-        "tags": ["quiet"],
-        "near": {"lat": 1},
-    }
-    assert sample_args(None) == {}
-
-
-async def test_save_python_over_limit_refused(user: User, console: httpx.AsyncClient):
-    await _open(user)
-    _set(user, "kind", "python")
-    _set(user, "python-code", "async def handle(args, agent_id, task_id):\n    return 'ok'\n" + "#" * 100_001)
+async def test_save_python_over_limit_refused(user: User, console: Console):
+    await open_handler_editor(user)
+    set_value(user, "kind", "python")
+    set_value(user, "python-code", "async def handle(args, agent_id, task_id):\n    return 'ok'\n" + "#" * 100_001)
     await user.should_see("the limit is 100,000")
     user.find(marker="save-handler").click()
     await user.should_see("the code is over 100,000 characters")
-    assert await _handlers(console) == {}
+    assert await console.handlers() == {}
 
 
-async def test_save_in_one_tab_offers_reload_in_other(create_user, console: httpx.AsyncClient):
+async def test_save_in_one_tab_offers_reload_in_other(create_user, console: Console):
     first, second = create_user(), create_user()
-    await _open(first)
-    await _open(second)
+    await open_handler_editor(first)
+    await open_handler_editor(second)
     first.find(marker="static-output").type("12:00 UTC")
     first.find(marker="save-handler").click()
     await first.should_see("saved as version 1")
@@ -339,14 +210,14 @@ async def test_save_in_one_tab_offers_reload_in_other(create_user, console: http
     assert second.find(marker="static-output").elements.pop().value == "12:00 UTC"  # type: ignore[attr-defined]
 
 
-async def test_import_config_file_in_page_refuses_bad_file_then_imports(user: User, console: httpx.AsyncClient):
+async def test_import_config_file_in_page_refuses_bad_file_then_imports(user: User, console: Console):
     document = {
         "format": "tooldesk-config",
         "version": 1,
         "agents": [],
         "handlers": [
             {
-                "agent_id": "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b01",
+                "agent_id": CLOCK,
                 "tool_name": "get_current_time",
                 "kind": "static",
                 "mode": "auto",
@@ -376,3 +247,24 @@ async def test_import_config_file_in_page_refuses_bad_file_then_imports(user: Us
     await user.should_see("Imported: ")
     handlers = (await console.get("/api/handlers")).json()
     assert [(h["tool_name"], h["spec"]["output"]) for h in handlers] == [("get_current_time", "from a file")]
+
+
+async def test_save_static_deeply_nested_json_shows_problem(
+    user: User, console: Console, caplog: pytest.LogCaptureFixture
+):
+    """Regression: a JSON output nested deeper than Python's recursion limit (``[[[...]]]``, 1,000 levels)
+    raises RecursionError out of Save's click handler (``StaticFields.spec`` catches only JSONDecodeError): a
+    traceback in the log and no message on screen, where any other bad JSON shows "output: not JSON"."""
+    try:
+        await user.open("/handlers")
+        await user.should_see(marker="tool-Clock-get_current_time", retries=100)
+        user.find(marker="tool-Clock-get_current_time").click()
+        await user.should_see(marker="save-handler")
+        set_value(user, "static-format", "JSON")
+        set_value(user, "static-json", DEEP_JSON)
+        user.find(marker="save-handler").click()
+        await user.should_see("output: not JSON")
+    finally:
+        errors = [r.getMessage() for r in caplog.get_records("call") if r.levelname == "ERROR"]
+        caplog.clear()  # keep NiceGUI's fixture teardown clean so the next UI test can start
+    assert errors == []

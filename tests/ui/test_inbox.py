@@ -2,51 +2,41 @@
 
 from __future__ import annotations
 
-import httpx
+import pytest
 from nicegui.testing import User
 
 from app.runtime import Runtime
-from tests.builders import encode, make_status, sign, wait_for
-
-CLOCK = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b01"
+from tests.builders import CLOCK, DEEP_JSON, FLAKY, Console, make_status, set_value, wait_for
 
 
-async def _deliver(console: httpx.AsyncClient, body: dict, msg_id: str) -> None:
-    raw = encode(body)
-    response = await console.post("/webhooks/sudoiq", content=raw, headers=sign(raw, msg_id=msg_id))
-    assert response.status_code == 200, response.text
-
-
-async def test_round_appears_live_without_reload(user: User, console: httpx.AsyncClient):
+async def test_round_appears_live_without_reload(user: User, console: Console):
     await user.open("/")
     await user.should_see(marker="inbox-empty")
-    await _deliver(console, make_status(7101), "msg_live")
+    await console.deliver(make_status(7101), "msg_live")
     await user.should_see("run 7101 · round 1")
     await user.should_see(marker="result-call_1")
 
 
-async def test_submit_with_empty_result_refused_naming_call(user: User, console: httpx.AsyncClient, runtime: Runtime):
+async def test_submit_with_empty_result_refused_naming_call(user: User, console: Console, runtime: Runtime):
     calls = [
         {"id": "call_a", "name": "get_current_time", "arguments": {"timezone": "UTC"}},
         {"id": "call_b", "name": "get_weather", "arguments": {"city": "Porto"}},
     ]
-    await _deliver(console, make_status(7006, tool_calls=calls), "msg_c06")
+    await console.deliver(make_status(7006, tool_calls=calls), "msg_c06")
     await user.open("/")
     await user.should_see("run 7006 · round 1")
     user.find(marker="result-call_a").type("12:00")
-    rounds = (await console.get("/api/rounds")).json()
+    rounds = await console.pending()
     user.find(marker=f"submit-{rounds[0]['id']}").click()
     await user.should_see("call_b (get_weather) has no result")
-    assert (await console.get("/api/rounds")).json()[0]["state"] == "pending"
+    assert (await console.pending())[0]["state"] == "pending"
 
 
-async def test_answer_clock_round_in_inbox_completes_run(user: User, console: httpx.AsyncClient, runtime: Runtime):
+async def test_answer_clock_round_in_inbox_completes_run(user: User, console: Console, runtime: Runtime):
     await user.open("/")
-    task_id = (await console.post(f"/api/agents/{CLOCK}/runs", json={"string_inputs": {"1": "Europe/Lisbon"}})).json()[
-        "task_id"
-    ]
+    task_id = await console.start(CLOCK, {"1": "Europe/Lisbon"})
     await user.should_see(f"run {task_id} · round 1")
-    [round_] = (await console.get("/api/rounds")).json()
+    [round_] = await console.pending()
     call_id = round_["tool_calls"][0]["tool_call_id"]
     user.find(marker=f"result-{call_id}").type("2026-11-29T18:00:00+00:00")
     user.find(marker=f"submit-{round_['id']}").click()
@@ -64,24 +54,24 @@ async def test_answer_clock_round_in_inbox_completes_run(user: User, console: ht
     await user.should_see("answered by person: console")
 
 
-async def test_second_tab_sees_round_leave_when_first_answers(create_user, console: httpx.AsyncClient):
+async def test_second_tab_sees_round_leave_when_first_answers(create_user, console: Console):
     first, second = create_user(), create_user()
     await first.open("/")
     await second.open("/")
-    await _deliver(console, make_status(7201), "msg_two_tabs")
+    await console.deliver(make_status(7201), "msg_two_tabs")
     await first.should_see("run 7201 · round 1")
     await second.should_see("run 7201 · round 1")
-    [round_] = (await console.get("/api/rounds")).json()
+    [round_] = await console.pending()
     first.find(marker="result-call_1").type("noon")
     first.find(marker=f"submit-{round_['id']}").click()
     await second.should_not_see("run 7201 · round 1")
 
 
-async def test_platform_refusal_shown_in_words(user: User, console: httpx.AsyncClient, runtime: Runtime):
-    await _deliver(console, make_status(7301), "msg_unknown_task")
+async def test_platform_refusal_shown_in_words(user: User, console: Console, runtime: Runtime):
+    await console.deliver(make_status(7301), "msg_unknown_task")
     await user.open("/")
     await user.should_see(marker="result-call_1")
-    [round_] = (await console.get("/api/rounds")).json()
+    [round_] = await console.pending()
     user.find(marker="result-call_1").type("noon")
     user.find(marker=f"submit-{round_['id']}").click()
     await user.should_see("Not accepted: platform answered 404 not_found")
@@ -90,11 +80,11 @@ async def test_platform_refusal_shown_in_words(user: User, console: httpx.AsyncC
     assert "404 not_found" in run["rounds"][0]["message"]
 
 
-async def test_json_mode_refuses_invalid_json(user: User, console: httpx.AsyncClient, runtime: Runtime):
-    await _deliver(console, make_status(7401), "msg_json_mode")
+async def test_json_mode_refuses_invalid_json(user: User, console: Console, runtime: Runtime):
+    await console.deliver(make_status(7401), "msg_json_mode")
     await user.open("/")
     await user.should_see(marker="result-call_1")
-    [round_] = (await console.get("/api/rounds")).json()
+    [round_] = await console.pending()
     user.find(marker="mode-call_1").elements.pop().set_value("JSON")
     user.find(marker="result-call_1").type("{oops")
     user.find(marker=f"submit-{round_['id']}").click()
@@ -102,12 +92,11 @@ async def test_json_mode_refuses_invalid_json(user: User, console: httpx.AsyncCl
     assert runtime.simulator is not None and runtime.simulator.received == []
 
 
-async def test_is_error_switch_sends_error_result(user: User, console: httpx.AsyncClient, runtime: Runtime):
-    flaky = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b03"
+async def test_is_error_switch_sends_error_result(user: User, console: Console, runtime: Runtime):
     await user.open("/")
-    task_id = (await console.post(f"/api/agents/{flaky}/runs", json={})).json()["task_id"]
+    task_id = await console.start(FLAKY)
     await user.should_see(f"run {task_id} · round 1")
-    [round_] = (await console.get("/api/rounds")).json()
+    [round_] = await console.pending()
     call_id = round_["tool_calls"][0]["tool_call_id"]
     user.find(marker=f"result-{call_id}").type("quote service down")
     user.find(marker=f"is-error-{call_id}").click()
@@ -116,10 +105,39 @@ async def test_is_error_switch_sends_error_result(user: User, console: httpx.Asy
     assert runtime.simulator is not None
     [(_, sent)] = runtime.simulator.received
     assert (sent.results[0].output, sent.results[0].is_error) == ("quote service down", True)
-
-    async def failed() -> dict:
-        run = (await console.get(f"/api/runs/{task_id}")).json()
-        return run if run["status"] == "failed" else {}
-
-    run = await wait_for(failed)
+    run = await console.wait_for_status(task_id, "failed")
     assert "quote service down" in run["error"]["message"]
+
+
+async def test_submit_json_mode_nan_refused_as_not_json(user: User, console: Console):
+    """JSON mode "checks that the field parses": Python's json.loads accepts ``NaN`` / ``Infinity`` (not JSON),
+    and the console then sends the output ``NaN`` as if it were JSON."""
+    await console.deliver(make_status(7501), "msg_nan")
+    [round_] = await console.pending()
+    await user.open("/")
+    await user.should_see(marker="result-call_1")
+    user.find(marker="result-call_1").type("NaN")
+    user.find(marker="mode-call_1").elements.pop().value = "JSON"
+    user.find(marker=f"submit-{round_['id']}").click()
+    await user.should_see("result is not JSON")
+
+
+async def test_submit_inbox_deeply_nested_json_result_shows_problem(
+    user: User, console: Console, caplog: pytest.LogCaptureFixture
+):
+    """Regression: a result in JSON mode nested deeper than Python's recursion limit (``[[[...]]]``, 1,000 levels)
+    raises RecursionError out of Submit's click handler (``CallField.problem`` catches JSONDecodeError and
+    ValueError, not RecursionError): a traceback in the log and no message on screen."""
+    try:
+        await console.deliver(make_status(7301), "msg_deep")
+        await user.open("/")
+        await user.should_see("run 7301 · round 1")
+        set_value(user, "mode-call_1", "JSON")
+        set_value(user, "result-call_1", DEEP_JSON)
+        [round_] = await console.pending()
+        user.find(marker=f"submit-{round_['id']}").click()
+        await user.should_see("result is not JSON")
+    finally:
+        errors = [r.getMessage() for r in caplog.get_records("call") if r.levelname == "ERROR"]
+        caplog.clear()  # keep NiceGUI's fixture teardown clean so the next UI test can start
+    assert errors == []

@@ -7,7 +7,6 @@ import time
 from itertools import pairwise
 from typing import Any
 
-import httpx
 import pytest
 from nicegui import ui
 from nicegui.testing import User
@@ -15,14 +14,14 @@ from nicegui.testing import User
 from app.changes import changes
 from app.services import overview
 from app.ui.pages import overview as overview_page
-from tests.builders import encode, make_status, sign, wait_for
+from tests.builders import Console, encode, make_status, sign, wait_for
 
 
-async def test_overview_page_shows_cards_and_charts(user: User, console: httpx.AsyncClient):
-    await _deliver(console, make_status(8601), "m1")
-    await _deliver(console, make_status(8602, status="completed", sequence=4, result="ok"), "m2")
+async def test_overview_page_shows_cards_and_charts(user: User, console: Console):
+    await console.deliver(make_status(8601), "m1")
+    await console.deliver(make_status(8602, status="completed", sequence=4, result="ok"), "m2")
     refused = encode(make_status(8603))
-    await console.post("/webhooks/sudoiq", content=refused, headers=sign(refused, msg_id="m3", timestamp=1e9))
+    await console.post_webhook(refused, sign(refused, msg_id="m3", timestamp=1e9))
 
     await user.open("/overview")
 
@@ -51,13 +50,13 @@ async def test_overview_page_empty_database_shows_hint(user: User):
         assert title["subtext"] == "Start a run on the Agents page, or press Run demo"
 
 
-async def test_overview_page_new_delivery_updates_counts_live(user: User, console: httpx.AsyncClient):
-    await _deliver(console, make_status(8701), "m1")
+async def test_overview_page_new_delivery_updates_counts_live(user: User, console: Console):
+    await console.deliver(make_status(8701), "m1")
     await user.open("/overview")
     await wait_for(lambda: _card(user, "deliveries-last-hour") == "1")
     chart = _chart(user, "overview-status")
 
-    await _deliver(console, make_status(8702, status="failed", sequence=4), "m2")
+    await console.deliver(make_status(8702, status="failed", sequence=4), "m2")
 
     await wait_for(lambda: _card(user, "deliveries-last-hour") == "2", within=2)
     assert _card(user, "runs-total") == "2"
@@ -69,7 +68,7 @@ async def test_overview_page_new_delivery_updates_counts_live(user: User, consol
 
 
 async def test_overview_page_burst_of_changes_recomputes_a_few_times(
-    user: User, console: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    user: User, console: Console, monkeypatch: pytest.MonkeyPatch
 ):
     calls: list[float] = []
     real = overview.overview
@@ -83,7 +82,7 @@ async def test_overview_page_burst_of_changes_recomputes_a_few_times(
     await wait_for(lambda: calls)
     await wait_for(lambda: _card(user, "runs-total") == "0")
     calls.clear()
-    await _deliver(console, make_status(8801), "m1")  # one change among the burst that the page must show
+    await console.deliver(make_status(8801), "m1")  # one change among the burst that the page must show
 
     for _ in range(100):  # 100 changes in a second
         changes.emit(8801)
@@ -93,11 +92,6 @@ async def test_overview_page_burst_of_changes_recomputes_a_few_times(
     assert 1 <= len(calls) <= 5
     assert all(b - a >= 0.29 for a, b in pairwise(calls))  # about three a second at most
     assert _card(user, "runs-total") == "1"
-
-
-async def _deliver(console: httpx.AsyncClient, body: dict, msg_id: str) -> None:
-    raw = encode(body)
-    assert (await console.post("/webhooks/sudoiq", content=raw, headers=sign(raw, msg_id=msg_id))).status_code == 200
 
 
 def _card(user: User, name: str) -> str:

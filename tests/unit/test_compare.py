@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from app.models import EventPublic, RoundPublic, RunDetail, ToolCallPublic, ToolResultPublic
 from app.runtime import Runtime
 from app.services.compare import compare_details, compare_runs
 from app.states import AnswererKind
-from tests.builders import encode, make_status, sign
+from tests.builders import Console, make_status
 
 Call = tuple[str, dict[str, Any], str]  # tool name, arguments, output
 
@@ -163,14 +161,9 @@ def test_compare_json_equal_keeps_true_and_one_apart():
     assert (step.differing_keys, step.result_differs) == (["on"], True)
 
 
-async def _deliver(console: httpx.AsyncClient, body: dict, msg_id: str) -> None:
-    raw = encode(body)
-    assert (await console.post("/webhooks/sudoiq", content=raw, headers=sign(raw, msg_id=msg_id))).status_code == 200
-
-
-async def test_compare_runs_stored_ignores_tool_call_ids(console: httpx.AsyncClient, runtime: Runtime):
-    await _deliver(console, make_status(9101, tool_calls=[{"id": "x1", "name": "f", "arguments": {"k": 1}}]), "m1")
-    await _deliver(console, make_status(9102, tool_calls=[{"id": "y9", "name": "f", "arguments": {"k": 2}}]), "m2")
+async def test_compare_runs_stored_ignores_tool_call_ids(console: Console, runtime: Runtime):
+    await console.deliver(make_status(9101, tool_calls=[{"id": "x1", "name": "f", "arguments": {"k": 1}}]), "m1")
+    await console.deliver(make_status(9102, tool_calls=[{"id": "y9", "name": "f", "arguments": {"k": 2}}]), "m2")
     comparison = compare_runs(engine=runtime.engine, a=9101, b=9102)
     [step] = comparison.steps
     assert (step.a and step.a.tool_call_id, step.b and step.b.tool_call_id) == ("x1", "y9")
@@ -178,8 +171,8 @@ async def test_compare_runs_stored_ignores_tool_call_ids(console: httpx.AsyncCli
     assert comparison.summary == "1 step, 1 differs: f arguments (k)"
 
 
-async def test_get_compare_unknown_run_is_404_naming_the_side(console: httpx.AsyncClient):
-    await _deliver(console, make_status(9201), "m1")
+async def test_get_compare_unknown_run_is_404_naming_the_side(console: Console):
+    await console.deliver(make_status(9201), "m1")
     response = await console.get("/api/compare", params={"a": 9201, "b": 9299})
     assert response.status_code == 404
     assert "task_id 9299 (run B)" in response.json()["error"]["message"]

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
 import pytest
 
 from app.config import get_settings
@@ -42,3 +48,70 @@ def test_settings_bad_secret_never_echoed(monkeypatch: pytest.MonkeyPatch):
     assert "TOOLDESK_WEBHOOK_SECRET" in str(raised.value)
     assert "hunter2" not in str(raised.value)
     assert "not shown" in str(raised.value)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TOOLDESK_ROUND_TTL", "inf"),  # accepted; the simulator's timedelta(seconds=inf) then kills every run silently
+        ("TOOLDESK_PLATFORM_API_KEY", "clé"),  # accepted; every platform call then dies in header encoding (500)
+        ("TOOLDESK_DATABASE_URL", "sqlite:///"),  # accepted as an in-memory DB: "no such table" on every request
+    ],
+    ids=["round_ttl-inf", "api_key-non-ascii", "database_url-empty-path"],
+)
+def test_settings_bad_value_refused_naming_it(monkeypatch: pytest.MonkeyPatch, name: str, value: str):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as error:
+        get_settings()
+    assert name in str(error.value)
+
+
+def test_settings_ipv6_host_gives_valid_urls(monkeypatch: pytest.MonkeyPatch):
+    """``TOOLDESK_HOST=::1`` is accepted, then ``http://::1:8080`` is built: httpx.InvalidURL traceback at
+    start and no platform call works. Either bracket it or refuse the value at start-up."""
+    monkeypatch.setenv("TOOLDESK_HOST", "::1")
+    try:
+        settings = get_settings()
+    except SettingsError as error:
+        assert "TOOLDESK_HOST" in str(error)
+        return
+    assert httpx.URL(settings.api_base_url).host == "::1"
+    assert httpx.URL(settings.webhook_url).host == "::1"
+
+
+def test_start_unusable_database_path_exits_2_with_one_line(tmp_path: Path):
+    """Regression: FileExistsError / NotADirectoryError traceback from make_engine, exit status 1."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOOLDESK_")} | {
+        "TOOLDESK_DATABASE_URL": f"sqlite:///{blocker}/tooldesk.db",
+        "TOOLDESK_PORT": "18999",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "app"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 2, done.stderr[-500:]
+    assert "Traceback" not in done.stderr
+    assert "TOOLDESK_DATABASE_URL" in done.stderr
+
+
+def test_start_port_in_use_exits_2_with_one_line(tmp_path: Path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TOOLDESK_")} | {
+            "TOOLDESK_DATABASE_URL": f"sqlite:///{tmp_path}/t.db",
+            "TOOLDESK_PORT": str(port),
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "app"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+    assert done.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr

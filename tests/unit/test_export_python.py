@@ -18,8 +18,9 @@ from app.db import make_engine
 from app.errors import NotFound
 from app.services import handler_store
 from app.services.export_python import export_python, python_module_name
+from tests.builders import TRIP
 
-AGENT = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b02"
+AGENT = TRIP
 MODULE = "exported_tools_under_test"
 
 WEATHER_RULES = {

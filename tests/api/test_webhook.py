@@ -1,4 +1,4 @@
-"""Edge cases of the webhook route: bad input gets a clear 4xx, the raw delivery is stored, nothing half-applied.
+"""The webhook route: a signed status is applied; bad input gets a clear 4xx and is stored, nothing half-applied.
 
 Promise (README, "How it behaves"): bad input gets a clear 4xx, never a 500, and the
 raw delivery is stored with its verdict before the answer.
@@ -12,17 +12,16 @@ import json
 import httpx
 import pytest
 
-from tests.builders import encode, make_status, sign
+from tests.builders import AGENT_ID, Console, encode, make_status, sign
 
 INT64_MAX = 2**63 - 1
 
 
-async def _post(console: httpx.AsyncClient, body: bytes, msg_id: str, **overrides: str) -> httpx.Response:
-    headers = sign(body, msg_id=msg_id) | overrides
-    return await console.post("/webhooks/sudoiq", content=body, headers=headers)
+async def _post(console: Console, body: bytes, msg_id: str, **overrides: str) -> httpx.Response:
+    return await console.post_webhook(body, sign(body, msg_id=msg_id) | overrides)
 
 
-async def _stored(console: httpx.AsyncClient, msg_id: str) -> list[dict]:
+async def _stored(console: Console, msg_id: str) -> list[dict]:
     return [d for d in (await console.get("/api/deliveries")).json() if d["webhook_id"] == msg_id]
 
 
@@ -36,7 +35,7 @@ async def _stored(console: httpx.AsyncClient, msg_id: str) -> list[dict]:
     ],
     ids=["task_id", "sequence", "round", "task_id-in-refused-body"],
 )
-async def test_webhook_integer_beyond_int64_refused_400_and_stored(console: httpx.AsyncClient, body: dict):
+async def test_webhook_integer_beyond_int64_refused_400_and_stored(console: Console, body: dict):
     """Regression: OverflowError inside SQLite binding -> 500, and nothing is stored (the delivery is lost)."""
     response = await _post(console, encode(body), "msg_big_int")
     assert response.status_code == 400, response.text
@@ -45,7 +44,7 @@ async def test_webhook_integer_beyond_int64_refused_400_and_stored(console: http
     assert stored["verdict"] == "bad_body"
 
 
-async def test_webhook_deeply_nested_body_refused_400_and_stored(console: httpx.AsyncClient):
+async def test_webhook_deeply_nested_body_refused_400_and_stored(console: Console):
     """Regression: RecursionError in ``ingest._task_id_hint`` (json.loads) -> 500, nothing stored."""
     body = b"[" * 100_000 + b"]" * 100_000  # 200 kB, under the 1 MB limit
     response = await _post(console, body, "msg_deep")
@@ -55,7 +54,7 @@ async def test_webhook_deeply_nested_body_refused_400_and_stored(console: httpx.
     assert base64.b64decode(stored["body_base64"]) == body
 
 
-async def test_webhook_deeply_nested_result_refused_400_and_stored(console: httpx.AsyncClient):
+async def test_webhook_deeply_nested_result_refused_400_and_stored(console: Console):
     """A run status whose ``result`` nests 5000 deep: pydantic refuses it, then the task_id hint crashes -> 500."""
     status = make_status(7303, status="completed", sequence=9)
     text = json.dumps(status).replace('"result": null', '"result": ' + "[" * 5000 + "]" * 5000)
@@ -65,7 +64,7 @@ async def test_webhook_deeply_nested_result_refused_400_and_stored(console: http
     assert stored["verdict"] == "bad_body"
 
 
-async def test_webhook_valid_v1_signature_next_to_v1a_entry_accepted(console: httpx.AsyncClient):
+async def test_webhook_valid_v1_signature_next_to_v1a_entry_accepted(console: Console):
     """Standard Webhooks allows several signatures, and ``v1a,<base64>`` (asymmetric) is a defined form.
 
     Before the fix the whole delivery is refused 400 bad_headers although its ``v1`` signature is
@@ -79,7 +78,7 @@ async def test_webhook_valid_v1_signature_next_to_v1a_entry_accepted(console: ht
     assert response.json()["verdict"] == "applied"
 
 
-async def test_webhook_duplicate_tool_call_ids_in_round_refused(console: httpx.AsyncClient):
+async def test_webhook_duplicate_tool_call_ids_in_round_refused(console: Console):
     """Contract: tool_call_id is unique inside its task. Before the fix the round is opened with two calls named
     ``call_x``, and ``POST /api/rounds/{id}/responses`` with ONE result for the two calls passes the
     "exactly one result per call" check."""
@@ -90,7 +89,7 @@ async def test_webhook_duplicate_tool_call_ids_in_round_refused(console: httpx.A
     response = await _post(console, encode(make_status(7305, tool_calls=calls)), "msg_dup_calls")
     assert response.status_code == 400, response.text
     assert "call_x" in response.json()["error"]["message"]
-    assert (await console.get("/api/rounds")).json() == []
+    assert await console.pending() == []
 
 
 @pytest.mark.parametrize(
@@ -98,7 +97,7 @@ async def test_webhook_duplicate_tool_call_ids_in_round_refused(console: httpx.A
     [make_status(7306, tool_calls=[]), make_status(7306, round=None)],
     ids=["empty-tool_calls", "no-round"],
 )
-async def test_webhook_awaiting_without_round_or_calls_refused(console: httpx.AsyncClient, body: dict):
+async def test_webhook_awaiting_without_round_or_calls_refused(console: Console, body: dict):
     """Contract: when awaiting, ``round`` is a positive integer and ``tool_calls`` is present and non-empty.
 
     Before the fix it is applied: the run shows ``awaiting_tool_calls`` but no round exists, so the
@@ -108,14 +107,14 @@ async def test_webhook_awaiting_without_round_or_calls_refused(console: httpx.As
     assert (await console.get("/api/runs/7306")).status_code == 404
 
 
-async def test_webhook_boolean_task_id_refused(console: httpx.AsyncClient):
+async def test_webhook_boolean_task_id_refused(console: Console):
     """Contract: task_id is a positive integer. Before the fix ``"task_id": true`` is coerced to 1 and applied to run 1."""
     response = await _post(console, encode(make_status(True)), "msg_bool_task")  # type: ignore[arg-type]
     assert response.status_code == 400, response.text
     assert (await console.get("/api/runs/1")).status_code == 404
 
 
-async def test_webhook_missing_sequence_refused_not_silently_history(console: httpx.AsyncClient):
+async def test_webhook_missing_sequence_refused_not_silently_history(console: Console):
     """``sequence`` defaults to 0 when absent, so a terminal status without it is answered 200 "history"
     and dropped for good (the sender will not retry). It should be refused 400 naming ``sequence``."""
     assert (await _post(console, encode(make_status(7307, sequence=3)), "msg_seq_3")).status_code == 200
@@ -124,3 +123,17 @@ async def test_webhook_missing_sequence_refused_not_silently_history(console: ht
     response = await _post(console, encode(completed), "msg_seq_missing")
     assert response.status_code == 400, response.text
     assert "sequence" in response.json()["error"]["message"]
+
+
+async def test_webhook_route_wrong_method_is_405_in_contract_shape(console: Console):
+    response = await console.get("/webhooks/sudoiq")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+async def test_webhook_applies_awaiting_round(console):
+    body = encode(make_status(7001))
+    response = await console.post_webhook(body, sign(body, msg_id="msg_1"))
+    assert response.status_code == 200, response.text
+    rounds = (await console.get("/api/rounds", params={"state": "pending"})).json()
+    assert [(r["task_id"], r["agent_id"], r["round"]) for r in rounds] == [(7001, AGENT_ID, 1)]

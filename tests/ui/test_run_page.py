@@ -1,0 +1,82 @@
+"""A run's page: cancel, run again and replay; bad task_ids in the URL; live updates while a dialog is open."""
+
+from __future__ import annotations
+
+import pytest
+from nicegui.testing import User
+
+from tests.builders import CLOCK, TRIP, Console, take_errors, wait_for
+
+
+async def test_open_run_page_with_superscript_digit_says_no_run(
+    user: User, console: Console, caplog: pytest.LogCaptureFixture
+):
+    """Regression: ``_task_id`` checks ``str.isdigit()``, which is true for '²', then ``int('²')`` raises ValueError: the
+    sub page fails with a traceback in the log instead of "No run with task_id ²"."""
+    await user.open("/runs/%C2%B2")
+    await user.should_see("No run with task_id ²")
+    assert take_errors(caplog) == []
+
+
+async def test_run_page_live_update_keeps_replay_dialog_open(user: User, console: Console):
+    """Regression: Replay while the original is still running: the dialog is built inside the page body, and every change
+    of the run clears and rebuilds that body, so the dialog vanishes while the person fills it in."""
+    original = await console.start(TRIP, {"1": "Bergen"})
+    await console.answer(
+        await console.pending_round(original, 1), {"get_weather": "Rain, 8 °C", "search_flights": "SK 4609"}
+    )
+    second = await console.pending_round(original, 2)
+    await user.open(f"/runs/{original}")
+    await user.should_see(marker="replay-run")
+    user.find(marker="replay-run").click()
+    await user.should_see(marker="replay-start")
+    await console.answer(second, {"book_umbrella": "umbrella at arrivals"})  # the original moves on
+    await user.should_see("umbrella at arrivals")  # the page has been rebuilt with the change
+    await user.should_see(marker="replay-start")
+
+
+async def test_run_page_cancel_then_run_again(user: User, console: Console):
+    task_id = await console.start(CLOCK, {"1": "Asia/Tokyo"})
+    await console.wait_for_status(task_id, "awaiting_tool_calls")
+    await user.open(f"/runs/{task_id}")
+    await user.should_see(marker="expires-in")
+    user.find(marker="cancel-run").click()
+    await user.should_see("Cancel sent")
+    await console.wait_for_status(task_id, "cancelled")
+    await user.should_not_see(marker="cancel-run")
+    user.find(marker="run-again").click()
+    await user.should_see(f"Run {task_id + 1}")
+    again = await console.run(task_id + 1)
+    assert again["string_inputs"] == {"1": "Asia/Tokyo"}
+
+
+async def test_run_page_replay_to_round_opens_new_run(user: User, console: Console):
+    task_id = await console.start(CLOCK)
+    round_ = await console.pending_round(task_id)
+    await console.answer(round_, {"get_current_time": "half past"})
+    await console.wait_for_status(task_id, "completed")
+    await user.open(f"/runs/{task_id}")
+    await user.should_see(marker="replay-run")
+    user.find(marker="replay-run").click()
+    user.find(marker="replay-start").click()
+    await user.should_see(marker="replay-of")
+
+    async def replay_completed() -> dict:
+        run = (await console.get(f"/api/runs/{task_id + 1}")).json()
+        return run if run["status"] == "completed" else {}
+
+    run = await wait_for(replay_completed)
+    assert run["result"] == "The current time in UTC is half past."
+
+
+async def test_open_run_page_id_beyond_int64_shows_not_found(
+    user: User, console: Console, caplog: pytest.LogCaptureFixture
+):
+    """``/runs/99999999999999999999``: ``run.page`` catches NotFound and ValueError, not the OverflowError
+    raised binding the id into SQLite, so the page stays blank and the log gets a traceback."""
+    try:
+        await user.open("/runs/99999999999999999999")
+        await user.should_see("No run with task_id 99999999999999999999")
+        assert not [r for r in caplog.get_records("call") if r.levelname == "ERROR"]
+    finally:
+        caplog.clear()  # the user fixture would otherwise fail in teardown and break the tests after this one
