@@ -25,6 +25,7 @@ from app.api import build_router as build_api_router
 from app.api import http_error_handler, tooldesk_error_handler, validation_error_handler
 from app.config import SIMULATOR_PREFIX, Settings, get_settings
 from app.errors import SettingsError, TooldeskError
+from app.guard import install_guard
 from app.runtime import Runtime, build_runtime
 from app.services import agents
 from app.services.reconcile import reconcile_runs
@@ -40,6 +41,7 @@ def build(settings: Settings) -> Runtime:
     simulated = bool(os.environ.get("NICEGUI_USER_SIMULATION"))
     transport = httpx.ASGITransport(nicegui_app) if simulated else None
     runtime = build_runtime(settings, transport=transport)
+    install_guard(nicegui_app, settings)
     _mount(webhook_router)
     _mount(build_api_router())
     if runtime.simulator is not None:

@@ -129,12 +129,14 @@ def new_page(
     """
     contexts: list[BrowserContext] = []
     pages: list[Page] = []
+    refused: list[str] = []
 
     def make() -> Page:
         context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
         context.set_default_timeout(UI_TIMEOUT_MS)
         contexts.append(context)
         page = context.new_page()
+        page.on("console", lambda message: _note_refusal(message.text, refused))
         pages.append(page)
         return page
 
@@ -150,6 +152,13 @@ def new_page(
         print(f"e2e failure: screenshots and console log in {tmp_path}")
     for context in contexts:
         context.close()
+    assert refused == [], "the Content Security Policy refused something the page needed"
+
+
+def _note_refusal(text: str, refused: list[str]) -> None:
+    """Every test's pages double as a check that the console's Content Security Policy lets NiceGUI work."""
+    if "Content Security Policy" in text:
+        refused.append(text[:300])
 
 
 @pytest.fixture

@@ -1,0 +1,105 @@
+"""Browser protections on every request: only this console's own Host names, and security headers.
+
+- **Host** (against DNS rebinding: a page on ``evil.example`` whose name is made to resolve to 127.0.0.1 would
+  otherwise read the console's answers): Starlette's ``TrustedHostMiddleware`` answers 400 "Invalid host header"
+  unless the ``Host`` is a loopback name (``localhost``, ``127.0.0.1``, ``[::1]``), the host of
+  ``TOOLDESK_PUBLIC_URL``, or the address ``TOOLDESK_HOST`` names when that is not a wildcard. Under NiceGUI's
+  user simulation (tests, no socket) its client's name ``test`` is allowed too.
+- **Headers** on every HTTP answer: ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: same-origin``,
+  ``X-Frame-Options: DENY`` and a Content Security Policy with ``frame-ancestors 'none'`` (no page may frame the
+  console). NiceGUI renders Vue templates in the browser and adds inline scripts and styles, so scripts need
+  ``'unsafe-inline'`` and ``'unsafe-eval'``; everything else is limited to the console's own origin. ``/docs`` and
+  ``/redoc`` load FastAPI's Swagger UI and ReDoc from ``cdn.jsdelivr.net``, which their policy allows.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from urllib.parse import urlsplit
+
+from starlette.applications import Starlette
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.config import Settings
+
+log = logging.getLogger("tooldesk")
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+"""As Starlette parses a Host header: an IPv6 literal keeps its brackets."""
+WILDCARD_ADDRESSES = ("0.0.0.0", "::", "")
+SIMULATION_HOST = "test"
+
+CONSOLE_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; font-src 'self' data: "
+    "https://fonts.gstatic.com; worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "frame-ancestors 'none'"
+)
+DOCS_PATHS = ("/docs", "/redoc")
+HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+)
+
+
+def allowed_hosts(settings: Settings) -> list[str]:
+    """The ``Host`` names this console answers to (without ports): loopback names, the public URL's host, and
+    ``TOOLDESK_HOST`` unless it is a wildcard address."""
+    hosts = list(LOOPBACK_HOSTS)
+    public = urlsplit(settings.public_url).hostname if settings.public_url else None
+    for name in (public, settings.host):
+        if not name or name in WILDCARD_ADDRESSES:
+            continue
+        shown = f"[{name}]" if ":" in name else name.lower()
+        if shown not in hosts:
+            hosts.append(shown)
+    if os.environ.get("NICEGUI_USER_SIMULATION"):
+        hosts.append(SIMULATION_HOST)
+    return hosts
+
+
+def install_guard(app: Starlette, settings: Settings) -> None:
+    """Put the Host check and the security headers in front of ``app`` (the headers go on refusals too)."""
+    hosts = allowed_hosts(settings)
+    if settings.host in WILDCARD_ADDRESSES and not settings.public_url:
+        log.warning(
+            "listening on every address, but answering only Host names %s: set TOOLDESK_PUBLIC_URL to the address "
+            "people and the platform use",
+            ", ".join(hosts),
+        )
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False)
+    app.add_middleware(SecurityHeaders)  # added last, so outermost
+
+
+class SecurityHeaders:
+    """ASGI middleware adding the headers above to every HTTP answer; a header the app set itself is kept."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = str(scope.get("path", ""))
+        policy = DOCS_POLICY if path in DOCS_PATHS else CONSOLE_POLICY
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _value in headers}
+                extra = [*HEADERS, (b"content-security-policy", policy.encode())]
+                headers += [(name, value) for name, value in extra if name not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
