@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from app.config import Settings
 from app.guard import allowed_hosts
+from tests.builders import Console
 
 
 @pytest.mark.parametrize("path", ["/api/runs", "/", "/webhooks/sudoiq", "/docs"])
-async def test_foreign_host_refused(console: httpx.AsyncClient, path: str):
+async def test_foreign_host_refused(console: Console, path: str):
     response = await console.get(path, headers={"host": "evil.example"})
     assert response.status_code == 400
     assert "Invalid host header" in response.text
@@ -18,18 +18,18 @@ async def test_foreign_host_refused(console: httpx.AsyncClient, path: str):
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1:8080", "localhost:8080", "[::1]:8080", "LOCALHOST"])
-async def test_loopback_host_answered(console: httpx.AsyncClient, host: str):
+async def test_loopback_host_answered(console: Console, host: str):
     assert (await console.get("/api/runs", headers={"host": host})).status_code == 200
 
 
-async def test_rebound_post_refused_before_anything_is_done(console: httpx.AsyncClient):
+async def test_rebound_post_refused_before_anything_is_done(console: Console):
     response = await console.post("/api/demo", json={}, headers={"host": "evil.example:8080"})
     assert response.status_code == 400
     assert (await console.get("/api/runs")).json()["total"] == 0
 
 
 @pytest.mark.parametrize("path", ["/api/runs", "/", "/runs"])
-async def test_answers_carry_security_headers(console: httpx.AsyncClient, path: str):
+async def test_answers_carry_security_headers(console: Console, path: str):
     headers = (await console.get(path)).headers
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["x-frame-options"] == "DENY"
@@ -39,7 +39,7 @@ async def test_answers_carry_security_headers(console: httpx.AsyncClient, path: 
     assert "cdn.jsdelivr.net" not in policy
 
 
-async def test_docs_policy_allows_swagger_cdn(console: httpx.AsyncClient):
+async def test_docs_policy_allows_swagger_cdn(console: Console):
     response = await console.get("/docs")
     assert response.status_code == 200
     assert "https://cdn.jsdelivr.net" in response.headers["content-security-policy"]
