@@ -4,8 +4,6 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# apt-get update only while the package lists are empty (a fresh image), so one `make test` updates once
-APT_UPDATE := ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1 || apt-get update -qq
 
 .PHONY: run test lint unit e2e bench clean
 
@@ -35,12 +33,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 /usr/bin/chromium:
-	$(APT_UPDATE)
+	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 # Python handlers' workers run under bubblewrap (app/handlers/_confine.py)
 /usr/bin/bwrap:
-	$(APT_UPDATE)
+	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap
 
 clean:
