@@ -31,7 +31,7 @@ async def test_deliveries_page_filters_refused(user: User, console: Console):
 async def test_replay_edited_body_applies_as_new_delivery(console: Console):
     body = encode(make_status(8302, status="running", sequence=1, round=None))
     assert (await console.post_webhook(body, sign(body, msg_id="m_run"))).status_code == 200
-    [stored] = (await console.get("/api/deliveries", params={"task_id": 8302})).json()
+    [stored] = (await console.get("/api/deliveries", params={"task_id": 8302})).json()["deliveries"]
     same = await console.post(f"/api/deliveries/{stored['id']}/replay", json={})
     assert same.json()["verdict"] == "history"  # the same sequence again never moves the run
     edited = make_status(8302, status="completed", sequence=2, result="replayed")
@@ -39,13 +39,14 @@ async def test_replay_edited_body_applies_as_new_delivery(console: Console):
     assert done.status_code == 200 and done.json()["verdict"] == "applied"
     run = (await console.get("/api/runs/8302")).json()
     assert (run["status"], run["result"]) == ("completed", "replayed")
-    log = (await console.get("/api/deliveries", params={"task_id": 8302})).json()
+    log = (await console.get("/api/deliveries", params={"task_id": 8302})).json()["deliveries"]
     assert [(d["replay_of"], d["webhook_id"].startswith("replay-")) for d in log] == [
         (stored["id"], True),
         (stored["id"], True),
         (None, False),
     ]
-    assert json.loads(log[0]["body"])["result"] == "replayed"
+    newest = (await console.get(f"/api/deliveries/{log[0]['id']}")).json()
+    assert json.loads(newest["body"])["result"] == "replayed"
 
 
 async def test_replay_unknown_delivery_is_404(console: Console):
