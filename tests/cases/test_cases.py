@@ -96,7 +96,9 @@ async def test_c04_same_delivery_twice_concurrently_applied_once(console: Consol
     headers = sign(body, msg_id="msg_c04")
     first, second = await asyncio.gather(console.post_webhook(body, headers), console.post_webhook(body, headers))
     assert (first.status_code, second.status_code) == (200, 200)
-    verdicts = sorted(d["verdict"] for d in (await console.get("/api/deliveries", params={"task_id": 7004})).json()["deliveries"])
+    verdicts = sorted(
+        d["verdict"] for d in (await console.get("/api/deliveries", params={"task_id": 7004})).json()["deliveries"]
+    )
     assert verdicts == ["applied", "duplicate"]
     run = (await console.get("/api/runs/7004")).json()
     assert [e["kind"] for e in run["events"]].count("state") == 1
@@ -111,7 +113,8 @@ async def test_c05_late_deliveries_recorded_as_history(console: Console):
     assert run["status"] == "completed"
     assert run["result"] == "done"
     verdicts = {
-        d["sequence"]: d["verdict"] for d in (await console.get("/api/deliveries", params={"task_id": 7005})).json()["deliveries"]
+        d["sequence"]: d["verdict"]
+        for d in (await console.get("/api/deliveries", params={"task_id": 7005})).json()["deliveries"]
     }
     assert verdicts == {3: "applied", 2: "history", 1: "history"}
     assert await console.pending() == []
@@ -224,7 +227,11 @@ async def test_c09_timestamp_not_integer_seconds_refused_400_not_401(console: Co
     response = await console.post_webhook(body, headers)
     assert response.status_code == 400, response.text
     assert "is not integer Unix seconds" in response.json()["error"]["message"]
-    stored = [d for d in (await console.get("/api/deliveries")).json()["deliveries"] if d["webhook_id"] == headers["webhook-id"]]
+    stored = [
+        d
+        for d in (await console.get("/api/deliveries")).json()["deliveries"]
+        if d["webhook_id"] == headers["webhook-id"]
+    ]
     assert [d["verdict"] for d in stored] == ["bad_timestamp"]
 
 
