@@ -73,6 +73,25 @@ class Settings(BaseSettings):
         description="seconds before the outbox retries a submission the platform did not take "
         "(then doubling, up to 60)",
     )  # fmt: skip
+    max_body_bytes: int = Field(
+        default=1_000_000, ge=1024, le=100_000_000,
+        description="bytes a webhook body may have; a longer one is answered 413 as soon as the limit is passed "
+        "(or at once, by its Content-Length), without reading the rest",
+    )  # fmt: skip
+    refused_retention: float = Field(
+        default=168.0, gt=0, le=24 * 3650, allow_inf_nan=False,
+        description="hours a refused delivery is kept; older ones are removed in the background (verified ones "
+        "never are)",
+    )  # fmt: skip
+    refused_keep: int = Field(
+        default=10_000, ge=1, le=10_000_000,
+        description="refused deliveries kept at most; the oldest beyond it are removed in the background",
+    )  # fmt: skip
+    refused_rate: int = Field(
+        default=60, ge=1, le=1_000_000,
+        description="refused webhook requests stored per source address and minute (a burst of as many at once); "
+        "past it the answer is 429 with `Retry-After` and only a count is kept",
+    )  # fmt: skip
     sandbox_workers: int = Field(default=2, ge=1, le=32, description="warm worker processes for Python handlers")
     sandbox_timeout: float = Field(
         default=5.0, gt=0, le=300, allow_inf_nan=False, description="seconds a Python handler may run"

@@ -7,7 +7,9 @@ TooldeskError                 500 (never raised bare)
 │   ├── BadHeaders            400 missing or malformed webhook-id / -timestamp / -signature
 │   ├── BadTimestamp          400 timestamp more than 300 s off
 │   ├── BadSignature          401 no signature matches the body
-│   └── BadBody               400 not UTF-8, not JSON, or not a run status
+│   ├── BadBody               400 not UTF-8, not JSON, or not a run status
+│   └── BodyTooLarge          413 a body over the size limit (not read past it)
+├── RateLimited               429 too many refused requests from one address (not stored; Retry-After)
 ├── BadRequest                422 a request body the API cannot use
 ├── UnsupportedMediaType      415 an /api write whose Content-Type is not JSON
 ├── SandboxUnavailable        503 the Python sandbox could not start a worker
@@ -79,6 +81,24 @@ class BadSignature(DeliveryRefused):
 class BadBody(DeliveryRefused):
     code = "bad_body"
     verdict = Verdict.BAD_BODY
+
+
+class BodyTooLarge(DeliveryRefused):
+    status = 413
+    code = "body_too_large"
+    verdict = Verdict.TOO_LARGE
+
+
+class RateLimited(TooldeskError):
+    """Too many refused webhook requests from one source address; ``retry_after`` is whole seconds (for the
+    ``Retry-After`` header, RFC 9110 section 10.2.3)."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class BadRequest(TooldeskError):

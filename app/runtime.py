@@ -29,11 +29,13 @@ from app.errors import SettingsError
 from app.handlers.sandbox import Sandbox
 from app.models import Run
 from app.platform.client import PlatformClient
+from app.services.deliveries import Retention
 from app.services.ingest import Outcome
 from app.services.outbox import Outbox
 from app.services.responder import Responder
 from app.simulator import Simulator, load_scenarios
 from app.states import Verdict
+from app.webhooks.limits import RefusalLimiter
 
 
 @dataclass
@@ -45,6 +47,8 @@ class Runtime:
     client: PlatformClient
     simulator: Simulator | None
     outbox: Outbox
+    refusals: RefusalLimiter
+    retention: Retention
     responder: Responder = field(init=False)
     _sandbox: Sandbox | None = None
     _sandbox_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -112,6 +116,7 @@ class Runtime:
     async def aclose(self) -> None:
         """Stop the outbox, the sandbox and the simulator's background work, and close HTTP connections."""
         await self.outbox.aclose()
+        await self.retention.aclose()
         if self._sandbox is not None:
             await self._sandbox.aclose()
         if self.simulator is not None:
@@ -160,8 +165,17 @@ def build_runtime(settings: Settings, *, transport: httpx.AsyncBaseTransport | N
             step_delay=settings.step_delay,
         )
     outbox = Outbox(engine=engine, client=client, on_change=changes.emit, first_retry=settings.outbox_retry)
+    retention = Retention(engine=engine, hours=settings.refused_retention, keep=settings.refused_keep)
     _current = Runtime(
-        settings=settings, engine=engine, secret=secret, http=http, client=client, simulator=simulator, outbox=outbox
+        settings=settings,
+        engine=engine,
+        secret=secret,
+        http=http,
+        client=client,
+        simulator=simulator,
+        outbox=outbox,
+        refusals=RefusalLimiter(rate=settings.refused_rate),
+        retention=retention,
     )
     return _current
 

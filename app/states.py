@@ -12,7 +12,8 @@ JSON carries the plain word, and the OpenAPI schema lists the allowed values.
 - ``Verdict``: what became of one webhook request (README, "Webhook"): ``applied`` (moved the run),
   ``history`` (a ``sequence`` not above the newest: recorded only, contract "sequence"), ``duplicate`` (a
   ``webhook-id`` already stored, contract "Webhook delivery"), or a refusal: ``bad_headers``,
-  ``bad_timestamp`` (more than 5 minutes off), ``bad_signature``, ``bad_body``.
+  ``bad_timestamp`` (more than 5 minutes off), ``bad_signature``, ``bad_body``, ``too_large`` (a body over
+  ``TOOLDESK_MAX_BODY_BYTES``, answered 413 without reading the rest).
 - ``RoundState``: one round's life: ``pending`` (waiting for answers), ``submitting`` (claimed, in the outbox),
   ``submitted`` (the platform took it), ``expired`` (past ``expires_at``, or the platform answered 410),
   ``closed`` (the run moved on, or the platform answered 404 or 409).
@@ -21,7 +22,8 @@ JSON carries the plain word, and the OpenAPI schema lists the allowed values.
 - ``AttemptOutcome``: what one outbox delivery attempt did: ``sent``, ``retrying`` (unreachable or 5xx),
   ``refused`` (4xx).
 - ``EventKind``: one line of a run's timeline: ``started``, ``state`` (an applied status), ``history``,
-  ``duplicate``, ``refused`` (a refused delivery naming the task), ``round_opened``, ``round_closed``,
+  ``duplicate``, ``refused`` (written by older versions for a refused delivery naming the task; an unverified
+  request is no longer put on a run's timeline, and these lines are not shown), ``round_opened``, ``round_closed``,
   ``round_submitted``, ``round_refused``, ``replay`` (a replay started from or as this run), ``lost``.
 - ``HandlerKind``: how a handler answers (README, "Handlers"): ``static``, ``rules``, ``python``.
 - ``HandlerMode``: what a handler does when a round arrives: ``manual`` (a person answers), ``suggest`` (its
@@ -56,7 +58,7 @@ TERMINAL_STATUSES = frozenset(
 
 
 class Verdict(StrEnum):
-    """What became of one webhook request; the last four are refusals (4xx)."""
+    """What became of one webhook request; the last five are refusals (4xx)."""
 
     APPLIED = "applied"
     HISTORY = "history"
@@ -65,9 +67,16 @@ class Verdict(StrEnum):
     BAD_TIMESTAMP = "bad_timestamp"
     BAD_SIGNATURE = "bad_signature"
     BAD_BODY = "bad_body"
+    TOO_LARGE = "too_large"
 
 
-REFUSED_VERDICTS = (Verdict.BAD_HEADERS, Verdict.BAD_TIMESTAMP, Verdict.BAD_SIGNATURE, Verdict.BAD_BODY)
+REFUSED_VERDICTS = (
+    Verdict.BAD_HEADERS,
+    Verdict.BAD_TIMESTAMP,
+    Verdict.BAD_SIGNATURE,
+    Verdict.BAD_BODY,
+    Verdict.TOO_LARGE,
+)
 ACCEPTED_VERDICTS = (Verdict.APPLIED, Verdict.HISTORY, Verdict.DUPLICATE)
 
 

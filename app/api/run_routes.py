@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from app.answerers import Answerer
 from app.api.common import Id, require_json
-from app.models import DeliveryPublic, RoundPublic, RunDetail, RunPublic
+from app.models import DeliveryPublic, DeliverySummary, RoundPublic, RunDetail, RunPublic
 from app.protocol import INT64_MAX, RunStarted, StartRun, ToolResult
 from app.runtime import get_runtime
 from app.services import agents, compare, deliveries, ingest, overview, rounds, runs
@@ -131,16 +131,19 @@ async def submit_round(round_id: Id, body: ResponsesIn, response: Response) -> R
     return answered
 
 
-@router.get("/deliveries", response_model=list[DeliveryPublic], summary="Webhook deliveries, newest first")
-async def list_deliveries(
-    task_id: int | None = Query(None, ge=1, le=INT64_MAX),
-    verdict: Verdict | None = None,
-    limit: int = Query(200, ge=1, le=1000),
-) -> list[DeliveryPublic]:
+class DeliveriesPage(BaseModel):
+    total: int
+    deliveries: list[DeliverySummary]
+
+
+@router.get("/deliveries", response_model=DeliveriesPage, summary="Webhook deliveries, newest first: one page")
+async def list_deliveries(where: Annotated[deliveries.DeliveryFilter, Query()]) -> DeliveriesPage:
+    """``task_id`` (a refused delivery's is the one its body claims: ``task_id_claimed``), ``verdict``, ``page``
+    and ``per_page`` (up to 500); ``total`` counts all matches. Bodies are shown as ``body_preview`` only: the
+    stored body is ``GET /api/deliveries/{id}``."""
     engine = get_runtime().engine
-    return await asyncio.to_thread(
-        lambda: deliveries.list_deliveries(engine=engine, task_id=task_id, verdict=verdict, limit=limit)
-    )
+    items, total = await asyncio.to_thread(lambda: deliveries.list_deliveries(engine=engine, where=where))
+    return DeliveriesPage(total=total, deliveries=items)
 
 
 @router.post(
@@ -168,7 +171,9 @@ async def replay_delivery(delivery_id: Id, edit: ReplayIn | None = None) -> Repl
     )
 
 
-@router.get("/deliveries/{delivery_id}", response_model=DeliveryPublic, summary="One delivery, raw body included")
+@router.get(
+    "/deliveries/{delivery_id}", response_model=DeliveryPublic, summary="One delivery, its stored body included"
+)
 async def get_delivery(delivery_id: Id) -> DeliveryPublic:
     engine = get_runtime().engine
     return await asyncio.to_thread(lambda: deliveries.get_delivery(engine=engine, delivery_id=delivery_id))

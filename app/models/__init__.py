@@ -8,6 +8,7 @@ handlers, their versions, drafts and the outbox; ``public`` what the JSON API re
 from app.models.handler_tables import Draft, Handler, HandlerVersion, OutboxItem
 from app.models.public import (
     DeliveryPublic,
+    DeliverySummary,
     DraftPublic,
     EventPublic,
     HandlerPublic,
@@ -23,6 +24,7 @@ __all__ = [
     "Agent",
     "Delivery",
     "DeliveryPublic",
+    "DeliverySummary",
     "Draft",
     "DraftPublic",
     "Event",

@@ -80,6 +80,7 @@ class EventPublic(SQLModel):
     summary: str
     delivery_id: int | None
     round_id: int | None
+    console_made: bool = False
 
 
 class RunDetail(RunPublic):
@@ -89,8 +90,16 @@ class RunDetail(RunPublic):
     events: list[EventPublic]
 
 
-class DeliveryPublic(SQLModel):
-    """A stored delivery: ``body`` is the text when UTF-8 (else null); ``body_base64`` the exact bytes."""
+class DeliverySummary(SQLModel):
+    """A stored delivery as the list shows it: its body only as ``body_preview`` (the first 200 bytes as text).
+
+    ``body_length`` is the bytes received and ``body_sha256`` their hex SHA-256 (null for rows stored before
+    lengths were kept, or when nothing was read); ``body_truncated``: the request was not read to the end (over
+    the size limit: the body had more than ``body_length`` bytes); ``body_stored``: the bytes kept (the first
+    4 KB of a refused body); ``body_note`` says in words when the stored body is not the whole of it ("first 4 KB
+    of 30 MB, sha256 …"), else empty. ``task_id_claimed``: the ``task_id`` was read from a body that failed
+    verification, an unverified claim. ``console_made``: a replay of an edited body, made in the console.
+    """
 
     id: int
     received_at: float
@@ -100,11 +109,25 @@ class DeliveryPublic(SQLModel):
     message: str
     answered_status: int
     task_id: int | None
+    task_id_claimed: bool = False
     sequence: int | None
     status: str | None
+    replay_of: int | None = None
+    console_made: bool = False
+    body_preview: str
+    body_stored: int
+    body_length: int | None = None
+    body_sha256: str | None = None
+    body_truncated: bool = False
+    body_note: str = ""
+
+
+class DeliveryPublic(DeliverySummary):
+    """A stored delivery with its stored body: ``body`` is the text when UTF-8 (else null); ``body_base64`` the
+    exact bytes."""
+
     body: str | None
     body_base64: str
-    replay_of: int | None = None
 
 
 class HandlerPublic(SQLModel):

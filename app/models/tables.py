@@ -62,6 +62,13 @@ class Run(SQLModel, table=True):
 class Delivery(SQLModel, table=True):
     """One webhook request, stored before it is answered; ``verdict`` is a ``Verdict``.
 
+    ``body`` is the whole body of a verified delivery, and at most its first 4 KB for a refused one;
+    ``body_length`` is how many bytes were received (``None``: stored before lengths were kept) and
+    ``body_sha256`` the hex SHA-256 of them; ``body_truncated`` says the request was not read to the end (a body
+    over the limit), so the body had more than ``body_length`` bytes. ``task_id`` of a refused delivery is the
+    one its body claims, never verified. ``console_made``: a replay of an edited body, made in the console and
+    not sent by the platform.
+
     A partial unique index on ``webhook_id`` over the first two verdicts makes
     deduplication a constraint, not a check-then-insert.
     """
@@ -87,6 +94,10 @@ class Delivery(SQLModel, table=True):
     sequence: int | None = None
     status: str | None = None
     replay_of: int | None = None
+    body_length: int | None = None
+    body_sha256: str | None = None
+    body_truncated: bool = False
+    console_made: bool = False
 
 
 class Round(MaybeAnsweredColumns, table=True):
@@ -133,7 +144,8 @@ class ToolResultRow(AnsweredColumns, table=True):
 
 
 class Event(SQLModel, table=True):
-    """One line of a run's timeline (written by ``app.services.events.add_event``)."""
+    """One line of a run's timeline (written by ``app.services.events.add_event``); ``console_made`` marks a line
+    caused by a replay of an edited body (made in the console, not sent by the platform)."""
 
     id: int | None = Field(default=None, primary_key=True)
     task_id: int = Field(index=True)
@@ -142,3 +154,4 @@ class Event(SQLModel, table=True):
     summary: str
     delivery_id: int | None = None
     round_id: int | None = None
+    console_made: bool = False

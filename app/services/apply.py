@@ -33,8 +33,11 @@ _UPDATE_RUN = update(RUNS).where(RUNS.c.task_id == bindparam("key"))
 _OPEN_ROUND = sqlite_insert(ROUNDS).on_conflict_do_nothing(index_elements=["task_id", "round"]).returning(ROUNDS.c.id)
 
 
-def apply_status(*, conn: Connection, status: RunStatus, delivery_id: int | None, now: float) -> tuple[Verdict, str]:
-    """Apply ``status`` inside the caller's transaction.
+def apply_status(
+    *, conn: Connection, status: RunStatus, delivery_id: int | None, now: float, console_made: bool = False
+) -> tuple[Verdict, str]:
+    """Apply ``status`` inside the caller's transaction; ``console_made`` (a replay of an edited body) marks every
+    timeline line it writes, and a run it creates is started by ``console`` rather than ``platform``.
 
     Returns ``(verdict, summary)``: ``("applied", ...)`` when ``status.sequence``
     is above the run's newest, else ``("history", ...)`` and nothing moves
@@ -48,7 +51,13 @@ def apply_status(*, conn: Connection, status: RunStatus, delivery_id: int | None
             f"({current.status}); recorded as history"
         )
         add_event(
-            db=conn, task_id=status.task_id, kind=EventKind.HISTORY, summary=summary, at=now, delivery_id=delivery_id
+            db=conn,
+            task_id=status.task_id,
+            kind=EventKind.HISTORY,
+            summary=summary,
+            at=now,
+            delivery_id=delivery_id,
+            console_made=console_made,
         )
         return Verdict.HISTORY, summary
     values: dict[str, Any] = {
@@ -63,21 +72,34 @@ def apply_status(*, conn: Connection, status: RunStatus, delivery_id: int | None
     if status.environment:
         values["environment"] = status.environment
     if current is None:
-        values.update(task_id=status.task_id, agent_id=status.agent_id, created_at=now, started_by="platform")
+        values.update(
+            task_id=status.task_id,
+            agent_id=status.agent_id,
+            created_at=now,
+            started_by="console" if console_made else "platform",
+        )
         conn.execute(_INSERT_RUN, values)
         summary = status.status
     else:
         conn.execute(_UPDATE_RUN, {"key": status.task_id, **values})
         summary = f"{current.status} → {status.status}" if current.status != status.status else status.status
     summary = f"sequence {status.sequence}: {summary}"
-    add_event(db=conn, task_id=status.task_id, kind=EventKind.STATE, summary=summary, at=now, delivery_id=delivery_id)
-    _close_stale_rounds(conn, status, now)
+    add_event(
+        db=conn,
+        task_id=status.task_id,
+        kind=EventKind.STATE,
+        summary=summary,
+        at=now,
+        delivery_id=delivery_id,
+        console_made=console_made,
+    )
+    _close_stale_rounds(conn, status, now, console_made)
     if status.status == AWAITING and status.round is not None and status.tool_calls:
-        _open_round(conn, status, delivery_id, now)
+        _open_round(conn, status, delivery_id, now, console_made)
     return Verdict.APPLIED, summary
 
 
-def _close_stale_rounds(conn: Connection, status: RunStatus, now: float) -> None:
+def _close_stale_rounds(conn: Connection, status: RunStatus, now: float, console_made: bool) -> None:
     """A pending round is closed when the run has moved past it; a round being submitted settles itself."""
     keep = status.round if status.status == AWAITING and status.round is not None else 0
     state = RoundState.EXPIRED if status.status == RunStatusName.EXPIRED else RoundState.CLOSED
@@ -88,11 +110,17 @@ def _close_stale_rounds(conn: Connection, status: RunStatus, now: float) -> None
     for round_id, number in closed:
         summary = f"round {number} {state}: {message}"
         add_event(
-            db=conn, task_id=status.task_id, kind=EventKind.ROUND_CLOSED, summary=summary, at=now, round_id=round_id
+            db=conn,
+            task_id=status.task_id,
+            kind=EventKind.ROUND_CLOSED,
+            summary=summary,
+            at=now,
+            round_id=round_id,
+            console_made=console_made,
         )
 
 
-def _open_round(conn: Connection, status: RunStatus, delivery_id: int | None, now: float) -> None:
+def _open_round(conn: Connection, status: RunStatus, delivery_id: int | None, now: float, console_made: bool) -> None:
     assert status.round is not None and status.tool_calls
     round_values = {
         "task_id": status.task_id,
@@ -130,4 +158,5 @@ def _open_round(conn: Connection, status: RunStatus, delivery_id: int | None, no
         at=now,
         delivery_id=delivery_id,
         round_id=round_id,
+        console_made=console_made,
     )

@@ -1,32 +1,76 @@
-"""Deliveries: the webhook requests as received, for the log and the run timeline."""
+"""Deliveries: the webhook requests as received, for the log; and thinning out the refused ones.
+
+Refused deliveries are kept ``TOOLDESK_REFUSED_RETENTION`` hours and at most ``TOOLDESK_REFUSED_KEEP`` of them;
+``Retention`` removes the rest in the background, every ``RETENTION_EVERY`` seconds, never on the webhook's
+request path. Verified deliveries (applied, history, duplicate) are never removed.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
+import logging
+import time
+from typing import Any
 
-from sqlalchemy import Engine
-from sqlmodel import col, select
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine, Row, delete, func, or_, select
+from sqlalchemy.exc import SQLAlchemyError
 
-from app.db import read_session
+from app.db import read_session, write_connection
 from app.errors import NotFound
-from app.models import Delivery, DeliveryPublic
+from app.models import Delivery, DeliveryPublic, DeliverySummary, Event
+from app.states import REFUSED_VERDICTS, EventKind, Verdict
+from app.webhooks.body import body_note
+
+DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
+EVENTS = Event.__table__  # type: ignore[attr-defined]
+PREVIEW_BYTES = 200
+"""How much of a body the list shows."""
+RETENTION_EVERY = 60.0
+"""Seconds between two thinnings of the refused deliveries."""
+_BATCH = 500
+log = logging.getLogger(__name__)
 
 
-def list_deliveries(
-    *, engine: Engine, task_id: int | None = None, verdict: str | None = None, limit: int = 200
-) -> list[DeliveryPublic]:
-    """Newest first, optionally for one ``task_id`` or one ``verdict``."""
-    query = select(Delivery).order_by(col(Delivery.id).desc()).limit(limit)
-    if task_id is not None:
-        query = query.where(Delivery.task_id == task_id)
-    if verdict is not None:
-        query = query.where(Delivery.verdict == verdict)
+class DeliveryFilter(BaseModel):
+    """What the deliveries list shows: one ``task_id`` (verified, or claimed by a refused body), one ``verdict``,
+    and a page (``per_page`` up to 500), newest first."""
+
+    task_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    verdict: Verdict | None = None
+    page: int = Field(default=1, ge=1, le=1_000_000)
+    per_page: int = Field(default=50, ge=1, le=500)
+
+
+def list_deliveries(*, engine: Engine, where: DeliveryFilter) -> tuple[list[DeliverySummary], int]:
+    """One page of deliveries matching ``where``, newest first, each with a body preview only; and how many
+    match in all."""
+    conditions = []
+    if where.task_id is not None:
+        conditions.append(DELIVERIES.c.task_id == where.task_id)
+    if where.verdict is not None:
+        conditions.append(DELIVERIES.c.verdict == where.verdict)
+    columns = [c for c in DELIVERIES.c if c.name != "body"]
+    query = (
+        select(*columns, func.substr(DELIVERIES.c.body, 1, PREVIEW_BYTES).label("preview"))
+        .add_columns(func.length(DELIVERIES.c.body).label("stored"))
+        .where(*conditions)
+        .order_by(DELIVERIES.c.id.desc())
+        .offset((where.page - 1) * where.per_page)
+        .limit(where.per_page)
+    )
     with read_session(engine) as session:
-        return [delivery_public(row) for row in session.exec(query).all()]
+        conn = session.connection()
+        total = int(conn.execute(select(func.count()).select_from(DELIVERIES).where(*conditions)).scalar_one())
+        rows = conn.execute(query).all()
+    return [_summary(row) for row in rows], total
 
 
 def get_delivery(*, engine: Engine, delivery_id: int) -> DeliveryPublic:
-    """One delivery with its raw body; raises ``NotFound``."""
+    """One delivery with its stored body (the whole body when verified, the first 4 KB when refused); raises
+    ``NotFound``."""
     with read_session(engine) as session:
         row = session.get(Delivery, delivery_id)
         if row is None:
@@ -40,19 +84,95 @@ def delivery_public(row: Delivery) -> DeliveryPublic:
         text: str | None = row.body.decode("utf-8")
     except UnicodeDecodeError:
         text = None
-    assert row.id is not None
-    return DeliveryPublic(
-        id=row.id,
-        received_at=row.received_at,
-        webhook_id=row.webhook_id,
-        headers=row.headers,
-        verdict=row.verdict,
-        message=row.message,
-        answered_status=row.answered_status,
-        task_id=row.task_id,
-        sequence=row.sequence,
-        status=row.status,
-        body=text,
-        body_base64=base64.b64encode(row.body).decode(),
-        replay_of=row.replay_of,
-    )
+    values = row.model_dump(exclude={"body"})
+    summary = _summary_values(values, preview=row.body[:PREVIEW_BYTES], stored=len(row.body))
+    return DeliveryPublic(**summary, body=text, body_base64=base64.b64encode(row.body).decode())
+
+
+def _summary(row: Row[Any]) -> DeliverySummary:
+    values = dict(row._mapping)
+    preview, stored = values.pop("preview"), values.pop("stored")
+    return DeliverySummary(**_summary_values(values, preview=bytes(preview or b""), stored=int(stored or 0)))
+
+
+def _summary_values(values: dict[str, Any], *, preview: bytes, stored: int) -> dict[str, Any]:
+    truncated = bool(values.get("body_truncated"))
+    refused = values["verdict"] in REFUSED_VERDICTS
+    return {
+        **values,
+        "console_made": bool(values.get("console_made")),
+        "body_truncated": truncated,
+        "task_id_claimed": refused and values.get("task_id") is not None,
+        "body_preview": preview.decode("utf-8", "replace"),
+        "body_stored": stored,
+        "body_note": body_note(
+            stored=stored, length=values.get("body_length"), truncated=truncated, sha256=values.get("body_sha256")
+        ),
+    }
+
+
+def thin_refused_deliveries(*, engine: Engine, older_than: float, keep: int) -> int:
+    """Remove refused deliveries received before ``older_than`` (Unix seconds) and those beyond the newest
+    ``keep`` refused ones, with the timeline lines older versions linked to them; verified deliveries are never
+    touched. Works in transactions of at most 500 rows, so the webhook never waits long for the write lock.
+    Returns how many were removed."""
+    removed = 0
+    refused = DELIVERIES.c.verdict.in_([str(verdict) for verdict in REFUSED_VERDICTS])
+    while True:
+        with write_connection(engine) as conn:
+            newest_dropped = conn.execute(
+                select(DELIVERIES.c.id).where(refused).order_by(DELIVERIES.c.id.desc()).offset(keep).limit(1)
+            ).scalar()
+            old = DELIVERIES.c.received_at < older_than
+            stale = old if newest_dropped is None else or_(old, DELIVERIES.c.id <= newest_dropped)
+            ids = list(conn.execute(select(DELIVERIES.c.id).where(refused, stale).limit(_BATCH)).scalars())
+            if ids:
+                conn.execute(delete(DELIVERIES).where(DELIVERIES.c.id.in_(ids)))
+                conn.execute(
+                    delete(EVENTS).where(EVENTS.c.delivery_id.in_(ids), EVENTS.c.kind == str(EventKind.REFUSED))
+                )
+        removed += len(ids)
+        if len(ids) < _BATCH:
+            return removed
+
+
+class Retention:
+    """Runs ``thin_refused_deliveries`` every ``every`` seconds in the background (``start`` / ``aclose``):
+    refused deliveries older than ``hours``, and beyond the newest ``keep``, are removed."""
+
+    def __init__(self, *, engine: Engine, hours: float, keep: int, every: float = RETENTION_EVERY) -> None:
+        self.engine = engine
+        self.hours = hours
+        self.keep = keep
+        self.every = every
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the loop (the first thinning at once)."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="refused retention")
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def thin(self) -> int:
+        """Thin the refused deliveries once; how many were removed."""
+        cutoff = time.time() - self.hours * 3600
+        return await asyncio.to_thread(
+            lambda: thin_refused_deliveries(engine=self.engine, older_than=cutoff, keep=self.keep)
+        )
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                removed = await self.thin()
+            except SQLAlchemyError as exc:
+                log.warning("could not thin refused deliveries: %s", exc)
+            else:
+                if removed:
+                    log.info("removed %d refused deliveries (retention)", removed)
+            await asyncio.sleep(self.every)

@@ -15,6 +15,8 @@ from app.states import EventKind
 
 EVENTS = Event.__table__  # type: ignore[attr-defined]
 _INSERT_EVENT = insert(EVENTS)
+CONSOLE_MADE = "made in the console, not sent by the platform (edited replay)"
+"""How a timeline line caused by a replay of an edited body begins."""
 
 
 def add_event(
@@ -26,9 +28,12 @@ def add_event(
     at: float,
     delivery_id: int | None = None,
     round_id: int | None = None,
+    console_made: bool = False,
 ) -> None:
     """Add one line to run ``task_id``'s timeline at ``at`` (Unix seconds), in ``db``'s open transaction
-    (committed with it). ``delivery_id`` and ``round_id`` link the line to what it is about."""
+    (committed with it). ``delivery_id`` and ``round_id`` link the line to what it is about. ``console_made``
+    marks a line caused by a replay of an edited body: the flag is stored and the summary starts with
+    ``CONSOLE_MADE``."""
     conn = db.connection() if isinstance(db, Session) else db
     conn.execute(
         _INSERT_EVENT,
@@ -36,8 +41,9 @@ def add_event(
             "task_id": task_id,
             "at": at,
             "kind": kind,
-            "summary": summary,
+            "summary": f"{CONSOLE_MADE}: {summary}" if console_made else summary,
             "delivery_id": delivery_id,
             "round_id": round_id,
+            "console_made": console_made,
         },
     )

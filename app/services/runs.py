@@ -124,7 +124,9 @@ def get_run(*, engine: Engine, task_id: int) -> RunDetail:
             raise NotFound(f"no run with task_id {task_id}: start one or wait for its first delivery")
         rounds = session.exec(select(Round).where(Round.task_id == task_id).order_by(col(Round.round))).all()
         events = session.exec(
-            select(Event).where(Event.task_id == task_id).order_by(col(Event.at), col(Event.id))
+            select(Event)
+            .where(Event.task_id == task_id, Event.kind != EventKind.REFUSED)  # older versions' unverified lines
+            .order_by(col(Event.at), col(Event.id))
         ).all()
         return RunDetail(
             **_run_public(run, _agent_names(session)).model_dump(),

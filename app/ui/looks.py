@@ -55,6 +55,7 @@ LOOKS: dict[str, Look] = {
     Verdict.BAD_TIMESTAMP: _REFUSED,
     Verdict.BAD_SIGNATURE: _REFUSED,
     Verdict.BAD_BODY: _REFUSED,
+    Verdict.TOO_LARGE: _REFUSED,
     EventKind.STARTED: Look("play_arrow", "primary"),
     EventKind.STATE: Look("sync_alt", "primary"),
     EventKind.REFUSED: _REFUSED,

@@ -1,4 +1,4 @@
-"""``POST /webhooks/sudoiq``: read the raw body, verify, store, answer.
+"""``POST /webhooks/sudoiq``: read the raw body (never past the size limit), verify, store, answer.
 
 The answer is sent only after the delivery's transaction has committed
 (contract, "Webhook delivery": "answer 2xx only after the delivery is stored
@@ -17,9 +17,11 @@ from fastapi.responses import JSONResponse
 
 from app.api.common import json_body
 from app.config import WEBHOOK_PATH
+from app.errors import RateLimited
 from app.protocol import RunStatus
 from app.runtime import get_runtime
 from app.services.ingest import ingest_delivery
+from app.webhooks.body import read_body
 
 router = APIRouter(tags=["webhooks"])
 """The webhook route; ``app.main`` mounts it."""
@@ -33,13 +35,30 @@ router = APIRouter(tags=["webhooks"])
     ),
 )
 async def receive_delivery(request: Request) -> JSONResponse:
-    """Answers 200 when stored (applied, history or duplicate); 400/401 with
-    ``{"error": {"code", "message"}}`` when refused; the raw body is stored either way."""
+    """Answers 200 when stored (applied, history or duplicate); 400/401 with ``{"error": {"code", "message"}}``
+    when refused, and 413 for a body over ``TOOLDESK_MAX_BODY_BYTES`` (refused by its ``Content-Length`` before
+    reading, or as soon as the streamed bytes pass the limit, without reading the rest). Every answer comes after
+    the request is stored: whole when verified, its first 4 KB, length and SHA-256 when refused. Past
+    ``TOOLDESK_REFUSED_RATE`` refusals a minute from one address the answer is 429 with ``Retry-After`` and
+    nothing is stored (``app.webhooks.limits``)."""
     runtime = get_runtime()
-    body = await request.body()
     headers = dict(request.headers)
-    outcome = await asyncio.to_thread(
-        lambda: ingest_delivery(engine=runtime.engine, secret=runtime.secret, body=body, headers=headers)
-    )
+    limit = runtime.settings.max_body_bytes
+    body = await read_body(chunks=request.stream(), headers=headers, limit=limit)
+    source = request.client.host if request.client else "unknown"
+    try:
+        outcome = await asyncio.to_thread(
+            lambda: ingest_delivery(
+                engine=runtime.engine,
+                secret=runtime.secret,
+                body=body,
+                headers=headers,
+                limiter=runtime.refusals,
+                source=source,
+                max_body_bytes=limit,
+            )
+        )
+    except RateLimited as exc:
+        return JSONResponse(exc.body(), status_code=exc.status, headers={"Retry-After": str(exc.retry_after)})
     runtime.delivered(outcome)
     return JSONResponse(outcome.body, status_code=outcome.status_code)

@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from app.errors import BadBody, BadHeaders, BadSignature, BadTimestamp, field_problem
+from app.errors import BadBody, BadHeaders, BadSignature, BadTimestamp, BodyTooLarge, field_problem
 from app.protocol import RunStatus, first_non_finite
 
 TOLERANCE_SECONDS = 300
 MAX_BODY_BYTES = 1_000_000
+"""The default of ``TOOLDESK_MAX_BODY_BYTES``."""
 _SIGNATURE = re.compile(r"(v[0-9a-z]+),([^,\s]+)")
 _TIMESTAMP = re.compile(r"0|[1-9][0-9]{0,15}")
 
@@ -38,15 +39,22 @@ class Verified:
     status: RunStatus
 
 
-def verify_delivery(*, secret: str, body: bytes, headers: Mapping[str, str], now: float | None = None) -> Verified:
+def verify_delivery(
+    *,
+    secret: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    now: float | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> Verified:
     """Check a delivery and parse its body.
 
-    ``headers`` may use any case; ``now`` is Unix seconds (default: the clock).
-    Raises ``BadHeaders``, ``BadTimestamp``, ``BadSignature`` or ``BadBody``, each
-    with a message that names the value and the limit.
+    ``headers`` may use any case; ``now`` is Unix seconds (default: the clock); ``max_body_bytes`` is
+    ``TOOLDESK_MAX_BODY_BYTES``. Raises ``BodyTooLarge`` (413), ``BadHeaders``, ``BadTimestamp``,
+    ``BadSignature`` or ``BadBody``, each with a message that names the value and the limit.
     """
-    if len(body) > MAX_BODY_BYTES:
-        raise BadBody(f"body is {len(body)} bytes (limit {MAX_BODY_BYTES}): a run status is far smaller")
+    if len(body) > max_body_bytes:
+        raise BodyTooLarge(f"body is {len(body):,} bytes (limit {max_body_bytes:,}): a run status is far smaller")
     lower = {key.lower(): value for key, value in headers.items()}
     webhook_id = lower.get("webhook-id", "").strip()
     timestamp_text = lower.get("webhook-timestamp", "").strip()

@@ -42,6 +42,7 @@ async def test_get_overview_counts_deliveries_by_verdict(console: Console):
         "bad_timestamp": 1,
         "bad_signature": 1,
         "bad_body": 1,
+        "too_large": 0,
         "applied": 1,
         "history": 1,
         "duplicate": 1,

@@ -29,7 +29,8 @@ async def test_c01_odd_bytes_accepted_and_stored_byte_for_byte(console: Console)
     body = _case("c01_body.json")
     response = await console.post_webhook(body, sign(body, msg_id="msg_c01"))
     assert response.status_code == 200, response.text
-    [delivery] = (await console.get("/api/deliveries", params={"task_id": 7001})).json()
+    [listed] = (await console.get("/api/deliveries", params={"task_id": 7001})).json()["deliveries"]
+    delivery = (await console.get(f"/api/deliveries/{listed['id']}")).json()
     assert base64.b64decode(delivery["body_base64"]) == body
     assert delivery["verdict"] == "applied"
     [round_] = await console.pending()
@@ -66,7 +67,8 @@ async def test_c02_malformed_delivery_refused_400_and_stored(
     response = await console.post_webhook(body, headers)
     assert response.status_code == 400
     assert expected in response.json()["error"]["message"]
-    [stored] = (await console.get("/api/deliveries")).json()
+    [listed] = (await console.get("/api/deliveries")).json()["deliveries"]
+    stored = (await console.get(f"/api/deliveries/{listed['id']}")).json()
     assert base64.b64decode(stored["body_base64"]) == body
     assert stored["answered_status"] == 400
     assert expected in stored["message"]
@@ -80,7 +82,7 @@ async def test_c03_timestamp_301_s_off_refused_with_offset_and_limit(console: Co
     assert response.status_code == 400
     message = response.json()["error"]["message"]
     assert words in message and "limit 300 s" in message
-    assert (await console.get("/api/deliveries")).json()[0]["verdict"] == "bad_timestamp"
+    assert (await console.get("/api/deliveries")).json()["deliveries"][0]["verdict"] == "bad_timestamp"
 
 
 async def test_c03_timestamp_299_s_old_accepted(console: Console):
@@ -94,7 +96,9 @@ async def test_c04_same_delivery_twice_concurrently_applied_once(console: Consol
     headers = sign(body, msg_id="msg_c04")
     first, second = await asyncio.gather(console.post_webhook(body, headers), console.post_webhook(body, headers))
     assert (first.status_code, second.status_code) == (200, 200)
-    verdicts = sorted(d["verdict"] for d in (await console.get("/api/deliveries", params={"task_id": 7004})).json())
+    verdicts = sorted(
+        d["verdict"] for d in (await console.get("/api/deliveries", params={"task_id": 7004})).json()["deliveries"]
+    )
     assert verdicts == ["applied", "duplicate"]
     run = (await console.get("/api/runs/7004")).json()
     assert [e["kind"] for e in run["events"]].count("state") == 1
@@ -109,7 +113,8 @@ async def test_c05_late_deliveries_recorded_as_history(console: Console):
     assert run["status"] == "completed"
     assert run["result"] == "done"
     verdicts = {
-        d["sequence"]: d["verdict"] for d in (await console.get("/api/deliveries", params={"task_id": 7005})).json()
+        d["sequence"]: d["verdict"]
+        for d in (await console.get("/api/deliveries", params={"task_id": 7005})).json()["deliveries"]
     }
     assert verdicts == {3: "applied", 2: "history", 1: "history"}
     assert await console.pending() == []
@@ -192,16 +197,20 @@ async def test_c08_string_arguments_parsed_and_shown_as_json(user: User, console
     assert '\\"' not in code.content
 
 
-async def test_refused_delivery_shows_on_its_runs_timeline(console: Console):
+async def test_refused_delivery_stays_off_its_runs_timeline_and_is_listed_as_a_claim(console: Console):
+    """An unsigned request naming a run must not write on that run's timeline (anyone could add lines to any
+    run); it is listed on the Deliveries page under the task_id it claims, marked as an unverified claim."""
     good = encode(make_status(7009))
     assert (await console.post_webhook(good, sign(good, msg_id="msg_ok"))).status_code == 200
+    before = (await console.get("/api/runs/7009")).json()["events"]
     later = encode(make_status(7009, status="completed", sequence=9, result="x"))
     forged = sign(later, msg_id="msg_forged") | {"webhook-signature": "v1,AAAA"}
     assert (await console.post_webhook(later, forged)).status_code == 401
     run = (await console.get("/api/runs/7009")).json()
     assert run["status"] == "awaiting_tool_calls"
-    assert [e["kind"] for e in run["events"]][-1] == "refused"
-    assert "bad_signature" in run["events"][-1]["summary"]
+    assert run["events"] == before
+    listed = (await console.get("/api/deliveries", params={"task_id": 7009})).json()["deliveries"]
+    assert [(d["verdict"], d["task_id_claimed"]) for d in listed] == [("bad_signature", True), ("applied", False)]
 
 
 @pytest.mark.parametrize(
@@ -218,7 +227,11 @@ async def test_c09_timestamp_not_integer_seconds_refused_400_not_401(console: Co
     response = await console.post_webhook(body, headers)
     assert response.status_code == 400, response.text
     assert "is not integer Unix seconds" in response.json()["error"]["message"]
-    stored = [d for d in (await console.get("/api/deliveries")).json() if d["webhook_id"] == headers["webhook-id"]]
+    stored = [
+        d
+        for d in (await console.get("/api/deliveries")).json()["deliveries"]
+        if d["webhook_id"] == headers["webhook-id"]
+    ]
     assert [d["verdict"] for d in stored] == ["bad_timestamp"]
 
 
@@ -227,7 +240,7 @@ async def _refused_delivery(console: Console, task_id: int) -> dict[str, Any]:
     other_key = "whsec_" + base64.b64encode(b"k" * 32).decode()
     response = await console.post_webhook(forged, sign(forged, msg_id=f"msg_c16_{task_id}", secret=other_key))
     assert response.status_code == 401
-    [stored] = (await console.get("/api/deliveries", params={"verdict": "bad_signature"})).json()
+    [stored] = (await console.get("/api/deliveries", params={"verdict": "bad_signature"})).json()["deliveries"]
     return stored
 
 
@@ -239,13 +252,13 @@ async def test_c16_replay_of_refused_delivery_refused(console: Console, edit: di
     assert response.json()["error"]["code"] == "replay_refused"
     assert "bad_signature" in response.json()["error"]["message"]
     assert (await console.get("/api/runs/7016")).status_code == 404
-    assert len((await console.get("/api/deliveries")).json()) == 1
+    assert len((await console.get("/api/deliveries")).json()["deliveries"]) == 1
 
 
 async def test_c16_replay_keeps_no_console_signature(console: Console):
     body = encode(make_status(7017, status="running", sequence=1, round=None))
     assert (await console.post_webhook(body, sign(body, msg_id="msg_c16_ok"))).status_code == 200
-    [original] = (await console.get("/api/deliveries", params={"task_id": 7017})).json()
+    [original] = (await console.get("/api/deliveries", params={"task_id": 7017})).json()["deliveries"]
     replayed = (await console.post(f"/api/deliveries/{original['id']}/replay", json={})).json()
     stored = (await console.get(f"/api/deliveries/{replayed['delivery_id']}")).json()
     assert not stored["headers"]["webhook-signature"].startswith("v1,")

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from app.errors import BadBody, BadHeaders, BadSignature, BadTimestamp
+from app.errors import BadBody, BadHeaders, BadSignature, BadTimestamp, BodyTooLarge
 from app.webhooks.verify import verify_delivery
 from tests.builders import SECRET, encode, make_status, sign
 
@@ -74,10 +74,16 @@ def test_verify_signed_body_not_json_is_bad_body():
         verify_delivery(secret=SECRET, body=body, headers=sign(body, msg_id="m"))
 
 
-def test_verify_oversized_body_refused_with_limit():
+def test_verify_oversized_body_refused_413_with_limit():
     body = b" " * 1_000_001
-    with pytest.raises(BadBody, match="limit 1000000"):
+    with pytest.raises(BodyTooLarge, match="limit 1,000,000") as refused:
         verify_delivery(secret=SECRET, body=body, headers=sign(b"", msg_id="m"))
+    assert refused.value.status == 413
+
+
+def test_verify_body_limit_is_the_callers():
+    with pytest.raises(BodyTooLarge, match="limit 2,048"):
+        verify_delivery(secret=SECRET, body=b" " * 2049, headers=sign(b"", msg_id="m"), max_body_bytes=2048)
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ exact bytes are among them, so bodies also reach parsing and applying, not only 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from sqlmodel import Session
 from app.db import make_engine
 from app.models import Delivery
 from app.services.ingest import ingest_delivery
+from app.webhooks.body import ReadBody
 from tests.builders import SECRET, make_status, sign
 
 
@@ -119,6 +121,41 @@ def test_ingest_fuzzed_request_never_5xx_and_always_stored(
     outcome = ingest_delivery(engine=fuzz_engine, secret=SECRET, body=body, headers=headers)
     assert outcome.status_code < 500, outcome.body
     assert _count(fuzz_engine) == before + 1
+
+
+@settings(
+    max_examples=300,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+)
+@given(
+    body=_bodies,
+    padding=st.sampled_from([0, 100, 2047, 2048, 2049, 5000]),
+    complete=st.booleans(),
+    declared=st.one_of(st.none(), st.integers(min_value=0, max_value=10**12)),
+    signed=st.booleans(),
+)
+def test_ingest_streamed_limit_and_cut_bodies_never_5xx_and_stored_cut(
+    fuzz_engine: Engine, body: bytes, padding: int, complete: bool, declared: int | None, signed: bool
+):
+    """Bodies around a 2 KB limit, read whole or cut off mid-stream (as ``read_body`` leaves them): never a
+    5xx; a refusal keeps at most 4 KB, with the length and the SHA-256 of what was read."""
+    data = body + b" " * padding
+    read = ReadBody(
+        data=data, length=len(data), sha256=hashlib.sha256(data).hexdigest(), complete=complete, declared=declared
+    )
+    headers = sign(data, msg_id="cut") if signed else {"webhook-id": "cut"}
+    outcome = ingest_delivery(engine=fuzz_engine, secret=SECRET, body=read, headers=headers, max_body_bytes=2048)
+    assert outcome.status_code < 500, outcome.body
+    if not complete or len(data) > 2048:
+        assert outcome.status_code == 413
+    with Session(fuzz_engine) as session:
+        row = session.get(Delivery, outcome.delivery_id)
+    assert row is not None and row.body_length == len(data) and row.body_truncated is not complete
+    if outcome.status_code >= 400:
+        assert row.body == data[:4096]
 
 
 def _no_fsync(dbapi_connection: Any, _record: Any) -> None:

@@ -6,18 +6,21 @@ with the console's own secret, and ``replay of #id`` in the log.
 
 import asyncio
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from nicegui import events, ui
+from pydantic import ValidationError
 
 from app.errors import TooldeskError
-from app.models import DeliveryPublic
+from app.models import DeliveryPublic, DeliverySummary
 from app.runtime import get_runtime
 from app.services import deliveries, ingest
 from app.states import Verdict
 from app.ui.format import pretty_json, stamp
 from app.ui.live import Live
 from app.ui.looks import color_slot
+from app.webhooks.body import size_text
 
 VERDICTS = {
     "": "every verdict",
@@ -28,6 +31,7 @@ VERDICTS = {
     Verdict.BAD_TIMESTAMP: "refused: timestamp",
     Verdict.BAD_SIGNATURE: "refused: signature",
     Verdict.BAD_BODY: "refused: body",
+    Verdict.TOO_LARGE: "refused: too large",
 }
 COLUMNS: list[dict[str, Any]] = [
     {"name": "id", "label": "#", "field": "id", "align": "left"},
@@ -38,40 +42,84 @@ COLUMNS: list[dict[str, Any]] = [
     {"name": "sequence", "label": "Sequence", "field": "sequence", "align": "left"},
     {"name": "verdict", "label": "Verdict", "field": "verdict", "align": "left"},
     {"name": "answered", "label": "Answered", "field": "answered", "align": "left"},
+    {"name": "body", "label": "Body", "field": "body", "align": "left"},
 ]
 MAX_EDIT_CHARS = 500_000
+CLAIMED = "claimed, unverified"
 
 
-def page(live: Live, verdict: str = "") -> None:
+def page(live: Live, verdict: str = "", task_id: str = "") -> None:
     ui.page_title("Deliveries · Tooldesk")
-    state = {"verdict": verdict if verdict in VERDICTS else ""}
+    claimed = _task_id(task_id)
+    where = deliveries.DeliveryFilter.model_validate(
+        {"verdict": verdict if verdict in VERDICTS and verdict else None, "task_id": claimed if claimed != -1 else None}
+    )
+    state = _View(where=where)
     with ui.row().classes("w-full items-center gap-3"):
         ui.label("Deliveries").classes("text-2xl font-bold")
         ui.space()
-        ui.select(VERDICTS, value=state["verdict"], label="Verdict", on_change=lambda e: choose(e.value or "")).props(
-            "outlined dense"
-        ).classes("w-56").mark("deliveries-verdict")
-    ui.label("Every webhook request as received, refused ones included; the newest 200.").classes("text-grey-7")
+        ui.input(
+            "task_id", value=str(where.task_id or ""), on_change=lambda e: choose(task_id=_task_id(e.value))
+        ).props("outlined dense clearable debounce=400").classes("w-40").mark("deliveries-task-id")
+        ui.select(
+            VERDICTS, value=where.verdict or "", label="Verdict", on_change=lambda e: choose(verdict=e.value or None)
+        ).props("outlined dense").classes("w-56").mark("deliveries-verdict")
+    ui.label(
+        "Every webhook request as received, refused ones included (their task_id is what the body claims, "
+        "unverified; refused bodies are kept as their first 4 KB)."
+    ).classes("text-grey-7")
+    count = ui.label("").classes("text-sm text-grey-7").mark("deliveries-count")
     table = (
-        ui.table(columns=COLUMNS, rows=[], row_key="id", pagination=50)
+        ui.table(
+            columns=COLUMNS,
+            rows=[],
+            row_key="id",
+            pagination={"page": 1, "rowsPerPage": where.per_page, "rowsNumber": 0},
+        )
         .classes("w-full")
-        .props("flat bordered")
+        .props("flat bordered :rows-per-page-options=[25,50,100,200]")
         .mark("deliveries-table")
     )
     table.add_slot("body-cell-verdict", color_slot())
 
-    async def choose(value: str) -> None:
-        state["verdict"] = value
-        ui.navigate.history.replace(f"/deliveries?verdict={value}" if value else "/deliveries")
+    async def choose(**change: Any) -> None:
+        if change.get("task_id") == -1:
+            return  # not a task_id (yet): keep the list as it is
+        state.where = state.where.model_copy(update={**change, "page": 1})
         await refresh()
 
+    async def on_request(event: events.GenericEventArguments) -> None:
+        pagination: dict[str, Any] = event.args["pagination"]
+        try:
+            state.where = deliveries.DeliveryFilter.model_validate(
+                {
+                    **state.where.model_dump(),
+                    "page": int(pagination.get("page") or 1),
+                    "per_page": int(pagination.get("rowsPerPage") or 50),
+                }
+            )
+        except (ValidationError, ValueError, TypeError):
+            ui.notify("That page or page size is out of range", type="warning")
+            return
+        await refresh()
+
+    def keep_total(_event: events.GenericEventArguments) -> None:
+        if table.pagination.get("rowsNumber") != state.total:
+            table.pagination = {**table.pagination, "rowsNumber": state.total}
+            table.update()
+
     async def refresh(_task_id: int = 0) -> None:
-        engine = get_runtime().engine
-        found = await asyncio.to_thread(
-            lambda: deliveries.list_deliveries(engine=engine, verdict=state["verdict"] or None)
-        )
+        engine, current = get_runtime().engine, state.where
+        found, total = await asyncio.to_thread(lambda: deliveries.list_deliveries(engine=engine, where=current))
         table.rows = [_row(item) for item in found]
+        table.pagination = {"page": current.page, "rowsPerPage": current.per_page, "rowsNumber": total}
         table.update()
+        state.total = total
+        count.set_text(f"{total:,} deliver{'y' if total == 1 else 'ies'}")
+        query = "&".join(
+            f"{name}={value}" for name, value in [("verdict", current.verdict), ("task_id", current.task_id)] if value
+        )
+        ui.navigate.history.replace(f"/deliveries?{query}" if query else "/deliveries")
 
     async def open_delivery(event: events.GenericEventArguments) -> None:
         engine = get_runtime().engine
@@ -80,23 +128,42 @@ def page(live: Live, verdict: str = "") -> None:
         )
         _dialog(item)
 
+    table.on("request", on_request)
+    table.on("update:pagination", keep_total)
     table.on("rowClick", open_delivery)
     live.listen(refresh)
     ui.timer(0, refresh, once=True)
 
 
-def _row(item: DeliveryPublic) -> dict[str, Any]:
+@dataclass
+class _View:
+    where: deliveries.DeliveryFilter
+    total: int = 0
+
+
+def _task_id(value: object) -> int | None:
+    """``None`` for an empty field, the number for a task_id, ``-1`` for anything else."""
+    text = str(value or "").strip()
+    if not text:
+        return None
+    return int(text) if text.isdigit() and 0 < int(text) < 2**63 else -1
+
+
+def _row(item: DeliverySummary) -> dict[str, Any]:
+    task = "" if item.task_id is None else (f"{item.task_id} ({CLAIMED})" if item.task_id_claimed else item.task_id)
+    answered = f"{item.answered_status}" + ("" if item.replay_of is None else f" (replay of #{item.replay_of})")
+    if item.console_made:
+        answered += " · made in the console"
     return {
         "id": item.id,
         "received": stamp(item.received_at),
         "webhook_id": item.webhook_id or "",
-        "task_id": item.task_id or "",
+        "task_id": task,
         "status": item.status or "",
         "sequence": item.sequence or "",
         "verdict": item.verdict,
-        "answered": item.answered_status
-        if item.replay_of is None
-        else f"{item.answered_status} (replay of #{item.replay_of})",
+        "answered": answered,
+        "body": item.body_note or size_text(item.body_length if item.body_length is not None else item.body_stored),
     }
 
 
@@ -106,7 +173,15 @@ def _dialog(item: DeliveryPublic) -> None:
         details = f"webhook-id {item.webhook_id} · received {stamp(item.received_at)}"
         if item.replay_of is not None:
             details += f" · replay of #{item.replay_of}"
+        if item.task_id_claimed:
+            details += f" · claims task_id {item.task_id} ({CLAIMED})"
         ui.label(details).classes("text-sm text-grey-8")
+        if item.console_made:
+            ui.label("Made in the console (an edited replay), not sent by the platform.").classes(
+                "text-sm text-orange-9"
+            ).mark("delivery-console-made")
+        if item.body_note:
+            ui.label(f"Body kept: {item.body_note}").classes("text-sm text-orange-9").mark("delivery-body-note")
         if item.message:
             ui.label(item.message).classes("text-sm")
         ui.code(pretty_json(item.headers), language="json").classes("w-full text-xs")

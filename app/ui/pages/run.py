@@ -110,6 +110,10 @@ def _render(detail: RunDetail, host: ui.element) -> None:
                     ui.icon(look(event.kind).icon, color=color(event.kind)).classes("text-lg mt-0.5")
                     with ui.column().classes("gap-0 grow"):
                         ui.label(event.summary).classes("text-sm")
+                        if event.console_made:
+                            ui.badge("made in the console", color="orange-9").props("outline").mark(
+                                f"console-made-{event.id}"
+                            )
                         ui.label(
                             f"{clock(event.at)} · +{duration(event.at - start)} · {event.kind.replace('_', ' ')}"
                         ).classes("text-xs text-grey-6")
