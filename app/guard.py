@@ -2,7 +2,7 @@
 
 - **Host** (against DNS rebinding: a page on ``evil.example`` whose name is made to resolve to 127.0.0.1 would
   otherwise read the console's answers): Starlette's ``TrustedHostMiddleware`` answers 400 "Invalid host header"
-  unless the ``Host`` is a loopback name (``localhost``, ``127.0.0.1``, ``[::1]``), the host of
+  (under ``/api/`` and ``/webhooks/`` as the contract's error, code ``bad_host``) unless the ``Host`` is a loopback name (``localhost``, ``127.0.0.1``, ``[::1]``), the host of
   ``TOOLDESK_PUBLIC_URL``, or the address ``TOOLDESK_HOST`` names when that is not a wildcard. Under NiceGUI's
   user simulation (tests, no socket) its client's name ``test`` is allowed too.
 - **Headers** on every HTTP answer: ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: same-origin``,
@@ -18,8 +18,11 @@ import logging
 import os
 from urllib.parse import urlsplit
 
+from starlette._utils import parse_host_header
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import Settings
@@ -44,6 +47,7 @@ DOCS_POLICY = (
     "frame-ancestors 'none'"
 )
 DOCS_PATHS = ("/docs", "/redoc")
+JSON_PATHS = ("/api/", "/webhooks/")
 HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
@@ -76,8 +80,28 @@ def install_guard(app: Starlette, settings: Settings) -> None:
             "people and the platform use",
             ", ".join(hosts),
         )
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False)
+    app.add_middleware(HostCheck, allowed_hosts=hosts, www_redirect=False)
     app.add_middleware(SecurityHeaders)  # added last, so outermost
+
+
+class HostCheck(TrustedHostMiddleware):
+    """Starlette's Host check; under ``/api/`` and ``/webhooks/`` a refusal is in the contract's error shape
+    (``bad_host``), so scripts and the platform read it as any other error."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(JSON_PATHS):
+            await super().__call__(scope, receive, send)
+            return
+        parsed = parse_host_header(Headers(scope=scope).get("host"))
+        if parsed is not None and parsed.host.lower() in self.allowed_hosts:
+            await self.app(scope, receive, send)
+            return
+        shown = parsed.host if parsed is not None else "(none)"
+        message = (
+            f"Invalid host header: {shown} is not a name of this console (it answers to "
+            f"{', '.join(self.allowed_hosts)}): set TOOLDESK_PUBLIC_URL to the address you use"
+        )
+        await JSONResponse({"error": {"code": "bad_host", "message": message}}, status_code=400)(scope, receive, send)
 
 
 class SecurityHeaders:

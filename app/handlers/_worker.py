@@ -8,8 +8,8 @@ worker, or a confined one, which is that uid already inside its user namespace),
 ``{"ready": true}``.
 
 Frames on the socket FD are a 4-byte big-endian length and a UTF-8 JSON object, both ways:
-request ``{"code", "args", "agent_id", "task_id"}``; reply ``{"output", "failure", "stdout",
-"stderr", "recycle"}`` where ``failure`` is None or one of the kinds listed in ``sandbox.py`` and
+request ``{"call", "code", "args", "agent_id", "task_id"}``; reply ``{"call", "output", "failure", "stdout",
+"stderr", "recycle"}`` (``call`` echoed, so the console can tell a reply from a frame a snippet wrote itself) where ``failure`` is None or one of the kinds listed in ``sandbox.py`` and
 ``recycle`` asks the pool to replace this worker (the snippet left threads running).
 """
 
@@ -69,7 +69,9 @@ def main() -> None:
     _send(sock, {"ready": True, "pid": me})
     while (request := _receive(sock)) is not None:
         os.chdir(home)  # a snippet's os.chdir() does not carry over
+        call_id = request.get("call")
         reply = run_call(request, memory_mb)
+        reply["call"] = call_id
         if os.getpid() != me:
             os._exit(0)  # the forked copy: its answer is not ours to send
         if forked:

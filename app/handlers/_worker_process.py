@@ -20,7 +20,7 @@ import socket
 import struct
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -108,16 +108,21 @@ class WorkerProcess:
             return False
         return os.waitid(os.P_PID, self._process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
 
-    async def call(self, body: bytes, *, limit: float) -> Reply:
-        """Send one request (``encode_request``) and wait at most ``limit`` seconds for the reply.
+    async def call(self, body: bytes, *, call_id: str, limit: float) -> Reply:
+        """Send one request (``encode_request`` with ``call_id``) and wait at most ``limit`` seconds for its reply.
 
+        A snippet can write frames to the worker's socket itself: frames that do not carry this call's id are
+        skipped (a forged frame cannot know the id of a later call), and the worker is then replaced.
         Raises WorkerTimeout, or WorkerDied (the process exited or the reply was unreadable).
         """
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(limit):
                 await loop.sock_sendall(self._sock, _HEADER.pack(len(body)) + body)
-                return _parse_reply(await self._receive())
+                skipped = False
+                while (reply := _parse_reply(await self._receive(), call_id=call_id)) is None:
+                    skipped = True
+                return replace(reply, recycle=True) if skipped else reply
         except TimeoutError:
             raise WorkerTimeout from None
         except OSError:
@@ -195,9 +200,10 @@ class WorkerProcess:
         return f"exit code {code}"
 
 
-def encode_request(*, code: str, args: dict[str, Any], agent_id: str, task_id: int) -> bytes:
-    """The request frame's body; raises TypeError or ValueError when ``args`` is not plain JSON."""
-    request = {"code": code, "args": args, "agent_id": agent_id, "task_id": task_id}
+def encode_request(*, call_id: str, code: str, args: dict[str, Any], agent_id: str, task_id: int) -> bytes:
+    """The request frame's body (the worker echoes ``call_id`` in its reply); raises TypeError or ValueError when
+    ``args`` is not plain JSON."""
+    request = {"call": call_id, "code": code, "args": args, "agent_id": agent_id, "task_id": task_id}
     return json.dumps(request, allow_nan=False).encode("ascii")
 
 
@@ -232,12 +238,15 @@ def clean_env(*, home: str) -> dict[str, str]:
     return env | {"HOME": home, "TMPDIR": home}
 
 
-def _parse_reply(body: bytes) -> Reply:
-    """Check the reply's shape: the worker runs untrusted code, so its bytes are untrusted too."""
+def _parse_reply(body: bytes, *, call_id: str) -> Reply | None:
+    """Check the reply's shape: the worker runs untrusted code, so its bytes are untrusted too. None for a frame
+    that is not the reply to ``call_id`` (one the snippet wrote, or the reply to an earlier call)."""
     try:
         data = json.loads(body)
     except ValueError:
-        raise WorkerDied("the worker sent a reply that is not JSON") from None
+        return None
+    if not (isinstance(data, dict) and data.get("call") == call_id):
+        return None
     texts = ("output", "stdout", "stderr")
     if not (
         isinstance(data, dict)

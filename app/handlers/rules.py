@@ -184,6 +184,7 @@ def _json(spec: RulesSpec) -> RulesJson:
 
 @lru_cache(maxsize=512)
 def _compile_regex(pattern: str) -> Any:
+    rules_core.compile_re(pattern)  # the export runs re: a pattern means the same on both sides, or is refused
     try:
         return regex.compile(pattern)
     except (regex.error, RecursionError, MemoryError, OverflowError) as exc:

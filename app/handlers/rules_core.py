@@ -10,8 +10,8 @@ the rule nearest to matching. Matchers (an empty ``when`` always matches):
 
 - ``equals``: the value at ``path`` equals ``value`` as JSON values (``1 == 1.0``, ``"1" != 1``,
   ``true != 1``; objects and arrays compare whole).
-- ``regex``: the pattern ``value`` is found in the value at ``path`` if it is a string, else in its
-  JSON encoding (``42`` -> ``"42"``, ``true`` -> ``"true"``).
+- ``regex``: the pattern ``value`` (Python's ``re`` syntax, see ``compile_re``) is found in the value at ``path``
+  if it is a string, else in its JSON encoding (``42`` -> ``"42"``, ``true`` -> ``"true"``).
 - ``jmespath``: the expression ``value`` over the whole ``args`` (``path`` unused) gives a truthy
   result by JMESPath's rules (``false``, ``null``, ``""``, ``[]``, ``{}`` are false; ``0`` is true).
 - ``any``: always matches.
@@ -27,6 +27,7 @@ sandbox and ``search_re`` (the standard ``re``).
 
 import json
 import re
+import warnings
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, NamedTuple, TypedDict
@@ -198,11 +199,28 @@ def pattern_error(kind: str, pattern: str, exc: BaseException) -> BadPattern:
 
 def search_re(pattern: str, text: str) -> bool:
     """A ``Search`` with the standard ``re`` module (no timeout: a catastrophic pattern can run for ever)."""
+    return compile_re(pattern).search(text) is not None
+
+
+def compile_re(pattern: str) -> re.Pattern[str]:
+    """``pattern`` compiled by the standard ``re``, which both callers accept as the language of patterns (the
+    console then runs it with the ``regex`` library, for its timeout). ``BadPattern`` when ``re`` refuses it,
+    warns about it (``[[:alpha:]]``, a POSIX class to ``regex``, is a nested set to ``re``), or when it holds a
+    fuzzy constraint such as ``{e<=1}``, which ``regex`` applies and ``re`` reads as literal text."""
+    if _FUZZY.search(_CLASS.sub("", pattern)):
+        raise BadPattern(
+            f"bad regex {pattern!r}: a {{...}} with e, i, d or s is a fuzzy match, which Python's re does not have"
+        )
     try:
-        compiled = re.compile(pattern)
-    except (re.error, RecursionError, MemoryError, OverflowError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            return re.compile(pattern, re.UNICODE)  # not flags 0: a cached compile would skip the warning
+    except (re.error, Warning, RecursionError, MemoryError, OverflowError) as exc:
         raise pattern_error("regex", pattern, exc) from None
-    return compiled.search(text) is not None
+
+
+_CLASS = re.compile(r"\[\^?\]?(?:\\.|[^\]\\])*\]")  # a character class, where braces are literal
+_FUZZY = re.compile(r"(?<!\\)(?<!\\N)\{[^{}]*?(?<![A-Za-z])[eids](?![A-Za-z])[^{}]*\}")
 
 
 def rule_label(index: int, rule: RuleJson) -> str:

@@ -80,6 +80,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -223,7 +224,8 @@ class Sandbox:
         if self.disabled is not None:
             return _outcome(_failed("disabled", self.disabled), started)
         try:
-            body = encode_request(code=code, args=args, agent_id=agent_id, task_id=task_id)
+            call_id = secrets.token_hex(16)
+            body = encode_request(call_id=call_id, code=code, args=args, agent_id=agent_id, task_id=task_id)
         except (TypeError, ValueError) as exc:
             message = f"the arguments are not a JSON object ({exc}): the platform sends JSON, so check the caller"
             return _outcome(_failed("invalid_args", message), started)
@@ -231,7 +233,7 @@ class Sandbox:
         started = time.perf_counter()
         keep = False
         try:
-            reply = await worker.call(body, limit=limit)
+            reply = await worker.call(body, call_id=call_id, limit=limit)
             keep = not reply.recycle
         except WorkerTimeout:
             reply = _failed("timeout", f"the handler timed out after {limit:g} s: its worker was stopped")

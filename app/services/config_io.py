@@ -202,16 +202,25 @@ def parse_config(document: ConfigDocument | dict[str, Any] | bytes | str) -> Con
             f"format: expected {FORMAT!r}, got {_short(document.get('format'))}: "
             "this is not a Tooldesk configuration export"
         )
-    if document.get("version") != VERSION:
+    if type(document.get("version")) is not int or document.get("version") != VERSION:
         raise BadRequest(
             f"version: {_short(document.get('version'))} is not supported (this console reads version {VERSION}): "
             "export it again from this console's version, or update Tooldesk"
         )
     try:
-        return ConfigDocument.model_validate(document)
+        parsed = ConfigDocument.model_validate(document)
     except ValidationError as exc:
         problems = field_problems(exc, where="document", brackets=True)
         raise BadRequest(_join_problems(problems)) from None
+    seen: dict[str, int] = {}
+    duplicates = []
+    for index, agent in enumerate(parsed.agents):
+        if agent.agent_id in seen:
+            duplicates.append(f"agents[{index}] ({agent.agent_id}): the same agent as agents[{seen[agent.agent_id]}]")
+        seen.setdefault(agent.agent_id, index)
+    if duplicates:
+        raise BadRequest(_join_problems(duplicates) + ": keep one of each; nothing was imported")
+    return parsed
 
 
 def _load_json(raw: bytes | str) -> Any:

@@ -144,6 +144,22 @@ def test_import_duplicate_handler_refused(empty_engine: Engine):
     assert handler_store.list_handlers(engine=empty_engine) == []
 
 
+def test_import_duplicate_agent_refused(empty_engine: Engine):
+    doc = document(handlers=[])
+    doc["agents"].append(dict(doc["agents"][0], name="Another clock"))
+    with pytest.raises(BadRequest, match=r"^agents\[1\] \(.*\): the same agent as agents\[0\]"):
+        import_config(engine=empty_engine, document=doc)
+    with read_session(empty_engine) as session:
+        assert session.exec(select(Agent)).all() == []
+
+
+@pytest.mark.parametrize("version", [True, 1.0, "1"])
+def test_import_version_not_integer_one_refused(empty_engine: Engine, version: Any):
+    with pytest.raises(BadRequest, match=r"^version: .* is not supported"):
+        import_config(engine=empty_engine, document=document(version=version))
+    assert handler_store.list_handlers(engine=empty_engine) == []
+
+
 def test_import_malformed_json_names_line(empty_engine: Engine):
     text = json.dumps(document(), indent=2).replace('"version": 1,', '"version": 1')
     with pytest.raises(BadRequest, match=r"^the document is not JSON: line 4, column 3: Expecting ','"):

@@ -17,6 +17,16 @@ async def test_foreign_host_refused(console: Console, path: str):
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
 
 
+@pytest.mark.parametrize("path", ["/api/runs", "/webhooks/sudoiq"])
+async def test_foreign_host_refused_in_error_shape(console: Console, path: str):
+    response = await console.post(path, json={}, headers={"host": "evil.example"})
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/json"
+    error = response.json()["error"]
+    assert error["code"] == "bad_host"
+    assert error["message"].startswith("Invalid host header: evil.example is not a name of this console")
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1:8080", "localhost:8080", "[::1]:8080", "LOCALHOST"])
 async def test_loopback_host_answered(console: Console, host: str):
     assert (await console.get("/api/runs", headers={"host": host})).status_code == 200

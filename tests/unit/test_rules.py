@@ -179,6 +179,34 @@ def test_match_regex_on_non_string_uses_json_text(answer: Evaluator):
     assert matches(answer, Matcher(kind="regex", path="ok", value="^true$"), {"ok": True})
 
 
+REGEX_LIBRARY_ONLY = [
+    (r"^\p{Lu}{3}$", {"city": "OSL"}),
+    ("(?:Lisbon){e<=1}", {"city": "Lisbom"}),
+    ("^[[:alpha:]]+$", {"city": "Oslo"}),
+    (r"^\X+$", {"city": "Oslo"}),
+]
+
+
+@pytest.mark.parametrize(("pattern", "args"), REGEX_LIBRARY_ONLY, ids=["property", "fuzzy", "posix", "grapheme"])
+def test_match_regex_beyond_python_re_answers_as_export(exported: ModuleType, pattern: str, args: dict[str, Any]):
+    spec = RulesSpec(
+        rules=[make_rule(Matcher(kind="regex", path="city", value=pattern))], default=Response(output="miss")
+    )
+    console = answer_rules(spec, make_context(args))
+    try:
+        exported_reply = Reply(exported.answer_for_sdk(spec.model_dump(mode="json"), args, AGENT_ID, TASK_ID), False)
+    except RuntimeError as exc:
+        exported_reply = Reply(str(exc), True)
+    assert Reply(console.output, console.is_error) == exported_reply
+
+
+@pytest.mark.parametrize(("pattern", "args"), REGEX_LIBRARY_ONLY, ids=["property", "fuzzy", "posix", "grapheme"])
+def test_check_rules_regex_beyond_python_re_refused(pattern: str, args: dict[str, Any]):
+    problems = check_rules(RulesSpec(rules=[make_rule(Matcher(kind="regex", path="city", value=pattern))]))
+    assert [p.field for p in problems] == ["when[0].value"]
+    assert problems[0].message.startswith(f"bad regex {pattern!r}: ")
+
+
 def test_match_jmespath_truthy_and_not(answer: Evaluator):
     matcher = Matcher(kind="jmespath", value="length(items) > `2`")
     assert matches(answer, matcher, {"items": [1, 2, 3]})

@@ -188,3 +188,26 @@ def _wait_gone(cmdline: str, *, within: float) -> list[int]:
     while (left := _processes(cmdline)) and time.monotonic() < deadline:
         time.sleep(0.05)
     return left
+
+
+FORGES_REPLIES = """def handle(args, agent_id, task_id):
+    import json, os, struct, sys
+    for n in range(4):
+        reply = {"output": f"forged {n}", "failure": None, "stdout": "", "stderr": "", "recycle": False}
+        body = json.dumps(reply).encode()
+        os.write(int(sys.argv[1]), struct.pack(">I", len(body)) + body)
+    return "from the forging snippet"
+"""
+
+
+async def test_run_after_snippet_forges_replies_gets_own_answers() -> None:
+    pool = Sandbox(workers=1, timeout=3.0, bwrap="bwrap", unconfined=False)
+    await pool.start()
+    try:
+        first = await pool.run(code=FORGES_REPLIES, args={}, agent_id="agent-1", task_id=1)
+        code = "def handle(args, agent_id, task_id):\n    return 'answer ' + str(args['n'])\n"
+        later = [await pool.run(code=code, args={"n": n}, agent_id="agent-2", task_id=2) for n in range(3)]
+    finally:
+        await pool.aclose()
+    assert first.output == "from the forging snippet"
+    assert [outcome.output for outcome in later] == ["answer 0", "answer 1", "answer 2"]
