@@ -26,6 +26,7 @@ from app.changes import changes
 from app.config import Settings
 from app.db import ensure_webhook_secret, make_engine
 from app.errors import SettingsError
+from app.handlers.rules_pool import close_rules_pool
 from app.handlers.sandbox import Sandbox
 from app.models import Run
 from app.platform.client import PlatformClient
@@ -110,8 +111,9 @@ class Runtime:
         background_tasks.create(self.responder.handle_task(task_id), name="handlers")
 
     async def aclose(self) -> None:
-        """Stop the outbox, the sandbox and the simulator's background work, and close HTTP connections."""
+        """Stop the outbox, the rules workers, the sandbox and the simulator's background work, and close HTTP connections."""
         await self.outbox.aclose()
+        await close_rules_pool()
         if self._sandbox is not None:
             await self._sandbox.aclose()
         if self.simulator is not None:

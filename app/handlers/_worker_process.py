@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from app.handlers._confine import NOBODY, bwrap_command, exit_code_signal, make_dir
+from app.handlers.threads import in_handler_thread
 
 WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
+PROJECT_DIR = Path(__file__).resolve().parents[2]  # holds the ``app`` package
 KEPT_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
 FAILURES = frozenset({"syntax", "no_handle", "invalid_args", "exception", "timeout", "memory", "crashed", "bad_return"})
 MAX_FRAME = 16 * 1024 * 1024  # bytes
@@ -63,16 +65,19 @@ class WorkerProcess:
         self._stopped = False
 
     @classmethod
-    async def spawn(cls, *, memory_mb: int, bwrap: str | None) -> WorkerProcess:
+    async def spawn(cls, *, memory_mb: int, bwrap: str | None, module: str | None = None) -> WorkerProcess:
         """Start a worker and wait until it is ready (pydantic imported, limits set, privileges dropped).
 
         ``bwrap`` is bubblewrap's path (confined) or None (unconfined: a host folder, and nobody when root).
+        ``module`` names a worker module of the console's own (e.g. ``app.handlers._rules_worker``) to start
+        instead of ``_worker.py``: unconfined, with the same environment and folder, run by the console's user,
+        with the console's project folder on ``sys.path``; it is given ``FD MEMORY_MB`` and must say ready.
         """
         workdir = None if bwrap else make_dir()
         ours, theirs = socket.socketpair()
         try:
             # fork+exec blocks for a few milliseconds; in a thread, a cancelled spawn could orphan the process
-            process = _start_process(theirs.fileno(), memory_mb=memory_mb, bwrap=bwrap, workdir=workdir)
+            process = _start_process(theirs.fileno(), memory_mb=memory_mb, bwrap=bwrap, workdir=workdir, module=module)
         except BaseException:
             ours.close()
             if workdir is not None:
@@ -113,11 +118,18 @@ class WorkerProcess:
 
         Raises WorkerTimeout, or WorkerDied (the process exited or the reply was unreadable).
         """
+        return _parse_reply(await self.exchange(body, limit=limit))
+
+    async def exchange(self, body: bytes, *, limit: float) -> bytes:
+        """Send one request frame's body and wait at most ``limit`` seconds for the reply frame's body.
+
+        Raises WorkerTimeout, or WorkerDied (the process exited, or its frame was over ``MAX_FRAME``).
+        """
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(limit):
                 await loop.sock_sendall(self._sock, _HEADER.pack(len(body)) + body)
-                return _parse_reply(await self._receive())
+                return await self._receive()
         except TimeoutError:
             raise WorkerTimeout from None
         except OSError:
@@ -140,7 +152,7 @@ class WorkerProcess:
         self._stopped = True
         self.kill()
         try:
-            await asyncio.to_thread(self._reap)
+            await in_handler_thread(self._reap)
         finally:  # also when cancelled (the pool closing): reap here, it takes milliseconds after SIGKILL
             self._reap()
             self._cleanup()
@@ -175,7 +187,7 @@ class WorkerProcess:
         """How the process ended, e.g. "exit code 1" or "signal SIGSEGV"; kills what is left of its group."""
         try:  # the socket closes a moment before the process is gone: wait for that, without reaping
             async with asyncio.timeout(1):
-                await asyncio.to_thread(os.waitid, os.P_PID, self._process.pid, os.WEXITED | os.WNOWAIT)
+                await in_handler_thread(os.waitid, os.P_PID, self._process.pid, os.WEXITED | os.WNOWAIT)
         except ChildProcessError:
             pass  # already reaped (the pool is closing)
         except TimeoutError:
@@ -201,8 +213,15 @@ def encode_request(*, code: str, args: dict[str, Any], agent_id: str, task_id: i
     return json.dumps(request, allow_nan=False).encode("ascii")
 
 
-def _start_process(fd: int, *, memory_mb: int, bwrap: str | None, workdir: str | None) -> subprocess.Popen[bytes]:
-    if bwrap is not None:
+def _start_process(
+    fd: int, *, memory_mb: int, bwrap: str | None, workdir: str | None, module: str | None
+) -> subprocess.Popen[bytes]:
+    if module is not None:
+        assert workdir is not None
+        boot = f"import sys, runpy; sys.path.insert(0, {str(PROJECT_DIR)!r}); runpy.run_module({module!r}, run_name='__main__')"
+        args = [sys.executable, "-I", "-c", boot, str(fd), str(memory_mb)]
+        home = workdir
+    elif bwrap is not None:
         args = bwrap_command(bwrap, worker_script=WORKER_SCRIPT, fd=fd, memory_mb=memory_mb)
         home = "/tmp"
     else:

@@ -140,7 +140,7 @@ class _Render:
                     raise TemplateError(f"{where}output over {MAX_OUTPUT_CHARS} characters: shorten the template")
                 chunks.append(chunk)
             return "".join(chunks)
-        except TemplateError:
+        except (TemplateError, MemoryError):
             raise
         except TemplateSyntaxError as exc:
             raise TemplateError(f"{where}line {exc.lineno}: syntax error: {exc.message}") from None
