@@ -115,6 +115,8 @@ class RuleProblem:
 def answer_rules(spec: RulesSpec, ctx: TemplateContext) -> Answer:
     """Answer a call with the first matching rule, else the default, else an error naming the nearest rule
     (``rules_core.evaluate_rules``, templates rendered by ``app.handlers.templates``, regexes with a timeout).
+    In the calling thread, with no bound on time or memory: the console answers through
+    ``app.handlers.rules_pool``, whose workers evaluate the same way.
 
     Never raises: a bad pattern or a template that fails to render gives an ``is_error``
     answer naming the rule.

@@ -24,7 +24,9 @@ Templates are written by the console's user; the arguments come from a model. Th
 sandbox blocks attribute escapes (``''.__class__``) and the guards here stop the
 usual accidents: ``range()`` over 100,000 items (or 1,000,000 in all per render),
 ``*``/``**`` building huge values, output over 200,000 characters. Rendering runs
-in the caller's thread; a determined author can still write a slow template.
+in the caller's thread and a determined author can still write a slow or huge template,
+so the console renders only in ``app.handlers.rules_pool``'s worker processes, which
+bound each call's time and memory.
 """
 
 from __future__ import annotations
