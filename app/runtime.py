@@ -14,6 +14,7 @@ starts the responder in the background. Nothing else emits ``app.changes``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 
 import httpx
@@ -26,7 +27,7 @@ from app.changes import changes
 from app.config import Settings
 from app.db import ensure_webhook_secret, make_engine
 from app.errors import SettingsError
-from app.handlers.rules_pool import close_rules_pool
+from app.handlers.rules_pool import close_rules_pool, rules_pool
 from app.handlers.sandbox import Sandbox
 from app.models import Run
 from app.platform.client import PlatformClient
@@ -54,9 +55,12 @@ class Runtime:
         self.responder = Responder(engine=self.engine, outbox=self.outbox, sandbox=self.sandbox, on_change=changes.emit)
 
     async def sandbox(self) -> Sandbox:
-        """The snippet sandbox, started on first use (or warmed at start by ``python -m app``)."""
+        """The snippet sandbox, started on first use (or warmed at start by ``python -m app``); its first start also
+        starts the rules handlers' workers (``rules_pool``), so both are warm when the console serves."""
         async with self._sandbox_lock:
             if self._sandbox is None:
+                with contextlib.suppress(Exception):  # a rules call starts them again and answers why not
+                    await rules_pool()
                 sandbox = Sandbox(
                     workers=self.settings.sandbox_workers,
                     timeout=self.settings.sandbox_timeout,

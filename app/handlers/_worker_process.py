@@ -6,6 +6,8 @@ environment is set before the interpreter starts), in its own session, talking o
 (``_confine.bwrap_command``), which keeps FD open for the worker inside; unconfined, it is
 ``python -I _worker.py`` in a temporary folder of its own (``_confine.make_dir``). Frames are
 length-prefixed JSON (never pickle: the console must not unpickle bytes a snippet could forge).
+``spawn(module=...)`` starts one of the console's own worker modules the same way, unconfined (the rules
+workers of ``app.handlers.rules_pool``); ``exchange`` trades raw frames with it.
 """
 
 from __future__ import annotations
