@@ -108,6 +108,24 @@ class Settings(BaseSettings):
         "disabled there",
         json_schema_extra={"shown_default": "`false`"},
     )
+    template_workers: int = Field(
+        default=2, ge=1, le=32,
+        description="worker processes that render rules handlers' templates and run their regexes",
+    )  # fmt: skip
+    template_timeout: float = Field(
+        default=2.0, gt=0, le=300, allow_inf_nan=False,
+        description="seconds a rules handler's templates and regexes may take for one call; then its worker is "
+        "stopped and the call gets an error result",
+    )  # fmt: skip
+    template_memory_mb: int = Field(
+        default=256, ge=32, le=65536,
+        description="megabytes a rules handler's templates and regexes may allocate for one call",
+    )  # fmt: skip
+    handler_threads: int = Field(
+        default=4, ge=1, le=64,
+        description="threads for handlers' blocking work (database reads and writes), apart from the threads "
+        "that store webhook deliveries",
+    )  # fmt: skip
 
     @field_validator("database_url")
     @classmethod

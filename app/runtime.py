@@ -14,6 +14,7 @@ starts the responder in the background. Nothing else emits ``app.changes``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 
 import httpx
@@ -26,6 +27,7 @@ from app.changes import changes
 from app.config import Settings
 from app.db import ensure_webhook_secret, make_engine
 from app.errors import SettingsError
+from app.handlers.rules_pool import close_rules_pool, rules_pool
 from app.handlers.sandbox import Sandbox
 from app.models import Run
 from app.platform.client import PlatformClient
@@ -57,9 +59,12 @@ class Runtime:
         self.responder = Responder(engine=self.engine, outbox=self.outbox, sandbox=self.sandbox, on_change=changes.emit)
 
     async def sandbox(self) -> Sandbox:
-        """The snippet sandbox, started on first use (or warmed at start by ``python -m app``)."""
+        """The snippet sandbox, started on first use (or warmed at start by ``python -m app``); its first start also
+        starts the rules handlers' workers (``rules_pool``), so both are warm when the console serves."""
         async with self._sandbox_lock:
             if self._sandbox is None:
+                with contextlib.suppress(Exception):  # a rules call starts them again and answers why not
+                    await rules_pool()
                 sandbox = Sandbox(
                     workers=self.settings.sandbox_workers,
                     timeout=self.settings.sandbox_timeout,
@@ -114,9 +119,10 @@ class Runtime:
         background_tasks.create(self.responder.handle_task(task_id), name="handlers")
 
     async def aclose(self) -> None:
-        """Stop the outbox, the sandbox and the simulator's background work, and close HTTP connections."""
+        """Stop the outbox, the rules workers, the sandbox and the simulator's background work, and close HTTP connections."""
         await self.outbox.aclose()
         await self.retention.aclose()
+        await close_rules_pool()
         if self._sandbox is not None:
             await self._sandbox.aclose()
         if self.simulator is not None:

@@ -6,6 +6,8 @@ environment is set before the interpreter starts), in its own session, talking o
 (``_confine.bwrap_command``), which keeps FD open for the worker inside; unconfined, it is
 ``python -I _worker.py`` in a temporary folder of its own (``_confine.make_dir``). Frames are
 length-prefixed JSON (never pickle: the console must not unpickle bytes a snippet could forge).
+``spawn(module=...)`` starts one of the console's own worker modules the same way, unconfined (the rules
+workers of ``app.handlers.rules_pool``); ``exchange`` trades raw frames with it.
 """
 
 from __future__ import annotations
@@ -20,13 +22,18 @@ import socket
 import struct
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from app.handlers._confine import NOBODY, bwrap_command, exit_code_signal, make_dir
+from app.handlers.threads import in_handler_thread
+
+T = TypeVar("T")
 
 WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
+PROJECT_DIR = Path(__file__).resolve().parents[2]  # holds the ``app`` package
 KEPT_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
 FAILURES = frozenset({"syntax", "no_handle", "invalid_args", "exception", "timeout", "memory", "crashed", "bad_return"})
 MAX_FRAME = 16 * 1024 * 1024  # bytes
@@ -63,16 +70,19 @@ class WorkerProcess:
         self._stopped = False
 
     @classmethod
-    async def spawn(cls, *, memory_mb: int, bwrap: str | None) -> WorkerProcess:
+    async def spawn(cls, *, memory_mb: int, bwrap: str | None, module: str | None = None) -> WorkerProcess:
         """Start a worker and wait until it is ready (pydantic imported, limits set, privileges dropped).
 
         ``bwrap`` is bubblewrap's path (confined) or None (unconfined: a host folder, and nobody when root).
+        ``module`` names a worker module of the console's own (e.g. ``app.handlers._rules_worker``) to start
+        instead of ``_worker.py``: unconfined, with the same environment and folder, run by the console's user,
+        with the console's project folder on ``sys.path``; it is given ``FD MEMORY_MB`` and must say ready.
         """
         workdir = None if bwrap else make_dir()
         ours, theirs = socket.socketpair()
         try:
             # fork+exec blocks for a few milliseconds; in a thread, a cancelled spawn could orphan the process
-            process = _start_process(theirs.fileno(), memory_mb=memory_mb, bwrap=bwrap, workdir=workdir)
+            process = _start_process(theirs.fileno(), memory_mb=memory_mb, bwrap=bwrap, workdir=workdir, module=module)
         except BaseException:
             ours.close()
             if workdir is not None:
@@ -115,14 +125,30 @@ class WorkerProcess:
         skipped (a forged frame cannot know the id of a later call), and the worker is then replaced.
         Raises WorkerTimeout, or WorkerDied (the process exited or the reply was unreadable).
         """
+        skipped = False
+
+        async def own_reply() -> Reply:
+            nonlocal skipped
+            while (reply := _parse_reply(await self._receive(), call_id=call_id)) is None:
+                skipped = True
+            return reply
+
+        reply = await self._round_trip(body, limit=limit, receive=own_reply)
+        return replace(reply, recycle=True) if skipped else reply
+
+    async def exchange(self, body: bytes, *, limit: float) -> bytes:
+        """Send one request frame's body and wait at most ``limit`` seconds for the reply frame's body.
+
+        Raises WorkerTimeout, or WorkerDied (the process exited, or its frame was over ``MAX_FRAME``).
+        """
+        return await self._round_trip(body, limit=limit, receive=self._receive)
+
+    async def _round_trip(self, body: bytes, *, limit: float, receive: Callable[[], Awaitable[T]]) -> T:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(limit):
                 await loop.sock_sendall(self._sock, _HEADER.pack(len(body)) + body)
-                skipped = False
-                while (reply := _parse_reply(await self._receive(), call_id=call_id)) is None:
-                    skipped = True
-                return replace(reply, recycle=True) if skipped else reply
+                return await receive()
         except TimeoutError:
             raise WorkerTimeout from None
         except OSError:
@@ -145,7 +171,7 @@ class WorkerProcess:
         self._stopped = True
         self.kill()
         try:
-            await asyncio.to_thread(self._reap)
+            await in_handler_thread(self._reap)
         finally:  # also when cancelled (the pool closing): reap here, it takes milliseconds after SIGKILL
             self._reap()
             self._cleanup()
@@ -180,7 +206,7 @@ class WorkerProcess:
         """How the process ended, e.g. "exit code 1" or "signal SIGSEGV"; kills what is left of its group."""
         try:  # the socket closes a moment before the process is gone: wait for that, without reaping
             async with asyncio.timeout(1):
-                await asyncio.to_thread(os.waitid, os.P_PID, self._process.pid, os.WEXITED | os.WNOWAIT)
+                await in_handler_thread(os.waitid, os.P_PID, self._process.pid, os.WEXITED | os.WNOWAIT)
         except ChildProcessError:
             pass  # already reaped (the pool is closing)
         except TimeoutError:
@@ -207,8 +233,15 @@ def encode_request(*, call_id: str, code: str, args: dict[str, Any], agent_id: s
     return json.dumps(request, allow_nan=False).encode("ascii")
 
 
-def _start_process(fd: int, *, memory_mb: int, bwrap: str | None, workdir: str | None) -> subprocess.Popen[bytes]:
-    if bwrap is not None:
+def _start_process(
+    fd: int, *, memory_mb: int, bwrap: str | None, workdir: str | None, module: str | None
+) -> subprocess.Popen[bytes]:
+    if module is not None:
+        assert workdir is not None
+        boot = f"import sys, runpy; sys.path.insert(0, {str(PROJECT_DIR)!r}); runpy.run_module({module!r}, run_name='__main__')"
+        args = [sys.executable, "-I", "-c", boot, str(fd), str(memory_mb)]
+        home = workdir
+    elif bwrap is not None:
         args = bwrap_command(bwrap, worker_script=WORKER_SCRIPT, fd=fd, memory_mb=memory_mb)
         home = "/tmp"
     else:

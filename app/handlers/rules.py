@@ -25,8 +25,10 @@ from typing import Any, Literal, cast
 import regex
 from pydantic import BaseModel, ConfigDict
 
+from app.config import get_settings
 from app.handlers import rules_core
 from app.handlers.answer import Answer
+from app.handlers.regex_check import check_compiles
 from app.handlers.rules_core import (
     BadPattern,
     MatcherCheck,
@@ -35,6 +37,7 @@ from app.handlers.rules_core import (
     check_pattern,
     evaluate_rules,
     pattern_error,
+    pattern_text,
     rule_label,
     show,
 )
@@ -55,6 +58,7 @@ __all__ = [
     "escape_template",
     "nearest_rule",
     "rule_from_answer",
+    "rules_json",
     "search_regex",
 ]
 
@@ -111,25 +115,37 @@ class RuleProblem:
 def answer_rules(spec: RulesSpec, ctx: TemplateContext) -> Answer:
     """Answer a call with the first matching rule, else the default, else an error naming the nearest rule
     (``rules_core.evaluate_rules``, templates rendered by ``app.handlers.templates``, regexes with a timeout).
+    In the calling thread, with no bound on time or memory: the console answers through
+    ``app.handlers.rules_pool``, whose workers evaluate the same way.
 
     Never raises: a bad pattern or a template that fails to render gives an ``is_error``
     answer naming the rule.
     """
-    verdict = evaluate_rules(_json(spec), ctx.args, render=lambda template: render(template, ctx), search=search_regex)
+    verdict = evaluate_rules(
+        rules_json(spec), ctx.args, render=lambda template: render(template, ctx), search=search_regex
+    )
     return Answer(output=verdict.output, is_error=verdict.is_error, note=verdict.note)
 
 
 def check_rules(spec: RulesSpec) -> list[RuleProblem]:
-    """Every bad regex, bad JMESPath expression and template syntax error, each naming the rule and field."""
+    """Every bad regex, bad JMESPath expression and template syntax error, each naming the rule and field.
+
+    A regex with counted repetitions compiles in a process of its own first (``regex_check``): one that takes
+    over ``TOOLDESK_TEMPLATE_TIMEOUT`` seconds or ``TOOLDESK_TEMPLATE_MEMORY_MB`` megabytes is a problem too."""
     problems: list[RuleProblem] = []
+    limits = get_settings()
 
     def add(index: int | None, label: str, field: str, message: str) -> None:
         problems.append(RuleProblem(index, field, message, f"{label}, {field}: {message}"))
 
-    for index, rule in enumerate(_json(spec)["rules"]):
+    for index, rule in enumerate(rules_json(spec)["rules"]):
         label = rule_label(index, rule)
         for m_index, matcher in enumerate(rule["when"]):
             try:
+                if matcher["kind"] == "regex":
+                    check_compiles(
+                        pattern_text(matcher), timeout=limits.template_timeout, memory_mb=limits.template_memory_mb
+                    )
                 check_pattern(matcher, search_regex)
             except BadPattern as exc:
                 add(index, label, f"when[{m_index}].value", str(exc))
@@ -143,7 +159,7 @@ def check_rules(spec: RulesSpec) -> list[RuleProblem]:
 
 def nearest_rule(spec: RulesSpec, args: dict[str, Any]) -> Nearness | None:
     """The rule with the most matching matchers (ties: the first), with each matcher's check; ``None`` without rules."""
-    return rules_core.nearest_rule(_json(spec), args, search=search_regex)
+    return rules_core.nearest_rule(rules_json(spec), args, search=search_regex)
 
 
 def rule_from_answer(*, tool_name: str, args: dict[str, Any], output: str, is_error: bool) -> Rule:
@@ -177,7 +193,7 @@ REGEX_TIMEOUT_SECONDS = 0.2
 _TEMPLATE_SYNTAX = re.compile(r"\{[{%#]|\r")
 
 
-def _json(spec: RulesSpec) -> RulesJson:
+def rules_json(spec: RulesSpec) -> RulesJson:
     """The spec as the evaluator reads it (and Export as Python writes it): JSON values, every key present."""
     return cast(RulesJson, spec.model_dump(mode="json"))
 

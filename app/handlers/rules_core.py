@@ -104,7 +104,8 @@ class BadPattern(Exception):
 
 
 Render = Callable[[Any], str]
-"""A response's output template -> its text; any exception it raises makes a "template failed" answer."""
+"""A response's output template -> its text; any exception it raises makes a "template failed" answer, except
+``MemoryError``, which ``evaluate_rules`` lets through."""
 
 Search = Callable[[str, str], bool]
 """``(pattern, text)`` -> whether the regex is found; raises ``BadPattern`` when the pattern does not compile and
@@ -114,7 +115,8 @@ Search = Callable[[str, str], bool]
 def evaluate_rules(spec: RulesJson, args: dict[str, Any], *, render: Render, search: Search) -> Verdict:
     """The first matching rule's rendered response, else the default's, else an error naming the nearest rule.
 
-    Never raises: a bad pattern or a template that fails to render is an ``is_error`` verdict naming the rule.
+    Raises only ``MemoryError``: a bad pattern or a template that fails to render is an ``is_error`` verdict
+    naming the rule.
     """
     for index, rule in enumerate(spec["rules"]):
         try:
@@ -245,6 +247,8 @@ _MISSING = object()
 def _respond(response: ResponseJson, render: Render, label: str) -> Verdict:
     try:
         return Verdict(render(response["output"]), response["is_error"], label)
+    except MemoryError:
+        raise  # the caller's memory limit, not the template's fault alone: the caller words it
     except Exception as exc:
         return Verdict(f"{label}: template failed: {exc}", True, f"{label}: template failed")
 

@@ -6,7 +6,6 @@ a test run behaves exactly like a real one.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 import zlib
@@ -19,7 +18,8 @@ from pydantic import ValidationError
 from app.errors import field_problem
 from app.handlers.answer import Answer
 from app.handlers.faults import Behaviour, apply_behaviour
-from app.handlers.rules import RulesSpec, answer_rules
+from app.handlers.rules import RulesSpec, rules_json
+from app.handlers.rules_pool import rules_pool
 from app.handlers.sandbox import Sandbox
 from app.handlers.static import StaticSpec, answer_static
 from app.handlers.templates import TemplateContext
@@ -72,7 +72,7 @@ async def answer_call(
                     seed=seed,
                 )
                 rules = RulesSpec.model_validate(spec)
-                return await asyncio.to_thread(answer_rules, rules, ctx)  # templates and regexes off the event loop
+                return await _answer_rules(rules, ctx)
             if kind == HandlerKind.PYTHON:
                 if sandbox is None:
                     return Answer(output="python handlers need the sandbox, which is not running", is_error=True)
@@ -100,3 +100,12 @@ async def answer_call(
     else:
         answer = await apply_behaviour(rules, produce, rng=random.Random(seed))
     return CallAnswer(answer=answer, duration_ms=(time.monotonic() - started) * 1000, logs="\n".join(logs))
+
+
+async def _answer_rules(rules: RulesSpec, ctx: TemplateContext) -> Answer:
+    """In a rules worker process, bounded in time and memory (``app.handlers.rules_pool``), never in a thread."""
+    try:
+        pool = await rules_pool()
+    except Exception as exc:  # a worker could not start: say so as the call's answer
+        return Answer(output=f"rules handlers cannot run: their worker process did not start ({exc})", is_error=True)
+    return await pool.answer(rules_json(rules), ctx)

@@ -95,6 +95,7 @@ from app.handlers._worker_process import (
     encode_request,
 )
 from app.handlers.snippet_check import SnippetProblem, check_snippet
+from app.handlers.threads import in_handler_thread
 
 __all__ = ["Sandbox", "SnippetOutcome", "SnippetProblem", "check_snippet"]
 log = logging.getLogger("tooldesk")
@@ -167,7 +168,7 @@ class Sandbox:
         if self._idle is not None:
             raise RuntimeError("the sandbox is already started")
         self._idle = asyncio.Queue()
-        await asyncio.to_thread(_confine.remove_stale_dirs)
+        await in_handler_thread(_confine.remove_stale_dirs)
         refused = await _confine.probe(self.bwrap)
         self.confined = refused is None
         if refused is not None and not self.unconfined:

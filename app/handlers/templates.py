@@ -24,7 +24,9 @@ Templates are written by the console's user; the arguments come from a model. Th
 sandbox blocks attribute escapes (``''.__class__``) and the guards here stop the
 usual accidents: ``range()`` over 100,000 items (or 1,000,000 in all per render),
 ``*``/``**`` building huge values, output over 200,000 characters. Rendering runs
-in the caller's thread; a determined author can still write a slow template.
+in the caller's thread and a determined author can still write a slow or huge template,
+so the console renders only in ``app.handlers.rules_pool``'s worker processes, which
+bound each call's time and memory.
 """
 
 from __future__ import annotations
@@ -140,7 +142,7 @@ class _Render:
                     raise TemplateError(f"{where}output over {MAX_OUTPUT_CHARS} characters: shorten the template")
                 chunks.append(chunk)
             return "".join(chunks)
-        except TemplateError:
+        except (TemplateError, MemoryError):
             raise
         except TemplateSyntaxError as exc:
             raise TemplateError(f"{where}line {exc.lineno}: syntax error: {exc.message}") from None

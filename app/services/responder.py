@@ -6,6 +6,9 @@ edit) or *auto* (the handler answers). Drafts are stored per call. When every
 call of a round has an *auto* draft, the round submits itself through the
 outbox; a round that mixes auto and manual tools waits for the person on the
 manual calls only.
+
+Its blocking database work runs in the handler threads (``app.handlers.threads``), never in the default
+executor the webhook stores deliveries with; rules and Python handlers run in worker processes.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from app.db import read_session, write_session
 from app.errors import TooldeskError
 from app.handlers.run import CallAnswer, CallInput, answer_call
 from app.handlers.sandbox import Sandbox
+from app.handlers.threads import in_handler_thread
 from app.models import Draft, Handler, Round, ToolCallRow, ToolResultRow
 from app.protocol import ToolResult
 from app.services.outbox import Outbox
@@ -68,7 +72,7 @@ class Responder:
         return self._counted(self._rounds(None))
 
     async def _rounds(self, task_id: int | None) -> None:
-        for round_id in await asyncio.to_thread(_pending_round_ids, self._engine, task_id):
+        for round_id in await in_handler_thread(_pending_round_ids, self._engine, task_id):
             await self.handle_round(round_id)
 
     def _counted(self, work: Coroutine[Any, Any, None]) -> Coroutine[Any, Any, None]:
@@ -91,16 +95,16 @@ class Responder:
             return
         self._busy.add(round_id)
         try:
-            if await asyncio.to_thread(draft_from_original, self._engine, round_id):
+            if await in_handler_thread(draft_from_original, self._engine, round_id):
                 await self._submit_if_all_auto(round_id)
                 return
-            work = await asyncio.to_thread(_work, self._engine, round_id)
+            work = await in_handler_thread(_work, self._engine, round_id)
             if work is None:
                 return
             todo, handlers = work
             if todo:
                 answers = await asyncio.gather(*(self._answer(handlers[call.tool_name], call) for call in todo))
-                await asyncio.to_thread(_store_drafts, self._engine, round_id, todo, answers, handlers)
+                await in_handler_thread(_store_drafts, self._engine, round_id, todo, answers, handlers)
                 self._on_change(todo[0].task_id)
             await self._submit_if_all_auto(round_id)
         finally:
@@ -113,7 +117,7 @@ class Responder:
         )
 
     async def _submit_if_all_auto(self, round_id: int) -> None:
-        ready = await asyncio.to_thread(_all_auto, self._engine, round_id)
+        ready = await in_handler_thread(_all_auto, self._engine, round_id)
         if ready is None:
             return
         results, sources, task_id = ready

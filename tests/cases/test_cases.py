@@ -1,4 +1,4 @@
-"""Cases C01–C09 and C16 of shared/cases: each asserts the right value, not just "no crash"."""
+"""Cases C01–C09, C12 and C16 of shared/cases: each asserts the right value, not just "no crash"."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ import pytest
 from nicegui import ui
 from nicegui.testing import User
 
+from app.config import get_settings
 from app.runtime import Runtime
-from tests.builders import SECRET, WEATHER_COMPARE, Console, encode, make_status, sign, wait_for
+from tests.builders import CLOCK, SECRET, WEATHER_COMPARE, Console, encode, make_status, sign, wait_for
 
 CASES = Path(__file__).resolve().parents[2] / "fixtures" / "cases"  # copies of shared/cases, byte for byte
 
@@ -273,3 +274,43 @@ async def test_c16_deliveries_page_disables_replay_of_refused(user: User, consol
     for marker in ("replay", "replay-edited"):
         [button] = user.find(marker=marker).elements
         assert isinstance(button, ui.button) and not button.enabled
+
+
+C12_TEMPLATE = '{% set s = "x" * 40000 %}{% for a in s %}{% for b in s %}{% endfor %}{% endfor %}done'
+
+
+@pytest.fixture
+def short_template_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rules handlers get 0.5 s a call (set before the console starts, which reads the settings once)."""
+    monkeypatch.setenv("TOOLDESK_TEMPLATE_TIMEOUT", "0.5")
+    monkeypatch.setenv("TOOLDESK_TEMPLATE_WORKERS", "2")
+    get_settings.cache_clear()
+
+
+async def test_c12_looping_template_each_round_stopped_webhooks_answered_meanwhile(
+    short_template_timeout: None, console: Console, runtime: Runtime
+):
+    """A template looping 1.6 billion times, in auto mode, with 8 rounds arriving: every render is cut off with an
+    error result naming the limit, and deliveries are stored while renders are still running (8 renders of 0.5 s
+    on 2 workers take at least 2 s)."""
+    await console.save_handler(
+        agent_id=CLOCK,
+        tool_name="get_current_time",
+        kind="rules",
+        mode="auto",
+        spec={"default": {"output": C12_TEMPLATE}},
+    )
+    assert runtime.simulator is not None
+    for _ in range(8):
+        await console.start(CLOCK)
+    await wait_for(console.pending)  # renders have begun
+    for number in range(3):
+        body = encode(make_status(7120 + number, status="running", sequence=1, round=None))
+        async with asyncio.timeout(10):  # without the bound the answer waits for a render that never ends
+            response = await console.post_webhook(body, sign(body, msg_id=f"msg_c12_{number}"))
+        assert response.status_code == 200, response.text
+    assert len(runtime.simulator.received) < 8  # stored before the renders finished
+    await wait_for(lambda: len(runtime.simulator.received) == 8, within=30)
+    results = [body.results[0] for _, body in runtime.simulator.received]
+    assert all(r.is_error and r.output.startswith("template render stopped after 0.5 s") for r in results)
+    assert all("limit TOOLDESK_TEMPLATE_TIMEOUT" in r.output for r in results)

@@ -1,0 +1,84 @@
+"""The rules worker: evaluates rules handlers (matchers, regexes, templates) in a process the console can stop.
+
+Started by ``app.handlers.rules_pool`` through ``WorkerProcess.spawn(module=...)`` as ``FD MEMORY_MB``.
+Start-up: import the evaluator, Jinja2, Faker and ``regex`` and use each once, cap memory (RLIMIT_AS =
+the address space in use now + MEMORY_MB, no core dumps), then say ``{"ready": true}``.
+
+Frames are ``_worker.py``'s (a 4-byte big-endian length, then a JSON object). Request:
+``{"spec": RulesJson, "args", "agent_id", "task_id", "round", "results", "now": ISO 8601, "seed"}``.
+Reply: ``{"output", "is_error", "note", "failure", "recycle"}``: ``failure`` is None or ``"memory"`` (the
+evaluation hit MEMORY_MB; the pool then replaces this worker, as ``recycle`` asks).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import socket
+import sys
+from datetime import datetime
+from typing import Any
+
+from app.handlers._worker import _limit_memory, _receive, _send
+from app.handlers.rules import search_regex
+from app.handlers.rules_core import evaluate_rules
+from app.handlers.templates import TemplateContext, render
+
+
+def main() -> None:
+    fd, memory_mb = (int(a) for a in sys.argv[1:3])
+    sock = socket.socket(fileno=fd)
+    _warm_up()
+    _limit_memory(memory_mb)
+    _send(sock, {"ready": True, "pid": os.getpid()})
+    while (request := _receive(sock)) is not None:
+        _send(sock, evaluate(request))
+
+
+def evaluate(request: dict[str, Any]) -> dict[str, Any]:
+    """One call's answer (the reply frame's object) from a request frame's object."""
+    try:
+        return _evaluate(request)
+    except MemoryError:
+        pass  # answered below, once the traceback (and the frames holding the big values) is gone
+    gc.collect()
+    return {"output": "", "is_error": True, "note": "", "failure": "memory", "recycle": True}
+
+
+def _evaluate(request: dict[str, Any]) -> dict[str, Any]:
+    ctx = TemplateContext(
+        args=request["args"],
+        agent_id=request["agent_id"],
+        task_id=request["task_id"],
+        round=request["round"],
+        results=request["results"],
+        now=datetime.fromisoformat(request["now"]),
+        seed=request["seed"],
+    )
+    verdict = evaluate_rules(
+        request["spec"], ctx.args, render=lambda template: render(template, ctx), search=search_regex
+    )
+    return {
+        "output": verdict.output,
+        "is_error": verdict.is_error,
+        "note": verdict.note,
+        "failure": None,
+        "recycle": False,
+    }
+
+
+def _warm_up() -> None:
+    """Load what a first call would (Faker's providers, Jinja2's compiler, ``regex``) before the memory cap."""
+    spec = {
+        "rules": [{"name": "", "when": [{"kind": "regex", "path": "a", "value": "^x+$"}], "response": {
+            "output": {"v": "{{ fake.name() }} {{ args.a | tojson }}"}, "is_error": False}}],
+        "default": None,
+    }  # fmt: skip
+    _evaluate(
+        {"spec": spec, "args": {"a": "xx"}, "agent_id": "", "task_id": 0, "round": 1, "results": {},
+         "now": "2026-01-01T00:00:00+00:00", "seed": 0}
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

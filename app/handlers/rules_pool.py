@@ -1,0 +1,226 @@
+"""Rules handlers evaluated in a warm pool of worker processes, each call bounded in time and memory.
+
+A rules handler's regexes and templates are written by the console's user and run on a model's arguments.
+Jinja2's sandbox stops attribute escapes and ``app.handlers.templates`` refuses the usual oversized
+values, but a nested loop, a format width (``"%0300000000d" % 1``), ``fake.pystr(10**8)`` or compiling
+``((a{1000}){1000}){1000}`` can still take seconds or gigabytes. Python cannot interrupt a thread, so
+``RulesPool.answer`` sends the whole evaluation (``rules_core.evaluate_rules`` with the console's template
+renderer and ``regex`` search) to a worker process (``app.handlers._rules_worker``):
+
+- the worker's address space is capped at its start-up size + ``memory_mb`` (``TOOLDESK_TEMPLATE_MEMORY_MB``);
+  a call that hits the cap answers an error naming that setting, and the worker is replaced;
+- a call that takes longer than ``timeout`` seconds (``TOOLDESK_TEMPLATE_TIMEOUT``, wall clock) has its
+  worker killed and replaced, and answers "template render stopped after 2 s (limit TOOLDESK_TEMPLATE_TIMEOUT)";
+- a worker that dies answers an error with how it ended, and is replaced.
+
+Workers are not confined like the Python sandbox's (no bubblewrap, the console's user): what runs there is
+Jinja2's sandbox and regexes, not arbitrary code. They get the sandbox's clean environment and a temporary
+folder of their own. ``rules_pool()`` gives the running console's pool, started on first use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+from typing import Any
+
+from app.config import get_settings
+from app.handlers._worker_process import WorkerDied, WorkerProcess, WorkerTimeout
+from app.handlers.answer import Answer
+from app.handlers.rules_core import RulesJson
+from app.handlers.templates import TemplateContext
+
+log = logging.getLogger("tooldesk")
+WORKER_MODULE = "app.handlers._rules_worker"
+_RESPAWN_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)  # seconds between attempts when a worker fails to start
+
+
+class RulesPool:
+    """``workers`` warm rules workers; each ``answer`` borrows one for one call (waiting while all are busy).
+
+    ``timeout``: seconds one call may take; ``memory_mb``: megabytes it may allocate on top of the worker's
+    start-up footprint. ``await start()`` before the first ``answer``, ``await aclose()`` at the end.
+    """
+
+    def __init__(self, *, workers: int = 2, timeout: float = 2.0, memory_mb: int = 256) -> None:
+        if workers < 1 or timeout <= 0 or memory_mb < 16:
+            raise ValueError(f"workers={workers} timeout={timeout} memory_mb={memory_mb}: need >= 1, > 0 and >= 16")
+        self.workers = workers
+        self.timeout = timeout
+        self.memory_mb = memory_mb
+        self._idle: asyncio.Queue[WorkerProcess | None] = asyncio.Queue()
+        self._live: set[WorkerProcess] = set()
+        self._respawns: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    async def start(self) -> None:
+        """Start the workers and wait until every one is ready (about half a second).
+
+        Raises WorkerDied (one exited or was not ready within 30 s) or OSError (one could not be started).
+        """
+        try:
+            started = await asyncio.gather(*(self._spawn() for _ in range(self.workers)))
+        except BaseException:
+            await self.aclose()
+            raise
+        for worker in started:
+            self._idle.put_nowait(worker)
+
+    async def aclose(self) -> None:
+        """Stop every worker (a call in flight answers that its worker exited); safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        for task in self._respawns:
+            task.cancel()
+        await asyncio.gather(*self._respawns, return_exceptions=True)
+        doomed, self._live = self._live, set()
+        await asyncio.gather(*(worker.stop() for worker in doomed))
+        self._idle.put_nowait(None)  # wakes callers waiting for a worker; they raise
+
+    async def answer(self, spec: RulesJson, ctx: TemplateContext) -> Answer:
+        """The rules' answer to the call in ``ctx`` (``rules_core.evaluate_rules``). Every failure, the limits
+        included, is an ``is_error`` answer saying what happened; raises RuntimeError when the pool is closed."""
+        request = {
+            "spec": spec,
+            "args": ctx.args,
+            "agent_id": ctx.agent_id,
+            "task_id": ctx.task_id,
+            "round": ctx.round,
+            "results": ctx.results,
+            "now": ctx.now.isoformat(),
+            "seed": ctx.seed,
+        }
+        try:
+            body = json.dumps(request, allow_nan=False).encode("ascii")
+        except (TypeError, ValueError) as exc:
+            return Answer(f"the arguments are not JSON ({exc}): the platform sends JSON, so check the caller", True)
+        worker = await self._acquire()
+        keep = False
+        try:
+            reply = _parse(await worker.exchange(body, limit=self.timeout))
+            keep = not reply.pop("recycle")
+        except WorkerTimeout:
+            return Answer(
+                f"template render stopped after {self.timeout:g} s (limit TOOLDESK_TEMPLATE_TIMEOUT): loop less in "
+                "the template, or simplify the rule's regexes",
+                is_error=True,
+                note="timeout",
+            )
+        except WorkerDied as exc:
+            return Answer(
+                f"the rules worker process exited ({exc}) while evaluating this call: simplify its templates and "
+                f"regexes (they may use {self.memory_mb} MB, TOOLDESK_TEMPLATE_MEMORY_MB)",
+                is_error=True,
+                note="crashed",
+            )
+        finally:
+            if keep and not self._closed:
+                self._idle.put_nowait(worker)
+            else:
+                self._replace(worker)
+        if reply["failure"] == "memory":
+            return Answer(
+                f"template render ran out of memory (limit TOOLDESK_TEMPLATE_MEMORY_MB, {self.memory_mb} MB): build "
+                "smaller values (format widths, repeated strings, fake data sizes)",
+                is_error=True,
+                note="memory",
+            )
+        return Answer(output=reply["output"], is_error=reply["is_error"], note=reply["note"])
+
+    async def _acquire(self) -> WorkerProcess:
+        while True:
+            if self._closed:
+                raise RuntimeError("the rules pool is not running (closed)")
+            worker = await self._idle.get()
+            if worker is None:
+                self._idle.put_nowait(None)
+                continue
+            if worker.alive:
+                return worker
+            self._replace(worker)  # died while idle
+
+    def _replace(self, worker: WorkerProcess) -> None:
+        """Kill ``worker`` and, unless closing, start a fresh one in the background."""
+        worker.kill()
+        if worker not in self._live:
+            return
+        self._live.discard(worker)
+        task = asyncio.get_running_loop().create_task(self._respawn(worker))
+        self._respawns.add(task)
+        task.add_done_callback(self._respawns.discard)
+
+    async def _respawn(self, old: WorkerProcess) -> None:
+        await old.stop()
+        for attempt in itertools.count():
+            if self._closed:
+                return
+            try:
+                worker = await self._spawn()
+            except Exception as exc:
+                if self._closed:
+                    return
+                delay = _RESPAWN_DELAYS[min(attempt, len(_RESPAWN_DELAYS) - 1)]
+                log.warning("rules worker failed to start (%s): trying again in %g s", exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            self._idle.put_nowait(worker)
+            return
+
+    async def _spawn(self) -> WorkerProcess:
+        worker = await WorkerProcess.spawn(memory_mb=self.memory_mb, bwrap=None, module=WORKER_MODULE)
+        if self._closed:
+            await worker.stop()
+            raise WorkerDied("the rules pool closed while the worker started")
+        self._live.add(worker)
+        return worker
+
+
+def _parse(body: bytes) -> dict[str, Any]:
+    """Check a reply's shape (``_rules_worker``'s docstring); WorkerDied when it is not one."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise WorkerDied("it sent a reply that is not JSON") from None
+    if not (
+        isinstance(data, dict)
+        and all(isinstance(data.get(key), str) for key in ("output", "note"))
+        and isinstance(data.get("is_error"), bool)
+        and data.get("failure") in (None, "memory")
+        and isinstance(data.get("recycle"), bool)
+    ):
+        raise WorkerDied("it sent a reply of the wrong shape")
+    return data
+
+
+_pools: dict[asyncio.AbstractEventLoop, RulesPool] = {}
+_pools_lock: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+
+
+async def rules_pool() -> RulesPool:
+    """The running loop's pool, started on first use with ``TOOLDESK_TEMPLATE_WORKERS``, ``_TIMEOUT`` and
+    ``_MEMORY_MB``; raises what ``RulesPool.start`` raises. ``close_rules_pool`` ends it (the runtime does)."""
+    loop = asyncio.get_running_loop()
+    async with _pools_lock.setdefault(loop, asyncio.Lock()):
+        pool = _pools.get(loop)
+        if pool is None:
+            settings = get_settings()
+            pool = RulesPool(
+                workers=settings.template_workers,
+                timeout=settings.template_timeout,
+                memory_mb=settings.template_memory_mb,
+            )
+            await pool.start()
+            _pools[loop] = pool
+        return pool
+
+
+async def close_rules_pool() -> None:
+    """Stop the running loop's pool, if one was started; the next ``rules_pool()`` starts a fresh one."""
+    loop = asyncio.get_running_loop()
+    _pools_lock.pop(loop, None)
+    pool = _pools.pop(loop, None)
+    if pool is not None:
+        await pool.aclose()

@@ -1,0 +1,54 @@
+"""The handler *Test* and saving a rules handler stay bounded: oversized templates and regex compile bombs end
+in an error that names the limit, never in the console's memory."""
+
+from __future__ import annotations
+
+import resource
+
+import pytest
+
+from app.config import get_settings
+from tests.builders import CLOCK, Console
+
+GROWTH_MB = 100
+
+
+@pytest.fixture
+def small_template_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """0.5 s and 64 MB a call (set before the console starts, which reads the settings once)."""
+    monkeypatch.setenv("TOOLDESK_TEMPLATE_TIMEOUT", "0.5")
+    monkeypatch.setenv("TOOLDESK_TEMPLATE_MEMORY_MB", "64")
+    get_settings.cache_clear()
+
+
+def peak_mb() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
+@pytest.mark.parametrize(
+    ("template", "limit"),
+    [
+        ('{{ "%0300000000d" % 1 }}', "TOOLDESK_TEMPLATE_MEMORY_MB"),
+        ('{% for a in "x" * 40000 %}{% for b in "x" * 40000 %}{% endfor %}{% endfor %}', "TOOLDESK_TEMPLATE_TIMEOUT"),
+    ],
+)
+async def test_test_handler_oversized_template_error_names_limit(
+    small_template_limits: None, console: Console, template: str, limit: str
+):
+    before = peak_mb()
+    spec = {"default": {"output": template}}
+    response = await console.post("/api/handlers/test", json={"kind": "rules", "spec": spec, "args": {}})
+    assert response.status_code == 200, response.text
+    assert response.json()["is_error"]
+    assert limit in response.json()["output"]
+    assert peak_mb() - before < GROWTH_MB
+
+
+async def test_save_handler_regex_compile_bomb_refused_422_naming_limit(small_template_limits: None, console: Console):
+    before = peak_mb()
+    spec = {"rules": [{"when": [{"kind": "regex", "path": "tz", "value": "((a{1000}){1000}){1000}"}]}]}
+    handler = {"agent_id": CLOCK, "tool_name": "get_current_time", "kind": "rules", "spec": spec}
+    response = await console.post("/api/handlers", json=handler)
+    assert response.status_code == 422, response.text
+    assert "limit TOOLDESK_TEMPLATE_MEMORY_MB" in response.json()["error"]["message"]
+    assert peak_mb() - before < GROWTH_MB
