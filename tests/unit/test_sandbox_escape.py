@@ -139,7 +139,7 @@ async def test_run_child_process_does_not_outlive_worker() -> None:
     body = "import subprocess\n    subprocess.Popen(['sleep', args['seconds']], start_new_session=True)\n    return 'started'"
     try:
         outcome = await attempt(pool, body, {"seconds": seconds})
-        running_with_worker = _processes(f"sleep\0{seconds}\0")
+        running_with_worker = await asyncio.to_thread(_wait_started, f"sleep\0{seconds}\0", within=5.0)
     finally:
         await pool.aclose()
     try:
@@ -180,6 +180,15 @@ def _processes(cmdline: str) -> list[int]:
             except OSError:
                 continue
     return pids
+
+
+def _wait_started(cmdline: str, *, within: float) -> list[int]:
+    """Wait up to ``within`` seconds for a process matching ``cmdline`` (a child may exec a moment after ``Popen``
+    returns, later still on a busy machine); the pids matching."""
+    deadline = time.monotonic() + within
+    while not (found := _processes(cmdline)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return found
 
 
 def _wait_gone(cmdline: str, *, within: float) -> list[int]:
