@@ -17,7 +17,8 @@ from app.models import DraftPublic, RoundPublic, ToolCallPublic
 from app.protocol import ToolResult
 from app.runtime import get_runtime
 from app.services.rounds import leaves_round_pending, submit_round
-from app.states import DraftMode, RoundState
+from app.states import DraftMode, Role, RoundState
+from app.ui import access
 from app.ui.format import JsonProblem, clock, expiry, parse_json, pretty_json
 
 ANSWERED_BY = Answerer.person(INBOX_USER)
@@ -121,9 +122,12 @@ class RoundForm:
             self.offer_drafts(round_)
             self.problem = ui.label(round_.message).classes("text-negative text-sm").mark(f"problem-{round_.id}")
             self.problem.set_visibility(bool(round_.message))
-            self.submit = ui.button(f"Submit {len(self.fields)} result(s)", icon="send", on_click=self.send).mark(
-                f"submit-{round_.id}"
-            )
+            self.submit = ui.button(
+                f"Submit {len(self.fields)} result(s)", icon="send", on_click=access.guarded(Role.ANSWERER, self.send)
+            ).mark(f"submit-{round_.id}")
+            if not access.may(Role.ANSWERER):
+                self.submit.disable()
+                self.submit.tooltip(f"answering needs the role {Role.ANSWERER}")
 
     def offer_drafts(self, round_: RoundPublic) -> None:
         """Pre-fill the calls that a handler answered since the card was drawn."""
