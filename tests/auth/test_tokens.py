@@ -64,14 +64,15 @@ async def test_token_create_prints_the_token_last_and_it_works_until_revoked(use
 
 async def test_token_is_stored_only_as_its_hash(console: Console):
     _, token = tokens.create_token(engine=get_runtime().engine, name="ci", role=Role.VIEWER, created_by="tests")
-    stored = Path(get_runtime().settings.database_path).read_bytes() + _wal_bytes()
-    assert token.encode() not in stored
+    assert token.encode() not in _database_bytes()
     assert any(t.prefix == token[:11] for t in tokens.list_tokens(engine=get_runtime().engine))
 
 
-def _wal_bytes() -> bytes:
-    wal = Path(get_runtime().settings.database_path + "-wal")
-    return wal.read_bytes() if wal.exists() else b""
+def _database_bytes() -> bytes:
+    """The SQLite file and its write-ahead log, as stored on disk."""
+    path = Path(get_runtime().settings.database_path)
+    wal = path.with_name(path.name + "-wal")
+    return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
 
 
 async def test_answerer_token_starts_runs_and_answers_rounds_but_cannot_save_python(console: Console):
