@@ -57,9 +57,10 @@ def identify(request: HTTPConnection) -> Identity | None:
     if isinstance(known, Identity):
         return known
     runtime = get_runtime()
-    if not runtime.settings.auth:
-        return SIGN_IN_OFF
     identity: Identity | None = None
+    if not runtime.settings.auth:
+        request.state.identity = SIGN_IN_OFF
+        return SIGN_IN_OFF
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, token = header.partition(" ")

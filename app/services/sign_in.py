@@ -73,8 +73,9 @@ def identify_session(*, engine: Engine, session_id: str, idle_timeout: float) ->
     return identify_session_hash(engine=engine, id_hash=hash_secret(session_id), idle_timeout=idle_timeout)
 
 
-def identify_session_hash(*, engine: Engine, id_hash: str, idle_timeout: float) -> Identity | None:
-    """As ``identify_session``, from the stored hash (what an open page keeps)."""
+def identify_session_hash(*, engine: Engine, id_hash: str, idle_timeout: float, touch: bool = True) -> Identity | None:
+    """As ``identify_session``, from the stored hash (what an open page keeps); ``touch=False`` only checks, so
+    an open tab that nobody uses still reaches the idle timeout."""
     now = time.time()
     with read_session(engine) as session:
         found = session.exec(select(SignInSession, User).join(User).where(SignInSession.id_hash == id_hash)).first()
@@ -84,7 +85,7 @@ def identify_session_hash(*, engine: Engine, id_hash: str, idle_timeout: float) 
     if now - row.last_seen_at > idle_timeout:
         end_session(engine=engine, id_hash=id_hash)
         return None
-    if now - row.last_seen_at >= TOUCH_EVERY:
+    if touch and now - row.last_seen_at >= TOUCH_EVERY:
         with write_session(engine) as session:
             fresh = session.get(SignInSession, id_hash)
             if fresh is not None:

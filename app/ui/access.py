@@ -42,15 +42,19 @@ def may(role: Role) -> bool:
     return identity is not None and identity.may(role)
 
 
-def still_allowed(role: Role) -> bool:
+def still_allowed(role: Role, *, touch: bool = True) -> bool:
     """Check again, on the server, that the page's session is alive and its role includes ``role``. When the
     session has ended the tab goes to the sign-in page; when the role is too low the user is told which is
-    needed. Returns whether to go on. (One primary-key read, done in place: a thread hop would cost more.)"""
+    needed. Returns whether to go on. ``touch``: count this as use of the session (an action), not only a check.
+    (One primary-key read, done in place: a thread hop would cost more.)"""
     identity = current()
     if identity is not None and identity.via == Via.SESSION:
         runtime = get_runtime()
         identity = sign_in.identify_session_hash(
-            engine=runtime.engine, id_hash=identity.session_hash, idle_timeout=runtime.settings.session_idle_timeout
+            engine=runtime.engine,
+            id_hash=identity.session_hash,
+            idle_timeout=runtime.settings.session_idle_timeout,
+            touch=touch,
         )
     if identity is None:
         ui.notify("Your sign-in has ended: sign in again", type="warning")

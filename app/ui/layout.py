@@ -95,7 +95,7 @@ def root() -> None:
 
     def check_session() -> None:
         if identity.via == Via.SESSION:
-            access.still_allowed(Role.VIEWER)
+            access.still_allowed(Role.VIEWER, touch=False)
 
     changes.subscribe(on_change)
     ui.timer(SESSION_CHECK_EVERY, check_session)

@@ -110,38 +110,39 @@ def test_outbox_submission_lands_once_after_outage_and_restart(processes, tmp_pa
     }
     token = _token(tmp_path, settings)
     api = httpx.Client(base_url=console, headers={"authorization": f"Bearer {token}"})
-    first = processes([], "console-1.log", settings)
-    _wait(lambda: httpx.get(f"{sim}/v1/agents", headers=AUTH).status_code == 200, "the simulator starting")
-    _wait(lambda: api.get("/api/runs").status_code == 200, "the console starting")
+    with api:
+        first = processes([], "console-1.log", settings)
+        _wait(lambda: httpx.get(f"{sim}/v1/agents", headers=AUTH).status_code == 200, "the simulator starting")
+        _wait(lambda: api.get("/api/runs").status_code == 200, "the console starting")
 
-    handler = {
-        "agent_id": CLOCK,
-        "tool_name": "get_current_time",
-        "kind": "static",
-        "mode": "auto",
-        "spec": {"output": "09:00 UTC"},
-    }
-    assert api.post("/api/handlers", json=handler).status_code == 200
-    assert httpx.post(f"{sim}/_control/faults", json={"unavailable_tool_responses": 1000}, headers=AUTH).is_success
-    task_id = api.post(f"/api/agents/{CLOCK}/runs", json={}).json()["task_id"]
+        handler = {
+            "agent_id": CLOCK,
+            "tool_name": "get_current_time",
+            "kind": "static",
+            "mode": "auto",
+            "spec": {"output": "09:00 UTC"},
+        }
+        assert api.post("/api/handlers", json=handler).status_code == 200
+        assert httpx.post(f"{sim}/_control/faults", json={"unavailable_tool_responses": 1000}, headers=AUTH).is_success
+        task_id = api.post(f"/api/agents/{CLOCK}/runs", json={}).json()["task_id"]
 
-    def queued() -> bool:
-        rounds = api.get(f"/api/runs/{task_id}").json()["rounds"]
-        return bool(rounds) and rounds[0]["state"] == "submitting" and "attempt 2 failed" in rounds[0]["message"]
+        def queued() -> bool:
+            rounds = api.get(f"/api/runs/{task_id}").json()["rounds"]
+            return bool(rounds) and rounds[0]["state"] == "submitting" and "attempt 2 failed" in rounds[0]["message"]
 
-    _wait(queued, "the auto-answer being queued and retried")
-    first.kill()  # no graceful shutdown: the stored submission must survive a crash
-    first.wait(timeout=10)
+        _wait(queued, "the auto-answer being queued and retried")
+        first.kill()  # no graceful shutdown: the stored submission must survive a crash
+        first.wait(timeout=10)
 
-    assert httpx.post(f"{sim}/_control/faults", json={"unavailable_tool_responses": 0}, headers=AUTH).is_success
-    processes([], "console-2.log", settings)
-    _wait(lambda: api.get("/api/runs").status_code == 200, "the console starting again")
-    _wait(lambda: api.get(f"/api/runs/{task_id}").json()["status"] == "completed", "the run completing")
+        assert httpx.post(f"{sim}/_control/faults", json={"unavailable_tool_responses": 0}, headers=AUTH).is_success
+        processes([], "console-2.log", settings)
+        _wait(lambda: api.get("/api/runs").status_code == 200, "the console starting again")
+        _wait(lambda: api.get(f"/api/runs/{task_id}").json()["status"] == "completed", "the run completing")
 
-    received = httpx.get(f"{sim}/_control/received", headers=AUTH).json()
-    assert [(r["task_id"], r["round"], [x["output"] for x in r["results"]]) for r in received] == [
-        (task_id, 1, ["09:00 UTC"])
-    ]
-    run = api.get(f"/api/runs/{task_id}").json()
-    assert run["result"] == "The current time in UTC is 09:00 UTC."
-    assert run["rounds"][0]["answered_by"] == "handlers (auto)"
+        received = httpx.get(f"{sim}/_control/received", headers=AUTH).json()
+        assert [(r["task_id"], r["round"], [x["output"] for x in r["results"]]) for r in received] == [
+            (task_id, 1, ["09:00 UTC"])
+        ]
+        run = api.get(f"/api/runs/{task_id}").json()
+        assert run["result"] == "The current time in UTC is 09:00 UTC."
+        assert run["rounds"][0]["answered_by"] == "handlers (auto)"
