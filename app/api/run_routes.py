@@ -11,10 +11,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from app.answerers import Answerer
-from app.api.common import Id, require_json
+from app.api.common import Id, NoSettings, require_json
 from app.auth.access import need
 from app.models import DeliveryPublic, RoundPublic, RunDetail, RunPublic
-from app.protocol import INT64_MAX, RunStarted, StartRun, ToolResult
+from app.protocol import INT64_MAX, RunStarted, RunStatus, StartRun, ToolResult
 from app.runtime import get_runtime
 from app.services import agents, compare, deliveries, ingest, overview, rounds, runs
 from app.services import replay as run_replay
@@ -236,3 +236,16 @@ async def start_run(agent_id: str, body: StartRun | None = None) -> RunStarted:
     )
     runtime.run_started(started.task_id)
     return started
+
+
+@router.post(
+    "/runs/{task_id}/cancel",
+    dependencies=[Depends(need(Role.ANSWERER))],
+    response_model=RunStatus,
+    summary="Ask the platform to cancel a run; the change arrives by webhook",
+)
+async def cancel_run(task_id: Id, _body: NoSettings | None = None) -> RunStatus:
+    """404 for an unknown run; the platform's own status and code when it refuses (409 for a run that is over)."""
+    runtime = get_runtime()
+    detail = await asyncio.to_thread(lambda: runs.get_run(engine=runtime.engine, task_id=task_id))
+    return await runs.cancel_run(client=runtime.client, agent_id=detail.agent_id, task_id=task_id)

@@ -98,3 +98,13 @@ async def test_answerer_token_starts_runs_and_answers_rounds_but_cannot_save_pyt
         "message": "POST /api/handlers needs the role admin or above; token ci is answerer: "
         "ask an admin for a token or user with that role",
     }
+
+
+async def test_answerer_token_cancels_a_run(console: Console):
+    _, token = tokens.create_token(engine=get_runtime().engine, name="ci", role=Role.ANSWERER, created_by="tests")
+    console.headers["authorization"] = f"Bearer {token}"
+    task_id = await console.start(CLOCK)
+    await console.pending_round(task_id)
+    response = await console.post(f"/api/runs/{task_id}/cancel", json={})
+    assert response.status_code == 200, response.text
+    await console.wait_for_status(task_id, "cancelled")
