@@ -32,6 +32,8 @@ JSON carries the plain word, and the OpenAPI schema lists the allowed values.
 - ``Role``: what a signed-in user or an API token may do (README, "Security"): ``viewer`` reads everything but
   secrets, ``answerer`` also answers rounds and starts and cancels runs, ``admin`` also edits handlers, modes,
   settings, imports and exports, replays, users and tokens. Each role includes the ones before it.
+- ``Via``: how a request proved who it is: ``session`` (the sign-in cookie), ``token`` (``Authorization: Bearer``),
+  ``off`` (``TOOLDESK_AUTH=off``: nobody signs in).
 """
 
 from __future__ import annotations
@@ -173,3 +175,11 @@ class Role(StrEnum):
     def rank(self) -> int:
         """0 for viewer, 1 for answerer, 2 for admin: ``a.rank >= b.rank`` means ``a`` may do what ``b`` may."""
         return list(Role).index(self)
+
+
+class Via(StrEnum):
+    """How a request proved who it is: a session cookie, an API token, or nothing because sign-in is off."""
+
+    SESSION = "session"
+    TOKEN = "token"
+    OFF = "off"

@@ -7,4 +7,8 @@
   state-changing request signed in by cookie (its ``Origin`` must be the console's own).
 - ``throttle``: the slow-down of repeated failed sign-ins, per name and per address.
 - ``signin_routes``: ``GET /signin/ticket`` (a single-use ticket becomes a session cookie).
+- ``cli``: ``python -m app user ...`` and ``python -m app token ...``.
+
+Users, sessions, tickets and tokens are kept by ``app.services.users``, ``sign_in`` and ``tokens``; the pages'
+role checks are ``app.ui.access``.
 """

@@ -6,20 +6,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from enum import StrEnum
 
-from app.states import Role
+from app.states import Role, Via
 
 SESSION_COOKIE = "tooldesk_session"
 TOKEN_PREFIX = "td_"
-
-
-class Via(StrEnum):
-    """How a request proved who it is: a session cookie, an API token, or nothing because sign-in is off."""
-
-    SESSION = "session"
-    TOKEN = "token"
-    OFF = "off"
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,11 @@ import time
 from sqlalchemy import Engine, delete
 from sqlmodel import col, select
 
-from app.auth.identity import Identity, Via, hash_secret, new_secret
+from app.auth.identity import Identity, hash_secret, new_secret
 from app.db import read_session, write_session
 from app.errors import Unauthorized
 from app.models import SignInSession, SignInTicket, User
+from app.states import Via
 
 TOUCH_EVERY = 5.0
 """Seconds: a session's ``last_seen_at`` is written at most this often."""

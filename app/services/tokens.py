@@ -12,11 +12,11 @@ import time
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from app.auth.identity import TOKEN_PREFIX, Identity, Via, hash_secret, new_secret
+from app.auth.identity import TOKEN_PREFIX, Identity, hash_secret, new_secret
 from app.db import read_session, write_session
 from app.errors import BadRequest, NotFound
 from app.models import ApiToken, TokenPublic
-from app.states import Role
+from app.states import Role, Via
 
 NAME = re.compile(r"^[\w .@-]{1,80}$")
 SHOWN_CHARS = 8

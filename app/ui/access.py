@@ -15,10 +15,10 @@ from typing import Any, ParamSpec
 
 from nicegui import app, ui
 
-from app.auth.identity import Identity, Via
+from app.auth.identity import Identity
 from app.runtime import get_runtime
 from app.services import sign_in
-from app.states import Role
+from app.states import Role, Via
 
 P = ParamSpec("P")
 SIGNED_OUT = Identity(name="", role=Role.VIEWER, via=Via.SESSION)

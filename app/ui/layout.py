@@ -14,11 +14,11 @@ from typing import Any
 
 from nicegui import events, ui
 
-from app.auth.identity import Identity, Via
+from app.auth.identity import Identity
 from app.changes import changes
 from app.runtime import get_runtime
 from app.services import rounds, sign_in
-from app.states import Role
+from app.states import Role, Via
 from app.ui import access
 from app.ui.live import Live
 from app.ui.pages import (
