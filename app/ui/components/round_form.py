@@ -17,11 +17,20 @@ from app.models import DraftPublic, RoundPublic, ToolCallPublic
 from app.protocol import ToolResult
 from app.runtime import get_runtime
 from app.services.rounds import leaves_round_pending, submit_round
-from app.states import DraftMode, Role, RoundState
+from app.states import DraftMode, Role, RoundState, Via
 from app.ui import access
 from app.ui.format import JsonProblem, clock, expiry, parse_json, pretty_json
 
 ANSWERED_BY = Answerer.person(INBOX_USER)
+"""Who answers in the inbox when sign-in is off."""
+
+
+def signed_in_person() -> Answerer:
+    """The person answering in this tab: the signed-in user, or ``console`` when sign-in is off."""
+    identity = access.current()
+    return Answerer.person(identity.name) if identity is not None and identity.via == Via.SESSION else ANSWERED_BY
+
+
 MAX_RESULT_CHARS = 200_000
 """Browser messages over about 1 MB are dropped (NiceGUI), so a result field stops at this many characters."""
 
@@ -80,7 +89,7 @@ class CallField:
         draft = self.draft
         if draft is not None and self.output.value == draft.output and bool(self.is_error.value) == draft.is_error:
             return draft.answerer()
-        return ANSWERED_BY
+        return signed_in_person()
 
     def problem(self) -> str | None:
         """Why this call cannot be sent yet, or ``None``."""
@@ -150,7 +159,7 @@ class RoundForm:
                 outbox=runtime.outbox,
                 round_id=self.round.id,
                 results=[field.result() for field in self.fields],
-                answered_by=ANSWERED_BY,
+                answered_by=signed_in_person(),
                 sources={field.call.tool_call_id: field.source() for field in self.fields},
             )
         except TooldeskError as exc:
