@@ -1,5 +1,5 @@
-"""The command line: ``python -m app [serve] [--port N]``, ``python -m app simulate ...``, ``export``/``import FILE``
-or ``settings`` (the table of ``TOOLDESK_*`` variables).
+"""The command line: ``python -m app [serve] [--port N]``, ``python -m app simulate ...``, ``export``/``import FILE``,
+``user ...`` and ``token ...`` (``app/auth/cli.py``) or ``settings`` (the table of ``TOOLDESK_*`` variables).
 
 ``serve`` (the default) runs the console; ``simulate`` runs the platform
 simulator alone, for pointing a console (or any backend) at it over HTTP.
@@ -13,6 +13,9 @@ import os
 import sys
 from pathlib import Path
 
+from app.auth.cli import add_parsers
+from app.auth.cli import run as run_user_command
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app", description="Tooldesk: answer an agent's tool calls.")
@@ -24,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("file")
     load = commands.add_parser("import", help="import a JSON file written by export: all of it, or nothing")
     load.add_argument("file")
+    add_parsers(commands)
     commands.add_parser("settings", help="print the settings (TOOLDESK_* variables) as a Markdown table")
     simulate = commands.add_parser("simulate", help="run the platform simulator alone")
     simulate.add_argument("--port", type=int, default=8090)
@@ -48,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
             return _simulate(args)
         if args.command in {"export", "import"}:
             return _config_file(args)
+        if args.command in {"user", "token"}:
+            return run_user_command(args)
         for name in ("port", "host"):
             if getattr(args, name, None) is not None:
                 os.environ[f"TOOLDESK_{name.upper()}"] = str(getattr(args, name))

@@ -10,6 +10,7 @@ A bad value raises ``SettingsError`` naming the variable and what it expects;
 from __future__ import annotations
 
 import base64
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -127,6 +128,21 @@ class Settings(BaseSettings):
         "that store webhook deliveries",
     )  # fmt: skip
 
+    auth: bool = Field(
+        default=True,
+        description="`off`: no sign-in, everyone is an admin; accepted only when `TOOLDESK_HOST` is a loopback "
+        "address (start-up refuses otherwise)",
+        json_schema_extra={"shown_default": "`on`"},
+    )
+    session_idle_timeout: float = Field(
+        default=8 * 3600.0, gt=0, le=30 * 86400, allow_inf_nan=False,
+        description="seconds a browser's sign-in lasts without being used; then it signs in again",
+    )  # fmt: skip
+    signin_link_ttl: float = Field(
+        default=86400.0, gt=0, le=30 * 86400, allow_inf_nan=False,
+        description="seconds the first-start sign-in link (printed to the terminal) stays valid; it works once",
+    )  # fmt: skip
+
     @field_validator("database_url")
     @classmethod
     def _sqlite_only(cls, value: str) -> str:
@@ -195,6 +211,21 @@ class Settings(BaseSettings):
     def api_base_url(self) -> str:
         """Where the platform client sends requests."""
         return self.platform_url or self.base_url + SIMULATOR_PREFIX
+
+    @property
+    def loopback(self) -> bool:
+        """True when the console listens only on a loopback address (127.0.0.0/8, ::1, localhost)."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    @property
+    def secure_cookies(self) -> bool:
+        """True when the console's public URL is https: cookies are then marked ``Secure``."""
+        return self.base_url.startswith("https://")
 
     @property
     def database_path(self) -> str:

@@ -12,6 +12,8 @@ TooldeskError                 500 (never raised bare)
 ├── RateLimited               429 too many refused requests from one address (not stored; Retry-After)
 ├── BadRequest                422 a request body the API cannot use
 ├── UnsupportedMediaType      415 an /api write whose Content-Type is not JSON
+├── Unauthorized              401 no valid session cookie or API token (or a failed sign-in)
+├── Forbidden                 403 signed in, but the role does not allow it, or a write from another origin
 ├── SandboxUnavailable        503 the Python sandbox could not start a worker
 ├── TemplateError             422 a handler template failed to render (app.handlers.templates)
 ├── HandlerInvalid            422 a handler's settings do not check out (names rule, field, line)
@@ -109,6 +111,16 @@ class BadRequest(TooldeskError):
 class UnsupportedMediaType(TooldeskError):
     status = 415
     code = "unsupported_media_type"
+
+
+class Unauthorized(TooldeskError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(TooldeskError):
+    status = 403
+    code = "forbidden"
 
 
 class SandboxUnavailable(TooldeskError):

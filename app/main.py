@@ -23,14 +23,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api import build_router as build_api_router
 from app.api import http_error_handler, tooldesk_error_handler, validation_error_handler
+from app.auth.gate import SIGN_IN_PATH, AuthGate
+from app.auth.signin_routes import router as signin_router
 from app.config import SIMULATOR_PREFIX, Settings, get_settings
 from app.errors import SettingsError, TooldeskError
 from app.guard import install_guard
 from app.runtime import Runtime, build_runtime
-from app.services import agents
+from app.services import agents, sign_in, users
 from app.services.reconcile import reconcile_runs
 from app.simulator import build_router as build_simulator_router
 from app.ui.layout import root
+from app.ui.pages.signin import signin_page
 from app.webhooks.route import router as webhook_router
 
 log = logging.getLogger("tooldesk")
@@ -41,7 +44,10 @@ def build(settings: Settings) -> Runtime:
     simulated = bool(os.environ.get("NICEGUI_USER_SIMULATION"))
     transport = httpx.ASGITransport(nicegui_app) if simulated else None
     runtime = build_runtime(settings, transport=transport)
+    nicegui_app.add_middleware(AuthGate)  # inside the guard: the Host check comes first
     install_guard(nicegui_app, settings)
+    ui.page(SIGN_IN_PATH, title="Sign in · Tooldesk")(signin_page)
+    _mount(signin_router)
     _mount(webhook_router)
     _mount(build_api_router())
     if runtime.simulator is not None:
@@ -86,8 +92,10 @@ def serve(settings: Settings) -> None:
 
     Raises ``SettingsError`` when the address cannot be bound (port in use, unknown host).
     """
+    _check_auth(settings)
     _check_address(settings)
     runtime = build(settings)
+    _announce_sign_in(runtime)
     nicegui_app.on_startup(lambda: background_tasks.create(runtime.sandbox(), name="warm the sandbox"))
     ui.run(
         root,
@@ -99,6 +107,42 @@ def serve(settings: Settings) -> None:
         show=False,
         fastapi_docs=True,
         show_welcome_message=True,
+    )
+
+
+def _check_auth(settings: Settings) -> None:
+    """``TOOLDESK_AUTH=off`` only on a loopback address: anyone who can reach the port could otherwise run code."""
+    if settings.auth:
+        return
+    if not settings.loopback:
+        raise SettingsError(
+            f"bad setting: TOOLDESK_AUTH=off is accepted only when listening on a loopback address, not "
+            f"{settings.host}: set TOOLDESK_HOST=127.0.0.1, or leave sign-in on"
+        )
+    log.warning("sign-in is off (TOOLDESK_AUTH=off): everyone who can reach %s is an admin", settings.base_url)
+
+
+def _announce_sign_in(runtime: Runtime) -> None:
+    """With no user yet, add ``admin`` and print a single-use sign-in link for it (also while no user has a
+    password, so the console is never out of reach)."""
+    if not runtime.settings.auth:
+        return
+    engine = runtime.engine
+    name = users.first_admin_without_password(engine=engine)
+    if name is None:
+        return
+    ticket = sign_in.issue_ticket(
+        engine=engine,
+        user_id=users.user_id(engine=engine, name=name),
+        ttl=runtime.settings.signin_link_ttl,
+        then="/account",
+    )
+    link = f"{runtime.settings.base_url}/signin/ticket?ticket={ticket}"
+    hours = runtime.settings.signin_link_ttl / 3600
+    print(
+        f"\nTooldesk: sign in as {name!r} with this link (it works once, for {hours:g} h), then set a password:\n"
+        f"    {link}\n",
+        flush=True,
     )
 
 

@@ -1,7 +1,8 @@
 """The running console's parts, built once per process by ``app.main``.
 
 ``Runtime`` holds the settings, the database engine, the webhook secret, the
-platform client and, when no platform URL is set, the embedded simulator.
+platform client, the failed sign-ins (``throttle``) and, when no platform URL is
+set, the embedded simulator.
 Pages and routes reach it through ``get_runtime()``.
 
 After a service has changed something, routes, pages and ``app.main`` call one
@@ -23,6 +24,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, func, select
 
+from app.auth.throttle import SignInThrottle
 from app.changes import changes
 from app.config import Settings
 from app.db import ensure_webhook_secret, make_engine
@@ -52,6 +54,7 @@ class Runtime:
     refusals: RefusalLimiter
     retention: Retention
     responder: Responder = field(init=False)
+    throttle: SignInThrottle = field(default_factory=SignInThrottle)
     _sandbox: Sandbox | None = None
     _sandbox_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 

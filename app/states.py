@@ -31,6 +31,11 @@ JSON carries the plain word, and the OpenAPI schema lists the allowed values.
 - ``DraftMode``: how a stored draft answer is used: ``suggest`` and ``auto`` as the handler's mode, ``replay``
   (an answer copied from the original run, sent without a person).
 - ``AnswererKind``: who answered a call or a round (``app.answerers`` derives the text shown).
+- ``Role``: what a signed-in user or an API token may do (README, "Security"): ``viewer`` reads everything but
+  secrets, ``answerer`` also answers rounds and starts and cancels runs, ``admin`` also edits handlers, modes,
+  settings, imports and exports, replays, users and tokens. Each role includes the ones before it.
+- ``Via``: how a request proved who it is: ``session`` (the sign-in cookie), ``token`` (``Authorization: Bearer``),
+  ``off`` (``TOOLDESK_AUTH=off``: nobody signs in).
 """
 
 from __future__ import annotations
@@ -166,3 +171,24 @@ class AnswererKind(StrEnum):
     REPLAY = "replay"
     HANDLERS = "handlers"
     FALLBACK = "fallback"
+
+
+class Role(StrEnum):
+    """What a user or an API token may do; each role includes the ones before it (``Role.rank``)."""
+
+    VIEWER = "viewer"
+    ANSWERER = "answerer"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        """0 for viewer, 1 for answerer, 2 for admin: ``a.rank >= b.rank`` means ``a`` may do what ``b`` may."""
+        return list(Role).index(self)
+
+
+class Via(StrEnum):
+    """How a request proved who it is: a session cookie, an API token, or nothing because sign-in is off."""
+
+    SESSION = "session"
+    TOKEN = "token"
+    OFF = "off"

@@ -136,6 +136,36 @@ class Console(httpx.AsyncClient):
         return dict(await wait_for(reached, within=within))
 
 
+def make_token(*, role: Any, name: str = "tests") -> str:
+    """A new API token with ``role`` on the running console's database."""
+    from app.runtime import get_runtime
+    from app.services import tokens
+
+    _, token = tokens.create_token(engine=get_runtime().engine, name=name, role=role, created_by="tests")
+    return token
+
+
+def make_session(*, role: Any, name: str | None = None) -> str:
+    """A user with ``role`` (named after it unless ``name``) and a new session for them: the cookie value."""
+    from app.runtime import get_runtime
+    from app.services import sign_in, users
+
+    engine = get_runtime().engine
+    name = name or f"{role}-user"
+    if name not in {u.name for u in users.list_users(engine=engine)}:
+        users.add_user(engine=engine, name=name, role=role)
+    return sign_in.open_session(engine=engine, user_id=users.user_id(engine=engine, name=name))
+
+
+def sign_in_user(user: Any, *, role: Any, name: str | None = None) -> str:
+    """Sign NiceGUI's simulated ``user`` in as a user with ``role``: its HTTP client sends the session cookie."""
+    from app.auth.identity import SESSION_COOKIE
+
+    cookie = make_session(role=role, name=name)
+    user.http_client.cookies.set(SESSION_COOKIE, cookie)
+    return cookie
+
+
 async def wait_for(condition: Callable[[], Awaitable[Any] | Any], *, within: float = 5.0) -> Any:
     """Poll ``condition`` until it returns something truthy; fail after ``within`` seconds."""
     deadline = time.monotonic() + within

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
@@ -13,7 +13,8 @@ from nicegui.testing import User
 from app.changes import changes
 from app.config import get_settings
 from app.runtime import Runtime, get_runtime
-from tests.builders import SECRET, Console
+from app.states import Role
+from tests.builders import SECRET, Console, make_token, sign_in_user
 
 
 @pytest.fixture(autouse=True)
@@ -35,9 +36,34 @@ def settings_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+async def user(user: User) -> User:
+    """NiceGUI's simulated user, signed in as an admin (tests about roles and sign-in make their own users)."""
+    sign_in_user(user, role=Role.ADMIN)
+    return user
+
+
+@pytest.fixture
+def create_user(create_user: Callable[[], User]) -> Callable[[], User]:
+    """NiceGUI's factory of further simulated users (other tabs), each signed in as an admin."""
+
+    def make() -> User:
+        made = create_user()
+        sign_in_user(made, role=Role.ADMIN)
+        return made
+
+    return make
+
+
+@pytest.fixture
 async def console(user: User) -> AsyncIterator[Console]:
-    """An HTTP client on the running console (NiceGUI's user simulation has started it), with its common steps."""
-    async with Console(transport=httpx.ASGITransport(nicegui_app), base_url="http://127.0.0.1:8080") as c:
+    """An HTTP client on the running console (NiceGUI's user simulation has started it), with its common steps;
+    it sends an admin's API token."""
+    token = make_token(role=Role.ADMIN)
+    async with Console(
+        transport=httpx.ASGITransport(nicegui_app),
+        base_url="http://127.0.0.1:8080",
+        headers={"Authorization": f"Bearer {token}"},
+    ) as c:
         yield c
 
 

@@ -1,7 +1,9 @@
 """The JSON API under ``/api`` for scripts and tests, documented at ``/docs``.
 
 The routes call the same services as the UI, then one of ``Runtime``'s
-after-change methods. Bodies are pydantic models (so ``/docs`` shows each), and
+after-change methods. Each route names the role it needs in its decorator,
+``dependencies=[Depends(need(Role.X))]`` (``app.auth.access``): 401 without a
+token or session, 403 ``forbidden`` below that role. Bodies are pydantic models (so ``/docs`` shows each), and
 every POST, PUT and PATCH must be ``Content-Type: application/json`` (415
 otherwise). Errors use the contract's shape ``{"error": {"code", "message"}}``
 with the status each error knows. ``run_routes`` holds runs, rounds, deliveries

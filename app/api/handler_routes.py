@@ -10,13 +10,14 @@ from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
 from app.api.common import Id, NoSettings, json_body, require_json
+from app.auth.access import need
 from app.models import HandlerPublic
 from app.protocol import INT64_MAX, RunStarted
 from app.runtime import get_runtime
 from app.services import config_io, demo, handler_store
 from app.services import export_python as export_python_module
 from app.services.handler_test import HandlerTestOutcome, run_handler_test
-from app.states import HandlerKind, HandlerMode
+from app.states import HandlerKind, HandlerMode, Role
 
 router = APIRouter(prefix="/api", tags=["api"], dependencies=[Depends(require_json)])
 """Handlers (CRUD, modes, versions, test), the demo, config export/import and Export as Python."""
@@ -40,6 +41,7 @@ class HandlerTestIn(BaseModel):
 
 @router.post(
     "/demo",
+    dependencies=[Depends(need(Role.ADMIN))],
     response_model=list[RunStarted],
     status_code=202,
     summary="Install the demo handlers (auto) and start every demo agent once",
@@ -54,6 +56,7 @@ async def run_demo(_body: NoSettings | None = None) -> list[RunStarted]:
 
 @router.get(
     "/config",
+    dependencies=[Depends(need(Role.ADMIN))],
     response_model=config_io.ConfigDocument,
     summary="Every agent and handler as one JSON document (the import format)",
 )
@@ -64,6 +67,7 @@ async def export_config() -> config_io.ConfigDocument:
 
 @router.post(
     "/config",
+    dependencies=[Depends(need(Role.ADMIN))],
     response_model=config_io.ImportReport,
     summary="Import a document from GET /api/config: all of it, or nothing",
     openapi_extra=json_body(config_io.ConfigDocument, "a document as GET /api/config gives it"),
@@ -80,6 +84,7 @@ async def import_config(request: Request) -> config_io.ImportReport:
 
 @router.get(
     "/agents/{agent_id}/handlers.py",
+    dependencies=[Depends(need(Role.ADMIN))],
     response_class=PlainTextResponse,
     summary="The agent's handlers as a Python module with a `tools` dict for the platform SDK",
 )
@@ -96,13 +101,23 @@ async def export_python(agent_id: str) -> PlainTextResponse:
     )
 
 
-@router.get("/handlers", response_model=list[HandlerPublic], summary="Handlers, by agent and tool")
+@router.get(
+    "/handlers",
+    dependencies=[Depends(need(Role.VIEWER))],
+    response_model=list[HandlerPublic],
+    summary="Handlers, by agent and tool",
+)
 async def list_handlers(agent_id: str | None = None) -> list[HandlerPublic]:
     engine = get_runtime().engine
     return await asyncio.to_thread(lambda: handler_store.list_handlers(engine=engine, agent_id=agent_id))
 
 
-@router.post("/handlers", response_model=HandlerPublic, summary="Create or replace the handler of a tool")
+@router.post(
+    "/handlers",
+    dependencies=[Depends(need(Role.ADMIN))],
+    response_model=HandlerPublic,
+    summary="Create or replace the handler of a tool",
+)
 async def save_handler(body: handler_store.HandlerIn) -> HandlerPublic:
     runtime = get_runtime()
     saved = await asyncio.to_thread(lambda: handler_store.save_handler(engine=runtime.engine, handler=body))
@@ -112,6 +127,7 @@ async def save_handler(body: handler_store.HandlerIn) -> HandlerPublic:
 
 @router.post(
     "/rounds/{round_id}/calls/{tool_call_id}/rule",
+    dependencies=[Depends(need(Role.ADMIN))],
     response_model=HandlerPublic,
     summary="Save the answer a call received as a rule of its tool's rules handler",
 )
@@ -124,13 +140,23 @@ async def save_as_rule(round_id: Id, tool_call_id: str, _body: NoSettings | None
     return saved
 
 
-@router.get("/handlers/{handler_id}", response_model=HandlerPublic, summary="One handler")
+@router.get(
+    "/handlers/{handler_id}",
+    dependencies=[Depends(need(Role.VIEWER))],
+    response_model=HandlerPublic,
+    summary="One handler",
+)
 async def get_handler(handler_id: Id) -> HandlerPublic:
     engine = get_runtime().engine
     return await asyncio.to_thread(lambda: handler_store.get_handler(engine=engine, handler_id=handler_id))
 
 
-@router.put("/handlers/{handler_id}/mode", response_model=HandlerPublic, summary="manual, suggest or auto")
+@router.put(
+    "/handlers/{handler_id}/mode",
+    dependencies=[Depends(need(Role.ADMIN))],
+    response_model=HandlerPublic,
+    summary="manual, suggest or auto",
+)
 async def set_mode(handler_id: Id, body: ModeIn) -> HandlerPublic:
     runtime = get_runtime()
     saved = await asyncio.to_thread(
@@ -140,7 +166,12 @@ async def set_mode(handler_id: Id, body: ModeIn) -> HandlerPublic:
     return saved
 
 
-@router.delete("/handlers/{handler_id}", status_code=204, summary="Remove a handler and its history")
+@router.delete(
+    "/handlers/{handler_id}",
+    dependencies=[Depends(need(Role.ADMIN))],
+    status_code=204,
+    summary="Remove a handler and its history",
+)
 async def delete_handler(handler_id: Id) -> Response:
     runtime = get_runtime()
     await asyncio.to_thread(lambda: handler_store.delete_handler(engine=runtime.engine, handler_id=handler_id))
@@ -150,6 +181,7 @@ async def delete_handler(handler_id: Id) -> Response:
 
 @router.get(
     "/handlers/{handler_id}/versions",
+    dependencies=[Depends(need(Role.VIEWER))],
     response_model=list[handler_store.VersionPublic],
     summary="Saved versions, newest first",
 )
@@ -161,6 +193,7 @@ async def list_versions(handler_id: Id) -> list[handler_store.VersionPublic]:
 
 @router.post(
     "/handlers/{handler_id}/versions/{version}/restore",
+    dependencies=[Depends(need(Role.ADMIN))],
     response_model=HandlerPublic,
     summary="Save an old version again as the newest",
 )
@@ -173,7 +206,12 @@ async def restore_version(handler_id: Id, version: Id, _body: NoSettings | None 
     return restored
 
 
-@router.post("/handlers/test", response_model=HandlerTestOutcome, summary="Run a handler on sample arguments")
+@router.post(
+    "/handlers/test",
+    dependencies=[Depends(need(Role.ADMIN))],
+    response_model=HandlerTestOutcome,
+    summary="Run a handler on sample arguments",
+)
 async def test_handler(body: HandlerTestIn) -> HandlerTestOutcome:
     """Nothing is saved or sent: 422 ``handler_invalid`` names a problem in the settings; a failing handler is an
     ``is_error`` outcome; 503 ``sandbox_unavailable`` when a Python handler finds no worker."""

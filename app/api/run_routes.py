@@ -11,13 +11,14 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from app.answerers import Answerer
-from app.api.common import Id, require_json
+from app.api.common import Id, NoSettings, require_json
+from app.auth.access import need
 from app.models import DeliveryPublic, DeliverySummary, RoundPublic, RunDetail, RunPublic
-from app.protocol import INT64_MAX, RunStarted, StartRun, ToolResult
+from app.protocol import INT64_MAX, RunStarted, RunStatus, StartRun, ToolResult
 from app.runtime import get_runtime
 from app.services import agents, compare, deliveries, ingest, overview, rounds, runs
 from app.services import replay as run_replay
-from app.states import RoundState, Verdict
+from app.states import Role, RoundState, Verdict
 
 router = APIRouter(prefix="/api", tags=["api"], dependencies=[Depends(require_json)])
 """Runs, rounds, deliveries, comparison, overview and starting runs; ``app.api`` mounts it."""
@@ -55,7 +56,12 @@ class RunsPage(BaseModel):
     runs: list[RunPublic]
 
 
-@router.get("/runs", response_model=RunsPage, summary="Runs: filters, search, order and one page")
+@router.get(
+    "/runs",
+    dependencies=[Depends(need(Role.VIEWER))],
+    response_model=RunsPage,
+    summary="Runs: filters, search, order and one page",
+)
 async def list_runs(where: Annotated[runs.RunFilter, Query()]) -> RunsPage:
     """``agent_id``, ``status``, ``environment``, ``since`` (hour, day, week), ``q`` (tool names, arguments,
     results), ``sort`` and ``descending``, ``page`` and ``per_page`` (up to 500); ``total`` counts all matches."""
@@ -64,13 +70,23 @@ async def list_runs(where: Annotated[runs.RunFilter, Query()]) -> RunsPage:
     return RunsPage(total=total, runs=items)
 
 
-@router.get("/runs/{task_id}", response_model=RunDetail, summary="One run: status, result, rounds, events")
+@router.get(
+    "/runs/{task_id}",
+    dependencies=[Depends(need(Role.VIEWER))],
+    response_model=RunDetail,
+    summary="One run: status, result, rounds, events",
+)
 async def get_run(task_id: Id) -> RunDetail:
     engine = get_runtime().engine
     return await asyncio.to_thread(lambda: runs.get_run(engine=engine, task_id=task_id))
 
 
-@router.get("/compare", response_model=compare.Comparison, summary="Two runs side by side, calls aligned")
+@router.get(
+    "/compare",
+    dependencies=[Depends(need(Role.VIEWER))],
+    response_model=compare.Comparison,
+    summary="Two runs side by side, calls aligned",
+)
 async def compare_runs(
     a: int = Query(ge=1, le=INT64_MAX, description="task_id of run A"),
     b: int = Query(ge=1, le=INT64_MAX, description="task_id of run B"),
@@ -83,6 +99,7 @@ async def compare_runs(
 
 @router.post(
     "/runs/{task_id}/replay",
+    dependencies=[Depends(need(Role.ADMIN))],
     response_model=RunStarted,
     status_code=202,
     summary="Run the agent again with the same inputs; rounds 1..until_round answered as in this run",
@@ -96,7 +113,12 @@ async def replay_run(task_id: Id, body: ReplayRunIn) -> RunStarted:
     return started
 
 
-@router.get("/rounds", response_model=list[RoundPublic], summary="Rounds; state=pending for the inbox")
+@router.get(
+    "/rounds",
+    dependencies=[Depends(need(Role.VIEWER))],
+    response_model=list[RoundPublic],
+    summary="Rounds; state=pending for the inbox",
+)
 async def list_rounds(
     state: str = Query(RoundState.PENDING, pattern=f"^{RoundState.PENDING}$"),
 ) -> list[RoundPublic]:
@@ -104,7 +126,9 @@ async def list_rounds(
     return await asyncio.to_thread(lambda: rounds.list_pending_rounds(engine=engine))
 
 
-@router.get("/rounds/{round_id}", response_model=RoundPublic, summary="One round")
+@router.get(
+    "/rounds/{round_id}", dependencies=[Depends(need(Role.VIEWER))], response_model=RoundPublic, summary="One round"
+)
 async def get_round(round_id: Id) -> RoundPublic:
     engine = get_runtime().engine
     return await asyncio.to_thread(lambda: rounds.get_round(engine=engine, round_id=round_id))
@@ -112,6 +136,7 @@ async def get_round(round_id: Id) -> RoundPublic:
 
 @router.post(
     "/rounds/{round_id}/responses",
+    dependencies=[Depends(need(Role.ANSWERER))],
     response_model=RoundPublic,
     summary="Answer a round: one result per tool call, sent once to the platform through the outbox",
     responses={202: {"description": "stored; the platform did not answer yet and the outbox retries"}},
@@ -136,7 +161,12 @@ class DeliveriesPage(BaseModel):
     deliveries: list[DeliverySummary]
 
 
-@router.get("/deliveries", response_model=DeliveriesPage, summary="Webhook deliveries, newest first: one page")
+@router.get(
+    "/deliveries",
+    dependencies=[Depends(need(Role.VIEWER))],
+    response_model=DeliveriesPage,
+    summary="Webhook deliveries, newest first: one page",
+)
 async def list_deliveries(where: Annotated[deliveries.DeliveryFilter, Query()]) -> DeliveriesPage:
     """``task_id`` (a refused delivery's is the one its body claims: ``task_id_claimed``), ``verdict``, ``page``
     and ``per_page`` (up to 500); ``total`` counts all matches. Bodies are shown as ``body_preview`` only: the
@@ -148,6 +178,7 @@ async def list_deliveries(where: Annotated[deliveries.DeliveryFilter, Query()]) 
 
 @router.post(
     "/deliveries/{delivery_id}/replay",
+    dependencies=[Depends(need(Role.ADMIN))],
     response_model=ReplayOut,
     summary="Send a stored delivery (or an edited body) through ingestion again, signed anew",
 )
@@ -172,7 +203,10 @@ async def replay_delivery(delivery_id: Id, edit: ReplayIn | None = None) -> Repl
 
 
 @router.get(
-    "/deliveries/{delivery_id}", response_model=DeliveryPublic, summary="One delivery, its stored body included"
+    "/deliveries/{delivery_id}",
+    dependencies=[Depends(need(Role.VIEWER))],
+    response_model=DeliveryPublic,
+    summary="One delivery, its stored body included",
 )
 async def get_delivery(delivery_id: Id) -> DeliveryPublic:
     engine = get_runtime().engine
@@ -181,6 +215,7 @@ async def get_delivery(delivery_id: Id) -> DeliveryPublic:
 
 @router.get(
     "/overview",
+    dependencies=[Depends(need(Role.VIEWER))],
     response_model=overview.Overview,
     summary="What the Overview page shows: runs by status, rounds per minute, answer latency, deliveries",
 )
@@ -189,7 +224,13 @@ async def get_overview() -> overview.Overview:
     return await asyncio.to_thread(lambda: overview.overview(engine=engine))
 
 
-@router.post("/agents/{agent_id}/runs", response_model=RunStarted, status_code=202, summary="Start a run")
+@router.post(
+    "/agents/{agent_id}/runs",
+    dependencies=[Depends(need(Role.ANSWERER))],
+    response_model=RunStarted,
+    status_code=202,
+    summary="Start a run",
+)
 async def start_run(agent_id: str, body: StartRun | None = None) -> RunStarted:
     """``string_inputs`` and ``environment``; an empty body starts the run with no inputs in the playground."""
     runtime = get_runtime()
@@ -198,3 +239,16 @@ async def start_run(agent_id: str, body: StartRun | None = None) -> RunStarted:
     )
     runtime.run_started(started.task_id)
     return started
+
+
+@router.post(
+    "/runs/{task_id}/cancel",
+    dependencies=[Depends(need(Role.ANSWERER))],
+    response_model=RunStatus,
+    summary="Ask the platform to cancel a run; the change arrives by webhook",
+)
+async def cancel_run(task_id: Id, _body: NoSettings | None = None) -> RunStatus:
+    """404 for an unknown run; the platform's own status and code when it refuses (409 for a run that is over)."""
+    runtime = get_runtime()
+    detail = await asyncio.to_thread(lambda: runs.get_run(engine=runtime.engine, task_id=task_id))
+    return await runs.cancel_run(client=runtime.client, agent_id=detail.agent_id, task_id=task_id)

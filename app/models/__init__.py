@@ -2,9 +2,11 @@
 
 ``tables`` holds runs, deliveries, rounds, tool calls and results, and timeline events; ``handler_tables``
 handlers, their versions, drafts and the outbox; ``public`` what the JSON API returns and the UI shows;
+``auth_tables`` users, sign-in sessions and tickets, and API tokens;
 ``columns`` the column type that stores a ``StrEnum`` (``app.states``) as its plain value.
 """
 
+from app.models.auth_tables import ApiToken, SignInSession, SignInTicket, TokenPublic, User, UserPublic
 from app.models.handler_tables import Draft, Handler, HandlerVersion, OutboxItem
 from app.models.public import (
     DeliveryPublic,
@@ -22,6 +24,7 @@ from app.models.tables import Agent, Delivery, Event, Round, Run, Setting, ToolC
 
 __all__ = [
     "Agent",
+    "ApiToken",
     "Delivery",
     "DeliveryPublic",
     "DeliverySummary",
@@ -39,8 +42,13 @@ __all__ = [
     "RunDetail",
     "RunPublic",
     "Setting",
+    "SignInSession",
+    "SignInTicket",
+    "TokenPublic",
     "ToolCallPublic",
     "ToolCallRow",
     "ToolResultPublic",
     "ToolResultRow",
+    "User",
+    "UserPublic",
 ]

@@ -14,9 +14,12 @@ from typing import Any
 
 from nicegui import events, ui
 
+from app.auth.identity import Identity
 from app.changes import changes
 from app.runtime import get_runtime
-from app.services import rounds
+from app.services import rounds, sign_in
+from app.states import Role, Via
+from app.ui import access
 from app.ui.live import Live
 from app.ui.pages import (
     agents,
@@ -27,12 +30,33 @@ from app.ui.pages import (
     overview,
     run,
     runs,
+    signin,
+    users_page,
 )
+
+PAGES: dict[str, Callable[..., Any]] = {
+    "/": inbox.page,
+    "/runs": runs.page,
+    "/runs/{task_id}": run.page,
+    "/compare": compare.page,
+    "/agents": agents.page,
+    "/handlers": handlers_page.page,
+    "/deliveries": deliveries.page,
+    "/overview": overview.page,
+    "/account": signin.account_page,
+    "/users": users_page.page,
+}
+"""Every page of the console's frame by path; ``app.auth.gate.PAGE_ROLES`` names those above the viewer's role."""
 
 
 def root() -> None:
-    """The root page: header, navigation, pending-rounds badge, and the sub pages."""
+    """The root page: header, navigation, pending-rounds badge, the signed-in user, and the sub pages."""
     ui.colors(primary="#2f5d8a")
+    identity = getattr(ui.context.client.request.state, "identity", None)
+    if not isinstance(identity, Identity):  # app.auth.gate lets no page through without one
+        ui.navigate.to("/signin")
+        return
+    access.remember(identity)
     live = Live()
     with ui.header().classes("items-center gap-4 px-6 py-2 bg-white text-grey-9 shadow-1"):
         with ui.row().classes("items-center gap-1"):
@@ -48,11 +72,16 @@ def root() -> None:
                 "flat no-caps"
             )
             ui.button("Overview", icon="insights", on_click=lambda: ui.navigate.to("/overview")).props("flat no-caps")
+            if identity.may(Role.ADMIN) and identity.via != Via.OFF:
+                ui.button("Users", icon="group", on_click=lambda: ui.navigate.to("/users")).props("flat no-caps").mark(
+                    "nav-users"
+                )
         ui.space()
         settings = get_runtime().settings
         target = "embedded simulator" if settings.embedded_simulator else settings.platform_url
         ui.label(f"platform: {target}").classes("text-xs text-grey-7")
         ui.link("API docs", "/docs", new_tab=True).classes("text-xs")
+        _who(identity)
 
     async def update_badge() -> None:
         engine = get_runtime().engine
@@ -64,23 +93,40 @@ def root() -> None:
         await update_badge()
         await live.notify(task_id)
 
+    def check_session() -> None:
+        if identity.via == Via.SESSION:
+            access.still_allowed(Role.VIEWER, touch=False)
+
     changes.subscribe(on_change)
+    ui.timer(SESSION_CHECK_EVERY, check_session)
     _keyboard(live)
     ui.timer(0, update_badge, once=True)
     with ui.column().classes("w-full max-w-6xl mx-auto p-4"):
         ui.sub_pages(
-            {
-                "/": _fresh(live, inbox.page),
-                "/runs": _fresh(live, runs.page),
-                "/runs/{task_id}": _fresh(live, run.page),
-                "/compare": _fresh(live, compare.page),
-                "/agents": _fresh(live, agents.page),
-                "/handlers": _fresh(live, handlers_page.page),
-                "/deliveries": _fresh(live, deliveries.page),
-                "/overview": _fresh(live, overview.page),
-            },
+            {path: _fresh(live, page) for path, page in PAGES.items()},
             data={"live": live},
         ).classes("w-full")
+
+
+SESSION_CHECK_EVERY = 30.0
+"""Seconds between checks that an open tab's session is alive; an ended one sends the tab to sign-in."""
+
+
+def _who(identity: Identity) -> None:
+    """The signed-in user and *Sign out*, or "sign-in off" in the header."""
+    if identity.via == Via.OFF:
+        ui.badge("sign-in off", color="negative").mark("sign-in-off")
+        return
+    ui.button(f"{identity.name} · {identity.role}", icon="person", on_click=lambda: ui.navigate.to("/account")).props(
+        "flat dense no-caps size=sm"
+    ).mark("account")
+
+    async def sign_out() -> None:
+        engine = get_runtime().engine
+        await asyncio.to_thread(lambda: sign_in.end_session(engine=engine, id_hash=identity.session_hash))
+        ui.navigate.to("/signin")
+
+    ui.button("Sign out", icon="logout", on_click=sign_out).props("flat dense no-caps size=sm").mark("sign-out")
 
 
 KEYS = [

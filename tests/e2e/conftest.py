@@ -16,9 +16,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, StorageState, expect, sync_playwright
 
-from tests.e2e.support import AUTH, Console, console_env
+from tests.e2e.support import AUTH, E2E_PASSWORD, E2E_USER, Console, console_env, first_start_link, sign_in
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 5.0
@@ -88,8 +88,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         )
     try:
         _wait_until_up(process, url, log_path)
-        with httpx.Client(base_url=url, timeout=10) as http:
-            yield Console(url=url, log_path=log_path, http=http)
+        link = first_start_link(log_path.read_text())
+        token = _cli(workdir, env, "token", "create", "--name", "e2e", "--role", "admin").splitlines()[-1]
+        _cli(workdir, env, "user", "add", E2E_USER, "--role", "admin", stdin=E2E_PASSWORD + "\n")
+        with httpx.Client(base_url=url, timeout=10, headers={"authorization": f"Bearer {token}"}) as http:
+            yield Console(url=url, log_path=log_path, http=http, signin_link=link)
     finally:
         process.terminate()
         try:
@@ -97,6 +100,27 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def _cli(workdir: Path, env: dict[str, str], *args: str, stdin: str = "") -> str:
+    """``python -m app ARGS`` on the console's database; its stdout."""
+    done = subprocess.run(
+        [sys.executable, "-m", "app", *args], cwd=workdir, env=env, input=stdin, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture(scope="session")
+def signed_in(browser: Browser, server: Console) -> StorageState:
+    """The cookies of a browser signed in as the admin ``e2e`` through the sign-in page, for every page a test
+    makes (they share that one session)."""
+    context = browser.new_context(base_url=server.url)
+    page = context.new_page()
+    sign_in(page, E2E_USER, E2E_PASSWORD)
+    state = context.storage_state()
+    context.close()
+    return state
 
 
 @pytest.fixture(scope="session")
@@ -120,9 +144,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 @pytest.fixture
 def new_page(
-    browser: Browser, server: Console, request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[Callable[[], Page]]:
-    """Makes pages, each in a fresh browser context (a separate tab with its own session).
+    browser: Browser, server: Console, signed_in: StorageState, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[..., Page]]:
+    """Makes pages, each in a fresh browser context (a separate tab), signed in as ``e2e`` unless
+    ``signed_in=False``.
 
     When the test fails, a full-page screenshot of each page and the console's
     log are saved in the test's ``tmp_path``.
@@ -131,8 +156,12 @@ def new_page(
     pages: list[Page] = []
     refused: list[str] = []
 
-    def make() -> Page:
-        context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
+    def make(*, signed_in_as_e2e: bool = True) -> Page:
+        context = browser.new_context(
+            base_url=server.url,
+            viewport={"width": 1280, "height": 900},
+            storage_state=signed_in if signed_in_as_e2e else None,
+        )
         context.set_default_timeout(UI_TIMEOUT_MS)
         contexts.append(context)
         page = context.new_page()
@@ -162,7 +191,7 @@ def _note_refusal(text: str, refused: list[str]) -> None:
 
 
 @pytest.fixture
-def page(new_page: Callable[[], Page]) -> Page:
+def page(new_page: Callable[..., Page]) -> Page:
     return new_page()
 
 

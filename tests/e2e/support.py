@@ -22,13 +22,19 @@ API_KEY = "sim-local-key"
 AUTH = {"authorization": f"Bearer {API_KEY}"}
 
 
+E2E_USER = "e2e"
+E2E_PASSWORD = "e2e-password-long-enough"
+
+
 @dataclass
 class Console:
-    """The running console: its address, its log, and the JSON API a test reads ids from."""
+    """The running console: its address, its log, the JSON API a test reads ids from (with an admin's token), and
+    the sign-in link it printed at its first start (single-use)."""
 
     url: str
     log_path: Path
     http: httpx.Client
+    signin_link: str = ""
 
     def log_tail(self, chars: int = 4000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]
@@ -58,6 +64,22 @@ class Console:
         response = self.http.post(f"/api/agents/{self.agent_id(agent_name)}/runs", json={"string_inputs": inputs})
         assert response.status_code == 202, response.text
         return int(response.json()["task_id"])
+
+
+def first_start_link(log: str) -> str:
+    """The sign-in link a first start prints."""
+    found = re.search(r"https?://\S+/signin/ticket\?ticket=\S+", log)
+    assert found is not None, f"no sign-in link in the console's output:\n{log[-3000:]}"
+    return found.group(0)
+
+
+def sign_in(page: Page, name: str, password: str) -> None:
+    """Open the sign-in page, fill in name and password, and wait for the Inbox."""
+    open_path(page, "/signin")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
 def open_path(page: Page, path: str) -> None:

@@ -40,6 +40,20 @@ def _wait(condition: Callable[[], object], what: str, within: float = 20.0) -> o
     raise AssertionError(f"{what} did not happen within {within} s")
 
 
+def _token(tmp_path: Path, settings: dict[str, str]) -> str:
+    """An admin's API token on the console's database, made with ``python -m app token create``."""
+    made = subprocess.run(
+        [sys.executable, "-m", "app", "token", "create", "--name", "restart test", "--role", "admin"],
+        cwd=tmp_path,
+        env=console_env(dict(os.environ)) | settings,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return made.stdout.strip().splitlines()[-1]
+
+
 @pytest.fixture
 def processes(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
@@ -94,38 +108,41 @@ def test_outbox_submission_lands_once_after_outage_and_restart(processes, tmp_pa
         "TOOLDESK_DATABASE_URL": f"sqlite:///{tmp_path}/console.db",
         "TOOLDESK_OUTBOX_RETRY": "0.2",
     }
-    first = processes([], "console-1.log", settings)
-    _wait(lambda: httpx.get(f"{sim}/v1/agents", headers=AUTH).status_code == 200, "the simulator starting")
-    _wait(lambda: httpx.get(f"{console}/api/runs").status_code == 200, "the console starting")
+    token = _token(tmp_path, settings)
+    api = httpx.Client(base_url=console, headers={"authorization": f"Bearer {token}"})
+    with api:
+        first = processes([], "console-1.log", settings)
+        _wait(lambda: httpx.get(f"{sim}/v1/agents", headers=AUTH).status_code == 200, "the simulator starting")
+        _wait(lambda: api.get("/api/runs").status_code == 200, "the console starting")
 
-    handler = {
-        "agent_id": CLOCK,
-        "tool_name": "get_current_time",
-        "kind": "static",
-        "mode": "auto",
-        "spec": {"output": "09:00 UTC"},
-    }
-    assert httpx.post(f"{console}/api/handlers", json=handler).status_code == 200
-    assert httpx.post(f"{sim}/_control/faults", json={"unavailable_tool_responses": 1000}, headers=AUTH).is_success
-    task_id = httpx.post(f"{console}/api/agents/{CLOCK}/runs", json={}).json()["task_id"]
+        handler = {
+            "agent_id": CLOCK,
+            "tool_name": "get_current_time",
+            "kind": "static",
+            "mode": "auto",
+            "spec": {"output": "09:00 UTC"},
+        }
+        assert api.post("/api/handlers", json=handler).status_code == 200
+        assert httpx.post(f"{sim}/_control/faults", json={"unavailable_tool_responses": 1000}, headers=AUTH).is_success
+        task_id = api.post(f"/api/agents/{CLOCK}/runs", json={}).json()["task_id"]
 
-    def queued() -> bool:
-        rounds = httpx.get(f"{console}/api/runs/{task_id}").json()["rounds"]
-        return bool(rounds) and rounds[0]["state"] == "submitting" and "attempt 2 failed" in rounds[0]["message"]
+        def queued() -> bool:
+            rounds = api.get(f"/api/runs/{task_id}").json()["rounds"]
+            return bool(rounds) and rounds[0]["state"] == "submitting" and "attempt 2 failed" in rounds[0]["message"]
 
-    _wait(queued, "the auto-answer being queued and retried")
-    first.kill()  # no graceful shutdown: the stored submission must survive a crash
-    first.wait(timeout=10)
+        _wait(queued, "the auto-answer being queued and retried")
+        first.kill()  # no graceful shutdown: the stored submission must survive a crash
+        first.wait(timeout=10)
 
-    assert httpx.post(f"{sim}/_control/faults", json={"unavailable_tool_responses": 0}, headers=AUTH).is_success
-    processes([], "console-2.log", settings)
-    _wait(lambda: httpx.get(f"{console}/api/runs").status_code == 200, "the console starting again")
-    _wait(lambda: httpx.get(f"{console}/api/runs/{task_id}").json()["status"] == "completed", "the run completing")
+        assert httpx.post(f"{sim}/_control/faults", json={"unavailable_tool_responses": 0}, headers=AUTH).is_success
+        processes([], "console-2.log", settings)
+        _wait(lambda: api.get("/api/runs").status_code == 200, "the console starting again")
+        _wait(lambda: api.get(f"/api/runs/{task_id}").json()["status"] == "completed", "the run completing")
 
-    received = httpx.get(f"{sim}/_control/received", headers=AUTH).json()
-    assert [(r["task_id"], r["round"], [x["output"] for x in r["results"]]) for r in received] == [
-        (task_id, 1, ["09:00 UTC"])
-    ]
-    run = httpx.get(f"{console}/api/runs/{task_id}").json()
-    assert run["result"] == "The current time in UTC is 09:00 UTC."
-    assert run["rounds"][0]["answered_by"] == "handlers (auto)"
+        received = httpx.get(f"{sim}/_control/received", headers=AUTH).json()
+        assert [(r["task_id"], r["round"], [x["output"] for x in r["results"]]) for r in received] == [
+            (task_id, 1, ["09:00 UTC"])
+        ]
+        run = api.get(f"/api/runs/{task_id}").json()
+        assert run["result"] == "The current time in UTC is 09:00 UTC."
+        assert run["rounds"][0]["answered_by"] == "handlers (auto)"

@@ -51,7 +51,7 @@ async def test_answer_clock_round_in_inbox_completes_run(user: User, console: Co
     await wait_for(completed)
     await user.open(f"/runs/{task_id}")
     await user.should_see("The current time in Europe/Lisbon is 2026-11-29T18:00:00+00:00.")
-    await user.should_see("answered by person: console")
+    await user.should_see("answered by person: admin-user")  # the signed-in user
 
 
 async def test_second_tab_sees_round_leave_when_first_answers(create_user, console: Console):

@@ -29,7 +29,7 @@ async def test_suggestion_prefills_and_person_completes_round(user: User, consol
     results = {r["tool_call_id"]: (r["output"], r["answered_by"]) for r in await wait_for(answered)}
     assert results == {
         calls["get_weather"]: ("Drizzle, 11 °C", "static handler v1"),
-        calls["search_flights"]: ("TP 1351", "person: console"),
+        calls["search_flights"]: ("TP 1351", "person: admin-user"),  # the signed-in user
     }
 
 

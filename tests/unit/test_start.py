@@ -80,3 +80,19 @@ def test_old_database_gets_new_columns_added(tmp_path: Path):
     make_engine(f"sqlite:///{path}").dispose()
     with sqlite3.connect(path) as conn:
         assert "replay_of" in {row[1] for row in conn.execute("PRAGMA table_info(delivery)")}
+
+
+def test_sign_in_off_on_a_public_address_stops_start_up_with_one_line(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TOOLDESK_", "PYTEST_"))}
+    env |= {
+        "TOOLDESK_AUTH": "off",
+        "TOOLDESK_HOST": "0.0.0.0",
+        "TOOLDESK_DATABASE_URL": f"sqlite:///{tmp_path}/t.db",
+        "PYTHONPATH": str(ROOT),
+    }
+    done = subprocess.run([sys.executable, "-m", "app"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "tooldesk: bad setting: TOOLDESK_AUTH=off is accepted only when listening on a loopback address, not "
+        "0.0.0.0: set TOOLDESK_HOST=127.0.0.1, or leave sign-in on"
+    ]

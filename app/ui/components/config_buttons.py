@@ -11,6 +11,8 @@ from nicegui import events, ui
 from app.errors import TooldeskError
 from app.runtime import get_runtime
 from app.services import config_io
+from app.states import Role
+from app.ui import access
 
 MAX_UPLOAD_BYTES = config_io.MAX_DOCUMENT_BYTES
 
@@ -20,7 +22,9 @@ def config_buttons() -> None:
     with ui.row().classes("items-center gap-2"):
         ui.button("Export config", icon="download").props(
             "outline no-caps href=/api/config download=tooldesk-config.json tag=a"
-        ).tooltip("every agent and handler as one JSON document").mark("export-config")
+        ).tooltip("every agent and handler as one JSON document").mark("export-config").set_visibility(
+            access.may(Role.ADMIN)
+        )
         with ui.dialog() as dialog, ui.card().classes("w-[32rem]"):
             ui.label("Import config").classes("text-lg font-bold")
             ui.label(
@@ -45,17 +49,23 @@ def config_buttons() -> None:
                 ui.notify(f"Imported: {report.summary}", type="positive")
 
             upload = (
-                ui.upload(on_upload=received, auto_upload=True, max_file_size=MAX_UPLOAD_BYTES)
+                ui.upload(
+                    on_upload=access.guarded(Role.ADMIN, received), auto_upload=True, max_file_size=MAX_UPLOAD_BYTES
+                )
                 .props("accept=.json,application/json flat bordered")
                 .classes("w-full")
                 .mark("import-upload")
             )
             ui.button("Close", on_click=dialog.close).props("flat")
-        ui.button("Import config", icon="upload", on_click=dialog.open).props("outline no-caps").mark("import-config")
+        ui.button("Import config", icon="upload", on_click=dialog.open).props("outline no-caps").mark(
+            "import-config"
+        ).set_visibility(access.may(Role.ADMIN))
 
 
 def python_export_link(agent_id: str, name: str) -> None:
     """A download of the agent's handlers as a module with a ``tools`` dict (``process_webhook_tools``)."""
     ui.button("Export as Python", icon="code").props(
         f"flat dense no-caps size=sm href=/api/agents/{quote(agent_id, safe='')}/handlers.py tag=a"
-    ).tooltip(f"{name}'s handlers as a Python module for the platform SDK").mark(f"export-python-{agent_id}")
+    ).tooltip(f"{name}'s handlers as a Python module for the platform SDK").mark(
+        f"export-python-{agent_id}"
+    ).set_visibility(access.may(Role.ADMIN))

@@ -21,7 +21,8 @@ from app.runtime import get_runtime
 from app.services import handler_store
 from app.services.handler_store import HandlerIn, PastCall, VersionPublic
 from app.services.handler_test import HandlerTestOutcome, run_handler_test
-from app.states import HandlerKind, HandlerMode
+from app.states import HandlerKind, HandlerMode, Role
+from app.ui import access
 from app.ui.components.handler_behaviour import BehaviourFields
 from app.ui.components.handler_header import HandlerHeader
 from app.ui.components.handler_python import PythonFields
@@ -71,8 +72,8 @@ class HandlerEditor:
         spec: dict[str, Any] = handler.spec if handler else {}
         kind = handler.kind if handler else HandlerKind.STATIC
         with ui.column().classes("w-full gap-4").mark("handler-editor") as self.root:
-            self.root.on("keydown.ctrl.s.prevent", self.save)
-            self.root.on("keydown.meta.s.prevent", self.save)
+            self.root.on("keydown.ctrl.s.prevent", access.guarded(Role.ADMIN, self.save))
+            self.root.on("keydown.meta.s.prevent", access.guarded(Role.ADMIN, self.save))
             self.header = HandlerHeader(
                 agent_name=target.agent_name,
                 tool_name=target.tool_name,
@@ -109,9 +110,11 @@ class HandlerEditor:
             )
             self.problem.set_visibility(False)
             with ui.row().classes("w-full items-center gap-3 no-wrap"):
-                ui.button("Save", icon="save", on_click=self.save).props("unelevated").tooltip(
-                    "Ctrl+S (⌘S) anywhere in the editor"
-                ).mark("save-handler")
+                ui.button("Save", icon="save", on_click=access.guarded(Role.ADMIN, self.save)).props(
+                    "unelevated"
+                ).tooltip("Ctrl+S (⌘S) anywhere in the editor").mark("save-handler").set_visibility(
+                    access.may(Role.ADMIN)
+                )
                 self.note = (
                     ui.input(placeholder="note for this version (optional)")
                     .props("dense outlined maxlength=500")
@@ -119,11 +122,11 @@ class HandlerEditor:
                     .mark("handler-note")
                 )
                 self.delete_button = (
-                    ui.button("Delete", icon="delete", on_click=self.delete)
+                    ui.button("Delete", icon="delete", on_click=access.guarded(Role.ADMIN, self.delete))
                     .props("flat no-caps color=negative")
                     .mark("delete-handler")
                 )
-                self.delete_button.set_visibility(self.handler is not None)
+                self.delete_button.set_visibility(self.handler is not None and access.may(Role.ADMIN))
 
     def _render_versions(self, versions: list[VersionPublic]) -> None:
         self.versions_box.clear()

@@ -14,6 +14,8 @@ from nicegui import ui
 
 from app.services.handler_store import PastCall
 from app.services.handler_test import HandlerTestOutcome
+from app.states import Role
+from app.ui import access
 from app.ui.format import JsonProblem, parse_json, pretty_json
 
 MAX_ARGS_CHARS = 100_000
@@ -121,7 +123,11 @@ class HandlerTestPanel:
             )
             self.problem = ui.label().classes("text-negative text-sm").mark("test-problem")
             self.problem.set_visibility(False)
-            self.button = ui.button("Test", icon="play_arrow", on_click=self.test).props("outline").mark("test-handler")
+            self.button = (
+                ui.button("Test", icon="play_arrow", on_click=access.guarded(Role.ADMIN, self.test))
+                .props("outline")
+                .mark("test-handler")
+            )
             self.result = ui.column().classes("w-full gap-1").mark("test-result")
 
     def _pick(self) -> None:

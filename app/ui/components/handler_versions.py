@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable
 from nicegui import ui
 
 from app.services.handler_store import VersionPublic
+from app.states import Role
+from app.ui import access
 from app.ui.format import stamp
 from app.ui.looks import color
 
@@ -39,8 +41,10 @@ def versions_card(
                 if item.version == current:
                     ui.label("current").classes("text-xs text-grey-6 px-2")
                 else:
-                    ui.button("Restore", icon="restore", on_click=lambda v=item.version: restore(v)).props(
-                        "flat dense no-caps size=sm"
-                    ).mark(f"version-{item.version}-restore")
+                    ui.button(
+                        "Restore",
+                        icon="restore",
+                        on_click=access.guarded(Role.ADMIN, lambda v=item.version: restore(v)),
+                    ).props("flat dense no-caps size=sm").mark(f"version-{item.version}-restore")
         if len(versions) > SHOWN:
             ui.label(f"… and {len(versions) - SHOWN} older versions").classes("text-sm text-grey-6")

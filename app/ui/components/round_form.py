@@ -17,10 +17,20 @@ from app.models import DraftPublic, RoundPublic, ToolCallPublic
 from app.protocol import ToolResult
 from app.runtime import get_runtime
 from app.services.rounds import leaves_round_pending, submit_round
-from app.states import DraftMode, RoundState
+from app.states import DraftMode, Role, RoundState, Via
+from app.ui import access
 from app.ui.format import JsonProblem, clock, expiry, parse_json, pretty_json
 
 ANSWERED_BY = Answerer.person(INBOX_USER)
+"""Who answers in the inbox when sign-in is off."""
+
+
+def signed_in_person() -> Answerer:
+    """The person answering in this tab: the signed-in user, or ``console`` when sign-in is off."""
+    identity = access.current()
+    return Answerer.person(identity.name) if identity is not None and identity.via == Via.SESSION else ANSWERED_BY
+
+
 MAX_RESULT_CHARS = 200_000
 """Browser messages over about 1 MB are dropped (NiceGUI), so a result field stops at this many characters."""
 
@@ -79,7 +89,7 @@ class CallField:
         draft = self.draft
         if draft is not None and self.output.value == draft.output and bool(self.is_error.value) == draft.is_error:
             return draft.answerer()
-        return ANSWERED_BY
+        return signed_in_person()
 
     def problem(self) -> str | None:
         """Why this call cannot be sent yet, or ``None``."""
@@ -121,9 +131,12 @@ class RoundForm:
             self.offer_drafts(round_)
             self.problem = ui.label(round_.message).classes("text-negative text-sm").mark(f"problem-{round_.id}")
             self.problem.set_visibility(bool(round_.message))
-            self.submit = ui.button(f"Submit {len(self.fields)} result(s)", icon="send", on_click=self.send).mark(
-                f"submit-{round_.id}"
-            )
+            self.submit = ui.button(
+                f"Submit {len(self.fields)} result(s)", icon="send", on_click=access.guarded(Role.ANSWERER, self.send)
+            ).mark(f"submit-{round_.id}")
+            if not access.may(Role.ANSWERER):
+                self.submit.disable()
+                self.submit.tooltip(f"answering needs the role {Role.ANSWERER}")
 
     def offer_drafts(self, round_: RoundPublic) -> None:
         """Pre-fill the calls that a handler answered since the card was drawn."""
@@ -146,7 +159,7 @@ class RoundForm:
                 outbox=runtime.outbox,
                 round_id=self.round.id,
                 results=[field.result() for field in self.fields],
-                answered_by=ANSWERED_BY,
+                answered_by=signed_in_person(),
                 sources={field.call.tool_call_id: field.source() for field in self.fields},
             )
         except TooldeskError as exc:

@@ -9,6 +9,8 @@ from app.models import Agent
 from app.protocol import StartRun
 from app.runtime import get_runtime
 from app.services import agents, demo
+from app.states import Role
+from app.ui import access
 from app.ui.live import Live
 
 ENVIRONMENTS = ["playground", "staging", "production"]
@@ -19,10 +21,12 @@ def page(live: Live) -> None:
     with ui.row().classes("w-full items-center"):
         ui.label("Agents").classes("text-2xl font-bold")
         ui.space()
-        demo_button = ui.button("Run demo", icon="rocket_launch", on_click=lambda: start_demo()).props("unelevated")
+        demo_button = ui.button(
+            "Run demo", icon="rocket_launch", on_click=access.guarded(Role.ADMIN, lambda: start_demo())
+        ).props("unelevated")
         demo_button.tooltip(
             "installs the shipped handlers in auto mode and starts every demo agent; follow them on Runs"
-        ).mark("run-demo")
+        ).mark("run-demo").set_visibility(access.may(Role.ADMIN))
         ui.button("Sync from platform", icon="sync", on_click=lambda: sync(announce=True)).props("outline").mark(
             "sync-agents"
         )
@@ -108,4 +112,6 @@ def _agent_card(agent: Agent) -> None:
                     type="positive",
                 )
 
-            ui.button("Start run", icon="play_arrow", on_click=start).mark(f"start-{agent.name}")
+            ui.button("Start run", icon="play_arrow", on_click=access.guarded(Role.ANSWERER, start)).mark(
+                f"start-{agent.name}"
+            ).set_visibility(access.may(Role.ANSWERER))

@@ -16,7 +16,8 @@ from app.errors import TooldeskError
 from app.models import DeliveryPublic, DeliverySummary
 from app.runtime import get_runtime
 from app.services import deliveries, ingest
-from app.states import Verdict
+from app.states import Role, Verdict
+from app.ui import access
 from app.ui.format import pretty_json, stamp
 from app.ui.live import Live
 from app.ui.looks import color_slot
@@ -221,10 +222,12 @@ def _dialog(item: DeliveryPublic) -> None:
                 "console will not sign it in the platform's name."
             ).classes("text-sm text-grey-8").mark("replay-refused")
         with ui.row():
-            ui.button("Replay", icon="replay", on_click=lambda: replay(False)).mark("replay").set_enabled(replayable)
-            ui.button("Replay edited body", icon="edit", on_click=lambda: replay(True)).props("outline").mark(
-                "replay-edited"
+            ui.button("Replay", icon="replay", on_click=access.guarded(Role.ADMIN, lambda: replay(False))).mark(
+                "replay"
             ).set_enabled(replayable)
+            ui.button(
+                "Replay edited body", icon="edit", on_click=access.guarded(Role.ADMIN, lambda: replay(True))
+            ).props("outline").mark("replay-edited").set_enabled(replayable)
             ui.button("Close", on_click=dialog.close).props("flat")
     dialog.open()
 

@@ -20,7 +20,8 @@ from app.models import Agent, HandlerPublic
 from app.runtime import get_runtime
 from app.services import agents, handler_store
 from app.services.handler_store import PastCall
-from app.states import HandlerMode
+from app.states import HandlerMode, Role
+from app.ui import access
 from app.ui.components.config_buttons import config_buttons, python_export_link
 from app.ui.components.handler_editor import HandlerEditor, ToolTarget
 from app.ui.components.handler_header import MODES
@@ -163,9 +164,9 @@ class _HandlersPage:
                     ui.label("no handler").classes("text-xs text-grey-6")
                 ui.icon("chevron_right", color="grey-6")
             mode = handler.mode if handler is not None else HandlerMode.MANUAL
-            ui.toggle(MODES, value=mode, on_change=lambda e: self._switch(e, agent, tool)).props(
-                f"dense no-caps size=sm unelevated toggle-color={color(mode)}"
-            ).mark(f"mode-{words}")
+            ui.toggle(
+                MODES, value=mode, on_change=access.guarded(Role.ADMIN, lambda e: self._switch(e, agent, tool))
+            ).props(f"dense no-caps size=sm unelevated toggle-color={color(mode)}").mark(f"mode-{words}")
 
     async def _switch(self, event: ValueChangeEventArguments[Any], agent: Agent, tool: dict[str, Any]) -> None:
         """A mode toggle in the list: save at once, or open the editor when the tool has no handler yet."""

@@ -12,7 +12,8 @@ from app.protocol import INT64_MAX, StartRun, is_terminal
 from app.runtime import get_runtime
 from app.services import agents, deliveries, handler_store, runs
 from app.services import replay as run_replay
-from app.states import RoundState, RunStatusName
+from app.states import Role, RoundState, RunStatusName
+from app.ui import access
 from app.ui.format import clock, duration, pretty_json
 from app.ui.live import Live
 from app.ui.looks import color, look
@@ -63,19 +64,23 @@ def _render(detail: RunDetail, host: ui.element) -> None:
         ).classes("text-grey-7 text-sm")
         ui.space()
         if not is_terminal(detail.status) and detail.status != RunStatusName.LOST:
-            ui.button("Cancel run", icon="cancel", on_click=lambda: _cancel(detail)).props(
-                "outline color=negative"
-            ).mark("cancel-run")
-        ui.button("Run again", icon="replay", on_click=lambda: _run_again(detail)).props("outline").tooltip(
-            "start the same agent with the same inputs and environment"
-        ).mark("run-again")
+            ui.button(
+                "Cancel run", icon="cancel", on_click=access.guarded(Role.ANSWERER, lambda: _cancel(detail))
+            ).props("outline color=negative").mark("cancel-run").set_visibility(access.may(Role.ANSWERER))
+        ui.button("Run again", icon="replay", on_click=access.guarded(Role.ANSWERER, lambda: _run_again(detail))).props(
+            "outline"
+        ).tooltip("start the same agent with the same inputs and environment").mark("run-again").set_visibility(
+            access.may(Role.ANSWERER)
+        )
         answered = max((r.round for r in detail.rounds if r.results), default=0)
         if answered:
             ui.button(
-                "Replay to round…", icon="fast_forward", on_click=lambda: _replay_dialog(detail, answered, host)
+                "Replay to round…",
+                icon="fast_forward",
+                on_click=lambda: _replay_dialog(detail, answered, host),
             ).props("outline").tooltip("the same inputs; rounds 1..k answered as here, the next one left to you").mark(
                 "replay-run"
-            )
+            ).set_visibility(access.may(Role.ADMIN))
         ui.button(
             "Compare…", icon="compare_arrows", on_click=lambda: ui.navigate.to(f"/compare?a={detail.task_id}")
         ).props("flat").mark("compare-run")
@@ -166,7 +171,7 @@ def _replay_dialog(detail: RunDetail, answered: int, host: ui.element) -> None:
             ui.navigate.to(f"/runs/{started.task_id}")
 
         with ui.row():
-            ui.button("Replay", icon="fast_forward", on_click=start).mark("replay-start")
+            ui.button("Replay", icon="fast_forward", on_click=access.guarded(Role.ADMIN, start)).mark("replay-start")
             ui.button("Cancel", on_click=dialog.close).props("flat")
     dialog.open()
 
@@ -268,7 +273,9 @@ def _round_card(round_: RoundPublic) -> None:
                     ui.button(
                         "Save as rule",
                         icon="rule",
-                        on_click=lambda r=round_.id, c=call.tool_call_id: _save_as_rule(r, c),
+                        on_click=access.guarded(
+                            Role.ADMIN, lambda r=round_.id, c=call.tool_call_id: _save_as_rule(r, c)
+                        ),
                     ).props("flat dense no-caps size=sm").mark(f"save-rule-{call.tool_call_id}")
                     prefix = "error: " if result.is_error else "→ "
                     ui.label(prefix + result.output).classes(
