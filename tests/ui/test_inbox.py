@@ -40,7 +40,7 @@ async def test_answer_clock_round_in_inbox_completes_run(user: User, console: Co
     call_id = round_["tool_calls"][0]["tool_call_id"]
     user.find(marker=f"result-{call_id}").type("2026-11-29T18:00:00+00:00")
     user.find(marker=f"submit-{round_['id']}").click()
-    await user.should_see(f"Round 1 of run {task_id} sent")
+    await user.should_see(f"Round 1 of run {task_id} sent", retries=50)  # the platform answers first
     await user.should_not_see(f"run {task_id} · round 1")
     assert runtime.simulator is not None
     assert [body.results[0].output for _, body in runtime.simulator.received] == ["2026-11-29T18:00:00+00:00"]
@@ -106,7 +106,7 @@ async def test_is_error_switch_sends_error_result(user: User, console: Console, 
     user.find(marker=f"result-{call_id}").type("quote service down")
     user.find(marker=f"is-error-{call_id}").click()
     user.find(marker=f"submit-{round_['id']}").click()
-    await user.should_see(f"Round 1 of run {task_id} sent")
+    await user.should_see(f"Round 1 of run {task_id} sent", retries=50)  # the platform answers first
     assert runtime.simulator is not None
     [(_, sent)] = runtime.simulator.received
     assert (sent.results[0].output, sent.results[0].is_error) == ("quote service down", True)

@@ -21,7 +21,7 @@ async def test_suggestion_prefills_and_person_completes_round(user: User, consol
     await user.should_see("Drizzle, 11 °C")
     user.find(marker=f"result-{calls['search_flights']}").type("TP 1351")
     user.find(marker=f"submit-{round_['id']}").click()
-    await user.should_see(f"Round 1 of run {task_id} sent")
+    await user.should_see(f"Round 1 of run {task_id} sent", retries=50)  # the platform answers first
 
     async def answered() -> list:
         return (await console.run(task_id))["rounds"][0]["results"]

@@ -124,3 +124,12 @@ def test_verify_string_arguments_refused_with_reason(arguments: str, words: str)
     body = encode(make_status(42, tool_calls=[call]))
     with pytest.raises(BadBody, match=words):
         verify_delivery(secret=SECRET, body=body, headers=sign(body, msg_id="m"))
+
+
+def test_verify_timestamp_at_tolerance_edge_accepted_once_checked():
+    """The tolerance is checked once: a delivery 300 s old by the receiver's clock is accepted, not refused a moment
+    later as a wrong signature (401) by a second clock reading inside the library."""
+    now = int(time.time())
+    body = encode(make_status(42))
+    headers = sign(body, msg_id="m_edge", timestamp=now - 300)
+    assert verify_delivery(secret=SECRET, body=body, headers=headers, now=now).webhook_id == "m_edge"
