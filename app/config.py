@@ -49,6 +49,11 @@ class Settings(BaseSettings):
         description="`whsec_<base64>`, shared with the platform (and the embedded simulator)",
         json_schema_extra={"shown_default": "generated on first start and kept in the database"},
     )
+    secret_rotation_window: float = Field(
+        default=86400.0, ge=0, le=30 * 86400, allow_inf_nan=False,
+        description="seconds the previous webhook secret stays accepted after *Rotate* (Users and tokens page); 0 "
+        "refuses it at once",
+    )  # fmt: skip
     public_url: str = Field(
         default="",
         description="what the platform is told to call; the webhook is `{public url}/webhooks/sudoiq`",

@@ -190,6 +190,11 @@ def ensure_webhook_secret(engine: Engine, configured: str) -> str:
         stored = session.get(models.Setting, "webhook_secret")
         if stored is not None:
             return stored.value
-        value = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+        value = new_webhook_secret()
         session.add(models.Setting(key="webhook_secret", value=value))
         return value
+
+
+def new_webhook_secret() -> str:
+    """A fresh ``whsec_<base64 of 24 random bytes>``."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()

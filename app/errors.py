@@ -18,6 +18,7 @@ TooldeskError                 500 (never raised bare)
 ├── TemplateError             422 a handler template failed to render (app.handlers.templates)
 ├── HandlerInvalid            422 a handler's settings do not check out (names rule, field, line)
 ├── NotFound                  404 an unknown round, run or agent
+├── RotationRefused           409 the webhook secret comes from TOOLDESK_WEBHOOK_SECRET, so the console cannot rotate it
 ├── RoundClosed               409 the round is no longer pending (answered, expired, superseded)
 ├── ResultsMismatch           422 results missing or naming unknown tool call ids
 └── PlatformError             the platform answered non-2xx (status and code from its body)
@@ -144,6 +145,14 @@ class ReplayRefused(TooldeskError):
 
     status = 409
     code = "replay_refused"
+
+
+class RotationRefused(TooldeskError):
+    """The webhook secret is set by ``TOOLDESK_WEBHOOK_SECRET``, which wins over the database: a secret rotated
+    in the console would be forgotten at the next start."""
+
+    status = 409
+    code = "rotation_refused"
 
 
 class RoundClosed(TooldeskError):

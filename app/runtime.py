@@ -1,14 +1,14 @@
 """The running console's parts, built once per process by ``app.main``.
 
-``Runtime`` holds the settings, the database engine, the webhook secret, the
-platform client, the failed sign-ins (``throttle``) and, when no platform URL is
+``Runtime`` holds the settings, the database engine, the webhook secrets (the
+current one, and the previous one for a while after a rotation), the platform client, the failed sign-ins (``throttle``) and, when no platform URL is
 set, the embedded simulator.
 Pages and routes reach it through ``get_runtime()``.
 
 After a service has changed something, routes, pages and ``app.main`` call one
 of the runtime's after-change methods (``delivered``, ``run_started``,
 ``run_replayed``, ``round_answered``, ``handlers_changed``, ``agents_changed``,
-``runs_reconciled``): each tells open pages and, where handlers may now answer,
+``runs_reconciled``, ``secret_rotated``): each tells open pages and, where handlers may now answer,
 starts the responder in the background. Nothing else emits ``app.changes``.
 """
 
@@ -27,7 +27,7 @@ from sqlmodel import Session, func, select
 from app.auth.throttle import SignInThrottle
 from app.changes import changes
 from app.config import Settings
-from app.db import ensure_webhook_secret, make_engine
+from app.db import make_engine
 from app.errors import SettingsError
 from app.handlers.rules_pool import close_rules_pool, rules_pool
 from app.handlers.sandbox import Sandbox
@@ -37,16 +37,18 @@ from app.services.deliveries import Retention
 from app.services.ingest import Outcome
 from app.services.outbox import Outbox
 from app.services.responder import Responder
+from app.services.webhook_secret import load_webhook_secrets
 from app.simulator import Simulator, load_scenarios
 from app.states import Verdict
 from app.webhooks.limits import RefusalLimiter
+from app.webhooks.secret_set import WebhookSecrets
 
 
 @dataclass
 class Runtime:
     settings: Settings
     engine: Engine
-    secret: str
+    webhook_secrets: WebhookSecrets
     http: httpx.AsyncClient
     client: PlatformClient
     simulator: Simulator | None
@@ -60,6 +62,11 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.responder = Responder(engine=self.engine, outbox=self.outbox, sandbox=self.sandbox, on_change=changes.emit)
+
+    @property
+    def secret(self) -> str:
+        """The current webhook secret, ``whsec_<base64>``: what replays and the embedded simulator sign with."""
+        return self.webhook_secrets.current
 
     async def sandbox(self) -> Sandbox:
         """The snippet sandbox, started on first use (or warmed at start by ``python -m app``); its first start also
@@ -118,6 +125,13 @@ class Runtime:
             changes.emit(task_id)
         background_tasks.create(self.responder.sweep(), name="handlers")
 
+    def secret_rotated(self, secrets: WebhookSecrets) -> None:
+        """After ``rotate_webhook_secret``: verify with ``secrets`` from now on, and have the embedded simulator
+        (the sender) sign its next deliveries with the new current secret at once."""
+        self.webhook_secrets = secrets
+        if self.simulator is not None:
+            self.simulator.use_secret(secrets.current)
+
     def _answer_task(self, task_id: int) -> None:
         background_tasks.create(self.responder.handle_task(task_id), name="handlers")
 
@@ -147,7 +161,7 @@ def build_runtime(settings: Settings, *, transport: httpx.AsyncBaseTransport | N
     global _current
     try:
         engine = make_engine(settings.database_url)
-        secret = ensure_webhook_secret(engine, settings.webhook_secret)
+        webhook_secrets = load_webhook_secrets(engine=engine, configured=settings.webhook_secret)
     except (OSError, SQLAlchemyError) as exc:
         reason = getattr(exc, "orig", None) or exc
         raise SettingsError(
@@ -165,7 +179,7 @@ def build_runtime(settings: Settings, *, transport: httpx.AsyncBaseTransport | N
         simulator = Simulator(
             scenarios=scenarios,
             webhook_url=settings.webhook_url,
-            secret=secret,
+            secret=webhook_secrets.current,
             api_key=settings.platform_api_key,
             http=http,
             round_ttl=settings.round_ttl,
@@ -178,7 +192,7 @@ def build_runtime(settings: Settings, *, transport: httpx.AsyncBaseTransport | N
     _current = Runtime(
         settings=settings,
         engine=engine,
-        secret=secret,
+        webhook_secrets=webhook_secrets,
         http=http,
         client=client,
         simulator=simulator,

@@ -21,4 +21,5 @@ __all__ = [
     "responder",
     "rounds",
     "runs",
+    "webhook_secret",
 ]

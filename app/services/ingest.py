@@ -28,6 +28,7 @@ from app.services.events import add_event
 from app.states import EventKind, Verdict
 from app.webhooks.body import PREFIX_BYTES, ReadBody
 from app.webhooks.limits import RefusalLimiter
+from app.webhooks.secret_set import WebhookSecrets
 from app.webhooks.verify import MAX_BODY_BYTES, verify_delivery
 
 DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
@@ -53,7 +54,7 @@ class Outcome:
 def ingest_delivery(
     *,
     engine: Engine,
-    secret: str,
+    secret: str | WebhookSecrets,
     body: ReadBody | bytes,
     headers: Mapping[str, str],
     replay_of: int | None = None,
@@ -64,6 +65,7 @@ def ingest_delivery(
 ) -> Outcome:
     """Store one webhook request and apply it when it is new and verified.
 
+    ``secret`` is one secret or the set a rotation leaves (a signature made with any one still accepted passes);
     ``body`` is what the route read (``app.webhooks.body.read_body``) or whole bytes; ``console_made`` marks a
     replay of an edited body (its row and every timeline line it causes).
 

@@ -74,14 +74,15 @@ class Deliverer:
         self.url = url
         self.attempts: list[DeliveryAttempt] = []
         self.disabled = False
-        try:
-            self._webhook = Webhook(secret)
-        except Exception as exc:  # binascii.Error, EmptyWebhookSecretError
-            raise ValueError(f"webhook secret is not whsec_<base64> ({exc}): copy it from the console") from exc
+        self._webhook = _webhook(secret)
         self._http = http
         self._retry_schedule = tuple(retry_schedule)
         self._spawn = spawn
         self._last: dict[int, asyncio.Task[None]] = {}
+
+    def use_secret(self, secret: str) -> None:
+        """Sign later attempts with ``secret``; raises ``ValueError`` when it is not ``whsec_<base64>``."""
+        self._webhook = _webhook(secret)
 
     def enqueue(self, status: RunStatus) -> str:
         """Queue ``status`` behind the task's earlier deliveries; returns its ``webhook-id`` at once."""
@@ -143,3 +144,10 @@ class Deliverer:
         except Exception as exc:  # no answer, refused connection, timeout: all are retried
             return None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         return response.status_code, None
+
+
+def _webhook(secret: str) -> Webhook:
+    try:
+        return Webhook(secret)
+    except Exception as exc:  # binascii.Error, EmptyWebhookSecretError
+        raise ValueError(f"webhook secret is not whsec_<base64> ({exc}): copy it from the console") from exc

@@ -94,6 +94,10 @@ class Simulator:
             url=webhook_url, secret=secret, http=http, retry_schedule=retry_schedule, spawn=self._spawn
         )
 
+    def use_secret(self, secret: str) -> None:
+        """Sign later delivery attempts, retries included, with ``secret`` (``ValueError`` unless whsec_<base64>)."""
+        self._deliverer.use_secret(secret)
+
     @property
     def attempts(self) -> list[DeliveryAttempt]:
         """Every webhook POST attempt so far, oldest first."""

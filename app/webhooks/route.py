@@ -50,7 +50,7 @@ async def receive_delivery(request: Request) -> JSONResponse:
         outcome = await asyncio.to_thread(
             lambda: ingest_delivery(
                 engine=runtime.engine,
-                secret=runtime.secret,
+                secret=runtime.webhook_secrets,
                 body=body,
                 headers=headers,
                 limiter=runtime.refusals,

@@ -6,6 +6,9 @@ Rules come from the Standard Webhooks specification as the contract quotes it
 signatures; a timestamp more than 300 s off is refused. The HMAC comparison is
 done by the ``standardwebhooks`` library; this module checks the header shapes
 first so every refusal names the problem instead of failing inside the library.
+After a rotation a delivery passes when any of its signatures matches any secret
+still accepted (``WebhookSecrets``: the current one, and the previous one until
+its time is up).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from standardwebhooks.webhooks import Webhook
 
 from app.errors import BadBody, BadHeaders, BadSignature, BadTimestamp, BodyTooLarge, field_problem
 from app.protocol import RunStatus, first_non_finite
+from app.webhooks.secret_set import WebhookSecrets
 
 TOLERANCE_SECONDS = 300
 MAX_BODY_BYTES = 1_000_000
@@ -43,7 +47,7 @@ class Verified:
 
 def verify_delivery(
     *,
-    secret: str,
+    secret: str | WebhookSecrets,
     body: bytes,
     headers: Mapping[str, str],
     now: float | None = None,
@@ -51,6 +55,7 @@ def verify_delivery(
 ) -> Verified:
     """Check a delivery and parse its body.
 
+    ``secret`` is one ``whsec_<base64>`` or the set a rotation leaves (each secret valid at ``now`` is tried);
     ``headers`` may use any case; ``now`` is Unix seconds (default: the clock); ``max_body_bytes`` is
     ``TOOLDESK_MAX_BODY_BYTES``. Raises ``BodyTooLarge`` (413), ``BadHeaders``, ``BadTimestamp``,
     ``BadSignature`` or ``BadBody``, each with a message that names the value and the limit.
@@ -85,11 +90,15 @@ def verify_delivery(
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadBody(f"body is not UTF-8 (byte {exc.start} is 0x{body[exc.start]:02x}): send JSON as UTF-8") from None
-    if not _signature_matches(
-        secret=secret, webhook_id=webhook_id, timestamp=timestamp, text=text, header=signature_text
+    secrets = secret if isinstance(secret, WebhookSecrets) else WebhookSecrets(current=secret)
+    checked_at = time.time() if now is None else now
+    accepted = secrets.accepted(checked_at)
+    if not any(
+        _signature_matches(secret=value, webhook_id=webhook_id, timestamp=timestamp, text=text, header=signature_text)
+        for _, value in accepted
     ):
         raise BadSignature(
-            "no signature in webhook-signature matches the body (No matching signature found): "
+            f"no signature in webhook-signature matches the body with {secrets.tried(checked_at)}: "
             "is the webhook secret the same on both sides?"
         )
     return Verified(webhook_id=webhook_id, status=parse_status(text))

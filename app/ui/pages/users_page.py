@@ -1,5 +1,5 @@
-"""Users and tokens (admins only): the webhook secret (masked, with Copy), users (add, remove), API tokens (created
-and shown once, revoked)."""
+"""Users and tokens (admins only): the webhook secret (masked, with Copy and Rotate,
+``app.ui.components.webhook_secret``), users (add, remove), API tokens (created and shown once, revoked)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from app.runtime import get_runtime
 from app.services import tokens, users
 from app.states import Role
 from app.ui import access
+from app.ui.components.webhook_secret import webhook_secret_section
 from app.ui.live import Live
 
 ROLES = [str(role) for role in Role]
@@ -24,7 +25,7 @@ def page(live: Live) -> None:
     if not access.may(Role.ADMIN):
         ui.label(f"This page needs the role {Role.ADMIN}.").classes("text-negative").mark("needs-admin")
         return
-    _webhook_secret()
+    webhook_secret_section()
     ui.label("Users").classes("text-lg font-bold")
     user_list = ui.column().classes("w-full gap-1")
     with ui.row().classes("items-end gap-2"):
@@ -129,27 +130,6 @@ def page(live: Live) -> None:
         await show()
 
     ui.timer(0, show, once=True)
-
-
-def _webhook_secret() -> None:
-    """The webhook secret, masked; *Copy* puts it on the clipboard (admins only, checked again on the click)."""
-    secret = get_runtime().secret
-    with ui.row().classes("items-center gap-2"):
-        ui.label("Webhook secret").classes("font-bold")
-        ui.label(mask_secret(secret)).classes("font-mono text-grey-8").mark("webhook-secret")
-
-        def copy() -> None:
-            ui.clipboard.write(get_runtime().secret)
-            ui.notify("Webhook secret copied", type="positive")
-
-        ui.button("Copy", icon="content_copy", on_click=access.guarded(Role.ADMIN, copy)).props(
-            "flat dense no-caps"
-        ).mark("copy-secret")
-
-
-def mask_secret(secret: str) -> str:
-    """``whsec_`` and the last 4 characters, the rest as dots: enough to tell two secrets apart."""
-    return f"whsec_{'•' * 12}{secret[-4:]}"
 
 
 def _when(at: float) -> str:
