@@ -247,3 +247,26 @@ async def test_run_after_snippet_patches_worker_gets_own_answer_and_keeps_args_p
         await pool.aclose()
     assert victim.output == "answer 4111-1111"
     assert "4111" not in again.output
+
+
+@on_module_loop
+@pytest.mark.parametrize("start", ["subprocess.Popen([{sleep!r}, args['seconds']])", "os.system({daemon!r})"])
+async def test_run_background_process_gone_after_call_while_pool_runs(start: str) -> None:
+    pool = Sandbox(workers=1, bwrap="bwrap", unconfined=False)
+    await pool.start()
+    seconds = f"58.{secrets.randbelow(10**8):08d}"
+    daemon = f"(trap '' HUP TERM; /usr/bin/sleep {seconds}) >/dev/null 2>&1 &"
+    body = (
+        "import os, subprocess\n    " + start.format(sleep="/usr/bin/sleep", daemon=daemon) + "\n    return 'started'"
+    )
+    try:
+        outcome = await attempt(pool, body, {"seconds": seconds})
+        left = await asyncio.to_thread(_wait_gone, f"sleep\0{seconds}\0", within=3.0)
+        later = await attempt(pool, "return 'next call'")
+    finally:
+        await pool.aclose()
+        for pid in _processes(f"sleep\0{seconds}\0"):
+            os.kill(pid, signal.SIGKILL)
+    assert outcome.output == "started"
+    assert left == []
+    assert later.output == "next call"
