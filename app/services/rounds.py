@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from app.answerers import Answerer
 from app.db import read_session, write_session
@@ -43,6 +43,12 @@ def list_pending_rounds(*, engine: Engine) -> list[RoundPublic]:
             select(Round).where(Round.state == RoundState.PENDING).order_by(col(Round.opened_at), col(Round.id))
         ).all()
         return [round_public(session, row) for row in rows]
+
+
+def count_pending_rounds(*, engine: Engine) -> int:
+    """How many rounds wait for an answer: one query, for the badge every open tab refreshes on every change."""
+    with read_session(engine) as session:
+        return session.exec(select(func.count()).select_from(Round).where(Round.state == RoundState.PENDING)).one()
 
 
 def get_round(*, engine: Engine, round_id: int) -> RoundPublic:
