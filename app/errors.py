@@ -92,6 +92,13 @@ class BodyTooLarge(DeliveryRefused):
     verdict = Verdict.TOO_LARGE
 
 
+class BodyTimeout(TooldeskError):
+    """A webhook body that did not arrive whole within ``app.webhooks.body.READ_SECONDS``: answered, not stored."""
+
+    status = 408
+    code = "body_timeout"
+
+
 class RateLimited(TooldeskError):
     """Too many refused webhook requests from one source address; ``retry_after`` is whole seconds (for the
     ``Retry-After`` header, RFC 9110 section 10.2.3)."""

@@ -10,6 +10,10 @@
   console). NiceGUI renders Vue templates in the browser and adds inline scripts and styles, so scripts need
   ``'unsafe-inline'`` and ``'unsafe-eval'``; everything else is limited to the console's own origin. ``/docs`` and
   ``/redoc`` load FastAPI's Swagger UI and ReDoc from ``cdn.jsdelivr.net``, which their policy allows.
+- **API bodies**: a ``POST``, ``PUT`` or ``PATCH`` under ``/api/`` that is not JSON is answered 415 before its
+  body is read, and one above ``API_MAX_BODY_BYTES`` 413 (by its ``Content-Length`` at once, or as soon as the
+  streamed bytes pass it), so a page on another origin cannot make a browser push hundreds of megabytes into the
+  console's memory with a ``text/plain`` form or ``fetch``.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.common import json_refusal
 from app.config import Settings
+from app.services.config_io import MAX_DOCUMENT_BYTES
 
 log = logging.getLogger("tooldesk")
 
@@ -48,6 +54,8 @@ DOCS_POLICY = (
 )
 DOCS_PATHS = ("/docs", "/redoc")
 JSON_PATHS = ("/api/", "/webhooks/")
+API_MAX_BODY_BYTES = MAX_DOCUMENT_BYTES + 65_536
+"""The largest body an ``/api`` write may send: a configuration document at its limit, with room to spare."""
 HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
@@ -80,6 +88,7 @@ def install_guard(app: Starlette, settings: Settings) -> None:
             "people and the platform use",
             ", ".join(hosts),
         )
+    app.add_middleware(ApiBodyCheck)
     app.add_middleware(HostCheck, allowed_hosts=hosts, www_redirect=False)
     app.add_middleware(SecurityHeaders)  # added last, so outermost
 
@@ -127,3 +136,55 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class ApiBodyCheck:
+    """ASGI middleware for writes under ``/api/``: 415 for a body that is not JSON and 413 for one above
+    ``API_MAX_BODY_BYTES``, both before the body is read further; a body within the limit is passed on whole."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", ""))
+        if scope["type"] != "http" or not path.startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        refusal = json_refusal(str(scope.get("method", "")), path, headers.get("content-type", ""))
+        if refusal is not None:
+            await JSONResponse(refusal.body(), status_code=refusal.status)(scope, receive, send)
+            return
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > API_MAX_BODY_BYTES:
+            await _too_large(scope, receive, send, f"Content-Length {int(declared):,}")
+            return
+        if scope.get("method") not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > API_MAX_BODY_BYTES:
+                await _too_large(scope, receive, send, f"more than {API_MAX_BODY_BYTES:,} bytes")
+                return
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send, what: str) -> None:
+    message = (
+        f"{scope.get('method')} {scope.get('path')} sent {what}: an API body may have at most "
+        f"{API_MAX_BODY_BYTES:,} bytes"
+    )
+    await JSONResponse({"error": {"code": "body_too_large", "message": message}}, status_code=413)(scope, receive, send)

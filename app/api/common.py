@@ -28,14 +28,18 @@ async def require_json(request: Request) -> None:
     """Every POST, PUT and PATCH under ``/api`` must say ``Content-Type: application/json`` (or ``…+json``), body
     or not; raises ``UnsupportedMediaType`` (415) before anything is done. A cross-origin page can send a
     ``text/plain`` or form body without a CORS preflight, but not a JSON one (security review)."""
-    if request.method not in WRITES:
-        return
-    sent = request.headers.get("content-type", "")
-    if _is_json(sent):
-        return
-    what = f"Content-Type {sent!r}" if sent else "no Content-Type"
-    raise UnsupportedMediaType(
-        f"{request.method} {request.url.path} sent {what}: send the body as JSON with "
+    refusal = json_refusal(request.method, request.url.path, request.headers.get("content-type", ""))
+    if refusal is not None:
+        raise refusal
+
+
+def json_refusal(method: str, path: str, content_type: str) -> UnsupportedMediaType | None:
+    """The 415 for a write under ``/api`` whose ``content_type`` is not JSON, or ``None`` when it may go on."""
+    if method not in WRITES or _is_json(content_type):
+        return None
+    what = f"Content-Type {content_type!r}" if content_type else "no Content-Type"
+    return UnsupportedMediaType(
+        f"{method} {path} sent {what}: send the body as JSON with "
         "'Content-Type: application/json' (an empty object {} where no settings are needed)"
     )
 

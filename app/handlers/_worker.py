@@ -10,7 +10,7 @@ worker, or a confined one, which is that uid already inside its user namespace),
 Frames on the socket FD are a 4-byte big-endian length and a UTF-8 JSON object, both ways:
 request ``{"call", "code", "args", "agent_id", "task_id"}``; reply ``{"call", "output", "failure", "stdout",
 "stderr", "recycle"}`` (``call`` echoed, so the console can tell a reply from a frame a snippet wrote itself) where ``failure`` is None or one of the kinds listed in ``sandbox.py`` and
-``recycle`` asks the pool to replace this worker (the snippet left threads running).
+``recycle`` asks the pool to replace this worker (the snippet left threads or processes running).
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ def main() -> None:
     forked = []
     # A snippet that forks must not leave a second process on the socket: the copy loses it at once, exits
     # when the snippet returns, and the worker is replaced after this call (answers never shift by one).
+    ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans stay ours to see
     os.register_at_fork(after_in_child=lambda: os.close(sock.detach()), after_in_parent=lambda: forked.append(True))
     _send(sock, {"ready": True, "pid": me})
     while (request := _receive(sock)) is not None:
@@ -94,7 +95,7 @@ def run_call(request: dict[str, Any], memory_mb: int) -> dict[str, Any]:
     if out_of_memory:
         gc.collect()
         output, failure = f"MemoryError: the handler exceeded its {memory_mb} MB memory limit", "memory"
-    recycle = threading.active_count() > 1
+    recycle = threading.active_count() > 1 or _has_children()
     return {"output": output, "failure": failure, "stdout": out.text(), "stderr": err.text(), "recycle": recycle}
 
 
@@ -220,6 +221,23 @@ def _warm_up() -> None:
 
     Probe.model_validate({"name": "x"}).model_dump()
     asyncio.run(asyncio.sleep(0))
+
+
+def _has_children() -> bool:
+    """Whether a process the snippet started still runs (or is unreaped). ``subprocess`` and ``os.system`` fork in
+    C, past ``os.register_at_fork``; as a child subreaper the worker also inherits what they double-forked."""
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return False
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/children") as children:
+                if children.read().strip():
+                    return True
+        except OSError:
+            continue
+    return False
 
 
 def _limit_memory(memory_mb: int) -> None:

@@ -192,7 +192,7 @@ def replay_delivery(*, engine: Engine, secret: str, delivery_id: int, body: byte
     It gets a new ``webhook-id`` (``replay-<id>-<random>``, so it is not a duplicate), a fresh timestamp and a
     signature made with the console's own secret; the stored row records ``replay_of``. An edited ``body`` is
     made in the console, not sent by the platform: the row is ``console_made`` and so is every timeline line it
-    causes (their summaries say so). Its ``sequence``
+    causes (their summaries say so); so is a replay of a ``console_made`` delivery, edited or not. Its ``sequence``
     decides, as for any delivery, whether it applies or is history. The stored row keeps no signature: the
     console's own would make the log a signing oracle.
 
@@ -202,7 +202,9 @@ def replay_delivery(*, engine: Engine, secret: str, delivery_id: int, body: byte
     """
     with write_connection(engine) as conn:
         original = conn.execute(
-            select(DELIVERIES.c.body, DELIVERIES.c.verdict).where(DELIVERIES.c.id == delivery_id)
+            select(DELIVERIES.c.body, DELIVERIES.c.verdict, DELIVERIES.c.console_made).where(
+                DELIVERIES.c.id == delivery_id
+            )
         ).first()
     if original is None:
         raise NotFound(f"no delivery with id {delivery_id}")
@@ -223,5 +225,10 @@ def replay_delivery(*, engine: Engine, secret: str, delivery_id: int, body: byte
         "user-agent": "tooldesk-replay",
     }
     return ingest_delivery(
-        engine=engine, secret=secret, body=raw, headers=headers, replay_of=delivery_id, console_made=body is not None
+        engine=engine,
+        secret=secret,
+        body=raw,
+        headers=headers,
+        replay_of=delivery_id,
+        console_made=body is not None or bool(original.console_made),
     )

@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from app.answerers import Answerer
 from app.db import read_session, write_session
@@ -35,6 +36,9 @@ from app.protocol import ToolResponses, ToolResult
 from app.services.outbox import Outbox, state_after_refusal
 from app.states import AttemptOutcome, RoundState
 
+BATCH = 500
+"""Round ids per query when reading many rounds' calls, results and drafts (SQLite bounds a query's parameters)."""
+
 
 def list_pending_rounds(*, engine: Engine) -> list[RoundPublic]:
     """Rounds waiting for an answer (state ``pending``), oldest first."""
@@ -42,7 +46,13 @@ def list_pending_rounds(*, engine: Engine) -> list[RoundPublic]:
         rows = session.exec(
             select(Round).where(Round.state == RoundState.PENDING).order_by(col(Round.opened_at), col(Round.id))
         ).all()
-        return [round_public(session, row) for row in rows]
+        return rounds_public(session, rows)
+
+
+def count_pending_rounds(*, engine: Engine) -> int:
+    """How many rounds wait for an answer: one query, for the badge every open tab refreshes on every change."""
+    with read_session(engine) as session:
+        return session.exec(select(func.count()).select_from(Round).where(Round.state == RoundState.PENDING)).one()
 
 
 def get_round(*, engine: Engine, round_id: int) -> RoundPublic:
@@ -56,19 +66,40 @@ def get_round(*, engine: Engine, round_id: int) -> RoundPublic:
 
 def round_public(session: Session, row: Round) -> RoundPublic:
     """A round row with its calls and results, as the API and UI show it."""
-    calls = session.exec(
-        select(ToolCallRow).where(ToolCallRow.round_id == row.id).order_by(col(ToolCallRow.position))
-    ).all()
-    results = session.exec(
-        select(ToolResultRow).where(ToolResultRow.round_id == row.id).order_by(col(ToolResultRow.id))
-    ).all()
-    drafts = session.exec(select(Draft).where(Draft.round_id == row.id).order_by(col(Draft.id))).all()
-    return RoundPublic(
-        **row.model_dump(),
-        tool_calls=[ToolCallPublic(tool_call_id=c.tool_call_id, name=c.name, arguments=c.arguments) for c in calls],
-        results=[ToolResultPublic.model_validate(r, from_attributes=True) for r in results],
-        drafts=[DraftPublic.model_validate(d, from_attributes=True) for d in drafts],
-    )
+    return rounds_public(session, [row])[0]
+
+
+def rounds_public(session: Session, rows: Sequence[Round]) -> list[RoundPublic]:
+    """``round_public`` for many rounds, with three queries for every ``BATCH`` of them (not three a round: the
+    Inbox of every open tab reads every pending round on every change)."""
+    calls: dict[int, list[ToolCallRow]] = defaultdict(list)
+    results: dict[int, list[ToolResultRow]] = defaultdict(list)
+    drafts: dict[int, list[Draft]] = defaultdict(list)
+    ids = [row.id for row in rows if row.id is not None]
+    for start in range(0, len(ids), BATCH):
+        batch = ids[start : start + BATCH]
+        for call in session.exec(
+            select(ToolCallRow).where(col(ToolCallRow.round_id).in_(batch)).order_by(col(ToolCallRow.position))
+        ):
+            calls[call.round_id].append(call)
+        for result in session.exec(
+            select(ToolResultRow).where(col(ToolResultRow.round_id).in_(batch)).order_by(col(ToolResultRow.id))
+        ):
+            results[result.round_id].append(result)
+        for draft in session.exec(select(Draft).where(col(Draft.round_id).in_(batch)).order_by(col(Draft.id))):
+            drafts[draft.round_id].append(draft)
+    return [
+        RoundPublic(
+            **row.model_dump(),
+            tool_calls=[
+                ToolCallPublic(tool_call_id=c.tool_call_id, name=c.name, arguments=c.arguments)
+                for c in calls.get(row.id or 0, [])
+            ],
+            results=[ToolResultPublic.model_validate(r, from_attributes=True) for r in results.get(row.id or 0, [])],
+            drafts=[DraftPublic.model_validate(d, from_attributes=True) for d in drafts.get(row.id or 0, [])],
+        )
+        for row in rows
+    ]
 
 
 async def submit_round(

@@ -18,7 +18,7 @@ from app.models import Agent, Event, EventPublic, Round, Run, RunDetail, RunPubl
 from app.platform.client import PlatformClient
 from app.protocol import RunStatus
 from app.services.events import add_event
-from app.services.rounds import round_public
+from app.services.rounds import rounds_public
 from app.states import EventKind, RunStatusName
 
 
@@ -130,7 +130,7 @@ def get_run(*, engine: Engine, task_id: int) -> RunDetail:
         ).all()
         return RunDetail(
             **_run_public(run, _agent_names(session)).model_dump(),
-            rounds=[round_public(session, row) for row in rounds],
+            rounds=rounds_public(session, rounds),
             events=[EventPublic.model_validate(event, from_attributes=True) for event in events],
         )
 

@@ -85,7 +85,7 @@ def root() -> None:
 
     async def update_badge() -> None:
         engine = get_runtime().engine
-        pending = await asyncio.to_thread(lambda: len(rounds.list_pending_rounds(engine=engine)))
+        pending = await asyncio.to_thread(lambda: rounds.count_pending_rounds(engine=engine))
         badge.set_text(str(pending))
         badge.set_visibility(pending > 0)
 

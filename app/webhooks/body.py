@@ -3,14 +3,21 @@
 A request whose ``Content-Length`` is above the limit is not read at all; one without it (chunked) is read chunk
 by chunk and dropped as soon as the bytes read pass the limit, so at most the limit plus one chunk is ever held
 in memory, whatever the sender sends. The rest of the body is never read (the server closes the connection).
+A body must arrive whole within ``READ_SECONDS`` (the platform's own timeout), so connections trickling a byte
+now and then cannot be held open for ever: past it the answer is 408 ``body_timeout`` and nothing is stored.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
+from app.errors import BodyTimeout
+
+READ_SECONDS = 10.0
+"""How long a webhook body may take to arrive: the platform gives up on an answer after 10 s anyway."""
 PREFIX_BYTES = 4096
 """How much of a refused body is stored: its first 4 KB (with its length and SHA-256)."""
 
@@ -42,22 +49,29 @@ async def read_body(*, chunks: AsyncIterator[bytes], headers: Mapping[str, str],
 
     Returns at once, reading nothing, when ``Content-Length`` (``headers`` in lower case, as Starlette gives
     them) is above ``limit``; stops reading at the first chunk that takes the total above ``limit``. Raises
-    nothing for a bad ``Content-Length`` (the server has already framed the body; it is then only ignored).
+    ``BodyTimeout`` when the body takes longer than ``READ_SECONDS``, nothing for a bad ``Content-Length`` (the
+    server has already framed the body; it is then only ignored).
     """
     declared = _declared_length(headers.get("content-length"))
     if declared is not None and declared > limit:
         return ReadBody(data=b"", length=0, sha256=hashlib.sha256(b"").hexdigest(), complete=False, declared=declared)
     digest = hashlib.sha256()
     data = bytearray()
-    async for chunk in chunks:
-        if not chunk:
-            continue
-        digest.update(chunk)
-        data += chunk
-        if len(data) > limit:
-            return ReadBody(
-                data=bytes(data), length=len(data), sha256=digest.hexdigest(), complete=False, declared=declared
-            )
+    try:
+        async with asyncio.timeout(READ_SECONDS):
+            async for chunk in chunks:
+                if not chunk:
+                    continue
+                digest.update(chunk)
+                data += chunk
+                if len(data) > limit:
+                    return ReadBody(
+                        data=bytes(data), length=len(data), sha256=digest.hexdigest(), complete=False, declared=declared
+                    )
+    except TimeoutError:
+        raise BodyTimeout(
+            f"the body did not arrive within {READ_SECONDS:g} s ({len(data):,} bytes came): send it at once"
+        ) from None
     return ReadBody(data=bytes(data), length=len(data), sha256=digest.hexdigest(), complete=True, declared=declared)
 
 

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 
 from app.api.common import json_body
 from app.config import WEBHOOK_PATH
-from app.errors import RateLimited
+from app.errors import BodyTimeout, RateLimited
 from app.protocol import RunStatus
 from app.runtime import get_runtime
 from app.services.ingest import ingest_delivery
@@ -40,11 +40,15 @@ async def receive_delivery(request: Request) -> JSONResponse:
     reading, or as soon as the streamed bytes pass the limit, without reading the rest). Every answer comes after
     the request is stored: whole when verified, its first 4 KB, length and SHA-256 when refused. Past
     ``TOOLDESK_REFUSED_RATE`` refusals a minute from one address the answer is 429 with ``Retry-After`` and
-    nothing is stored (``app.webhooks.limits``)."""
+    nothing is stored (``app.webhooks.limits``); a body that takes longer than 10 s to arrive is answered 408
+    ``body_timeout`` and not stored (``app.webhooks.body``)."""
     runtime = get_runtime()
     headers = dict(request.headers)
     limit = runtime.settings.max_body_bytes
-    body = await read_body(chunks=request.stream(), headers=headers, limit=limit)
+    try:
+        body = await read_body(chunks=request.stream(), headers=headers, limit=limit)
+    except BodyTimeout as exc:
+        return JSONResponse(exc.body(), status_code=exc.status)
     source = request.client.host if request.client else "unknown"
     try:
         outcome = await asyncio.to_thread(

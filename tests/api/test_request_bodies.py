@@ -3,11 +3,14 @@ anything is done otherwise), and any malformed body a 4xx in the contract's shap
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from nicegui import app as nicegui_app
+
+from app.guard import API_MAX_BODY_BYTES
 
 CLOCK = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b01"
 JSON = {"content-type": "application/json"}
@@ -108,3 +111,48 @@ def _resolve(schema: dict[str, Any], ref: str) -> Any:
     for part in ref.removeprefix("#/").split("/"):
         node = node.get(part) if isinstance(node, dict) else None
     return node
+
+
+class _CountedBody(httpx.AsyncByteStream):
+    """A request body of ``chunks`` megabytes that counts how many the server asked for."""
+
+    def __init__(self, chunks: int) -> None:
+        self.chunks = chunks
+        self.sent = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for _ in range(self.chunks):
+            self.sent += 1
+            yield b"A" * 1_000_000
+
+
+async def test_text_plain_large_body_refused_415_before_it_is_read(console: httpx.AsyncClient):
+    """A page on another origin can make a browser POST hundreds of megabytes as ``text/plain``."""
+    body = _CountedBody(200)
+
+    response = await console.post("/api/handlers/test", content=body, headers={"content-type": "text/plain"})
+
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "unsupported_media_type"
+    assert body.sent <= 1
+
+
+async def test_json_body_over_limit_refused_413_without_reading_the_rest(console: httpx.AsyncClient):
+    body = _CountedBody(200)
+
+    response = await console.post("/api/handlers/test", content=body, headers=JSON)
+
+    assert response.status_code == 413
+    error = response.json()["error"]
+    assert error["code"] == "body_too_large"
+    assert f"{API_MAX_BODY_BYTES:,}" in error["message"]
+    assert body.sent <= API_MAX_BODY_BYTES // 1_000_000 + 1
+
+
+async def test_json_body_declared_over_limit_refused_413(console: httpx.AsyncClient):
+    response = await console.post(
+        "/api/config", content=b"{}", headers={**JSON, "content-length": str(API_MAX_BODY_BYTES + 1)}
+    )
+
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "body_too_large"

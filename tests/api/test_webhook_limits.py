@@ -139,3 +139,28 @@ async def test_webhook_50_mb_body_refused_without_buffering_and_valid_delivery_a
     assert peak < 10 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB while refusing a 50 MB body"
     assert waited < 2.0, f"a valid delivery waited {waited:.2f} s"
     assert (await console.run(7404))["sequence"] == 2
+
+
+async def test_webhook_body_sent_slowly_answered_408_at_deadline(console: Console, monkeypatch: pytest.MonkeyPatch):
+    """Many connections each trickling a byte now and then would otherwise be held open for ever."""
+    monkeypatch.setattr("app.webhooks.body.READ_SECONDS", 0.5)
+    pulled = 0
+
+    async def trickle() -> AsyncIterator[bytes]:
+        nonlocal pulled
+        for _ in range(100):
+            pulled += 1
+            yield b" "
+            await asyncio.sleep(0.1)
+
+    started = time.perf_counter()
+    response = await console.post("/webhooks/sudoiq", content=trickle(), headers=sign(b"", msg_id="m_slow"))
+    waited = time.perf_counter() - started
+
+    assert response.status_code == 408, response.text
+    error = response.json()["error"]
+    assert error["code"] == "body_timeout"
+    assert "0.5 s" in error["message"]
+    assert waited < 2.0 and pulled < 20
+    await console.deliver(make_status(7405), "m_after_slow")
+    assert (await console.run(7405))["status"] == "awaiting_tool_calls"

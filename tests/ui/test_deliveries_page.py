@@ -100,3 +100,16 @@ async def test_run_page_shows_console_made_mark(user: User, console: Console):
     await user.should_see("made in the console")
     state = next(e for e in (await console.run(8306))["events"] if e["console_made"])
     await user.should_see(marker=f"console-made-{state['id']}")
+
+
+async def test_replay_of_console_made_delivery_stays_console_made(console: Console):
+    done = await _replayed_edit(console, 8307)
+
+    again = await console.post(f"/api/deliveries/{done['delivery_id']}/replay", json={})
+
+    assert again.status_code == 200 and again.json()["verdict"] == "history"
+    stored = (await console.get(f"/api/deliveries/{again.json()['delivery_id']}")).json()
+    assert stored["console_made"] is True
+    events = (await console.get("/api/runs/8307")).json()["events"]
+    late = [e for e in events if e["kind"] == "history" and e["summary"].startswith("made in the console")]
+    assert [e["console_made"] for e in late] == [True]

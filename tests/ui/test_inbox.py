@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+import sqlalchemy
 from nicegui.testing import User
 
 from app.runtime import Runtime
@@ -146,3 +149,27 @@ async def test_submit_inbox_deeply_nested_json_result_shows_problem(
         errors = [r.getMessage() for r in caplog.get_records("call") if r.levelname == "ERROR"]
         caplog.clear()  # keep NiceGUI's fixture teardown clean so the next UI test can start
     assert errors == []
+
+
+async def test_inbox_live_update_with_many_pending_rounds_reads_few_statements(
+    user: User, console: Console, runtime: Runtime
+):
+    """Every open Inbox reads the pending rounds on every change: that must not cost queries per round."""
+    for n in range(60):
+        await console.deliver(make_status(7700 + n), f"m_pending_{n}")
+    await user.open("/")
+    await user.should_see("run 7759 · round 1")
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    sqlalchemy.event.listen(runtime.engine, "before_cursor_execute", count)
+    try:
+        await console.deliver(make_status(7800), "m_one_more")
+        await user.should_see("run 7800 · round 1")
+        await asyncio.sleep(0.3)
+    finally:
+        sqlalchemy.event.remove(runtime.engine, "before_cursor_execute", count)
+    assert user.find(marker="inbox-count").elements.pop().text == "61"
+    assert len(statements) < 40, f"{len(statements)} statements for one delivery with one Inbox open"

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+import sqlalchemy
 from nicegui import ui
 from nicegui.testing import User
 
+from app.runtime import Runtime
 from app.ui.pages import runs as runs_page
 from tests.builders import AGENT_ID, Console, make_status, settled, take_errors, wait_for
 
@@ -91,3 +95,27 @@ async def test_open_runs_pagination_echo_from_browser_keeps_total(user: User, co
     echo = {"sortBy": "created_at", "descending": True, "page": 1, "rowsPerPage": 2, "rowsNumber": 0}
     await settled(lambda: user.find(marker="runs-table").trigger("update:pagination", echo))
     assert _table(user).pagination.get("rowsNumber") == 3
+
+
+async def test_runs_page_live_update_with_many_pending_rounds_reads_few_statements(
+    user: User, console: Console, runtime: Runtime
+):
+    """Every open tab follows every delivery: what each one reads must not grow with the inbox."""
+    for n in range(60):
+        await console.deliver(make_status(8700 + n), f"m_pending_{n}")
+    await user.open("/runs")
+    await user.should_see("60 run(s)")
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    sqlalchemy.event.listen(runtime.engine, "before_cursor_execute", count)
+    try:
+        await console.deliver(make_status(8800, status="running", sequence=1), "m_running")
+        await user.should_see("61 run(s)")
+        await asyncio.sleep(0.3)
+    finally:
+        sqlalchemy.event.remove(runtime.engine, "before_cursor_execute", count)
+    assert user.find(marker="inbox-count").elements.pop().text == "60"
+    assert len(statements) < 40, f"{len(statements)} statements for one delivery with one tab open"
