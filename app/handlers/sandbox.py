@@ -52,8 +52,10 @@ and, confined or not:
 - stdin, stdout and stderr on /dev/null (``print`` is captured in Python; writes to fd 1/2 vanish);
 - RLIMIT_AS = its start-up address space (about 45 MB) + ``memory_mb``, and no core dumps;
 - its own session, so a kill reaches the children it started;
-- a fresh globals dict per call, a reset working directory, and replacement after a timeout, a
-  crash, or a call that left threads running. ``sys.exit()`` is caught: "exception", worker kept.
+- one call per worker: after every call (answered, failed, timed out or crashed) the worker is
+  stopped and a fresh one started in its place, so nothing a snippet changes in its interpreter, its
+  /tmp or its processes reaches the next call; the pool keeps ``workers`` warm, so a call waits only
+  when calls come faster than workers start (about 0.4 s each). ``sys.exit()`` is caught: "exception".
 
 Where bubblewrap is missing or the kernel refuses its namespaces, ``start`` logs one line and Python
 handlers are disabled (every run is "disabled") unless ``TOOLDESK_SANDBOX_UNCONFINED=true``; then
@@ -69,8 +71,7 @@ attack. With a root console, a confined worker's uid outside its namespaces is r
 capabilities); the kernel then does not apply RLIMIT_NPROC, so a fork bomb is bounded only by the
 timeout, which ends its whole pid namespace (with a non-root console the limit of 128 holds). CPU
 time, disk and memory beyond the address-space cap (tmpfs pages, kernel memory) are not limited by a
-cgroup. A snippet can import every module of the Python installation, change interpreter state
-(monkeypatch a module) that later calls on the same worker see, and leave files in /tmp for them.
+cgroup. A snippet can import every module of the Python installation; what it changes there ends with its call.
 The timeout is wall clock; what the snippet printed before it is lost. Treat confined snippets as
 code that may be hostile but not as code that may hold a kernel exploit.
 """
@@ -232,20 +233,22 @@ class Sandbox:
             return _outcome(_failed("invalid_args", message), started)
         worker = await self._acquire()
         started = time.perf_counter()
-        keep = False
         try:
             reply = await worker.call(body, call_id=call_id, limit=limit)
-            keep = not reply.recycle
         except WorkerTimeout:
             reply = _failed("timeout", f"the handler timed out after {limit:g} s: its worker was stopped")
         except WorkerDied as exc:
             reply = _failed("crashed", f"the handler's worker process exited ({exc}): the pool starts a fresh one")
         finally:
-            if keep and self._idle is not None and not self._closed:
-                self._idle.put_nowait(worker)
-            else:
-                self._replace(worker)
+            # One call per worker: a snippet can rewrite anything in its interpreter (the worker's own functions
+            # included), so a reused worker would let it read and answer the next handler's calls.
+            self._replace(worker)
         return _outcome(reply, started)
+
+    @property
+    def idle_workers(self) -> int:
+        """Warm workers waiting for a call now (each call uses a fresh one; its replacement starts meanwhile)."""
+        return 0 if self._idle is None or self._closed else self._idle.qsize()
 
     async def _acquire(self) -> WorkerProcess:
         while True:

@@ -10,6 +10,7 @@ import pytest
 import pytest_asyncio
 
 from app.handlers.sandbox import Sandbox, SnippetOutcome, SnippetProblem, check_snippet
+from tests.builders import wait_for
 
 on_module_loop = pytest.mark.asyncio(loop_scope="module")
 
@@ -228,6 +229,7 @@ async def test_run_calls_beyond_pool_size_wait_and_all_answer(sandbox: Sandbox) 
 @on_module_loop
 async def test_run_two_sleeps_on_two_workers_run_in_parallel(sandbox: Sandbox) -> None:
     code = "import time\ndef handle(a, b, c):\n    time.sleep(0.5)\n    return 'slept'\n"
+    await wait_for(lambda: sandbox.idle_workers == 2, within=10.0)  # the workers earlier calls used are replaced
     started = time.perf_counter()
     outcomes = await asyncio.gather(call(sandbox, code), call(sandbox, code))
     assert [o.output for o in outcomes] == ["slept", "slept"]

@@ -136,10 +136,14 @@ async def test_run_child_process_does_not_outlive_worker() -> None:
     pool = Sandbox(workers=1, bwrap="bwrap", unconfined=False)
     await pool.start()
     seconds = f"59.{secrets.randbelow(10**8):08d}"  # a sleep no one else runs, to find it on the host
-    body = "import subprocess\n    subprocess.Popen(['sleep', args['seconds']], start_new_session=True)\n    return 'started'"
+    body = (
+        "import subprocess, time\n    subprocess.Popen(['sleep', args['seconds']], start_new_session=True)\n"
+        "    time.sleep(1.5)\n    return 'started'"
+    )
     try:
-        outcome = await attempt(pool, body, {"seconds": seconds})
+        running = asyncio.create_task(attempt(pool, body, {"seconds": seconds}))
         running_with_worker = await asyncio.to_thread(_wait_started, f"sleep\0{seconds}\0", within=5.0)
+        outcome = await running
     finally:
         await pool.aclose()
     try:
@@ -238,12 +242,6 @@ def handle(args, agent_id, task_id):
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a warm worker runs every snippet in the same interpreter: one handler can patch the worker's own "
-    "functions (or modules, builtins) and so read and rewrite later calls of other agents' handlers; each call "
-    "needs a fresh process (a fork of the warmed worker per call, or a worker replaced after every call)",
-)
 async def test_run_after_snippet_patches_worker_gets_own_answer_and_keeps_args_private() -> None:
     pool = Sandbox(workers=1, timeout=3.0, bwrap="bwrap", unconfined=False)
     await pool.start()
