@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from app.config import get_settings
+from app.webhooks import body as webhook_body
 from tests.builders import Console, encode, make_status, sign
 
 CHUNK = 64 * 1024
@@ -143,7 +144,7 @@ async def test_webhook_50_mb_body_refused_without_buffering_and_valid_delivery_a
 
 async def test_webhook_body_sent_slowly_answered_408_at_deadline(console: Console, monkeypatch: pytest.MonkeyPatch):
     """Many connections each trickling a byte now and then would otherwise be held open for ever."""
-    monkeypatch.setattr("app.webhooks.body.READ_SECONDS", 0.5)
+    monkeypatch.setattr(webhook_body, "READ_SECONDS", 0.5)
     pulled = 0
 
     async def trickle() -> AsyncIterator[bytes]:
