@@ -8,7 +8,7 @@ What it does:
 
 1. starts the real console (``python -m app --port <free port>``) in a temporary
    folder with its own SQLite file and a generated ``whsec_`` secret, and waits
-   until ``GET /api/runs`` answers 200;
+   until ``GET /signin`` answers 200;
 2. starts the baseline (``bench/baseline_app.py`` under uvicorn): verify the
    signature, one SQLite INSERT (WAL, ``synchronous=FULL``), commit, answer 200;
 3. from this process (the servers are separate processes), sends signed
@@ -487,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
             port=port,
         )
         servers.append(baseline)
-        console.wait_ready("/api/runs", expect=200)
+        console.wait_ready("/signin", expect=200)  # open without signing in
         baseline.wait_ready(WEBHOOK_PATH, expect=None)
         print(f"console pid {console.process.pid} started, RSS {console.rss_mib():.0f} MiB", file=sys.stderr)
 
