@@ -21,9 +21,7 @@ folder of their own. ``rules_pool()`` gives the running console's pool, started 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
-import logging
 from typing import Any
 
 from app.config import get_settings
@@ -31,10 +29,9 @@ from app.handlers._worker_process import WorkerDied, WorkerProcess, WorkerTimeou
 from app.handlers.answer import Answer
 from app.handlers.rules_core import RulesJson
 from app.handlers.templates import TemplateContext
+from app.handlers.worker_pool import WorkerPool
 
-log = logging.getLogger("tooldesk")
 WORKER_MODULE = "app.handlers._rules_worker"
-_RESPAWN_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)  # seconds between attempts when a worker fails to start
 
 
 class RulesPool:
@@ -50,35 +47,18 @@ class RulesPool:
         self.workers = workers
         self.timeout = timeout
         self.memory_mb = memory_mb
-        self._idle: asyncio.Queue[WorkerProcess | None] = asyncio.Queue()
-        self._live: set[WorkerProcess] = set()
-        self._respawns: set[asyncio.Task[None]] = set()
-        self._closed = False
+        self._pool = WorkerPool(name="rules pool", spawn=self._spawn)
 
     async def start(self) -> None:
         """Start the workers and wait until every one is ready (about half a second).
 
         Raises WorkerDied (one exited or was not ready within 30 s) or OSError (one could not be started).
         """
-        try:
-            started = await asyncio.gather(*(self._spawn() for _ in range(self.workers)))
-        except BaseException:
-            await self.aclose()
-            raise
-        for worker in started:
-            self._idle.put_nowait(worker)
+        await self._pool.start(self.workers)
 
     async def aclose(self) -> None:
         """Stop every worker (a call in flight answers that its worker exited); safe to call twice."""
-        if self._closed:
-            return
-        self._closed = True
-        for task in self._respawns:
-            task.cancel()
-        await asyncio.gather(*self._respawns, return_exceptions=True)
-        doomed, self._live = self._live, set()
-        await asyncio.gather(*(worker.stop() for worker in doomed))
-        self._idle.put_nowait(None)  # wakes callers waiting for a worker; they raise
+        await self._pool.aclose()
 
     async def answer(self, spec: RulesJson, ctx: TemplateContext) -> Answer:
         """The rules' answer to the call in ``ctx`` (``rules_core.evaluate_rules``). Every failure, the limits
@@ -97,7 +77,7 @@ class RulesPool:
             body = json.dumps(request, allow_nan=False).encode("ascii")
         except (TypeError, ValueError) as exc:
             return Answer(f"the arguments are not JSON ({exc}): the platform sends JSON, so check the caller", True)
-        worker = await self._acquire()
+        worker = await self._pool.acquire()
         keep = False
         try:
             reply = _parse(await worker.exchange(body, limit=self.timeout))
@@ -117,10 +97,7 @@ class RulesPool:
                 note="crashed",
             )
         finally:
-            if keep and not self._closed:
-                self._idle.put_nowait(worker)
-            else:
-                self._replace(worker)
+            self._pool.release(worker, keep=keep)
         if reply["failure"] == "memory":
             return Answer(
                 f"template render ran out of memory (limit TOOLDESK_TEMPLATE_MEMORY_MB, {self.memory_mb} MB): build "
@@ -130,52 +107,8 @@ class RulesPool:
             )
         return Answer(output=reply["output"], is_error=reply["is_error"], note=reply["note"])
 
-    async def _acquire(self) -> WorkerProcess:
-        while True:
-            if self._closed:
-                raise RuntimeError("the rules pool is not running (closed)")
-            worker = await self._idle.get()
-            if worker is None:
-                self._idle.put_nowait(None)
-                continue
-            if worker.alive:
-                return worker
-            self._replace(worker)  # died while idle
-
-    def _replace(self, worker: WorkerProcess) -> None:
-        """Kill ``worker`` and, unless closing, start a fresh one in the background."""
-        worker.kill()
-        if worker not in self._live:
-            return
-        self._live.discard(worker)
-        task = asyncio.get_running_loop().create_task(self._respawn(worker))
-        self._respawns.add(task)
-        task.add_done_callback(self._respawns.discard)
-
-    async def _respawn(self, old: WorkerProcess) -> None:
-        await old.stop()
-        for attempt in itertools.count():
-            if self._closed:
-                return
-            try:
-                worker = await self._spawn()
-            except Exception as exc:
-                if self._closed:
-                    return
-                delay = _RESPAWN_DELAYS[min(attempt, len(_RESPAWN_DELAYS) - 1)]
-                log.warning("rules worker failed to start (%s): trying again in %g s", exc, delay)
-                await asyncio.sleep(delay)
-                continue
-            self._idle.put_nowait(worker)
-            return
-
     async def _spawn(self) -> WorkerProcess:
-        worker = await WorkerProcess.spawn(memory_mb=self.memory_mb, bwrap=None, module=WORKER_MODULE)
-        if self._closed:
-            await worker.stop()
-            raise WorkerDied("the rules pool closed while the worker started")
-        self._live.add(worker)
-        return worker
+        return await WorkerProcess.spawn(memory_mb=self.memory_mb, bwrap=None, module=WORKER_MODULE)
 
 
 def _parse(body: bytes) -> dict[str, Any]:

@@ -78,8 +78,6 @@ code that may be hostile but not as code that may hold a kernel exploit.
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import logging
 import secrets
 import time
@@ -97,11 +95,11 @@ from app.handlers._worker_process import (
 )
 from app.handlers.snippet_check import SnippetProblem, check_snippet
 from app.handlers.threads import in_handler_thread
+from app.handlers.worker_pool import WorkerPool
 
 __all__ = ["Sandbox", "SnippetOutcome", "SnippetProblem", "check_snippet"]
 log = logging.getLogger("tooldesk")
 UNCONFINED_SETTING = "TOOLDESK_SANDBOX_UNCONFINED"
-_RESPAWN_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)  # seconds between attempts when a worker fails to start
 
 
 @dataclass(frozen=True)
@@ -152,11 +150,8 @@ class Sandbox:
         self.unconfined = unconfined
         self.confined: bool | None = None  # known after start()
         self.disabled: str | None = None  # after start(): why runs are refused, when they are
-        self._idle: asyncio.Queue[WorkerProcess | None] | None = None
-        self._live: set[WorkerProcess] = set()
-        self._dying: set[WorkerProcess] = set()  # replaced, not yet reaped
-        self._respawns: set[asyncio.Task[None]] = set()
-        self._closed = False
+        self._pool = WorkerPool(name="sandbox", spawn=self._spawn)
+        self._started = False
 
     async def start(self) -> None:
         """Start the workers and wait until every one is ready (about 0.3 s).
@@ -166,9 +161,9 @@ class Sandbox:
         workers (``unconfined``) or none: every ``run`` is then a "disabled" outcome naming the setting.
         Raises WorkerDied (it exited or was not ready within 30 s) or OSError (it could not be started).
         """
-        if self._idle is not None:
+        if self._started:
             raise RuntimeError("the sandbox is already started")
-        self._idle = asyncio.Queue()
+        self._started = True
         await in_handler_thread(_confine.remove_stale_dirs)
         refused = await _confine.probe(self.bwrap)
         self.confined = refused is None
@@ -186,26 +181,11 @@ class Sandbox:
                 refused,
             )
             _confine.warn_if_interpreter_closed()
-        try:
-            started = await asyncio.gather(*(self._spawn() for _ in range(self.workers)))
-        except BaseException:
-            await self.aclose()
-            raise
-        for worker in started:
-            self._idle.put_nowait(worker)
+        await self._pool.start(self.workers)
 
     async def aclose(self) -> None:
         """Stop every worker (a call in flight ends as "crashed"); safe to call twice."""
-        if self._closed:
-            return
-        self._closed = True
-        for task in self._respawns:
-            task.cancel()
-        await asyncio.gather(*self._respawns, return_exceptions=True)
-        doomed, self._live, self._dying = self._live | self._dying, set(), set()
-        await asyncio.gather(*(worker.stop() for worker in doomed))
-        if self._idle is not None:
-            self._idle.put_nowait(None)  # wakes callers waiting for a worker; they raise
+        await self._pool.aclose()
 
     async def run(
         self,
@@ -231,7 +211,9 @@ class Sandbox:
         except (TypeError, ValueError) as exc:
             message = f"the arguments are not a JSON object ({exc}): the platform sends JSON, so check the caller"
             return _outcome(_failed("invalid_args", message), started)
-        worker = await self._acquire()
+        if not self._started:
+            raise RuntimeError("the sandbox is not running: await start() first")
+        worker = await self._pool.acquire()
         started = time.perf_counter()
         try:
             reply = await worker.call(body, call_id=call_id, limit=limit)
@@ -242,64 +224,16 @@ class Sandbox:
         finally:
             # One call per worker: a snippet can rewrite anything in its interpreter (the worker's own functions
             # included), so a reused worker would let it read and answer the next handler's calls.
-            self._replace(worker)
+            self._pool.release(worker, keep=False)
         return _outcome(reply, started)
 
     @property
     def idle_workers(self) -> int:
         """Warm workers waiting for a call now (each call uses a fresh one; its replacement starts meanwhile)."""
-        return 0 if self._idle is None or self._closed else self._idle.qsize()
-
-    async def _acquire(self) -> WorkerProcess:
-        while True:
-            if self._idle is None or self._closed:
-                raise RuntimeError("the sandbox is not running: await start() first (and not after aclose())")
-            worker = await self._idle.get()
-            if worker is None:
-                self._idle.put_nowait(None)
-                continue
-            if worker.alive:
-                return worker
-            self._replace(worker)  # died while idle
-
-    def _replace(self, worker: WorkerProcess) -> None:
-        """Stop ``worker`` and, unless closing, start a fresh one in the background."""
-        if worker not in self._live:
-            return
-        self._live.discard(worker)
-        self._dying.add(worker)
-        worker.kill()
-        task = asyncio.get_running_loop().create_task(self._respawn(worker))
-        self._respawns.add(task)
-        task.add_done_callback(self._respawns.discard)
-
-    async def _respawn(self, old: WorkerProcess) -> None:
-        """Start a worker in ``old``'s place, retrying every few seconds until one starts or the pool closes."""
-        await old.stop()
-        self._dying.discard(old)
-        for attempt in itertools.count():
-            if self._closed:
-                return
-            try:
-                worker = await self._spawn()
-            except Exception as exc:
-                if self._closed:
-                    return
-                delay = _RESPAWN_DELAYS[min(attempt, len(_RESPAWN_DELAYS) - 1)]
-                log.warning("sandbox worker failed to start (%s): trying again in %g s", exc, delay)
-                await asyncio.sleep(delay)
-                continue
-            if self._idle is not None:
-                self._idle.put_nowait(worker)
-            return
+        return self._pool.idle_workers
 
     async def _spawn(self) -> WorkerProcess:
-        worker = await WorkerProcess.spawn(memory_mb=self.memory_mb, bwrap=None if not self.confined else self.bwrap)
-        if self._closed:
-            await worker.stop()
-            raise WorkerDied("the sandbox closed while the worker started")
-        self._live.add(worker)
-        return worker
+        return await WorkerProcess.spawn(memory_mb=self.memory_mb, bwrap=None if not self.confined else self.bwrap)
 
 
 def _outcome(reply: Reply, started: float) -> SnippetOutcome:
