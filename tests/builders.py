@@ -193,6 +193,11 @@ def take_errors(caplog: Any) -> list[str]:
 async def open_handler_editor(user: Any, tool: str = "tool-Clock-get_current_time") -> None:
     """Open the Handlers page and a tool's editor (agents are synced at start; the list refreshes when they
     arrive)."""
+    from app.runtime import get_runtime
+    from app.services import agents
+
+    engine = get_runtime().engine
+    await wait_for(lambda: agents.list_agents(engine=engine), within=30.0)  # the start-up sync, slow on a busy machine
     await user.open("/handlers")
     await user.should_see(marker=tool, retries=100)
     user.find(marker=tool).click()
