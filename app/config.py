@@ -143,6 +143,10 @@ class Settings(BaseSettings):
         default=8 * 3600.0, gt=0, le=30 * 86400, allow_inf_nan=False,
         description="seconds a browser's sign-in lasts without being used; then it signs in again",
     )  # fmt: skip
+    reconnect_timeout: float = Field(
+        default=60.0, ge=3, le=3600, allow_inf_nan=False,
+        description="seconds an open page may stay offline and reconnect without reloading (what it holds is kept)",
+    )  # fmt: skip
     signin_link_ttl: float = Field(
         default=86400.0, gt=0, le=30 * 86400, allow_inf_nan=False,
         description="seconds the first-start sign-in link (printed to the terminal) stays valid; it works once",

@@ -46,6 +46,7 @@ def make_engine(database_url: str) -> Engine:
     event.listen(engine, "connect", _on_connect)
     SQLModel.metadata.create_all(engine)
     _add_missing_columns(engine)
+    _add_missing_indexes(engine)
     _upgrade_answered_by(engine)
     return engine
 
@@ -76,6 +77,20 @@ def _add_missing_columns(engine: Engine) -> None:
                 default = default.value if isinstance(default, Enum) else default
                 suffix = f" DEFAULT {default!r}" if isinstance(default, int | float | str) else ""
                 conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{suffix}')
+
+
+_INDEXED_LATER = ("draft",)
+"""Tables that gained an index after databases with them were made (``create_all`` makes only missing tables)."""
+
+
+def _add_missing_indexes(engine: Engine) -> None:
+    """Additive: the indexes of ``_INDEXED_LATER`` tables that an older database lacks (the draft table's unique
+    index over a person's typed drafts, which hold no rows in such a database)."""
+    with engine.begin() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            if table.name in _INDEXED_LATER:
+                for index in table.indexes:
+                    index.create(conn, checkfirst=True)
 
 
 _ANSWERED_TABLES = ("round", "tool_result", "draft", "outbox")

@@ -107,6 +107,7 @@ def serve(settings: Settings) -> None:
         show=False,
         fastapi_docs=True,
         show_welcome_message=True,
+        reconnect_timeout=settings.reconnect_timeout,  # a short drop never reloads the page (issue 8, C15)
     )
 
 

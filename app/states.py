@@ -29,7 +29,8 @@ JSON carries the plain word, and the OpenAPI schema lists the allowed values.
 - ``HandlerMode``: what a handler does when a round arrives: ``manual`` (a person answers), ``suggest`` (its
   answer pre-fills the form), ``auto`` (it answers; a round whose calls are all auto submits itself).
 - ``DraftMode``: how a stored draft answer is used: ``suggest`` and ``auto`` as the handler's mode, ``replay``
-  (an answer copied from the original run, sent without a person).
+  (an answer copied from the original run, sent without a person), ``typed`` (what a person typed in the inbox
+  and has not sent yet: kept per person, brought back when the card is drawn again).
 - ``AnswererKind``: who answered a call or a round (``app.answerers`` derives the text shown).
 - ``Role``: what a signed-in user or an API token may do (README, "Security"): ``viewer`` reads everything but
   secrets, ``answerer`` also answers rounds and starts and cancels runs, ``admin`` also edits handlers, modes,
@@ -144,11 +145,17 @@ class HandlerMode(StrEnum):
 
 
 class DraftMode(StrEnum):
-    """How a draft answer is used: suggested to a person, or sent as is (auto, replay)."""
+    """How a draft answer is used: suggested to a person, sent as is (auto, replay), or a person's own unsent
+    text (typed)."""
 
     SUGGEST = "suggest"
     AUTO = "auto"
     REPLAY = "replay"
+    TYPED = "typed"
+
+
+HANDLER_DRAFT_MODES = (DraftMode.SUGGEST, DraftMode.AUTO, DraftMode.REPLAY)
+"""The drafts a handler or a replay made (``RoundPublic.drafts``, the responder); not a person's typed ones."""
 
 
 class AnswererKind(StrEnum):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from app.models.answered import AnsweredColumns
@@ -49,8 +49,25 @@ class HandlerVersion(SQLModel, table=True):
 
 
 class Draft(AnsweredColumns, table=True):
-    """A handler's answer to one tool call, before it is sent: ``mode`` auto or replay (sent as is) or suggest
-    (a person approves or edits it)."""
+    """An answer to one tool call, before it is sent. ``mode`` auto or replay: a handler's or replay's answer, sent
+    as is; suggest: a handler's answer a person approves or edits; typed: what a person typed in the inbox, saved
+    as they type (``app.services.typed_drafts``).
+
+    A typed draft names its person in the answerer columns (kind ``person``, ``answered_user``), is unique per
+    round, tool call and person (the partial index below), keeps the result field's JSON mode in ``as_json``, the
+    last save in ``updated_at``, and ``claimed_at`` when that person claimed the round (first to type, or *Take
+    over*). Handler drafts leave the last three at their defaults."""
+
+    __table_args__ = (
+        Index(
+            "uq_draft_typed",
+            "round_id",
+            "tool_call_id",
+            "answered_user",
+            unique=True,
+            sqlite_where=text("mode = 'typed'"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     round_id: int = Field(index=True)
@@ -62,6 +79,9 @@ class Draft(AnsweredColumns, table=True):
     logs: str = ""
     duration_ms: float = 0.0
     created_at: float
+    as_json: bool = False
+    updated_at: float | None = None
+    claimed_at: float | None = None
 
 
 class OutboxItem(AnsweredColumns, table=True):

@@ -33,7 +33,7 @@ from app.protocol import ToolResult
 from app.services.outbox import Outbox
 from app.services.replay import draft_from_original
 from app.services.rounds import submit_round
-from app.states import AnswererKind, DraftMode, HandlerKind, HandlerMode, RoundState
+from app.states import HANDLER_DRAFT_MODES, AnswererKind, DraftMode, HandlerKind, HandlerMode, RoundState
 
 log = logging.getLogger("tooldesk")
 
@@ -163,7 +163,8 @@ def _work(engine: Engine, round_id: int) -> tuple[list[CallInput], dict[str, Han
         calls = session.exec(
             select(ToolCallRow).where(ToolCallRow.round_id == round_id).order_by(col(ToolCallRow.position))
         ).all()
-        drafted = set(session.exec(select(Draft.tool_call_id).where(Draft.round_id == round_id)).all())
+        handler_draft = Draft.round_id == round_id, col(Draft.mode).in_(HANDLER_DRAFT_MODES)
+        drafted = set(session.exec(select(Draft.tool_call_id).where(*handler_draft)).all())
         results = _earlier_results(session, row.task_id)
         todo = [
             CallInput(
@@ -230,7 +231,8 @@ def _all_auto(engine: Engine, round_id: int) -> tuple[list[ToolResult], dict[str
                 select(ToolCallRow.tool_call_id, ToolCallRow.name).where(ToolCallRow.round_id == round_id)
             ).all()
         )
-        drafts = {d.tool_call_id: d for d in session.exec(select(Draft).where(Draft.round_id == round_id)).all()}
+        handler_draft = Draft.round_id == round_id, col(Draft.mode).in_(HANDLER_DRAFT_MODES)
+        drafts = {d.tool_call_id: d for d in session.exec(select(Draft).where(*handler_draft)).all()}
         # the handlers' modes now, not when the drafts were made: a switch to auto sends a suggested round, a
         # switch to manual while a handler was still answering keeps the round for a person
         query = select(Handler.tool_name, Handler.mode).where(Handler.agent_id == row.agent_id)

@@ -34,7 +34,7 @@ from app.models import (
 )
 from app.protocol import ToolResponses, ToolResult
 from app.services.outbox import Outbox, state_after_refusal
-from app.states import AttemptOutcome, RoundState
+from app.states import HANDLER_DRAFT_MODES, AttemptOutcome, RoundState
 
 BATCH = 500
 """Round ids per query when reading many rounds' calls, results and drafts (SQLite bounds a query's parameters)."""
@@ -86,7 +86,8 @@ def rounds_public(session: Session, rows: Sequence[Round]) -> list[RoundPublic]:
             select(ToolResultRow).where(col(ToolResultRow.round_id).in_(batch)).order_by(col(ToolResultRow.id))
         ):
             results[result.round_id].append(result)
-        for draft in session.exec(select(Draft).where(col(Draft.round_id).in_(batch)).order_by(col(Draft.id))):
+        handler_drafts = col(Draft.round_id).in_(batch), col(Draft.mode).in_(HANDLER_DRAFT_MODES)
+        for draft in session.exec(select(Draft).where(*handler_drafts).order_by(col(Draft.id))):
             drafts[draft.round_id].append(draft)
     return [
         RoundPublic(

@@ -11,6 +11,7 @@ from nicegui import ui
 from app.runtime import get_runtime
 from app.services import agents, rounds
 from app.ui.components.round_form import RoundForm
+from app.ui.components.round_status import CardClock
 from app.ui.live import Live
 
 
@@ -41,7 +42,7 @@ def page(live: Live) -> None:
         names = {agent.agent_id: agent.name for agent in known}
         ids = {item.id for item in pending}
         for round_id, form in list(forms.items()):
-            if round_id not in ids and not form.sticky:
+            if round_id not in ids and await form.should_leave():  # a card with the person's text stays
                 done(round_id)
         for item in pending:
             if item.id in forms:
@@ -78,5 +79,6 @@ def page(live: Live) -> None:
         elif action == "submit":
             await form.send()
 
+    CardClock(forms)
     live.listen(refresh, keys=on_key)
     ui.timer(0, refresh, once=True)

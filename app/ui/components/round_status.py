@@ -1,0 +1,169 @@
+"""The live line of an inbox card: who else is answering (with *Take over*), the countdown to ``expires_at``, and
+what became of the round once it left the inbox. ``CardClock`` drives every card of a page from one timer.
+
+Texts: "alice is answering · 20 s ago", "bob took over · 3 s ago", "also typing: carol · 5 s ago",
+"expires in 4 s", "expired at 21:40:05: Submit is off", "answered by person: bob at 21:40:01" (case C14, C15).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from nicegui import ui
+
+from app.runtime import get_runtime
+from app.services import typed_drafts
+from app.services.typed_drafts import RoundPresence
+from app.states import Role
+from app.ui import access
+from app.ui.format import clock
+
+if TYPE_CHECKING:
+    from app.ui.components.round_form import RoundForm
+
+TICK_SECONDS = 0.5
+"""How often a page's cards update their countdowns and relative times and save typed drafts."""
+
+QUIET_SECONDS = 0.5
+"""A typed draft is saved once its fields have not changed for this long (so 0.5 to 1 s after the last
+keystroke), and at once when a field loses focus."""
+
+PRESENCE_REREAD = 5.0
+"""Seconds after which a page reads presence again even if this process saved nothing (a safety net)."""
+
+
+def deadline(expires_at: str | None) -> float | None:
+    """``expires_at`` (ISO 8601, ``Z`` allowed) as Unix seconds; ``None`` when absent or not a date."""
+    if not expires_at:
+        return None
+    try:
+        return datetime.fromisoformat(expires_at.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def ago(seconds: float) -> str:
+    """``3 s ago``, ``4 min ago``, ``2 h ago``."""
+    seconds = max(0, int(seconds))
+    if seconds < 120:
+        return f"{seconds} s ago"
+    if seconds < 7200:
+        return f"{seconds // 60} min ago"
+    return f"{seconds // 3600} h ago"
+
+
+def left(seconds: float) -> str:
+    """Time left, rounded up: ``4 s``, ``3 min 5 s``, ``2 h 10 min``."""
+    whole = max(0, math.ceil(seconds))
+    if whole < 120:
+        return f"{whole} s"
+    if whole < 7200:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"
+
+
+class RoundStatus:
+    """The line under a card's title. ``tick(now)`` refreshes its texts; it returns True once, when the round's
+    ``expires_at`` has just passed."""
+
+    def __init__(
+        self, round_id: int, expires_at: str | None, *, person: str, on_take_over: Callable[[], Awaitable[None]]
+    ) -> None:
+        self.person = person
+        self.expires_at = expires_at
+        self.deadline = deadline(expires_at)
+        self.expired = False
+        self.presence: RoundPresence | None = None
+        with ui.row().classes("w-full items-center gap-3 min-h-0"):
+            self.who = ui.label("").classes("text-sm text-orange-9").mark(f"presence-{round_id}")
+            self.take = (
+                ui.button("Take over", icon="pan_tool", on_click=access.guarded(Role.ANSWERER, on_take_over))
+                .props("flat dense no-caps size=sm")
+                .mark(f"take-over-{round_id}")
+            )
+            ui.space()
+            self.countdown = ui.label("").classes("text-xs text-grey-8").mark(f"countdown-{round_id}")
+            if expires_at:
+                self.countdown.tooltip(expires_at)
+        self.outcome = ui.label("").classes("text-sm font-bold text-primary").mark(f"outcome-{round_id}")
+        self.outcome.set_visibility(False)
+        self.take.set_visibility(False)
+        self.who.set_visibility(False)
+        self.countdown.set_visibility(bool(expires_at))
+        self.tick(time.time())
+
+    def tick(self, now: float) -> bool:
+        self._show_presence(now)
+        if self.expires_at and self.deadline is None:
+            self.countdown.set_text(f"expires {self.expires_at}")
+        if self.deadline is None or self.expired:
+            return False
+        if now < self.deadline:
+            self.countdown.set_text(f"expires in {left(self.deadline - now)}")
+            return False
+        self.expired = True
+        self.countdown.set_text(f"expired at {clock(self.deadline)}: Submit is off")
+        self.countdown.classes(replace="text-sm font-bold text-negative")
+        self.take.set_visibility(False)
+        return True
+
+    def finish(self, text: str) -> None:
+        """The round left the inbox: say what became of it; presence and countdown stop."""
+        self.deadline = None
+        self.presence = None
+        self.outcome.set_text(text)
+        self.outcome.set_visibility(True)
+        self.countdown.set_visibility(False)
+        self._show_presence(time.time())
+
+    def _show_presence(self, now: float) -> None:
+        found = self.presence
+        parts: list[str] = []
+        offer_take_over = False
+        if found is not None:
+            claimant = found.claimant
+            if claimant is not None and claimant.person != self.person:
+                if found.took_over_from(self.person) and claimant.claimed_at is not None:
+                    parts.append(f"{claimant.person} took over · {ago(now - claimant.claimed_at)}")
+                else:
+                    parts.append(f"{claimant.person} is answering · {ago(now - claimant.active_at)}")
+                offer_take_over = not self.expired and access.may(Role.ANSWERER)
+            also = [p for p in found.others(self.person) if claimant is None or p.person != claimant.person]
+            if also:
+                parts.append("also typing: " + ", ".join(f"{p.person} · {ago(now - p.active_at)}" for p in also))
+        self.who.set_text(" · ".join(parts) + (" (you can still submit yours)" if offer_take_over else ""))
+        self.who.set_visibility(bool(parts))
+        self.take.set_visibility(offer_take_over)
+
+
+class CardClock:
+    """One timer for all cards of a page (``forms`` by round id, as the page keeps them): every ``TICK_SECONDS``
+    it saves quiet typed drafts, re-reads presence after a save or claim (one query for all cards), and refreshes
+    countdowns and relative times."""
+
+    def __init__(self, forms: Mapping[int, RoundForm]) -> None:
+        self.forms = forms
+        self.seen = -1
+        self.read_at = 0.0
+        ui.timer(TICK_SECONDS, self.tick)
+
+    async def tick(self) -> None:
+        now = time.time()
+        open_forms = [form for form in self.forms.values() if not form.closed]
+        for form in open_forms:
+            await form.keeper.save(now=now)
+        revision = typed_drafts.revision()
+        if open_forms and (revision != self.seen or now - self.read_at > PRESENCE_REREAD):
+            self.seen, self.read_at = revision, now
+            engine = get_runtime().engine
+            ids = [form.round.id for form in open_forms]
+            found = await asyncio.to_thread(lambda: typed_drafts.presence(engine=engine, round_ids=ids))
+            for form in open_forms:
+                form.status.presence = found.get(form.round.id)
+        for form in open_forms:
+            form.tick(now)
