@@ -33,6 +33,9 @@ from app.db import read_session, write_session
 from app.models import Draft, OutboxItem, Round
 from app.states import DraftMode, RoundState
 
+BATCH = 500
+"""Round ids per query (SQLite bounds a query's parameters)."""
+
 _revision = [0]
 
 
@@ -114,19 +117,28 @@ def take_over(*, engine: Engine, round_id: int, person: str, fields: Sequence[Ty
     return True
 
 
-def load(*, engine: Engine, round_id: int, person: str) -> dict[str, TypedField]:
-    """``person``'s typed fields of a pending round by tool_call_id; empty once the round is not pending."""
+def load(*, engine: Engine, round_ids: Sequence[int], person: str) -> dict[int, dict[str, TypedField]]:
+    """``person``'s typed fields by round and tool_call_id, for those of ``round_ids`` still pending (one query for
+    every ``BATCH`` rounds)."""
+    found: dict[int, dict[str, TypedField]] = defaultdict(dict)
+    ids = list(round_ids)
     with read_session(engine) as session:
-        row = session.get(Round, round_id)
-        if row is None or row.state != RoundState.PENDING:
-            return {}
-        rows = session.exec(_typed(round_id).where(Draft.answered_user == person)).all()
-        return {
-            d.tool_call_id: TypedField(
-                tool_call_id=d.tool_call_id, output=d.output, as_json=d.as_json, is_error=d.is_error
-            )
-            for d in rows
-        }
+        for start in range(0, len(ids), BATCH):
+            rows = session.exec(
+                select(Draft)
+                .join(Round, col(Round.id) == col(Draft.round_id))
+                .where(
+                    col(Draft.round_id).in_(ids[start : start + BATCH]),
+                    Draft.mode == DraftMode.TYPED,
+                    Draft.answered_user == person,
+                    Round.state == RoundState.PENDING,
+                )
+            ).all()
+            for d in rows:
+                found[d.round_id][d.tool_call_id] = TypedField(
+                    tool_call_id=d.tool_call_id, output=d.output, as_json=d.as_json, is_error=d.is_error
+                )
+    return dict(found)
 
 
 def presence(*, engine: Engine, round_ids: Sequence[int]) -> dict[int, RoundPresence]:
@@ -134,12 +146,15 @@ def presence(*, engine: Engine, round_ids: Sequence[int]) -> dict[int, RoundPres
     if not round_ids:
         return {}
     people: dict[int, dict[str, Someone]] = defaultdict(dict)
+    ids = list(round_ids)
+    rows: list[tuple[int, str | None, float | None, float | None]] = []
     with read_session(engine) as session:
-        rows = session.exec(
-            select(Draft.round_id, Draft.answered_user, Draft.updated_at, Draft.claimed_at).where(
-                col(Draft.round_id).in_(list(round_ids)[:500]), Draft.mode == DraftMode.TYPED
-            )
-        ).all()
+        for start in range(0, len(ids), BATCH):
+            rows += session.exec(
+                select(Draft.round_id, Draft.answered_user, Draft.updated_at, Draft.claimed_at).where(
+                    col(Draft.round_id).in_(ids[start : start + BATCH]), Draft.mode == DraftMode.TYPED
+                )
+            ).all()
     for round_id, person, updated_at, claimed_at in rows:
         if person is None:
             continue

@@ -16,6 +16,7 @@ from nicegui import ui
 
 from app.runtime import get_runtime
 from app.services import typed_drafts
+from app.services.typed_drafts import TypedField
 from app.states import Role
 from app.ui import access
 from app.ui.components.round_status import QUIET_SECONDS
@@ -34,6 +35,7 @@ class DraftKeeper:
         self.active = active
         self.fields: Sequence[CallField] = ()
         self.changed_at: float | None = None  # the person's last edit not yet saved
+        self.restored = False
 
     def changed(self) -> None:
         self.changed_at = time.time()
@@ -41,10 +43,10 @@ class DraftKeeper:
     async def blurred(self) -> None:
         await self.save(now=time.time(), at_once=True)
 
-    async def restore(self) -> None:
-        """Fill in the person's typed draft of the round, if any, unless they have typed since the card appeared."""
-        engine, round_id, person = get_runtime().engine, self.round_id, self.person
-        typed = await asyncio.to_thread(lambda: typed_drafts.load(engine=engine, round_id=round_id, person=person))
+    def restore(self, typed: dict[str, TypedField]) -> None:
+        """Fill in the person's typed draft of the round (``typed`` by tool_call_id), unless they have typed since
+        the card appeared. ``CardClock`` reads the drafts of all new cards at once."""
+        self.restored = True
         if self.changed_at is not None:
             return
         for field in self.fields:

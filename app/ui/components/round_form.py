@@ -192,7 +192,6 @@ class RoundForm:
         if self.status.expired:
             self.tick(time.time())
         self.keeper.fields = self.fields
-        ui.timer(0, self.keeper.restore, once=True)
 
     def tick(self, now: float) -> None:
         """Refresh the status line; at ``expires_at`` turn Submit off (case C14)."""

@@ -143,7 +143,7 @@ class RoundStatus:
 
 class CardClock:
     """One timer for all cards of a page (``forms`` by round id, as the page keeps them): every ``TICK_SECONDS``
-    it saves quiet typed drafts, re-reads presence after a save or claim (one query for all cards), and refreshes
+    it fills in the typed drafts of new cards (one query), saves quiet typed drafts, re-reads presence after a save or claim (one query for all cards), and refreshes
     countdowns and relative times."""
 
     def __init__(self, forms: Mapping[int, RoundForm]) -> None:
@@ -155,12 +155,18 @@ class CardClock:
     async def tick(self) -> None:
         now = time.time()
         open_forms = [form for form in self.forms.values() if not form.closed]
+        engine = get_runtime().engine
+        new = [form for form in open_forms if not form.keeper.restored]
+        if new:
+            ids, person = [form.round.id for form in new], new[0].person
+            typed = await asyncio.to_thread(lambda: typed_drafts.load(engine=engine, round_ids=ids, person=person))
+            for form in new:
+                form.keeper.restore(typed.get(form.round.id, {}))
         for form in open_forms:
             await form.keeper.save(now=now)
         revision = typed_drafts.revision()
         if open_forms and (revision != self.seen or now - self.read_at > PRESENCE_REREAD):
             self.seen, self.read_at = revision, now
-            engine = get_runtime().engine
             ids = [form.round.id for form in open_forms]
             found = await asyncio.to_thread(lambda: typed_drafts.presence(engine=engine, round_ids=ids))
             for form in open_forms:
