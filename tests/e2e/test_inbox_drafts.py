@@ -15,12 +15,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.builders import CLOCK, sign
 from tests.e2e.conftest import UI_TIMEOUT_MS, _free_port
@@ -96,14 +97,9 @@ def test_typed_draft_survives_ten_seconds_offline_and_a_reload(page: Page, serve
 
 
 def _add_user(server: Console, name: str, password: str) -> None:
-    """``python -m app user add`` on the session console's database (once)."""
+    """``python -m app user add`` on the session console's database."""
     workdir = server.log_path.parent
     env = console_env(dict(os.environ)) | {"TOOLDESK_DATABASE_URL": f"sqlite:///{workdir}/e2e.db"}
-    listed = subprocess.run(
-        [sys.executable, "-m", "app", "user", "list"], cwd=workdir, env=env, capture_output=True, text=True
-    )
-    if name in listed.stdout:
-        return
     done = subprocess.run(
         [sys.executable, "-m", "app", "user", "add", name, "--role", "answerer"],
         cwd=workdir,
@@ -145,10 +141,31 @@ def test_two_people_on_one_round_see_presence_take_over_and_who_answered(
     expect(mine).to_have_count(0)
 
 
-@pytest.fixture
-def own_console(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """A standalone simulator and a console with sign-in off on it (a known secret, so a test can deliver its own
-    statuses); ``start()`` in the answer (re)starts the console on the same database and port."""
+@dataclass
+class OwnConsole:
+    """A console with sign-in off on a standalone simulator (which outlives the console's restarts)."""
+
+    url: str
+    database: Path
+    launch: Callable[[], subprocess.Popen[bytes]]
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = self.launch()
+        _wait(lambda: httpx.get(f"{self.url}/api/runs").status_code == 200, "the console starting")
+
+    def stop(self) -> None:
+        assert self.process is not None
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def own_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnConsole]:
+    """A standalone simulator and a console with sign-in off on it, with a known secret (so a test can deliver its
+    own statuses); ``stop()`` and ``start()`` restart the console on the same database and port. Shared by this
+    module's tests (starting both takes a while)."""
+    tmp_path = tmp_path_factory.mktemp("own-console")
     sim_port, console_port = _free_port(), _free_port()
     sim, url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{console_port}"
     env = console_env(dict(os.environ))
@@ -163,8 +180,17 @@ def own_console(tmp_path: Path) -> Iterator[dict[str, str]]:
         return process
 
     launch(
-        ["simulate", "--port", str(sim_port), "--webhook-url", f"{url}/webhooks/sudoiq", "--secret", SECRET]
-        + ["--api-key", KEY],
+        [
+            "simulate",
+            "--port",
+            str(sim_port),
+            "--webhook-url",
+            f"{url}/webhooks/sudoiq",
+            "--secret",
+            SECRET,
+            "--api-key",
+            KEY,
+        ],
         "simulator.log",
     )
     settings = {
@@ -177,46 +203,76 @@ def own_console(tmp_path: Path) -> Iterator[dict[str, str]]:
         "TOOLDESK_DATABASE_URL": f"sqlite:///{tmp_path}/console.db",
     }
     _wait(lambda: httpx.get(f"{sim}/v1/agents", headers=SIM_AUTH).status_code == 200, "the simulator starting")
-    launch([], "console.log", settings)
-    _wait(lambda: httpx.get(f"{url}/api/runs").status_code == 200, "the console starting")
-    yield {"url": url, "database": str(tmp_path / "console.db"), "port": str(console_port)}
-    for process in started:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    console = OwnConsole(url=url, database=tmp_path / "console.db", launch=lambda: launch([], "console.log", settings))
+    console.start()
+    try:
+        yield console
+    finally:
+        for process in started:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
 
 
-def test_card_counts_down_and_turns_submit_off_at_expiry(browser: Browser, own_console: dict[str, str]):
-    """Case C14: a round whose ``expires_at`` is 5 s ahead, and no later delivery."""
-    url = own_console["url"]
-    context = browser.new_context(base_url=url)
+@pytest.fixture
+def plain_page(browser: Browser, own_console: OwnConsole) -> Iterator[Page]:
+    """A tab on ``own_console`` (no sign-in: it is off)."""
+    context = browser.new_context(base_url=own_console.url)
     context.set_default_timeout(UI_TIMEOUT_MS)
     try:
-        page = context.new_page()
-        open_path(page, "/")
-        expires = (datetime.now(UTC) + timedelta(seconds=5)).isoformat().replace("+00:00", "Z")
-        status = {
-            "agent_id": CLOCK,
-            "task_id": 990_014,
-            "status": "awaiting_tool_calls",
-            "sequence": 2,
-            "round": 1,
-            "tool_calls": [{"id": "call_exp", "name": "get_current_time", "arguments": {"timezone": "UTC"}}],
-            "expires_at": expires,
-        }
-        body = json.dumps(status).encode()
-        delivered = httpx.post(f"{url}/webhooks/sudoiq", content=body, headers=sign(body, msg_id="msg_c14"))
-        assert delivered.status_code == 200, delivered.text
-        card = page.locator(".q-card").filter(has=page.get_by_text(re.compile(r"run 990014 · round 1$")))
-        expect(card).to_contain_text(re.compile(r"expires in \d+ s"))
-        expect(_submit_button(card)).to_be_enabled()
-        _result(card, "call_exp").fill("an answer that would only come back 410")
-        expect(card).to_contain_text("expired at", timeout=15_000)
-        expect(_submit_button(card)).to_be_disabled()
-        expect(_result(card, "call_exp")).to_have_value("an answer that would only come back 410")
+        yield context.new_page()
     finally:
         context.close()
+
+
+def _card(page: Page, task_id: int) -> Locator:
+    return page.locator(".q-card").filter(has=page.get_by_text(re.compile(rf"run {task_id} · round 1$")))
+
+
+def test_typed_draft_survives_a_console_restart(plain_page: Page, own_console: OwnConsole):
+    page = plain_page
+    open_path(page, "/")
+    started = httpx.post(f"{own_console.url}/api/agents/{CLOCK}/runs", json={"string_inputs": {}})
+    assert started.status_code == 202, started.text
+    task_id = int(started.json()["task_id"])
+    card = _card(page, task_id)
+    expect(card).to_be_visible()
+    [round_] = [r for r in httpx.get(f"{own_console.url}/api/rounds").json() if r["task_id"] == task_id]
+    call_id = round_["tool_calls"][0]["tool_call_id"]
+    _result(card, call_id).fill("typed before the restart")
+    _wait(lambda: _typed_output(own_console.database, round_["id"]), "the typed draft being saved")
+
+    own_console.stop()
+    own_console.start()
+    open_path(page, "/")
+    expect(_result(_card(page, task_id), call_id)).to_have_value("typed before the restart")
+
+
+def test_card_counts_down_and_turns_submit_off_at_expiry(plain_page: Page, own_console: OwnConsole):
+    """Case C14: a round whose ``expires_at`` is 5 s ahead, and no later delivery."""
+    url, page = own_console.url, plain_page
+    open_path(page, "/")
+    expires = (datetime.now(UTC) + timedelta(seconds=5)).isoformat().replace("+00:00", "Z")
+    status = {
+        "agent_id": CLOCK,
+        "task_id": 990_014,
+        "status": "awaiting_tool_calls",
+        "sequence": 2,
+        "round": 1,
+        "tool_calls": [{"id": "call_exp", "name": "get_current_time", "arguments": {"timezone": "UTC"}}],
+        "expires_at": expires,
+    }
+    body = json.dumps(status).encode()
+    delivered = httpx.post(f"{url}/webhooks/sudoiq", content=body, headers=sign(body, msg_id="msg_c14"))
+    assert delivered.status_code == 200, delivered.text
+    card = _card(page, 990_014)
+    expect(card).to_contain_text(re.compile(r"expires in \d+ s"))
+    expect(_submit_button(card)).to_be_enabled()
+    _result(card, "call_exp").fill("an answer that would only come back 410")
+    expect(card).to_contain_text("expired at", timeout=15_000)
+    expect(_submit_button(card)).to_be_disabled()
+    expect(_result(card, "call_exp")).to_have_value("an answer that would only come back 410")
