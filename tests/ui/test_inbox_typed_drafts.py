@@ -132,3 +132,14 @@ async def test_card_counts_down_and_turns_submit_off_at_expiry(user: User, conso
     await user.should_see("The round expired")
     assert not _enabled(user, f"submit-{round_['id']}")
     assert _value(user, "result-call_1") == "too late"
+
+
+async def test_card_drawn_after_expiry_has_submit_off(user: User, console: Console):
+    """Case C14, on a page opened after ``expires_at`` while the round is still stored as pending."""
+    past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
+    await console.deliver(make_status(8402, expires_at=past), "msg_c14_late")
+    [round_] = await console.pending()
+    await user.open("/")
+    await user.should_see("run 8402 · round 1")
+    await user.should_see("expired at ")
+    assert not _enabled(user, f"submit-{round_['id']}")

@@ -12,7 +12,6 @@ at ``expires_at`` Submit turns off (case C14). ``round_status`` draws that line.
 
 import asyncio
 import json
-import time
 from collections.abc import Callable
 from typing import Literal
 
@@ -189,16 +188,19 @@ class RoundForm:
             if not access.may(Role.ANSWERER):
                 self.submit.disable()
                 self.submit.tooltip(f"answering needs the role {Role.ANSWERER}")
-        if self.status.expired:
-            self.tick(time.time())
+        if self.status.expired:  # drawn after its expires_at
+            self._expired()
         self.keeper.fields = self.fields
 
     def tick(self, now: float) -> None:
         """Refresh the status line; at ``expires_at`` turn Submit off (case C14)."""
         if self.status.tick(now):
-            self.submit.disable()
-            self.problem.set_text("The round expired: the platform would refuse an answer (410). Your text stays here.")
-            self.problem.set_visibility(True)
+            self._expired()
+
+    def _expired(self) -> None:
+        self.submit.disable()
+        self.problem.set_text("The round expired: the platform would refuse an answer (410). Your text stays here.")
+        self.problem.set_visibility(True)
 
     async def should_leave(self) -> bool:
         """The round is no longer pending. True: the card can go (nothing of the person's own in it). Else the
