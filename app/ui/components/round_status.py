@@ -79,7 +79,7 @@ class RoundStatus:
         self.deadline = deadline(expires_at)
         self.expired = False
         self.presence: RoundPresence | None = None
-        with ui.row().classes("w-full items-center gap-3 min-h-0"):
+        with ui.row().classes("w-full items-center gap-3") as self.line:
             self.who = ui.label("").classes("text-sm text-orange-9").mark(f"presence-{round_id}")
             self.take = (
                 ui.button("Take over", icon="pan_tool", on_click=access.guarded(Role.ANSWERER, on_take_over))
@@ -139,6 +139,7 @@ class RoundStatus:
         self.who.set_text(" · ".join(parts) + (" (you can still submit yours)" if offer_take_over else ""))
         self.who.set_visibility(bool(parts))
         self.take.set_visibility(offer_take_over)
+        self.line.set_visibility(bool(parts) or self.countdown.visible)
 
 
 class CardClock:
