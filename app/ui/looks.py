@@ -67,6 +67,7 @@ LOOKS: dict[str, Look] = {
     HandlerMode.MANUAL: Look("person", "grey-7"),
     HandlerMode.SUGGEST: Look("lightbulb", "orange-8"),
     HandlerMode.AUTO: Look("bolt", "positive"),
+    DraftMode.TYPED: Look("keyboard", "grey-7"),
     HandlerKind.STATIC: Look("text_snippet", _HANDLER),
     HandlerKind.RULES: Look("rule", _HANDLER),
     HandlerKind.PYTHON: Look("code", _HANDLER),
