@@ -14,7 +14,7 @@ async def test_suggestion_prefills_and_person_completes_round(user: User, consol
     )
     await user.open("/")
     task_id = await console.start(TRIP)
-    await user.should_see(f"run {task_id} · round 1")
+    await user.should_see(f"run {task_id} · round 1", retries=100)
     [round_] = await console.pending()
     calls = {c["name"]: c["tool_call_id"] for c in round_["tool_calls"]}
     await user.should_see("suggested by static handler v1", retries=50)
