@@ -16,9 +16,14 @@ from app.errors import PlatformError, TooldeskError
 from app.models import DraftPublic, RoundPublic, ToolCallPublic
 from app.protocol import ToolResult
 from app.runtime import get_runtime
+from app.services.inbox import RoundContext
 from app.services.rounds import leaves_round_pending, submit_round
 from app.states import DraftMode, Role, RoundState, Via
 from app.ui import access
+from app.ui.components.result_editor import MAX_RESULT_CHARS as MAX_RESULT_CHARS  # where it was defined before
+from app.ui.components.result_editor import ResultEditor
+from app.ui.components.round_actions import RoundActions
+from app.ui.components.round_context import show_context
 from app.ui.format import JsonProblem, clock, expiry, parse_json, pretty_json
 
 ANSWERED_BY = Answerer.person(INBOX_USER)
@@ -29,10 +34,6 @@ def signed_in_person() -> Answerer:
     """The person answering in this tab: the signed-in user, or ``console`` when sign-in is off."""
     identity = access.current()
     return Answerer.person(identity.name) if identity is not None and identity.via == Via.SESSION else ANSWERED_BY
-
-
-MAX_RESULT_CHARS = 200_000
-"""Browser messages over about 1 MB are dropped (NiceGUI), so a result field stops at this many characters."""
 
 
 class CallField:
@@ -53,19 +54,9 @@ class CallField:
                     f"arguments-{call.tool_call_id}"
                 )
                 with ui.column().classes("w-full gap-1"):
-                    self.output = (
-                        ui.textarea("Result", placeholder="what the tool returns")
-                        .props(f"outlined autogrow stack-label input-class=font-mono maxlength={MAX_RESULT_CHARS}")
-                        .tooltip(f"up to {MAX_RESULT_CHARS:,} characters (the browser's message limit)")
-                        .classes("w-full")
-                        .mark(f"result-{call.tool_call_id}")
-                    )
-                    with ui.row().classes("items-center gap-4"):
-                        self.mode = (
-                            ui.toggle(["text", "JSON"], value="text")
-                            .props("dense no-caps size=sm")
-                            .mark(f"mode-{call.tool_call_id}")
-                        )
+                    self.editor = ResultEditor(call)  # the result field, checked while typing in JSON mode
+                    self.output, self.mode = self.editor.output, self.editor.mode
+                    with self.editor.controls:
                         self.is_error = ui.switch("is_error (the tool failed)").mark(f"is-error-{call.tool_call_id}")
                     self.draft_note = ui.label("").classes("text-xs text-grey-7 whitespace-pre-wrap")
                     self.draft_note.set_visibility(False)
@@ -113,7 +104,14 @@ class CallField:
 class RoundForm:
     """One card per pending round; ``on_done(round_id)`` runs once the platform accepted it."""
 
-    def __init__(self, round_: RoundPublic, *, agent_name: str, on_done: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        round_: RoundPublic,
+        *,
+        agent_name: str,
+        on_done: Callable[[int], None],
+        context: RoundContext | None = None,
+    ) -> None:
         self.round = round_
         self.on_done = on_done
         self.sticky = False
@@ -127,6 +125,8 @@ class RoundForm:
                         round_.expires_at
                     )
                 ui.link("run", f"/runs/{round_.task_id}").classes("text-xs")
+                RoundActions(round_, on_left=on_done, answered_by=signed_in_person)  # Skip, Cancel run
+            show_context(context, round_id=round_.id)  # the run's inputs and earlier rounds
             self.fields = [CallField(call) for call in round_.tool_calls]
             self.offer_drafts(round_)
             self.problem = ui.label(round_.message).classes("text-negative text-sm").mark(f"problem-{round_.id}")
