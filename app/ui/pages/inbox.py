@@ -51,7 +51,7 @@ class _InboxView:
             self.agent = self._select("agent", "Agent", {"": "every agent"}, "w-56")
             self.tool = self._select("tool", "Tool", {"": "every tool"}, "w-56")
             self._select("sort", "Order", dict(SORT_LABELS), "w-48")
-        self.container = ui.column().classes("w-full gap-4")
+        self.container = ui.column().classes("w-full gap-4").mark("inbox-rounds")
         with self.container:
             self.empty = (
                 ui.label("No round is waiting. Start a run on the Agents page.")
