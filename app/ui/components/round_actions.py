@@ -48,9 +48,10 @@ class RoundActions:
         with ui.dialog() as dialog, ui.card().classes("w-[32rem] max-w-full"):
             dialog.on("hide", dialog.delete)  # one dialog per opening, gone once closed
             ui.label(f"Skip round {r.round} of run {r.task_id}").classes("text-lg font-bold")
+            calls = "Its one call is" if len(r.tool_calls) == 1 else f"Each of its {len(r.tool_calls)} calls is"
             ui.label(
-                f"Each of the {len(r.tool_calls)} call(s) is answered as failed (is_error), with your reason as the "
-                "error text; the model reads it and the run goes on."
+                f"{calls} answered as failed (is_error), with your reason as the error text; the model reads it "
+                "and the run goes on."
             ).classes("text-sm text-grey-8")
             reason = (
                 ui.textarea("Reason", placeholder="e.g. the booking service is down on staging today")
