@@ -111,6 +111,8 @@ def load_contexts(*, engine: Engine, rounds: Sequence[RoundPublic]) -> dict[int,
         by_task.setdefault(item.task_id, []).append(item)
         contexts[item.id] = RoundContext()
     tasks = list(by_task)
+    if not tasks:
+        return contexts
     with read_session(engine) as session:
         for start in range(0, len(tasks), BATCH):
             batch = tasks[start : start + BATCH]
@@ -136,7 +138,7 @@ def load_contexts(*, engine: Engine, rounds: Sequence[RoundPublic]) -> dict[int,
         specs = dict(session.exec(select(Agent.agent_id, Agent.inputs).where(col(Agent.agent_id).in_(agent_ids))).all())
     for item in rounds:
         labels = specs.get(item.agent_id) or []
-        contexts[item.id].labels = {str(spec.get("key")): str(spec.get("label")) for spec in labels}
+        contexts[item.id].labels = {str(spec.get("key")): str(spec.get("label") or spec.get("key")) for spec in labels}
     return contexts
 
 
