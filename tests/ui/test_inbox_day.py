@@ -250,3 +250,26 @@ async def test_open_inbox_with_many_cards_reads_context_in_few_statements(
     touching_runs = [s for s in statements if "FROM run" in s]
     assert len(touching_runs) <= 2, f"{len(touching_runs)} statements read runs for 40 cards"
     assert len(statements) < 30, f"{len(statements)} statements to open an inbox of 40 cards"
+
+
+async def test_cancel_run_refused_by_platform_says_so_and_card_stays(user: User, console: Console):
+    await console.deliver(make_status(7961), "msg_cancel_unknown")  # a run the simulator never started
+    [round_] = await console.pending()
+    await user.open("/")
+    await user.should_see("run 7961 · round 1")
+    user.find(marker=f"cancel-run-{round_['id']}").click()
+    await user.should_see("Cancel run 7961?")
+    user.find(marker=f"cancel-confirm-{round_['id']}").click()
+    await user.should_see("Not cancelled: platform answered 404 not_found", retries=50)
+    await user.should_see("run 7961 · round 1")
+    assert (await console.pending())[0]["state"] == "pending"
+
+
+async def test_format_indents_json_that_parses(user: User, console: Console):
+    await console.deliver(make_status(7971), "msg_format")
+    await user.open("/")
+    await user.should_see(marker="result-call_1")
+    set_value(user, "mode-call_1", "JSON")
+    user.find(marker="result-call_1").type('{"temp_c":19,"sky":"clear"}')
+    user.find(marker="format-call_1").click()
+    assert user.find(marker="result-call_1").elements.pop().value == '{\n  "temp_c": 19,\n  "sky": "clear"\n}'

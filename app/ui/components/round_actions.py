@@ -2,9 +2,10 @@
 
 Both ask first (a dialog), need the role answerer (``access.guarded``, checked again on the server), and call the
 same services as the API: ``skip.skip_round`` as the signed-in person, ``runs.cancel_run`` (the run page's
-*Cancel run*). Once done, ``on_left(round_id)`` takes the card away and a notice says what happened. A refusal
-that leaves the round answerable (our own checks, a 422) keeps the card; one that closes it takes it away with the
-platform's words.
+*Cancel run*). Once done, ``on_left(round_id)`` takes the card away and a notice says what happened. A skip the
+platform refuses is handled as a refused submission: one that leaves the round answerable (our own checks, a 422)
+keeps the card, one that closes it (404, 409, 410) takes it away with the platform's words. A cancel the platform
+refuses changes nothing stored, so the card stays, with the platform's words in the notice.
 """
 
 from __future__ import annotations
@@ -21,9 +22,6 @@ from app.services import runs, skip
 from app.services.rounds import leaves_round_pending
 from app.states import Role, RoundState
 from app.ui import access
-
-CLOSES_CARD = (404, 409)
-"""Platform statuses to a cancel that say the run cannot be answered any more (unknown, already over)."""
 
 
 class RoundActions:
@@ -125,9 +123,7 @@ class RoundActions:
         except TooldeskError as exc:
             said = f"platform answered {exc.status} {exc.code}: " if isinstance(exc, PlatformError) else ""
             ui.notify(f"Not cancelled: {said}{exc.message}", type="negative", multi_line=True, close_button="OK")
-            if isinstance(exc, PlatformError) and exc.status in CLOSES_CARD:
-                dialog.close()
-                self.on_left(r.id)
+            dialog.close()  # the card stays: the round is still pending here, and answering it tells the truth
             return
         dialog.close()
         ui.notify(f"Run {r.task_id} cancelled: the platform's webhook will confirm it", type="info")
