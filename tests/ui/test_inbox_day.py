@@ -29,7 +29,7 @@ async def test_card_shows_run_inputs_and_earlier_rounds_collapsed(user: User, co
     await console.answer(first, {"get_weather": "light rain, 14 °C", "search_flights": "TP 1351 at 09:10"})
     second = await console.pending_round(task_id, 2)
     await user.open("/")
-    await user.should_see(f"run {task_id} · round 2")
+    await user.should_see(f"run {task_id} · round 2", retries=20)
     await user.should_see("Inputs: City = Porto, Date = 2026-12-24")
     await user.should_see("Earlier rounds (1)")
     await user.should_not_see("light rain, 14 °C")  # collapsed: drawn only when opened
@@ -46,7 +46,7 @@ async def test_first_round_card_shows_inputs_without_earlier_rounds(user: User, 
     task_id = await console.start(CLOCK, {"1": "Asia/Tokyo"})
     round_ = await console.pending_round(task_id)
     await user.open("/")
-    await user.should_see(f"run {task_id} · round 1")
+    await user.should_see(f"run {task_id} · round 1", retries=20)
     await user.should_see("Inputs: Timezone = Asia/Tokyo")
     await user.should_not_see(marker=f"earlier-{round_['id']}")
 
@@ -55,7 +55,7 @@ async def test_skip_answers_every_call_as_error_with_reason(user: User, console:
     task_id = await console.start(TRIP)
     round_ = await console.pending_round(task_id)
     await user.open("/")
-    await user.should_see(f"run {task_id} · round 1")
+    await user.should_see(f"run {task_id} · round 1", retries=20)
     user.find(marker=f"skip-{round_['id']}").click()
     await user.should_see(marker=f"skip-reason-{round_['id']}")
     user.find(marker=f"skip-reason-{round_['id']}").type("  weather service down on staging  ")
@@ -81,7 +81,7 @@ async def test_skip_without_reason_sends_nothing(user: User, console: Console, r
     task_id = await console.start(CLOCK)
     round_ = await console.pending_round(task_id)
     await user.open("/")
-    await user.should_see(f"run {task_id} · round 1")
+    await user.should_see(f"run {task_id} · round 1", retries=20)
     user.find(marker=f"skip-{round_['id']}").click()
     await user.should_see(marker=f"skip-reason-{round_['id']}")
     user.find(marker=f"skip-reason-{round_['id']}").type("   ")
@@ -95,7 +95,7 @@ async def test_cancel_run_from_card_cancels_on_platform_and_card_leaves(user: Us
     task_id = await console.start(CLOCK)
     round_ = await console.pending_round(task_id)
     await user.open("/")
-    await user.should_see(f"run {task_id} · round 1")
+    await user.should_see(f"run {task_id} · round 1", retries=20)
     user.find(marker=f"cancel-run-{round_['id']}").click()
     await user.should_see(f"Cancel run {task_id}?")
     user.find(marker=f"cancel-confirm-{round_['id']}").click()
@@ -111,7 +111,7 @@ async def test_viewer_sees_no_skip_or_cancel(user: User, console: Console):
     await console.deliver(make_status(7901), "msg_viewer")
     [round_] = await console.pending()
     await user.open("/")
-    await user.should_see("run 7901 · round 1")
+    await user.should_see("run 7901 · round 1", retries=20)
     await user.should_not_see(marker=f"skip-{round_['id']}")
     await user.should_not_see(marker=f"cancel-run-{round_['id']}")
 
@@ -123,11 +123,11 @@ async def test_filter_by_agent_and_tool_from_url(user: User, console: Console):
     await console.pending_round(clock)
     await console.pending_round(trip)
     await user.open(f"/?agent={CLOCK}")
-    await user.should_see(f"run {clock} · round 1")
+    await user.should_see(f"run {clock} · round 1", retries=20)
     await user.should_not_see(f"run {trip} · round 1")
     await user.should_see("1 of 2 waiting")
     await user.open("/?tool=search_flights")
-    await user.should_see(f"run {trip} · round 1")
+    await user.should_see(f"run {trip} · round 1", retries=20)
     await user.should_not_see(f"run {clock} · round 1")
 
 
@@ -141,14 +141,14 @@ async def test_choosing_filters_keeps_them_in_url(user: User, console: Console, 
     await console.pending_round(clock)
     await console.pending_round(trip)
     await user.open("/")
-    await user.should_see(f"run {trip} · round 1")
+    await user.should_see(f"run {trip} · round 1", retries=20)
     set_value(user, "inbox-tool", "get_weather")
     await user.should_not_see(f"run {clock} · round 1")
-    await user.should_see(f"run {trip} · round 1")
+    await user.should_see(f"run {trip} · round 1", retries=20)
     set_value(user, "inbox-sort", "expiring")
     await wait_for(lambda: urls and urls[-1] == "tool=get_weather&sort=expiring")
     await user.open(f"/?{urls[-1]}")  # a reload, or the link shared
-    await user.should_see(f"run {trip} · round 1")
+    await user.should_see(f"run {trip} · round 1", retries=20)
     await user.should_not_see(f"run {clock} · round 1")
     assert user.find(marker="inbox-sort").elements.pop().value == "expiring"
 
@@ -160,12 +160,12 @@ async def test_hidden_card_keeps_typed_text_when_filter_is_cleared(user: User, c
         "msg_typed_b",
     )
     await user.open("/")
-    await user.should_see("run 7912 · round 1")
+    await user.should_see("run 7912 · round 1", retries=20)
     user.find(marker="result-call_1").type("half an answer")
     set_value(user, "inbox-tool", "get_weather")
     await user.should_not_see("run 7911 · round 1")
     set_value(user, "inbox-tool", "")
-    await user.should_see("run 7911 · round 1")
+    await user.should_see("run 7911 · round 1", retries=20)
     assert user.find(marker="result-call_1").elements.pop().value == "half an answer"
 
 
@@ -174,7 +174,7 @@ async def test_sort_expiring_puts_soonest_first_and_no_deadline_last(user: User,
     await console.deliver(make_status(7922), "msg_none")
     await console.deliver(make_status(7923, expires_at="2099-01-01T10:00:00+00:00"), "msg_soon")
     await user.open("/?sort=expiring")
-    await user.should_see("run 7922 · round 1")
+    await user.should_see("run 7922 · round 1", retries=20)
     assert _order(user) == [7923, 7921, 7922]
     set_value(user, "inbox-sort", "oldest")
     await wait_for(lambda: _order(user) == [7921, 7922, 7923])
@@ -244,7 +244,7 @@ async def test_open_inbox_with_many_cards_reads_context_in_few_statements(
     sqlalchemy.event.listen(runtime.engine, "before_cursor_execute", count)
     try:
         await user.open("/")
-        await user.should_see("run 7989 · round 2")
+        await user.should_see("run 7989 · round 2", retries=20)
     finally:
         sqlalchemy.event.remove(runtime.engine, "before_cursor_execute", count)
     touching_runs = [s for s in statements if "FROM run" in s]
@@ -256,12 +256,12 @@ async def test_cancel_run_refused_by_platform_says_so_and_card_stays(user: User,
     await console.deliver(make_status(7961), "msg_cancel_unknown")  # a run the simulator never started
     [round_] = await console.pending()
     await user.open("/")
-    await user.should_see("run 7961 · round 1")
+    await user.should_see("run 7961 · round 1", retries=20)
     user.find(marker=f"cancel-run-{round_['id']}").click()
     await user.should_see("Cancel run 7961?")
     user.find(marker=f"cancel-confirm-{round_['id']}").click()
     await user.should_see("Not cancelled: platform answered 404 not_found", retries=50)
-    await user.should_see("run 7961 · round 1")
+    await user.should_see("run 7961 · round 1", retries=20)
     assert (await console.pending())[0]["state"] == "pending"
 
 

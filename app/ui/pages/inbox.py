@@ -40,6 +40,7 @@ class _InboxView:
         self.shown: list[int] = []
         self.left: set[int] = set()  # cards taken away here (skipped, cancelled) while the round may still be pending
         self.selected = 0
+        self.refreshing = asyncio.Lock()
         with ui.row().classes("w-full items-center gap-3"):
             ui.label("Inbox").classes("text-2xl font-bold")
             ui.space()
@@ -86,7 +87,11 @@ class _InboxView:
 
     async def refresh(self, _task_id: int = 0) -> None:
         """Read the pending rounds, draw cards for new ones (with their context), show those the view keeps,
-        in its order, and put the view in the URL."""
+        in its order, and put the view in the URL. One at a time: an older read never undoes a newer one."""
+        async with self.refreshing:
+            await self._refresh()
+
+    async def _refresh(self) -> None:
         engine, known = get_runtime().engine, set(self.forms)
         view = self.view
 
@@ -103,7 +108,7 @@ class _InboxView:
         self.left &= ids
         for round_id, form in list(self.forms.items()):
             if round_id not in ids and not form.sticky:
-                self.done(round_id)
+                self._drop(round_id)
         order: list[int] = []
         for item in inbox.arrange_rounds(pending, view):
             if item.id in self.left:
@@ -169,10 +174,14 @@ class _InboxView:
                 select.set_options(options, value=value or "")
 
     def done(self, round_id: int) -> None:
-        """Take a card away (answered, skipped, cancelled, dismissed)."""
+        """Take a card away that a person finished here (answered, skipped, cancelled, dismissed): it stays away
+        while the round is still pending here (a cancel's webhook is still on its way)."""
+        self.left.add(round_id)
+        self._drop(round_id)
+
+    def _drop(self, round_id: int) -> None:
         form = self.forms.pop(round_id, None)
         if form is not None:
-            self.left.add(round_id)
             self.container.remove(form.card)
         if round_id in self.shown:
             self.shown = [item for item in self.shown if item != round_id]
