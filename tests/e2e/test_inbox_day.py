@@ -39,4 +39,3 @@ def test_inbox_filter_chosen_survives_reload(page: Page, server: Console):
     page.wait_for_function("window.did_handshake === true")
     expect(round_card(page, "Trip planner", trip, 1)).to_be_visible()
     expect(round_card(page, "Clock", clock, 1)).to_be_hidden()
-    page.screenshot(path="/tmp/inbox_day.png", full_page=True)
