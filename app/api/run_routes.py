@@ -16,7 +16,7 @@ from app.auth.access import need
 from app.models import DeliveryPublic, DeliverySummary, RoundPublic, RunDetail, RunPublic
 from app.protocol import INT64_MAX, RunStarted, RunStatus, StartRun, ToolResult
 from app.runtime import get_runtime
-from app.services import agents, compare, deliveries, ingest, overview, rounds, runs
+from app.services import agents, compare, deliveries, ingest, overview, rounds, runs, skip
 from app.services import replay as run_replay
 from app.states import Role, RoundState, Verdict
 
@@ -29,6 +29,14 @@ class ResponsesIn(BaseModel):
     who answered (stored as answerer kind ``person`` with that user)."""
 
     results: list[ToolResult]
+    answered_by: str = Field(default="api", min_length=1, max_length=80)
+
+
+class SkipIn(BaseModel):
+    """``POST /api/rounds/{id}/skip``: ``reason`` becomes every call's error output; ``answered_by`` as for
+    ``responses``."""
+
+    reason: str = Field(min_length=1, max_length=skip.MAX_REASON_CHARS)
     answered_by: str = Field(default="api", min_length=1, max_length=80)
 
 
@@ -148,6 +156,29 @@ async def submit_round(round_id: Id, body: ResponsesIn, response: Response) -> R
         outbox=runtime.outbox,
         round_id=round_id,
         results=body.results,
+        answered_by=Answerer.person(body.answered_by),
+    )
+    if answered.state == RoundState.SUBMITTING:
+        response.status_code = 202
+    runtime.round_answered(answered.task_id)
+    return answered
+
+
+@router.post(
+    "/rounds/{round_id}/skip",
+    dependencies=[Depends(need(Role.ANSWERER))],
+    response_model=RoundPublic,
+    summary="Skip a round: every call answered with is_error and the reason, sent once through the outbox",
+    responses={202: {"description": "stored; the platform did not answer yet and the outbox retries"}},
+)
+async def skip_round(round_id: Id, body: SkipIn, response: Response) -> RoundPublic:
+    """422 for a blank reason; otherwise the errors of ``/responses`` (409 when the round is not pending)."""
+    runtime = get_runtime()
+    answered = await skip.skip_round(
+        engine=runtime.engine,
+        outbox=runtime.outbox,
+        round_id=round_id,
+        reason=body.reason,
         answered_by=Answerer.person(body.answered_by),
     )
     if answered.state == RoundState.SUBMITTING:

@@ -13,6 +13,7 @@ __all__ = [
     "export_text",
     "handler_store",
     "handler_test",
+    "inbox",
     "ingest",
     "outbox",
     "overview",
@@ -21,5 +22,6 @@ __all__ = [
     "responder",
     "rounds",
     "runs",
+    "skip",
     "webhook_secret",
 ]

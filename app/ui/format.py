@@ -43,7 +43,13 @@ def expiry(iso: str) -> str:
 
 
 class JsonProblem(ValueError):
-    """Text that is not strict JSON; the message says where or why."""
+    """Text that is not strict JSON; the message says where or why. ``line`` and ``column`` (1-based) point at a
+    syntax error, ``None`` when the problem has no one place."""
+
+    def __init__(self, message: str, *, line: int | None = None, column: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+        self.column = column
 
 
 def parse_json(text: str) -> Any:
@@ -52,7 +58,9 @@ def parse_json(text: str) -> Any:
     try:
         return json.loads(text, parse_constant=_not_json)
     except json.JSONDecodeError as exc:
-        raise JsonProblem(f"{exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+        raise JsonProblem(
+            f"{exc.msg} (line {exc.lineno}, column {exc.colno})", line=exc.lineno, column=exc.colno
+        ) from None
     except RecursionError:
         raise JsonProblem("nested too deeply") from None
 

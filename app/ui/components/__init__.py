@@ -10,5 +10,8 @@ __all__ = [
     "handler_static",
     "handler_test",
     "handler_versions",
+    "result_editor",
+    "round_actions",
+    "round_context",
     "round_form",
 ]

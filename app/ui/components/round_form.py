@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable
 from typing import Literal
 
-from nicegui import ui
+from nicegui import background_tasks, ui
 
 from app.answerers import INBOX_USER, Answerer
 from app.errors import PlatformError, TooldeskError
@@ -23,11 +23,16 @@ from app.models import DraftPublic, RoundPublic, ToolCallPublic
 from app.protocol import ToolResult
 from app.runtime import get_runtime
 from app.services import typed_drafts
+from app.services.inbox import RoundContext
 from app.services.rounds import leaves_round_pending, submit_round
 from app.services.typed_drafts import TypedField
 from app.states import DraftMode, Role, RoundState, Via
 from app.ui import access
 from app.ui.components.draft_keeper import DraftKeeper
+from app.ui.components.result_editor import MAX_RESULT_CHARS as MAX_RESULT_CHARS  # where it was defined before
+from app.ui.components.result_editor import ResultEditor
+from app.ui.components.round_actions import RoundActions
+from app.ui.components.round_context import show_context
 from app.ui.components.round_status import RoundStatus
 from app.ui.format import JsonProblem, clock, parse_json, pretty_json
 
@@ -39,10 +44,6 @@ def signed_in_person() -> Answerer:
     """The person answering in this tab: the signed-in user, or ``console`` when sign-in is off."""
     identity = access.current()
     return Answerer.person(identity.name) if identity is not None and identity.via == Via.SESSION else ANSWERED_BY
-
-
-MAX_RESULT_CHARS = 200_000
-"""Browser messages over about 1 MB are dropped (NiceGUI), so a result field stops at this many characters."""
 
 
 class CallField:
@@ -64,19 +65,9 @@ class CallField:
                     f"arguments-{call.tool_call_id}"
                 )
                 with ui.column().classes("w-full gap-1"):
-                    self.output = (
-                        ui.textarea("Result", placeholder="what the tool returns")
-                        .props(f"outlined autogrow stack-label input-class=font-mono maxlength={MAX_RESULT_CHARS}")
-                        .tooltip(f"up to {MAX_RESULT_CHARS:,} characters (the browser's message limit)")
-                        .classes("w-full")
-                        .mark(f"result-{call.tool_call_id}")
-                    )
-                    with ui.row().classes("items-center gap-4"):
-                        self.mode = (
-                            ui.toggle(["text", "JSON"], value="text")
-                            .props("dense no-caps size=sm")
-                            .mark(f"mode-{call.tool_call_id}")
-                        )
+                    self.editor = ResultEditor(call)  # the result field, checked while typing in JSON mode
+                    self.output, self.mode = self.editor.output, self.editor.mode
+                    with self.editor.controls:
                         self.is_error = ui.switch("is_error (the tool failed)").mark(f"is-error-{call.tool_call_id}")
                     self.draft_note = ui.label("").classes("text-xs text-grey-7 whitespace-pre-wrap")
                     self.draft_note.set_visibility(False)
@@ -161,7 +152,14 @@ class CallField:
 class RoundForm:
     """One card per pending round; ``on_done(round_id)`` runs once the platform accepted it."""
 
-    def __init__(self, round_: RoundPublic, *, agent_name: str, on_done: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        round_: RoundPublic,
+        *,
+        agent_name: str,
+        on_done: Callable[[int], None],
+        context: RoundContext | None = None,
+    ) -> None:
         self.round = round_
         self.on_done = on_done
         self.sticky = False
@@ -175,6 +173,8 @@ class RoundForm:
                 ui.space()
                 ui.label(f"opened {clock(round_.opened_at)}").classes("text-xs text-grey-7")
                 ui.link("run", f"/runs/{round_.task_id}").classes("text-xs")
+                RoundActions(round_, on_left=self._left, answered_by=signed_in_person)  # Skip, Cancel run
+            show_context(context, round_id=round_.id)  # the run's inputs and earlier rounds
             self.status = RoundStatus(
                 round_.id, round_.expires_at, person=self.person, on_take_over=self.keeper.take_over
             )
@@ -268,6 +268,12 @@ class RoundForm:
             self.on_done(self.round.id)
             await self.keeper.discard()
         runtime.round_answered(self.round.task_id)
+
+    def _left(self, round_id: int) -> None:
+        """Skip or Cancel run took the round away here: the card goes, and so does the typed draft."""
+        self.closed = True
+        self.on_done(round_id)
+        background_tasks.create(self.keeper.discard(), name=f"discard typed draft of round {round_id}")
 
     def _keep(self) -> None:
         self.sticky = True

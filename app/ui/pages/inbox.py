@@ -1,77 +1,210 @@
 """Inbox: pending rounds, live. A new round appears without reload; answered ones leave.
 
 Cards are kept by round id, so a round arriving never wipes what a person is
-typing in another one.
+typing in another one. The view (agent, tool, order) lives in the URL
+(``/?agent=<agent_id>&tool=get_weather&sort=expiring``), as the Runs page keeps its filters: a reload or a shared
+link shows the same view. A card is drawn only once its round is shown; one that a filter hides stays, hidden,
+with what was typed in it. Each card's context (the run's inputs, its earlier rounds) is read once, in one query
+for every new card of a refresh.
 """
 
 import asyncio
+from typing import Any
+from urllib.parse import urlencode
 
 from nicegui import ui
+from pydantic import ValidationError
 
+from app.models import Agent, RoundPublic
 from app.runtime import get_runtime
-from app.services import agents, rounds
+from app.services import agents, inbox, rounds
 from app.ui.components.round_form import RoundForm
 from app.ui.components.round_status import CardClock
 from app.ui.live import Live
 
+SORT_LABELS: dict[str, str] = {inbox.InboxSort.OLDEST: "oldest first", inbox.InboxSort.EXPIRING: "expiring soonest"}
 
-def page(live: Live) -> None:
+
+def page(live: Live, agent: str = "", tool: str = "", sort: str = "") -> None:
     ui.page_title("Inbox · Tooldesk")
-    ui.label("Inbox").classes("text-2xl font-bold")
-    ui.label("Rounds of tool calls waiting for an answer. Fill in every result, then submit.").classes("text-grey-7")
-    container = ui.column().classes("w-full gap-4")
-    with container:
-        empty = (
-            ui.label("No round is waiting. Start a run on the Agents page.")
-            .classes("text-grey-6 italic")
-            .mark("inbox-empty")
-        )
-    forms: dict[int, RoundForm] = {}
+    _InboxView(live, {"agent": agent, "tool": tool, "sort": sort})
 
-    def done(round_id: int) -> None:
-        form = forms.pop(round_id, None)
-        if form is not None:
-            container.remove(form.card)
-        empty.set_visibility(not forms)
 
-    async def refresh(_task_id: int = 0) -> None:
-        engine = get_runtime().engine
-        pending, known = await asyncio.to_thread(
-            lambda: (rounds.list_pending_rounds(engine=engine), agents.list_agents(engine=engine))
+class _InboxView:
+    def __init__(self, live: Live, query: dict[str, str]) -> None:
+        try:
+            self.view = inbox.InboxView.model_validate({key: value for key, value in query.items() if value})
+        except ValidationError:
+            self.view = inbox.InboxView()
+            ui.notify("Some of the inbox's filters in the address were not understood and were reset", type="warning")
+        self.forms: dict[int, RoundForm] = {}
+        self.shown: list[int] = []
+        self.left: set[int] = set()  # cards taken away here (skipped, cancelled) while the round may still be pending
+        self.selected = 0
+        self.refreshing = asyncio.Lock()
+        with ui.row().classes("w-full items-center gap-3"):
+            ui.label("Inbox").classes("text-2xl font-bold")
+            ui.space()
+            self.count = ui.label("").classes("text-sm text-grey-7").mark("inbox-shown")
+        ui.label("Rounds of tool calls waiting for an answer. Fill in every result, then submit.").classes(
+            "text-grey-7"
         )
-        names = {agent.agent_id: agent.name for agent in known}
+        with ui.row().classes("w-full items-end gap-3"):
+            self.agent = self._select("agent", "Agent", {"": "every agent"}, "w-56")
+            self.tool = self._select("tool", "Tool", {"": "every tool"}, "w-56")
+            self._select("sort", "Order", dict(SORT_LABELS), "w-48")
+        self.container = ui.column().classes("w-full gap-4").mark("inbox-rounds")
+        with self.container:
+            self.empty = (
+                ui.label("No round is waiting. Start a run on the Agents page.")
+                .classes("text-grey-6 italic")
+                .mark("inbox-empty")
+            )
+        CardClock(self.forms)  # countdowns, presence and typed-draft saving for every card
+        live.listen(self.refresh, keys=self.on_key)
+        ui.timer(0, self.refresh, once=True)
+
+    def _select(self, name: str, label: str, options: dict[str, str], width: str) -> ui.select:
+        """A select for one part of the view; a value from the URL that is not an option yet is kept as one."""
+        value = str(getattr(self.view, name) or "")
+        if value and value not in options:
+            options = {**options, value: value}
+        return (
+            ui.select(options, value=value, label=label, on_change=lambda e: self._set(**{name: e.value or None}))
+            .props("outlined dense")
+            .classes(width)
+            .mark(f"inbox-{name}")
+        )
+
+    async def _set(self, **change: Any) -> None:
+        try:
+            view = inbox.InboxView.model_validate({**self.view.model_dump(), **change})
+        except ValidationError:
+            ui.notify("That filter is not one the inbox knows", type="warning")
+            return
+        if view == self.view:
+            return
+        self.view = view
+        await self.refresh()
+
+    async def refresh(self, _task_id: int = 0) -> None:
+        """Read the pending rounds, draw cards for new ones (with their context), show those the view keeps,
+        in its order, and put the view in the URL. One at a time: an older read never undoes a newer one."""
+        async with self.refreshing:
+            await self._refresh()
+
+    async def _refresh(self) -> None:
+        engine, known = get_runtime().engine, set(self.forms)
+        view = self.view
+
+        def read() -> tuple[list[RoundPublic], list[Agent], dict[int, inbox.RoundContext]]:
+            pending = rounds.list_pending_rounds(engine=engine)
+            shown = [item for item in inbox.arrange_rounds(pending, view) if item.id not in known]
+            return pending, agents.list_agents(engine=engine), inbox.load_contexts(engine=engine, rounds=shown)
+
+        pending, listed, contexts = await asyncio.to_thread(read)
+        if view != self.view:  # changed while reading: the newer view's refresh draws it
+            return
+        names = {item.agent_id: item.name for item in listed}
         ids = {item.id for item in pending}
-        for round_id, form in list(forms.items()):
+        self.left &= ids
+        for round_id, form in list(self.forms.items()):
             if round_id not in ids and await form.should_leave():  # a card with the person's text stays
-                done(round_id)
-        for item in pending:
-            if item.id in forms:
-                forms[item.id].offer_drafts(item)
+                self._drop(round_id)
+        order: list[int] = []
+        for item in inbox.arrange_rounds(pending, view):
+            if item.id in self.left:
+                continue
+            if item.id in self.forms:
+                self.forms[item.id].offer_drafts(item)
             else:
-                with container:
-                    forms[item.id] = RoundForm(
-                        item, agent_name=names.get(item.agent_id, item.agent_id[:8]), on_done=done
+                with self.container:
+                    self.forms[item.id] = RoundForm(
+                        item,
+                        agent_name=names.get(item.agent_id, item.agent_id[:8]),
+                        on_done=self.done,
+                        context=contexts.get(item.id),
                     )
-        empty.set_visibility(not forms)
+            order.append(item.id)
+        order += [round_id for round_id, form in self.forms.items() if form.sticky and round_id not in order]
+        self._show(order, waiting=len(ids))
+        self._options(listed, pending)
+        self.count.set_text(f"{len(order)} of {len(ids)} waiting" if len(order) != len(ids) else f"{len(ids)} waiting")
+        ui.navigate.history.replace(f"/?{_query(view)}" if _query(view) else "/")
 
-    selected = {"round_id": 0}
+    def _show(self, order: list[int], *, waiting: int) -> None:
+        """Show the cards of ``order`` in that order, hide the others (keeping what was typed in them)."""
+        wanted = set(order)
+        for round_id, form in self.forms.items():
+            form.card.set_visibility(round_id in wanted)
+        by_card = {form.card.id: round_id for round_id, form in self.forms.items()}
+        now = [by_card[child.id] for child in self.container.default_slot.children if child.id in by_card]
+        if [round_id for round_id in now if round_id in wanted] != order:
+            for index, round_id in enumerate(order):
+                self.forms[round_id].card.move(self.container, target_index=index + 1)  # after the empty notice
+        self.shown = order
+        self.empty.set_text(
+            "No round is waiting. Start a run on the Agents page."
+            if not waiting
+            else f"No waiting round matches these filters ({waiting} waiting in all)."
+        )
+        self.empty.set_visibility(not order)
 
-    def select(step: int) -> RoundForm | None:
-        """Move the highlight ``step`` cards (0: keep it); returns the highlighted form."""
-        order = list(forms)
+    def _options(self, listed: list[Agent], pending: list[RoundPublic]) -> None:
+        """Agents as the platform lists them; tools of the chosen agent (or every agent), and of pending rounds."""
+        agent_options = {"": "every agent", **{item.agent_id: item.name for item in listed}}
+        tools = {
+            str(spec.get("name"))
+            for item in listed
+            if not self.view.agent or item.agent_id == self.view.agent
+            for spec in item.tools
+        }
+        tools |= {
+            call.name
+            for item in pending
+            if not self.view.agent or item.agent_id == self.view.agent
+            for call in item.tool_calls
+        }
+        tool_options = {"": "every tool", **{name: name for name in sorted(tools)}}
+        for select, options, value in (
+            (self.agent, agent_options, self.view.agent),
+            (self.tool, tool_options, self.view.tool),
+        ):
+            if value and value not in options:
+                options[value] = f"{value} (none listed)"
+            if options != select.options:
+                select.set_options(options, value=value or "")
+
+    def done(self, round_id: int) -> None:
+        """Take a card away that a person finished here (answered, skipped, cancelled, dismissed): it stays away
+        while the round is still pending here (a cancel's webhook is still on its way)."""
+        self.left.add(round_id)
+        self._drop(round_id)
+
+    def _drop(self, round_id: int) -> None:
+        form = self.forms.pop(round_id, None)
+        if form is not None:
+            self.container.remove(form.card)
+        if round_id in self.shown:
+            self.shown = [item for item in self.shown if item != round_id]
+        self.empty.set_visibility(not self.shown)
+
+    def select(self, step: int) -> RoundForm | None:
+        """Move the highlight ``step`` shown cards (0: keep it); returns the highlighted form."""
+        order = [round_id for round_id in self.shown if round_id in self.forms]
         if not order:
             return None
-        current = order.index(selected["round_id"]) if selected["round_id"] in order else -1
+        current = order.index(self.selected) if self.selected in order else -1
         index = min(max(current + step, 0), len(order) - 1) if current >= 0 else 0
-        for round_id, form in forms.items():
+        for round_id, form in self.forms.items():
             form.card.classes(remove="ring-2 ring-primary")
             if round_id == order[index]:
                 form.card.classes(add="ring-2 ring-primary")
-        selected["round_id"] = order[index]
-        return forms[order[index]]
+        self.selected = order[index]
+        return self.forms[order[index]]
 
-    async def on_key(action: str) -> None:
-        form = select({"next": 1, "previous": -1}.get(action, 0))
+    async def on_key(self, action: str) -> None:
+        form = self.select({"next": 1, "previous": -1}.get(action, 0))
         if form is None:
             return
         if action == "open":
@@ -79,6 +212,8 @@ def page(live: Live) -> None:
         elif action == "submit":
             await form.send()
 
-    CardClock(forms)
-    live.listen(refresh, keys=on_key)
-    ui.timer(0, refresh, once=True)
+
+def _query(view: inbox.InboxView) -> str:
+    """The view as a query string, leaving out defaults."""
+    defaults = inbox.InboxView().model_dump()
+    return urlencode({key: value for key, value in view.model_dump().items() if value and value != defaults[key]})
