@@ -320,7 +320,7 @@ async def install_handlers(rig: Rig) -> list[tuple[str, dict[str, str]]]:
 @dataclass
 class Starts:
     task_ids: list[int] = field(default_factory=list)
-    ambiguous: int = 0  # the console died while answering: the run may or may not have started
+    cut: Counter[str] = field(default_factory=Counter)  # no answer (by exception): the run may have started
 
 
 async def start_runs(rig: Rig, agents: list[tuple[str, dict[str, str]]], count: int, starts: Starts) -> None:
@@ -338,8 +338,8 @@ async def start_runs(rig: Rig, agents: list[tuple[str, dict[str, str]]], count: 
                     except httpx.ConnectError:
                         await asyncio.sleep(0.3)
                         continue
-                    except httpx.TransportError:
-                        starts.ambiguous += 1
+                    except httpx.TransportError as exc:
+                        starts.cut[type(exc).__name__] += 1
                         break
                     if reply.status_code == 202:
                         starts.task_ids.append(int(reply.json()["task_id"]))
@@ -401,6 +401,8 @@ async def scenario_kills(rig: Rig, mode: Mode, rng: random.Random) -> Row:
     twice = len(stats["rounds_applied_twice"])
     responses = stats["tool_responses"]
     console_done = await console_completed(rig, [agent_id for agent_id, _inputs in agents], stats["runs_started"])
+    cut = ", ".join(f"{n} {name}" for name, n in starts.cut.most_common()) or "none"
+    cut = f"start requests left without an answer: {cut}"
     restart = sum(rig.restart_seconds) / max(1, len(rig.restart_seconds))
     held = completed == total == console_done and twice == 0 and total - runs_before == mode.runs
     return Row(
@@ -409,8 +411,7 @@ async def scenario_kills(rig: Rig, mode: Mode, rng: random.Random) -> Row:
         must_hold="every run completes; no round answered twice",
         measured=f"{completed}/{total} runs completed ({console_done} on the console); {twice} rounds applied "
         f"twice; {stats['rounds_applied']} rounds applied, {responses['replayed']} repeats of an idempotency key "
-        f"answered without applying; {starts.ambiguous} starts cut off by a kill (started again when the platform "
-        f"had not got them); restarts took {restart:.1f} s on average; {seconds:.0f} s",
+        f"answered without applying; {cut} (asked again when the platform had not got them); restarts took {restart:.1f} s on average; {seconds:.0f} s",
         held=held,
     )
 
