@@ -285,14 +285,15 @@ async def scenario_deliveries(rig: Rig, mode: Mode, rng: random.Random) -> Row:
     )[0][0]
     held = lost == 0 and stored_twice == 0 and applied_twice == 0 and newest == len(plan.tasks)
     held = held and verdicts["duplicate"] >= plan.copies
-    retried = sum(count for answer, count in answers.items() if not answer.startswith("2"))
+    failed = Counter({answer: n for answer, n in answers.items() if not answer.startswith("2")})
+    retried = ", ".join(f"{n} {answer}" for answer, n in failed.most_common()) or "none"
     return Row(
         scenario=f"{len(plan.ids):,} deliveries ({len(plan.tasks):,} runs), {plan.copies:,} sent twice "
         f"({plan.concurrent:,} concurrently), {plan.reordered:,} swapped with the next",
         must_hold="0 lost, 0 applied twice",
         measured=f"{lost} lost, {applied_twice + stored_twice} applied twice; {verdicts['applied']:,} applied, "
         f"{verdicts['history']:,} history, {verdicts['duplicate']:,} duplicate; {newest:,}/{len(plan.tasks):,} "
-        f"runs at their newest status; {retried} non-2xx answers sent again; {seconds:.0f} s",
+        f"runs at their newest status; answers not 2xx, sent again: {retried}; {seconds:.0f} s",
         held=held,
     )
 
