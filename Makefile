@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint unit e2e bench clean
+.PHONY: run test lint unit e2e bench reliability clean
 
 run: $(STAMP) /usr/bin/bwrap
 	$(BIN)/python -m app
@@ -25,6 +25,10 @@ e2e: $(STAMP) /usr/bin/chromium
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+
+# the chaos figures of the README (several minutes); make test runs its --quick mode
+reliability: $(STAMP) /usr/bin/bwrap
+	$(BIN)/python bench/reliability.py
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from app.auth.cli import add_parsers
 from app.auth.cli import run as run_user_command
+from app.simulator.__main__ import add_arguments as add_simulator_arguments
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,13 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("file")
     add_parsers(commands)
     commands.add_parser("settings", help="print the settings (TOOLDESK_* variables) as a Markdown table")
-    simulate = commands.add_parser("simulate", help="run the platform simulator alone")
-    simulate.add_argument("--port", type=int, default=8090)
-    simulate.add_argument("--host", default="127.0.0.1")
-    simulate.add_argument("--webhook-url", required=True, help="where to POST run statuses")
-    simulate.add_argument("--secret", required=True, help="whsec_... shared with the receiver")
-    simulate.add_argument("--api-key", default="sim-local-key", help="the Bearer key clients must send")
-    simulate.add_argument("--scenarios", type=Path, help="folder of scenario *.json (default: fixtures/scenarios)")
+    simulate = commands.add_parser("simulate", help="run the platform simulator alone (faults: README, Simulator)")
+    add_simulator_arguments(simulate)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--host", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -98,22 +94,14 @@ def _config_file(args: argparse.Namespace) -> int:
 
 def _simulate(args: argparse.Namespace) -> int:
     from app.config import check_secret
-    from app.simulator import DEFAULT_SCENARIOS_DIR, serve_standalone
+    from app.simulator.__main__ import serve_from_arguments
 
     try:
         check_secret(args.secret)
     except ValueError as exc:
         print(f"tooldesk simulate: --secret: {exc}", file=sys.stderr)
         return 2
-    serve_standalone(
-        host=args.host,
-        port=args.port,
-        webhook_url=args.webhook_url,
-        secret=args.secret,
-        api_key=args.api_key,
-        scenarios_dir=args.scenarios or DEFAULT_SCENARIOS_DIR,
-    )
-    return 0
+    return serve_from_arguments(args, "tooldesk simulate")
 
 
 if __name__ == "__main__":

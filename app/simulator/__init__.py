@@ -4,8 +4,9 @@
 - ``engine``: ``Simulator``, the in-memory platform that plays scenarios.
 - ``refusals``: ``SimulatorError``, idempotency keys, results checked against a round's calls.
 - ``delivery``: signed, retried webhook POSTs, in order per task.
-- ``api``: ``build_router(simulator)``, the contract's endpoints.
-- ``standalone``: ``serve_standalone(...)``, the simulator as its own server.
+- ``faults``: what it does wrong on purpose (duplicate, reorder, delay, drop; 503s; an outage).
+- ``api``: ``build_router(simulator)``, the contract's endpoints; ``control``: its own ``/_control`` ones.
+- ``standalone``: ``serve_standalone(...)``, the simulator as its own server, behind ``gate.Gate``.
 """
 
 from app.simulator.api import build_router

@@ -19,10 +19,11 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from app.errors import field_problems
 from app.protocol import AgentSpec, ErrorBody, RunStarted, RunStatus, StartRun, ToolResponses
+from app.simulator.control import Tally, add_control_routes
 from app.simulator.engine import Simulator
 from app.simulator.refusals import SimulatorError
 
@@ -60,7 +61,9 @@ class _ContractRoute(APIRoute):
 
 
 def build_router(simulator: Simulator) -> APIRouter:
-    """The contract's five endpoints over ``simulator``, tagged ``simulator``."""
+    """The contract's five endpoints over ``simulator``, tagged ``simulator``, and its ``/_control``
+    endpoints (``app.simulator.control``: faults, what it received, stats)."""
+    tally = Tally()
 
     def authorize(request: Request) -> None:
         header = request.headers.get("authorization", "")
@@ -87,6 +90,7 @@ def build_router(simulator: Simulator) -> APIRouter:
     async def start_agent_run(agent_id: str, body: StartRun | None = None) -> Response:
         """Start a run (start-only: no stream); progress arrives by webhook. No body: no inputs, playground."""
         started = await simulator.start_run(agent_id, body or StartRun())
+        tally.started.append((agent_id, started.task_id))
         return JSONResponse(started.model_dump(mode="json"), status_code=202)
 
     @router.get("/v1/agents/{agent_id}/runs/{task_id}", response_model=RunStatus)
@@ -99,34 +103,22 @@ def build_router(simulator: Simulator) -> APIRouter:
         agent_id: str, task_id: int, body: ToolResponses, idempotency_key: str | None = Header(default=None)
     ) -> Response:
         """Answer every tool call of the open round at once."""
-        return _status(await simulator.send_tool_responses(agent_id, task_id, body, idempotency_key))
+        try:
+            simulator.faults.check_tool_responses()
+            reply = await simulator.send_tool_responses(agent_id, task_id, body, idempotency_key)
+        except SimulatorError as exc:
+            tally.answered(exc)
+            raise
+        tally.answered(None)
+        return _status(reply)
 
     @router.post("/v1/agents/{agent_id}/runs/{task_id}/cancel", response_model=RunStatus)
     async def cancel(agent_id: str, task_id: int, _body: NoBody | None = None) -> Response:
         """Cancel a task that has not ended (the contract sends no body)."""
         return _status(await simulator.cancel(agent_id, task_id))
 
-    @router.post("/_control/faults", include_in_schema=True)
-    async def set_faults(body: Faults) -> Response:
-        """Simulator only, not in the contract: ``{"unavailable_tool_responses": N}`` makes the next N
-        ``send_tool_responses`` answer 503, to watch a receiver's outbox retry."""
-        simulator.unavailable_tool_responses = body.unavailable_tool_responses
-        return JSONResponse(body.model_dump())
-
-    @router.get("/_control/received", include_in_schema=True)
-    async def list_received() -> Response:
-        """Simulator only, not in the contract: every accepted ``send_tool_responses`` as
-        ``[{"task_id", "round", "results"}]``, oldest first, so a test can see what the platform got."""
-        received = [{"task_id": task_id, **body.model_dump()} for task_id, body in simulator.received]
-        return JSONResponse(received)
-
+    add_control_routes(router, simulator, tally)
     return router
-
-
-class Faults(BaseModel):
-    """Simulated outages: how many of the next ``send_tool_responses`` calls answer 503."""
-
-    unavailable_tool_responses: int = Field(default=0, ge=0, le=1000)
 
 
 class NoBody(BaseModel):

@@ -10,11 +10,14 @@ Rules (contract, "Webhook delivery"; Standard Webhooks spec):
   delivery is given up.
 - A 410 answer disables the endpoint: nothing more is sent.
 - The deliveries of one task go out one after another; tasks are independent.
+- Faults set in ``faults`` (``app.simulator.faults``: duplicate, reorder, delay, drop) bend these rules
+  on purpose, as a real platform may: each attempt they change is marked in ``DeliveryAttempt.fault``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
@@ -27,6 +30,7 @@ import httpx
 from standardwebhooks import Webhook
 
 from app.protocol import RunStatus
+from app.simulator.faults import DeliveryPlan, FaultState
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +57,24 @@ class DeliveryAttempt:
     outcome: Outcome
     http_status: int | None = None
     error: str | None = None
+    fault: str | None = None
+
+
+@dataclass
+class _Held:
+    """A reordered delivery waiting for the task's next one: it goes out once ``released`` is set."""
+
+    task: asyncio.Task[None]
+    previous: asyncio.Task[None] | None
+    released: asyncio.Event
 
 
 class Deliverer:
     """Sends run statuses to one webhook URL in background tasks it owns.
 
     ``spawn`` is the owner's way to start a background task (kept in its
-    strong-reference set so ``aclose`` can cancel it).
+    strong-reference set so ``aclose`` can cancel it). ``faults`` is the
+    simulator's fault settings (none by default).
     """
 
     def __init__(
@@ -70,6 +85,7 @@ class Deliverer:
         http: httpx.AsyncClient,
         retry_schedule: Sequence[float],
         spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]],
+        faults: FaultState | None = None,
     ) -> None:
         self.url = url
         self.attempts: list[DeliveryAttempt] = []
@@ -79,35 +95,91 @@ class Deliverer:
         self._retry_schedule = tuple(retry_schedule)
         self._spawn = spawn
         self._last: dict[int, asyncio.Task[None]] = {}
+        self._held: dict[int, _Held] = {}
+        self.faults = faults if faults is not None else FaultState()
 
     def use_secret(self, secret: str) -> None:
         """Sign later attempts with ``secret``; raises ``ValueError`` when it is not ``whsec_<base64>``."""
         self._webhook = _webhook(secret)
 
     def enqueue(self, status: RunStatus) -> str:
-        """Queue ``status`` behind the task's earlier deliveries; returns its ``webhook-id`` at once."""
+        """Queue ``status`` behind the task's earlier deliveries; returns its ``webhook-id`` at once.
+
+        A delivery the fault plan reorders is held until the task's next one has been sent (or its hold ran
+        out); that next one takes the held one's place in the queue, and later ones queue behind both.
+        """
         webhook_id = f"msg_{uuid.uuid4().hex}"
-        previous = self._last.get(status.task_id)
-        task = self._spawn(self._send_after(previous, webhook_id, status))
-        self._last[status.task_id] = task
-        task.add_done_callback(lambda done: self._forget(status.task_id, done))
+        plan = self.faults.plan()
+        task_id = status.task_id
+        held = self._held.pop(task_id, None)
+        overtakes = held if held is not None and not held.released.is_set() else None
+        previous = overtakes.previous if overtakes is not None else self._last.get(task_id)
+        release = asyncio.Event() if plan.reorder and overtakes is None else None
+        task = self._spawn(self._send_after(previous, webhook_id, status, plan, release, overtakes))
+        if overtakes is not None:
+            self.faults.counts.overtaken += 1
+            task = overtakes.task  # the held delivery now goes last
+        elif release is not None:
+            self.faults.counts.reordered += 1
+            self._held[task_id] = _Held(task, previous, release)
+        self._last[task_id] = task
+        task.add_done_callback(lambda done: self._forget(task_id, done))
         return webhook_id
 
     def _forget(self, task_id: int, done: asyncio.Task[None]) -> None:
         if self._last.get(task_id) is done:
             del self._last[task_id]
+        held = self._held.get(task_id)
+        if held is not None and held.task is done:
+            del self._held[task_id]
 
-    async def _send_after(self, previous: asyncio.Task[None] | None, webhook_id: str, status: RunStatus) -> None:
-        if previous is not None:
-            await asyncio.wait([previous])
-        await self._send(webhook_id, status)
+    async def _send_after(
+        self,
+        previous: asyncio.Task[None] | None,
+        webhook_id: str,
+        status: RunStatus,
+        plan: DeliveryPlan,
+        release: asyncio.Event | None,
+        overtakes: _Held | None,
+    ) -> None:
+        try:
+            if previous is not None:
+                await asyncio.wait([previous])
+            fault = None
+            if release is not None:
+                fault = "reordered"
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(release.wait(), self.faults.delivery.reorder_hold)
+                release.set()  # a hold that ran out: the next delivery queues behind this one as usual
+            if plan.delay > 0:
+                fault = fault or "delayed"
+                await asyncio.sleep(plan.delay)
+            first = self._send(webhook_id, status, fault=fault, drop=plan.drop)
+            if not plan.duplicate:
+                await first
+            elif plan.concurrent:
+                await asyncio.gather(first, self._send(webhook_id, status, fault="duplicate"))
+            else:
+                await first
+                await self._send(webhook_id, status, fault="duplicate")
+        finally:
+            if overtakes is not None:
+                overtakes.released.set()
 
-    async def _send(self, webhook_id: str, status: RunStatus) -> None:
+    async def _send(self, webhook_id: str, status: RunStatus, *, fault: str | None = None, drop: bool = False) -> None:
         body = json.dumps(status.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":"))
         for attempt in range(1, len(self._retry_schedule) + 2):
             if self.disabled:
                 return
-            http_status, error = await self._post(webhook_id, body)
+            http_status: int | None
+            error: str | None
+            attempt_fault: str | None
+            if drop and attempt == 1 and self._retry_schedule:
+                http_status, error = None, "dropped before it reached the receiver (a simulated fault)"
+                attempt_fault = "dropped"
+            else:
+                http_status, error = await self._post(webhook_id, body)
+                attempt_fault = fault
             last = attempt > len(self._retry_schedule)
             outcome: Outcome
             if http_status is not None and 200 <= http_status < 300:
@@ -120,9 +192,10 @@ class Deliverer:
                 outcome = "gave_up" if last else "retrying"
             self.attempts.append(
                 DeliveryAttempt(
-                    webhook_id, status.task_id, status.sequence, status.status, attempt, outcome, http_status, error
+                    webhook_id, status.task_id, status.sequence, status.status, attempt, outcome, http_status, error,
+                    attempt_fault,
                 )
-            )
+            )  # fmt: skip
             if outcome != "retrying":
                 if outcome == "gave_up":
                     log.warning(

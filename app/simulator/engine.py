@@ -33,6 +33,7 @@ from app.protocol import (
     ToolResponses,
 )
 from app.simulator.delivery import Deliverer, DeliveryAttempt
+from app.simulator.faults import FaultState
 from app.simulator.refusals import IdempotencyKeys, SimulatorError, check_results_match, fingerprint_body
 from app.simulator.scenario import CallSpec, Scenario, ScenarioError
 from app.states import TERMINAL_STATUSES, RunStatusName
@@ -90,9 +91,12 @@ class Simulator:
         self._next_task_id = first_task_id
         self._idempotency = IdempotencyKeys()
         self._background: set[asyncio.Task[None]] = set()
+        self.faults = FaultState()
+        """Faults made on purpose (``app.simulator.faults``): webhook duplicates, reorders, delays, drops; 503s."""
         self._deliverer = Deliverer(
-            url=webhook_url, secret=secret, http=http, retry_schedule=retry_schedule, spawn=self._spawn
-        )
+            url=webhook_url, secret=secret, http=http, retry_schedule=retry_schedule, spawn=self._spawn,
+            faults=self.faults,
+        )  # fmt: skip
 
     def use_secret(self, secret: str) -> None:
         """Sign later delivery attempts, retries included, with ``secret`` (``ValueError`` unless whsec_<base64>)."""

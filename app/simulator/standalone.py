@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,7 +14,11 @@ from fastapi import FastAPI
 
 from app.simulator.api import build_router
 from app.simulator.engine import Simulator
+from app.simulator.faults import DeliveryFaults
+from app.simulator.gate import Gate
 from app.simulator.scenario import DEFAULT_SCENARIOS_DIR, load_scenarios
+
+DEFAULT_RETRY_SCHEDULE = (0.5, 1.0, 2.0, 5.0, 10.0)
 
 
 def build_standalone_app(
@@ -21,20 +28,25 @@ def build_standalone_app(
     api_key: str,
     scenarios_dir: Path = DEFAULT_SCENARIOS_DIR,
     round_ttl: float = 600.0,
-    retry_schedule: Sequence[float] = (0.5, 1, 2, 5, 10),
+    retry_schedule: Sequence[float] = DEFAULT_RETRY_SCHEDULE,
+    step_delay: float = 0.05,
+    faults: DeliveryFaults | None = None,
 ) -> FastAPI:
     """A bare FastAPI app serving the router at the contract's paths (no prefix).
 
     Scenarios are loaded now, so a bad file (or a secret that is not
     ``whsec_<base64>``) raises ``ValueError`` before any server starts.
-    The simulator and its HTTP client close with the app.
+    ``faults`` are the webhook faults to make from the start (``app.simulator.faults``).
+    The simulator and its HTTP client close with the app; ``app.state.simulator`` is the simulator.
     """
     scenarios = load_scenarios(scenarios_dir)
     http = httpx.AsyncClient()
     simulator = Simulator(
         scenarios=scenarios, webhook_url=webhook_url, secret=secret, api_key=api_key,
-        http=http, round_ttl=round_ttl, retry_schedule=retry_schedule,
+        http=http, round_ttl=round_ttl, retry_schedule=retry_schedule, step_delay=step_delay,
     )  # fmt: skip
+    if faults is not None:
+        simulator.faults.delivery = faults
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -51,10 +63,44 @@ def build_standalone_app(
 
 
 def serve_standalone(
-    *, host: str, port: int, webhook_url: str, secret: str, api_key: str, scenarios_dir: Path = DEFAULT_SCENARIOS_DIR
+    *,
+    host: str,
+    port: int,
+    webhook_url: str,
+    secret: str,
+    api_key: str,
+    scenarios_dir: Path = DEFAULT_SCENARIOS_DIR,
+    round_ttl: float = 600.0,
+    retry_schedule: Sequence[float] = DEFAULT_RETRY_SCHEDULE,
+    step_delay: float = 0.05,
+    faults: DeliveryFaults | None = None,
+    log_level: str = "info",
 ) -> None:
-    """Serve the simulator under uvicorn until interrupted; raises ``ValueError`` on a bad scenario file."""
+    """Serve the simulator until interrupted; raises ``ValueError`` on a bad scenario file, ``OSError`` when
+    the address is taken.
+
+    uvicorn listens on a private loopback port behind a ``Gate`` on ``host``:``port``, so the ``down_for``
+    fault can refuse connections like a platform that is down.
+    """
+    app = build_standalone_app(
+        webhook_url=webhook_url, secret=secret, api_key=api_key, scenarios_dir=scenarios_dir,
+        round_ttl=round_ttl, retry_schedule=retry_schedule, step_delay=step_delay, faults=faults,
+    )  # fmt: skip
+    asyncio.run(_serve(app, host, port, log_level))
+
+
+async def _serve(app: FastAPI, host: str, port: int, log_level: str) -> None:
     import uvicorn
 
-    app = build_standalone_app(webhook_url=webhook_url, secret=secret, api_key=api_key, scenarios_dir=scenarios_dir)
-    uvicorn.run(app, host=host, port=port)
+    private = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    private.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    private.bind(("127.0.0.1", 0))
+    gate = Gate(host, port, private.getsockname()[:2])
+    await gate.open()
+    app.state.simulator.faults.go_down = gate.down
+    print(f"simulator listening on http://{host}:{port}", file=sys.stderr, flush=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level))
+    try:
+        await server.serve(sockets=[private])
+    finally:
+        await gate.close()
