@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     simulate.add_argument("--secret", required=True, help="whsec_... shared with the receiver")
     simulate.add_argument("--api-key", default="sim-local-key", help="the Bearer key clients must send")
     simulate.add_argument("--scenarios", type=Path, help="folder of scenario *.json (default: fixtures/scenarios)")
+    simulate.add_argument("--database", type=Path, help="SQLite file to keep runs in across restarts (default: memory)")
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--host", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -105,14 +106,19 @@ def _simulate(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"tooldesk simulate: --secret: {exc}", file=sys.stderr)
         return 2
-    serve_standalone(
-        host=args.host,
-        port=args.port,
-        webhook_url=args.webhook_url,
-        secret=args.secret,
-        api_key=args.api_key,
-        scenarios_dir=args.scenarios or DEFAULT_SCENARIOS_DIR,
-    )
+    try:
+        serve_standalone(
+            host=args.host,
+            port=args.port,
+            webhook_url=args.webhook_url,
+            secret=args.secret,
+            api_key=args.api_key,
+            scenarios_dir=args.scenarios or DEFAULT_SCENARIOS_DIR,
+            database=args.database,
+        )
+    except ValueError as exc:  # a bad scenario file, or a --database file that cannot be opened
+        print(f"tooldesk simulate: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -26,6 +26,7 @@ from app.api import http_error_handler, tooldesk_error_handler, validation_error
 from app.auth.gate import SIGN_IN_PATH, AuthGate
 from app.auth.signin_routes import router as signin_router
 from app.config import SIMULATOR_PREFIX, Settings, get_settings
+from app.console_lock import claim_database
 from app.errors import SettingsError, TooldeskError
 from app.guard import install_guard
 from app.runtime import Runtime, build_runtime
@@ -61,13 +62,16 @@ def build(settings: Settings) -> Runtime:
 
 
 async def _on_start(runtime: Runtime) -> None:
-    """List the platform's agents once, so names show everywhere, then reconcile open runs once.
+    """Go on with the embedded simulator's stored runs, list the platform's agents once, so names show everywhere,
+    then reconcile open runs once.
 
     A platform that does not answer is only logged: the console still serves what it has stored.
     """
     started = time.time()
     runtime.outbox.start()
     runtime.retention.start()
+    if runtime.simulator is not None:
+        runtime.simulator.resume()  # its stored runs go on: deliveries, progress, expiry
     await asyncio.sleep(0.2)  # let the server accept connections: the embedded simulator is served by it
     try:
         await agents.sync_agents(engine=runtime.engine, client=runtime.client)
@@ -90,11 +94,15 @@ def _mount(router: APIRouter, prefix: str = "") -> None:
 def serve(settings: Settings) -> None:
     """Build the console and serve it on ``settings.host:settings.port`` until interrupted.
 
-    Raises ``SettingsError`` when the address cannot be bound (port in use, unknown host).
+    Raises ``SettingsError`` when another console runs on the same SQLite file (``app.console_lock``) or the
+    address cannot be bound (port in use, unknown host).
     """
     _check_auth(settings)
+    lock = claim_database(settings.database_path, what="console", host=settings.host, port=settings.port)
     _check_address(settings)
     runtime = build(settings)
+    if lock is not None:
+        nicegui_app.on_shutdown(lock.release)
     _announce_sign_in(runtime)
     nicegui_app.on_startup(lambda: background_tasks.create(runtime.sandbox(), name="warm the sandbox"))
     ui.run(

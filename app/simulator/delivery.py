@@ -55,11 +55,17 @@ class DeliveryAttempt:
     error: str | None = None
 
 
+def new_webhook_id() -> str:
+    """A fresh ``webhook-id``: ``msg_<uuid hex>``."""
+    return f"msg_{uuid.uuid4().hex}"
+
+
 class Deliverer:
     """Sends run statuses to one webhook URL in background tasks it owns.
 
     ``spawn`` is the owner's way to start a background task (kept in its
-    strong-reference set so ``aclose`` can cancel it).
+    strong-reference set so ``aclose`` can cancel it). ``on_settled(webhook_id)``
+    is called once a delivery is done with (not when it is cancelled by ``aclose``).
     """
 
     def __init__(
@@ -70,6 +76,7 @@ class Deliverer:
         http: httpx.AsyncClient,
         retry_schedule: Sequence[float],
         spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]],
+        on_settled: Callable[[str], None] | None = None,
     ) -> None:
         self.url = url
         self.attempts: list[DeliveryAttempt] = []
@@ -79,14 +86,16 @@ class Deliverer:
         self._retry_schedule = tuple(retry_schedule)
         self._spawn = spawn
         self._last: dict[int, asyncio.Task[None]] = {}
+        self._on_settled = on_settled
 
     def use_secret(self, secret: str) -> None:
         """Sign later attempts with ``secret``; raises ``ValueError`` when it is not ``whsec_<base64>``."""
         self._webhook = _webhook(secret)
 
-    def enqueue(self, status: RunStatus) -> str:
-        """Queue ``status`` behind the task's earlier deliveries; returns its ``webhook-id`` at once."""
-        webhook_id = f"msg_{uuid.uuid4().hex}"
+    def enqueue(self, status: RunStatus, webhook_id: str | None = None) -> str:
+        """Queue ``status`` behind the task's earlier deliveries; returns its ``webhook-id`` at once (``webhook_id``,
+        when given: a delivery queued before a restart keeps its id)."""
+        webhook_id = webhook_id or new_webhook_id()
         previous = self._last.get(status.task_id)
         task = self._spawn(self._send_after(previous, webhook_id, status))
         self._last[status.task_id] = task
@@ -101,6 +110,8 @@ class Deliverer:
         if previous is not None:
             await asyncio.wait([previous])
         await self._send(webhook_id, status)
+        if self._on_settled is not None:  # delivered, given up or dropped: not sent again after a restart
+            self._on_settled(webhook_id)
 
     async def _send(self, webhook_id: str, status: RunStatus) -> None:
         body = json.dumps(status.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":"))
