@@ -90,9 +90,9 @@ def claim_database(
 
 
 def _holder(fd: int) -> str:
-    """ "pid 1234, port 8080" from the holder's file; a holder that has not written it yet is "starting up"."""
+    """'a running console (pid 1234, port 8080)' from the holder's file, or a holder still starting up."""
     try:
         details = json.loads(os.pread(fd, 4096, 0) or b"{}")
-        return f"pid {int(details['pid'])}, port {int(details['port'])}"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "pid and port not written yet: it is starting up"
+        return f"a running {details.get('what', 'console')} (pid {int(details['pid'])}, port {int(details['port'])})"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return "another process that is starting up (its pid and port are not written yet)"
