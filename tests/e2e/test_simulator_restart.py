@@ -14,7 +14,7 @@ import pytest
 
 from tests.builders import CLOCK
 from tests.e2e.conftest import _free_port
-from tests.e2e.processes import Start, crash, processes, wait_until
+from tests.e2e.processes import Start, cli, crash, processes, wait_until
 from tests.e2e.support import AUTH
 
 __all__ = ["processes"]  # the fixture, used by name
@@ -133,3 +133,31 @@ def test_idempotency_key_replayed_after_restart_is_not_applied_twice(
     received = console.api.get("/sim/_control/received", headers=AUTH).json()
     assert [(r["task_id"], r["round"]) for r in received] == [(task_id, 1)]
     assert console.status(task_id).json()["status"] == "completed"
+
+
+def test_standalone_simulator_keeps_runs_in_its_database_file(processes: Start, tmp_path: Path):
+    port = _free_port()
+    sim = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=AUTH, timeout=10)
+    args = ["simulate", "--port", str(port), "--webhook-url", f"http://127.0.0.1:{_free_port()}/webhooks/sudoiq"]
+    args += ["--secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "--database", str(tmp_path / "sim.db")]
+    with sim:
+        first = processes(args, "simulator-1.log")
+        wait_until(lambda: sim.get("/v1/agents").status_code == 200, "the simulator starting")
+        task_id = sim.post(f"/v1/agents/{CLOCK}/runs", json={}).json()["task_id"]
+        awaiting = wait_until(
+            lambda: (
+                (status := sim.get(f"/v1/agents/{CLOCK}/runs/{task_id}").json())["status"] == "awaiting_tool_calls"
+                and status
+            ),
+            "round 1",
+        )
+        refused = cli(tmp_path, {}, *[a if a != str(port) else str(_free_port()) for a in args])
+        crash(first)
+
+        processes(args, "simulator-2.log")
+        wait_until(lambda: sim.get("/v1/agents").status_code == 200, "the simulator starting again")
+        after = sim.get(f"/v1/agents/{CLOCK}/runs/{task_id}").json()
+
+    assert refused.returncode == 2
+    assert f"pid {first.pid}, port {port}" in refused.stderr and "--database" in refused.stderr
+    assert after == awaiting
