@@ -53,6 +53,7 @@ def build(settings: Settings) -> Runtime:
     _mount(build_api_router())
     if runtime.simulator is not None:
         _mount(build_simulator_router(runtime.simulator), prefix=SIMULATOR_PREFIX)
+        nicegui_app.on_startup(runtime.simulator.resume)  # its stored runs go on, before any request is served
     nicegui_app.add_exception_handler(TooldeskError, tooldesk_error_handler)
     nicegui_app.add_exception_handler(RequestValidationError, validation_error_handler)
     nicegui_app.add_exception_handler(StarletteHTTPException, http_error_handler)
@@ -62,16 +63,13 @@ def build(settings: Settings) -> Runtime:
 
 
 async def _on_start(runtime: Runtime) -> None:
-    """Go on with the embedded simulator's stored runs, list the platform's agents once, so names show everywhere,
-    then reconcile open runs once.
+    """List the platform's agents once, so names show everywhere, then reconcile open runs once.
 
     A platform that does not answer is only logged: the console still serves what it has stored.
     """
     started = time.time()
     runtime.outbox.start()
     runtime.retention.start()
-    if runtime.simulator is not None:
-        runtime.simulator.resume()  # its stored runs go on: deliveries, progress, expiry
     await asyncio.sleep(0.2)  # let the server accept connections: the embedded simulator is served by it
     try:
         await agents.sync_agents(engine=runtime.engine, client=runtime.client)

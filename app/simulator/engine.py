@@ -101,6 +101,8 @@ class Simulator(RunProgress):
         for webhook_id, status in self._store.queued_deliveries():
             self._deliverer.enqueue(status, webhook_id=webhook_id)
         for stored in self._store.open_runs():
+            if stored.status.task_id in self._tasks:
+                continue  # already going on in this process
             task = self._remember(stored)
             if task.status.status == RunStatusName.QUEUED:
                 task.worker = self._spawn(self._begin(task))
