@@ -123,8 +123,12 @@ def open_store(database_url: str = "sqlite://") -> SimStore:
     if in_memory:
         engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))  # private from the start, as the console's file
+        if not Path(path).exists():  # private from the start, as the console's file
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        # Never open and close a file descriptor on an existing database here: closing it would drop every POSIX
+        # lock this process holds on the file (the console's own connections'), and another process could then
+        # delete the WAL under them.
         engine = create_engine(database_url, connect_args={"check_same_thread": False, "timeout": 30})
     event.listen(engine, "connect", _on_connect)
     metadata.create_all(engine)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.builders import CLOCK
 from tests.e2e.conftest import _free_port
 from tests.e2e.processes import Start, cli, crash, processes, wait_until
 from tests.e2e.support import AUTH
@@ -38,15 +39,19 @@ def test_second_console_on_same_file_refuses_naming_the_first(processes: Start, 
 
 def test_command_line_tools_work_while_a_console_runs(processes: Start, tmp_path: Path):
     port = _free_port()
-    processes([], "console.log", _settings(tmp_path, port))
+    processes([], "console.log", _settings(tmp_path, port) | {"TOOLDESK_AUTH": "off"})
     wait_until(lambda: _up(port), "the console starting")
 
-    listed = cli(tmp_path, _settings(tmp_path, port), "user", "list")
+    made = cli(tmp_path, _settings(tmp_path, port), "token", "create", "--name", "beside", "--role", "viewer")
+    listed = cli(tmp_path, _settings(tmp_path, port), "token", "list")
     table = cli(tmp_path, _settings(tmp_path, port), "settings")
 
-    assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.startswith("admin")
+    assert made.returncode == 0, made.stderr
+    assert listed.returncode == 0 and "beside" in listed.stdout
     assert table.returncode == 0 and "TOOLDESK_DATABASE_URL" in table.stdout
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as api:  # the console still works after them
+        task_id = api.post(f"/api/agents/{CLOCK}/runs", json={}).json()["task_id"]
+        wait_until(lambda: [r for r in api.get("/api/rounds").json() if r["task_id"] == task_id], "round 1 pending")
 
 
 def test_console_starts_on_the_file_after_the_first_was_killed(processes: Start, tmp_path: Path):
