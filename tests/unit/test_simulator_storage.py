@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from app.db import make_engine, write_session
+from app.models import Setting
 from app.simulator import open_store
 from tests.unit.test_simulator import CLOCK, FLAKY, Rig, eventually, make_rig
 
@@ -118,3 +122,28 @@ async def test_restart_task_ids_continue_above_stored_ones(on_file: Restart) -> 
 
     assert await second.start(CLOCK) == task_id + 1
     assert second.simulator.get_status(CLOCK, task_id).agent_id == CLOCK
+
+
+def test_store_opened_beside_the_console_keeps_its_writes_visible_to_other_processes(tmp_path: Path) -> None:
+    path = tmp_path / "console.db"
+    engine = make_engine(f"sqlite:///{path}")
+    with write_session(engine) as session:
+        session.add(Setting(key="before", value="1"))
+    store = open_store(f"sqlite:///{path}")  # the embedded simulator's store, on the console's open file
+    _count_settings(path)  # a command-line tool comes and goes
+
+    with write_session(engine) as session:
+        session.add(Setting(key="after", value="1"))
+
+    assert _count_settings(path) == 2  # what a restarted console or a command-line tool reads
+    store.close()
+    engine.dispose()
+
+
+def _count_settings(path: Path) -> int:
+    """Rows of the ``setting`` table as another process reads them."""
+    tool = (
+        "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from setting').fetchone()[0])"
+    )
+    done = subprocess.run([sys.executable, "-c", tool, str(path)], capture_output=True, text=True, check=True)
+    return int(done.stdout)
