@@ -26,6 +26,7 @@ from app.api import http_error_handler, tooldesk_error_handler, validation_error
 from app.auth.gate import SIGN_IN_PATH, AuthGate
 from app.auth.signin_routes import router as signin_router
 from app.config import SIMULATOR_PREFIX, Settings, get_settings
+from app.console_lock import claim_database
 from app.errors import SettingsError, TooldeskError
 from app.guard import install_guard
 from app.runtime import Runtime, build_runtime
@@ -52,6 +53,7 @@ def build(settings: Settings) -> Runtime:
     _mount(build_api_router())
     if runtime.simulator is not None:
         _mount(build_simulator_router(runtime.simulator), prefix=SIMULATOR_PREFIX)
+        nicegui_app.on_startup(runtime.simulator.resume)  # its stored runs go on, before any request is served
     nicegui_app.add_exception_handler(TooldeskError, tooldesk_error_handler)
     nicegui_app.add_exception_handler(RequestValidationError, validation_error_handler)
     nicegui_app.add_exception_handler(StarletteHTTPException, http_error_handler)
@@ -90,11 +92,15 @@ def _mount(router: APIRouter, prefix: str = "") -> None:
 def serve(settings: Settings) -> None:
     """Build the console and serve it on ``settings.host:settings.port`` until interrupted.
 
-    Raises ``SettingsError`` when the address cannot be bound (port in use, unknown host).
+    Raises ``SettingsError`` when another console runs on the same SQLite file (``app.console_lock``) or the
+    address cannot be bound (port in use, unknown host).
     """
     _check_auth(settings)
+    lock = claim_database(settings.database_path, what="console", host=settings.host, port=settings.port)
     _check_address(settings)
     runtime = build(settings)
+    if lock is not None:
+        nicegui_app.on_shutdown(lock.release)
     _announce_sign_in(runtime)
     nicegui_app.on_startup(lambda: background_tasks.create(runtime.sandbox(), name="warm the sandbox"))
     ui.run(

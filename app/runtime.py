@@ -38,7 +38,7 @@ from app.services.ingest import Outcome
 from app.services.outbox import Outbox
 from app.services.responder import Responder
 from app.services.webhook_secret import load_webhook_secrets
-from app.simulator import Simulator, load_scenarios
+from app.simulator import Simulator, load_scenarios, open_store
 from app.states import Verdict
 from app.webhooks.limits import RefusalLimiter
 from app.webhooks.secret_set import WebhookSecrets
@@ -177,6 +177,7 @@ def build_runtime(settings: Settings, *, transport: httpx.AsyncBaseTransport | N
         except ValueError as exc:
             raise SettingsError(f"bad setting: TOOLDESK_SCENARIOS_DIR: {exc}") from None
         simulator = Simulator(
+            store=open_store(settings.database_url),  # its sim_* tables, in the console's file
             scenarios=scenarios,
             webhook_url=settings.webhook_url,
             secret=webhook_secrets.current,

@@ -5,8 +5,9 @@ The contract allows ``get_agent_task_status`` "for a one-off reconciliation
 newer than the stored one is applied as a delivery would be (by ``sequence``);
 a run the platform no longer knows (404) gets the console's own status
 ``lost`` and its pending rounds are closed, with the reason on its timeline.
-The embedded simulator keeps runs in memory, so its runs are ``lost`` after a
-console restart. A round left ``submitting`` by a stop mid-send is pending again.
+The embedded simulator keeps its runs in the database (``app.simulator.storage``), so
+``lost`` means the platform really forgot the run. A round left ``submitting`` by a
+stop mid-send is pending again.
 """
 
 from __future__ import annotations

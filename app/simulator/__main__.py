@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from app.errors import SettingsError
 from app.simulator.faults import DeliveryFaults
 from app.simulator.scenario import DEFAULT_SCENARIOS_DIR
 from app.simulator.standalone import DEFAULT_RETRY_SCHEDULE, serve_standalone
@@ -44,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     faults.add_argument("--delay-seconds", type=float, default=1.0)
     faults.add_argument("--drop", type=float, default=0.0, help="first attempt lost, then retried")
     faults.add_argument("--seed", type=int, help="random seed for the faults (repeatable runs)")
+    parser.add_argument("--database", type=Path, help="SQLite file to keep runs in across restarts (default: memory)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
 
 
@@ -64,8 +66,9 @@ def serve_from_arguments(args: argparse.Namespace, prog: str) -> int:
             host=args.host, port=args.port, webhook_url=args.webhook_url, secret=args.secret,
             api_key=args.api_key, scenarios_dir=args.scenarios or DEFAULT_SCENARIOS_DIR, round_ttl=args.round_ttl,
             retry_schedule=args.retry_schedule, step_delay=args.step_delay, faults=faults, log_level=args.log_level,
+            database=args.database,
         )  # fmt: skip
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, SettingsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -69,12 +69,18 @@ class _Held:
     released: asyncio.Event
 
 
+def new_webhook_id() -> str:
+    """A fresh ``webhook-id``: ``msg_<uuid hex>``."""
+    return f"msg_{uuid.uuid4().hex}"
+
+
 class Deliverer:
     """Sends run statuses to one webhook URL in background tasks it owns.
 
     ``spawn`` is the owner's way to start a background task (kept in its
     strong-reference set so ``aclose`` can cancel it). ``faults`` is the
-    simulator's fault settings (none by default).
+    simulator's fault settings (none by default). ``on_settled(webhook_id)``
+    is called once a delivery is done with (not when it is cancelled by ``aclose``).
     """
 
     def __init__(
@@ -86,6 +92,7 @@ class Deliverer:
         retry_schedule: Sequence[float],
         spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]],
         faults: FaultState | None = None,
+        on_settled: Callable[[str], None] | None = None,
     ) -> None:
         self.url = url
         self.attempts: list[DeliveryAttempt] = []
@@ -97,18 +104,20 @@ class Deliverer:
         self._last: dict[int, asyncio.Task[None]] = {}
         self._held: dict[int, _Held] = {}
         self.faults = faults if faults is not None else FaultState()
+        self._on_settled = on_settled
 
     def use_secret(self, secret: str) -> None:
         """Sign later attempts with ``secret``; raises ``ValueError`` when it is not ``whsec_<base64>``."""
         self._webhook = _webhook(secret)
 
-    def enqueue(self, status: RunStatus) -> str:
-        """Queue ``status`` behind the task's earlier deliveries; returns its ``webhook-id`` at once.
+    def enqueue(self, status: RunStatus, webhook_id: str | None = None) -> str:
+        """Queue ``status`` behind the task's earlier deliveries; returns its ``webhook-id`` at once (``webhook_id``,
+        when given: a delivery queued before a restart keeps its id).
 
         A delivery the fault plan reorders is held until the task's next one has been sent (or its hold ran
         out); that next one takes the held one's place in the queue, and later ones queue behind both.
         """
-        webhook_id = f"msg_{uuid.uuid4().hex}"
+        webhook_id = webhook_id or new_webhook_id()
         plan = self.faults.plan()
         task_id = status.task_id
         held = self._held.pop(task_id, None)
@@ -162,6 +171,8 @@ class Deliverer:
             else:
                 await first
                 await self._send(webhook_id, status, fault="duplicate")
+            if self._on_settled is not None:  # delivered, given up or dropped: not sent again after a restart
+                self._on_settled(webhook_id)
         finally:
             if overtakes is not None:
                 overtakes.released.set()

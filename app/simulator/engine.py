@@ -6,65 +6,44 @@ State machine of one task (``sequence`` grows by one at each arrow)::
         → tool responses → running → awaiting round 2 … | completed | failed
     awaiting → expired (timer, after round_ttl s)     any non-terminal → cancelled
 
-Each state change is delivered by webhook (``delivery.Deliverer``). Moves
-between queued, running and awaiting happen in the background, ``step_delay``
-seconds apart, so ``start_run`` and ``send_tool_responses`` answer at once.
+Each state change is stored (``storage.SimStore``, one transaction) and then
+delivered by webhook (``delivery.Deliverer``). Moves between queued, running and
+awaiting happen in the background, ``step_delay`` seconds apart, so
+``start_run`` and ``send_tool_responses`` answer at once. After a restart on the
+same store, ``resume()`` goes on where the runs were: queued deliveries are sent,
+run progress continues, and a round whose deadline passed meanwhile expires.
 """
 
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+import time
+from collections.abc import Sequence
+from dataclasses import fields
+from datetime import UTC, datetime
 
 import httpx
 
-from app.protocol import (
-    AWAITING,
-    AgentSpec,
-    RunError,
-    RunStarted,
-    RunStatus,
-    StartRun,
-    ToolCall,
-    ToolResponses,
-)
+from app.protocol import AWAITING, AgentSpec, RunError, RunStarted, RunStatus, StartRun, ToolResponses
 from app.simulator.delivery import Deliverer, DeliveryAttempt
 from app.simulator.faults import FaultState
-from app.simulator.refusals import IdempotencyKeys, SimulatorError, check_results_match, fingerprint_body
-from app.simulator.scenario import CallSpec, Scenario, ScenarioError
+from app.simulator.progress import RunProgress, Task, iso
+from app.simulator.refusals import SimulatorError, check_results_match, fingerprint_body, replayed_reply
+from app.simulator.scenario import Scenario
+from app.simulator.storage import SimStore, StoredRun, open_store
 from app.states import TERMINAL_STATUSES, RunStatusName
 
 
-@dataclass
-class _Task:
-    scenario: Scenario
-    status: RunStatus
-    inputs: dict[str, str]
-    outputs: dict[str, str] = field(default_factory=dict)
-    errors: dict[str, bool] = field(default_factory=dict)
-    next_step: int = 0
-    calls: dict[str, tuple[str, CallSpec]] = field(default_factory=dict)  # call id → (tool, spec) of the open round
-    used_ids: set[str] = field(default_factory=set)
-    deadline: float = 0.0  # loop time the open round expires
-    worker: asyncio.Task[None] | None = None
+class Simulator(RunProgress):
+    """A simulated platform: agents from scenarios, runs, rounds and signed webhook deliveries.
 
-    def context(self) -> dict[str, Any]:
-        return {"inputs": self.inputs, "outputs": self.outputs, "errors": self.errors}
-
-
-class Simulator:
-    """An in-memory platform: agents from scenarios, runs, rounds and signed webhook deliveries.
-
-    ``round_ttl``, ``retry_schedule`` and ``step_delay`` are in seconds.
-    ``received`` lists every accepted ``send_tool_responses`` as ``(task_id, body)``;
-    ``attempts`` every webhook POST attempt. Call ``aclose()`` to stop the
-    background tasks (deliveries, timers, run progress). Raises ``ValueError``
-    when ``secret`` is not ``whsec_<base64>``. Needs no running event loop to
-    construct; the methods run on one.
+    ``round_ttl``, ``retry_schedule`` and ``step_delay`` are in seconds. ``store`` keeps the runs (``open_store``);
+    without one they are kept in an in-memory database, gone with the process. The simulator owns the store and
+    closes it in ``aclose()``. ``received`` lists every accepted ``send_tool_responses`` as ``(task_id, body)``;
+    ``attempts`` every webhook POST attempt of this process. Call ``resume()`` once at start to go on with the
+    stored runs, and ``aclose()`` to stop the background tasks (deliveries, timers, run progress). Raises
+    ``ValueError`` when ``secret`` is not ``whsec_<base64>``. Needs no running event loop to construct; the
+    methods run on one.
     """
 
     def __init__(
@@ -79,28 +58,34 @@ class Simulator:
         retry_schedule: Sequence[float] = (0.5, 1, 2, 5, 10),
         step_delay: float = 0.05,
         first_task_id: int = 1001,
+        store: SimStore | None = None,
     ) -> None:
         self.api_key = api_key
         self.round_ttl = round_ttl
         self.step_delay = step_delay
-        self.received: list[tuple[int, ToolResponses]] = []
         self.unavailable_tool_responses = 0
         """Fault injection: while above 0, each ``send_tool_responses`` answers 503 ``unavailable`` and counts down."""
         self._scenarios = {scenario.agent_id: scenario for scenario in scenarios}
-        self._tasks: dict[int, _Task] = {}
-        self._next_task_id = first_task_id
-        self._idempotency = IdempotencyKeys()
+        self._store = store if store is not None else open_store()
+        self._tasks = {}  # open tasks, and terminal ones read since
+        self._next_task_id = max(first_task_id, self._store.highest_task_id() + 1)
         self._background: set[asyncio.Task[None]] = set()
         self.faults = FaultState()
         """Faults made on purpose (``app.simulator.faults``): webhook duplicates, reorders, delays, drops; 503s."""
         self._deliverer = Deliverer(
             url=webhook_url, secret=secret, http=http, retry_schedule=retry_schedule, spawn=self._spawn,
             faults=self.faults,
+            on_settled=self._store.settle_delivery,
         )  # fmt: skip
 
     def use_secret(self, secret: str) -> None:
         """Sign later delivery attempts, retries included, with ``secret`` (``ValueError`` unless whsec_<base64>)."""
         self._deliverer.use_secret(secret)
+
+    @property
+    def received(self) -> list[tuple[int, ToolResponses]]:
+        """Every accepted ``send_tool_responses`` as ``(task_id, body)``, oldest first, before a restart too."""
+        return self._store.tool_responses()
 
     @property
     def attempts(self) -> list[DeliveryAttempt]:
@@ -112,38 +97,66 @@ class Simulator:
         """True once the receiver answered 410 (contract: "A 410 answer disables the endpoint")."""
         return self._deliverer.disabled
 
+    def resume(self) -> None:
+        """Go on with the stored runs, on the running loop, before requests arrive: send the deliveries queued
+        before the stop (same ``webhook-id``), move queued and running tasks on, restart expiry timers, and expire
+        at once a round whose ``expires_at`` passed while the simulator was down (contract: "after it the
+        platform moves the task to expired")."""
+        for webhook_id, status in self._store.queued_deliveries():
+            self._deliverer.enqueue(status, webhook_id=webhook_id)
+        for stored in self._store.open_runs():
+            if stored.status.task_id in self._tasks:
+                continue  # already going on in this process
+            task = self._remember(stored)
+            if task.status.status == RunStatusName.QUEUED:
+                task.worker = self._spawn(self._begin(task))
+            elif task.status.status == RunStatusName.RUNNING:
+                task.worker = self._spawn(self._fail_later(task) if task.failure else self._continue_later(task))
+            elif task.status.status == AWAITING:
+                if time.time() >= task.deadline:
+                    self._expire(task)
+                else:
+                    task.worker = self._spawn(self._expire_later(task, task.status.round or 0))
+
     async def aclose(self) -> None:
-        """Cancel every background task and wait for them to finish."""
+        """Cancel every background task, wait for them to finish, and close the store."""
         tasks = list(self._background)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self._store.close()
 
     def list_agents(self) -> list[AgentSpec]:
         """``GET /v1/agents``: one entry per scenario."""
         return [scenario.to_agent_spec() for scenario in self._scenarios.values()]
 
     async def start_run(self, agent_id: str, body: StartRun) -> RunStarted:
-        """Create a queued task and start it in the background; raises 404 ``not_found``."""
+        """Create a queued task and start it in the background; raises 404 ``not_found``, 503 ``unavailable``
+        when it cannot be stored."""
         scenario = self._scenarios.get(agent_id)
         if scenario is None:
             raise SimulatorError(404, "not_found", f"no agent {agent_id}: GET /v1/agents lists the agents")
         task_id = self._next_task_id
         self._next_task_id += 1
-        now = _iso(_utcnow())
+        now = iso(datetime.now(UTC))
         status = RunStatus(
             agent_id=agent_id, task_id=task_id, status=RunStatusName.QUEUED, sequence=1,
             environment=body.environment, created_at=now, updated_at=now,
         )  # fmt: skip
-        task = _Task(scenario=scenario, status=status, inputs=scenario.initial_inputs(body.string_inputs))
+        task = Task(
+            status=status, inputs=scenario.initial_inputs(body.string_inputs), outputs={}, errors={}, next_step=0,
+            calls={}, used_ids=set(), deadline=0.0, failure=None, scenario=scenario,
+        )  # fmt: skip
         self._tasks[task_id] = task
-        self._deliverer.enqueue(status)
+        self._record(task)
         task.worker = self._spawn(self._begin(task))
         return RunStarted(agent_id=agent_id, task_id=task_id, status=RunStatusName.QUEUED)
 
     def get_status(self, agent_id: str, task_id: int) -> RunStatus:
-        """The task's current status; raises 404 ``not_found``."""
-        return self._task(agent_id, task_id).status.model_copy(deep=True)
+        """The task's current status; raises 404 ``not_found``. A round past its deadline is expired first."""
+        task = self._task(agent_id, task_id)
+        self._expire_if_late(task)
+        return task.status.model_copy(deep=True)
 
     async def send_tool_responses(
         self, agent_id: str, task_id: int, body: ToolResponses, idempotency_key: str | None
@@ -153,8 +166,9 @@ class Simulator:
         Raises ``SimulatorError``: 404 ``not_found``; 410 ``expired``; 409
         ``not_awaiting`` (not paused on ``body.round``); 422 ``tool_call_mismatch``
         (ids missing, unexpected or repeated); 422 ``idempotency_key_reused``
-        (same key, other body). A repeat with the same key and body returns the
-        first reply and changes nothing (contract, "HTTP endpoints").
+        (same key, other body); 503 ``unavailable`` (a simulated outage, or the
+        change could not be stored). A repeat with the same key and body returns
+        the first reply and changes nothing, after a restart too (contract, "HTTP endpoints").
         """
         if self.unavailable_tool_responses > 0:
             self.unavailable_tool_responses -= 1
@@ -163,48 +177,58 @@ class Simulator:
             )
         task = self._task(agent_id, task_id)
         fingerprint = fingerprint_body(agent_id, task_id, body)
-        if (earlier := self._idempotency.replay(idempotency_key, fingerprint)) is not None:
-            return earlier
+        if idempotency_key is not None:
+            earlier = replayed_reply(idempotency_key, self._store.reply_to(idempotency_key), fingerprint)
+            if earlier is not None:
+                return earlier
         self._check_open(task, body)
-        self.received.append((task_id, body.model_copy(deep=True)))
         for result in body.results:
             _tool, spec = task.calls[result.tool_call_id]
             task.outputs[spec.as_] = result.output
             task.errors[spec.as_] = result.is_error
         failed = [(task.calls[r.tool_call_id][0], r.output) for r in body.results if r.is_error]
-        task.calls = {}
+        task.calls, task.deadline = {}, 0.0
         self._stop_worker(task)
-        reply = self._change(task, RunStatusName.RUNNING)
-        if task.scenario.on_error == "fail" and failed:
+        if task.scenario is not None and task.scenario.on_error == "fail" and failed:
             tool, output = failed[0]
-            task.worker = self._spawn(self._fail_later(task, "tool_error", f"{tool} failed: {output}"))
-        else:
-            task.worker = self._spawn(self._continue_later(task))
-        self._idempotency.remember(idempotency_key, fingerprint, reply)
+            task.failure = RunError(code="tool_error", message=f"{tool} failed: {output}")
+        key = (idempotency_key, fingerprint) if idempotency_key is not None else None
+        reply = self._change(task, RunStatusName.RUNNING, responses=body, key=key)
+        task.worker = self._spawn(self._fail_later(task) if task.failure else self._continue_later(task))
         return reply.model_copy(deep=True)
 
     async def cancel(self, agent_id: str, task_id: int) -> RunStatus:
         """Cancel a non-terminal task; raises 404 ``not_found``, 409 ``already_terminal``."""
         task = self._task(agent_id, task_id)
+        self._expire_if_late(task)
         if task.status.status in TERMINAL_STATUSES:
             raise SimulatorError(
                 409, "already_terminal", f"task {task_id} is already {task.status.status}: nothing to cancel"
             )
         self._stop_worker(task)
-        task.calls = {}
+        task.calls, task.deadline, task.failure = {}, 0.0, None
         return self._change(task, RunStatusName.CANCELLED).model_copy(deep=True)
 
-    def _task(self, agent_id: str, task_id: int) -> _Task:
+    def _task(self, agent_id: str, task_id: int) -> Task:
         task = self._tasks.get(task_id)
+        if task is None and (stored := self._store.load(task_id)) is not None:
+            task = self._remember(stored)
         if task is None or task.status.agent_id != agent_id:
             raise SimulatorError(404, "not_found", f"no task {task_id} for agent {agent_id}: check both ids")
         return task
 
-    def _check_open(self, task: _Task, body: ToolResponses) -> None:
+    def _remember(self, stored: StoredRun) -> Task:
+        """Keep a stored task in memory, with its agent's scenario."""
+        task = Task(
+            **{f.name: getattr(stored, f.name) for f in fields(StoredRun)},
+            scenario=self._scenarios.get(stored.status.agent_id),
+        )
+        self._tasks[stored.status.task_id] = task
+        return task
+
+    def _check_open(self, task: Task, body: ToolResponses) -> None:
         """Raise unless ``body`` answers exactly the open round (410, 409 or 422)."""
-        if task.status.status == AWAITING and asyncio.get_running_loop().time() >= task.deadline:
-            self._stop_worker(task)
-            self._expire(task)
+        self._expire_if_late(task)
         status = task.status
         if status.status == RunStatusName.EXPIRED:
             raise SimulatorError(
@@ -218,91 +242,7 @@ class Simulator:
             )  # fmt: skip
         check_results_match(status.round, list(task.calls), [result.tool_call_id for result in body.results])
 
-    async def _begin(self, task: _Task) -> None:
-        await asyncio.sleep(self.step_delay)
-        self._change(task, RunStatusName.RUNNING)
-        await self._continue_later(task)
-
-    async def _continue_later(self, task: _Task) -> None:
-        await asyncio.sleep(self.step_delay)
-        try:
-            self._advance(task)
-        except ScenarioError as exc:
-            self._change(task, RunStatusName.FAILED, error=RunError(code="scenario_error", message=str(exc)))
-
-    async def _fail_later(self, task: _Task, code: str, message: str) -> None:
-        await asyncio.sleep(self.step_delay)
-        self._change(task, RunStatusName.FAILED, error=RunError(code=code, message=message))
-
-    def _advance(self, task: _Task) -> None:
-        """Open the next round whose ``when`` holds, or complete the run with its result."""
-        scenario, context = task.scenario, task.context()
-        while task.next_step < len(scenario.steps):
-            index = task.next_step
-            task.next_step += 1
-            if not scenario.step_applies(index, context):
-                continue
-            calls: list[ToolCall] = []
-            for spec in scenario.steps[index].calls:
-                call_id = self._new_call_id(task)
-                calls.append(
-                    ToolCall(id=call_id, name=spec.tool, arguments=scenario.render_arguments(index, spec, context))
-                )
-                task.calls[call_id] = (spec.tool, spec)
-            task.deadline = asyncio.get_running_loop().time() + self.round_ttl
-            expires_at = _iso(_utcnow() + timedelta(seconds=self.round_ttl))
-            round_number = (task.status.round or 0) + 1
-            self._change(task, AWAITING, round=round_number, tool_calls=calls, expires_at=expires_at)
-            task.worker = self._spawn(self._expire_later(task, round_number))
-            return
-        self._change(task, RunStatusName.COMPLETED, result=scenario.render_result(context))
-
-    async def _expire_later(self, task: _Task, round_number: int) -> None:
-        await asyncio.sleep(max(0.0, task.deadline - asyncio.get_running_loop().time()))
-        if task.status.status == AWAITING and task.status.round == round_number:
+    def _expire_if_late(self, task: Task) -> None:
+        if task.status.status == AWAITING and time.time() >= task.deadline:
+            self._stop_worker(task)
             self._expire(task)
-
-    def _expire(self, task: _Task) -> None:
-        round_number, expires_at = task.status.round, task.status.expires_at
-        task.calls = {}
-        message = f"round {round_number} was not answered before {expires_at} ({self.round_ttl:g} s): start a new run"
-        self._change(
-            task, RunStatusName.EXPIRED, expires_at=expires_at, error=RunError(code="expired", message=message)
-        )
-
-    def _change(self, task: _Task, status: str, **fields: Any) -> RunStatus:
-        """Record a state change (next sequence, fresh ``updated_at``) and queue its webhook."""
-        previous = task.status
-        task.status = RunStatus(
-            agent_id=previous.agent_id, task_id=previous.task_id, status=status, sequence=previous.sequence + 1,
-            environment=previous.environment, created_at=previous.created_at, updated_at=_iso(_utcnow()),
-            **{"round": previous.round, **fields},
-        )  # fmt: skip
-        self._deliverer.enqueue(task.status)
-        return task.status
-
-    def _stop_worker(self, task: _Task) -> None:
-        if task.worker is not None and task.worker is not asyncio.current_task():
-            task.worker.cancel()
-        task.worker = None
-
-    def _new_call_id(self, task: _Task) -> str:
-        while (call_id := f"call_{secrets.token_hex(4)}") in task.used_ids:
-            pass
-        task.used_ids.add(call_id)
-        return call_id
-
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        return task
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _iso(moment: datetime) -> str:
-    """ISO-8601 UTC with a ``Z``, to the second: ``2026-11-29T17:10:00Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,5 +1,6 @@
 """What the simulated platform refuses, and how it says so (contract, "HTTP endpoints"): ``SimulatorError``,
-reused idempotency keys, and results that do not match a round's tool calls."""
+reused idempotency keys (their replies are kept in the store, ``app.simulator.storage``), and results that do not
+match a round's tool calls."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 
 from app.protocol import RunStatus, ToolResponses
 
-__all__ = ["IdempotencyKeys", "SimulatorError", "check_results_match", "fingerprint_body"]
+__all__ = ["SimulatorError", "check_results_match", "fingerprint_body", "replayed_reply"]
 
 
 class SimulatorError(Exception):
@@ -25,29 +26,18 @@ class SimulatorError(Exception):
         return {"error": {"code": self.code, "message": self.message}}
 
 
-class IdempotencyKeys:
-    """The replies of ``send_tool_responses`` by ``Idempotency-Key``, kept for the simulator's lifetime."""
-
-    def __init__(self) -> None:
-        self._replies: dict[str, tuple[str, RunStatus]] = {}
-
-    def replay(self, key: str | None, fingerprint: str) -> RunStatus | None:
-        """A copy of the reply first given for ``key`` (``None`` for a new key or no key); raises 422
-        ``idempotency_key_reused`` when the key came with another body (another ``fingerprint``)."""
-        if key is None or key not in self._replies:
-            return None
-        stored_fingerprint, reply = self._replies[key]
-        if stored_fingerprint != fingerprint:
-            raise SimulatorError(
-                422, "idempotency_key_reused",
-                f"Idempotency-Key {key!r} was used with another body: use a new key per submission",
-            )  # fmt: skip
-        return reply.model_copy(deep=True)
-
-    def remember(self, key: str | None, fingerprint: str, reply: RunStatus) -> None:
-        """Keep ``reply`` as the answer to ``key`` with this body (nothing without a key)."""
-        if key is not None:
-            self._replies[key] = (fingerprint, reply)
+def replayed_reply(key: str, stored: tuple[str, RunStatus] | None, fingerprint: str) -> RunStatus | None:
+    """The reply first given for idempotency ``key`` (``stored`` is its ``(fingerprint, reply)``, ``None`` for a new
+    key); raises 422 ``idempotency_key_reused`` when the key came with another body (another ``fingerprint``)."""
+    if stored is None:
+        return None
+    stored_fingerprint, reply = stored
+    if stored_fingerprint != fingerprint:
+        raise SimulatorError(
+            422, "idempotency_key_reused",
+            f"Idempotency-Key {key!r} was used with another body: use a new key per submission",
+        )  # fmt: skip
+    return reply
 
 
 def fingerprint_body(agent_id: str, task_id: int, body: ToolResponses) -> str:

@@ -1,0 +1,98 @@
+"""One console per SQLite file: an OS lock on ``<database>.lock`` taken before the console opens anything.
+
+A second console on the same file would reconcile the first one's open runs, answer their rounds a second time and
+fight over the outbox (issue 8, "A second console on the same database file breaks the first"). The lock is
+``fcntl.flock`` on a sidecar file, so the operating system drops it when the process ends in any way, ``kill -9``
+included: no stale lock to clean up by hand. While it holds the lock, the console keeps its pid, address and start
+time in the file, so a refused second console can say which one runs. Command-line tools (``user``, ``token``,
+``export``, ``import``, ``settings``) are not consoles and take no lock. Several consoles on one PostgreSQL database
+are another matter (a deploy question), not handled here.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from app.errors import SettingsError
+
+__all__ = ["ConsoleLock", "claim_database", "lock_path"]
+
+
+class ConsoleLock:
+    """The held lock on ``path`` (the sidecar file); ``release()`` gives it up (the process's end does too)."""
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path = path
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        """Give the lock up and close the file; calling it again does nothing. The file stays (empty)."""
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            os.ftruncate(fd, 0)
+        finally:
+            os.close(fd)  # closing the only descriptor releases the flock
+
+
+def lock_path(database_path: str) -> Path | None:
+    """``<database>.lock`` next to the SQLite file; ``None`` for an in-memory database (nothing to share)."""
+    if database_path in {"", ":memory:"} or database_path.startswith("file::memory:"):
+        return None
+    return Path(database_path).with_name(Path(database_path).name + ".lock")
+
+
+def claim_database(
+    database_path: str, *, what: str, host: str, port: int, setting: str = "TOOLDESK_DATABASE_URL"
+) -> ConsoleLock | None:
+    """Take the lock for ``database_path`` and write this process's kind (``what``: "console", "simulator"), pid,
+    ``host`` and ``port`` into it.
+
+    Returns the held lock (``None`` for an in-memory database). Raises ``SettingsError`` with one line naming the
+    holder (its kind, pid and port) and ``setting`` (where to choose another file) when another process holds it,
+    or when the lock file cannot be opened.
+    """
+    path = lock_path(database_path)
+    if path is None:
+        return None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # no O_TRUNC: the holder's details must stay readable
+    except OSError as exc:
+        raise SettingsError(
+            f"bad setting: {setting}: cannot open the lock file {path} ({exc.strerror or exc}): "
+            "choose a writable file path"
+        ) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = _holder(fd)
+        os.close(fd)
+        raise SettingsError(
+            f"{database_path} is in use by {holder}: one {what} per database file; stop that one first, "
+            f"or choose another file with {setting}"
+        ) from None
+    details = {
+        "what": what,
+        "pid": os.getpid(),
+        "host": host,
+        "port": port,
+        "started_at": datetime.now(UTC).isoformat(),
+    }
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps(details).encode(), 0)
+    return ConsoleLock(path, fd)
+
+
+def _holder(fd: int) -> str:
+    """'a running console (pid 1234, port 8080)' from the holder's file, or a holder still starting up."""
+    try:
+        details = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        return f"a running {details.get('what', 'console')} (pid {int(details['pid'])}, port {int(details['port'])})"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return "another process that is starting up (its pid and port are not written yet)"

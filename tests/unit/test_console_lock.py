@@ -1,0 +1,41 @@
+"""The lock behind "one console per SQLite file": held while the process keeps it, named in the refusal."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from app.console_lock import claim_database
+from app.errors import SettingsError
+
+
+def test_claim_held_refuses_a_second_claim_naming_pid_and_port(tmp_path: Path):
+    database = str(tmp_path / "one.db")
+    held = claim_database(database, what="console", host="127.0.0.1", port=8123)
+    assert held is not None
+
+    with pytest.raises(SettingsError) as refused:
+        claim_database(database, what="console", host="127.0.0.1", port=9000)
+
+    assert f"is in use by a running console (pid {os.getpid()}, port 8123)" in refused.value.message
+    assert "\n" not in refused.value.message
+    held.release()
+
+
+def test_claim_released_can_be_taken_again(tmp_path: Path):
+    database = str(tmp_path / "two.db")
+    first = claim_database(database, what="console", host="127.0.0.1", port=8123)
+    assert first is not None
+    first.release()
+
+    again = claim_database(database, what="console", host="127.0.0.1", port=8124)
+
+    assert again is not None
+    assert '"port": 8124' in (tmp_path / "two.db.lock").read_text()
+    again.release()
+
+
+def test_claim_in_memory_database_takes_no_lock(tmp_path: Path):
+    assert claim_database(":memory:", what="console", host="127.0.0.1", port=8123) is None
