@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from app.errors import NotFound
+from app.json_values import canonical_json, same_json
 from app.models import RoundPublic, RunDetail, ToolCallPublic
 from app.services.runs import get_run
 
@@ -111,7 +112,7 @@ def compare_details(*, a: RunDetail, b: RunDetail) -> Comparison:
         same_agent=a.agent_id == b.agent_id,
         same_inputs=not differing_inputs,
         differing_inputs=differing_inputs,
-        result_differs=_canonical(a.result) != _canonical(b.result) or _canonical(a.error) != _canonical(b.error),
+        result_differs=not same_json(a.result, b.result) or not same_json(a.error, b.error),
         steps=steps,
         differing_steps=len(differing),
         summary=_summary(len(steps), differing),
@@ -228,12 +229,7 @@ def _step(number: int, name: str, a: CallSide | None, b: CallSide | None) -> Ste
 def _differing_keys(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     """Top-level keys whose values are not JSON-equal or that one side lacks, in A's order then B's."""
     keys = [*a, *(key for key in b if key not in a)]
-    return [key for key in keys if key not in a or key not in b or _canonical(a[key]) != _canonical(b[key])]
-
-
-def _canonical(value: Any) -> str:
-    """A JSON text equal for equal values whatever the key order; ``1``, ``1.0`` and ``true`` stay apart."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return [key for key in keys if key not in a or key not in b or not same_json(a[key], b[key])]
 
 
 def _output(output: str | None) -> str | None:
@@ -241,7 +237,7 @@ def _output(output: str | None) -> str | None:
     if output is None:
         return None
     try:
-        return "json:" + _canonical(json.loads(output))
+        return "json:" + canonical_json(json.loads(output))
     except (ValueError, RecursionError):
         return "text:" + output
 

@@ -24,6 +24,7 @@ from app.handlers.faults import Behaviour
 from app.handlers.rules import RulesSpec, check_rules, rule_from_answer
 from app.handlers.sandbox import check_snippet
 from app.handlers.static import StaticSpec
+from app.json_values import canonical_json, same_json
 from app.models import Handler, HandlerPublic, HandlerVersion, Round, ToolCallRow
 from app.services.rounds import get_round
 from app.states import HandlerKind, HandlerMode
@@ -87,7 +88,7 @@ def store_version(
     row = session.exec(
         select(Handler).where(Handler.agent_id == handler.agent_id, Handler.tool_name == handler.tool_name)
     ).first()
-    if row is not None and _same(
+    if row is not None and same_json(
         (row.kind, row.mode, row.spec, row.behaviour), (handler.kind, handler.mode, spec, behaviour)
     ):
         return row, "unchanged"
@@ -235,7 +236,7 @@ def list_past_calls(*, engine: Engine, agent_id: str, tool_name: str, limit: int
     seen: set[str] = set()
     past: list[PastCall] = []
     for call, round_ in rows:
-        key = json.dumps(call.arguments, sort_keys=True)
+        key = canonical_json(call.arguments)
         if key not in seen and len(past) < limit:
             seen.add(key)
             past.append(PastCall(task_id=round_.task_id, round=round_.round, arguments=call.arguments))
@@ -284,8 +285,3 @@ def _validate(handler: HandlerIn) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _where(line: int | None) -> str:
     return f"line {line}: " if line else ""
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal as JSON (``1`` and ``true`` differ; key order does not matter)."""
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)

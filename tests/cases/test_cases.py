@@ -314,3 +314,28 @@ async def test_c12_looping_template_each_round_stopped_webhooks_answered_meanwhi
     results = [body.results[0] for _, body in runtime.simulator.received]
     assert all(r.is_error and r.output.startswith("template render stopped after 0.5 s") for r in results)
     assert all("limit TOOLDESK_TEMPLATE_TIMEOUT" in r.output for r in results)
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [(0, False), (1, True), (1.0, 1), ({"ok": 1}, {"ok": True})],
+    ids=["0-then-false", "1-then-true", "1.0-then-1", "ok-1-then-ok-true"],
+)
+async def test_c13_static_output_change_python_calls_equal_takes_effect(
+    console: Console, runtime: Runtime, first: Any, then: Any
+):
+    """Python says ``0 == False`` and ``1 == 1.0``; JSON does not. Each save is a new version, the live handler
+    has the new output, and the next call is answered with it (as the platform receives it)."""
+    assert runtime.simulator is not None
+    for number, output in enumerate((first, then), start=1):
+        saved = await console.save_handler(
+            agent_id=CLOCK, tool_name="get_current_time", kind="static", mode="auto", spec={"output": output}
+        )
+        assert saved["version"] == number
+        live = (await console.handlers())["get_current_time"]
+        versions = (await console.get(f"/api/handlers/{live['id']}/versions")).json()
+        assert json.dumps(live["spec"]["output"]) == json.dumps(versions[0]["spec"]["output"]) == json.dumps(output)
+        task_id = await console.start(CLOCK)
+        await console.wait_for_status(task_id, "completed")
+        [sent] = [body for task, body in runtime.simulator.received if task == task_id]
+        assert sent.results[0].output == json.dumps(output)
