@@ -11,11 +11,14 @@ from app.states import DraftMode, EventKind, HandlerKind, HandlerMode, RoundStat
 
 
 class ToolCallPublic(SQLModel):
-    """A call as the platform sent it: ``arguments`` is always an object."""
+    """A call as the platform sent it: ``arguments`` is always an object; when what was sent is not one (case
+    C10), ``arguments`` is ``{}``, ``arguments_text`` the text sent and ``arguments_problem`` why."""
 
     tool_call_id: str
     name: str
     arguments: dict[str, Any]
+    arguments_text: str | None = None
+    arguments_problem: str | None = None
 
 
 class ToolResultPublic(AnsweredPublic):

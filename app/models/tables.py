@@ -118,7 +118,9 @@ class Round(MaybeAnsweredColumns, table=True):
 
 
 class ToolCallRow(SQLModel, table=True):
-    """One call of a round, in the order the platform sent it."""
+    """One call of a round, in the order the platform sent it. ``arguments_text`` and ``arguments_problem``: the
+    arguments as sent and why they are not a JSON object, when they are not (``arguments`` is then ``{}``;
+    case C10, ``protocol.ToolCall``)."""
 
     __tablename__ = "tool_call"
 
@@ -128,6 +130,8 @@ class ToolCallRow(SQLModel, table=True):
     name: str
     arguments: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JsonValue, nullable=False))
     position: int
+    arguments_text: str | None = None
+    arguments_problem: str | None = None
 
 
 class ToolResultRow(AnsweredColumns, table=True):

@@ -143,6 +143,8 @@ def _open_round(conn: Connection, status: RunStatus, delivery_id: int | None, no
                 "tool_call_id": call.id,
                 "name": call.name,
                 "arguments": call.arguments,
+                "arguments_text": call.arguments_text,
+                "arguments_problem": call.arguments_problem,
                 "position": position,
             }
             for position, call in enumerate(status.tool_calls)

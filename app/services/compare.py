@@ -23,6 +23,8 @@ from app.models import RoundPublic, RunDetail, ToolCallPublic
 from app.services.runs import get_run
 
 Side = Literal["A", "B"]
+AS_SENT = "(text as sent)"
+"""The differing "key" when one or both calls' arguments did not parse and their texts differ (case C10)."""
 
 
 class RunHeader(BaseModel):
@@ -42,10 +44,13 @@ class RunHeader(BaseModel):
 
 class CallSide(BaseModel):
     """One run's side of a step: the call, its result (``output`` null while unanswered) and the round's wait
-    (``waited``: seconds from the round opening to its submission, null while not submitted)."""
+    (``waited``: seconds from the round opening to its submission, null while not submitted). ``arguments_text``
+    and ``arguments_problem``: arguments sent that are not a JSON object, and why (case C10)."""
 
     tool_call_id: str
     arguments: dict[str, Any]
+    arguments_text: str | None = None
+    arguments_problem: str | None = None
     output: str | None
     is_error: bool
     answered_by: str | None
@@ -190,6 +195,8 @@ def _side(round_: RoundPublic | None, call: ToolCallPublic) -> CallSide:
     return CallSide(
         tool_call_id=call.tool_call_id,
         arguments=call.arguments,
+        arguments_text=call.arguments_text,
+        arguments_problem=call.arguments_problem,
         output=result.output if result else None,
         is_error=result.is_error if result else False,
         answered_by=result.answered_by if result else None,
@@ -212,6 +219,8 @@ def _step(number: int, name: str, a: CallSide | None, b: CallSide | None) -> Ste
             differs=True,
         )
     keys = _differing_keys(a.arguments, b.arguments)
+    if a.arguments_text != b.arguments_text:  # arguments that did not parse: compared as the text sent
+        keys.append(AS_SENT)
     result_differs = _output(a.output) != _output(b.output) or a.is_error != b.is_error
     return Step(
         round=number,

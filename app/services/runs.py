@@ -101,6 +101,7 @@ def _conditions(where: RunFilter) -> list[Any]:
             .where(
                 col(ToolCallRow.name).ilike(pattern, escape="\\")
                 | cast(col(ToolCallRow.arguments), String).ilike(pattern, escape="\\")
+                | col(ToolCallRow.arguments_text).ilike(pattern, escape="\\")
             )
         )
         in_results = (

@@ -241,9 +241,8 @@ class Simulator:
             calls: list[ToolCall] = []
             for spec in scenario.steps[index].calls:
                 call_id = self._new_call_id(task)
-                calls.append(
-                    ToolCall(id=call_id, name=spec.tool, arguments=scenario.render_arguments(index, spec, context))
-                )
+                arguments = scenario.render_arguments(index, spec, context)
+                calls.append(ToolCall.model_validate({"id": call_id, "name": spec.tool, "arguments": arguments}))
                 task.calls[call_id] = (spec.tool, spec)
             task.deadline = asyncio.get_running_loop().time() + self.round_ttl
             expires_at = _iso(_utcnow() + timedelta(seconds=self.round_ttl))

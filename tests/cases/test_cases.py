@@ -1,4 +1,4 @@
-"""Cases C01–C09, C12 and C16 of shared/cases: each asserts the right value, not just "no crash"."""
+"""Cases C01–C13 and C16 of shared/cases: each asserts the right value, not just "no crash"."""
 
 from __future__ import annotations
 
@@ -17,7 +17,10 @@ from nicegui.testing import User
 
 from app.config import get_settings
 from app.runtime import Runtime
+from tests.api.test_unparsed_arguments import NOT_AN_OBJECT, TRUNCATED, unparsed_agent
 from tests.builders import CLOCK, SECRET, WEATHER_COMPARE, Console, encode, make_status, sign, wait_for
+
+__all__ = ["unparsed_agent"]  # a fixture the C10 tests use
 
 CASES = Path(__file__).resolve().parents[2] / "fixtures" / "cases"  # copies of shared/cases, byte for byte
 
@@ -196,6 +199,49 @@ async def test_c08_string_arguments_parsed_and_shown_as_json(user: User, console
     code = user.find(marker="arguments-call_s1").elements.pop()
     assert json.loads(code.content) == expected
     assert '\\"' not in code.content
+
+
+@pytest.mark.parametrize(
+    ("arguments", "reason"),
+    [(TRUNCATED, "not valid JSON: Unterminated string"), (NOT_AN_OBJECT, "valid JSON but not an object")],
+    ids=["truncated", "null-string"],
+)
+async def test_c10_unparsable_arguments_stored_pending_card_shows_text_and_reason(
+    user: User, console: Console, arguments: str, reason: str
+):
+    """The signed delivery is applied (never a refused status), the round is pending, and the card and the run
+    page show the text as sent with why it does not parse."""
+    body = make_status(7100, tool_calls=[{"id": "call_c10", "name": "get_weather", "arguments": arguments}])
+    await console.deliver(body, "msg_c10")
+    [delivery] = (await console.get("/api/deliveries", params={"task_id": 7100})).json()["deliveries"]
+    assert delivery["verdict"] == "applied"
+    [round_] = await console.pending()
+    [call] = round_["tool_calls"]
+    assert call["arguments_text"] == arguments and call["arguments_problem"].startswith(reason)
+    for page in ("/", "/runs/7100"):
+        await user.open(page)
+        await user.should_see(marker="arguments-problem-call_c10")
+        await user.should_see(f"The arguments are {reason}")
+        code = user.find(marker="arguments-call_c10").elements.pop()
+        assert isinstance(code, ui.code) and code.content == arguments
+
+
+async def test_c10_person_answers_unparsable_round_with_is_error_in_inbox(
+    unparsed_agent: str, user: User, console: Console, runtime: Runtime
+):
+    await user.open("/")
+    task_id = await console.start(unparsed_agent)
+    round_ = await console.pending_round(task_id)
+    await user.should_see(f"run {task_id} · round 1")
+    for call in round_["tool_calls"]:
+        user.find(marker=f"result-{call['tool_call_id']}").type("the arguments did not parse")
+        user.find(marker=f"is-error-{call['tool_call_id']}").click()
+    user.find(marker=f"submit-{round_['id']}").click()
+    await user.should_see(f"Round 1 of run {task_id} sent", retries=50)
+    assert runtime.simulator is not None
+    [(_, sent)] = runtime.simulator.received
+    assert [(r.output, r.is_error) for r in sent.results] == [("the arguments did not parse", True)] * 2
+    await console.wait_for_status(task_id, "completed")
 
 
 async def test_refused_delivery_stays_off_its_runs_timeline_and_is_listed_as_a_claim(console: Console):

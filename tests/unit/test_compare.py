@@ -179,3 +179,15 @@ async def test_get_compare_unknown_run_is_404_naming_the_side(console: Console):
     same = await console.get("/api/compare", params={"a": 9201, "b": 9201})
     assert same.status_code == 200 and same.json()["differing_steps"] == 0
     assert (await console.get("/api/compare", params={"a": 0, "b": 1})).status_code == 422
+
+
+async def test_compare_unparsed_arguments_compared_as_text_sent(console: Console, runtime: Runtime):
+    """Case C10: two calls whose arguments did not parse are both ``{}``; their texts as sent tell them apart."""
+    for task_id, text in ((9301, '{"city": "Os'), (9302, '{"city": "Be'), (9303, '{"city": "Os')):
+        call = {"id": "c1", "name": "get_weather", "arguments": text}
+        await console.deliver(make_status(task_id, tool_calls=[call]), f"m{task_id}")
+    [step] = compare_runs(engine=runtime.engine, a=9301, b=9302).steps
+    assert (step.arguments_differ, step.differing_keys) == (True, ["(text as sent)"])
+    assert step.a is not None and step.a.arguments_text == '{"city": "Os'
+    [same] = compare_runs(engine=runtime.engine, a=9301, b=9303).steps
+    assert not same.arguments_differ

@@ -19,7 +19,8 @@ from app.runtime import get_runtime
 from app.services.rounds import leaves_round_pending, submit_round
 from app.states import DraftMode, Role, RoundState, Via
 from app.ui import access
-from app.ui.format import JsonProblem, clock, expiry, parse_json, pretty_json
+from app.ui.components.arguments import arguments_view
+from app.ui.format import JsonProblem, clock, expiry, parse_json
 
 ANSWERED_BY = Answerer.person(INBOX_USER)
 """Who answers in the inbox when sign-in is off."""
@@ -49,9 +50,7 @@ class CallField:
                 self.draft_badge = ui.badge("", color="teal").mark(f"draft-{call.tool_call_id}")
                 self.draft_badge.set_visibility(False)
             with ui.element("div").classes("w-full grid grid-cols-1 md:grid-cols-2 gap-3"):
-                ui.code(pretty_json(call.arguments), language="json").classes("w-full text-sm").mark(
-                    f"arguments-{call.tool_call_id}"
-                )
+                arguments_view(call)
                 with ui.column().classes("w-full gap-1"):
                     self.output = (
                         ui.textarea("Result", placeholder="what the tool returns")

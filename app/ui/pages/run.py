@@ -14,6 +14,7 @@ from app.services import agents, deliveries, handler_store, runs
 from app.services import replay as run_replay
 from app.states import Role, RoundState, RunStatusName
 from app.ui import access
+from app.ui.components.arguments import arguments_view
 from app.ui.format import clock, duration, pretty_json
 from app.ui.live import Live
 from app.ui.looks import color, look
@@ -267,7 +268,7 @@ def _round_card(round_: RoundPublic) -> None:
         for call in round_.tool_calls:
             with ui.column().classes("w-full gap-0"):
                 ui.label(f"{call.tool_call_id} · {call.name}").classes("font-mono text-sm font-bold")
-                ui.code(pretty_json(call.arguments), language="json").classes("w-full text-xs")
+                arguments_view(call, text_size="text-xs")
                 result = results.get(call.tool_call_id)
                 if result is not None:
                     ui.button(

@@ -1,0 +1,146 @@
+"""Case C10 and its kind: tool call arguments that do not parse to a JSON object reach a person and handlers.
+
+The embedded simulator plays an agent whose round sends ``{"city": "Os`` (truncated JSON) and ``"null"`` (valid
+JSON, not an object) as argument strings, through the real signed webhook.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from app.config import get_settings
+from app.runtime import Runtime
+from tests.builders import Console
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
+UNPARSED = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4c10"
+TRUNCATED = '{"city": "Os'
+NOT_AN_OBJECT = '"null"'
+
+
+@pytest.fixture
+def unparsed_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The demo agents plus one whose only round has two calls with unparsable arguments; its agent_id."""
+    folder = tmp_path / "scenarios"
+    shutil.copytree(SCENARIOS, folder)
+    scenario = {
+        "agent_id": UNPARSED,
+        "name": "Unparsed",
+        "description": "A round whose arguments do not parse (case C10).",
+        "tools": [{"name": "get_weather", "parameters": {"type": "object"}}],
+        "steps": [
+            {
+                "calls": [
+                    {"tool": "get_weather", "as": "cut", "arguments": TRUNCATED},
+                    {"tool": "get_weather", "as": "null", "arguments": NOT_AN_OBJECT},
+                ]
+            }
+        ],
+        "result": "cut: {{ outputs.cut }} ({{ errors.cut }}) | null: {{ outputs.null }} ({{ errors.null }})",
+    }
+    (folder / "unparsed.json").write_text(json.dumps(scenario), encoding="utf-8")
+    monkeypatch.setenv("TOOLDESK_SCENARIOS_DIR", str(folder))
+    get_settings.cache_clear()
+    return UNPARSED
+
+
+async def test_unparsed_arguments_round_pending_with_text_and_reason(unparsed_agent: str, console: Console):
+    task_id = await console.start(unparsed_agent)
+    round_ = await console.pending_round(task_id)
+    cut, null = round_["tool_calls"]
+    assert (cut["arguments"], cut["arguments_text"]) == ({}, TRUNCATED)
+    assert cut["arguments_problem"].startswith("not valid JSON: Unterminated string")
+    assert (null["arguments"], null["arguments_text"]) == ({}, NOT_AN_OBJECT)
+    assert null["arguments_problem"] == "valid JSON but not an object (a JSON string)"
+    [delivery] = [
+        d
+        for d in (await console.get("/api/deliveries", params={"task_id": task_id})).json()["deliveries"]
+        if d["status"] == "awaiting_tool_calls"
+    ]
+    assert delivery["verdict"] == "applied"
+
+
+async def test_unparsed_arguments_answered_with_is_error_run_goes_on(
+    unparsed_agent: str, console: Console, runtime: Runtime
+):
+    task_id = await console.start(unparsed_agent)
+    round_ = await console.pending_round(task_id)
+    results = [
+        {
+            "tool_call_id": call["tool_call_id"],
+            "output": f"bad arguments: {call['arguments_problem']}",
+            "is_error": True,
+        }
+        for call in round_["tool_calls"]
+    ]
+    response = await console.post(f"/api/rounds/{round_['id']}/responses", json={"results": results})
+    assert response.status_code == 200, response.text
+    run = await console.wait_for_status(task_id, "completed")
+    assert runtime.simulator is not None
+    [(_, sent)] = runtime.simulator.received
+    assert [r.is_error for r in sent.results] == [True, True]
+    assert run["result"].startswith("cut: bad arguments: not valid JSON")
+
+
+async def test_rules_handler_on_unparsed_arguments_skips_rules_reading_them(
+    unparsed_agent: str, console: Console, runtime: Runtime
+):
+    """A rule whose condition reads the arguments never matches a call whose arguments did not parse (nothing to
+    read, and no crash); the default answers."""
+    await console.save_handler(
+        agent_id=unparsed_agent,
+        tool_name="get_weather",
+        kind="rules",
+        mode="auto",
+        spec={
+            "rules": [
+                {"name": "Oslo", "when": [{"kind": "regex", "path": "", "value": "."}], "response": {"output": "x"}}
+            ],
+            "default": {"output": "cannot read the arguments", "is_error": True},
+        },
+    )
+    task_id = await console.start(unparsed_agent)
+    await console.wait_for_status(task_id, "completed")
+    assert runtime.simulator is not None
+    [(_, sent)] = runtime.simulator.received
+    assert [(r.output, r.is_error) for r in sent.results] == [("cannot read the arguments", True)] * 2
+
+
+async def test_rules_handler_without_default_on_unparsed_arguments_says_why(unparsed_agent: str, console: Console):
+    await console.save_handler(
+        agent_id=unparsed_agent,
+        tool_name="get_weather",
+        kind="rules",
+        mode="suggest",
+        spec={"rules": [{"name": "Oslo", "when": [{"kind": "equals", "path": "city", "value": "Oslo"}]}]},
+    )
+    task_id = await console.start(unparsed_agent)
+    round_ = await console.pending_round(task_id, drafted=True)
+    draft = round_["drafts"][0]
+    assert draft["is_error"]
+    assert draft["output"].startswith("the arguments are not valid JSON")
+    assert "no rule that reads them matched" in draft["output"]
+
+
+async def test_python_handler_on_unparsed_arguments_not_run_error_quotes_text(
+    unparsed_agent: str, console: Console, runtime: Runtime
+):
+    await console.save_handler(
+        agent_id=unparsed_agent,
+        tool_name="get_weather",
+        kind="python",
+        mode="auto",
+        spec={"code": "def handle(args, agent_id, task_id):\n    return args['city']\n"},
+    )
+    task_id = await console.start(unparsed_agent)
+    await console.wait_for_status(task_id, "completed", within=20)
+    assert runtime.simulator is not None
+    [(_, sent)] = runtime.simulator.received
+    first, second = sent.results
+    assert first.is_error and first.output.startswith("the arguments are not valid JSON")
+    assert first.output.endswith(f"the handler was not run. Sent: {TRUNCATED}")
+    assert second.is_error and second.output.endswith(f"Sent: {NOT_AN_OBJECT}")
