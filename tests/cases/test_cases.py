@@ -244,6 +244,62 @@ async def test_c10_person_answers_unparsable_round_with_is_error_in_inbox(
     await console.wait_for_status(task_id, "completed")
 
 
+BIG_TASK_IDS = [2**53 + 1, 2**63 - 1]
+"""Case C11: 9007199254740993 is the first integer a JS number cannot hold (it reads 9007199254740992);
+9223372036854775807 is the largest SQLite INTEGER."""
+
+
+def _unsafe_numbers(value: Any) -> list[int]:
+    """Integers in ``value`` that a browser's JSON.parse would round (beyond 2**53): what must never be sent."""
+    if isinstance(value, dict):
+        return [n for item in value.values() for n in _unsafe_numbers(item)]
+    if isinstance(value, list | tuple):
+        return [n for item in value for n in _unsafe_numbers(item)]
+    return [value] if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53 else []
+
+
+@pytest.mark.parametrize("task_id", BIG_TASK_IDS, ids=["2^53+1", "2^63-1"])
+async def test_c11_runs_table_row_click_opens_exactly_that_task_id(user: User, console: Console, task_id: int):
+    await console.deliver(make_status(task_id - 1, sequence=2), "msg_c11_neighbour")  # the run a rounded id opens
+    await console.deliver(make_status(task_id), "msg_c11")
+    await user.open("/runs")
+    await user.should_see("2 run(s)")
+    [table] = user.find(marker="runs-table").elements
+    assert isinstance(table, ui.table) and _unsafe_numbers(table.rows) == []
+    [row] = [row for row in table.rows if row["task_id"] == str(task_id)]
+    user.find(marker="runs-table").trigger("rowClick", [{}, json.loads(json.dumps(row))])
+    await user.should_see(f"Run {task_id}")
+    await user.should_see(marker="run-status")
+    assert f"Run {task_id - 1}" not in [e.text for e in user.find(ui.label).elements]
+
+
+@pytest.mark.parametrize("task_id", BIG_TASK_IDS, ids=["2^53+1", "2^63-1"])
+async def test_c11_inbox_compare_and_deliveries_show_exact_task_id(user: User, console: Console, task_id: int):
+    await console.deliver(make_status(task_id), "msg_c11")
+    assert (await console.run(task_id))["task_id"] == task_id  # the JSON API: an exact integer
+    await user.open("/")
+    await user.should_see(f"run {task_id} · round 1")
+    assert f"/runs/{task_id}" in [link.props["href"] for link in user.find(ui.link).elements]
+    await user.open(f"/compare?a={task_id}&b={task_id}")
+    await user.should_see(marker="compare-header-a")
+    links = [link.props["href"] for link in user.find(ui.link).elements]
+    assert links.count(f"/runs/{task_id}") == 2
+    await user.open("/deliveries")
+    await user.should_see(marker="deliveries-table")
+    [table] = user.find(marker="deliveries-table").elements
+    assert isinstance(table, ui.table)
+    rows = await wait_for(lambda: table.rows)
+    assert _unsafe_numbers(rows) == [] and [row["task_id"] for row in rows] == [str(task_id)]
+
+
+async def test_c11_task_id_beyond_int64_refused_400_naming_the_limit(console: Console):
+    body = encode(make_status(2**63))
+    response = await console.post_webhook(body, sign(body, msg_id="msg_c11_huge"))
+    assert response.status_code == 400
+    message = response.json()["error"]["message"]
+    assert "task_id" in message and "9223372036854775807" in message
+
+
 async def test_refused_delivery_stays_off_its_runs_timeline_and_is_listed_as_a_claim(console: Console):
     """An unsigned request naming a run must not write on that run's timeline (anyone could add lines to any
     run); it is listed on the Deliveries page under the task_id it claims, marked as an unverified claim."""
@@ -315,7 +371,7 @@ async def test_c16_deliveries_page_disables_replay_of_refused(user: User, consol
     stored = await _refused_delivery(console, 7018)
     await user.open("/deliveries")
     await user.should_see(marker="deliveries-table")
-    user.find(marker="deliveries-table").trigger("rowClick", [{}, {"id": stored["id"]}])
+    user.find(marker="deliveries-table").trigger("rowClick", [{}, {"id": str(stored["id"])}])
     await user.should_see(marker="replay-refused")
     for marker in ("replay", "replay-edited"):
         [button] = user.find(marker=marker).elements
