@@ -13,11 +13,12 @@ from sqlalchemy import Engine, String, cast
 from sqlmodel import Session, col, func, select
 
 from app.db import read_session, write_session
-from app.errors import NotFound
+from app.errors import NotFound, PlatformError
 from app.models import Agent, Event, EventPublic, Round, Run, RunDetail, RunPublic, ToolCallRow, ToolResultRow
 from app.platform.client import PlatformClient
 from app.protocol import RunStatus
 from app.services.events import add_event
+from app.services.reconcile import REFUSALS_TO_CHECK, check_after_refusal
 from app.services.rounds import rounds_public
 from app.states import EventKind, RunStatusName
 
@@ -146,7 +147,13 @@ def _run_public(row: Run, names: dict[str, str]) -> RunPublic:
     )
 
 
-async def cancel_run(*, client: PlatformClient, agent_id: str, task_id: int) -> RunStatus:
+async def cancel_run(*, engine: Engine, client: PlatformClient, agent_id: str, task_id: int) -> RunStatus:
     """Ask the platform to cancel a run; the change arrives by webhook. Raises ``PlatformError`` (409 when the
-    run is already over)."""
-    return await client.cancel(agent_id=agent_id, task_id=task_id)
+    run is already over), after asking the platform once about the run on a 404 or 409 and applying what it
+    says (``reconcile.check_after_refusal``: a run the console still shows open had ended, or is gone)."""
+    try:
+        return await client.cancel(agent_id=agent_id, task_id=task_id)
+    except PlatformError as exc:
+        if exc.status in REFUSALS_TO_CHECK:
+            await check_after_refusal(engine=engine, client=client, task_id=task_id, agent_id=agent_id, refusal=exc)
+        raise

@@ -11,6 +11,7 @@ from nicegui import ui
 from app.runtime import get_runtime
 from app.services import agents, rounds
 from app.ui.components.round_form import RoundForm
+from app.ui.components.round_notice import say_why_rounds_left
 from app.ui.live import Live
 
 
@@ -40,9 +41,10 @@ def page(live: Live) -> None:
         )
         names = {agent.agent_id: agent.name for agent in known}
         ids = {item.id for item in pending}
-        for round_id, form in list(forms.items()):
-            if round_id not in ids and not form.sticky:
-                done(round_id)
+        gone = [round_id for round_id, form in forms.items() if round_id not in ids and not form.sticky]
+        for round_id in gone:
+            done(round_id)
+        await say_why_rounds_left(gone)
         for item in pending:
             if item.id in forms:
                 forms[item.id].offer_drafts(item)

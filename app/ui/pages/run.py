@@ -133,8 +133,12 @@ def _render(detail: RunDetail, host: ui.element) -> None:
 async def _cancel(detail: RunDetail) -> None:
     runtime = get_runtime()
     try:
-        await runs.cancel_run(client=runtime.client, agent_id=detail.agent_id, task_id=detail.task_id)
+        await runs.cancel_run(
+            engine=runtime.engine, client=runtime.client, agent_id=detail.agent_id, task_id=detail.task_id
+        )
     except TooldeskError as exc:
+        if isinstance(exc, PlatformError):
+            runtime.runs_reconciled([detail.task_id])  # the refusal made the console ask the platform
         said = f"platform answered {exc.status} {exc.code}: " if isinstance(exc, PlatformError) else ""
         ui.notify(f"Not cancelled: {said}{exc.message}", type="negative", multi_line=True)
         return
