@@ -57,7 +57,8 @@ class RoundPublic(MaybeAnsweredPublic):
 
 
 class RunPublic(SQLModel):
-    """A run; ``agent_name`` comes from the last agent sync (null when the agent was never listed)."""
+    """A run; ``agent_name`` comes from the last agent sync (null when the agent was never listed); ``ended_at``
+    when its first terminal status was applied or it was found lost (null while open)."""
 
     task_id: int
     agent_id: str
@@ -74,6 +75,7 @@ class RunPublic(SQLModel):
     updated_at: float
     replay_of: int | None = None
     replay_until: int | None = None
+    ended_at: float | None = None
 
 
 class EventPublic(SQLModel):

@@ -37,7 +37,8 @@ class Agent(SQLModel, table=True):
 
 
 class Run(SQLModel, table=True):
-    """One task. ``sequence`` is the newest applied; older deliveries never move it back.
+    """One task. ``sequence`` is the newest applied; older deliveries never move it back. ``ended_at``: when its
+    first terminal status was applied (or it was found ``lost``), where its duration ends (issue 8).
 
     ``status`` is a plain string, not a ``RunStatusName``: a status the contract does not list is stored and
     shown as it came (contract, "Run statuses").
@@ -57,6 +58,7 @@ class Run(SQLModel, table=True):
     updated_at: float
     replay_of: int | None = None
     replay_until: int | None = None
+    ended_at: float | None = None
 
 
 class Delivery(SQLModel, table=True):

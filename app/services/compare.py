@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from app.errors import NotFound
 from app.json_values import canonical_json, same_json
 from app.models import RoundPublic, RunDetail, ToolCallPublic
-from app.services.runs import get_run
+from app.services.runs import get_run, run_duration
 
 Side = Literal["A", "B"]
 AS_SENT = "(text as sent)"
@@ -28,7 +28,8 @@ AS_SENT = "(text as sent)"
 
 
 class RunHeader(BaseModel):
-    """One run as the comparison shows it; ``duration`` is seconds from its first to its last event."""
+    """One run as the comparison shows it; ``duration`` is seconds from its first event to its end
+    (``runs.run_duration``: what happens after the end does not count)."""
 
     task_id: int
     agent_id: str
@@ -132,7 +133,6 @@ def _load(engine: Engine, task_id: int, side: Side) -> RunDetail:
 
 
 def _header(detail: RunDetail) -> RunHeader:
-    events = detail.events
     return RunHeader(
         task_id=detail.task_id,
         agent_id=detail.agent_id,
@@ -142,7 +142,7 @@ def _header(detail: RunDetail) -> RunHeader:
         string_inputs=detail.string_inputs or {},
         result=detail.result,
         error=detail.error,
-        duration=events[-1].at - events[0].at if events else None,
+        duration=run_duration(detail),
         rounds=len(detail.rounds),
     )
 

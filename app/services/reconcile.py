@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlalchemy import select as core_select
 from sqlmodel import col, select
 
@@ -132,7 +132,7 @@ def _mark_lost(engine: Engine, task_id: int, message: str) -> bool:
         moved = conn.execute(
             RUNS.update()
             .where(RUNS.c.task_id == task_id, RUNS.c.status.not_in(closed_statuses))
-            .values(status=RunStatusName.LOST, updated_at=now)
+            .values(status=RunStatusName.LOST, updated_at=now, ended_at=func.coalesce(RUNS.c.ended_at, now))
         )
         if not moved.rowcount:
             return False

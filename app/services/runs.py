@@ -16,7 +16,7 @@ from app.db import read_session, write_session
 from app.errors import NotFound, PlatformError
 from app.models import Agent, Event, EventPublic, Round, Run, RunDetail, RunPublic, ToolCallRow, ToolResultRow
 from app.platform.client import PlatformClient
-from app.protocol import RunStatus
+from app.protocol import RunStatus, is_terminal
 from app.services.events import add_event
 from app.services.reconcile import REFUSALS_TO_CHECK, check_after_refusal
 from app.services.rounds import rounds_public
@@ -135,6 +135,20 @@ def get_run(*, engine: Engine, task_id: int) -> RunDetail:
             rounds=rounds_public(session, rounds),
             events=[EventPublic.model_validate(event, from_attributes=True) for event in events],
         )
+
+
+def run_duration(run: RunDetail) -> float | None:
+    """Seconds from the run's first event to its end (``ended_at``: its first terminal status, or lost); for a
+    run still open, to its latest event. What happens after the end (a late or history delivery, a replay line,
+    a replay started from it) does not count. ``None`` without events."""
+    if not run.events:
+        return None
+    end = run.ended_at
+    if end is None and (is_terminal(run.status) or run.status == RunStatusName.LOST):
+        end = run.updated_at  # a run ended before ``ended_at`` was kept: its last applied change
+    if end is None:
+        end = run.events[-1].at
+    return max(0.0, end - run.events[0].at)
 
 
 def _agent_names(session: Session) -> dict[str, str]:

@@ -37,7 +37,7 @@ async def test_refused_404_run_unknown_to_platform_becomes_lost(console: Console
     answer = await _submit(console, round_)
     assert (answer["status"], answer["error"]["code"]) == (404, "not_found")
     run = await console.run(7501)
-    assert run["status"] == "lost"
+    assert run["status"] == "lost" and run["ended_at"] is not None
     assert run["rounds"][0]["state"] == "closed" and "platform answered 404 not_found" in run["rounds"][0]["message"]
     assert _checked(run) == [
         "after its 404 not_found, asked the platform about the run once: it no longer knows it (404 not_found)"

@@ -63,6 +63,8 @@ def _render(detail: RunDetail, host: ui.element) -> None:
         ui.label(
             f"{detail.agent_name or detail.agent_id} · {detail.environment or ''} · sequence {detail.sequence}"
         ).classes("text-grey-7 text-sm")
+        if detail.ended_at is not None:
+            ui.label(f"took {duration(runs.run_duration(detail))}").classes("text-grey-7 text-sm").mark("run-took")
         ui.space()
         if not is_terminal(detail.status) and detail.status != RunStatusName.LOST:
             ui.button(
