@@ -55,6 +55,9 @@ class Outbox:
         self._first_retry = first_retry
         self._client = client
         self._on_change = on_change
+        self.on_run_checked: Callable[[int], None] = on_change
+        """Called with the task_id when asking the platform after a refusal changed the run (the runtime sets it to
+        ``Runtime.runs_reconciled``, so handlers answer a round the check opened)."""
         self._wake = asyncio.Event()
         self._inflight: set[int] = set()
         self._task: asyncio.Task[None] | None = None
@@ -129,7 +132,7 @@ class Outbox:
             log.exception("task %s: asking the platform after its %s failed", item.task_id, refusal.status)
             return
         if changed:
-            self._on_change(item.task_id)
+            self.on_run_checked(item.task_id)
 
     async def _run(self) -> None:
         while True:

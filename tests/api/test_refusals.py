@@ -15,8 +15,9 @@ import pytest
 from nicegui.testing import User
 
 from app.config import get_settings
+from app.protocol import ToolResponses, ToolResult
 from app.runtime import Runtime
-from tests.builders import CLOCK, Console, make_status, wait_for
+from tests.builders import CLOCK, TRIP, Console, make_status, wait_for
 
 OTHER_SECRET = "whsec_" + base64.b64encode(b"o" * 24).decode()
 
@@ -134,3 +135,32 @@ async def test_cancel_refused_409_run_already_over_status_applied(console: Conso
     assert run["status"] == "cancelled"
     assert _checked(run)[0].startswith("after its 409 already_terminal, asked the platform about the run once")
     assert await console.pending() == []
+
+
+async def test_refused_409_next_round_learnt_is_answered_by_its_handler(console: Console, runtime: Runtime):
+    """Round 1 was answered elsewhere and the platform moved on to round 2, whose delivery the console missed: the
+    console's own submission of round 1 gets 409, asking the platform opens round 2, and its auto handler answers
+    it."""
+    simulator = runtime.simulator
+    assert simulator is not None
+    await console.save_handler(
+        agent_id=TRIP, tool_name="book_hotel", kind="static", mode="auto", spec={"output": "Hotel Avenida"}
+    )
+    task_id = await console.start(TRIP, {"1": "Lisbon", "2": "2026-12-24"})
+    round_ = await console.pending_round(task_id)
+    simulator.use_secret(OTHER_SECRET)  # from now on the console hears nothing from the platform by webhook
+    answers = [ToolResult(tool_call_id=c["tool_call_id"], output="dry") for c in round_["tool_calls"]]
+    await simulator.send_tool_responses(TRIP, task_id, ToolResponses(round=1, results=answers), None)
+    await wait_for(lambda: simulator.get_status(TRIP, task_id).round == 2)
+    assert (await _submit(console, round_))["status"] == 409
+
+    async def hotel_sent() -> bool:
+        return any(r.output == "Hotel Avenida" for _, body in simulator.received for r in body.results)
+
+    await wait_for(hotel_sent)
+
+    async def round_2_submitted() -> bool:
+        rounds = (await console.run(task_id))["rounds"]
+        return [(r["round"], r["state"]) for r in rounds] == [(1, "closed"), (2, "submitted")]
+
+    await wait_for(round_2_submitted)
