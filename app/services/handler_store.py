@@ -198,12 +198,17 @@ def save_answer_as_rule(
 
 def save_result_as_rule(*, engine: Engine, round_id: int, tool_call_id: str) -> HandlerPublic:
     """``save_answer_as_rule`` for the answer a round's call received; raises ``NotFound`` when the round,
-    the call or its answer does not exist."""
+    the call or its answer does not exist, ``HandlerInvalid`` when the call's arguments did not parse (case C10)."""
     answered = get_round(engine=engine, round_id=round_id)
     call = next((c for c in answered.tool_calls if c.tool_call_id == tool_call_id), None)
     result = next((r for r in answered.results if r.tool_call_id == tool_call_id), None)
     if call is None or result is None:
         raise NotFound(f"round {round_id} has no answered call {tool_call_id}: answer it first")
+    if call.arguments_problem is not None:  # a rule from {} would match every call
+        raise HandlerInvalid(
+            f"{tool_call_id}'s arguments are {call.arguments_problem}: a rule needs arguments to match on; "
+            "write a default or an `any` rule on the Handlers page instead"
+        )
     return save_answer_as_rule(
         engine=engine,
         agent_id=answered.agent_id,

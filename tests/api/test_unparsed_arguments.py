@@ -144,3 +144,15 @@ async def test_python_handler_on_unparsed_arguments_not_run_error_quotes_text(
     assert first.is_error and first.output.startswith("the arguments are not valid JSON")
     assert first.output.endswith(f"the handler was not run. Sent: {TRUNCATED}")
     assert second.is_error and second.output.endswith(f"Sent: {NOT_AN_OBJECT}")
+
+
+async def test_save_as_rule_on_unparsed_arguments_refused_not_a_catch_all(unparsed_agent: str, console: Console):
+    task_id = await console.start(unparsed_agent)
+    round_ = await console.pending_round(task_id)
+    results = [{"tool_call_id": c["tool_call_id"], "output": "x", "is_error": True} for c in round_["tool_calls"]]
+    assert (await console.post(f"/api/rounds/{round_['id']}/responses", json={"results": results})).status_code == 200
+    call_id = round_["tool_calls"][0]["tool_call_id"]
+    response = await console.post(f"/api/rounds/{round_['id']}/calls/{call_id}/rule", json={})
+    assert response.status_code == 422, response.text
+    assert "a rule needs arguments to match on" in response.json()["error"]["message"]
+    assert await console.handlers() == {}
