@@ -17,8 +17,8 @@ from nicegui.testing import User
 
 from app.config import get_settings
 from app.runtime import Runtime
-from tests.api.test_unparsed_arguments import NOT_AN_OBJECT, TRUNCATED, unparsed_agent
 from tests.builders import CLOCK, SECRET, WEATHER_COMPARE, Console, encode, make_status, sign, wait_for
+from tests.unparsed_agent import NOT_AN_OBJECT, TRUNCATED, unparsed_agent
 
 __all__ = ["unparsed_agent"]  # a fixture the C10 tests use
 
