@@ -48,7 +48,7 @@ class ToolCall(_Open):
     Arguments that do not parse to a JSON object (case C10: a truncated string such as ``{"city": "Os``, the
     string ``"null"``, a JSON array) never refuse the status: ``arguments`` is then ``{}``,
     ``arguments_text`` holds what was sent (the string as it came, any other value as JSON) and
-    ``arguments_problem`` says why it is not an object ("not valid JSON: Unterminated string at char 9").
+    ``arguments_problem`` says why it is not an object ("not valid JSON: Unterminated string starting at (char 9)").
     Both are ``None`` for arguments that parsed; neither is a field on the wire (``exclude``; whatever a sender
     puts under those names is replaced), and a dump writes such ``arguments`` back as the text sent.
     """
@@ -90,7 +90,7 @@ def parse_arguments(value: Any) -> tuple[dict[str, Any], str | None, str | None]
         except json.JSONDecodeError as exc:
             return {}, value, f"not valid JSON: {exc.msg} (char {exc.pos})"
         except RecursionError:
-            return {}, value, "not valid JSON here: nested too deeply to parse"
+            return {}, value, "nested too deeply to parse as JSON"
         if isinstance(parsed, dict):
             return parsed, None, None
         return {}, value, f"valid JSON but not an object (a JSON {_json_kind(parsed)})"

@@ -1,4 +1,5 @@
-"""One-off reconciliation at start: ask the platform once about every run that is not over.
+"""One-off reconciliation: at start, ask the platform once about every run that is not over; after the platform
+refused a submission or a cancel (404, 409, 410), ask it once about that run (``check_after_refusal``).
 
 The contract allows ``get_agent_task_status`` "for a one-off reconciliation
 (after a restart, after a suspected lost delivery), never in a loop". A status
