@@ -44,6 +44,13 @@ def id_from_browser(value: Any) -> int | None:
     return number if 0 < number < 2**63 else None
 
 
+def id_from_row_click(args: Any, key: str) -> int | None:
+    """The id under ``key`` of the row a ``ui.table`` ``rowClick`` event names (``[event, row, index]``), parsed
+    by ``id_from_browser``; ``None`` for any other shape (a browser can send any event)."""
+    row = args[1] if isinstance(args, list) and len(args) > 1 else None
+    return id_from_browser(row.get(key)) if isinstance(row, dict) else None
+
+
 def pretty_json(value: Any) -> str:
     """Indented JSON, non-ASCII kept as is (case C01: é stays é)."""
     return json.dumps(value, indent=2, ensure_ascii=False)

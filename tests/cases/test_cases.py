@@ -292,6 +292,19 @@ async def test_c11_inbox_compare_and_deliveries_show_exact_task_id(user: User, c
     assert _unsafe_numbers(rows) == [] and [row["task_id"] for row in rows] == [str(task_id)]
 
 
+@pytest.mark.parametrize(
+    "args", [[{}, {"task_id": 2**53 + 1}], [{}, "9007199254740993"], [{}], [{}, {"task_id": "2²"}]], ids=repr
+)
+async def test_c11_row_click_with_id_not_sent_as_text_refused(user: User, console: Console, args: Any):
+    """The browser only ever gets task_ids as text: a JS number (maybe already rounded) or any other shape coming
+    back is refused with a message, never opened and never a traceback."""
+    await console.deliver(make_status(2**53 + 1), "msg_c11_click")
+    await user.open("/runs")
+    await user.should_see("1 run(s)")
+    user.find(marker="runs-table").trigger("rowClick", args)
+    await user.should_see("That row has no task_id the console can open")
+
+
 async def test_c11_task_id_beyond_int64_refused_400_naming_the_limit(console: Console):
     body = encode(make_status(2**63))
     response = await console.post_webhook(body, sign(body, msg_id="msg_c11_huge"))

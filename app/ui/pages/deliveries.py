@@ -18,7 +18,7 @@ from app.runtime import get_runtime
 from app.services import deliveries, ingest
 from app.states import Role, Verdict
 from app.ui import access
-from app.ui.format import browser_id, id_from_browser, pretty_json, stamp
+from app.ui.format import browser_id, id_from_row_click, pretty_json, stamp
 from app.ui.live import Live
 from app.ui.looks import color_slot
 from app.webhooks.body import size_text
@@ -124,7 +124,7 @@ def page(live: Live, verdict: str = "", task_id: str = "") -> None:
 
     async def open_delivery(event: events.GenericEventArguments) -> None:
         engine = get_runtime().engine
-        delivery_id = id_from_browser(event.args[1].get("id") if len(event.args) > 1 else None)
+        delivery_id = id_from_row_click(event.args, "id")
         if delivery_id is None:
             ui.notify("That row has no delivery id the console can open", type="warning")
             return

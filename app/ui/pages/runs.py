@@ -16,7 +16,7 @@ from app.protocol import KNOWN_STATUSES
 from app.runtime import get_runtime
 from app.services import agents, runs
 from app.states import RunStatusName
-from app.ui.format import browser_id, id_from_browser, stamp
+from app.ui.format import browser_id, id_from_row_click, stamp
 from app.ui.live import Live
 from app.ui.looks import color_slot
 
@@ -131,7 +131,7 @@ class _RunsView:
 
     def _open_row(self, event: events.GenericEventArguments) -> None:
         """Open the clicked run; its task_id comes back as the text it was sent as (``browser_id``)."""
-        task_id = id_from_browser(event.args[1].get("task_id") if len(event.args) > 1 else None)
+        task_id = id_from_row_click(event.args, "task_id")
         if task_id is None:
             ui.notify("That row has no task_id the console can open", type="warning")
             return
