@@ -3,7 +3,8 @@
 Parsing is tolerant where the contract says so:
 
 - ``ToolCall.arguments`` accepts a JSON object or a JSON-encoded string of one
-  ("some senders send it as a JSON-encoded string, and both must parse").
+  ("some senders send it as a JSON-encoded string, and both must parse"); arguments that are neither are
+  kept as text with the reason (case C10), never a refused status.
 - ``status`` is any string: an unknown status is kept, shown, and treated as
   non-terminal ("A receiver must accept an unknown status string").
 - Unknown extra fields are kept on every model (``extra='allow'``).
@@ -15,7 +16,7 @@ import json
 import math
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
 
 from app.states import TERMINAL_STATUSES, RunStatusName
 
@@ -42,27 +43,74 @@ class _Open(BaseModel):
 
 
 class ToolCall(_Open):
-    """One call of a round: ``{"id", "name", "arguments"}``; arguments always a dict after parsing."""
+    """One call of a round: ``{"id", "name", "arguments"}``; ``arguments`` is always a dict after parsing.
+
+    Arguments that do not parse to a JSON object (case C10: a truncated string such as ``{"city": "Os``, the
+    string ``"null"``, a JSON array) never refuse the status: ``arguments`` is then ``{}``,
+    ``arguments_text`` holds what was sent (the string as it came, any other value as JSON) and
+    ``arguments_problem`` says why it is not an object ("not valid JSON: Unterminated string starting at (char 9)").
+    Both are ``None`` for arguments that parsed; neither is a field on the wire (``exclude``; whatever a sender
+    puts under those names is replaced), and a dump writes such ``arguments`` back as the text sent.
+    """
 
     id: str = Field(min_length=1)
     name: str = Field(min_length=1)
     arguments: dict[str, Any] = Field(default_factory=dict)
+    arguments_text: str | None = Field(default=None, exclude=True)
+    arguments_problem: str | None = Field(default=None, exclude=True)
 
-    @field_validator("arguments", mode="before")
+    @field_serializer("arguments")
+    def _as_sent(self, arguments: dict[str, Any]) -> Any:
+        """Arguments that did not parse are written back as the text sent, so a status re-sent (the simulator's
+        deliveries, a status reply) carries what came, not ``{}``."""
+        return self.arguments_text if self.arguments_problem is not None else arguments
+
+    @model_validator(mode="before")
     @classmethod
-    def _parse_string_arguments(cls, value: Any) -> Any:
-        if value is None:
-            return {}
-        if isinstance(value, str):
-            try:
-                value = json.loads(value, parse_constant=_refuse_constant) if value.strip() else {}
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"arguments is a string but not JSON ({exc.msg} at char {exc.pos})") from exc
-            except RecursionError:
-                raise ValueError("arguments is a string nested too deeply to parse") from None
-        if not isinstance(value, dict):
-            raise ValueError(f"arguments must be a JSON object, got {type(value).__name__}")
-        return value
+    def _parse_arguments(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        arguments, text, problem = parse_arguments(data.get("arguments"))
+        return {**data, "arguments": arguments, "arguments_text": text, "arguments_problem": problem}
+
+
+def parse_arguments(value: Any) -> tuple[dict[str, Any], str | None, str | None]:
+    """``(arguments, text, problem)`` for a call's ``arguments`` as sent: an object, a JSON-encoded string of
+    one (contract: "both must parse"), nothing (``{}``), or anything else, which gives ``{}``, the text sent and
+    why it is not an object (case C10). Never raises."""
+    if value is None:
+        return {}, None, None
+    if isinstance(value, dict):
+        return value, None, None
+    if isinstance(value, str):
+        if not value.strip():
+            return {}, None, None
+        try:
+            parsed = json.loads(value, parse_constant=_refuse_constant)
+        except json.JSONDecodeError as exc:
+            return {}, value, f"not valid JSON: {exc.msg} (char {exc.pos})"
+        except RecursionError:
+            return {}, value, "nested too deeply to parse as JSON"
+        if isinstance(parsed, dict):
+            return parsed, None, None
+        return {}, value, f"valid JSON but not an object (a JSON {_json_kind(parsed)})"
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(value)[:10_000]
+    return {}, text, f"not an object (a JSON {_json_kind(value)})"
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else type(value).__name__
 
 
 def _refuse_constant(name: str) -> Any:

@@ -62,6 +62,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.responder = Responder(engine=self.engine, outbox=self.outbox, sandbox=self.sandbox, on_change=changes.emit)
+        self.outbox.on_run_checked = lambda task_id: self.runs_reconciled([task_id])
 
     @property
     def secret(self) -> str:
@@ -119,8 +120,8 @@ class Runtime:
         changes.emit(0)
 
     def runs_reconciled(self, task_ids: list[int]) -> None:
-        """After the start-up reconciliation moved runs ``task_ids``: tell open pages, and let handlers answer
-        every pending round (including ones left from before a restart)."""
+        """After the start-up reconciliation, or asking the platform after a refusal, moved runs ``task_ids``: tell
+        open pages, and let handlers answer every pending round (including ones left from before a restart)."""
         for task_id in task_ids:
             changes.emit(task_id)
         background_tasks.create(self.responder.sweep(), name="handlers")

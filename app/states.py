@@ -24,7 +24,8 @@ JSON carries the plain word, and the OpenAPI schema lists the allowed values.
 - ``EventKind``: one line of a run's timeline: ``started``, ``state`` (an applied status), ``history``,
   ``duplicate``, ``refused`` (written by older versions for a refused delivery naming the task; an unverified
   request is no longer put on a run's timeline, and these lines are not shown), ``round_opened``, ``round_closed``,
-  ``round_submitted``, ``round_refused``, ``replay`` (a replay started from or as this run), ``lost``.
+  ``round_submitted``, ``round_refused``, ``replay`` (a replay started from or as this run), ``lost``,
+  ``checked`` (the console asked the platform once about the run, after it refused a submission or a cancel).
 - ``HandlerKind``: how a handler answers (README, "Handlers"): ``static``, ``rules``, ``python``.
 - ``HandlerMode``: what a handler does when a round arrives: ``manual`` (a person answers), ``suggest`` (its
   answer pre-fills the form), ``auto`` (it answers; a round whose calls are all auto submits itself).
@@ -126,6 +127,7 @@ class EventKind(StrEnum):
     ROUND_REFUSED = "round_refused"
     REPLAY = "replay"
     LOST = "lost"
+    CHECKED = "checked"
 
 
 class HandlerKind(StrEnum):

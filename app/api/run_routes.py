@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from app.answerers import Answerer
 from app.api.common import Id, NoSettings, require_json
 from app.auth.access import need
+from app.errors import PlatformError
 from app.models import DeliveryPublic, DeliverySummary, RoundPublic, RunDetail, RunPublic
 from app.protocol import INT64_MAX, RunStarted, RunStatus, StartRun, ToolResult
 from app.runtime import get_runtime
@@ -282,4 +283,10 @@ async def cancel_run(task_id: Id, _body: NoSettings | None = None) -> RunStatus:
     """404 for an unknown run; the platform's own status and code when it refuses (409 for a run that is over)."""
     runtime = get_runtime()
     detail = await asyncio.to_thread(lambda: runs.get_run(engine=runtime.engine, task_id=task_id))
-    return await runs.cancel_run(client=runtime.client, agent_id=detail.agent_id, task_id=task_id)
+    try:
+        return await runs.cancel_run(
+            engine=runtime.engine, client=runtime.client, agent_id=detail.agent_id, task_id=task_id
+        )
+    except PlatformError:
+        runtime.runs_reconciled([task_id])  # the refusal made the console ask the platform about the run
+        raise

@@ -5,7 +5,7 @@ Start-up: import the evaluator, Jinja2, Faker and ``regex`` and use each once, c
 the address space in use now + MEMORY_MB, no core dumps), then say ``{"ready": true}``.
 
 Frames are ``_worker.py``'s (a 4-byte big-endian length, then a JSON object). Request:
-``{"spec": RulesJson, "args", "agent_id", "task_id", "round", "results", "now": ISO 8601, "seed"}``.
+``{"spec": RulesJson, "args", "args_problem", "agent_id", "task_id", "round", "results", "now": ISO 8601, "seed"}``.
 Reply: ``{"output", "is_error", "note", "failure", "recycle"}``: ``failure`` is None or ``"memory"`` (the
 evaluation hit MEMORY_MB; the pool then replaces this worker, as ``recycle`` asks).
 """
@@ -56,7 +56,11 @@ def _evaluate(request: dict[str, Any]) -> dict[str, Any]:
         seed=request["seed"],
     )
     verdict = evaluate_rules(
-        request["spec"], ctx.args, render=lambda template: render(template, ctx), search=search_regex
+        request["spec"],
+        ctx.args,
+        render=lambda template: render(template, ctx),
+        search=search_regex,
+        unparsed=request.get("args_problem"),
     )
     return {
         "output": verdict.output,

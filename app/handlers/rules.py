@@ -122,7 +122,11 @@ def answer_rules(spec: RulesSpec, ctx: TemplateContext) -> Answer:
     answer naming the rule.
     """
     verdict = evaluate_rules(
-        rules_json(spec), ctx.args, render=lambda template: render(template, ctx), search=search_regex
+        rules_json(spec),
+        ctx.args,
+        render=lambda template: render(template, ctx),
+        search=search_regex,
+        unparsed=ctx.args_problem,
     )
     return Answer(output=verdict.output, is_error=verdict.is_error, note=verdict.note)
 

@@ -17,7 +17,9 @@ the rule nearest to matching. Matchers (an empty ``when`` always matches):
 - ``any``: always matches.
 
 ``path`` is dotted: ``"city"``, ``"address.zip"``, ``"items.0"``; ``""`` is the whole ``args``. A
-missing path never matches. Rules are numbered from 1 in every message ("rule 2").
+missing path never matches. When the call's arguments did not parse (``unparsed`` says why; case C10), a rule
+with any matcher other than ``any`` does not match: only ``any`` rules, rules without conditions and the
+default can answer such a call. Rules are numbered from 1 in every message ("rule 2").
 
 What differs between callers is passed in: ``render`` turns a response's output template into
 text, and ``search`` runs a regex. The console passes its guarded template sandbox (with ``fake``)
@@ -112,13 +114,18 @@ Search = Callable[[str, str], bool]
 ``TimeoutError`` (its message says after how long: "took over 0.2 s") when it gives up."""
 
 
-def evaluate_rules(spec: RulesJson, args: dict[str, Any], *, render: Render, search: Search) -> Verdict:
+def evaluate_rules(
+    spec: RulesJson, args: dict[str, Any], *, render: Render, search: Search, unparsed: str | None = None
+) -> Verdict:
     """The first matching rule's rendered response, else the default's, else an error naming the nearest rule.
+    ``unparsed``: why the call's arguments are not a JSON object (then ``args`` is ``{}``), or ``None``.
 
     Raises only ``MemoryError``: a bad pattern or a template that fails to render is an ``is_error`` verdict
     naming the rule.
     """
     for index, rule in enumerate(spec["rules"]):
+        if unparsed is not None and any(m["kind"] != "any" for m in rule["when"]):
+            continue  # its conditions read arguments there are none of
         try:
             matched = all(check_matcher(m, args, search)[0] for m in rule["when"])
         except BadPattern as exc:
@@ -128,6 +135,12 @@ def evaluate_rules(spec: RulesJson, args: dict[str, Any], *, render: Render, sea
             return _respond(rule["response"], render, rule_label(index, rule))
     if spec["default"] is not None:
         return _respond(spec["default"], render, "default")
+    if unparsed is not None:
+        return Verdict(
+            f"the arguments are {unparsed}, so no rule that reads them matched: add a default or an `any` rule",
+            True,
+            "arguments did not parse",
+        )
     near = nearest_rule(spec, args, search=search)
     tail = f"; nearest is {near.text}" if near else " (there are no rules)"
     return Verdict(f"no rule matched the arguments{tail}", True, "no rule matched")

@@ -66,6 +66,7 @@ class RulesPool:
         request = {
             "spec": spec,
             "args": ctx.args,
+            "args_problem": ctx.args_problem,
             "agent_id": ctx.agent_id,
             "task_id": ctx.task_id,
             "round": ctx.round,

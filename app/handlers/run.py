@@ -37,7 +37,11 @@ class CallAnswer:
 
 @dataclass(frozen=True)
 class CallInput:
-    """One call to answer: ``results`` are earlier tool results of the task by tool name (last wins)."""
+    """One call to answer: ``results`` are earlier tool results of the task by tool name (last wins).
+
+    ``args_problem``: why the arguments sent are not a JSON object (``args`` is then ``{}`` and ``args_text`` the
+    text sent; case C10), else ``None``.
+    """
 
     tool_call_id: str
     tool_name: str
@@ -46,13 +50,20 @@ class CallInput:
     task_id: int
     round: int
     results: dict[str, str]
+    args_text: str | None = None
+    args_problem: str | None = None
 
 
 async def answer_call(
     *, kind: HandlerKind, spec: dict[str, Any], behaviour: dict[str, Any], call: CallInput, sandbox: Sandbox | None
 ) -> CallAnswer:
     """Run the handler on ``call``. Never raises for a handler's fault: a broken spec, a template error or a
-    failing snippet is an ``is_error`` answer that says what went wrong."""
+    failing snippet is an ``is_error`` answer that says what went wrong.
+
+    Arguments that did not parse (``call.args_problem``, case C10): a static handler answers as always; a rules
+    handler matches only rules that do not read the arguments, else its default; a Python handler is not run
+    (its ``handle(args: dict, ...)`` and ``Args`` model promise an object) and the call gets an ``is_error``
+    answer quoting the text sent."""
     started = time.monotonic()
     seed = zlib.crc32(f"{call.task_id}:{call.tool_call_id}".encode())
     logs: list[str] = []
@@ -70,10 +81,18 @@ async def answer_call(
                     results=call.results,
                     now=datetime.now(UTC),
                     seed=seed,
+                    args_problem=call.args_problem,
                 )
                 rules = RulesSpec.model_validate(spec)
                 return await _answer_rules(rules, ctx)
             if kind == HandlerKind.PYTHON:
+                if call.args_problem is not None:
+                    return Answer(
+                        output=f"the arguments are {call.args_problem}; the handler was not run. Sent: "
+                        f"{(call.args_text or '')[:500]}",
+                        is_error=True,
+                        note="arguments did not parse",
+                    )
                 if sandbox is None:
                     return Answer(output="python handlers need the sandbox, which is not running", is_error=True)
                 outcome = await sandbox.run(

@@ -70,6 +70,8 @@ class TemplateContext:
     results: dict[str, str]
     now: datetime
     seed: int
+    args_problem: str | None = None
+    """Why the call's arguments are not a JSON object (``args`` is then ``{}``), or ``None`` (case C10)."""
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Dialect, String
+from sqlalchemy import JSON, Dialect, String
 from sqlalchemy.types import TypeDecorator
+
+from app.json_values import same_json
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -31,3 +33,19 @@ class EnumText(TypeDecorator[E], Generic[E]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> E | None:
         return None if value is None else self.enum(value)
+
+
+class JsonValue(TypeDecorator[Any]):
+    """A JSON column whose "did this change?" is JSON's, not Python's (case C13).
+
+    SQLAlchemy writes a changed attribute only when ``compare_values(old, new)`` is false, and the plain
+    ``JSON`` type compares with ``==``: a handler spec changed from ``{"output": 0}`` to ``{"output": false}``
+    looked unchanged, so the row kept ``0`` while a new version said ``false``. This type compares with
+    ``app.json_values.same_json``. Stored text and schema are the same as ``JSON``.
+    """
+
+    impl = JSON
+    cache_ok = True
+
+    def compare_values(self, x: Any, y: Any) -> bool:
+        return same_json(x, y)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
+from sqlalchemy import Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from app.models.answered import AnsweredColumns
-from app.models.columns import EnumText
+from app.models.columns import EnumText, JsonValue
 from app.states import DraftMode, HandlerKind, HandlerMode, OutboxState
 
 
@@ -26,8 +26,8 @@ class Handler(SQLModel, table=True):
     tool_name: str
     kind: HandlerKind = Field(sa_type=EnumText(HandlerKind))
     mode: HandlerMode = Field(default=HandlerMode.MANUAL, sa_type=EnumText(HandlerMode))
-    spec: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    behaviour: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    spec: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JsonValue, nullable=False))
+    behaviour: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JsonValue, nullable=False))
     version: int = 1
     updated_at: float
 
@@ -42,8 +42,8 @@ class HandlerVersion(SQLModel, table=True):
     version: int
     kind: HandlerKind = Field(sa_type=EnumText(HandlerKind))
     mode: HandlerMode = Field(sa_type=EnumText(HandlerMode))
-    spec: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    behaviour: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    spec: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JsonValue, nullable=False))
+    behaviour: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JsonValue, nullable=False))
     saved_at: float
     note: str = ""
 
@@ -97,9 +97,9 @@ class OutboxItem(AnsweredColumns, table=True):
     round_id: int = Field(index=True, unique=True)
     task_id: int
     agent_id: str
-    body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    body: dict[str, Any] = Field(sa_column=Column(JsonValue, nullable=False))
     idempotency_key: str
-    sources: dict[str, dict[str, Any]] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    sources: dict[str, dict[str, Any]] = Field(default_factory=dict, sa_column=Column(JsonValue, nullable=False))
     state: OutboxState = Field(default=OutboxState.PENDING, sa_type=EnumText(OutboxState), index=True)
     attempts: int = 0
     next_attempt_at: float

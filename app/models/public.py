@@ -11,11 +11,14 @@ from app.states import DraftMode, EventKind, HandlerKind, HandlerMode, RoundStat
 
 
 class ToolCallPublic(SQLModel):
-    """A call as the platform sent it: ``arguments`` is always an object."""
+    """A call as the platform sent it: ``arguments`` is always an object; when what was sent is not one (case
+    C10), ``arguments`` is ``{}``, ``arguments_text`` the text sent and ``arguments_problem`` why."""
 
     tool_call_id: str
     name: str
     arguments: dict[str, Any]
+    arguments_text: str | None = None
+    arguments_problem: str | None = None
 
 
 class ToolResultPublic(AnsweredPublic):
@@ -54,7 +57,8 @@ class RoundPublic(MaybeAnsweredPublic):
 
 
 class RunPublic(SQLModel):
-    """A run; ``agent_name`` comes from the last agent sync (null when the agent was never listed)."""
+    """A run; ``agent_name`` comes from the last agent sync (null when the agent was never listed); ``ended_at``
+    when its first terminal status was applied or it was found lost (null while open)."""
 
     task_id: int
     agent_id: str
@@ -71,6 +75,7 @@ class RunPublic(SQLModel):
     updated_at: float
     replay_of: int | None = None
     replay_until: int | None = None
+    ended_at: float | None = None
 
 
 class EventPublic(SQLModel):

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, text
+from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from app.models.answered import AnsweredColumns, MaybeAnsweredColumns
-from app.models.columns import EnumText
+from app.models.columns import EnumText, JsonValue
 from app.states import EventKind, RoundState, Verdict
 
 
@@ -31,13 +31,14 @@ class Agent(SQLModel, table=True):
     agent_id: str = Field(primary_key=True)
     name: str
     description: str = ""
-    tools: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    inputs: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    tools: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JsonValue, nullable=False))
+    inputs: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JsonValue, nullable=False))
     synced_at: float
 
 
 class Run(SQLModel, table=True):
-    """One task. ``sequence`` is the newest applied; older deliveries never move it back.
+    """One task. ``sequence`` is the newest applied; older deliveries never move it back. ``ended_at``: when its
+    first terminal status was applied (or it was found ``lost``), where its duration ends (issue 8).
 
     ``status`` is a plain string, not a ``RunStatusName``: a status the contract does not list is stored and
     shown as it came (contract, "Run statuses").
@@ -49,14 +50,15 @@ class Run(SQLModel, table=True):
     sequence: int = 0
     round: int | None = None
     environment: str | None = None
-    string_inputs: dict[str, str] | None = Field(default=None, sa_column=Column(JSON))
-    result: Any = Field(default=None, sa_column=Column(JSON))
-    error: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    string_inputs: dict[str, str] | None = Field(default=None, sa_column=Column(JsonValue))
+    result: Any = Field(default=None, sa_column=Column(JsonValue))
+    error: dict[str, Any] | None = Field(default=None, sa_column=Column(JsonValue))
     started_by: str | None = None
     created_at: float = Field(index=True)
     updated_at: float
     replay_of: int | None = None
     replay_until: int | None = None
+    ended_at: float | None = None
 
 
 class Delivery(SQLModel, table=True):
@@ -85,7 +87,7 @@ class Delivery(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     received_at: float
     webhook_id: str | None = Field(default=None, index=True)
-    headers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    headers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JsonValue, nullable=False))
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     verdict: Verdict = Field(sa_type=EnumText(Verdict), index=True)
     message: str = ""
@@ -118,7 +120,9 @@ class Round(MaybeAnsweredColumns, table=True):
 
 
 class ToolCallRow(SQLModel, table=True):
-    """One call of a round, in the order the platform sent it."""
+    """One call of a round, in the order the platform sent it. ``arguments_text`` and ``arguments_problem``: the
+    arguments as sent and why they are not a JSON object, when they are not (``arguments`` is then ``{}``;
+    case C10, ``protocol.ToolCall``)."""
 
     __tablename__ = "tool_call"
 
@@ -126,8 +130,10 @@ class ToolCallRow(SQLModel, table=True):
     round_id: int = Field(foreign_key="round.id", index=True)
     tool_call_id: str
     name: str
-    arguments: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    arguments: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JsonValue, nullable=False))
     position: int
+    arguments_text: str | None = None
+    arguments_problem: str | None = None
 
 
 class ToolResultRow(AnsweredColumns, table=True):

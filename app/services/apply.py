@@ -12,7 +12,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.models import Round, Run, ToolCallRow
-from app.protocol import AWAITING, RunStatus
+from app.protocol import AWAITING, RunStatus, is_terminal
 from app.services.events import add_event
 from app.states import EventKind, RoundState, RunStatusName, Verdict
 
@@ -44,7 +44,9 @@ def apply_status(
     (contract, "sequence": "it is recorded, but it never moves the task's state
     backwards").
     """
-    current = conn.execute(select(RUNS.c.sequence, RUNS.c.status).where(RUNS.c.task_id == status.task_id)).first()
+    current = conn.execute(
+        select(RUNS.c.sequence, RUNS.c.status, RUNS.c.ended_at).where(RUNS.c.task_id == status.task_id)
+    ).first()
     if current is not None and status.sequence <= current.sequence:
         summary = (
             f"late delivery: sequence {status.sequence} ({status.status}) after {current.sequence} "
@@ -71,6 +73,8 @@ def apply_status(
         values["round"] = status.round
     if status.environment:
         values["environment"] = status.environment
+    if is_terminal(status.status) and (current is None or current.ended_at is None):
+        values["ended_at"] = now  # where the run's duration ends: later deliveries never move it
     if current is None:
         values.update(
             task_id=status.task_id,
@@ -143,6 +147,8 @@ def _open_round(conn: Connection, status: RunStatus, delivery_id: int | None, no
                 "tool_call_id": call.id,
                 "name": call.name,
                 "arguments": call.arguments,
+                "arguments_text": call.arguments_text,
+                "arguments_problem": call.arguments_problem,
                 "position": position,
             }
             for position, call in enumerate(status.tool_calls)

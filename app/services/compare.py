@@ -18,14 +18,18 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from app.errors import NotFound
+from app.json_values import canonical_json, same_json
 from app.models import RoundPublic, RunDetail, ToolCallPublic
-from app.services.runs import get_run
+from app.services.runs import get_run, run_duration
 
 Side = Literal["A", "B"]
+AS_SENT = "(text as sent)"
+"""The differing "key" when one or both calls' arguments did not parse and their texts differ (case C10)."""
 
 
 class RunHeader(BaseModel):
-    """One run as the comparison shows it; ``duration`` is seconds from its first to its last event."""
+    """One run as the comparison shows it; ``duration`` is seconds from its first event to its end
+    (``runs.run_duration``: what happens after the end does not count)."""
 
     task_id: int
     agent_id: str
@@ -41,10 +45,13 @@ class RunHeader(BaseModel):
 
 class CallSide(BaseModel):
     """One run's side of a step: the call, its result (``output`` null while unanswered) and the round's wait
-    (``waited``: seconds from the round opening to its submission, null while not submitted)."""
+    (``waited``: seconds from the round opening to its submission, null while not submitted). ``arguments_text``
+    and ``arguments_problem``: arguments sent that are not a JSON object, and why (case C10)."""
 
     tool_call_id: str
     arguments: dict[str, Any]
+    arguments_text: str | None = None
+    arguments_problem: str | None = None
     output: str | None
     is_error: bool
     answered_by: str | None
@@ -111,7 +118,7 @@ def compare_details(*, a: RunDetail, b: RunDetail) -> Comparison:
         same_agent=a.agent_id == b.agent_id,
         same_inputs=not differing_inputs,
         differing_inputs=differing_inputs,
-        result_differs=_canonical(a.result) != _canonical(b.result) or _canonical(a.error) != _canonical(b.error),
+        result_differs=not same_json(a.result, b.result) or not same_json(a.error, b.error),
         steps=steps,
         differing_steps=len(differing),
         summary=_summary(len(steps), differing),
@@ -126,7 +133,6 @@ def _load(engine: Engine, task_id: int, side: Side) -> RunDetail:
 
 
 def _header(detail: RunDetail) -> RunHeader:
-    events = detail.events
     return RunHeader(
         task_id=detail.task_id,
         agent_id=detail.agent_id,
@@ -136,7 +142,7 @@ def _header(detail: RunDetail) -> RunHeader:
         string_inputs=detail.string_inputs or {},
         result=detail.result,
         error=detail.error,
-        duration=events[-1].at - events[0].at if events else None,
+        duration=run_duration(detail),
         rounds=len(detail.rounds),
     )
 
@@ -189,6 +195,8 @@ def _side(round_: RoundPublic | None, call: ToolCallPublic) -> CallSide:
     return CallSide(
         tool_call_id=call.tool_call_id,
         arguments=call.arguments,
+        arguments_text=call.arguments_text,
+        arguments_problem=call.arguments_problem,
         output=result.output if result else None,
         is_error=result.is_error if result else False,
         answered_by=result.answered_by if result else None,
@@ -211,6 +219,8 @@ def _step(number: int, name: str, a: CallSide | None, b: CallSide | None) -> Ste
             differs=True,
         )
     keys = _differing_keys(a.arguments, b.arguments)
+    if a.arguments_text != b.arguments_text:  # arguments that did not parse: compared as the text sent
+        keys.append(AS_SENT)
     result_differs = _output(a.output) != _output(b.output) or a.is_error != b.is_error
     return Step(
         round=number,
@@ -228,12 +238,7 @@ def _step(number: int, name: str, a: CallSide | None, b: CallSide | None) -> Ste
 def _differing_keys(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     """Top-level keys whose values are not JSON-equal or that one side lacks, in A's order then B's."""
     keys = [*a, *(key for key in b if key not in a)]
-    return [key for key in keys if key not in a or key not in b or _canonical(a[key]) != _canonical(b[key])]
-
-
-def _canonical(value: Any) -> str:
-    """A JSON text equal for equal values whatever the key order; ``1``, ``1.0`` and ``true`` stay apart."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return [key for key in keys if key not in a or key not in b or not same_json(a[key], b[key])]
 
 
 def _output(output: str | None) -> str | None:
@@ -241,7 +246,7 @@ def _output(output: str | None) -> str | None:
     if output is None:
         return None
     try:
-        return "json:" + _canonical(json.loads(output))
+        return "json:" + canonical_json(json.loads(output))
     except (ValueError, RecursionError):
         return "text:" + output
 

@@ -24,6 +24,7 @@ from app.handlers.faults import Behaviour
 from app.handlers.rules import RulesSpec, check_rules, rule_from_answer
 from app.handlers.sandbox import check_snippet
 from app.handlers.static import StaticSpec
+from app.json_values import canonical_json, same_json
 from app.models import Handler, HandlerPublic, HandlerVersion, Round, ToolCallRow
 from app.services.rounds import get_round
 from app.states import HandlerKind, HandlerMode
@@ -87,7 +88,7 @@ def store_version(
     row = session.exec(
         select(Handler).where(Handler.agent_id == handler.agent_id, Handler.tool_name == handler.tool_name)
     ).first()
-    if row is not None and _same(
+    if row is not None and same_json(
         (row.kind, row.mode, row.spec, row.behaviour), (handler.kind, handler.mode, spec, behaviour)
     ):
         return row, "unchanged"
@@ -197,12 +198,17 @@ def save_answer_as_rule(
 
 def save_result_as_rule(*, engine: Engine, round_id: int, tool_call_id: str) -> HandlerPublic:
     """``save_answer_as_rule`` for the answer a round's call received; raises ``NotFound`` when the round,
-    the call or its answer does not exist."""
+    the call or its answer does not exist, ``HandlerInvalid`` when the call's arguments did not parse (case C10)."""
     answered = get_round(engine=engine, round_id=round_id)
     call = next((c for c in answered.tool_calls if c.tool_call_id == tool_call_id), None)
     result = next((r for r in answered.results if r.tool_call_id == tool_call_id), None)
     if call is None or result is None:
         raise NotFound(f"round {round_id} has no answered call {tool_call_id}: answer it first")
+    if call.arguments_problem is not None:  # a rule from {} would match every call
+        raise HandlerInvalid(
+            f"{tool_call_id}'s arguments are {call.arguments_problem}: a rule needs arguments to match on; "
+            "write a default or an `any` rule on the Handlers page instead"
+        )
     return save_answer_as_rule(
         engine=engine,
         agent_id=answered.agent_id,
@@ -235,7 +241,7 @@ def list_past_calls(*, engine: Engine, agent_id: str, tool_name: str, limit: int
     seen: set[str] = set()
     past: list[PastCall] = []
     for call, round_ in rows:
-        key = json.dumps(call.arguments, sort_keys=True)
+        key = canonical_json(call.arguments)
         if key not in seen and len(past) < limit:
             seen.add(key)
             past.append(PastCall(task_id=round_.task_id, round=round_.round, arguments=call.arguments))
@@ -284,8 +290,3 @@ def _validate(handler: HandlerIn) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _where(line: int | None) -> str:
     return f"line {line}: " if line else ""
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal as JSON (``1`` and ``true`` differ; key order does not matter)."""
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)

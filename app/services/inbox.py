@@ -75,6 +75,7 @@ class EarlierCall:
     tool_call_id: str
     name: str
     arguments: dict[str, Any]
+    arguments_text: str | None = None  # the text as sent, when it is not a JSON object (case C10)
     output: str | None = None
     is_error: bool = False
     answered_by: str | None = None
@@ -165,7 +166,14 @@ def _add(
         return
     calls = context.earlier[-1].calls
     if not calls or calls[-1].tool_call_id != call.tool_call_id:
-        calls.append(EarlierCall(tool_call_id=call.tool_call_id, name=call.name, arguments=call.arguments))
+        calls.append(
+            EarlierCall(
+                tool_call_id=call.tool_call_id,
+                name=call.name,
+                arguments=call.arguments,
+                arguments_text=call.arguments_text if call.arguments_problem is not None else None,
+            )
+        )
     if result is not None:
         calls[-1].output = result.output
         calls[-1].is_error = result.is_error

@@ -6,7 +6,8 @@ unreachable or answers 5xx it is retried with backoff (1, 2, 4 ... 60 s),
 always with the same ``Idempotency-Key`` (contract: a repeat "returns the first
 answer again and does not advance the run twice"). A 404, 409, 410 or 422 ends
 the attempt and puts the platform's words on the round; a 422 hands the round
-back to a person (state ``pending``), the others close it.
+back to a person (state ``pending``), the others close it, and then the console
+asks the platform once about the run and applies what it says (issue 8).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from app.models import OutboxItem, Round, ToolResultRow
 from app.platform.client import PlatformClient
 from app.protocol import ToolResponses
 from app.services.events import add_event
+from app.services.reconcile import REFUSALS_TO_CHECK, check_after_refusal
 from app.states import AttemptOutcome, EventKind, OutboxState, RoundState
 
 log = logging.getLogger("tooldesk")
@@ -53,6 +55,9 @@ class Outbox:
         self._first_retry = first_retry
         self._client = client
         self._on_change = on_change
+        self.on_run_checked: Callable[[int], None] = on_change
+        """Called with the task_id when asking the platform after a refusal changed the run (the runtime sets it to
+        ``Runtime.runs_reconciled``, so handlers answer a round the check opened)."""
         self._wake = asyncio.Event()
         self._inflight: set[int] = set()
         self._task: asyncio.Task[None] | None = None
@@ -103,6 +108,8 @@ class Outbox:
             if exc.code != "bad_reply":
                 await asyncio.to_thread(_refused, self._engine, item_id, exc)
                 self._on_change(item.task_id)
+                if exc.status in REFUSALS_TO_CHECK:
+                    await self._ask_about_run(item, exc)
                 return Attempt(AttemptOutcome.REFUSED, exc)
             log.warning("task %s round %s: %s (the 2xx counts as accepted)", item.task_id, body.round, exc.message)
         except Exception as unexpected:  # a bug or an odd failure: keep the item, try again later
@@ -114,6 +121,18 @@ class Outbox:
         await asyncio.to_thread(_sent, self._engine, item_id)
         self._on_change(item.task_id)
         return Attempt(AttemptOutcome.SENT)
+
+    async def _ask_about_run(self, item: OutboxItem, refusal: PlatformError) -> None:
+        """Once per refusal: what does the platform say about the run now (``reconcile.check_after_refusal``)."""
+        try:
+            changed = await check_after_refusal(
+                engine=self._engine, client=self._client, task_id=item.task_id, agent_id=item.agent_id, refusal=refusal
+            )
+        except Exception:  # the refusal is already stored and shown; a failed check must not hide it
+            log.exception("task %s: asking the platform after its %s failed", item.task_id, refusal.status)
+            return
+        if changed:
+            self.on_run_checked(item.task_id)
 
     async def _run(self) -> None:
         while True:

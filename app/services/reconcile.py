@@ -1,4 +1,5 @@
-"""One-off reconciliation at start: ask the platform once about every run that is not over.
+"""One-off reconciliation: at start, ask the platform once about every run that is not over; after the platform
+refused a submission or a cancel (404, 409, 410), ask it once about that run (``check_after_refusal``).
 
 The contract allows ``get_agent_task_status`` "for a one-off reconciliation
 (after a restart, after a suspected lost delivery), never in a loop". A status
@@ -16,7 +17,7 @@ import asyncio
 import logging
 import time
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlalchemy import select as core_select
 from sqlmodel import col, select
 
@@ -33,6 +34,41 @@ RECONCILE_WINDOW_SECONDS = 7 * 86400
 RECONCILE_LIMIT = 1000
 OUTBOX = OutboxItem.__table__  # type: ignore[attr-defined]
 log = logging.getLogger("tooldesk")
+
+
+REFUSALS_TO_CHECK = frozenset({404, 409, 410})
+"""The platform's refusals of a submission after which the console asks it once about the run (issue 8)."""
+
+
+async def check_after_refusal(
+    *, engine: Engine, client: PlatformClient, task_id: int, agent_id: str, refusal: PlatformError
+) -> bool:
+    """After the platform refused a submission with 404, 409 or 410, ask it once (``get_agent_task_status``, the
+    contract's one-off reconciliation) and apply what it says: a newer status as a delivery would be (the run
+    completed, expired, moved to the next round); a 404 for the task makes the run ``lost``. The timeline says
+    what was asked and learnt. Returns True when the run changed; never raises for a platform error."""
+    said = f"after its {refusal.status} {refusal.code}, asked the platform about the run once"
+    try:
+        status = await client.get_agent_task_status(agent_id=agent_id, task_id=task_id)
+    except PlatformError as exc:
+        if exc.status == 404:
+            await asyncio.to_thread(_note, engine, task_id, f"{said}: it no longer knows it (404 {exc.code})")
+            return await asyncio.to_thread(_mark_lost, engine, task_id, exc.message)
+        answer = f"{said}; no answer ({exc.status} {exc.code}: {exc.message}): the next delivery will tell"
+        await asyncio.to_thread(_note, engine, task_id, answer)
+        return False
+    if status.task_id != task_id:
+        await asyncio.to_thread(_note, engine, task_id, f"{said}: it answered about task {status.task_id}; ignored")
+        return False
+    applied = await asyncio.to_thread(_apply, engine, status)
+    outcome = "applied" if applied else "nothing newer than what the console has"
+    await asyncio.to_thread(_note, engine, task_id, f"{said}: {status.status} (sequence {status.sequence}), {outcome}")
+    return applied
+
+
+def _note(engine: Engine, task_id: int, summary: str) -> None:
+    with write_connection(engine) as conn:
+        add_event(db=conn, task_id=task_id, kind=EventKind.CHECKED, summary=summary, at=time.time())
 
 
 async def reconcile_runs(*, engine: Engine, client: PlatformClient, before: float) -> list[int]:
@@ -88,11 +124,20 @@ def _apply(engine: Engine, status: RunStatus) -> bool:
         return verdict == Verdict.APPLIED
 
 
-def _mark_lost(engine: Engine, task_id: int, message: str) -> None:
+def _mark_lost(engine: Engine, task_id: int, message: str) -> bool:
+    """Make an open run ``lost`` and close its pending rounds with the reason; a run already over is left as it
+    is. True when the run changed."""
     now = time.time()
     reason = f"the platform no longer knows this run ({message})"
+    closed_statuses = [*TERMINAL_STATUSES, RunStatusName.LOST]
     with write_connection(engine) as conn:
-        conn.execute(RUNS.update().where(RUNS.c.task_id == task_id).values(status=RunStatusName.LOST, updated_at=now))
+        moved = conn.execute(
+            RUNS.update()
+            .where(RUNS.c.task_id == task_id, RUNS.c.status.not_in(closed_statuses))
+            .values(status=RunStatusName.LOST, updated_at=now, ended_at=func.coalesce(RUNS.c.ended_at, now))
+        )
+        if not moved.rowcount:
+            return False
         closed = conn.execute(
             ROUNDS.update()
             .where(ROUNDS.c.task_id == task_id, ROUNDS.c.state == RoundState.PENDING)
@@ -107,6 +152,7 @@ def _mark_lost(engine: Engine, task_id: int, message: str) -> None:
             at=now,
             round_id=closed[0].id if closed else None,
         )
+    return True
 
 
 def _release_claims(engine: Engine, before: float) -> None:

@@ -175,6 +175,8 @@ def _work(engine: Engine, round_id: int) -> tuple[list[CallInput], dict[str, Han
                 task_id=row.task_id,
                 round=row.round,
                 results=results,
+                args_text=c.arguments_text,
+                args_problem=c.arguments_problem,
             )
             for c in calls
             if c.name in handlers and c.tool_call_id not in drafted

@@ -92,10 +92,7 @@ def rounds_public(session: Session, rows: Sequence[Round]) -> list[RoundPublic]:
     return [
         RoundPublic(
             **row.model_dump(),
-            tool_calls=[
-                ToolCallPublic(tool_call_id=c.tool_call_id, name=c.name, arguments=c.arguments)
-                for c in calls.get(row.id or 0, [])
-            ],
+            tool_calls=[ToolCallPublic.model_validate(c, from_attributes=True) for c in calls.get(row.id or 0, [])],
             results=[ToolResultPublic.model_validate(r, from_attributes=True) for r in results.get(row.id or 0, [])],
             drafts=[DraftPublic.model_validate(d, from_attributes=True) for d in drafts.get(row.id or 0, [])],
         )

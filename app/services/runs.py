@@ -13,11 +13,12 @@ from sqlalchemy import Engine, String, cast
 from sqlmodel import Session, col, func, select
 
 from app.db import read_session, write_session
-from app.errors import NotFound
+from app.errors import NotFound, PlatformError
 from app.models import Agent, Event, EventPublic, Round, Run, RunDetail, RunPublic, ToolCallRow, ToolResultRow
 from app.platform.client import PlatformClient
-from app.protocol import RunStatus
+from app.protocol import RunStatus, is_terminal
 from app.services.events import add_event
+from app.services.reconcile import REFUSALS_TO_CHECK, check_after_refusal
 from app.services.rounds import rounds_public
 from app.states import EventKind, RunStatusName
 
@@ -101,6 +102,7 @@ def _conditions(where: RunFilter) -> list[Any]:
             .where(
                 col(ToolCallRow.name).ilike(pattern, escape="\\")
                 | cast(col(ToolCallRow.arguments), String).ilike(pattern, escape="\\")
+                | col(ToolCallRow.arguments_text).ilike(pattern, escape="\\")
             )
         )
         in_results = (
@@ -135,6 +137,20 @@ def get_run(*, engine: Engine, task_id: int) -> RunDetail:
         )
 
 
+def run_duration(run: RunDetail) -> float | None:
+    """Seconds from the run's first event to its end (``ended_at``: its first terminal status, or lost); for a
+    run still open, to its latest event. What happens after the end (a late or history delivery, a replay line,
+    a replay started from it) does not count. ``None`` without events."""
+    if not run.events:
+        return None
+    end = run.ended_at
+    if end is None and (is_terminal(run.status) or run.status == RunStatusName.LOST):
+        end = run.updated_at  # a run ended before ``ended_at`` was kept: its last applied change
+    if end is None:
+        end = run.events[-1].at
+    return max(0.0, end - run.events[0].at)
+
+
 def _agent_names(session: Session) -> dict[str, str]:
     return {agent_id: name for agent_id, name in session.exec(select(Agent.agent_id, Agent.name)).all()}
 
@@ -145,7 +161,13 @@ def _run_public(row: Run, names: dict[str, str]) -> RunPublic:
     )
 
 
-async def cancel_run(*, client: PlatformClient, agent_id: str, task_id: int) -> RunStatus:
+async def cancel_run(*, engine: Engine, client: PlatformClient, agent_id: str, task_id: int) -> RunStatus:
     """Ask the platform to cancel a run; the change arrives by webhook. Raises ``PlatformError`` (409 when the
-    run is already over)."""
-    return await client.cancel(agent_id=agent_id, task_id=task_id)
+    run is already over), after asking the platform once about the run on a 404 or 409 and applying what it
+    says (``reconcile.check_after_refusal``: a run the console still shows open had ended, or is gone)."""
+    try:
+        return await client.cancel(agent_id=agent_id, task_id=task_id)
+    except PlatformError as exc:
+        if exc.status in REFUSALS_TO_CHECK:
+            await check_after_refusal(engine=engine, client=client, task_id=task_id, agent_id=agent_id, refusal=exc)
+        raise

@@ -79,9 +79,8 @@ class RunProgress:
             calls: list[ToolCall] = []
             for spec in scenario.steps[index].calls:
                 call_id = self._new_call_id(task)
-                calls.append(
-                    ToolCall(id=call_id, name=spec.tool, arguments=scenario.render_arguments(index, spec, context))
-                )
+                arguments = scenario.render_arguments(index, spec, context)  # an object, or text that may not parse
+                calls.append(ToolCall.model_validate({"id": call_id, "name": spec.tool, "arguments": arguments}))
                 task.calls[call_id] = (spec.tool, spec)
             task.deadline = time.time() + self.round_ttl
             expires_at = iso(datetime.fromtimestamp(task.deadline, UTC))

@@ -70,11 +70,12 @@ class _Strict(BaseModel):
 
 
 class CallSpec(_Strict):
-    """One call of a step: the tool, the name its output is stored under, templated arguments."""
+    """One call of a step: the tool, the name its output is stored under, templated arguments (an object; or a
+    string, sent as a string, which is how a sender's unparsable arguments are played: case C10)."""
 
     tool: str = Field(min_length=1)
     as_: str = Field(alias="as", min_length=1)
-    arguments: dict[str, Any] = Field(default_factory=dict)
+    arguments: dict[str, Any] | str = Field(default_factory=dict)
 
 
 class StepSpec(_Strict):
@@ -153,11 +154,11 @@ class Scenario(_Strict):
             return True
         return bool(_run(lambda: _ENV.compile_expression(when)(**context), f"{self.step_label(index)} when"))
 
-    def render_arguments(self, index: int, call: CallSpec, context: dict[str, Any]) -> dict[str, Any]:
+    def render_arguments(self, index: int, call: CallSpec, context: dict[str, Any]) -> dict[str, Any] | str:
         """Render ``call.arguments`` (strings as templates, recursively); raises ``ScenarioError``."""
         where = f"{self.step_label(index)}, arguments of {call.as_}"
         rendered = _run(lambda: _render_values(call.arguments, context), where)
-        assert isinstance(rendered, dict)
+        assert isinstance(rendered, dict | str)
         return rendered
 
     def render_result(self, context: dict[str, Any]) -> str:

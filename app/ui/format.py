@@ -29,6 +29,28 @@ def duration(seconds: float | None) -> str:
     return f"{int(seconds // 60)} min {int(seconds % 60)} s"
 
 
+def browser_id(value: int | None) -> str:
+    """An id as the browser gets it: text, never a JS number (case C11: a task_id beyond 2**53 such as
+    9007199254740993 would be rounded to its neighbour). Empty for ``None``."""
+    return "" if value is None else str(value)
+
+
+def id_from_browser(value: Any) -> int | None:
+    """An id the browser sent back (always as text, see ``browser_id``): the positive 64-bit integer, else
+    ``None``. A JS number is refused, not trusted: it may already be rounded."""
+    if not isinstance(value, str) or not (value.isascii() and value.isdigit()):
+        return None
+    number = int(value)
+    return number if 0 < number < 2**63 else None
+
+
+def id_from_row_click(args: Any, key: str) -> int | None:
+    """The id under ``key`` of the row a ``ui.table`` ``rowClick`` event names (``[event, row, index]``), parsed
+    by ``id_from_browser``; ``None`` for any other shape (a browser can send any event)."""
+    row = args[1] if isinstance(args, list) and len(args) > 1 else None
+    return id_from_browser(row.get(key)) if isinstance(row, dict) else None
+
+
 def pretty_json(value: Any) -> str:
     """Indented JSON, non-ASCII kept as is (case C01: é stays é)."""
     return json.dumps(value, indent=2, ensure_ascii=False)

@@ -64,6 +64,7 @@ LOOKS: dict[str, Look] = {
     EventKind.ROUND_SUBMITTED: Look("send", "primary"),
     EventKind.ROUND_REFUSED: Look("block", "negative"),
     EventKind.REPLAY: Look("fast_forward", "primary"),
+    EventKind.CHECKED: Look("manage_search", "primary"),
     HandlerMode.MANUAL: Look("person", "grey-7"),
     HandlerMode.SUGGEST: Look("lightbulb", "orange-8"),
     HandlerMode.AUTO: Look("bolt", "positive"),

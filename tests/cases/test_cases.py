@@ -1,4 +1,4 @@
-"""Cases C01–C09, C12 and C16 of shared/cases: each asserts the right value, not just "no crash"."""
+"""Cases C01–C13 and C16 of shared/cases: each asserts the right value, not just "no crash"."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ from nicegui.testing import User
 from app.config import get_settings
 from app.runtime import Runtime
 from tests.builders import CLOCK, SECRET, WEATHER_COMPARE, Console, encode, make_status, sign, wait_for
+from tests.unparsed_agent import NOT_AN_OBJECT, TRUNCATED, unparsed_agent
+
+__all__ = ["unparsed_agent"]  # a fixture the C10 tests use
 
 CASES = Path(__file__).resolve().parents[2] / "fixtures" / "cases"  # copies of shared/cases, byte for byte
 
@@ -198,6 +201,118 @@ async def test_c08_string_arguments_parsed_and_shown_as_json(user: User, console
     assert '\\"' not in code.content
 
 
+@pytest.mark.parametrize(
+    ("arguments", "reason"),
+    [(TRUNCATED, "not valid JSON: Unterminated string"), (NOT_AN_OBJECT, "valid JSON but not an object")],
+    ids=["truncated", "null-string"],
+)
+async def test_c10_unparsable_arguments_stored_pending_card_shows_text_and_reason(
+    user: User, console: Console, arguments: str, reason: str
+):
+    """The signed delivery is applied (never a refused status), the round is pending, and the card and the run
+    page show the text as sent with why it does not parse."""
+    body = make_status(7100, tool_calls=[{"id": "call_c10", "name": "get_weather", "arguments": arguments}])
+    await console.deliver(body, "msg_c10")
+    [delivery] = (await console.get("/api/deliveries", params={"task_id": 7100})).json()["deliveries"]
+    assert delivery["verdict"] == "applied"
+    [round_] = await console.pending()
+    [call] = round_["tool_calls"]
+    assert call["arguments_text"] == arguments and call["arguments_problem"].startswith(reason)
+    for page in ("/", "/runs/7100"):
+        await user.open(page)
+        await user.should_see(marker="arguments-problem-call_c10")
+        await user.should_see(f"The arguments are {reason}")
+        code = user.find(marker="arguments-call_c10").elements.pop()
+        assert isinstance(code, ui.code) and code.content == arguments
+
+
+async def test_c10_person_answers_unparsable_round_with_is_error_in_inbox(
+    unparsed_agent: str, user: User, console: Console, runtime: Runtime
+):
+    await user.open("/")
+    task_id = await console.start(unparsed_agent)
+    round_ = await console.pending_round(task_id)
+    await user.should_see(f"run {task_id} · round 1")
+    for call in round_["tool_calls"]:
+        user.find(marker=f"result-{call['tool_call_id']}").type("the arguments did not parse")
+        user.find(marker=f"is-error-{call['tool_call_id']}").click()
+    user.find(marker=f"submit-{round_['id']}").click()
+    await user.should_see(f"Round 1 of run {task_id} sent", retries=50)
+    assert runtime.simulator is not None
+    [(_, sent)] = runtime.simulator.received
+    assert [(r.output, r.is_error) for r in sent.results] == [("the arguments did not parse", True)] * 2
+    await console.wait_for_status(task_id, "completed")
+
+
+BIG_TASK_IDS = [2**53 + 1, 2**63 - 1]
+"""Case C11: 9007199254740993 is the first integer a JS number cannot hold (it reads 9007199254740992);
+9223372036854775807 is the largest SQLite INTEGER."""
+
+
+def _unsafe_numbers(value: Any) -> list[int]:
+    """Integers in ``value`` that a browser's JSON.parse would round (beyond 2**53): what must never be sent."""
+    if isinstance(value, dict):
+        return [n for item in value.values() for n in _unsafe_numbers(item)]
+    if isinstance(value, list | tuple):
+        return [n for item in value for n in _unsafe_numbers(item)]
+    return [value] if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53 else []
+
+
+@pytest.mark.parametrize("task_id", BIG_TASK_IDS, ids=["2^53+1", "2^63-1"])
+async def test_c11_runs_table_row_click_opens_exactly_that_task_id(user: User, console: Console, task_id: int):
+    await console.deliver(make_status(task_id - 1, sequence=2), "msg_c11_neighbour")  # the run a rounded id opens
+    await console.deliver(make_status(task_id), "msg_c11")
+    await user.open("/runs")
+    await user.should_see("2 run(s)")
+    [table] = user.find(marker="runs-table").elements
+    assert isinstance(table, ui.table) and _unsafe_numbers(table.rows) == []
+    [row] = [row for row in table.rows if row["task_id"] == str(task_id)]
+    user.find(marker="runs-table").trigger("rowClick", [{}, json.loads(json.dumps(row))])
+    await user.should_see(f"Run {task_id}")
+    await user.should_see(marker="run-status")
+    assert f"Run {task_id - 1}" not in [e.text for e in user.find(ui.label).elements]
+
+
+@pytest.mark.parametrize("task_id", BIG_TASK_IDS, ids=["2^53+1", "2^63-1"])
+async def test_c11_inbox_compare_and_deliveries_show_exact_task_id(user: User, console: Console, task_id: int):
+    await console.deliver(make_status(task_id), "msg_c11")
+    assert (await console.run(task_id))["task_id"] == task_id  # the JSON API: an exact integer
+    await user.open("/")
+    await user.should_see(f"run {task_id} · round 1")
+    assert f"/runs/{task_id}" in [link.props["href"] for link in user.find(ui.link).elements]
+    await user.open(f"/compare?a={task_id}&b={task_id}")
+    await user.should_see(marker="compare-header-a")
+    links = [link.props["href"] for link in user.find(ui.link).elements]
+    assert links.count(f"/runs/{task_id}") == 2
+    await user.open("/deliveries")
+    await user.should_see(marker="deliveries-table")
+    [table] = user.find(marker="deliveries-table").elements
+    assert isinstance(table, ui.table)
+    rows = await wait_for(lambda: table.rows)
+    assert _unsafe_numbers(rows) == [] and [row["task_id"] for row in rows] == [str(task_id)]
+
+
+@pytest.mark.parametrize(
+    "args", [[{}, {"task_id": 2**53 + 1}], [{}, "9007199254740993"], [{}], [{}, {"task_id": "2²"}]], ids=repr
+)
+async def test_c11_row_click_with_id_not_sent_as_text_refused(user: User, console: Console, args: Any):
+    """The browser only ever gets task_ids as text: a JS number (maybe already rounded) or any other shape coming
+    back is refused with a message, never opened and never a traceback."""
+    await console.deliver(make_status(2**53 + 1), "msg_c11_click")
+    await user.open("/runs")
+    await user.should_see("1 run(s)")
+    user.find(marker="runs-table").trigger("rowClick", args)
+    await user.should_see("That row has no task_id the console can open")
+
+
+async def test_c11_task_id_beyond_int64_refused_400_naming_the_limit(console: Console):
+    body = encode(make_status(2**63))
+    response = await console.post_webhook(body, sign(body, msg_id="msg_c11_huge"))
+    assert response.status_code == 400
+    message = response.json()["error"]["message"]
+    assert "task_id" in message and "9223372036854775807" in message
+
+
 async def test_refused_delivery_stays_off_its_runs_timeline_and_is_listed_as_a_claim(console: Console):
     """An unsigned request naming a run must not write on that run's timeline (anyone could add lines to any
     run); it is listed on the Deliveries page under the task_id it claims, marked as an unverified claim."""
@@ -269,7 +384,7 @@ async def test_c16_deliveries_page_disables_replay_of_refused(user: User, consol
     stored = await _refused_delivery(console, 7018)
     await user.open("/deliveries")
     await user.should_see(marker="deliveries-table")
-    user.find(marker="deliveries-table").trigger("rowClick", [{}, {"id": stored["id"]}])
+    user.find(marker="deliveries-table").trigger("rowClick", [{}, {"id": str(stored["id"])}])
     await user.should_see(marker="replay-refused")
     for marker in ("replay", "replay-edited"):
         [button] = user.find(marker=marker).elements
@@ -314,3 +429,28 @@ async def test_c12_looping_template_each_round_stopped_webhooks_answered_meanwhi
     results = [body.results[0] for _, body in runtime.simulator.received]
     assert all(r.is_error and r.output.startswith("template render stopped after 0.5 s") for r in results)
     assert all("limit TOOLDESK_TEMPLATE_TIMEOUT" in r.output for r in results)
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [(0, False), (1, True), (1.0, 1), ({"ok": 1}, {"ok": True})],
+    ids=["0-then-false", "1-then-true", "1.0-then-1", "ok-1-then-ok-true"],
+)
+async def test_c13_static_output_change_python_calls_equal_takes_effect(
+    console: Console, runtime: Runtime, first: Any, then: Any
+):
+    """Python says ``0 == False`` and ``1 == 1.0``; JSON does not. Each save is a new version, the live handler
+    has the new output, and the next call is answered with it (as the platform receives it)."""
+    assert runtime.simulator is not None
+    for number, output in enumerate((first, then), start=1):
+        saved = await console.save_handler(
+            agent_id=CLOCK, tool_name="get_current_time", kind="static", mode="auto", spec={"output": output}
+        )
+        assert saved["version"] == number
+        live = (await console.handlers())["get_current_time"]
+        versions = (await console.get(f"/api/handlers/{live['id']}/versions")).json()
+        assert json.dumps(live["spec"]["output"]) == json.dumps(versions[0]["spec"]["output"]) == json.dumps(output)
+        task_id = await console.start(CLOCK)
+        await console.wait_for_status(task_id, "completed")
+        [sent] = [body for task, body in runtime.simulator.received if task == task_id]
+        assert sent.results[0].output == json.dumps(output)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from nicegui.testing import User
 
-from tests.builders import CLOCK, TRIP, Console, take_errors, wait_for
+from app.ui.format import duration
+from tests.builders import CLOCK, TRIP, Console, make_status, take_errors, wait_for
 
 
 async def test_open_run_page_with_superscript_digit_says_no_run(
@@ -80,3 +81,13 @@ async def test_open_run_page_id_beyond_int64_shows_not_found(
         assert not [r for r in caplog.get_records("call") if r.levelname == "ERROR"]
     finally:
         caplog.clear()  # the user fixture would otherwise fail in teardown and break the tests after this one
+
+
+async def test_run_page_took_counts_up_to_the_end_not_late_deliveries(user: User, console: Console):
+    await console.deliver(make_status(9501, status="running", sequence=1, round=None), "t1")
+    await console.deliver(make_status(9501, status="completed", sequence=3, result="done"), "t3")
+    await console.deliver(make_status(9501, status="awaiting_tool_calls", sequence=2), "t2")  # late: history
+    run = await console.run(9501)
+    took = f"took {duration(run['ended_at'] - run['events'][0]['at'])}"
+    await user.open("/runs/9501")
+    await user.should_see(took, marker="run-took")

@@ -44,7 +44,7 @@ async def test_runs_page_bad_filter_in_url_is_reset_with_message(user: User, con
 def _rows(user: User) -> dict[int, str]:
     [table] = user.find(marker="runs-table").elements
     assert isinstance(table, ui.table)
-    return {row["task_id"]: row["status"] for row in table.rows}
+    return {int(row["task_id"]): row["status"] for row in table.rows}
 
 
 def _table(user: User) -> ui.table:

@@ -29,10 +29,12 @@ def _run(task_id: int, *rounds: list[Call], inputs: dict[str, str] | None = None
         started_by="test",
         created_at=100.0,
         updated_at=110.0,
+        ended_at=107.5,
         rounds=[_round(task_id, number, calls) for number, calls in enumerate(rounds, start=1)],
         events=[
             EventPublic(id=1, at=100.0, kind="started", summary="", delivery_id=None, round_id=None),
             EventPublic(id=2, at=107.5, kind="state", summary="", delivery_id=None, round_id=None),
+            EventPublic(id=3, at=400.0, kind="history", summary="late", delivery_id=None, round_id=None),
         ],
     )
 
@@ -179,3 +181,30 @@ async def test_get_compare_unknown_run_is_404_naming_the_side(console: Console):
     same = await console.get("/api/compare", params={"a": 9201, "b": 9201})
     assert same.status_code == 200 and same.json()["differing_steps"] == 0
     assert (await console.get("/api/compare", params={"a": 0, "b": 1})).status_code == 422
+
+
+async def test_compare_unparsed_arguments_compared_as_text_sent(console: Console, runtime: Runtime):
+    """Case C10: two calls whose arguments did not parse are both ``{}``; their texts as sent tell them apart."""
+    for task_id, text in ((9301, '{"city": "Os'), (9302, '{"city": "Be'), (9303, '{"city": "Os')):
+        call = {"id": "c1", "name": "get_weather", "arguments": text}
+        await console.deliver(make_status(task_id, tool_calls=[call]), f"m{task_id}")
+    [step] = compare_runs(engine=runtime.engine, a=9301, b=9302).steps
+    assert (step.arguments_differ, step.differing_keys) == (True, ["(text as sent)"])
+    assert step.a is not None and step.a.arguments_text == '{"city": "Os'
+    [same] = compare_runs(engine=runtime.engine, a=9301, b=9303).steps
+    assert not same.arguments_differ
+
+
+async def test_compare_duration_ends_at_first_terminal_status_not_late_deliveries(console: Console):
+    """Late deliveries after the end (a history line, a duplicate, another terminal status with a higher
+    sequence) stay on the timeline but never lengthen the run's duration."""
+    await console.deliver(make_status(9401, status="running", sequence=1, round=None), "d1")
+    await console.deliver(make_status(9401, status="completed", sequence=3, result="done"), "d3")
+    ended = (await console.run(9401))["ended_at"]
+    await console.deliver(make_status(9401, status="awaiting_tool_calls", sequence=2), "d2")  # history
+    await console.deliver(make_status(9401, status="failed", sequence=4, error={"code": "x"}), "d4")
+    run = await console.run(9401)
+    assert run["ended_at"] == ended and run["status"] == "failed"
+    assert run["events"][-1]["at"] > ended
+    header = (await console.get("/api/compare", params={"a": 9401, "b": 9401})).json()["a"]
+    assert header["duration"] == ended - run["events"][0]["at"]

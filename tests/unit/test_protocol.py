@@ -15,14 +15,27 @@ def test_parse_arguments_object_and_string_give_same_dict():
     assert as_object.arguments == as_string.arguments == {"a": 1}
 
 
-def test_parse_arguments_string_not_json_names_problem():
-    with pytest.raises(ValidationError, match="arguments is a string but not JSON"):
-        ToolCall.model_validate({"id": "c", "name": "t", "arguments": "{nope"})
+@pytest.mark.parametrize(
+    ("arguments", "text", "problem"),
+    [
+        ("{nope", "{nope", "not valid JSON: Expecting property name enclosed in double quotes (char 1)"),
+        ("[1, 2]", "[1, 2]", "valid JSON but not an object (a JSON array)"),
+        ("null", "null", "valid JSON but not an object (a JSON null)"),
+        ([1, 2], "[1, 2]", "not an object (a JSON array)"),
+        (7, "7", "not an object (a JSON number)"),
+    ],
+    ids=["not-json", "array-string", "null-string", "array", "number"],
+)
+def test_parse_arguments_not_an_object_kept_as_text_with_reason(arguments: object, text: str, problem: str):
+    """Case C10: never a refused status; the call keeps the text sent and why it is not an object."""
+    call = ToolCall.model_validate({"id": "c", "name": "t", "arguments": arguments})
+    assert (call.arguments, call.arguments_text, call.arguments_problem) == ({}, text, problem)
+    assert call.model_dump() == {"id": "c", "name": "t", "arguments": text}  # written back as sent
 
 
-def test_parse_arguments_list_refused():
-    with pytest.raises(ValidationError, match="must be a JSON object"):
-        ToolCall.model_validate({"id": "c", "name": "t", "arguments": "[1, 2]"})
+def test_parse_arguments_sender_cannot_set_problem_fields():
+    call = ToolCall.model_validate({"id": "c", "name": "t", "arguments": {"a": 1}, "arguments_problem": "x"})
+    assert (call.arguments, call.arguments_text, call.arguments_problem) == ({"a": 1}, None, None)
 
 
 def test_parse_unknown_status_kept_and_non_terminal():

@@ -119,11 +119,15 @@ def test_verify_non_finite_number_is_bad_body(fragment: str, where: str):
     [("[" * 100_000 + "]" * 100_000, "nested too deeply"), ('{"a": NaN}', "NaN is not JSON")],
     ids=["deep-string", "nan-string"],
 )
-def test_verify_string_arguments_refused_with_reason(arguments: str, words: str):
+def test_verify_string_arguments_not_parsed_kept_with_reason(arguments: str, words: str):
+    """Case C10: arguments that do not parse never refuse the delivery; the call keeps the text and why."""
     call = {"id": "c1", "name": "t", "arguments": arguments}
     body = encode(make_status(42, tool_calls=[call]))
-    with pytest.raises(BadBody, match=words):
-        verify_delivery(secret=SECRET, body=body, headers=sign(body, msg_id="m"))
+    verified = verify_delivery(secret=SECRET, body=body, headers=sign(body, msg_id="m"))
+    assert verified.status.tool_calls is not None
+    [parsed] = verified.status.tool_calls
+    assert parsed.arguments == {} and parsed.arguments_text == arguments
+    assert parsed.arguments_problem is not None and words in parsed.arguments_problem
 
 
 def test_verify_timestamp_at_tolerance_edge_accepted_once_checked():

@@ -119,8 +119,10 @@ class RoundActions:
     async def _cancel(self, dialog: ui.dialog) -> None:
         r, runtime = self.round, get_runtime()
         try:
-            await runs.cancel_run(client=runtime.client, agent_id=r.agent_id, task_id=r.task_id)
+            await runs.cancel_run(engine=runtime.engine, client=runtime.client, agent_id=r.agent_id, task_id=r.task_id)
         except TooldeskError as exc:
+            if isinstance(exc, PlatformError):
+                runtime.runs_reconciled([r.task_id])  # the refusal made the console ask the platform
             said = f"platform answered {exc.status} {exc.code}: " if isinstance(exc, PlatformError) else ""
             ui.notify(f"Not cancelled: {said}{exc.message}", type="negative", multi_line=True, close_button="OK")
             dialog.close()  # the card stays: the round is still pending here, and answering it tells the truth

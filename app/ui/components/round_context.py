@@ -59,7 +59,11 @@ def _earlier_round(earlier: EarlierRound, round_id: int) -> None:
             heading += f" · answered by {earlier.answered_by}"
         ui.label(heading).classes("font-bold text-sm")
         for call in earlier.calls:
-            arguments = json.dumps(call.arguments, ensure_ascii=False)
+            arguments = (
+                call.arguments_text
+                if call.arguments_text is not None
+                else json.dumps(call.arguments, ensure_ascii=False)
+            )
             ui.label(f"{call.tool_call_id} · {call.name}({arguments})").classes(
                 "font-mono text-xs whitespace-pre-wrap break-all"
             )

@@ -28,13 +28,14 @@ from app.services.rounds import leaves_round_pending, submit_round
 from app.services.typed_drafts import TypedField
 from app.states import DraftMode, Role, RoundState, Via
 from app.ui import access
+from app.ui.components.arguments import arguments_view
 from app.ui.components.draft_keeper import DraftKeeper
 from app.ui.components.result_editor import MAX_RESULT_CHARS as MAX_RESULT_CHARS  # where it was defined before
 from app.ui.components.result_editor import ResultEditor
 from app.ui.components.round_actions import RoundActions
 from app.ui.components.round_context import show_context
 from app.ui.components.round_status import RoundStatus
-from app.ui.format import JsonProblem, clock, parse_json, pretty_json
+from app.ui.format import JsonProblem, clock, parse_json
 
 ANSWERED_BY = Answerer.person(INBOX_USER)
 """Who answers in the inbox when sign-in is off."""
@@ -61,9 +62,7 @@ class CallField:
                 self.draft_badge = ui.badge("", color="teal").mark(f"draft-{call.tool_call_id}")
                 self.draft_badge.set_visibility(False)
             with ui.element("div").classes("w-full grid grid-cols-1 md:grid-cols-2 gap-3"):
-                ui.code(pretty_json(call.arguments), language="json").classes("w-full text-sm").mark(
-                    f"arguments-{call.tool_call_id}"
-                )
+                arguments_view(call)
                 with ui.column().classes("w-full gap-1"):
                     self.editor = ResultEditor(call)  # the result field, checked while typing in JSON mode
                     self.output, self.mode = self.editor.output, self.editor.mode

@@ -218,7 +218,12 @@ def _cell(step: Step, call: CallSide | None, side: str, index: int) -> None:
                 ui.badge(f"only in {side}", color="amber-8")
         args_box = "w-full gap-0 rounded p-1 " + (DIFF if step.arguments_differ else "bg-grey-1")
         with ui.column().classes(args_box).mark(f"compare-args-{marker}"):
-            if not call.arguments:
+            if call.arguments_problem is not None:
+                ui.label(f"{call.arguments_text} ({call.arguments_problem})").classes(
+                    "font-mono text-xs whitespace-pre-wrap break-all"
+                    + (" text-amber-10" if step.arguments_differ else "")
+                )
+            elif not call.arguments:
                 ui.label("(no arguments)").classes("font-mono text-xs text-grey-6")
             for key, value in call.arguments.items():
                 differs = key in step.differing_keys

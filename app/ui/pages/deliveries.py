@@ -18,7 +18,7 @@ from app.runtime import get_runtime
 from app.services import deliveries, ingest
 from app.states import Role, Verdict
 from app.ui import access
-from app.ui.format import pretty_json, stamp
+from app.ui.format import browser_id, id_from_row_click, pretty_json, stamp
 from app.ui.live import Live
 from app.ui.looks import color_slot
 from app.webhooks.body import size_text
@@ -124,9 +124,11 @@ def page(live: Live, verdict: str = "", task_id: str = "") -> None:
 
     async def open_delivery(event: events.GenericEventArguments) -> None:
         engine = get_runtime().engine
-        item = await asyncio.to_thread(
-            lambda: deliveries.get_delivery(engine=engine, delivery_id=int(event.args[1]["id"]))
-        )
+        delivery_id = id_from_row_click(event.args, "id")
+        if delivery_id is None:
+            ui.notify("That row has no delivery id the console can open", type="warning")
+            return
+        item = await asyncio.to_thread(lambda: deliveries.get_delivery(engine=engine, delivery_id=delivery_id))
         _dialog(item)
 
     table.on("request", on_request)
@@ -151,17 +153,17 @@ def _task_id(value: object) -> int | None:
 
 
 def _row(item: DeliverySummary) -> dict[str, Any]:
-    task = "" if item.task_id is None else (f"{item.task_id} ({CLAIMED})" if item.task_id_claimed else item.task_id)
+    task = browser_id(item.task_id) + (f" ({CLAIMED})" if item.task_id_claimed and item.task_id is not None else "")
     answered = f"{item.answered_status}" + ("" if item.replay_of is None else f" (replay of #{item.replay_of})")
     if item.console_made:
         answered += " · made in the console"
     return {
-        "id": item.id,
+        "id": browser_id(item.id),
         "received": stamp(item.received_at),
         "webhook_id": item.webhook_id or "",
         "task_id": task,
         "status": item.status or "",
-        "sequence": item.sequence or "",
+        "sequence": browser_id(item.sequence),
         "verdict": item.verdict,
         "answered": answered,
         "body": item.body_note or size_text(item.body_length if item.body_length is not None else item.body_stored),

@@ -19,6 +19,7 @@ from app.models import Agent, RoundPublic
 from app.runtime import get_runtime
 from app.services import agents, inbox, rounds
 from app.ui.components.round_form import RoundForm
+from app.ui.components.round_notice import say_why_rounds_left
 from app.ui.components.round_status import CardClock
 from app.ui.live import Live
 
@@ -108,9 +109,11 @@ class _InboxView:
         names = {item.agent_id: item.name for item in listed}
         ids = {item.id for item in pending}
         self.left &= ids
-        for round_id, form in list(self.forms.items()):
-            if round_id not in ids and await form.should_leave():  # a card with the person's text stays
-                self._drop(round_id)
+        gone = [round_id for round_id in self.forms if round_id not in ids]
+        left = [round_id for round_id in gone if await self.forms[round_id].should_leave()]  # text of one's own stays
+        for round_id in left:
+            self._drop(round_id)
+        await say_why_rounds_left(left)
         order: list[int] = []
         for item in inbox.arrange_rounds(pending, view):
             if item.id in self.left:

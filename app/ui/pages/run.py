@@ -14,6 +14,7 @@ from app.services import agents, deliveries, handler_store, runs
 from app.services import replay as run_replay
 from app.states import Role, RoundState, RunStatusName
 from app.ui import access
+from app.ui.components.arguments import arguments_view
 from app.ui.format import clock, duration, pretty_json
 from app.ui.live import Live
 from app.ui.looks import color, look
@@ -62,6 +63,8 @@ def _render(detail: RunDetail, host: ui.element) -> None:
         ui.label(
             f"{detail.agent_name or detail.agent_id} · {detail.environment or ''} · sequence {detail.sequence}"
         ).classes("text-grey-7 text-sm")
+        if detail.ended_at is not None:
+            ui.label(f"took {duration(runs.run_duration(detail))}").classes("text-grey-7 text-sm").mark("run-took")
         ui.space()
         if not is_terminal(detail.status) and detail.status != RunStatusName.LOST:
             ui.button(
@@ -132,8 +135,12 @@ def _render(detail: RunDetail, host: ui.element) -> None:
 async def _cancel(detail: RunDetail) -> None:
     runtime = get_runtime()
     try:
-        await runs.cancel_run(client=runtime.client, agent_id=detail.agent_id, task_id=detail.task_id)
+        await runs.cancel_run(
+            engine=runtime.engine, client=runtime.client, agent_id=detail.agent_id, task_id=detail.task_id
+        )
     except TooldeskError as exc:
+        if isinstance(exc, PlatformError):
+            runtime.runs_reconciled([detail.task_id])  # the refusal made the console ask the platform
         said = f"platform answered {exc.status} {exc.code}: " if isinstance(exc, PlatformError) else ""
         ui.notify(f"Not cancelled: {said}{exc.message}", type="negative", multi_line=True)
         return
@@ -267,7 +274,7 @@ def _round_card(round_: RoundPublic) -> None:
         for call in round_.tool_calls:
             with ui.column().classes("w-full gap-0"):
                 ui.label(f"{call.tool_call_id} · {call.name}").classes("font-mono text-sm font-bold")
-                ui.code(pretty_json(call.arguments), language="json").classes("w-full text-xs")
+                arguments_view(call, text_size="text-xs")
                 result = results.get(call.tool_call_id)
                 if result is not None:
                     ui.button(

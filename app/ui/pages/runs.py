@@ -16,7 +16,7 @@ from app.protocol import KNOWN_STATUSES
 from app.runtime import get_runtime
 from app.services import agents, runs
 from app.states import RunStatusName
-from app.ui.format import stamp
+from app.ui.format import browser_id, id_from_row_click, stamp
 from app.ui.live import Live
 from app.ui.looks import color_slot
 
@@ -125,9 +125,17 @@ class _RunsView:
         self.table.on("request", self._on_request)
         self.table.on("update:pagination", self._keep_total)  # the browser's table echoes its own state on mount
         self.total = 0
-        self.table.on("rowClick", lambda e: ui.navigate.to(f"/runs/{e.args[1]['task_id']}"))
+        self.table.on("rowClick", self._open_row)
         live.listen(self.refresh, keys=self._on_key)
         ui.timer(0, self._first_load, once=True)
+
+    def _open_row(self, event: events.GenericEventArguments) -> None:
+        """Open the clicked run; its task_id comes back as the text it was sent as (``browser_id``)."""
+        task_id = id_from_row_click(event.args, "task_id")
+        if task_id is None:
+            ui.notify("That row has no task_id the console can open", type="warning")
+            return
+        ui.navigate.to(f"/runs/{task_id}")
 
     def _filter(self, name: str, label: str, options: dict[str, str], width: str) -> None:
         """A select for one filter; a value from the URL that is not an option is kept as one (never an error)."""
@@ -188,10 +196,10 @@ class _RunsView:
         items, total = await asyncio.to_thread(lambda: runs.search_runs(engine=engine, where=where))
         self.table.rows = [
             {
-                "task_id": item.task_id,
+                "task_id": browser_id(item.task_id),
                 "agent": item.agent_name or item.agent_id,
                 "status": item.status,
-                "round": item.round or "",
+                "round": browser_id(item.round),
                 "environment": item.environment or "",
                 "started_by": item.started_by or "",
                 "created": stamp(item.created_at),
