@@ -30,6 +30,8 @@ JSON carries the plain word, and the OpenAPI schema lists the allowed values.
   answer pre-fills the form), ``auto`` (it answers; a round whose calls are all auto submits itself).
 - ``DraftMode``: how a stored draft answer is used: ``suggest`` and ``auto`` as the handler's mode, ``replay``
   (an answer copied from the original run, sent without a person).
+- ``HandlerSet``: which handlers answer a run's rounds: ``saved`` (the handlers people save, with their modes) or
+  ``demo`` (the demo's own set, ``fixtures/handlers``, all in auto mode: *Run demo* marks its runs so).
 - ``AnswererKind``: who answered a call or a round (``app.answerers`` derives the text shown).
 - ``Role``: what a signed-in user or an API token may do (README, "Security"): ``viewer`` reads everything but
   secrets, ``answerer`` also answers rounds and starts and cancels runs, ``admin`` also edits handlers, modes,
@@ -149,6 +151,13 @@ class DraftMode(StrEnum):
     SUGGEST = "suggest"
     AUTO = "auto"
     REPLAY = "replay"
+
+
+class HandlerSet(StrEnum):
+    """Which handlers answer a run: the saved ones, or the demo's own set (``app.services.demo``)."""
+
+    SAVED = "saved"
+    DEMO = "demo"
 
 
 class AnswererKind(StrEnum):

@@ -15,7 +15,7 @@ from sqlmodel import Field, SQLModel
 
 from app.models.answered import AnsweredColumns, MaybeAnsweredColumns
 from app.models.columns import EnumText
-from app.states import EventKind, RoundState, Verdict
+from app.states import EventKind, HandlerSet, RoundState, Verdict
 
 
 class Setting(SQLModel, table=True):
@@ -40,7 +40,8 @@ class Run(SQLModel, table=True):
     """One task. ``sequence`` is the newest applied; older deliveries never move it back.
 
     ``status`` is a plain string, not a ``RunStatusName``: a status the contract does not list is stored and
-    shown as it came (contract, "Run statuses").
+    shown as it came (contract, "Run statuses"). ``handler_set`` says which handlers answer its rounds: the saved
+    ones, or the demo's own set for a run *Run demo* started.
     """
 
     task_id: int = Field(primary_key=True)
@@ -57,6 +58,7 @@ class Run(SQLModel, table=True):
     updated_at: float
     replay_of: int | None = None
     replay_until: int | None = None
+    handler_set: HandlerSet = Field(default=HandlerSet.SAVED, sa_type=EnumText(HandlerSet))
 
 
 class Delivery(SQLModel, table=True):

@@ -7,6 +7,9 @@ call of a round has an *auto* draft, the round submits itself through the
 outbox; a round that mixes auto and manual tools waits for the person on the
 manual calls only.
 
+The handlers are the saved ones, except for a run the demo started (``Run.handler_set`` is ``demo``): the demo's
+own set answers it (``app.services.demo``), all in auto mode, and the saved handlers are not consulted.
+
 Its blocking database work runs in the handler threads (``app.handlers.threads``), never in the default
 executor the webhook stores deliveries with; rules and Python handlers run in worker processes.
 """
@@ -28,12 +31,13 @@ from app.errors import TooldeskError
 from app.handlers.run import CallAnswer, CallInput, answer_call
 from app.handlers.sandbox import Sandbox
 from app.handlers.threads import in_handler_thread
-from app.models import Draft, Handler, Round, ToolCallRow, ToolResultRow
+from app.models import Draft, Handler, Round, Run, ToolCallRow, ToolResultRow
 from app.protocol import ToolResult
+from app.services.demo import demo_handlers
 from app.services.outbox import Outbox
 from app.services.replay import draft_from_original
 from app.services.rounds import submit_round
-from app.states import AnswererKind, DraftMode, HandlerKind, HandlerMode, RoundState
+from app.states import AnswererKind, DraftMode, HandlerKind, HandlerMode, HandlerSet, RoundState
 
 log = logging.getLogger("tooldesk")
 
@@ -101,10 +105,10 @@ class Responder:
             work = await in_handler_thread(_work, self._engine, round_id)
             if work is None:
                 return
-            todo, handlers = work
+            todo, handlers, handler_set = work
             if todo:
                 answers = await asyncio.gather(*(self._answer(handlers[call.tool_name], call) for call in todo))
-                await in_handler_thread(_store_drafts, self._engine, round_id, todo, answers, handlers)
+                await in_handler_thread(_store_drafts, self._engine, round_id, todo, answers, handlers, handler_set)
                 self._on_change(todo[0].task_id)
             await self._submit_if_all_auto(round_id)
         finally:
@@ -146,18 +150,15 @@ def _pending_round_ids(engine: Engine, task_id: int | None) -> list[int]:
         return [round_id for round_id in session.exec(query).all() if round_id is not None]
 
 
-def _work(engine: Engine, round_id: int) -> tuple[list[CallInput], dict[str, Handler]] | None:
-    """The calls still to draft and the non-manual handlers of the round's agent; ``None`` if nothing to do."""
+def _work(engine: Engine, round_id: int) -> tuple[list[CallInput], dict[str, Handler], HandlerSet] | None:
+    """The calls still to draft, the non-manual handlers of the round's agent (the saved ones, or the demo's set
+    for a demo run) and which set they are; ``None`` if nothing to do."""
     with read_session(engine) as session:
         row = session.get(Round, round_id)
         if row is None or row.state != RoundState.PENDING:
             return None
-        handlers = {
-            h.tool_name: h
-            for h in session.exec(
-                select(Handler).where(Handler.agent_id == row.agent_id, Handler.mode != HandlerMode.MANUAL)
-            ).all()
-        }
+        handler_set = _handler_set(session, row.task_id)
+        handlers = _handlers(session, row.agent_id, handler_set)
         if not handlers:
             return None
         calls = session.exec(
@@ -178,7 +179,20 @@ def _work(engine: Engine, round_id: int) -> tuple[list[CallInput], dict[str, Han
             for c in calls
             if c.name in handlers and c.tool_call_id not in drafted
         ]
-        return todo, handlers
+        return todo, handlers, handler_set
+
+
+def _handler_set(session: Session, task_id: int) -> HandlerSet:
+    run = session.get(Run, task_id)
+    return run.handler_set if run is not None else HandlerSet.SAVED
+
+
+def _handlers(session: Session, agent_id: str, handler_set: HandlerSet) -> dict[str, Handler]:
+    """The agent's handlers that are not manual, by tool name: the demo's set for a demo run, else the saved ones."""
+    if handler_set == HandlerSet.DEMO:
+        return demo_handlers(agent_id)
+    query = select(Handler).where(Handler.agent_id == agent_id, Handler.mode != HandlerMode.MANUAL)
+    return {h.tool_name: h for h in session.exec(query).all()}
 
 
 def _earlier_results(session: Session, task_id: int) -> dict[str, str]:
@@ -198,15 +212,25 @@ def _earlier_results(session: Session, task_id: int) -> dict[str, str]:
 
 
 def _store_drafts(
-    engine: Engine, round_id: int, calls: list[CallInput], answers: list[CallAnswer], handlers: dict[str, Handler]
+    engine: Engine,
+    round_id: int,
+    calls: list[CallInput],
+    answers: list[CallAnswer],
+    handlers: dict[str, Handler],
+    handler_set: HandlerSet,
 ) -> None:
     now = time.time()
     with write_session(engine) as session:
         for call, done in zip(calls, answers, strict=True):
             handler = handlers[call.tool_name]
+            answerer = (
+                Answerer.from_set(handler.kind, handler_set)
+                if handler_set != HandlerSet.SAVED
+                else Answerer.handler(handler.kind, handler.version)
+            )
             session.add(
                 Draft(
-                    **Answerer.handler(handler.kind, handler.version).columns(),
+                    **answerer.columns(),
                     round_id=round_id,
                     tool_call_id=call.tool_call_id,
                     mode=DraftMode(handler.mode),
@@ -233,8 +257,10 @@ def _all_auto(engine: Engine, round_id: int) -> tuple[list[ToolResult], dict[str
         drafts = {d.tool_call_id: d for d in session.exec(select(Draft).where(Draft.round_id == round_id)).all()}
         # the handlers' modes now, not when the drafts were made: a switch to auto sends a suggested round, a
         # switch to manual while a handler was still answering keeps the round for a person
-        query = select(Handler.tool_name, Handler.mode).where(Handler.agent_id == row.agent_id)
-        modes = dict(session.exec(query).all())
+        handler_set = _handler_set(session, row.task_id)
+        modes: dict[str, HandlerMode] = {
+            tool: handler.mode for tool, handler in _handlers(session, row.agent_id, handler_set).items()
+        }
         ready = [
             call in drafts and (drafts[call].mode == DraftMode.REPLAY or modes.get(name) == HandlerMode.AUTO)
             for call, name in calls.items()

@@ -19,7 +19,7 @@ from app.platform.client import PlatformClient
 from app.protocol import RunStatus
 from app.services.events import add_event
 from app.services.rounds import rounds_public
-from app.states import EventKind, RunStatusName
+from app.states import EventKind, HandlerSet, RunStatusName
 
 
 def record_run_started(
@@ -31,9 +31,11 @@ def record_run_started(
     environment: str,
     started_by: str,
     at: float | None = None,
+    handler_set: HandlerSet = HandlerSet.SAVED,
 ) -> None:
     """Record a run the console started at ``at`` (Unix seconds, when it asked the platform); a webhook that
-    arrived first keeps its newer state, and the run's timeline still begins with the start."""
+    arrived first keeps its newer state, and the run's timeline still begins with the start. ``handler_set``:
+    which handlers answer its rounds (``HandlerSet.DEMO`` for the demo's runs)."""
     now = time.time() if at is None else at
     with write_session(engine) as session:
         run = session.get(Run, task_id)
@@ -43,6 +45,7 @@ def record_run_started(
         run.string_inputs = string_inputs
         run.environment = run.environment or environment
         run.started_by = started_by
+        run.handler_set = handler_set
         session.add(run)
         summary = f"started by {started_by} in {environment}"
         add_event(db=session, task_id=task_id, kind=EventKind.STARTED, summary=summary, at=now)
