@@ -36,6 +36,9 @@ JSON carries the plain word, and the OpenAPI schema lists the allowed values.
 - ``Role``: what a signed-in user or an API token may do (README, "Security"): ``viewer`` reads everything but
   secrets, ``answerer`` also answers rounds and starts and cancels runs, ``admin`` also edits handlers, modes,
   settings, imports and exports, replays, users and tokens. Each role includes the ones before it.
+- ``AuditAction``: what an Audit page line records (``app.services.audit``): a handler saved, restored, imported,
+  switched to another mode or deleted; the webhook secret rotated; a user added, changed or removed; an API token
+  created or revoked.
 - ``Via``: how a request proved who it is: ``session`` (the sign-in cookie), ``token`` (``Authorization: Bearer``),
   ``off`` (``TOOLDESK_AUTH=off``: nobody signs in).
 """
@@ -201,3 +204,19 @@ class Via(StrEnum):
     SESSION = "session"
     TOKEN = "token"
     OFF = "off"
+
+
+class AuditAction(StrEnum):
+    """What one line of the audit records."""
+
+    HANDLER_SAVED = "handler_saved"
+    HANDLER_RESTORED = "handler_restored"
+    HANDLER_IMPORTED = "handler_imported"
+    MODE_CHANGED = "mode_changed"
+    HANDLER_DELETED = "handler_deleted"
+    SECRET_ROTATED = "secret_rotated"
+    USER_ADDED = "user_added"
+    USER_CHANGED = "user_changed"
+    USER_REMOVED = "user_removed"
+    TOKEN_CREATED = "token_created"
+    TOKEN_REVOKED = "token_revoked"
