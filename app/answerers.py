@@ -10,7 +10,8 @@ Stored in four columns on rounds, tool results, drafts and outbox items (``answe
   own set (``app.services.demo``) has no version and ``user`` names the set (``demo``);
 - ``replay``: ``replay_of`` is the task_id of the run whose answer was copied;
 - ``handlers``: a round submitted by handlers in auto mode (each result names its own handler);
-- ``fallback``: reserved (see ``app.states.AnswererKind``).
+- ``fallback``: a fallback handler answered before the round expired (``app.services.fallback``): ``version`` is the
+  handler's version on each call it answered, none on the round.
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ AUTO = Answerer(kind=AnswererKind.HANDLERS)
 
 def describe_answerer(*, kind: AnswererKind, version: int | None, user: str | None, replay_of: int | None) -> str:
     """The answerer as a person reads it: ``person: ci``, ``rules handler v3``, ``replay of run 1001``,
-    ``handlers (auto)``, ``rules handler (demo set)``, ``the console (no handler could answer)``."""
+    ``handlers (auto)``, ``rules handler (demo set)``, ``fallback handler v2``, ``fallback (nobody answered
+    before expiry)``."""
     if kind == AnswererKind.PERSON:
         return f"person: {user}" if user else "person"
     if kind == AnswererKind.REPLAY:
@@ -77,7 +79,7 @@ def describe_answerer(*, kind: AnswererKind, version: int | None, user: str | No
     if kind == AnswererKind.HANDLERS:
         return "handlers (auto)"
     if kind == AnswererKind.FALLBACK:
-        return "the console (no handler could answer)"
+        return f"fallback handler v{version}" if version is not None else "fallback (nobody answered before expiry)"
     if version is None and user:
         return f"{kind} handler ({user} set)"
     return f"{kind} handler v{version}" if version is not None else f"{kind} handler"

@@ -171,9 +171,8 @@ class AnswererKind(StrEnum):
     - ``static``, ``rules``, ``python``: a handler of that kind (its version is kept);
     - ``replay``: an answer copied from the original run by a replay (its task_id is kept);
     - ``handlers``: a whole round submitted by handlers in auto mode (each result names its own handler);
-    - ``fallback``: reserved for an answer the console makes itself when no handler could give one. No such
-      path exists today: a handler that fails answers with an ``is_error`` result under its own kind, and a
-      round without handlers waits for a person.
+    - ``fallback``: a tool's fallback handler answered a round nobody had answered shortly before it expired
+      (``app.services.fallback``): on a call, with the handler's version; on the round, without one.
     """
 
     PERSON = "person"

@@ -17,6 +17,7 @@ executor the webhook stores deliveries with; rules and Python handlers run in wo
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -34,6 +35,7 @@ from app.handlers.threads import in_handler_thread
 from app.models import Draft, Handler, Round, Run, ToolCallRow, ToolResultRow
 from app.protocol import ToolResult
 from app.services.demo import demo_handlers
+from app.services.fallback import Fallbacks
 from app.services.outbox import Outbox
 from app.services.replay import draft_from_original
 from app.services.rounds import submit_round
@@ -57,6 +59,7 @@ class Responder:
         self._outbox = outbox
         self._sandbox = sandbox
         self._on_change = on_change
+        self.fallbacks = Fallbacks(engine=engine, outbox=outbox, answer=self._answer_fallback, on_change=on_change)
         self._busy: set[int] = set()
         self._working = 0
         self._idle = asyncio.Event()
@@ -94,31 +97,40 @@ class Responder:
         return run()
 
     async def handle_round(self, round_id: int) -> None:
-        """Draft answers for the round's calls that have a suggest or auto handler; submit when all are auto."""
+        """Draft answers for the round's calls that have a suggest or auto handler; submit when all are auto; set
+        the round's fallback timer (``app.services.fallback``)."""
         if round_id in self._busy:
             return
         self._busy.add(round_id)
         try:
-            if await in_handler_thread(draft_from_original, self._engine, round_id):
-                await self._submit_if_all_auto(round_id)
-                return
-            work = await in_handler_thread(_work, self._engine, round_id)
-            if work is None:
-                return
-            todo, handlers, handler_set = work
-            if todo:
-                answers = await asyncio.gather(*(self._answer(handlers[call.tool_name], call) for call in todo))
-                await in_handler_thread(_store_drafts, self._engine, round_id, todo, answers, handlers, handler_set)
-                self._on_change(todo[0].task_id)
-            await self._submit_if_all_auto(round_id)
+            await self._draft(round_id)
         finally:
             self._busy.discard(round_id)
+        await self.fallbacks.schedule(round_id)
+
+    async def _draft(self, round_id: int) -> None:
+        if await in_handler_thread(draft_from_original, self._engine, round_id):
+            await self._submit_if_all_auto(round_id)
+            return
+        work = await in_handler_thread(_work, self._engine, round_id)
+        if work is None:
+            return
+        todo, handlers, handler_set = work
+        if todo:
+            answers = await asyncio.gather(*(self._answer(handlers[call.tool_name], call) for call in todo))
+            await in_handler_thread(_store_drafts, self._engine, round_id, todo, answers, handlers, handler_set)
+            self._on_change(todo[0].task_id)
+        await self._submit_if_all_auto(round_id)
 
     async def _answer(self, handler: Handler, call: CallInput) -> CallAnswer:
         sandbox = await self._sandbox() if handler.kind == HandlerKind.PYTHON else None
         return await answer_call(
             kind=handler.kind, spec=handler.spec, behaviour=handler.behaviour, call=call, sandbox=sandbox
         )
+
+    async def _answer_fallback(self, handler: Handler, call: CallInput) -> CallAnswer:
+        results = await in_handler_thread(_task_results, self._engine, call.task_id)
+        return await self._answer(handler, dataclasses.replace(call, results=results))
 
     async def _submit_if_all_auto(self, round_id: int) -> None:
         ready = await in_handler_thread(_all_auto, self._engine, round_id)
@@ -193,6 +205,11 @@ def _handlers(session: Session, agent_id: str, handler_set: HandlerSet) -> dict[
         return demo_handlers(agent_id)
     query = select(Handler).where(Handler.agent_id == agent_id, Handler.mode != HandlerMode.MANUAL)
     return {h.tool_name: h for h in session.exec(query).all()}
+
+
+def _task_results(engine: Engine, task_id: int) -> dict[str, str]:
+    with read_session(engine) as session:
+        return _earlier_results(session, task_id)
 
 
 def _earlier_results(session: Session, task_id: int) -> dict[str, str]:
