@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from nicegui import app as nicegui_app
 
 from app.runtime import Runtime
@@ -84,3 +85,18 @@ async def test_users_and_tokens_are_listed_with_who_changed_them(runtime: Runtim
         ("ops", "token_revoked", f"nightly (viewer, {listed.prefix}…)"),
         ("ops", "user_removed", "dana (answerer)"),
     ]
+
+
+@pytest.fixture
+def generated_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The webhook secret is the console's own (not set by TOOLDESK_WEBHOOK_SECRET), so it may be rotated."""
+    monkeypatch.delenv("TOOLDESK_WEBHOOK_SECRET")
+
+
+async def test_secret_rotation_is_listed_with_who_and_until_when(generated_secret: None, console: Console):
+    response = await console.post("/api/webhook-secret/rotate", json={"window_seconds": 600})
+    assert response.status_code == 200, response.text
+    newest = (await _audit(console))[0]
+    assert (newest["who"], newest["action"]) == ("token tests", "secret_rotated")
+    assert newest["detail"].startswith("webhook secret rotated; the previous one is accepted until 20")
+    assert "whsec_" not in newest["detail"]
