@@ -68,6 +68,14 @@ async def test_viewer_reads_the_audit_and_unchanged_saves_add_no_line(console: C
     handler_lines = [e for e in response.json()["entries"] if e["action"].startswith("handler")]
     assert len(handler_lines) == 1
 
+    async with _client(make_token(role=Role.VIEWER, name="pager")) as reader:
+        first = (await reader.get("/api/audit", params={"limit": 1})).json()
+        second = (await reader.get("/api/audit", params={"limit": 1, "offset": 1})).json()
+        refused = await reader.get("/api/audit", params={"limit": 0})
+    assert first["total"] == second["total"] >= 2
+    assert first["entries"][0]["id"] > second["entries"][0]["id"]
+    assert refused.status_code == 422
+
 
 async def test_users_and_tokens_are_listed_with_who_changed_them(runtime: Runtime):
     engine = runtime.engine
