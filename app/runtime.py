@@ -139,7 +139,9 @@ class Runtime:
         background_tasks.create(self.responder.handle_task(task_id), name="handlers")
 
     async def aclose(self) -> None:
-        """Stop the outbox, the rules workers, the sandbox and the simulator's background work, and close HTTP connections."""
+        """Stop the fallback timers, the outbox, the rules workers, the sandbox and the simulator's background work, and
+        close HTTP connections."""
+        self.responder.fallbacks.close()
         await self.outbox.aclose()
         await self.retention.aclose()
         await close_rules_pool()

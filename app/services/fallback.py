@@ -96,6 +96,12 @@ class Fallbacks:
             work = self._when_due(round_id, seconds_until(plan))
             self._timers[round_id] = background_tasks.create(work, name=f"fallback of round {round_id}")
 
+    def close(self) -> None:
+        """Stop the timers still asleep (at shutdown; the next start sets them again from the database)."""
+        for waiting in self._timers.values():
+            waiting.cancel()
+        self._timers.clear()
+
     async def answer_round(self, round_id: int) -> None:
         """Answer the round with its fallbacks now, if it is due and every call is covered (module docstring)."""
         plan = await in_handler_thread(plan_fallback, self._engine, round_id)
