@@ -68,8 +68,9 @@ def _config_file(args: argparse.Namespace) -> int:
     from app.config import get_settings
     from app.db import make_engine
     from app.errors import TooldeskError
-    from app.services import config_io
+    from app.services import audit, config_io
 
+    audit.run_as(audit.COMMAND_LINE)
     engine = make_engine(get_settings().database_url)
     try:
         if args.command == "export":

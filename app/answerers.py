@@ -6,10 +6,12 @@ Stored in four columns on rounds, tool results, drafts and outbox items (``answe
 
 - ``person``: ``user`` is the name given (``console`` for the inbox; the ``answered_by`` field of
   ``POST /api/rounds/{id}/responses``, ``api`` when omitted);
-- ``static``, ``rules``, ``python``: ``version`` is the handler's version that answered;
+- ``static``, ``rules``, ``python``: ``version`` is the handler's version that answered; a handler of the demo's
+  own set (``app.services.demo``) has no version and ``user`` names the set (``demo``);
 - ``replay``: ``replay_of`` is the task_id of the run whose answer was copied;
 - ``handlers``: a round submitted by handlers in auto mode (each result names its own handler);
-- ``fallback``: reserved (see ``app.states.AnswererKind``).
+- ``fallback``: a fallback handler answered before the round expired (``app.services.fallback``): ``version`` is the
+  handler's version on each call it answered, none on the round.
 """
 
 from __future__ import annotations
@@ -44,6 +46,11 @@ class Answerer(BaseModel):
         return cls(kind=AnswererKind(kind.value), version=version)
 
     @classmethod
+    def from_set(cls, kind: HandlerKind, handler_set: str) -> Answerer:
+        """A handler of ``kind`` from a set that is not saved, such as the demo's (no version to name)."""
+        return cls(kind=AnswererKind(kind.value), user=handler_set)
+
+    @classmethod
     def replay(cls, task_id: int) -> Answerer:
         """An answer copied from run ``task_id`` by a replay."""
         return cls(kind=AnswererKind.REPLAY, replay_of=task_id)
@@ -63,7 +70,8 @@ AUTO = Answerer(kind=AnswererKind.HANDLERS)
 
 def describe_answerer(*, kind: AnswererKind, version: int | None, user: str | None, replay_of: int | None) -> str:
     """The answerer as a person reads it: ``person: ci``, ``rules handler v3``, ``replay of run 1001``,
-    ``handlers (auto)``, ``the console (no handler could answer)``."""
+    ``handlers (auto)``, ``rules handler (demo set)``, ``fallback handler v2``, ``fallback (nobody answered
+    before expiry)``."""
     if kind == AnswererKind.PERSON:
         return f"person: {user}" if user else "person"
     if kind == AnswererKind.REPLAY:
@@ -71,5 +79,7 @@ def describe_answerer(*, kind: AnswererKind, version: int | None, user: str | No
     if kind == AnswererKind.HANDLERS:
         return "handlers (auto)"
     if kind == AnswererKind.FALLBACK:
-        return "the console (no handler could answer)"
+        return f"fallback handler v{version}" if version is not None else "fallback (nobody answered before expiry)"
+    if version is None and user:
+        return f"{kind} handler ({user} set)"
     return f"{kind} handler v{version}" if version is not None else f"{kind} handler"

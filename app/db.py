@@ -29,6 +29,7 @@ from sqlmodel import Session, SQLModel, create_engine
 
 from app import models
 from app.answerers import AUTO, INBOX_USER, Answerer
+from app.services import audit  # noqa: F401  (registers the audit's before_flush hook on every session)
 from app.states import HandlerKind
 
 _write_lock = threading.Lock()

@@ -95,8 +95,11 @@ class Runtime:
             self._answer_task(outcome.task_id)
 
     def run_started(self, task_id: int) -> None:
-        """After the platform took a new run: tell open pages. Its rounds arrive by webhook (``delivered``)."""
+        """After the platform took a new run and it was recorded: tell open pages. Its rounds arrive by webhook
+        (``delivered``); one that arrived before the run was recorded is handed to its handlers again now (the
+        recorded run may name another handler set, e.g. the demo's)."""
         changes.emit(task_id)
+        self._answer_task(task_id)
 
     def run_replayed(self, *, original: int, started: int) -> None:
         """After ``replay_run`` started run ``started`` from run ``original``: tell open pages about both, and let
@@ -137,7 +140,9 @@ class Runtime:
         background_tasks.create(self.responder.handle_task(task_id), name="handlers")
 
     async def aclose(self) -> None:
-        """Stop the outbox, the rules workers, the sandbox and the simulator's background work, and close HTTP connections."""
+        """Stop the fallback timers, the outbox, the rules workers, the sandbox and the simulator's background work, and
+        close HTTP connections."""
+        self.responder.fallbacks.close()
         await self.outbox.aclose()
         await self.retention.aclose()
         await close_rules_pool()

@@ -32,10 +32,15 @@ JSON carries the plain word, and the OpenAPI schema lists the allowed values.
 - ``DraftMode``: how a stored draft answer is used: ``suggest`` and ``auto`` as the handler's mode, ``replay``
   (an answer copied from the original run, sent without a person), ``typed`` (what a person typed in the inbox
   and has not sent yet: kept per person, brought back when the card is drawn again).
+- ``HandlerSet``: which handlers answer a run's rounds: ``saved`` (the handlers people save, with their modes) or
+  ``demo`` (the demo's own set, ``fixtures/handlers``, all in auto mode: *Run demo* marks its runs so).
 - ``AnswererKind``: who answered a call or a round (``app.answerers`` derives the text shown).
 - ``Role``: what a signed-in user or an API token may do (README, "Security"): ``viewer`` reads everything but
   secrets, ``answerer`` also answers rounds and starts and cancels runs, ``admin`` also edits handlers, modes,
   settings, imports and exports, replays, users and tokens. Each role includes the ones before it.
+- ``AuditAction``: what an Audit page line records (``app.services.audit``): a handler saved, restored, imported,
+  switched to another mode or deleted; the webhook secret rotated; a user added, changed or removed; an API token
+  created or revoked.
 - ``Via``: how a request proved who it is: ``session`` (the sign-in cookie), ``token`` (``Authorization: Bearer``),
   ``off`` (``TOOLDESK_AUTH=off``: nobody signs in).
 """
@@ -160,6 +165,13 @@ HANDLER_DRAFT_MODES = (DraftMode.SUGGEST, DraftMode.AUTO, DraftMode.REPLAY)
 """The drafts a handler or a replay made (``RoundPublic.drafts``, the responder); not a person's typed ones."""
 
 
+class HandlerSet(StrEnum):
+    """Which handlers answer a run: the saved ones, or the demo's own set (``app.services.demo``)."""
+
+    SAVED = "saved"
+    DEMO = "demo"
+
+
 class AnswererKind(StrEnum):
     """Who answered a tool call or a round.
 
@@ -168,9 +180,8 @@ class AnswererKind(StrEnum):
     - ``static``, ``rules``, ``python``: a handler of that kind (its version is kept);
     - ``replay``: an answer copied from the original run by a replay (its task_id is kept);
     - ``handlers``: a whole round submitted by handlers in auto mode (each result names its own handler);
-    - ``fallback``: reserved for an answer the console makes itself when no handler could give one. No such
-      path exists today: a handler that fails answers with an ``is_error`` result under its own kind, and a
-      round without handlers waits for a person.
+    - ``fallback``: a tool's fallback handler answered a round nobody had answered shortly before it expired
+      (``app.services.fallback``): on a call, with the handler's version; on the round, without one.
     """
 
     PERSON = "person"
@@ -201,3 +212,19 @@ class Via(StrEnum):
     SESSION = "session"
     TOKEN = "token"
     OFF = "off"
+
+
+class AuditAction(StrEnum):
+    """What one line of the audit records."""
+
+    HANDLER_SAVED = "handler_saved"
+    HANDLER_RESTORED = "handler_restored"
+    HANDLER_IMPORTED = "handler_imported"
+    MODE_CHANGED = "mode_changed"
+    HANDLER_DELETED = "handler_deleted"
+    SECRET_ROTATED = "secret_rotated"
+    USER_ADDED = "user_added"
+    USER_CHANGED = "user_changed"
+    USER_REMOVED = "user_removed"
+    TOKEN_CREATED = "token_created"
+    TOKEN_REVOKED = "token_revoked"

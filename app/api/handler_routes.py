@@ -44,7 +44,7 @@ class HandlerTestIn(BaseModel):
     dependencies=[Depends(need(Role.ADMIN))],
     response_model=list[RunStarted],
     status_code=202,
-    summary="Install the demo handlers (auto) and start every demo agent once",
+    summary="Start every demo agent once, answered by the demo's own handlers (saved handlers stay as they are)",
 )
 async def run_demo(_body: NoSettings | None = None) -> list[RunStarted]:
     runtime = get_runtime()

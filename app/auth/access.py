@@ -14,7 +14,7 @@ from starlette.requests import HTTPConnection
 from app.auth.identity import SESSION_COOKIE, SIGN_IN_OFF, Identity
 from app.errors import Forbidden, Unauthorized
 from app.runtime import get_runtime
-from app.services import sign_in, tokens
+from app.services import audit, sign_in, tokens
 from app.states import Role
 
 SIGN_IN_HINT = (
@@ -39,6 +39,7 @@ class Need:
                 f"{_what(request)} needs the role {self.role} or above; {identity.name} is {identity.role}: "
                 "ask an admin for a token or user with that role"
             )
+        audit.act_as(identity)
         return identity
 
 

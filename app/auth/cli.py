@@ -48,8 +48,9 @@ def run(args: argparse.Namespace) -> int:
     from app.config import get_settings
     from app.db import make_engine
     from app.errors import TooldeskError
-    from app.services import tokens, users
+    from app.services import audit, tokens, users
 
+    audit.run_as(audit.COMMAND_LINE)
     engine = make_engine(get_settings().database_url)
     try:
         if args.command == "user":

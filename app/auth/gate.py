@@ -24,6 +24,7 @@ from app.auth.access import identify
 from app.auth.identity import SESSION_COOKIE, Identity
 from app.errors import Unauthorized
 from app.runtime import get_runtime
+from app.services import audit
 from app.states import Role
 
 SIGN_IN_PATH = "/signin"
@@ -50,7 +51,8 @@ class AuthGate:
         if refusal is not None:
             await refusal(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        with audit.request_scope():  # ``need`` names the caller here; the audit records changes as theirs
+            await self.app(scope, receive, send)
 
 
 def console_origins(request: Request) -> set[str]:

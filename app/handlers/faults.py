@@ -9,6 +9,10 @@ Each call waits ``latency_ms`` (or a uniform random time between ``latency_ms`` 
 result ``fail_message`` instead of the handler's answer. The platform's webhook
 timeout does not apply here: a round's deadline is its ``expires_at`` (CONTRACT.md),
 so keep latencies well below it.
+
+``fallback_seconds`` (optional, 1 to 86,400) makes the handler the tool's *fallback*: a round still pending that
+many seconds before its ``expires_at`` is answered by it even in manual or suggest mode (``app.services.fallback``
+says when and how). Absent or ``null``: no fallback; it is then left out of the stored JSON.
 """
 
 from __future__ import annotations
@@ -18,12 +22,21 @@ import inspect
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from app.handlers.answer import Answer
 
 MAX_LATENCY_MS = 60_000
+MAX_FALLBACK_SECONDS = 86_400
 
 AnswerFactory = Callable[[], Answer | Awaitable[Answer]]
 """Makes the handler's real answer: a plain function or a coroutine function, called only when not failing."""
@@ -38,6 +51,25 @@ class Behaviour(BaseModel):
     latency_max_ms: int | None = None
     fail_probability: float = 0.0
     fail_message: str = "simulated failure"
+    fallback_seconds: int | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_unset_fallback(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """No ``fallback_seconds`` key when there is none, so behaviours saved before it existed compare equal."""
+        dumped: dict[str, Any] = handler(self)
+        if dumped.get("fallback_seconds") is None:
+            dumped.pop("fallback_seconds", None)
+        return dumped
+
+    @field_validator("fallback_seconds")
+    @classmethod
+    def _fallback_in_bounds(cls, value: int | None) -> int | None:
+        if value is not None and not 1 <= value <= MAX_FALLBACK_SECONDS:
+            raise ValueError(
+                f"fallback_seconds {value} is outside 1 to {MAX_FALLBACK_SECONDS} s (a day): pick a value in that "
+                "range, or leave it empty for no fallback"
+            )
+        return value
 
     @field_validator("latency_ms", "latency_max_ms")
     @classmethod

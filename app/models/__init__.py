@@ -3,9 +3,10 @@
 ``tables`` holds runs, deliveries, rounds, tool calls and results, and timeline events; ``handler_tables``
 handlers, their versions, drafts and the outbox; ``public`` what the JSON API returns and the UI shows;
 ``auth_tables`` users, sign-in sessions and tickets, and API tokens;
-``columns`` the column type that stores a ``StrEnum`` (``app.states``) as its plain value.
+``audit_tables`` the audit of changes; ``columns`` the column type that stores a ``StrEnum`` (``app.states``) as its plain value.
 """
 
+from app.models.audit_tables import AuditEntry, AuditPublic
 from app.models.auth_tables import ApiToken, SignInSession, SignInTicket, TokenPublic, User, UserPublic
 from app.models.handler_tables import Draft, Handler, HandlerVersion, OutboxItem
 from app.models.public import (
@@ -25,6 +26,8 @@ from app.models.tables import Agent, Delivery, Event, Round, Run, Setting, ToolC
 __all__ = [
     "Agent",
     "ApiToken",
+    "AuditEntry",
+    "AuditPublic",
     "Delivery",
     "DeliveryPublic",
     "DeliverySummary",

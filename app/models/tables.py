@@ -15,7 +15,7 @@ from sqlmodel import Field, SQLModel
 
 from app.models.answered import AnsweredColumns, MaybeAnsweredColumns
 from app.models.columns import EnumText, JsonValue
-from app.states import EventKind, RoundState, Verdict
+from app.states import EventKind, HandlerSet, RoundState, Verdict
 
 
 class Setting(SQLModel, table=True):
@@ -41,7 +41,8 @@ class Run(SQLModel, table=True):
     first terminal status was applied (or it was found ``lost``), where its duration ends (issue 8).
 
     ``status`` is a plain string, not a ``RunStatusName``: a status the contract does not list is stored and
-    shown as it came (contract, "Run statuses").
+    shown as it came (contract, "Run statuses"). ``handler_set`` says which handlers answer its rounds: the saved
+    ones, or the demo's own set for a run *Run demo* started.
     """
 
     task_id: int = Field(primary_key=True)
@@ -59,6 +60,7 @@ class Run(SQLModel, table=True):
     replay_of: int | None = None
     replay_until: int | None = None
     ended_at: float | None = None
+    handler_set: HandlerSet = Field(default=HandlerSet.SAVED, sa_type=EnumText(HandlerSet))
 
 
 class Delivery(SQLModel, table=True):

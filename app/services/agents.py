@@ -15,6 +15,7 @@ from app.models import Agent
 from app.platform.client import PlatformClient
 from app.protocol import AgentSpec, RunStarted, StartRun
 from app.services.runs import record_run_started
+from app.states import HandlerSet
 
 
 async def sync_agents(*, engine: Engine, client: PlatformClient) -> list[Agent]:
@@ -30,9 +31,16 @@ def list_agents(*, engine: Engine) -> list[Agent]:
 
 
 async def start_run(
-    *, engine: Engine, client: PlatformClient, agent_id: str, body: StartRun, started_by: str
+    *,
+    engine: Engine,
+    client: PlatformClient,
+    agent_id: str,
+    body: StartRun,
+    started_by: str,
+    handler_set: HandlerSet = HandlerSet.SAVED,
 ) -> RunStarted:
-    """Start a run (start-only execute) and record it; its progress arrives by webhook.
+    """Start a run (start-only execute) and record it; its progress arrives by webhook. ``handler_set``: which
+    handlers answer its rounds.
 
     Raises ``PlatformError`` (404 unknown agent, 422 bad body) or ``PlatformUnreachable``.
     """
@@ -50,6 +58,7 @@ async def start_run(
             environment=body.environment,
             started_by=started_by,
             at=asked_at,
+            handler_set=handler_set,
         )
     )
     return started

@@ -7,6 +7,9 @@ call of a round has an *auto* draft, the round submits itself through the
 outbox; a round that mixes auto and manual tools waits for the person on the
 manual calls only.
 
+The handlers are the saved ones, except for a run the demo started (``Run.handler_set`` is ``demo``): the demo's
+own set answers it (``app.services.demo``), all in auto mode, and the saved handlers are not consulted.
+
 Its blocking database work runs in the handler threads (``app.handlers.threads``), never in the default
 executor the webhook stores deliveries with; rules and Python handlers run in worker processes.
 """
@@ -14,6 +17,7 @@ executor the webhook stores deliveries with; rules and Python handlers run in wo
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -28,12 +32,14 @@ from app.errors import TooldeskError
 from app.handlers.run import CallAnswer, CallInput, answer_call
 from app.handlers.sandbox import Sandbox
 from app.handlers.threads import in_handler_thread
-from app.models import Draft, Handler, Round, ToolCallRow, ToolResultRow
+from app.models import Draft, Handler, Round, Run, ToolCallRow, ToolResultRow
 from app.protocol import ToolResult
+from app.services.demo import demo_handlers
+from app.services.fallback import Fallbacks
 from app.services.outbox import Outbox
 from app.services.replay import draft_from_original
 from app.services.rounds import submit_round
-from app.states import HANDLER_DRAFT_MODES, AnswererKind, DraftMode, HandlerKind, HandlerMode, RoundState
+from app.states import HANDLER_DRAFT_MODES, AnswererKind, DraftMode, HandlerKind, HandlerMode, HandlerSet, RoundState
 
 log = logging.getLogger("tooldesk")
 
@@ -53,6 +59,7 @@ class Responder:
         self._outbox = outbox
         self._sandbox = sandbox
         self._on_change = on_change
+        self.fallbacks = Fallbacks(engine=engine, outbox=outbox, answer=self._answer_fallback, on_change=on_change)
         self._busy: set[int] = set()
         self._working = 0
         self._idle = asyncio.Event()
@@ -90,31 +97,40 @@ class Responder:
         return run()
 
     async def handle_round(self, round_id: int) -> None:
-        """Draft answers for the round's calls that have a suggest or auto handler; submit when all are auto."""
+        """Draft answers for the round's calls that have a suggest or auto handler; submit when all are auto; set
+        the round's fallback timer (``app.services.fallback``)."""
         if round_id in self._busy:
             return
         self._busy.add(round_id)
         try:
-            if await in_handler_thread(draft_from_original, self._engine, round_id):
-                await self._submit_if_all_auto(round_id)
-                return
-            work = await in_handler_thread(_work, self._engine, round_id)
-            if work is None:
-                return
-            todo, handlers = work
-            if todo:
-                answers = await asyncio.gather(*(self._answer(handlers[call.tool_name], call) for call in todo))
-                await in_handler_thread(_store_drafts, self._engine, round_id, todo, answers, handlers)
-                self._on_change(todo[0].task_id)
-            await self._submit_if_all_auto(round_id)
+            await self._draft(round_id)
         finally:
             self._busy.discard(round_id)
+        await self.fallbacks.schedule(round_id)
+
+    async def _draft(self, round_id: int) -> None:
+        if await in_handler_thread(draft_from_original, self._engine, round_id):
+            await self._submit_if_all_auto(round_id)
+            return
+        work = await in_handler_thread(_work, self._engine, round_id)
+        if work is None:
+            return
+        todo, handlers, handler_set = work
+        if todo:
+            answers = await asyncio.gather(*(self._answer(handlers[call.tool_name], call) for call in todo))
+            await in_handler_thread(_store_drafts, self._engine, round_id, todo, answers, handlers, handler_set)
+            self._on_change(todo[0].task_id)
+        await self._submit_if_all_auto(round_id)
 
     async def _answer(self, handler: Handler, call: CallInput) -> CallAnswer:
         sandbox = await self._sandbox() if handler.kind == HandlerKind.PYTHON else None
         return await answer_call(
             kind=handler.kind, spec=handler.spec, behaviour=handler.behaviour, call=call, sandbox=sandbox
         )
+
+    async def _answer_fallback(self, handler: Handler, call: CallInput) -> CallAnswer:
+        results = await in_handler_thread(_task_results, self._engine, call.task_id)
+        return await self._answer(handler, dataclasses.replace(call, results=results))
 
     async def _submit_if_all_auto(self, round_id: int) -> None:
         ready = await in_handler_thread(_all_auto, self._engine, round_id)
@@ -146,18 +162,15 @@ def _pending_round_ids(engine: Engine, task_id: int | None) -> list[int]:
         return [round_id for round_id in session.exec(query).all() if round_id is not None]
 
 
-def _work(engine: Engine, round_id: int) -> tuple[list[CallInput], dict[str, Handler]] | None:
-    """The calls still to draft and the non-manual handlers of the round's agent; ``None`` if nothing to do."""
+def _work(engine: Engine, round_id: int) -> tuple[list[CallInput], dict[str, Handler], HandlerSet] | None:
+    """The calls still to draft, the non-manual handlers of the round's agent (the saved ones, or the demo's set
+    for a demo run) and which set they are; ``None`` if nothing to do."""
     with read_session(engine) as session:
         row = session.get(Round, round_id)
         if row is None or row.state != RoundState.PENDING:
             return None
-        handlers = {
-            h.tool_name: h
-            for h in session.exec(
-                select(Handler).where(Handler.agent_id == row.agent_id, Handler.mode != HandlerMode.MANUAL)
-            ).all()
-        }
+        handler_set = _handler_set(session, row.task_id)
+        handlers = _handlers(session, row.agent_id, handler_set)
         if not handlers:
             return None
         calls = session.exec(
@@ -181,7 +194,25 @@ def _work(engine: Engine, round_id: int) -> tuple[list[CallInput], dict[str, Han
             for c in calls
             if c.name in handlers and c.tool_call_id not in drafted
         ]
-        return todo, handlers
+        return todo, handlers, handler_set
+
+
+def _handler_set(session: Session, task_id: int) -> HandlerSet:
+    run = session.get(Run, task_id)
+    return run.handler_set if run is not None else HandlerSet.SAVED
+
+
+def _handlers(session: Session, agent_id: str, handler_set: HandlerSet) -> dict[str, Handler]:
+    """The agent's handlers that are not manual, by tool name: the demo's set for a demo run, else the saved ones."""
+    if handler_set == HandlerSet.DEMO:
+        return demo_handlers(agent_id)
+    query = select(Handler).where(Handler.agent_id == agent_id, Handler.mode != HandlerMode.MANUAL)
+    return {h.tool_name: h for h in session.exec(query).all()}
+
+
+def _task_results(engine: Engine, task_id: int) -> dict[str, str]:
+    with read_session(engine) as session:
+        return _earlier_results(session, task_id)
 
 
 def _earlier_results(session: Session, task_id: int) -> dict[str, str]:
@@ -201,15 +232,25 @@ def _earlier_results(session: Session, task_id: int) -> dict[str, str]:
 
 
 def _store_drafts(
-    engine: Engine, round_id: int, calls: list[CallInput], answers: list[CallAnswer], handlers: dict[str, Handler]
+    engine: Engine,
+    round_id: int,
+    calls: list[CallInput],
+    answers: list[CallAnswer],
+    handlers: dict[str, Handler],
+    handler_set: HandlerSet,
 ) -> None:
     now = time.time()
     with write_session(engine) as session:
         for call, done in zip(calls, answers, strict=True):
             handler = handlers[call.tool_name]
+            answerer = (
+                Answerer.from_set(handler.kind, handler_set)
+                if handler_set != HandlerSet.SAVED
+                else Answerer.handler(handler.kind, handler.version)
+            )
             session.add(
                 Draft(
-                    **Answerer.handler(handler.kind, handler.version).columns(),
+                    **answerer.columns(),
                     round_id=round_id,
                     tool_call_id=call.tool_call_id,
                     mode=DraftMode(handler.mode),
@@ -237,8 +278,10 @@ def _all_auto(engine: Engine, round_id: int) -> tuple[list[ToolResult], dict[str
         drafts = {d.tool_call_id: d for d in session.exec(select(Draft).where(*handler_draft)).all()}
         # the handlers' modes now, not when the drafts were made: a switch to auto sends a suggested round, a
         # switch to manual while a handler was still answering keeps the round for a person
-        query = select(Handler.tool_name, Handler.mode).where(Handler.agent_id == row.agent_id)
-        modes = dict(session.exec(query).all())
+        handler_set = _handler_set(session, row.task_id)
+        modes: dict[str, HandlerMode] = {
+            tool: handler.mode for tool, handler in _handlers(session, row.agent_id, handler_set).items()
+        }
         ready = [
             call in drafts and (drafts[call].mode == DraftMode.REPLAY or modes.get(name) == HandlerMode.AUTO)
             for call, name in calls.items()

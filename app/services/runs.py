@@ -20,7 +20,7 @@ from app.protocol import RunStatus, is_terminal
 from app.services.events import add_event
 from app.services.reconcile import REFUSALS_TO_CHECK, check_after_refusal
 from app.services.rounds import rounds_public
-from app.states import EventKind, RunStatusName
+from app.states import EventKind, HandlerSet, RunStatusName
 
 
 def record_run_started(
@@ -32,9 +32,11 @@ def record_run_started(
     environment: str,
     started_by: str,
     at: float | None = None,
+    handler_set: HandlerSet = HandlerSet.SAVED,
 ) -> None:
     """Record a run the console started at ``at`` (Unix seconds, when it asked the platform); a webhook that
-    arrived first keeps its newer state, and the run's timeline still begins with the start."""
+    arrived first keeps its newer state, and the run's timeline still begins with the start. ``handler_set``:
+    which handlers answer its rounds (``HandlerSet.DEMO`` for the demo's runs)."""
     now = time.time() if at is None else at
     with write_session(engine) as session:
         run = session.get(Run, task_id)
@@ -44,6 +46,7 @@ def record_run_started(
         run.string_inputs = string_inputs
         run.environment = run.environment or environment
         run.started_by = started_by
+        run.handler_set = handler_set
         session.add(run)
         summary = f"started by {started_by} in {environment}"
         add_event(db=session, task_id=task_id, kind=EventKind.STARTED, summary=summary, at=now)

@@ -17,7 +17,7 @@ from nicegui import app, ui
 
 from app.auth.identity import Identity
 from app.runtime import get_runtime
-from app.services import sign_in
+from app.services import audit, sign_in
 from app.states import Role, Via
 
 P = ParamSpec("P")
@@ -73,8 +73,10 @@ def guarded(role: Role, handler: Callable[P, Awaitable[Any] | Any]) -> Callable[
     async def run(*args: P.args, **kwargs: P.kwargs) -> None:
         if not still_allowed(role):
             return
-        result = handler(*args, **kwargs)
-        if asyncio.iscoroutine(result):
-            await result
+        identity = current()
+        with audit.acting(audit.who(identity) if identity is not None else audit.NOBODY):
+            result = handler(*args, **kwargs)
+            if asyncio.iscoroutine(result):
+                await result
 
     return run

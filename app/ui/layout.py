@@ -23,6 +23,7 @@ from app.ui import access
 from app.ui.live import Live
 from app.ui.pages import (
     agents,
+    audit,
     compare,
     deliveries,
     handlers_page,
@@ -43,6 +44,7 @@ PAGES: dict[str, Callable[..., Any]] = {
     "/handlers": handlers_page.page,
     "/deliveries": deliveries.page,
     "/overview": overview.page,
+    "/audit": audit.page,
     "/account": signin.account_page,
     "/users": users_page.page,
 }
@@ -72,6 +74,9 @@ def root() -> None:
                 "flat no-caps"
             )
             ui.button("Overview", icon="insights", on_click=lambda: ui.navigate.to("/overview")).props("flat no-caps")
+            ui.button("Audit", icon="history", on_click=lambda: ui.navigate.to("/audit")).props("flat no-caps").mark(
+                "nav-audit"
+            )
             if identity.may(Role.ADMIN) and identity.via != Via.OFF:
                 ui.button("Users", icon="group", on_click=lambda: ui.navigate.to("/users")).props("flat no-caps").mark(
                     "nav-users"

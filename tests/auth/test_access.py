@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 from nicegui import app as nicegui_app
 from nicegui.testing import User
 
-from app.api import handler_routes, run_routes, secret_routes
+from app.api import audit_routes, handler_routes, run_routes, secret_routes
 from app.auth.access import Need
 from app.auth.gate import PAGE_ROLES
 from app.states import Role
@@ -26,7 +26,12 @@ def _routes() -> list[tuple[str, str, Role]]:
     """(method, path, role) of every route in the OpenAPI schema but the webhook (authenticated by its
     signature) and the embedded simulator's, the role read from the route's own ``need(...)``."""
     declared: dict[tuple[str, str], Role] = {}
-    for route in [*run_routes.router.routes, *handler_routes.router.routes, *secret_routes.router.routes]:
+    for route in [
+        *run_routes.router.routes,
+        *handler_routes.router.routes,
+        *secret_routes.router.routes,
+        *audit_routes.router.routes,
+    ]:
         assert isinstance(route, APIRoute)
         needs = [d.dependency for d in route.dependencies if isinstance(d.dependency, Need)]
         assert len(needs) == 1, f"{route.path} names no role (dependencies=[Depends(need(Role.X))])"

@@ -1,4 +1,5 @@
-"""Run demo in a real browser: one click, every demo agent runs to completion unattended, the Runs page follows."""
+"""Run demo in a real browser: it asks first, then every demo agent runs to completion unattended with the demo's
+own handlers, the Runs page follows, and a person's saved handler stays as it was."""
 
 from __future__ import annotations
 
@@ -9,9 +10,23 @@ from tests.e2e.support import Console, go_to, open_path
 
 def test_run_demo_completes_every_agent_live(page: Page, server: Console):
     before = {run["task_id"] for run in server.http.get("/api/runs").json()["runs"]}
+    mine = server.http.post(
+        "/api/handlers",
+        json={
+            "agent_id": server.agent_id("Clock"),
+            "tool_name": "get_current_time",
+            "kind": "static",
+            "mode": "manual",
+            "spec": {"output": "mine"},
+        },
+    ).json()
     try:
         open_path(page, "/agents")
         page.get_by_role("button", name="Run demo").click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog).to_contain_text("Starts 4 run(s)")
+        expect(dialog).to_contain_text("Your saved handlers and their modes stay as they are")
+        dialog.get_by_role("button", name="Start demo").click()
         expect(page.get_by_text("Demo started: 4 run(s)")).to_be_visible()
         go_to(page, "Runs")
         rows = page.locator("tbody tr").filter(has_text="demo")
@@ -22,6 +37,7 @@ def test_run_demo_completes_every_agent_live(page: Page, server: Console):
         started = [run for run in server.http.get("/api/runs").json()["runs"] if run["task_id"] not in before]
         assert sorted(run["agent_name"] for run in started) == ["Clock", "Flaky", "Trip planner", "Weather compare"]
         assert {run["status"] for run in started} == {"completed"}
-    finally:  # the other browser tests answer by hand: take the demo's auto handlers away again
-        for handler in server.http.get("/api/handlers").json():
-            server.http.delete(f"/api/handlers/{handler['id']}")
+        after = server.http.get(f"/api/handlers/{mine['id']}").json()
+        assert (after["mode"], after["version"], after["spec"]) == ("manual", mine["version"], mine["spec"])
+    finally:
+        server.http.delete(f"/api/handlers/{mine['id']}")

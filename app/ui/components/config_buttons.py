@@ -1,16 +1,18 @@
 """Moving handlers in and out: export every agent and handler as JSON, import such a file, and download an
-agent's handlers as a Python module for the platform SDK."""
+agent's handlers as a Python module for the platform SDK.
+
+Both downloads are made on the server and handed to the browser with ``ui.download.content``: the page stays where
+it is. (A link to the ``/api`` route was followed as an in-app navigation and replaced the page with a 404.)"""
 
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import quote
 
 from nicegui import events, ui
 
 from app.errors import TooldeskError
 from app.runtime import get_runtime
-from app.services import config_io
+from app.services import config_io, export_python
 from app.states import Role
 from app.ui import access
 
@@ -18,10 +20,11 @@ MAX_UPLOAD_BYTES = config_io.MAX_DOCUMENT_BYTES
 
 
 def config_buttons() -> None:
-    """*Export config* (a download of ``GET /api/config``) and *Import config* (an upload, all or nothing)."""
+    """*Export config* (a download of what ``GET /api/config`` gives, ``tooldesk-config.json``) and *Import config*
+    (an upload, all or nothing)."""
     with ui.row().classes("items-center gap-2"):
-        ui.button("Export config", icon="download").props(
-            "outline no-caps href=/api/config download=tooldesk-config.json tag=a"
+        ui.button("Export config", icon="download", on_click=access.guarded(Role.ADMIN, _export_config)).props(
+            "outline no-caps"
         ).tooltip("every agent and handler as one JSON document").mark("export-config").set_visibility(
             access.may(Role.ADMIN)
         )
@@ -63,9 +66,31 @@ def config_buttons() -> None:
 
 
 def python_export_link(agent_id: str, name: str) -> None:
-    """A download of the agent's handlers as a module with a ``tools`` dict (``process_webhook_tools``)."""
-    ui.button("Export as Python", icon="code").props(
-        f"flat dense no-caps size=sm href=/api/agents/{quote(agent_id, safe='')}/handlers.py tag=a"
+    """A download of the agent's handlers as a module with a ``tools`` dict (``process_webhook_tools``), named
+    after the agent (``clock_tools.py``)."""
+
+    async def download() -> None:
+        engine = get_runtime().engine
+        try:
+            source, module = await asyncio.to_thread(
+                lambda: (
+                    export_python.export_python(engine=engine, agent_id=agent_id),
+                    export_python.python_module_name(engine=engine, agent_id=agent_id),
+                )
+            )
+        except TooldeskError as exc:
+            ui.notify(f"Not exported: {exc.message}", type="negative", multi_line=True)
+            return
+        ui.download.content(source.encode(), f"{module}.py", "text/x-python")
+
+    ui.button("Export as Python", icon="code", on_click=access.guarded(Role.ADMIN, download)).props(
+        "flat dense no-caps size=sm"
     ).tooltip(f"{name}'s handlers as a Python module for the platform SDK").mark(
         f"export-python-{agent_id}"
     ).set_visibility(access.may(Role.ADMIN))
+
+
+async def _export_config() -> None:
+    engine = get_runtime().engine
+    document = await asyncio.to_thread(lambda: config_io.export_config_json(engine=engine))
+    ui.download.content(document.encode(), "tooldesk-config.json", "application/json")

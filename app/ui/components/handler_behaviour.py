@@ -1,4 +1,5 @@
-"""Latency and simulated failures (``app.handlers.faults.Behaviour``) as editor fields, for every handler kind."""
+"""Latency, simulated failures and the fallback time (``app.handlers.faults.Behaviour``) as editor fields, for every
+handler kind."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ FIXED, RANDOM = "fixed", "random range"
 
 
 class BehaviourFields:
-    """An expansion with latency (fixed or a random range, in ms) and a failure probability with its message."""
+    """An expansion with latency (fixed or a random range, in ms) and a failure probability with its message; and,
+    apart from it, "answer N s before expiry if nobody has" (the tool's fallback, ``app.services.fallback``)."""
 
     def __init__(self, behaviour: dict[str, Any]) -> None:
         maximum = behaviour.get("latency_max_ms")
@@ -57,6 +59,23 @@ class BehaviourFields:
                     .classes("grow")
                     .mark("behaviour-fail-message")
                 )
+        fallback = behaviour.get("fallback_seconds")
+        with ui.row().classes("w-full items-center gap-3 no-wrap").mark("fallback"):
+            self.fallback = (
+                ui.checkbox("Fallback: answer", value=fallback is not None).props("dense").mark("fallback-on")
+            )
+            self.fallback_seconds = (
+                ui.number("seconds", value=fallback or 30, min=1, max=86_400, step=1, format="%.0f")
+                .props("outlined dense")
+                .classes("w-28")
+                .bind_enabled_from(self.fallback, "value")
+                .mark("fallback-seconds")
+            )
+            ui.label("before expiry if nobody has, in any mode").classes("text-sm")
+            ui.icon("help_outline", size="xs").classes("text-grey-6").tooltip(
+                "A round still pending that many seconds before it expires is answered by this handler and "
+                "submitted, if every other call of the round has a fallback or a handler's draft too."
+            )
         self._show()
 
     def value(self) -> dict[str, Any]:
@@ -67,6 +86,7 @@ class BehaviourFields:
             "latency_max_ms": _int(self.latency_max.value) if ranged else None,
             "fail_probability": float(self.probability.value or 0),
             "fail_message": self.message.value or "simulated failure",
+            "fallback_seconds": _int(self.fallback_seconds.value) if self.fallback.value else None,
         }
 
     def _show(self) -> None:

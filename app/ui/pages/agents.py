@@ -22,10 +22,10 @@ def page(live: Live) -> None:
         ui.label("Agents").classes("text-2xl font-bold")
         ui.space()
         demo_button = ui.button(
-            "Run demo", icon="rocket_launch", on_click=access.guarded(Role.ADMIN, lambda: start_demo())
+            "Run demo", icon="rocket_launch", on_click=access.guarded(Role.ADMIN, lambda: ask_demo())
         ).props("unelevated")
         demo_button.tooltip(
-            "installs the shipped handlers in auto mode and starts every demo agent; follow them on Runs"
+            "starts every demo agent once, answered by the demo's own handlers; your handlers stay as they are"
         ).mark("run-demo").set_visibility(access.may(Role.ADMIN))
         ui.button("Sync from platform", icon="sync", on_click=lambda: sync(announce=True)).props("outline").mark(
             "sync-agents"
@@ -54,21 +54,55 @@ def page(live: Live) -> None:
                 ui.notify(f"{len(items)} agent(s) synced", type="positive")
         render(items)
 
-    async def start_demo() -> None:
+    async def ask_demo() -> None:
+        """Say what the demo will do (which agents, how many runs, that saved handlers stay) and start it on yes."""
         runtime = get_runtime()
         demo_button.disable()  # one click, one demo
         try:
-            started = await demo.run_demo(engine=runtime.engine, client=runtime.client)
+            planned = await demo.demo_agents(engine=runtime.engine, client=runtime.client)
+            if not planned:
+                ui.notify("Demo not started: the platform lists none of the demo agents", type="warning")
+                return
+            if await _demo_dialog([agent.name for agent in planned]) and access.still_allowed(Role.ADMIN):
+                await start_demo()
         except TooldeskError as exc:
             ui.notify(f"Demo not started: {exc.message}", type="negative", multi_line=True)
-            return
         finally:
             demo_button.enable()
+
+    async def start_demo() -> None:
+        runtime = get_runtime()
+        started = await demo.run_demo(engine=runtime.engine, client=runtime.client)
         for run in started:
             runtime.run_started(run.task_id)
-        ui.notify(f"Demo started: {len(started)} run(s), answered by handlers. Follow them on Runs.", type="positive")
+        runs = ", ".join(str(run.task_id) for run in started)
+        ui.notify(
+            f"Demo started: {len(started)} run(s) ({runs}), answered by the demo's handlers; your handlers and "
+            "modes are unchanged. Follow them on Runs.",
+            type="positive",
+            multi_line=True,
+        )
 
     ui.timer(0, sync, once=True)
+
+
+async def _demo_dialog(names: list[str]) -> bool:
+    """Ask before the demo starts; True when the person pressed *Start demo*."""
+    with ui.dialog() as dialog, ui.card().classes("w-[32rem]").mark("demo-dialog"):
+        ui.label("Run demo").classes("text-lg font-bold")
+        ui.label(
+            f"Starts {len(names)} run(s), one of each demo agent: {', '.join(names)}. The demo's own handlers "
+            "(fixtures/handlers) answer their rounds automatically."
+        )
+        ui.label("Your saved handlers and their modes stay as they are: they keep answering every other run.").classes(
+            "text-grey-8"
+        )
+        with ui.row().classes("w-full justify-end"):
+            ui.button("Cancel", on_click=lambda: dialog.submit(False)).props("flat")
+            ui.button("Start demo", icon="rocket_launch", on_click=lambda: dialog.submit(True)).mark("start-demo")
+    answer = await dialog
+    dialog.delete()
+    return bool(answer)
 
 
 def _agent_card(agent: Agent) -> None:

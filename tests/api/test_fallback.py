@@ -1,0 +1,77 @@
+"""Fallback handlers: a round nobody answered is answered by its tools' fallbacks N s before it expires.
+
+The embedded simulator gives each round ``TOOLDESK_ROUND_TTL`` seconds (5 here), so ``expires_at`` is a few
+seconds ahead; the fallbacks below answer 2 s before it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.builders import CLOCK, TRIP, Console, wait_for
+
+FALLBACK = {"fallback_seconds": 2}
+
+
+@pytest.fixture(autouse=True)
+def short_rounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOOLDESK_ROUND_TTL", "5")
+
+
+async def _round(console: Console, task_id: int, number: int = 1) -> dict:
+    run = await console.run(task_id)
+    return next(r for r in run["rounds"] if r["round"] == number)
+
+
+async def test_manual_tool_with_fallback_is_answered_before_expiry_and_marked(console: Console):
+    await console.save_handler(
+        agent_id=CLOCK,
+        tool_name="get_current_time",
+        kind="static",
+        mode="manual",
+        spec={"output": "fallback noon"},
+        behaviour=FALLBACK,
+    )
+    task_id = await console.start(CLOCK, {"1": "UTC"})
+    pending = await console.pending_round(task_id)
+    assert pending["drafts"] == []  # manual: nothing is suggested, a person may still answer
+
+    run = await console.wait_for_status(task_id, "completed", within=15)
+    assert "fallback noon" in run["result"]
+    answered = run["rounds"][0]
+    assert answered["answered_by"] == "fallback (nobody answered before expiry)"
+    assert [r["answered_by"] for r in answered["results"]] == ["fallback handler v1"]
+    assert any("answered by fallback" in event["summary"] for event in run["events"])
+
+
+async def test_fallback_waits_when_another_call_has_neither_fallback_nor_draft(console: Console):
+    await console.save_handler(
+        agent_id=TRIP, tool_name="get_weather", kind="static", spec={"output": "Sunny"}, behaviour=FALLBACK
+    )
+    task_id = await console.start(TRIP, {"1": "Porto"})
+    await console.pending_round(task_id)
+
+    run = await console.wait_for_status(task_id, "expired", within=15)  # search_flights was left to a person
+    answered = run["rounds"][0]
+    assert answered["results"] == []
+    assert answered["answered_by"] is None
+
+
+async def test_fallback_sends_with_another_tools_draft_each_marked(console: Console):
+    await console.save_handler(
+        agent_id=TRIP, tool_name="get_weather", kind="static", spec={"output": "Sunny"}, behaviour=FALLBACK
+    )
+    await console.save_handler(
+        agent_id=TRIP, tool_name="search_flights", kind="static", mode="suggest", spec={"output": "TP 123"}
+    )
+    task_id = await console.start(TRIP, {"1": "Porto"})
+    await console.pending_round(task_id, drafted=True)
+
+    async def answered() -> dict:
+        found = await _round(console, task_id)
+        return found if found["results"] else {}
+
+    found = await wait_for(answered, within=15)
+    assert found["answered_by"] == "fallback (nobody answered before expiry)"
+    by_output = {r["output"]: r["answered_by"] for r in found["results"]}
+    assert by_output == {"Sunny": "fallback handler v1", "TP 123": "static handler v1"}
