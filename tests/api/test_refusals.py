@@ -103,10 +103,10 @@ async def test_refused_round_card_leaves_inbox_with_reason(user: User, console: 
     the platform's words, not silently."""
     await user.open("/")
     await console.deliver(make_status(7502), "msg_tab_refused")
-    await user.should_see("run 7502 · round 1")
+    await user.should_see("run 7502 · round 1", retries=20)
     [round_] = await console.pending()
     assert (await _submit(console, round_))["status"] == 404
-    await user.should_see("Run 7502 round 1 left the inbox (closed): platform answered 404 not_found")
+    await user.should_see("Run 7502 round 1 left the inbox (closed): platform answered 404 not_found", retries=30)
     await user.should_not_see("run 7502 · round 1")
 
 
