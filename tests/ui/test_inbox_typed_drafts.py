@@ -110,7 +110,7 @@ async def test_card_stays_saying_who_answered_when_the_api_answers_first(user: U
     user.find(marker=f"result-{call_id}").type("my answer, a bit late")
     await console.answer(round_, {"get_current_time": "12:00"}, answered_by="ci-bot")
 
-    await user.should_see("answered by person: ci-bot at ", retries=100)
+    await user.should_see("answered by person: ci-bot (token tests) at ", retries=100)
     assert _value(user, f"result-{call_id}") == "my answer, a bit late"
     assert not _enabled(user, f"submit-{round_['id']}")
     user.find(marker=f"dismiss-{round_['id']}").click()
