@@ -223,7 +223,7 @@ async def test_c10_unparsable_arguments_stored_pending_card_shows_text_and_reaso
         await user.should_see(marker="arguments-problem-call_c10")
         await user.should_see(f"The arguments are {reason}")
         code = user.find(marker="arguments-call_c10").elements.pop()
-        assert isinstance(code, ui.code) and code.content == arguments
+        assert isinstance(code, ui.label) and code.text == arguments
 
 
 async def test_c10_person_answers_unparsable_round_with_is_error_in_inbox(
