@@ -197,8 +197,9 @@ async def test_c08_string_arguments_parsed_and_shown_as_json(user: User, console
     await user.open("/")
     await user.should_see(marker="arguments-call_s1")
     code = user.find(marker="arguments-call_s1").elements.pop()
-    assert json.loads(code.content) == expected
-    assert '\\"' not in code.content
+    assert isinstance(code, ui.label)
+    assert json.loads(code.text) == expected
+    assert '\\"' not in code.text
 
 
 @pytest.mark.parametrize(
