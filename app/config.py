@@ -42,7 +42,10 @@ class Settings(BaseSettings):
     )
     platform_api_key: str = Field(
         default="sim-local-key",
-        description="sent as `Authorization: Bearer`; the embedded simulator expects it",
+        description="sent as `Authorization: Bearer`; the embedded simulator expects it (set it to call `/sim` "
+        "yourself: when it is not set, the embedded simulator gets a random key at each start, so nobody else can "
+        "answer rounds or make faults through it)",
+        json_schema_extra={"shown_default": "with the embedded simulator: random, made at each start"},
     )
     webhook_secret: str = Field(
         default="",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -62,12 +63,20 @@ def claim_database(
         return None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # no O_TRUNC: the holder's details must stay readable
+        # no O_TRUNC: the holder's details must stay readable; O_NOFOLLOW: a symlink planted at <db>.lock would
+        # otherwise have this process truncate and overwrite whatever file it points at
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         raise SettingsError(
             f"bad setting: {setting}: cannot open the lock file {path} ({exc.strerror or exc}): "
             "choose a writable file path"
         ) from None
+    unsafe = _unsafe(fd)
+    if unsafe:
+        os.close(fd)
+        raise SettingsError(
+            f"bad setting: {setting}: the lock file {path} {unsafe}: remove it, or choose another file path"
+        )
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -87,6 +96,19 @@ def claim_database(
     os.ftruncate(fd, 0)
     os.pwrite(fd, json.dumps(details).encode(), 0)
     return ConsoleLock(path, fd)
+
+
+def _unsafe(fd: int) -> str:
+    """Why the opened lock file may not be written (empty when it may): it must be a regular file of this process's
+    user; it is then made readable by that user only (0600, as the database), since it names pid, host and port."""
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        return "is not a regular file"
+    if info.st_uid != os.geteuid():
+        return f"belongs to another user (uid {info.st_uid})"
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        os.fchmod(fd, 0o600)
+    return ""
 
 
 def _holder(fd: int) -> str:

@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, func, select
 
+from app.auth.identity import new_secret
 from app.auth.throttle import SignInThrottle
 from app.changes import changes
 from app.config import Settings
@@ -174,6 +175,10 @@ def build_runtime(settings: Settings, *, transport: httpx.AsyncBaseTransport | N
             f"bad setting: TOOLDESK_DATABASE_URL: cannot open {settings.database_path} ({reason}): "
             "choose a writable file path"
         ) from None
+    if settings.embedded_simulator and "platform_api_key" not in settings.model_fields_set:
+        # the default key is public (it is in the README): anyone reaching the port could otherwise answer rounds,
+        # read every tool result and make faults through /sim, whatever their role
+        settings = settings.model_copy(update={"platform_api_key": new_secret("sim_")})
     http = httpx.AsyncClient(transport=transport, trust_env=False)
     client = PlatformClient(http, base_url=settings.api_base_url, api_key=settings.platform_api_key)
     simulator = None

@@ -6,13 +6,12 @@ import asyncio
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from app.answerers import Answerer
 from app.api.common import Id, NoSettings, require_json
-from app.auth.access import need
+from app.auth.access import api_answerer, need
 from app.errors import PlatformError
 from app.models import DeliveryPublic, DeliverySummary, RoundPublic, RunDetail, RunPublic
 from app.protocol import INT64_MAX, RunStarted, RunStatus, StartRun, ToolResult
@@ -27,7 +26,8 @@ router = APIRouter(prefix="/api", tags=["api"], dependencies=[Depends(require_js
 
 class ResponsesIn(BaseModel):
     """``POST /api/rounds/{id}/responses``: one result per tool call; ``answered_by`` names the person or script
-    who answered (stored as answerer kind ``person`` with that user)."""
+    who answered (stored as answerer kind ``person``, followed by the token or user that sent it:
+    ``app.auth.access.api_answerer``)."""
 
     results: list[ToolResult]
     answered_by: str = Field(default="api", min_length=1, max_length=80)
@@ -150,14 +150,14 @@ async def get_round(round_id: Id) -> RoundPublic:
     summary="Answer a round: one result per tool call, sent once to the platform through the outbox",
     responses={202: {"description": "stored; the platform did not answer yet and the outbox retries"}},
 )
-async def submit_round(round_id: Id, body: ResponsesIn, response: Response) -> RoundPublic:
+async def submit_round(round_id: Id, body: ResponsesIn, request: Request, response: Response) -> RoundPublic:
     runtime = get_runtime()
     answered = await rounds.submit_round(
         engine=runtime.engine,
         outbox=runtime.outbox,
         round_id=round_id,
         results=body.results,
-        answered_by=Answerer.person(body.answered_by),
+        answered_by=api_answerer(request, body.answered_by),
     )
     if answered.state == RoundState.SUBMITTING:
         response.status_code = 202
@@ -172,7 +172,7 @@ async def submit_round(round_id: Id, body: ResponsesIn, response: Response) -> R
     summary="Skip a round: every call answered with is_error and the reason, sent once through the outbox",
     responses={202: {"description": "stored; the platform did not answer yet and the outbox retries"}},
 )
-async def skip_round(round_id: Id, body: SkipIn, response: Response) -> RoundPublic:
+async def skip_round(round_id: Id, body: SkipIn, request: Request, response: Response) -> RoundPublic:
     """422 for a blank reason; otherwise the errors of ``/responses`` (409 when the round is not pending)."""
     runtime = get_runtime()
     answered = await skip.skip_round(
@@ -180,7 +180,7 @@ async def skip_round(round_id: Id, body: SkipIn, response: Response) -> RoundPub
         outbox=runtime.outbox,
         round_id=round_id,
         reason=body.reason,
-        answered_by=Answerer.person(body.answered_by),
+        answered_by=api_answerer(request, body.answered_by),
     )
     if answered.state == RoundState.SUBMITTING:
         response.status_code = 202

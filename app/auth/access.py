@@ -11,11 +11,12 @@ from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
 
+from app.answerers import Answerer
 from app.auth.identity import SESSION_COOKIE, SIGN_IN_OFF, Identity
 from app.errors import Forbidden, Unauthorized
 from app.runtime import get_runtime
 from app.services import audit, sign_in, tokens
-from app.states import Role
+from app.states import Role, Via
 
 SIGN_IN_HINT = (
     "send 'Authorization: Bearer <token>' (`python -m app token create --name NAME --role ROLE`, or the Users and "
@@ -77,6 +78,17 @@ def identify(request: HTTPConnection) -> Identity | None:
     if identity is not None:
         request.state.identity = identity
     return identity
+
+
+def api_answerer(request: HTTPConnection, answered_by: str) -> Answerer:
+    """Who answered through the API, as stored: the ``answered_by`` the body gives, followed by the caller that
+    proved it (``"ci (token nightly)"``, ``"api (alice)"``), or the caller alone when the two are equal. A token or a
+    session cannot make a round read "answered by person: alice" for someone else (issue 8: the timeline says who
+    answered, as data). With sign-in off nobody proves anything, and ``answered_by`` is kept as given."""
+    identity = identify(request)
+    if identity is None or identity.via == Via.OFF or answered_by == identity.name:
+        return Answerer.person(answered_by)
+    return Answerer.person(f"{answered_by} ({identity.name})")
 
 
 def _what(request: HTTPConnection) -> str:

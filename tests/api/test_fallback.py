@@ -75,3 +75,44 @@ async def test_fallback_sends_with_another_tools_draft_each_marked(console: Cons
     assert found["answered_by"] == "fallback (nobody answered before expiry)"
     by_output = {r["output"]: r["answered_by"] for r in found["results"]}
     assert by_output == {"Sunny": "fallback handler v1", "TP 123": "static handler v1"}
+
+
+SNOOP = """
+import socket
+
+
+def handle(args: dict, agent_id: str, task_id: int) -> str:
+    seen = []
+    try:
+        seen.append(open("/etc/passwd").read()[:20])
+    except OSError as exc:
+        seen.append(f"read refused: {type(exc).__name__}")
+    try:
+        socket.create_connection(("127.0.0.1", 8080), timeout=1).close()
+        seen.append("connected")
+    except OSError as exc:
+        seen.append(f"connect refused: {type(exc).__name__}")
+    return " | ".join(seen)
+"""
+
+
+async def test_python_fallback_runs_in_the_sandbox_like_any_python_handler(console: Console):
+    """A fallback is answered by ``answer_call`` with the sandbox, as an auto handler is: no host files, no
+    network (a fallback fires with nobody watching, so it must not be a way around it)."""
+    await console.save_handler(
+        agent_id=CLOCK,
+        tool_name="get_current_time",
+        kind="python",
+        mode="manual",
+        spec={"code": SNOOP},
+        behaviour=FALLBACK,
+    )
+    task_id = await console.start(CLOCK, {"1": "UTC"})
+
+    async def answered() -> dict:
+        rounds = (await console.run(task_id))["rounds"]
+        return rounds[0] if rounds and rounds[0]["results"] else {}
+
+    [result] = (await wait_for(answered, within=20))["results"]
+    assert result["answered_by"] == "fallback handler v1", result
+    assert "read refused" in result["output"] and "connect refused" in result["output"], result

@@ -29,7 +29,7 @@ async def test_start_run_answer_round_completes_with_answer(console: Console, ru
     assert "2026-11-29T17:00:02Z" in run["result"]
     assert run["agent_name"] == "Clock"
     assert run["rounds"][0]["state"] == "submitted"
-    assert run["rounds"][0]["results"][0]["answered_by"] == "person: api"
+    assert run["rounds"][0]["results"][0]["answered_by"] == "person: api (token tests)"
     assert await console.pending(task_id) == []
 
 

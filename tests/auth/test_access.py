@@ -14,6 +14,7 @@ from nicegui.testing import User
 from app.api import audit_routes, handler_routes, run_routes, secret_routes
 from app.auth.access import Need
 from app.auth.gate import PAGE_ROLES
+from app.runtime import get_runtime
 from app.states import Role
 from app.ui.layout import PAGES
 from tests.builders import CLOCK, Console, make_session, make_token, sign_in_user
@@ -117,6 +118,21 @@ async def test_frame_for_a_viewer_hides_what_it_may_not_do(user: User, console: 
 async def test_open_routes_need_no_credentials(console: Console):
     async with httpx.AsyncClient(transport=httpx.ASGITransport(nicegui_app), base_url="http://127.0.0.1:8080") as bare:
         assert (await bare.get("/signin")).status_code == 200
-        agents = await bare.get("/sim/v1/agents", headers={"authorization": "Bearer sim-local-key"})
+        key = get_runtime().settings.platform_api_key
+        agents = await bare.get("/sim/v1/agents", headers={"authorization": f"Bearer {key}"})
         assert agents.status_code == 200
         assert (await bare.post("/webhooks/sudoiq", content=b"{}")).status_code == 400
+
+
+async def test_embedded_simulator_refuses_the_documented_default_key(console: Console):
+    """Unset, the embedded simulator's key is random: the README's ``sim-local-key`` opens neither its fault controls,
+    nor what it received, nor its answering endpoint (anyone reaching the port could otherwise act as the platform's
+    client, whatever their role)."""
+    public = {"authorization": "Bearer sim-local-key"}
+    key = get_runtime().settings.platform_api_key
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(nicegui_app), base_url="http://127.0.0.1:8080") as bare:
+        assert (await bare.post("/sim/_control/faults", json={"drop": 1.0}, headers=public)).status_code == 401
+        assert (await bare.get("/sim/_control/received", headers=public)).status_code == 401
+        assert (await bare.get("/sim/v1/agents", headers=public)).status_code == 401
+        assert (await bare.get("/sim/_control/faults", headers={"authorization": f"Bearer {key}"})).status_code == 200
+    assert key != "sim-local-key"

@@ -57,3 +57,16 @@ async def test_cookie_read_needs_no_origin(browser):
 async def test_token_write_needs_no_origin(console: Console):
     await console.save_handler(**HANDLER)
     assert set(await console.handlers()) == {"get_current_time"}
+
+
+async def test_cookie_skip_and_sim_faults_from_a_foreign_origin_change_nothing(browser, console: Console):
+    """The new writes are under the same rule: a page elsewhere cannot skip a round with a person's cookie, and
+    the embedded simulator's fault controls take no cookie at all (only its API key)."""
+    task_id = await console.start(CLOCK, {"1": "UTC"})
+    round_ = await console.pending_round(task_id)
+    foreign = {"origin": "http://evil.example"}
+    skipped = await browser.post(f"/api/rounds/{round_['id']}/skip", json={"reason": "x"}, headers=foreign)
+    assert skipped.status_code == 403
+    faults = await browser.post("/sim/_control/faults", json={"drop": 1.0}, headers=foreign)
+    assert faults.status_code == 401
+    assert [r["id"] for r in await console.pending(task_id)] == [round_["id"]]

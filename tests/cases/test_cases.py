@@ -197,8 +197,9 @@ async def test_c08_string_arguments_parsed_and_shown_as_json(user: User, console
     await user.open("/")
     await user.should_see(marker="arguments-call_s1")
     code = user.find(marker="arguments-call_s1").elements.pop()
-    assert json.loads(code.content) == expected
-    assert '\\"' not in code.content
+    assert isinstance(code, ui.label)
+    assert json.loads(code.text) == expected
+    assert '\\"' not in code.text
 
 
 @pytest.mark.parametrize(
@@ -223,7 +224,7 @@ async def test_c10_unparsable_arguments_stored_pending_card_shows_text_and_reaso
         await user.should_see(marker="arguments-problem-call_c10")
         await user.should_see(f"The arguments are {reason}")
         code = user.find(marker="arguments-call_c10").elements.pop()
-        assert isinstance(code, ui.code) and code.content == arguments
+        assert isinstance(code, ui.label) and code.text == arguments
 
 
 async def test_c10_person_answers_unparsable_round_with_is_error_in_inbox(

@@ -122,10 +122,12 @@ def start_from_agents_page(page: Page, name: str, inputs: dict[str, str] | None 
 
 def console_env(environ: dict[str, str]) -> dict[str, str]:
     """The environment for a ``python -m app`` child: no inherited ``TOOLDESK_*`` or ``PYTEST_*`` variables (a
-    developer's shell must not point the run elsewhere), and this checkout first on ``PYTHONPATH``, so the console
-    under test is the code beside these tests whatever copy of the package is installed."""
+    developer's shell must not point the run elsewhere), the embedded simulator's key ``API_KEY``, and this
+    checkout first on ``PYTHONPATH``, so the console under test is the code beside these tests whatever copy of the
+    package is installed."""
     env = {k: v for k, v in environ.items() if not k.startswith(("TOOLDESK_", "PYTEST_"))}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [environ.get("PYTHONPATH")])])
+    env["TOOLDESK_PLATFORM_API_KEY"] = API_KEY  # the tests call /sim themselves (unset, the key is random)
     return env
 
 

@@ -34,7 +34,7 @@ async def test_card_shows_run_inputs_and_earlier_rounds_collapsed(user: User, co
     await user.should_see("Earlier rounds (1)")
     await user.should_not_see("light rain, 14 °C")  # collapsed: drawn only when opened
     set_value(user, f"earlier-{second['id']}", True)
-    await user.should_see("Round 1 · submitted · answered by person: api")
+    await user.should_see("Round 1 · submitted · answered by person: api (token tests)")
     weather = next(c for c in first["tool_calls"] if c["name"] == "get_weather")
     await user.should_see(f'{weather["tool_call_id"]} · get_weather({{"city": "Porto"}})')
     await user.should_see("→ light rain, 14 °C")

@@ -39,3 +39,27 @@ def test_claim_released_can_be_taken_again(tmp_path: Path):
 
 def test_claim_in_memory_database_takes_no_lock(tmp_path: Path):
     assert claim_database(":memory:", what="console", host="127.0.0.1", port=8123) is None
+
+
+def test_claim_refuses_a_symlink_at_the_lock_path_and_leaves_its_target_alone(tmp_path: Path):
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me\n")
+    (tmp_path / "three.db.lock").symlink_to(target)
+
+    with pytest.raises(SettingsError) as refused:
+        claim_database(str(tmp_path / "three.db"), what="console", host="127.0.0.1", port=8123)
+
+    assert "three.db.lock" in refused.value.message
+    assert target.read_text() == "keep me\n"
+
+
+def test_claim_makes_an_existing_lock_file_private(tmp_path: Path):
+    lock = tmp_path / "four.db.lock"
+    lock.write_text("")
+    lock.chmod(0o644)
+
+    held = claim_database(str(tmp_path / "four.db"), what="console", host="127.0.0.1", port=8123)
+
+    assert held is not None
+    assert lock.stat().st_mode & 0o777 == 0o600
+    held.release()

@@ -35,13 +35,17 @@ class DraftKeeper:
         self.active = active
         self.fields: Sequence[CallField] = ()
         self.changed_at: float | None = None  # the person's last edit not yet saved
+        self.saved_at = 0.0
         self.restored = False
 
     def changed(self) -> None:
         self.changed_at = time.time()
 
     async def blurred(self) -> None:
-        await self.save(now=time.time(), at_once=True)
+        """Save at once, unless this card saved less than ``QUIET_SECONDS`` ago: then the clock's next tick does.
+        A browser can send any events; edits and blurs in a loop must not become a database write each."""
+        now = time.time()
+        await self.save(now=now, at_once=now - self.saved_at >= QUIET_SECONDS)
 
     def restore(self, typed: dict[str, TypedField]) -> None:
         """Fill in the person's typed draft of the round (``typed`` by tool_call_id), unless they have typed since
@@ -61,7 +65,7 @@ class DraftKeeper:
             return
         if not at_once and now - changed < QUIET_SECONDS:
             return
-        self.changed_at = None
+        self.changed_at, self.saved_at = None, now
         engine, round_id, person = get_runtime().engine, self.round_id, self.person
         fields = [field.typed() for field in self.fields]
         await asyncio.to_thread(

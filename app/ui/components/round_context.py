@@ -64,7 +64,7 @@ def _earlier_round(earlier: EarlierRound, round_id: int) -> None:
                 if call.arguments_text is not None
                 else json.dumps(call.arguments, ensure_ascii=False)
             )
-            ui.label(f"{call.tool_call_id} · {call.name}({arguments})").classes(
+            ui.label(f"{call.tool_call_id} · {call.name}({_cut(arguments)})").classes(
                 "font-mono text-xs whitespace-pre-wrap break-all"
             )
             if call.output is None:
