@@ -58,6 +58,11 @@ class TypedField:
     is_error: bool = False
 
 
+MAX_TYPED_CHARS = 200_000
+"""Characters of one typed result kept; the result field stops the browser at the same count
+(``ui.components.result_editor.MAX_RESULT_CHARS``), so only a crafted client sends more, and the rest is dropped."""
+
+
 @dataclass(frozen=True)
 class Someone:
     """A person who typed in a round: ``active_at`` their last save or claim (Unix seconds), ``claimed_at`` their
@@ -197,7 +202,8 @@ def _upsert(
                 output="",
                 created_at=now,
             )
-        row.output, row.as_json, row.is_error, row.updated_at = typed.output, typed.as_json, typed.is_error, now
+        row.output, row.as_json, row.is_error = typed.output[:MAX_TYPED_CHARS], typed.as_json, typed.is_error
+        row.updated_at = now
         if claim is not None:
             row.claimed_at = claim
         session.add(row)

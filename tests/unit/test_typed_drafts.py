@@ -63,3 +63,12 @@ def test_no_typed_draft_for_a_round_that_is_not_pending(tmp_path: Path):
     assert not typed_drafts.save(engine=engine, round_id=1, person="alice", fields=[TypedField("c1", "late")])
     assert typed_drafts.load(engine=engine, round_ids=[1], person="alice") == {}
     assert typed_drafts.round_outcome(engine=engine, round_id=1).startswith("answered by handlers (auto) at ")
+
+
+def test_typed_draft_keeps_at_most_the_result_fields_cap(tmp_path: Path):
+    """Only a crafted client sends more than the result field lets the browser type; the rest is not stored."""
+    engine = make_engine(f"sqlite:///{_old_database(tmp_path)}")
+    huge = "x" * (typed_drafts.MAX_TYPED_CHARS + 5_000)
+    typed_drafts.save(engine=engine, round_id=PENDING_ROUND, person="alice", fields=[TypedField("c9", huge)], now=10)
+    loaded = typed_drafts.load(engine=engine, round_ids=[PENDING_ROUND], person="alice")
+    assert len(loaded[PENDING_ROUND]["c9"].output) == typed_drafts.MAX_TYPED_CHARS

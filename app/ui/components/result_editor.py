@@ -21,9 +21,10 @@ from typing import Any
 from nicegui import events, ui
 
 from app.models import ToolCallPublic
+from app.services.typed_drafts import MAX_TYPED_CHARS
 from app.ui.format import JsonProblem, parse_json, pretty_json
 
-MAX_RESULT_CHARS = 200_000
+MAX_RESULT_CHARS = MAX_TYPED_CHARS
 """Browser messages over about 1 MB are dropped (NiceGUI), so a result field stops at this many characters."""
 
 DEBOUNCE = 0.3
