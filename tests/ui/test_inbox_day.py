@@ -13,7 +13,7 @@ from app.runtime import Runtime, get_runtime
 from app.services import agents
 from app.states import Role
 from app.ui.pages import inbox as inbox_page
-from tests.builders import CLOCK, TRIP, Console, make_status, set_value, sign_in_user, wait_for
+from tests.builders import CLOCK, TRIP, Console, make_status, set_value, settled, sign_in_user, wait_for
 
 
 async def _agents_synced() -> None:
@@ -273,3 +273,36 @@ async def test_format_indents_json_that_parses(user: User, console: Console):
     user.find(marker="result-call_1").type('{"temp_c":19,"sky":"clear"}')
     user.find(marker="format-call_1").click()
     assert user.find(marker="result-call_1").elements.pop().value == '{\n  "temp_c": 19,\n  "sky": "clear"\n}'
+
+
+async def test_skip_confirm_clicked_twice_skips_once_without_refusal(user: User, console: Console, runtime: Runtime):
+    """Regression: a double click on *Skip round* skipped the round and then said "Not skipped: … nothing was
+    sent" for the second click."""
+    task_id = await console.start(CLOCK)
+    round_ = await console.pending_round(task_id)
+    await user.open("/")
+    await user.should_see(f"run {task_id} · round 1", retries=20)
+    user.find(marker=f"skip-{round_['id']}").click()
+    await user.should_see(marker=f"skip-reason-{round_['id']}")
+    user.find(marker=f"skip-reason-{round_['id']}").type("clock service down")
+    confirm = user.find(marker=f"skip-confirm-{round_['id']}")
+    await settled(lambda: (confirm.click(), confirm.click()))
+    await user.should_see(f"Round 1 of run {task_id} skipped: clock service down", retries=50)
+    await user.should_not_see("Not skipped")
+    assert runtime.simulator is not None and len(runtime.simulator.received) == 1
+
+
+async def test_cancel_confirm_clicked_twice_cancels_once_without_refusal(user: User, console: Console):
+    """Regression: a double click on *Cancel run* cancelled the run and then said "Not cancelled: platform answered
+    409" for the second click."""
+    task_id = await console.start(CLOCK)
+    round_ = await console.pending_round(task_id)
+    await user.open("/")
+    await user.should_see(f"run {task_id} · round 1", retries=20)
+    user.find(marker=f"cancel-run-{round_['id']}").click()
+    await user.should_see(f"Cancel run {task_id}?")
+    confirm = user.find(marker=f"cancel-confirm-{round_['id']}")
+    await settled(lambda: (confirm.click(), confirm.click()))
+    await user.should_see(f"Run {task_id} cancelled", retries=50)
+    await user.should_not_see("Not cancelled")
+    await console.wait_for_status(task_id, "cancelled")

@@ -33,6 +33,7 @@ class RoundActions:
         self.round = round_
         self.on_left = on_left
         self.answered_by = answered_by
+        self.busy = False  # a skip or cancel is on its way: a second click (a double click) does nothing
         allowed = access.may(Role.ANSWERER)
         ui.button("Skip", icon="skip_next", on_click=access.guarded(Role.ANSWERER, self.ask_skip)).props(
             "flat dense no-caps size=sm"
@@ -82,10 +83,19 @@ class RoundActions:
         dialog.open()
 
     async def _skip(self, dialog: ui.dialog, reason: str) -> None:
-        r, runtime = self.round, get_runtime()
         if not reason.strip():
             ui.notify("Say why the round is skipped: the model reads it as the tools' error", type="warning")
             return
+        if self.busy:
+            return
+        self.busy = True
+        try:
+            await self._send_skip(dialog, reason)
+        finally:
+            self.busy = False
+
+    async def _send_skip(self, dialog: ui.dialog, reason: str) -> None:
+        r, runtime = self.round, get_runtime()
         answerer = self.answered_by()
         try:
             sent = await skip.skip_round(
@@ -117,6 +127,15 @@ class RoundActions:
         self.on_left(r.id)
 
     async def _cancel(self, dialog: ui.dialog) -> None:
+        if self.busy:
+            return
+        self.busy = True
+        try:
+            await self._send_cancel(dialog)
+        finally:
+            self.busy = False
+
+    async def _send_cancel(self, dialog: ui.dialog) -> None:
         r, runtime = self.round, get_runtime()
         try:
             await runs.cancel_run(engine=runtime.engine, client=runtime.client, agent_id=r.agent_id, task_id=r.task_id)
