@@ -236,6 +236,7 @@ async def test_open_inbox_with_many_cards_reads_context_in_few_statements(
     """Each card's inputs and earlier rounds come from one query for all new cards, not a few per card."""
     for n in range(40):
         await console.deliver(make_status(7950 + n, sequence=3, round=2), f"m_ctx_{n}")
+    await runtime.responder.idle()  # the handlers' look at each new round reads its run: not the page's reads
     statements: list[str] = []
 
     def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
@@ -252,7 +253,9 @@ async def test_open_inbox_with_many_cards_reads_context_in_few_statements(
     assert len(statements) < 30, f"{len(statements)} statements to open an inbox of 40 cards"
 
 
-async def test_cancel_run_refused_by_platform_says_so_and_card_stays(user: User, console: Console):
+async def test_cancel_run_refused_by_platform_says_so_and_run_is_lost(user: User, console: Console):
+    """A 404 to *Cancel run* makes the console ask the platform once; a run it does not know becomes ``lost`` and
+    its card leaves (README, "After a refusal")."""
     await console.deliver(make_status(7961), "msg_cancel_unknown")  # a run the simulator never started
     [round_] = await console.pending()
     await user.open("/")
@@ -261,8 +264,9 @@ async def test_cancel_run_refused_by_platform_says_so_and_card_stays(user: User,
     await user.should_see("Cancel run 7961?")
     user.find(marker=f"cancel-confirm-{round_['id']}").click()
     await user.should_see("Not cancelled: platform answered 404 not_found", retries=50)
-    await user.should_see("run 7961 · round 1", retries=20)
-    assert (await console.pending())[0]["state"] == "pending"
+    await console.wait_for_status(7961, "lost")
+    await user.should_not_see("run 7961 · round 1", retries=20)
+    assert await console.pending() == []
 
 
 async def test_format_indents_json_that_parses(user: User, console: Console):

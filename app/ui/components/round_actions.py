@@ -5,7 +5,8 @@ same services as the API: ``skip.skip_round`` as the signed-in person, ``runs.ca
 *Cancel run*). Once done, ``on_left(round_id)`` takes the card away and a notice says what happened. A skip the
 platform refuses is handled as a refused submission: one that leaves the round answerable (our own checks, a 422)
 keeps the card, one that closes it (404, 409, 410) takes it away with the platform's words. A cancel the platform
-refuses changes nothing stored, so the card stays, with the platform's words in the notice.
+refuses (404, 409) says so in the notice and makes the console ask the platform about the run once: the card
+stays while the round is still pending, and leaves with the inbox's refresh when the run was over or is lost.
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ class RoundActions:
                 runtime.runs_reconciled([r.task_id])  # the refusal made the console ask the platform
             said = f"platform answered {exc.status} {exc.code}: " if isinstance(exc, PlatformError) else ""
             ui.notify(f"Not cancelled: {said}{exc.message}", type="negative", multi_line=True, close_button="OK")
-            dialog.close()  # the card stays: the round is still pending here, and answering it tells the truth
+            dialog.close()  # the card stays unless what the platform said closed its round
             return
         dialog.close()
         ui.notify(f"Run {r.task_id} cancelled: the platform's webhook will confirm it", type="info")
