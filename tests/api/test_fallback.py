@@ -75,3 +75,21 @@ async def test_fallback_sends_with_another_tools_draft_each_marked(console: Cons
     assert found["answered_by"] == "fallback (nobody answered before expiry)"
     by_output = {r["output"]: r["answered_by"] for r in found["results"]}
     assert by_output == {"Sunny": "fallback handler v1", "TP 123": "static handler v1"}
+
+
+@pytest.mark.parametrize("value", [True, False])
+async def test_save_fallback_seconds_boolean_refused_422(console: Console, value: bool):
+    """Regression: ``"fallback_seconds": true`` was taken as 1 s, a fallback that answers before any person can."""
+    response = await console.post(
+        "/api/handlers",
+        json={
+            "agent_id": CLOCK,
+            "tool_name": "get_current_time",
+            "kind": "static",
+            "spec": {"output": "noon"},
+            "behaviour": {"fallback_seconds": value},
+        },
+    )
+    assert response.status_code == 422, response.text
+    assert "fallback_seconds" in response.json()["error"]["message"]
+    assert await console.handlers() == {}
