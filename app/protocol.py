@@ -107,7 +107,7 @@ JSON that carries them to pages and the API (pydantic's, about 250 levels for a 
 
 
 def _not_too_deep(arguments: dict[str, Any], text: str | None = None) -> tuple[dict[str, Any], str | None, str | None]:
-    if _depth(arguments, MAX_ARGUMENTS_DEPTH) <= MAX_ARGUMENTS_DEPTH:
+    if json_depth(arguments, MAX_ARGUMENTS_DEPTH) <= MAX_ARGUMENTS_DEPTH:
         return arguments, None, None
     try:
         sent = text if text is not None else json.dumps(arguments, ensure_ascii=False)
@@ -116,7 +116,7 @@ def _not_too_deep(arguments: dict[str, Any], text: str | None = None) -> tuple[d
     return {}, sent, f"nested more than {MAX_ARGUMENTS_DEPTH} levels deep: too deep to read as arguments"
 
 
-def _depth(value: Any, limit: int) -> int:
+def json_depth(value: Any, limit: int) -> int:
     """How deep ``value`` nests (objects and arrays), counting no further than ``limit + 1``; no recursion."""
     deepest, level = 0, [(value, 1)]
     while level:

@@ -23,12 +23,13 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import ValidationError
 from standardwebhooks.webhooks import Webhook
 
 from app.errors import BadBody, BadHeaders, BadSignature, BadTimestamp, BodyTooLarge, field_problem
-from app.protocol import RunStatus, first_non_finite
+from app.protocol import RunStatus, first_non_finite, json_depth
 from app.webhooks.secret_set import WebhookSecrets
 
 TOLERANCE_SECONDS = 300
@@ -159,7 +160,25 @@ def _deep_status(text: str) -> RunStatus:
         raise BadBody(f"body is not a run status: not valid JSON: {exc.msg} (char {exc.pos})") from None
     except UnicodeEncodeError:
         raise BadBody("body is not a run status: a string escapes a lone UTF-16 surrogate (not Unicode text)") from None
+    if json_depth(_without_arguments(data), PYDANTIC_JSON_DEPTH) > PYDANTIC_JSON_DEPTH:
+        raise BadBody("body is not a run status: it is nested too deeply to parse")  # only arguments are kept as text
     return RunStatus.model_validate(data)
+
+
+PYDANTIC_JSON_DEPTH = 200
+"""Levels of nesting pydantic's JSON parser reads, and about what its JSON writer can give back to pages."""
+
+
+def _without_arguments(data: Any) -> Any:
+    """The body with every tool call's ``arguments`` left out (those may nest deeper: ``RunStatus`` keeps them as
+    text with a reason)."""
+    if not isinstance(data, dict) or not isinstance(data.get("tool_calls"), list):
+        return data
+    calls = [
+        {key: value for key, value in call.items() if key != "arguments"} if isinstance(call, dict) else call
+        for call in data["tool_calls"]
+    ]
+    return {**data, "tool_calls": calls}
 
 
 def _parse_timestamp(value: str) -> int:
