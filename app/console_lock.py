@@ -42,10 +42,12 @@ class ConsoleLock:
 
 
 def lock_path(database_path: str) -> Path | None:
-    """``<database>.lock`` next to the SQLite file; ``None`` for an in-memory database (nothing to share)."""
+    """``<database>.lock`` next to the SQLite file, symlinks followed (a link to a held file names the same lock);
+    ``None`` for an in-memory database (nothing to share)."""
     if database_path in {"", ":memory:"} or database_path.startswith("file::memory:"):
         return None
-    return Path(database_path).with_name(Path(database_path).name + ".lock")
+    real = Path(database_path).resolve()
+    return real.with_name(real.name + ".lock")
 
 
 def claim_database(

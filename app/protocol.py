@@ -81,7 +81,7 @@ def parse_arguments(value: Any) -> tuple[dict[str, Any], str | None, str | None]
     if value is None:
         return {}, None, None
     if isinstance(value, dict):
-        return value, None, None
+        return _not_too_deep(value)
     if isinstance(value, str):
         if not value.strip():
             return {}, None, None
@@ -92,13 +92,42 @@ def parse_arguments(value: Any) -> tuple[dict[str, Any], str | None, str | None]
         except RecursionError:
             return {}, value, "nested too deeply to parse as JSON"
         if isinstance(parsed, dict):
-            return parsed, None, None
+            return _not_too_deep(parsed, value)
         return {}, value, f"valid JSON but not an object (a JSON {_json_kind(parsed)})"
     try:
         text = json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError, RecursionError):
         text = repr(value)[:10_000]
     return {}, text, f"not an object (a JSON {_json_kind(value)})"
+
+
+MAX_ARGUMENTS_DEPTH = 100
+"""Levels of nesting an object of arguments may have. Deeper ones are kept as text with a reason (case C10): the
+JSON that carries them to pages and the API (pydantic's, about 250 levels for a whole answer) could not write them."""
+
+
+def _not_too_deep(arguments: dict[str, Any], text: str | None = None) -> tuple[dict[str, Any], str | None, str | None]:
+    if json_depth(arguments, MAX_ARGUMENTS_DEPTH) <= MAX_ARGUMENTS_DEPTH:
+        return arguments, None, None
+    try:
+        sent = text if text is not None else json.dumps(arguments, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        sent = repr(arguments)[:10_000]
+    return {}, sent, f"nested more than {MAX_ARGUMENTS_DEPTH} levels deep: too deep to read as arguments"
+
+
+def json_depth(value: Any, limit: int) -> int:
+    """How deep ``value`` nests (objects and arrays), counting no further than ``limit + 1``; no recursion."""
+    deepest, level = 0, [(value, 1)]
+    while level:
+        item, depth = level.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if depth > limit:
+                return deepest
+            children = item.values() if isinstance(item, dict) else item
+            level.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _json_kind(value: Any) -> str:

@@ -61,6 +61,16 @@ class Behaviour(BaseModel):
             dumped.pop("fallback_seconds", None)
         return dumped
 
+    @field_validator("fallback_seconds", mode="before")
+    @classmethod
+    def _fallback_not_boolean(cls, value: object) -> object:
+        """``true`` is not a number of seconds (pydantic would take it as 1: a fallback before anyone can answer)."""
+        if isinstance(value, bool):
+            raise ValueError(
+                f"fallback_seconds {str(value).lower()} is not a number of seconds: give 1 to {MAX_FALLBACK_SECONDS}"
+            )
+        return value
+
     @field_validator("fallback_seconds")
     @classmethod
     def _fallback_in_bounds(cls, value: int | None) -> int | None:

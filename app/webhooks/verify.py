@@ -16,18 +16,20 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import json
 import math
 import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import ValidationError
 from standardwebhooks.webhooks import Webhook
 
 from app.errors import BadBody, BadHeaders, BadSignature, BadTimestamp, BodyTooLarge, field_problem
-from app.protocol import RunStatus, first_non_finite
+from app.protocol import RunStatus, first_non_finite, json_depth
 from app.webhooks.secret_set import WebhookSecrets
 
 TOLERANCE_SECONDS = 300
@@ -124,7 +126,12 @@ def parse_status(text: str) -> RunStatus:
     """Parse a webhook body into ``RunStatus``; raises ``BadBody`` naming the first problem, including a NaN or
     infinite number anywhere (RFC 8259 has none; stored, it would break every later search)."""
     try:
-        status = RunStatus.model_validate_json(text)
+        try:
+            status = RunStatus.model_validate_json(text)
+        except ValidationError as exc:
+            if not _too_deep_for_pydantic(exc):
+                raise
+            status = _deep_status(text)
     except ValidationError as exc:
         raise BadBody(f"body is not a run status: {field_problem(exc)} ({exc.error_count()} problem(s))") from None
     except RecursionError:
@@ -133,6 +140,45 @@ def parse_status(text: str) -> RunStatus:
     if non_finite is not None:
         raise BadBody(f"body is not a run status: {non_finite}: NaN and Infinity are not JSON numbers (RFC 8259)")
     return status
+
+
+def _too_deep_for_pydantic(exc: ValidationError) -> bool:
+    """True when pydantic's JSON parser stopped at its nesting limit (200 levels; Python's ``json`` reads about
+    1,000)."""
+    return any(e["type"] == "json_invalid" and "recursion limit" in e["msg"] for e in exc.errors())
+
+
+def _deep_status(text: str) -> RunStatus:
+    """A status nesting deeper than pydantic's JSON parser reads (a tool call's arguments 300 objects deep, which
+    ``RunStatus`` then keeps as text with a reason, case C10): read by Python's ``json`` (``RecursionError`` past
+    its limit) and validated as Python data. Raises ``BadBody`` when the text is not JSON, or escapes half a
+    UTF-16 surrogate pair (``"\\ud800"``: not Unicode text, which pydantic's parser refuses too)."""
+    try:
+        data = json.loads(text)  # a NaN or Infinity is refused by the caller, as for any body
+        json.dumps(data, ensure_ascii=False).encode()
+    except json.JSONDecodeError as exc:
+        raise BadBody(f"body is not a run status: not valid JSON: {exc.msg} (char {exc.pos})") from None
+    except UnicodeEncodeError:
+        raise BadBody("body is not a run status: a string escapes a lone UTF-16 surrogate (not Unicode text)") from None
+    if json_depth(_without_arguments(data), PYDANTIC_JSON_DEPTH) > PYDANTIC_JSON_DEPTH:
+        raise BadBody("body is not a run status: it is nested too deeply to parse")  # only arguments are kept as text
+    return RunStatus.model_validate(data)
+
+
+PYDANTIC_JSON_DEPTH = 200
+"""Levels of nesting pydantic's JSON parser reads, and about what its JSON writer can give back to pages."""
+
+
+def _without_arguments(data: Any) -> Any:
+    """The body with every tool call's ``arguments`` left out (those may nest deeper: ``RunStatus`` keeps them as
+    text with a reason)."""
+    if not isinstance(data, dict) or not isinstance(data.get("tool_calls"), list):
+        return data
+    calls = [
+        {key: value for key, value in call.items() if key != "arguments"} if isinstance(call, dict) else call
+        for call in data["tool_calls"]
+    ]
+    return {**data, "tool_calls": calls}
 
 
 def _parse_timestamp(value: str) -> int:

@@ -116,3 +116,21 @@ async def test_python_fallback_runs_in_the_sandbox_like_any_python_handler(conso
     [result] = (await wait_for(answered, within=20))["results"]
     assert result["answered_by"] == "fallback handler v1", result
     assert "read refused" in result["output"] and "connect refused" in result["output"], result
+
+
+@pytest.mark.parametrize("value", [True, False])
+async def test_save_fallback_seconds_boolean_refused_422(console: Console, value: bool):
+    """Regression: ``"fallback_seconds": true`` was taken as 1 s, a fallback that answers before any person can."""
+    response = await console.post(
+        "/api/handlers",
+        json={
+            "agent_id": CLOCK,
+            "tool_name": "get_current_time",
+            "kind": "static",
+            "spec": {"output": "noon"},
+            "behaviour": {"fallback_seconds": value},
+        },
+    )
+    assert response.status_code == 422, response.text
+    assert "fallback_seconds" in response.json()["error"]["message"]
+    assert await console.handlers() == {}

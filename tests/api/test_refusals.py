@@ -164,3 +164,17 @@ async def test_refused_409_next_round_learnt_is_answered_by_its_handler(console:
         return [(r["round"], r["state"]) for r in rounds] == [(1, "closed"), (2, "submitted")]
 
     await wait_for(round_2_submitted)
+
+
+async def test_refused_after_retries_card_leaves_inbox_with_reason(user: User, console: Console, runtime: Runtime):
+    """Regression: a round answered elsewhere stays *submitting* while the outbox retries a 503; its card left the
+    inbox then, and the later refusal (404) closed the round without a word on the page."""
+    assert runtime.simulator is not None
+    runtime.simulator.unavailable_tool_responses = 1
+    await user.open("/")
+    await console.deliver(make_status(7504), "msg_tab_refused_later")
+    await user.should_see("run 7504 · round 1")
+    [round_] = await console.pending()
+    assert (await _submit(console, round_))["status"] == 202  # the 503: stored, the outbox retries
+    await user.should_see("Run 7504 round 1 left the inbox (closed): platform answered 404 not_found", retries=50)
+    await user.should_not_see("run 7504 · round 1")

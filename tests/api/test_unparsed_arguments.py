@@ -6,8 +6,12 @@ JSON, not an object) as argument strings, through the real signed webhook.
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from app.runtime import Runtime
-from tests.builders import Console
+from tests.builders import Console, make_status
 from tests.unparsed_agent import NOT_AN_OBJECT, TRUNCATED, unparsed_agent
 
 __all__ = ["unparsed_agent"]  # the fixture these tests use
@@ -121,3 +125,21 @@ async def test_save_as_rule_on_unparsed_arguments_refused_not_a_catch_all(unpars
     assert response.status_code == 422, response.text
     assert "a rule needs arguments to match on" in response.json()["error"]["message"]
     assert await console.handlers() == {}
+
+
+@pytest.mark.parametrize("depth", [150, 300, 900])
+async def test_arguments_nested_deep_kept_as_text_round_pending(console: Console, depth: int):
+    """Regression: arguments nesting 300 objects deep (inside what JSON and Python read) hit pydantic's parser
+    limit of 200 levels, so the whole status was refused 400 and the run never appeared. They are now arguments
+    that do not parse (case C10): kept as text with the reason, and the round is pending."""
+    arguments: dict = {}
+    for _ in range(depth):
+        arguments = {"a": arguments}
+    status = make_status(7701, tool_calls=[{"id": "c1", "name": "t", "arguments": arguments}])
+    await console.deliver(status, "m_deep")
+    [round_] = await console.pending(7701)
+    [call] = round_["tool_calls"]
+    assert call["arguments"] == {}
+    assert "nested more than 100 levels deep" in call["arguments_problem"]
+    assert json.loads(call["arguments_text"]) == arguments
+    assert (await console.get("/api/runs/7701")).status_code == 200

@@ -137,3 +137,14 @@ async def test_webhook_applies_awaiting_round(console):
     assert response.status_code == 200, response.text
     rounds = (await console.get("/api/rounds", params={"state": "pending"})).json()
     assert [(r["task_id"], r["agent_id"], r["round"]) for r in rounds] == [(7001, AGENT_ID, 1)]
+
+
+async def test_webhook_result_nested_300_deep_refused_400(console: Console):
+    """A status nesting 300 deep outside a tool call's arguments is refused as before (pages and the API could not
+    write it back); only arguments that deep are kept, as text."""
+    result: dict = {}
+    for _ in range(300):
+        result = {"a": result}
+    response = await _post(console, encode(make_status(7305, status="completed", sequence=9, result=result)), "m_r")
+    assert response.status_code == 400, response.text
+    assert "nested too deeply" in response.json()["error"]["message"]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from nicegui import ui
 from nicegui.testing import User
 
 from app.states import Role
-from tests.builders import open_handler_editor, sign_in_user, wait_for
+from tests.builders import open_handler_editor, settled, sign_in_user, take_errors, wait_for
 
 
 def _rows(user: User) -> list[dict]:
@@ -38,3 +39,16 @@ async def test_viewer_opens_audit_page(user: User):
     await user.should_see("Who changed handlers, modes, settings, users or tokens")
     rows = await wait_for(lambda: _rows(user))
     assert ("user added", "vera (viewer)") in [(row["action"], row["detail"]) for row in rows]
+
+
+@pytest.mark.parametrize("page", ["abc", None, -3, 10**30, 1.5])
+async def test_audit_page_request_with_bad_page_says_so_without_error(
+    user: User, caplog: pytest.LogCaptureFixture, page: object
+):
+    """A browser can send any event: a page number that is no page gives a message, not a traceback."""
+    await user.open("/audit")
+    await user.should_see(marker="audit-table")
+    table = user.find(marker="audit-table")
+    await settled(lambda: table.trigger("request", {"pagination": {"page": page, "rowsPerPage": 50}}))
+    assert take_errors(caplog) == []
+    await user.should_see("That page is out of range")

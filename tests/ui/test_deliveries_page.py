@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from nicegui import ui
 from nicegui.testing import User
 
-from tests.builders import Console, encode, make_status, sign, wait_for
+from tests.builders import Console, encode, make_status, settled, sign, take_errors, wait_for
 
 
 def _rows(user: User) -> list[dict]:
@@ -113,3 +114,17 @@ async def test_replay_of_console_made_delivery_stays_console_made(console: Conso
     events = (await console.get("/api/runs/8307")).json()["events"]
     late = [e for e in events if e["kind"] == "history" and e["summary"].startswith("made in the console")]
     assert [e["console_made"] for e in late] == [True]
+
+
+@pytest.mark.parametrize(("path", "marker"), [("/runs", "runs-table"), ("/deliveries", "deliveries-table")])
+@pytest.mark.parametrize("args", [{}, {"pagination": "x"}, {"pagination": {"page": [1]}}])
+async def test_table_request_without_pagination_says_so_without_error(
+    user: User, caplog: pytest.LogCaptureFixture, path: str, marker: str, args: dict
+):
+    """A browser can send any event: a table request without usable pagination gives a message, not a traceback."""
+    await user.open(path)
+    await user.should_see(marker=marker)
+    table = user.find(marker=marker)
+    await settled(lambda: table.trigger("request", args))
+    assert take_errors(caplog) == []
+    await user.should_see("That page or page size is out of range")

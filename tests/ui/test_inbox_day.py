@@ -13,7 +13,7 @@ from app.runtime import Runtime, get_runtime
 from app.services import agents
 from app.states import Role
 from app.ui.pages import inbox as inbox_page
-from tests.builders import CLOCK, TRIP, Console, make_status, set_value, sign_in_user, wait_for
+from tests.builders import CLOCK, TRIP, Console, make_status, set_value, settled, sign_in_user, wait_for
 
 
 async def _agents_synced() -> None:
@@ -236,7 +236,7 @@ async def test_open_inbox_with_many_cards_reads_context_in_few_statements(
     """Each card's inputs and earlier rounds come from one query for all new cards, not a few per card."""
     for n in range(40):
         await console.deliver(make_status(7950 + n, sequence=3, round=2), f"m_ctx_{n}")
-    await runtime.responder.idle()  # the handlers' look at each new round is not the inbox's reading
+    await runtime.responder.idle()  # the handlers' look at each new round reads its run: not the page's reads
     statements: list[str] = []
 
     def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
@@ -253,10 +253,9 @@ async def test_open_inbox_with_many_cards_reads_context_in_few_statements(
     assert len(statements) < 30, f"{len(statements)} statements to open an inbox of 40 cards"
 
 
-async def test_cancel_run_refused_by_platform_says_so_and_applies_what_it_learns(user: User, console: Console):
-    """A 404 to *Cancel run* is said in words; the console then asks the platform about the run once, and a run the
-    platform does not know is ``lost``: its round leaves the inbox (issue 8, "refusals keep run and card
-    consistent")."""
+async def test_cancel_run_refused_by_platform_says_so_and_run_is_lost(user: User, console: Console):
+    """A 404 to *Cancel run* makes the console ask the platform once; a run it does not know becomes ``lost`` and
+    its card leaves (README, "After a refusal")."""
     await console.deliver(make_status(7961), "msg_cancel_unknown")  # a run the simulator never started
     [round_] = await console.pending()
     await user.open("/")
@@ -266,8 +265,8 @@ async def test_cancel_run_refused_by_platform_says_so_and_applies_what_it_learns
     user.find(marker=f"cancel-confirm-{round_['id']}").click()
     await user.should_see("Not cancelled: platform answered 404 not_found", retries=50)
     await console.wait_for_status(7961, "lost")
-    assert not await console.pending()
     await user.should_not_see("run 7961 · round 1", retries=20)
+    assert await console.pending() == []
 
 
 async def test_format_indents_json_that_parses(user: User, console: Console):
@@ -278,3 +277,36 @@ async def test_format_indents_json_that_parses(user: User, console: Console):
     user.find(marker="result-call_1").type('{"temp_c":19,"sky":"clear"}')
     user.find(marker="format-call_1").click()
     assert user.find(marker="result-call_1").elements.pop().value == '{\n  "temp_c": 19,\n  "sky": "clear"\n}'
+
+
+async def test_skip_confirm_clicked_twice_skips_once_without_refusal(user: User, console: Console, runtime: Runtime):
+    """Regression: a double click on *Skip round* skipped the round and then said "Not skipped: … nothing was
+    sent" for the second click."""
+    task_id = await console.start(CLOCK)
+    round_ = await console.pending_round(task_id)
+    await user.open("/")
+    await user.should_see(f"run {task_id} · round 1", retries=20)
+    user.find(marker=f"skip-{round_['id']}").click()
+    await user.should_see(marker=f"skip-reason-{round_['id']}")
+    user.find(marker=f"skip-reason-{round_['id']}").type("clock service down")
+    confirm = user.find(marker=f"skip-confirm-{round_['id']}")
+    await settled(lambda: (confirm.click(), confirm.click()))
+    await user.should_see(f"Round 1 of run {task_id} skipped: clock service down", retries=50)
+    await user.should_not_see("Not skipped")
+    assert runtime.simulator is not None and len(runtime.simulator.received) == 1
+
+
+async def test_cancel_confirm_clicked_twice_cancels_once_without_refusal(user: User, console: Console):
+    """Regression: a double click on *Cancel run* cancelled the run and then said "Not cancelled: platform answered
+    409" for the second click."""
+    task_id = await console.start(CLOCK)
+    round_ = await console.pending_round(task_id)
+    await user.open("/")
+    await user.should_see(f"run {task_id} · round 1", retries=20)
+    user.find(marker=f"cancel-run-{round_['id']}").click()
+    await user.should_see(f"Cancel run {task_id}?")
+    confirm = user.find(marker=f"cancel-confirm-{round_['id']}")
+    await settled(lambda: (confirm.click(), confirm.click()))
+    await user.should_see(f"Run {task_id} cancelled", retries=50)
+    await user.should_not_see("Not cancelled")
+    await console.wait_for_status(task_id, "cancelled")

@@ -7,7 +7,7 @@ from nicegui import ui
 from nicegui.testing import User
 
 from app.runtime import Runtime
-from tests.builders import Console, make_status, settled, wait_for
+from tests.builders import CLOCK, Console, make_status, settled, wait_for
 
 
 def _press(user: User, key: str, *, ctrl: bool = False, marker: str = "keys") -> None:
@@ -84,3 +84,24 @@ async def test_press_slash_on_overview_focuses_runs_search(
     _press(user, "/")
     await user.should_see(marker="runs-search")
     assert await wait_for(lambda: focused) == ["Search"]
+
+
+async def test_ctrl_enter_twice_sends_once_without_refusal(user: User, console: Console, runtime: Runtime):
+    """Regression: a second Ctrl+Enter while the first submission is on its way claimed the round again and showed
+    "Not accepted: ... nothing was sent" (with a Dismiss) for a round that was sent."""
+    task_id = await console.start(CLOCK)
+    round_ = await console.pending_round(task_id)
+    await user.open("/")
+    await user.should_see(f"run {task_id} · round 1", retries=20)
+    _press(user, "j")
+    user.find(marker=f"result-{round_['tool_calls'][0]['tool_call_id']}").type("12:00")
+    await settled(
+        lambda: (
+            _press(user, "Enter", ctrl=True, marker="keys-anywhere"),
+            _press(user, "Enter", ctrl=True, marker="keys-anywhere"),
+        )
+    )
+    await console.wait_for_status(task_id, "completed")
+    await user.should_see(f"Round 1 of run {task_id} sent")
+    await user.should_not_see("Not accepted")
+    assert runtime.simulator is not None and len(runtime.simulator.received) == 1

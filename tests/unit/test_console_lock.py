@@ -62,4 +62,19 @@ def test_claim_makes_an_existing_lock_file_private(tmp_path: Path):
 
     assert held is not None
     assert lock.stat().st_mode & 0o777 == 0o600
+
+
+def test_claim_through_symlink_to_held_database_refused(tmp_path: Path):
+    """Regression: a second console given a symlink to the same SQLite file took a lock of its own
+    (``link.db.lock``) and ran beside the first."""
+    database = tmp_path / "real.db"
+    database.touch()
+    (tmp_path / "link.db").symlink_to(database)
+    held = claim_database(str(database), what="console", host="127.0.0.1", port=8123)
+    assert held is not None
+
+    with pytest.raises(SettingsError) as refused:
+        claim_database(str(tmp_path / "link.db"), what="console", host="127.0.0.1", port=9000)
+
+    assert "port 8123" in refused.value.message
     held.release()

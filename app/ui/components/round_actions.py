@@ -5,7 +5,8 @@ same services as the API: ``skip.skip_round`` as the signed-in person, ``runs.ca
 *Cancel run*). Once done, ``on_left(round_id)`` takes the card away and a notice says what happened. A skip the
 platform refuses is handled as a refused submission: one that leaves the round answerable (our own checks, a 422)
 keeps the card, one that closes it (404, 409, 410) takes it away with the platform's words. A cancel the platform
-refuses changes nothing stored, so the card stays, with the platform's words in the notice.
+refuses (404, 409) says so in the notice and makes the console ask the platform about the run once: the card
+stays while the round is still pending, and leaves with the inbox's refresh when the run was over or is lost.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class RoundActions:
         self.round = round_
         self.on_left = on_left
         self.answered_by = answered_by
+        self.busy = False  # a skip or cancel is on its way: a second click (a double click) does nothing
         allowed = access.may(Role.ANSWERER)
         ui.button("Skip", icon="skip_next", on_click=access.guarded(Role.ANSWERER, self.ask_skip)).props(
             "flat dense no-caps size=sm"
@@ -82,10 +84,19 @@ class RoundActions:
         dialog.open()
 
     async def _skip(self, dialog: ui.dialog, reason: str) -> None:
-        r, runtime = self.round, get_runtime()
         if not reason.strip():
             ui.notify("Say why the round is skipped: the model reads it as the tools' error", type="warning")
             return
+        if self.busy:
+            return
+        self.busy = True
+        try:
+            await self._send_skip(dialog, reason)
+        finally:
+            self.busy = False
+
+    async def _send_skip(self, dialog: ui.dialog, reason: str) -> None:
+        r, runtime = self.round, get_runtime()
         answerer = self.answered_by()
         try:
             sent = await skip.skip_round(
@@ -117,6 +128,15 @@ class RoundActions:
         self.on_left(r.id)
 
     async def _cancel(self, dialog: ui.dialog) -> None:
+        if self.busy:
+            return
+        self.busy = True
+        try:
+            await self._send_cancel(dialog)
+        finally:
+            self.busy = False
+
+    async def _send_cancel(self, dialog: ui.dialog) -> None:
         r, runtime = self.round, get_runtime()
         try:
             await runs.cancel_run(engine=runtime.engine, client=runtime.client, agent_id=r.agent_id, task_id=r.task_id)
@@ -125,7 +145,7 @@ class RoundActions:
                 runtime.runs_reconciled([r.task_id])  # the refusal made the console ask the platform
             said = f"platform answered {exc.status} {exc.code}: " if isinstance(exc, PlatformError) else ""
             ui.notify(f"Not cancelled: {said}{exc.message}", type="negative", multi_line=True, close_button="OK")
-            dialog.close()  # the card stays: the round is still pending here, and answering it tells the truth
+            dialog.close()  # the card stays unless what the platform said closed its round
             return
         dialog.close()
         ui.notify(f"Run {r.task_id} cancelled: the platform's webhook will confirm it", type="info")

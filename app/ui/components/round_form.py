@@ -226,6 +226,8 @@ class RoundForm:
                 field.offer(draft)
 
     async def send(self) -> None:
+        if self.sending:  # a second Ctrl+Enter or click while the first submission is on its way
+            return
         if self.closed or self.status.expired:
             self._show("Not sent: the round is no longer waiting for an answer")
             return

@@ -19,11 +19,12 @@ from app.states import RoundState
 ENDED = (RoundState.CLOSED, RoundState.EXPIRED)
 
 
-async def say_why_rounds_left(round_ids: list[int]) -> None:
+async def say_why_rounds_left(round_ids: list[int]) -> list[int]:
     """One notice per round of ``round_ids`` that is closed or expired with a reason (the rounds another tab or a
-    handler submitted are not this notice's business)."""
+    handler submitted are not this notice's business). Returns the rounds still *submitting*: sent elsewhere and
+    retried by the outbox, so a later refusal may still close them; ask again about those on the next refresh."""
     if not round_ids:
-        return
+        return []
     engine = get_runtime().engine
     ended = await asyncio.to_thread(lambda: [r for r in (_round(engine, i) for i in round_ids) if r is not None])
     for round_ in ended:
@@ -35,6 +36,7 @@ async def say_why_rounds_left(round_ids: list[int]) -> None:
                 close_button="OK",
                 timeout=15000,
             )
+    return [round_.id for round_ in ended if round_.state == RoundState.SUBMITTING]
 
 
 def _round(engine: Engine, round_id: int) -> RoundPublic | None:

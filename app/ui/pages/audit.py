@@ -17,6 +17,9 @@ from app.ui.format import stamp
 from app.ui.live import Live
 
 PER_PAGE = 50
+MAX_PAGE = 1_000_000
+"""The last page number asked for (the API's offset bound, 10^9, over ``PER_PAGE`` rounded down): a browser can
+send any number, and SQLite takes offsets only up to 2^63."""
 ACTIONS = {
     AuditAction.HANDLER_SAVED: "handler saved",
     AuditAction.HANDLER_RESTORED: "handler restored",
@@ -64,8 +67,22 @@ def page(live: Live) -> None:
         table.update()
 
     async def requested(event: Any) -> None:
-        await load(int(event.args["pagination"]["page"]))
+        pagination = event.args.get("pagination") if isinstance(event.args, dict) else None
+        number = _page_number(pagination.get("page") if isinstance(pagination, dict) else None)
+        if number is None:
+            ui.notify("That page is out of range", type="warning")
+            return
+        await load(number)
 
     table.on("request", requested)
     live.listen(lambda _task_id: load())
     ui.timer(0, load, once=True)
+
+
+def _page_number(value: object) -> int | None:
+    """A page number the table asked for, or ``None`` when it is not a whole number from 1 to ``MAX_PAGE``."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 1 <= value <= MAX_PAGE else None

@@ -90,7 +90,10 @@ def page(live: Live, verdict: str = "", task_id: str = "") -> None:
         await refresh()
 
     async def on_request(event: events.GenericEventArguments) -> None:
-        pagination: dict[str, Any] = event.args["pagination"]
+        pagination: Any = event.args.get("pagination") if isinstance(event.args, dict) else None
+        if not isinstance(pagination, dict):  # a browser can send any event
+            ui.notify("That page or page size is out of range", type="warning")
+            return
         try:
             state.where = deliveries.DeliveryFilter.model_validate(
                 {

@@ -41,6 +41,7 @@ class _InboxView:
         self.forms: dict[int, RoundForm] = {}
         self.shown: list[int] = []
         self.left: set[int] = set()  # cards taken away here (skipped, cancelled) while the round may still be pending
+        self.sending: set[int] = set()  # cards gone while their round was being sent elsewhere: a refusal may follow
         self.selected = 0
         self.refreshing = asyncio.Lock()
         with ui.row().classes("w-full items-center gap-3"):
@@ -113,7 +114,7 @@ class _InboxView:
         left = [round_id for round_id in gone if await self.forms[round_id].should_leave()]  # text of one's own stays
         for round_id in left:
             self._drop(round_id)
-        await say_why_rounds_left(left)
+        self.sending = set(await say_why_rounds_left(left + sorted(self.sending - set(left))))
         order: list[int] = []
         for item in inbox.arrange_rounds(pending, view):
             if item.id in self.left:

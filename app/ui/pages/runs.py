@@ -160,7 +160,10 @@ class _RunsView:
         await self.refresh()
 
     async def _on_request(self, event: events.GenericEventArguments) -> None:
-        pagination: dict[str, Any] = event.args["pagination"]
+        pagination: Any = event.args.get("pagination") if isinstance(event.args, dict) else None
+        if not isinstance(pagination, dict):  # a browser can send any event
+            ui.notify("That page or page size is out of range", type="warning")
+            return
         sort = pagination.get("sortBy") or "created_at"
         try:
             self.where = runs.RunFilter.model_validate(
