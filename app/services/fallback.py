@@ -35,14 +35,13 @@ from sqlmodel import col, select
 
 from app.answerers import Answerer
 from app.db import read_session
-from app.errors import TooldeskError
 from app.handlers.faults import Behaviour
 from app.handlers.run import CallAnswer, CallInput
 from app.handlers.threads import in_handler_thread
 from app.models import Draft, Handler, Round, Run, ToolCallRow
 from app.protocol import ToolResult
 from app.services.outbox import Outbox
-from app.services.rounds import submit_round
+from app.services.rounds import submit_unwatched
 from app.states import HANDLER_DRAFT_MODES, AnswererKind, HandlerSet, RoundState
 
 log = logging.getLogger("tooldesk")
@@ -123,17 +122,15 @@ class Fallbacks:
             for call, draft in plan.drafted.items()
         ]
         sources = {result.tool_call_id: call_answerer(plan, result.tool_call_id) for result in results}
-        try:
-            await submit_round(
-                engine=self._engine,
-                outbox=self._outbox,
-                round_id=round_id,
-                results=results,
-                answered_by=FALLBACK,
-                sources=sources,
-            )
-        except TooldeskError as exc:  # answered meanwhile, or refused: the round shows the platform's words
-            log.info("round %s not answered by its fallback: %s", round_id, exc.message)
+        await submit_unwatched(
+            engine=self._engine,
+            outbox=self._outbox,
+            round_id=round_id,
+            results=results,
+            answered_by=FALLBACK,
+            sources=sources,
+            what="answered by its fallback",
+        )
         self._on_change(plan.task_id)
 
     async def _when_due(self, round_id: int, delay: float) -> None:

@@ -28,7 +28,6 @@ from sqlmodel import Session, col, select
 
 from app.answerers import AUTO, Answerer
 from app.db import read_session, write_session
-from app.errors import TooldeskError
 from app.handlers.run import CallAnswer, CallInput, answer_call
 from app.handlers.sandbox import Sandbox
 from app.handlers.threads import in_handler_thread
@@ -38,7 +37,7 @@ from app.services.demo import demo_handlers
 from app.services.fallback import Fallbacks
 from app.services.outbox import Outbox
 from app.services.replay import draft_from_original
-from app.services.rounds import submit_round
+from app.services.rounds import submit_unwatched
 from app.states import HANDLER_DRAFT_MODES, AnswererKind, DraftMode, HandlerKind, HandlerMode, HandlerSet, RoundState
 
 log = logging.getLogger("tooldesk")
@@ -140,17 +139,15 @@ class Responder:
         answerers = set(sources.values())
         replayed = len(answerers) == 1 and next(iter(answerers)).kind == AnswererKind.REPLAY
         answered_by = next(iter(answerers)) if replayed else AUTO
-        try:
-            await submit_round(
-                engine=self._engine,
-                outbox=self._outbox,
-                round_id=round_id,
-                results=results,
-                answered_by=answered_by,
-                sources=sources,
-            )
-        except TooldeskError as exc:  # answered meanwhile, or refused: the round shows the platform's words
-            log.info("round %s not auto-submitted: %s", round_id, exc.message)
+        await submit_unwatched(
+            engine=self._engine,
+            outbox=self._outbox,
+            round_id=round_id,
+            results=results,
+            answered_by=answered_by,
+            sources=sources,
+            what="auto-submitted",
+        )
         self._on_change(task_id)
 
 

@@ -10,6 +10,7 @@ round, so a retry never answers twice.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import time
 from collections import defaultdict
@@ -35,6 +36,8 @@ from app.models import (
 from app.protocol import ToolResponses, ToolResult
 from app.services.outbox import Outbox, state_after_refusal
 from app.states import HANDLER_DRAFT_MODES, AttemptOutcome, RoundState
+
+log = logging.getLogger("tooldesk")
 
 BATCH = 500
 """Round ids per query when reading many rounds' calls, results and drafts (SQLite bounds a query's parameters)."""
@@ -190,3 +193,24 @@ def _claim(
         session.flush()
         assert item.id is not None
         return item.id
+
+
+async def submit_unwatched(
+    *,
+    engine: Engine,
+    outbox: Outbox,
+    round_id: int,
+    results: Sequence[ToolResult],
+    answered_by: Answerer,
+    sources: Mapping[str, Answerer],
+    what: str,
+) -> None:
+    """``submit_round`` for a round nobody is watching (handlers in auto mode, a fallback): a round answered
+    meanwhile or refused is logged as "round N not ``what``", not raised; the round itself shows the platform's
+    words."""
+    try:
+        await submit_round(
+            engine=engine, outbox=outbox, round_id=round_id, results=results, answered_by=answered_by, sources=sources
+        )
+    except TooldeskError as exc:
+        log.info("round %s not %s: %s", round_id, what, exc.message)
