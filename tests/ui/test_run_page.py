@@ -91,3 +91,21 @@ async def test_run_page_took_counts_up_to_the_end_not_late_deliveries(user: User
     took = f"took {duration(run['ended_at'] - run['events'][0]['at'])}"
     await user.open("/runs/9501")
     await user.should_see(took, marker="run-took")
+
+
+async def test_run_page_raw_dialog_draws_the_start_of_a_big_body_with_a_note(user: User, console: Console):
+    """A body near the webhook's 1 MB limit: the *raw* dialog draws its first characters and says where the rest
+    is, instead of highlighting the whole megabyte on the event loop."""
+    note = "x" * 200_000
+    await console.deliver(
+        make_status(7811, tool_calls=[{"id": "c1", "name": "get_current_time", "arguments": {"note": note}}]),
+        "msg_big_raw",
+    )
+    [delivery] = (await console.get("/api/deliveries", params={"task_id": 7811})).json()["deliveries"]
+    await user.open("/runs/7811")
+    await user.should_see(marker=f"raw-{delivery['id']}", retries=20)
+    user.find(marker=f"raw-{delivery['id']}").click()
+    await user.should_see(marker="raw-body-cut")
+    [shown] = user.find(marker="raw-body").elements
+    assert len(shown.content) < 30_000  # the start only (ui.code's content wraps it in a Markdown fence)
+    await user.should_see(f"GET /api/deliveries/{delivery['id']} have them all")

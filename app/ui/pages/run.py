@@ -234,6 +234,11 @@ async def _save_as_rule(round_id: int, tool_call_id: str) -> None:
     )
 
 
+RAW_SHOWN_CHARS = 20_000
+"""Characters of a stored body the run page's *raw* dialog draws: a body can be up to 1 MB, and highlighting it
+whole held the event loop (and every webhook) for seconds."""
+
+
 async def _show_delivery(delivery_id: int, host: ui.element) -> None:
     engine = get_runtime().engine
     delivery = await asyncio.to_thread(lambda: deliveries.get_delivery(engine=engine, delivery_id=delivery_id))
@@ -247,7 +252,12 @@ async def _show_delivery(delivery_id: int, host: ui.element) -> None:
             ui.label(delivery.message).classes("text-sm text-grey-8")
         ui.code(pretty_json(delivery.headers), language="json").classes("w-full text-xs")
         body = delivery.body if delivery.body is not None else f"(not UTF-8) base64: {delivery.body_base64}"
-        ui.code(body, language="json").classes("w-full text-xs")
+        ui.code(body[:RAW_SHOWN_CHARS], language="json").classes("w-full text-xs").mark("raw-body")
+        if len(body) > RAW_SHOWN_CHARS:
+            ui.label(
+                f"The first {RAW_SHOWN_CHARS:,} of {len(body):,} characters; the Deliveries page and "
+                f"GET /api/deliveries/{delivery.id} have them all."
+            ).classes("text-xs text-grey-7").mark("raw-body-cut")
         ui.button("Close", on_click=dialog.close).props("flat")
     dialog.open()
 
