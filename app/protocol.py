@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
@@ -290,3 +291,16 @@ class ErrorBody(BaseModel):
     @classmethod
     def of(cls, code: str, message: str) -> dict[str, Any]:
         return {"error": {"code": code, "message": message}}
+
+
+def deadline_seconds(expires_at: str | None) -> float | None:
+    """A round's ``expires_at`` (ISO 8601, contract "awaiting_tool_calls": ``2026-11-29T17:10:00Z``) as Unix
+    seconds. ``Z`` or an offset are honoured; a time without either is read as UTC, the platform's zone, so every
+    page and the fallback agree on it. ``None`` when absent or not a date."""
+    if not expires_at:
+        return None
+    try:
+        parsed = datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)).timestamp()

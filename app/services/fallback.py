@@ -27,7 +27,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from nicegui import background_tasks
 from sqlalchemy import Engine
@@ -39,7 +38,7 @@ from app.handlers.faults import Behaviour
 from app.handlers.run import CallAnswer, CallInput
 from app.handlers.threads import in_handler_thread
 from app.models import Draft, Handler, Round, Run, ToolCallRow
-from app.protocol import ToolResult
+from app.protocol import ToolResult, deadline_seconds
 from app.services.outbox import Outbox
 from app.services.rounds import submit_unwatched
 from app.states import HANDLER_DRAFT_MODES, AnswererKind, HandlerSet, RoundState
@@ -147,7 +146,7 @@ def plan_fallback(engine: Engine, round_id: int) -> FallbackPlan | None:
         row = session.get(Round, round_id)
         if row is None or row.state != RoundState.PENDING or not row.expires_at:
             return None
-        expires = _unix(row.expires_at)
+        expires = deadline_seconds(row.expires_at)
         run = session.get(Run, row.task_id)
         if expires is None or (run is not None and run.handler_set != HandlerSet.SAVED):
             return None
@@ -223,12 +222,3 @@ def _drafted_by(draft: Draft | None, handler: Handler) -> bool:
         and draft.answered_kind.value == handler.kind.value
         and draft.answered_version == handler.version
     )
-
-
-def _unix(expires_at: str) -> float | None:
-    """``expires_at`` (ISO 8601, ``Z`` or an offset) as Unix seconds; ``None`` when it does not parse."""
-    try:
-        parsed = datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed.timestamp() if parsed.tzinfo is not None else None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -20,6 +19,7 @@ from sqlmodel import col, select
 
 from app.db import read_session
 from app.models import Agent, Round, RoundPublic, Run, ToolCallRow, ToolResultRow
+from app.protocol import deadline_seconds
 
 BATCH = 500
 """Task ids per query (SQLite bounds a query's parameters)."""
@@ -60,12 +60,8 @@ def arrange_rounds(rounds: Iterable[RoundPublic], view: InboxView) -> list[Round
 
 def _deadline(expires_at: str | None) -> float:
     """``expires_at`` as Unix seconds; infinity when missing or not ISO-8601 (sorted last)."""
-    if not expires_at:
-        return float("inf")
-    try:
-        return datetime.fromisoformat(expires_at.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return float("inf")
+    seconds = deadline_seconds(expires_at)
+    return seconds if seconds is not None else float("inf")
 
 
 @dataclass

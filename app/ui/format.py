@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
 from typing import Any
+
+from app.protocol import deadline_seconds
 
 
 def clock(seconds: float | None) -> str:
@@ -58,10 +59,8 @@ def pretty_json(value: Any) -> str:
 
 def expiry(iso: str) -> str:
     """An ISO-8601 deadline as local ``HH:MM:SS``; the text as given when it does not parse."""
-    try:
-        return clock(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
-    except ValueError:
-        return iso
+    seconds = deadline_seconds(iso)
+    return clock(seconds) if seconds is not None else iso
 
 
 class JsonProblem(ValueError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from app.protocol import RunStatus, ToolCall, ToolResult, is_terminal
+from app.protocol import RunStatus, ToolCall, ToolResult, deadline_seconds, is_terminal
 from tests.builders import make_status
 
 
@@ -61,3 +61,20 @@ def test_tool_result_object_output_json_encoded():
 @pytest.mark.parametrize("status", ["completed", "failed", "cancelled", "expired"])
 def test_terminal_statuses(status: str):
     assert is_terminal(status)
+
+
+@pytest.mark.parametrize(
+    ("expires_at", "seconds"),
+    [
+        ("2026-11-29T17:10:00Z", 1795972200.0),
+        ("2026-11-29T18:10:00+01:00", 1795972200.0),
+        ("2026-11-29T17:10:00", 1795972200.0),  # no zone: the platform's UTC, not the console's local time
+        ("next tuesday", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_deadline_seconds_reads_expires_at_as_utc_unless_told(expires_at: str | None, seconds: float | None):
+    """One reading of ``expires_at`` for the card's countdown, the inbox order, the run page and the fallback: they
+    disagreed on a time without a zone (local time on the pages, ignored by the fallback)."""
+    assert deadline_seconds(expires_at) == seconds

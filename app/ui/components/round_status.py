@@ -11,11 +11,11 @@ import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from nicegui import ui
 
+from app.protocol import deadline_seconds
 from app.runtime import get_runtime
 from app.services import typed_drafts
 from app.services.typed_drafts import RoundPresence
@@ -35,16 +35,6 @@ keystroke), and at once when a field loses focus."""
 
 PRESENCE_REREAD = 5.0
 """Seconds after which a page reads presence again even if this process saved nothing (a safety net)."""
-
-
-def deadline(expires_at: str | None) -> float | None:
-    """``expires_at`` (ISO 8601, ``Z`` allowed) as Unix seconds; ``None`` when absent or not a date."""
-    if not expires_at:
-        return None
-    try:
-        return datetime.fromisoformat(expires_at.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def ago(seconds: float) -> str:
@@ -76,7 +66,7 @@ class RoundStatus:
     ) -> None:
         self.person = person
         self.expires_at = expires_at
-        self.deadline = deadline(expires_at)
+        self.deadline = deadline_seconds(expires_at)
         self.expired = False
         self.presence: RoundPresence | None = None
         with ui.row().classes("w-full items-center gap-3") as self.line:

@@ -2,13 +2,12 @@
 
 import asyncio
 import time
-from datetime import datetime
 
 from nicegui import ui
 
 from app.errors import NotFound, PlatformError, TooldeskError
 from app.models import RoundPublic, RunDetail
-from app.protocol import INT64_MAX, StartRun, is_terminal
+from app.protocol import INT64_MAX, StartRun, deadline_seconds, is_terminal
 from app.runtime import get_runtime
 from app.services import agents, deliveries, handler_store, runs
 from app.services import replay as run_replay
@@ -203,9 +202,8 @@ async def _run_again(detail: RunDetail) -> None:
 
 def _countdown(expires_at: str) -> None:
     """A live "expires in m:ss" for a pending round (this tab's own clock; nothing is fetched)."""
-    try:
-        deadline = datetime.fromisoformat(expires_at.replace("Z", "+00:00")).timestamp()
-    except ValueError:
+    deadline = deadline_seconds(expires_at)
+    if deadline is None:
         return
     label = ui.label("").classes("text-sm text-orange-9").mark("expires-in")
 
