@@ -27,12 +27,12 @@ async def skip_round(
 ) -> RoundPublic:
     """Answer every call of a pending round with ``is_error: true`` and ``reason`` (stripped) as its output.
 
-    Raises ``BadRequest`` (422) for an empty reason or one over ``MAX_REASON_CHARS``, ``NotFound`` for an
+    Raises ``BadRequest`` (422) for a reason with nothing visible in it or one over ``MAX_REASON_CHARS``, ``NotFound`` for an
     unknown round, and whatever ``submit_round`` raises (``RoundClosed`` 409 when it is not pending any more,
     ``PlatformError`` with the platform's words). The returned round is ``submitting`` while the outbox retries.
     """
     text = reason.strip()
-    if not text:
+    if not any(char.isprintable() and not char.isspace() for char in text):  # blank, NULs, zero-width spaces
         raise BadRequest("reason: say why the round is skipped; the model reads it as the tools' error")
     if len(text) > MAX_REASON_CHARS:
         raise BadRequest(f"reason: {len(text):,} characters; keep it under {MAX_REASON_CHARS:,}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from app.runtime import Runtime
 from tests.builders import TRIP, Console
 
@@ -22,10 +24,12 @@ async def test_skip_round_sends_reason_as_error_for_every_call(console: Console,
     }
 
 
-async def test_skip_round_blank_reason_refused_422(console: Console, runtime: Runtime):
+@pytest.mark.parametrize("reason", ["   ", "\u200b\u200b", "\x00", " \u2060\n"])
+async def test_skip_round_blank_reason_refused_422(console: Console, runtime: Runtime, reason: str):
+    """Nothing visible is no reason: the model would read an empty error (a zero-width space passed ``strip``)."""
     task_id = await console.start(TRIP)
     round_ = await console.pending_round(task_id)
-    refused = await console.post(f"/api/rounds/{round_['id']}/skip", json={"reason": "   "})
+    refused = await console.post(f"/api/rounds/{round_['id']}/skip", json={"reason": reason})
     assert refused.status_code == 422
     assert "say why the round is skipped" in refused.json()["error"]["message"]
     assert runtime.simulator is not None and runtime.simulator.received == []
