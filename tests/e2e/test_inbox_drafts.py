@@ -246,6 +246,7 @@ def test_typed_draft_survives_a_console_restart(plain_page: Page, own_console: O
     _result(card, call_id).fill("typed before the restart")
     _wait(lambda: _typed_output(own_console.database, round_["id"]), "the typed draft being saved")
 
+    page.goto("about:blank")  # else the tab reloads itself on reconnecting to the new console, racing our goto
     own_console.stop()
     own_console.start()
     open_path(page, "/")
