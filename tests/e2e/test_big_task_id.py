@@ -6,6 +6,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
+from tests.e2e.processes import wait_until
 from tests.e2e.support import Console, open_path
 
 BIG = 2**53 + 1  # 9007199254740993: a JS number reads it as 9007199254740992
@@ -15,7 +16,11 @@ def _run_with_task_id(server: Console, task_id: int) -> None:
     """A completed run with ``task_id``: a stored delivery replayed with an edited body (a console-made run,
     signed with the console's own secret; the embedded simulator never counts that high)."""
     started = server.start_run("Clock", {"1": "UTC"})
-    deliveries = server.http.get("/api/deliveries", params={"task_id": started}).json()["deliveries"]
+    # The run's first delivery arrives after the 202 that started it.
+    deliveries = wait_until(
+        lambda: server.http.get("/api/deliveries", params={"task_id": started}).json()["deliveries"],
+        f"a delivery for run {started}",
+    )
     body = {
         "agent_id": server.agent_id("Clock"),
         "task_id": task_id,
