@@ -29,6 +29,7 @@ from app.config import SIMULATOR_PREFIX, Settings, get_settings
 from app.console_lock import claim_database
 from app.errors import SettingsError, TooldeskError
 from app.guard import install_guard
+from app.pools import install_ui_pool
 from app.runtime import Runtime, build_runtime
 from app.services import agents, sign_in, users
 from app.services.reconcile import reconcile_runs
@@ -57,6 +58,7 @@ def build(settings: Settings) -> Runtime:
     nicegui_app.add_exception_handler(TooldeskError, tooldesk_error_handler)
     nicegui_app.add_exception_handler(RequestValidationError, validation_error_handler)
     nicegui_app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    nicegui_app.on_startup(install_ui_pool)  # before any page work: pages never queue behind other kinds of work
     nicegui_app.on_startup(lambda: background_tasks.create(_on_start(runtime), name="sync agents, reconcile runs"))
     nicegui_app.on_shutdown(runtime.aclose)
     return runtime
