@@ -1,46 +1,45 @@
-"""Webhook ingest throughput: the console's ``POST /webhooks/sudoiq`` against a bare baseline.
+"""Webhook ingest under load: the console's ``POST /webhooks/sudoiq`` against the bare floor, with ``wrk``.
 
-Run from the repository root::
+Run from the repository root (``make bench`` runs it among the others)::
 
-    .venv/bin/python bench/ingest.py [--requests 2000] [--concurrency 32] [--warmup 100]
+    .venv/bin/python bench/ingest.py [--quick] [--no-pin] [--keep]
 
-What it does:
+It starts the console the way ``make run`` does (``python -m app``, in a temporary folder with a throwaway SQLite
+file, ``TOOLDESK_WEBHOOK_SECRET`` set, ``TOOLDESK_AUTH=off`` on loopback) and the floor (``bench/baseline_app.py``
+under uvicorn: verify, one INSERT, commit, with WAL and ``synchronous=FULL``, the console's own durability). Load
+comes from ``wrk`` replaying deliveries signed beforehand (``bench/wrk_replay.py``, ``bench/replay.lua``): per
+task ``running`` -> ``awaiting_tool_calls`` with two tool calls -> ``running`` -> ``completed``, each delivery with
+its own ``webhook-id``. The four measures of issue 10, each one ``Row`` of ``measure(quick=...)``:
 
-1. starts the real console (``python -m app --port <free port>``) in a temporary
-   folder with its own SQLite file and a generated ``whsec_`` secret, and waits
-   until ``GET /signin`` answers 200;
-2. starts the baseline (``bench/baseline_app.py`` under uvicorn): verify the
-   signature, one SQLite INSERT (WAL, ``synchronous=FULL``), commit, answer 200;
-3. from this process (the servers are separate processes), sends signed
-   deliveries with ``httpx.AsyncClient`` over HTTP/1.1 at a fixed concurrency:
-   to the console (fresh process), the baseline, then the console again (the
-   same process, now warm and with the first run's rows in its database). Each
-   target first gets ``--warmup`` deliveries that are not measured;
-4. prints a Markdown table: req/s, p50/p99 latency, non-2xx answers, the server's
-   RSS after the run and the server CPU time per request;
-5. stops both servers (also on Ctrl-C or error) and removes the temporary folder
-   (``--keep`` leaves it, with the servers' logs and databases).
+1. **throughput**, 32 connections as fast as answers come: console and floor alternately in one run; the ratio
+   of their rates (goal >= 1.0), with req/s, p50/p99 and server CPU per delivery of each;
+2. **500 deliveries/s** for 30 s (quick: 5 s), 50 connections on a 2 ms schedule (closed loop: see
+   ``replay.lua``): p99 ack <= 15 ms and no answer other than 2xx;
+3. **overload**: 3x the throughput of (1) offered over 256 connections for 10 s (quick: 3 s), while a probe sends
+   one delivery every 100 ms and times its answer; then sequential deliveries until one is acked fast again:
+   the console must stay up, answer what it cannot take with 503 and ``Retry-After`` within 50 ms, and recover
+   within 1 s of the burst's end;
+4. **tabs**: the load of (1) without and with 10 headless Chromium tabs (Playwright) open on Inbox, Runs and
+   Overview: the figures must change by under 10 %.
 
-Every delivery has its own ``webhook-id`` and is signed just before it is sent.
-Per task there are four statuses with increasing ``sequence``: ``running`` (1),
-``awaiting_tool_calls`` with two tool calls (2), ``running`` (3), ``completed``
-(4); a task's later statuses are sent about 64 requests after its earlier ones,
-so at concurrency 32 they arrive mostly, not strictly, in order.
+With two CPUs or more, the servers run on the last CPU and wrk, the browser and the probes on the others
+(``taskset``), so the load generator and the browser's rendering do not take the servers' CPU time; ``--no-pin``
+leaves scheduling to the kernel. The names ``Server``, ``clean_env``, ``free_port``, ``PYTHON``, ``ROOT``,
+``WEBHOOK_PATH``, ``machine``, ``signed_headers`` and ``Delivery`` are imported by the other benchmarks.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import contextlib
-import importlib.util
 import json
 import math
 import os
 import platform
 import re
 import secrets
+import select
 import shutil
 import signal
 import socket
@@ -48,35 +47,57 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
-from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-# httpcore 1.0 runs `import sniffio` each time it sets up a pool lock; sniffio is not installed here,
-# so every attempt searched sys.path again (about 12 failed imports per request, a third of the load
-# generator's CPU in a profile). A None entry makes that import fail at once; httpcore then assumes asyncio.
-if importlib.util.find_spec("sniffio") is None:
-    sys.modules["sniffio"] = None  # type: ignore[assignment]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
 from standardwebhooks.webhooks import Webhook
+from table import Row, markdown
+from wrk_replay import Summary, WrkError, run_wrk, write_deliveries
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = Path(__file__).resolve().parent
 PYTHON = sys.executable
 WEBHOOK_PATH = "/webhooks/sudoiq"
-AGENT_ID = "5f0c6b2e-8a4d-4c1e-9a57-2b3f3c4d5e6f"
+AGENT_ID = "5f0c6b2e-8a4d-4c1e-9a57-2b3f3c4d5e6f"  # no handlers: every round stays pending in the inbox
 STAGES = 4  # statuses per task
 STAGGER = 16  # positions between a task's consecutive statuses (4 requests each)
 STARTUP_SECONDS = 60.0
 STOP_SECONDS = 10.0
-REQUEST_TIMEOUT = 30.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+PEAK_RATE = 8000  # deliveries/s a file is sized for when the load is not paced (the floor does ~3,000 on 2 cores)
+CHROMIUM = "/usr/bin/chromium"
+TAB_PATHS = ("/", "/runs", "/overview")  # Inbox, Runs, Overview
+
+
+@dataclass(frozen=True)
+class Mode:
+    throughput_seconds: int
+    throughput_rounds: int  # console and floor alternate this many times
+    warmup_seconds: int
+    sustained_seconds: int
+    overload_seconds: int
+    recovery_limit: float  # seconds after the burst the recovery probe keeps trying
+    tabs_seconds: int
+
+
+FULL = Mode(8, 2, 3, 30, 10, 30.0, 8)
+QUICK = Mode(2, 1, 1, 5, 3, 5.0, 2)
+CONNECTIONS = 32
+SUSTAINED_RATE = 500.0
+SUSTAINED_CONNECTIONS = 50
+OVERLOAD_FACTOR = 3.0
+OVERLOAD_CONNECTIONS = 256
+TABS = 10
 
 
 # --- the servers -------------------------------------------------------------------------------
@@ -98,6 +119,11 @@ def clean_env(**extra: str) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)
     return env
+
+
+def pinned(command: list[str], cpus: Sequence[int] | None) -> list[str]:
+    """``command`` run under ``taskset -c cpus`` (unchanged when ``cpus`` is empty)."""
+    return ["taskset", "-c", ",".join(map(str, cpus)), *command] if cpus else command
 
 
 @dataclass
@@ -191,7 +217,11 @@ class Delivery:
 
 @dataclass
 class Workload:
-    """Makes deliveries for fresh task ids: every call continues the numbering."""
+    """Makes deliveries for fresh task ids: every call continues the numbering.
+
+    Per task there are four statuses with increasing ``sequence``: ``running`` (1), ``awaiting_tool_calls`` with
+    two tool calls (2), ``running`` (3), ``completed`` (4); a task's later statuses come about 64 deliveries after
+    its earlier ones, so with 32 connections they arrive mostly, not strictly, in order."""
 
     next_task: int = 5_000_001
 
@@ -203,10 +233,11 @@ class Workload:
             ((index, stage) for index in range(tasks) for stage in range(STAGES)),
             key=lambda item: (item[0] + item[1] * STAGGER, item[1]),
         )
-        return [self._delivery(first + index, stage) for index, stage in order[:count]]
+        expires_at = (datetime.now(UTC) + timedelta(minutes=10)).isoformat(timespec="seconds")
+        return [self._delivery(first + index, stage, expires_at) for index, stage in order[:count]]
 
     @staticmethod
-    def _delivery(task_id: int, stage: int) -> Delivery:
+    def _delivery(task_id: int, stage: int, expires_at: str) -> Delivery:
         body: dict[str, Any] = {
             "agent_id": AGENT_ID,
             "task_id": task_id,
@@ -219,7 +250,7 @@ class Workload:
         }
         if stage == 1:
             body["round"] = 1
-            body["expires_at"] = (datetime.now(UTC) + timedelta(minutes=10)).isoformat(timespec="seconds")
+            body["expires_at"] = expires_at
             body["tool_calls"] = [
                 {"id": f"call_{task_id}_1", "name": "get_current_time", "arguments": {"timezone": "Europe/Berlin"}},
                 {
@@ -244,190 +275,454 @@ def signed_headers(webhook: Webhook, delivery: Delivery) -> dict[str, str]:
     }
 
 
-# --- the load ----------------------------------------------------------------------------------
+# --- the rig: both servers, the load and the probes ----------------------------------------------
 
 
 @dataclass
-class RunResult:
-    target: str
-    sent: int = 0
-    seconds: float = 0.0
-    latencies: list[float] = field(default_factory=list)
-    failures: Counter[str] = field(default_factory=Counter)
-    failure_samples: list[str] = field(default_factory=list)
-    verdicts: Counter[str] = field(default_factory=Counter)
-    timed_out: bool = False
-    rss_mib: float = float("nan")
-    server_cpu_seconds: float = 0.0
-    client_cpu_seconds: float = 0.0
+class Load:
+    """One wrk run against one server, with the server's CPU time over it."""
 
-    def percentile(self, p: float) -> float:
-        if not self.latencies:
-            return float("nan")
-        ordered = sorted(self.latencies)
-        return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)] * 1000
+    summary: Summary
+    server_cpu: float
+
+    @property
+    def cpu_ms(self) -> float:
+        """Server CPU per answered delivery, ms."""
+        return self.server_cpu * 1000 / self.summary.requests if self.summary.requests else float("nan")
+
+    def brief(self) -> str:
+        s = self.summary
+        return f"{s.rate:,.0f}/s, p50 {s.ms('p50'):.1f} ms, p99 {s.ms('p99'):.1f} ms, {self.cpu_ms:.2f} ms CPU/delivery"
 
 
-async def send_all(
-    clients: list[httpx.AsyncClient],
-    url: str,
-    deliveries: list[Delivery],
-    *,
-    webhook: Webhook,
-    concurrency: int,
-    deadline: float,
-    result: RunResult,
-) -> None:
-    """Send ``deliveries`` with ``concurrency`` workers spread over ``clients``; none starts after ``deadline``."""
-    queue = iter(deliveries)
+@dataclass
+class Rig:
+    workdir: Path
+    secret: str
+    server_cpus: list[int]
+    load_cpus: list[int]
+    console: Server | None = None
+    floor: Server | None = None
+    workload: Workload = field(default_factory=Workload)
+    files: int = 0
 
-    async def worker(client: httpx.AsyncClient) -> None:
-        for delivery in queue:
-            if time.monotonic() > deadline:
-                result.timed_out = True
-                return
-            headers = signed_headers(webhook, delivery)
-            started = time.perf_counter()
-            try:
-                response = await client.post(url, content=delivery.body, headers=headers)
-            except httpx.HTTPError as exc:
-                result.sent += 1
-                result.failures[type(exc).__name__] += 1
-                if len(result.failure_samples) < 5:
-                    result.failure_samples.append(f"{delivery.webhook_id}: {type(exc).__name__}: {exc}")
-                continue
-            result.latencies.append(time.perf_counter() - started)
-            result.sent += 1
-            if not 200 <= response.status_code < 300:
-                result.failures[f"HTTP {response.status_code}"] += 1
-                if len(result.failure_samples) < 5:
-                    result.failure_samples.append(
-                        f"{delivery.webhook_id}: HTTP {response.status_code} {response.text[:300]}"
-                    )
-                continue
-            try:
-                verdict = response.json().get("verdict", "ok")
-            except (ValueError, AttributeError):
-                verdict = "unreadable answer"
-            result.verdicts[str(verdict)] += 1
+    @classmethod
+    @contextlib.contextmanager
+    def running(cls, *, pin: bool, keep: bool) -> Iterator[Rig]:
+        """Both servers started and answering; stopped (and the folder removed unless ``keep``) on the way out."""
+        workdir = Path(tempfile.mkdtemp(prefix="tooldesk-bench-ingest-"))
+        secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+        cpus = sorted(os.sched_getaffinity(0))
+        server_cpus, load_cpus = (cpus[-1:], cpus[:-1]) if pin and len(cpus) >= 2 else ([], [])
+        rig = cls(workdir=workdir, secret=secret, server_cpus=server_cpus, load_cpus=load_cpus)
+        try:
+            rig._start()
+            yield rig
+        finally:
+            for server in (rig.console, rig.floor):
+                if server is not None:
+                    server.stop()
+            if keep:
+                print(f"logs and databases kept in {workdir}", file=sys.stderr)
+            else:
+                shutil.rmtree(workdir, ignore_errors=True)
 
-    await asyncio.gather(*(worker(clients[index % len(clients)]) for index in range(concurrency)))
+    def _start(self) -> None:
+        port = free_port()
+        self.console = Server.start(
+            "console",
+            pinned([PYTHON, "-m", "app", "--port", str(port)], self.server_cpus),
+            cwd=self.workdir,
+            env=clean_env(
+                TOOLDESK_DATABASE_URL=f"sqlite:///{self.workdir}/console.db",
+                TOOLDESK_WEBHOOK_SECRET=self.secret,
+                TOOLDESK_AUTH="off",
+                PYTHONPATH=str(ROOT),
+            ),
+            port=port,
+        )
+        port = free_port()
+        self.floor = Server.start(
+            "floor",
+            pinned(
+                [
+                    *(PYTHON, "-m", "uvicorn", "baseline_app:app", "--app-dir", str(BENCH_DIR)),
+                    *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
+                ],
+                self.server_cpus,
+            ),
+            cwd=self.workdir,
+            env=clean_env(BENCH_DATABASE=str(self.workdir / "floor.db"), BENCH_WEBHOOK_SECRET=self.secret),
+            port=port,
+        )
+        self.console.wait_ready("/api/runs?per_page=1", expect=200)
+        self.floor.wait_ready(WEBHOOK_PATH, expect=None)
 
+    @property
+    def pinning(self) -> str:
+        if not self.server_cpus:
+            return "not pinned"
+        return f"servers pinned to CPU {self.server_cpus[0]}, wrk, browser and probes to CPU {self.load_cpus[0]}"
 
-async def measure(
-    server: Server,
-    label: str,
-    workload: Workload,
-    *,
-    requests: int,
-    warmup: int,
-    concurrency: int,
-    clients: int,
-    secret: str,
-    time_limit: float,
-) -> RunResult:
-    """Warm up, then send ``requests`` deliveries to ``server`` and measure them."""
-    url = server.base_url + WEBHOOK_PATH
-    webhook = Webhook(secret)
-    per_client = math.ceil(concurrency / clients)  # together the pools hold at least `concurrency` connections
-    limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client)
-    timeout = httpx.Timeout(REQUEST_TIMEOUT)
-    async with contextlib.AsyncExitStack() as stack:
-        pool = [
-            await stack.enter_async_context(
-                httpx.AsyncClient(
-                    http1=True, http2=False, limits=limits, timeout=timeout, trust_env=False, verify=False
-                )
-            )
-            for _ in range(clients)
-        ]
-        if warmup:
-            scratch = RunResult(target=label + " (warm-up)")
-            await send_all(
-                pool,
-                url,
-                workload.make(warmup),
-                webhook=webhook,
-                concurrency=concurrency,
-                deadline=time.monotonic() + time_limit,
-                result=scratch,
-            )
-            if scratch.failures:
-                print(f"{label}: warm-up failures {dict(scratch.failures)}: {scratch.failure_samples}", file=sys.stderr)
-        deliveries = workload.make(requests)
-        result = RunResult(target=label)
-        cpu_before, client_before = server.cpu_seconds(), time.process_time()
+    def load(self, server: Server, *, connections: int, seconds: int, rate: float | None = None) -> Load:
+        """Sign a file of fresh deliveries (sized for ``rate``, or ``PEAK_RATE``) and replay it with wrk."""
+        self.files += 1
+        path = self.workdir / f"deliveries-{self.files}.tsv"
+        write_deliveries(path, self.workload.make(int((rate or PEAK_RATE) * seconds * 1.2) + 200), secret=self.secret)
+        threads = max(1, len(self.load_cpus))
+        before = server.cpu_seconds()
+        summary = run_wrk(
+            server.base_url + WEBHOOK_PATH,
+            path,
+            connections=connections,
+            seconds=seconds,
+            threads=threads,
+            rate=rate,
+            cpus=self.load_cpus,
+        )
+        cpu = server.cpu_seconds() - before
+        path.unlink(missing_ok=True)
+        return Load(summary=summary, server_cpu=cpu)
+
+    def probe(self, client: httpx.Client) -> tuple[int, float, bool]:
+        """One fresh delivery, signed now: (status or 0 for no answer, seconds to the answer, Retry-After sent)."""
+        assert self.console is not None
+        delivery = self.workload.make(1)[0]
+        headers = signed_headers(Webhook(self.secret), delivery)
         started = time.perf_counter()
-        await send_all(
-            pool,
-            url,
-            deliveries,
-            webhook=webhook,
-            concurrency=concurrency,
-            deadline=time.monotonic() + time_limit,
-            result=result,
+        try:
+            response = client.post(self.console.base_url + WEBHOOK_PATH, content=delivery.body, headers=headers)
+        except httpx.HTTPError:
+            return 0, time.perf_counter() - started, False
+        return response.status_code, time.perf_counter() - started, "retry-after" in response.headers
+
+
+# --- the measures --------------------------------------------------------------------------------
+
+
+@dataclass
+class Throughput:
+    console: list[Load]
+    floor: list[Load]
+
+    @staticmethod
+    def rate(loads: list[Load]) -> float:
+        return sum(x.summary.requests for x in loads) / sum(x.summary.seconds for x in loads)
+
+    @staticmethod
+    def brief(loads: list[Load]) -> str:
+        requests = sum(x.summary.requests for x in loads)
+        cpu = sum(x.server_cpu for x in loads) * 1000 / requests if requests else float("nan")
+        p50 = sum(x.summary.ms("p50") for x in loads) / len(loads)
+        p99 = sum(x.summary.ms("p99") for x in loads) / len(loads)
+        return f"{Throughput.rate(loads):,.0f}/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms, {cpu:.2f} ms CPU/delivery"
+
+
+def throughput(rig: Rig, mode: Mode) -> tuple[Row, float]:
+    """Console and floor alternately at 32 connections; the row and the console's rate (deliveries/s)."""
+    assert rig.console is not None and rig.floor is not None
+    for server in (rig.console, rig.floor):
+        rig.load(server, connections=CONNECTIONS, seconds=mode.warmup_seconds)
+    result = Throughput(console=[], floor=[])
+    for round_ in range(mode.throughput_rounds):
+        pairs = [(rig.floor, result.floor), (rig.console, result.console)]
+        for server, into in pairs if round_ % 2 == 0 else reversed(pairs):
+            into.append(rig.load(server, connections=CONNECTIONS, seconds=mode.throughput_seconds))
+    console_rate, floor_rate = Throughput.rate(result.console), Throughput.rate(result.floor)
+    ratio = console_rate / floor_rate if floor_rate else float("nan")
+    problems = _problems(result.console + result.floor)
+    row = Row(
+        measure=f"ingest throughput, {CONNECTIONS} connections, console ÷ floor",
+        goal="≥ 1.0 × floor",
+        measured=f"{ratio:.2f} × floor (console {Throughput.brief(result.console)}; "
+        f"floor {Throughput.brief(result.floor)})",
+        met=ratio >= 1.0 and not problems,
+        note=f"wrk, {mode.throughput_rounds}×{mode.throughput_seconds} s each side, alternating; floor = "
+        f"bench/baseline_app.py (verify, INSERT, commit; WAL, synchronous=FULL); {rig.pinning}" + problems,
+    )
+    return row, console_rate
+
+
+def sustained(rig: Rig, mode: Mode) -> Row:
+    """500 deliveries/s for ``mode.sustained_seconds`` over 50 connections on a schedule."""
+    assert rig.console is not None
+    load = rig.load(rig.console, connections=SUSTAINED_CONNECTIONS, seconds=mode.sustained_seconds, rate=SUSTAINED_RATE)
+    s = load.summary
+    bad = s.non2xx + s.socket_errors
+    kept_up = s.rate >= 0.98 * SUSTAINED_RATE
+    late = s.late / s.requests if s.requests else 0.0
+    return Row(
+        measure=f"{SUSTAINED_RATE:.0f} deliveries/s for {mode.sustained_seconds} s",
+        goal="p99 ack ≤ 15 ms, 0 non-2xx",
+        measured=f"p99 {s.ms('p99'):.1f} ms, p50 {s.ms('p50'):.1f} ms, max {s.ms('max'):.0f} ms; "
+        f"{s.rate:,.0f}/s answered; {s.non2xx} non-2xx, {s.socket_errors} without answer",
+        met=s.ms("p99") <= 15.0 and bad == 0 and kept_up,
+        note=f"closed loop on a schedule: {SUSTAINED_CONNECTIONS} connections share one slot every "
+        f"{1000 / SUSTAINED_RATE:.0f} ms (wrk delay()), at most {SUSTAINED_CONNECTIONS} in flight; "
+        f"{late:.0%} of requests went after their slot" + ("" if kept_up else " (it did not keep up)")
+        + f"; {load.cpu_ms:.2f} ms CPU/delivery; {rig.pinning}" + _problems([load]),
+    )  # fmt: skip
+
+
+def overload(rig: Rig, mode: Mode, capacity: float) -> Row:
+    """3x ``capacity`` offered for ``mode.overload_seconds``; 503 answers timed by a probe; recovery after it."""
+    assert rig.console is not None
+    offered = OVERLOAD_FACTOR * capacity
+    with httpx.Client(timeout=mode.recovery_limit + 1, trust_env=False) as client:
+        idle = sorted(rig.probe(client)[1] for _ in range(15))
+        fast = max(0.015, 3 * idle[len(idle) // 2])
+        samples: list[tuple[int, float, bool]] = []
+        stop = threading.Event()
+
+        def probe_during_burst() -> None:
+            with httpx.Client(timeout=30.0, trust_env=False) as own:
+                while not stop.wait(0.1):
+                    samples.append(rig.probe(own))
+
+        prober = threading.Thread(target=probe_during_burst, daemon=True)
+        prober.start()
+        try:
+            load = rig.load(
+                rig.console, connections=OVERLOAD_CONNECTIONS, seconds=mode.overload_seconds, rate=offered
+            )  # fmt: skip
+        finally:
+            stop.set()
+        burst_end = time.monotonic()
+        recovered: float | None = None
+        while time.monotonic() - burst_end < mode.recovery_limit:
+            status, seconds, _ = rig.probe(client)
+            if 200 <= status < 300 and seconds <= fast:
+                recovered = time.monotonic() - burst_end
+                break
+        prober.join(timeout=35)
+    s = load.summary
+    up = rig.console.process.poll() is None and recovered is not None
+    refused = s.statuses.get(503, 0)
+    others = {code: n for code, n in s.statuses.items() if not 200 <= code < 300 and code != 503}
+    probe_503 = sorted(sec for status, sec, _ in samples if status == 503)
+    probe_2xx = sorted(sec for status, sec, _ in samples if 200 <= status < 300)
+    if refused:
+        if probe_503:
+            p99 = probe_503[min(len(probe_503) - 1, math.ceil(0.99 * len(probe_503)) - 1)] * 1000
+            answer_time = f"503 answered in p99 {p99:.1f} ms ({len(probe_503)} probe samples)"
+        else:
+            p99 = s.ms("p99")
+            answer_time = f"the probe saw no 503; all answers p99 {p99:.1f} ms"
+        refusals = f"{refused:,} × 503 ({s.retry_after:,} with Retry-After), {answer_time}"
+        fast_refusals = p99 <= 50.0 and s.retry_after == refused
+    else:
+        refusals = (
+            f"no 503 seen: the console queued instead (answers p99 {s.ms('p99'):,.0f} ms, max {s.ms('max'):,.0f} ms)"
         )
-        result.seconds = time.perf_counter() - started
-        result.server_cpu_seconds = server.cpu_seconds() - cpu_before
-        result.client_cpu_seconds = time.process_time() - client_before
-    result.rss_mib = server.rss_mib()
-    return result
+        fast_refusals = False
+    recovery = f"recovered {recovered:.2f} s after the burst" if recovered is not None else (
+        f"not recovered {mode.recovery_limit:.0f} s after the burst"
+    )  # fmt: skip
+    return Row(
+        measure=f"overload, {OVERLOAD_FACTOR:.0f}× what it sustains, {mode.overload_seconds} s",
+        goal="stays up; 503 + Retry-After within 50 ms; recovers ≤ 1 s after",
+        measured=f"{'up' if up else 'DOWN'}; {refusals}; {recovery}; {s.rate:,.0f}/s answered of {offered:,.0f}/s "
+        f"offered, {s.errors['timeout']} timeouts"
+        + (f", other non-2xx {others}" if others else ""),
+        met=up and fast_refusals and recovered is not None and recovered <= 1.0,
+        note=f"offered = {OVERLOAD_FACTOR:.0f} × the throughput above; closed loop on a schedule, "
+        f"{OVERLOAD_CONNECTIONS} connections (wrk delay()); a probe sends one delivery every 100 ms during the burst "
+        f"({len(probe_2xx)} acked 2xx); recovered = the first fresh delivery acked within {fast * 1000:.0f} ms "
+        f"(3 × idle p50, at least 15 ms), sent one after another from the burst's end; {rig.pinning}",
+    )  # fmt: skip
 
 
-# --- reporting ---------------------------------------------------------------------------------
+def with_tabs(rig: Rig, mode: Mode) -> Row:
+    """The throughput load without tabs, with 10 tabs, and (full mode) without again; the change of the figures."""
+    assert rig.console is not None
+    console = rig.console
 
+    def run() -> Load:
+        return rig.load(console, connections=CONNECTIONS, seconds=mode.tabs_seconds)
 
-def table(results: list[RunResult], concurrency: int) -> str:
-    lines = [
-        "| target | requests | concurrency | req/s | p50 ms | p99 ms | non-2xx | RSS MiB | server CPU ms/req |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in results:
-        rate = r.sent / r.seconds if r.seconds else float("nan")
-        cpu = r.server_cpu_seconds * 1000 / r.sent if r.sent else float("nan")
-        lines.append(
-            f"| {r.target}{' (stopped at the time limit)' if r.timed_out else ''} | {r.sent} | {concurrency} | {rate:.0f} | {r.percentile(50):.1f} | {r.percentile(99):.1f}"
-            f" | {sum(r.failures.values())} | {r.rss_mib:.0f} | {cpu:.2f} |"
-        )
-    return "\n".join(lines)
-
-
-def machine() -> str:
-    cpus = len(os.sched_getaffinity(0))
-    model = "unknown CPU"
-    try:
-        match = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.MULTILINE)
-        model = match.group(1).strip() if match else model
-    except OSError:
-        pass
-    return (
-        f"Machine: nproc {cpus} ({model}), Python {platform.python_version()}, "
-        f"{platform.system()} {platform.release()}, SQLite {sqlite3.sqlite_version}; "
-        "load generator and both servers on the same host, over 127.0.0.1."
+    without = [run()]
+    with open_tabs(console.base_url, TABS, cpus=rig.load_cpus) as tabs:
+        loaded = run()
+        open_after = tabs.still_open()
+    if mode is FULL:
+        without.append(run())
+    base_rate = Throughput.rate(without)
+    base_p99 = sum(x.summary.ms("p99") for x in without) / len(without)
+    rate_change = loaded.summary.rate / base_rate - 1
+    p99_change = loaded.summary.ms("p99") / base_p99 - 1
+    return Row(
+        measure=f"ingest with {TABS} tabs open on Inbox, Runs and Overview",
+        goal="figures change < 10 %",
+        measured=f"req/s {rate_change:+.0%}, p99 {p99_change:+.0%} (without tabs {Throughput.brief(without)}; "
+        f"with tabs {loaded.brief()})",
+        met=rate_change > -0.10 and p99_change < 0.10 and open_after == TABS,
+        note=f"{CONNECTIONS} connections, {mode.tabs_seconds} s each, "
+        + ("without, with, without (the mean of both without)" if mode is FULL else "without, then with")
+        + f"; headless Chromium (Playwright), {open_after}/{TABS} tabs still open after the load; {rig.pinning}"
+        + _problems([*without, loaded]),
     )
 
 
-def stored_counts(path: Path, query: str) -> str:
-    """Rows in a server's database after it stopped (read-only)."""
-    if not path.exists():
-        return "no database"
+def _problems(loads: list[Load]) -> str:
+    """A note on answers other than 2xx, requests without answer, or deliveries repeated (empty: none)."""
+    non2xx = sum(x.summary.non2xx for x in loads)
+    lost = sum(x.summary.socket_errors for x in loads)
+    repeated = sum(x.summary.exhausted for x in loads)
+    parts = [f"{non2xx} non-2xx" if non2xx else "", f"{lost} without answer" if lost else ""]
+    parts.append(f"ran out of pre-signed deliveries {repeated} times (repeats)" if repeated else "")
+    found = [part for part in parts if part]
+    return "; ATTENTION: " + ", ".join(found) if found else ""
+
+
+# --- the tabs -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Tabs:
+    process: subprocess.Popen[str]
+
+    def still_open(self) -> int:
+        """Ask the browser process how many tabs are still open and attached to a page."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write("count\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        return int(json.loads(line)["open"]) if line.strip() else 0
+
+
+@contextlib.contextmanager
+def open_tabs(url: str, count: int, *, cpus: Sequence[int]) -> Iterator[Tabs]:
+    """A process (``--hold-tabs``) with ``count`` Chromium tabs on Inbox, Runs and Overview, ready once yielded;
+    the browser runs on ``cpus`` (all: empty) once its tabs have loaded."""
+    cpu_list = ",".join(map(str, cpus))
+    process = subprocess.Popen(
+        [PYTHON, str(Path(__file__).resolve()), "--hold-tabs", url, "--tabs", str(count), "--cpus", cpu_list],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+    )
+    assert process.stdout is not None and process.stdin is not None
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
-            rows = connection.execute(query).fetchall()
-    except sqlite3.Error as exc:
-        return f"unreadable ({exc})"
-    return ", ".join(f"{key}: {value}" for key, value in rows)
+        ready = _readline(process, timeout=150.0)
+        if ready.strip() != "ready":
+            raise RuntimeError(f"the browser did not open its tabs (it said {ready!r}; exit {process.poll()})")
+        yield Tabs(process)
+    finally:
+        with contextlib.suppress(OSError):
+            process.stdin.close()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
-def log_problems(server: Server) -> list[str]:
+def _readline(process: subprocess.Popen[str], *, timeout: float) -> str:
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    return process.stdout.readline() if ready else ""
+
+
+def hold_tabs(url: str, count: int, *, cpus: Sequence[int]) -> None:
+    """The ``--hold-tabs`` process: open the tabs, pin the browser to ``cpus``, say ``ready``, answer each line on
+    stdin with ``{"open": n}``, close at EOF.
+
+    The tabs load in parallel on every CPU (faster on a busy machine); once they show the console's frame, every
+    thread of every browser process is moved to ``cpus``. Waiting on stdin it keeps calling into Playwright, so
+    the browser's events keep flowing to this process."""
+    from playwright.sync_api import sync_playwright
+
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+    args += ["--disable-background-timer-throttling", "--disable-renderer-backgrounding"]  # every tab stays live
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+        context = browser.new_context()
+        pages = [context.new_page() for _ in range(count)]
+        for index, page in enumerate(pages):
+            page.goto(url + TAB_PATHS[index % len(TAB_PATHS)], wait_until="commit", timeout=120_000)
+        for page in pages:
+            page.get_by_text("Overview").first.wait_for(timeout=120_000)  # the frame's header has rendered
+        if cpus:
+            _pin_descendants(os.getpid(), cpus)
+        print("ready", flush=True)
+        while True:
+            pages[0].wait_for_timeout(200)
+            if not select.select([sys.stdin], [], [], 0)[0]:
+                continue
+            line = sys.stdin.readline()
+            if not line:
+                break
+            alive = sum(1 for page in pages if not page.is_closed() and page.evaluate("document.body !== null"))
+            print(json.dumps({"open": alive}), flush=True)
+        browser.close()
+
+
+def _pin_descendants(root: int, cpus: Sequence[int]) -> None:
+    """Move every thread of ``root``'s descendant processes (and of ``root``) to ``cpus``."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    family, grew = {root}, True
+    while grew:
+        grown = family | {pid for pid, parent in parents.items() if parent in family}
+        grew, family = grown != family, grown
+    for pid in family:
+        for task in Path(f"/proc/{pid}/task").glob("[0-9]*"):
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(int(task.name), cpus)
+
+
+# --- the module's entry points --------------------------------------------------------------------
+
+
+def measure(*, quick: bool, pin: bool = True, keep: bool = False) -> list[Row]:
+    """The four ingest rows of the benchmark table (issue 10). A measure that fails is a row with ``met=None``
+    and the error; a rig that does not start makes all four such rows."""
+    mode = QUICK if quick else FULL
+    names = ("ingest throughput", "500 deliveries/s", "overload", f"ingest with {TABS} tabs")
+    rows: list[Row] = []
     try:
-        text = server.log_path.read_text(errors="replace")
-    except OSError:
-        return []
-    return [line for line in text.splitlines() if re.search(r"Traceback|ERROR|Error|Exception|WARNING", line)]
+        with Rig.running(pin=pin, keep=keep) as rig:
+            capacity = SUSTAINED_RATE
+            row, capacity = _guarded(names[0], lambda: throughput(rig, mode), fallback=(None, capacity))
+            rows.append(row)
+            rows.append(_guarded(names[1], lambda: (sustained(rig, mode), None))[0])
+            rows.append(_guarded(names[2], lambda: (overload(rig, mode, capacity), None))[0])
+            rows.append(_guarded(names[3], lambda: (with_tabs(rig, mode), None))[0])
+    except Exception as exc:  # the servers did not start: every row says why
+        traceback.print_exc()
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        return [*rows, *(Row(name, "", "", None, reason) for name in names[len(rows) :])]
+    return rows
 
 
-# --- main --------------------------------------------------------------------------------------
+def _guarded(name: str, run: Callable[[], tuple[Row, Any]], fallback: Any = (None, None)) -> tuple[Row, Any]:
+    try:
+        return run()
+    except (WrkError, RuntimeError, OSError, subprocess.SubprocessError, httpx.HTTPError, ValueError) as exc:
+        traceback.print_exc()
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        return Row(name, "", "", None, reason), fallback[1]
+
+
+def machine() -> str:
+    """One line: CPUs this process may use, CPU model, RAM, kernel, Python, SQLite."""
+    cpus = len(os.sched_getaffinity(0))
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        match = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.MULTILINE)
+        model = match.group(1).strip() if match else model
+    ram = "unknown RAM"
+    with contextlib.suppress(OSError):
+        match = re.search(r"^MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text(), re.MULTILINE)
+        ram = f"{int(match.group(1)) / 1024**2:.1f} GiB RAM" if match else ram
+    return (
+        f"Machine: {cpus} CPUs ({model}), {ram}, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}; "
+        "load generators and servers on the same host, over 127.0.0.1."
+    )
 
 
 def _terminate(_signum: int, _frame: FrameType | None) -> None:
@@ -436,129 +731,22 @@ def _terminate(_signum: int, _frame: FrameType | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--requests", type=int, default=2000, help="measured deliveries per target (default 2000)")
-    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight (default 32)")
-    parser.add_argument("--warmup", type=int, default=100, help="unmeasured deliveries per target first (default 100)")
-    parser.add_argument(
-        "--clients",
-        type=int,
-        default=0,
-        help="httpx.AsyncClient instances sharing the workers, each with a pool of concurrency/clients connections"
-        " (default: one per worker; 1 = a single shared pool, which costs the load generator far more CPU)",
-    )
-    parser.add_argument("--time-limit", type=float, default=120.0, help="seconds per measured run before giving up")
+    parser.add_argument("--quick", action="store_true", help="short runs (make bench-quick)")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin servers and load to separate CPUs")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, databases)")
+    parser.add_argument("--hold-tabs", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--tabs", type=int, default=TABS, help=argparse.SUPPRESS)
+    parser.add_argument("--cpus", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.requests < 1 or args.concurrency < 1 or args.warmup < 0:
-        parser.error("--requests and --concurrency must be at least 1, --warmup at least 0")
-    clients = args.clients or args.concurrency
-    if not 1 <= clients <= args.concurrency:
-        parser.error("--clients must be between 1 and --concurrency")
-
+    if args.hold_tabs:
+        hold_tabs(args.hold_tabs, args.tabs, cpus=[int(cpu) for cpu in args.cpus.split(",") if cpu])
+        return 0
     signal.signal(signal.SIGTERM, _terminate)
-    workdir = Path(tempfile.mkdtemp(prefix="tooldesk-bench-"))
-    secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-    servers: list[Server] = []
-    results: list[RunResult] = []
-    failed = False
-    try:
-        port = free_port()
-        console = Server.start(
-            "console",
-            [PYTHON, "-m", "app", "--port", str(port)],
-            cwd=workdir,
-            env=clean_env(
-                TOOLDESK_DATABASE_URL=f"sqlite:///{workdir}/bench.db",
-                TOOLDESK_WEBHOOK_SECRET=secret,
-                PYTHONPATH=str(ROOT),
-            ),
-            port=port,
-        )
-        servers.append(console)
-        port = free_port()
-        baseline = Server.start(
-            "baseline",
-            [
-                *(PYTHON, "-m", "uvicorn", "baseline_app:app", "--app-dir", str(BENCH_DIR)),
-                *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
-            ],
-            cwd=workdir,
-            env=clean_env(BENCH_DATABASE=str(workdir / "baseline.db"), BENCH_WEBHOOK_SECRET=secret),
-            port=port,
-        )
-        servers.append(baseline)
-        console.wait_ready("/signin", expect=200)  # open without signing in
-        baseline.wait_ready(WEBHOOK_PATH, expect=None)
-        print(f"console pid {console.process.pid} started, RSS {console.rss_mib():.0f} MiB", file=sys.stderr)
-
-        workload = Workload()
-        plan = [(console, "console"), (baseline, "baseline"), (console, "console (warm)")]
-        for server, label in plan:
-            print(f"{label}: {args.warmup} warm-up + {args.requests} measured deliveries ...", file=sys.stderr)
-            result = asyncio.run(
-                measure(
-                    server,
-                    label,
-                    workload,
-                    requests=args.requests,
-                    warmup=args.warmup,
-                    concurrency=args.concurrency,
-                    clients=clients,
-                    secret=secret,
-                    time_limit=args.time_limit,
-                )
-            )
-            results.append(result)
-            rate = result.sent / result.seconds if result.seconds else 0.0
-            print(
-                f"  {result.sent} in {result.seconds:.1f} s ({rate:.0f} req/s); verdicts {dict(result.verdicts)};"
-                f" load generator CPU {result.client_cpu_seconds * 1000 / max(result.sent, 1):.2f} ms/req",
-                file=sys.stderr,
-            )
-            if result.timed_out:
-                failed = True
-                print(f"  {label}: stopped at the {args.time_limit:.0f} s limit", file=sys.stderr)
-            if result.failures:
-                failed = True
-                print(f"  {label}: NON-2xx {dict(result.failures)}", file=sys.stderr)
-                for sample in result.failure_samples:
-                    print(f"    {sample}", file=sys.stderr)
-    except KeyboardInterrupt:
-        print("interrupted: stopping the servers", file=sys.stderr)
-        failed = True
-    except Exception:
-        failed = True
-        traceback.print_exc()
-    finally:
-        for server in reversed(servers):
-            server.stop()
-
-    if results:
-        sys.stderr.flush()
-        print()
-        print(table(results, args.concurrency))
-        print()
-        print(machine())
-        print()
-        print(
-            "Console deliveries stored:",
-            stored_counts(workdir / "bench.db", "SELECT verdict, count(*) FROM delivery GROUP BY verdict ORDER BY 1"),
-        )
-        print(
-            "Baseline deliveries stored:",
-            stored_counts(workdir / "baseline.db", "SELECT 'rows', count(*) FROM delivery"),
-        )
-    for server in servers:
-        problems = log_problems(server)
-        if problems:
-            print(f"\n{server.name} log: {len(problems)} line(s) with errors or warnings, first ones:")
-            for line in problems[:10]:
-                print(f"    {line}")
-    if args.keep or failed:
-        print(f"\nLogs and databases kept in {workdir}", file=sys.stderr)
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
-    return 1 if failed else 0
+    rows = measure(quick=args.quick, pin=not args.no_pin, keep=args.keep)
+    print(markdown(rows))
+    print()
+    print(machine())
+    return 0
 
 
 if __name__ == "__main__":
