@@ -74,7 +74,7 @@ STAGGER = 16  # positions between a task's consecutive statuses (4 requests each
 STARTUP_SECONDS = 60.0
 STOP_SECONDS = 10.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-PEAK_RATE = 8000  # deliveries/s a file is sized for when the load is not paced (the floor does ~3,000 on 2 cores)
+WARMUP_RATE = 3000  # deliveries/s the warm-up's file holds (repeats past it are duplicates: fine for a warm-up)
 CHROMIUM = "/usr/bin/chromium"
 TAB_PATHS = ("/", "/runs", "/overview")  # Inbox, Runs, Overview
 
@@ -305,20 +305,26 @@ class Rig:
     floor: Server | None = None
     workload: Workload = field(default_factory=Workload)
     files: int = 0
+    peaks: dict[str, float] = field(default_factory=dict)  # server name -> best unpaced rate so far, deliveries/s
+    tabs: Tabs | None = None
+    tabs_error: str = ""  # why the browser did not start
 
     @classmethod
     @contextlib.contextmanager
-    def running(cls, *, pin: bool, keep: bool) -> Iterator[Rig]:
-        """Both servers started and answering; stopped (and the folder removed unless ``keep``) on the way out."""
+    def running(cls, *, pin: bool, keep: bool, with_tabs: bool) -> Iterator[Rig]:
+        """Both servers started and answering (and with ``with_tabs`` a browser launched with blank tabs, ``tabs``);
+        stopped (and the folder removed unless ``keep``) on the way out."""
         workdir = Path(tempfile.mkdtemp(prefix="tooldesk-bench-ingest-"))
         secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
         cpus = sorted(os.sched_getaffinity(0))
         server_cpus, load_cpus = (cpus[-1:], cpus[:-1]) if pin and len(cpus) >= 2 else ([], [])
         rig = cls(workdir=workdir, secret=secret, server_cpus=server_cpus, load_cpus=load_cpus)
         try:
-            rig._start()
+            rig._start(with_tabs=with_tabs)
             yield rig
         finally:
+            if rig.tabs is not None:
+                rig.tabs.close()
             for server in (rig.console, rig.floor):
                 if server is not None:
                     server.stop()
@@ -327,7 +333,7 @@ class Rig:
             else:
                 shutil.rmtree(workdir, ignore_errors=True)
 
-    def _start(self) -> None:
+    def _start(self, *, with_tabs: bool) -> None:
         port = free_port()
         self.console = Server.start(
             "console",
@@ -355,8 +361,15 @@ class Rig:
             env=clean_env(BENCH_DATABASE=str(self.workdir / "floor.db"), BENCH_WEBHOOK_SECRET=self.secret),
             port=port,
         )
+        if with_tabs:  # the browser starts while the servers do, on the load's CPUs: no measure pays for it
+            self.tabs = Tabs.launch(self.console.base_url, TABS, cpus=self.load_cpus)
         self.console.wait_ready("/api/runs?per_page=1", expect=200)
         self.floor.wait_ready(WEBHOOK_PATH, expect=None)
+        if self.tabs is not None:
+            try:
+                self.tabs.wait_launched(timeout=STARTUP_SECONDS)
+            except RuntimeError as exc:  # only the tabs' measure needs the browser: it reports this
+                self.tabs_error = str(exc)
 
     @property
     def pinning(self) -> str:
@@ -364,11 +377,15 @@ class Rig:
             return "not pinned"
         return f"servers pinned to CPU {self.server_cpus[0]}, wrk, browser and probes to CPU {self.load_cpus[0]}"
 
-    def load(self, server: Server, *, connections: int, seconds: int, rate: float | None = None) -> Load:
-        """Sign a file of fresh deliveries (sized for ``rate``, or ``PEAK_RATE``) and replay it with wrk."""
+    def load(
+        self, server: Server, *, connections: int, seconds: int, rate: float | None = None, peak: float | None = None
+    ) -> Load:
+        """Sign a file of fresh deliveries and replay it with wrk. The file holds ``seconds`` of ``rate``, or of
+        2.5x ``peak`` (the rate this server reached before; ``WARMUP_RATE`` when unknown) when not paced."""
         self.files += 1
         path = self.workdir / f"deliveries-{self.files}.tsv"
-        write_deliveries(path, self.workload.make(int((rate or PEAK_RATE) * seconds * 1.2) + 200), secret=self.secret)
+        per_second = rate or 2.5 * (peak or self.peaks.get(server.name, WARMUP_RATE / 2.5))
+        write_deliveries(path, self.workload.make(int(per_second * seconds * 1.2) + 200), secret=self.secret)
         threads = max(1, len(self.load_cpus))
         before = server.cpu_seconds()
         summary = run_wrk(
@@ -382,6 +399,8 @@ class Rig:
         )
         cpu = server.cpu_seconds() - before
         path.unlink(missing_ok=True)
+        if not rate:
+            self.peaks[server.name] = max(self.peaks.get(server.name, 0.0), summary.rate)
         return Load(summary=summary, server_cpu=cpu)
 
     def probe(self, client: httpx.Client) -> tuple[int, float, bool]:
@@ -532,18 +551,21 @@ def overload(rig: Rig, mode: Mode, capacity: float) -> Row:
     )  # fmt: skip
 
 
-def with_tabs(rig: Rig, mode: Mode) -> Row:
-    """The throughput load without tabs, with 10 tabs, and (full mode) without again; the change of the figures."""
+def with_tabs(rig: Rig, mode: Mode, tabs: Tabs) -> Row:
+    """The throughput load without tabs, with ``tabs`` open, and (full mode) without again; how the figures change."""
     assert rig.console is not None
     console = rig.console
 
     def run() -> Load:
         return rig.load(console, connections=CONNECTIONS, seconds=mode.tabs_seconds)
 
+    if rig.tabs_error:
+        raise RuntimeError(rig.tabs_error)
     without = [run()]
-    with open_tabs(console.base_url, TABS, cpus=rig.load_cpus) as tabs:
-        loaded = run()
-        open_after = tabs.still_open()
+    tabs.open(timeout=min(150.0, _seconds_left() - mode.tabs_seconds - 5))
+    loaded = run()
+    open_after = tabs.still_open()
+    tabs.close()
     if mode is FULL:
         without.append(run())
     base_rate = Throughput.rate(without)
@@ -551,14 +573,15 @@ def with_tabs(rig: Rig, mode: Mode) -> Row:
     rate_change = loaded.summary.rate / base_rate - 1
     p99_change = loaded.summary.ms("p99") / base_p99 - 1
     return Row(
-        measure=f"ingest with {TABS} tabs open on Inbox, Runs and Overview",
+        measure=f"ingest with {tabs.count} tabs open on Inbox, Runs and Overview",
         goal="figures change < 10 %",
         measured=f"req/s {rate_change:+.0%}, p99 {p99_change:+.0%} (without tabs {Throughput.brief(without)}; "
         f"with tabs {loaded.brief()})",
-        met=rate_change > -0.10 and p99_change < 0.10 and open_after == TABS,
+        met=rate_change > -0.10 and p99_change < 0.10 and open_after == tabs.count,
         note=f"{CONNECTIONS} connections, {mode.tabs_seconds} s each, "
         + ("without, with, without (the mean of both without)" if mode is FULL else "without, then with")
-        + f"; headless Chromium (Playwright), {open_after}/{TABS} tabs still open after the load; {rig.pinning}"
+        + f"; headless Chromium (Playwright), {open_after}/{tabs.count} tabs still open after the load; "
+        + (f"{rig.pinning}, the browser too once its tabs had loaded" if rig.server_cpus else rig.pinning)
         + _problems([*without, loaded]),
     )
 
@@ -579,57 +602,75 @@ def _problems(loads: list[Load]) -> str:
 
 @dataclass
 class Tabs:
+    """A process (``--hold-tabs``) holding a headless Chromium with ``count`` blank tabs, launched ahead of time so
+    its start-up is not paid for inside a measure; ``open`` loads the console's pages into them."""
+
     process: subprocess.Popen[str]
+    count: int
+
+    @classmethod
+    def launch(cls, url: str, count: int, *, cpus: Sequence[int]) -> Tabs:
+        """Start the process; the browser runs on ``cpus`` (empty: any) once the tabs have loaded."""
+        command = [PYTHON, str(Path(__file__).resolve()), "--hold-tabs", url, "--tabs", str(count)]
+        command += ["--cpus", ",".join(map(str, cpus))]
+        process = subprocess.Popen(
+            pinned(command, cpus), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=clean_env()
+        )
+        return cls(process=process, count=count)
+
+    def wait_launched(self, *, timeout: float) -> None:
+        """Return once the browser runs with its blank tabs; ``RuntimeError`` when not within ``timeout`` s."""
+        said = self._readline(time.monotonic() + timeout)
+        if said != "launched":
+            raise RuntimeError(f"the browser did not start within {timeout:.0f} s (it said {said!r})")
+
+    def open(self, *, timeout: float) -> None:
+        """Load Inbox, Runs and Overview into the tabs; return once every tab shows the console's frame.
+
+        Raises ``RuntimeError`` when the tabs did not load within ``timeout`` s."""
+        self._say("open")
+        said = self._readline(time.monotonic() + timeout)
+        if said != "ready":
+            raise RuntimeError(
+                f"the browser's tabs did not load within {timeout:.0f} s (it said {said!r}; exit {self.process.poll()})"
+            )
 
     def still_open(self) -> int:
-        """Ask the browser process how many tabs are still open and attached to a page."""
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write("count\n")
-        self.process.stdin.flush()
-        line = self.process.stdout.readline()
-        return int(json.loads(line)["open"]) if line.strip() else 0
+        """How many tabs are still open with a page in them."""
+        self._say("count")
+        said = self._readline(time.monotonic() + 30)
+        return int(json.loads(said)["open"]) if said.startswith("{") else 0
 
-
-@contextlib.contextmanager
-def open_tabs(url: str, count: int, *, cpus: Sequence[int]) -> Iterator[Tabs]:
-    """A process (``--hold-tabs``) with ``count`` Chromium tabs on Inbox, Runs and Overview, ready once yielded;
-    the browser runs on ``cpus`` (all: empty) once its tabs have loaded."""
-    cpu_list = ",".join(map(str, cpus))
-    process = subprocess.Popen(
-        [PYTHON, str(Path(__file__).resolve()), "--hold-tabs", url, "--tabs", str(count), "--cpus", cpu_list],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env=clean_env(),
-    )
-    assert process.stdout is not None and process.stdin is not None
-    try:
-        ready = _readline(process, timeout=150.0)
-        if ready.strip() != "ready":
-            raise RuntimeError(f"the browser did not open its tabs (it said {ready!r}; exit {process.poll()})")
-        yield Tabs(process)
-    finally:
-        with contextlib.suppress(OSError):
-            process.stdin.close()
+    def close(self) -> None:
+        """Close the browser (end of stdin), kill it if it does not go within 30 s."""
+        if self.process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
         try:
-            process.wait(timeout=30)
+            self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            self.process.kill()
+            self.process.wait()
 
+    def _say(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
 
-def _readline(process: subprocess.Popen[str], *, timeout: float) -> str:
-    assert process.stdout is not None
-    ready, _, _ = select.select([process.stdout], [], [], timeout)
-    return process.stdout.readline() if ready else ""
+    def _readline(self, deadline: float) -> str:
+        assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], max(0.0, deadline - time.monotonic()))
+        return self.process.stdout.readline().strip() if ready else ""
 
 
 def hold_tabs(url: str, count: int, *, cpus: Sequence[int]) -> None:
-    """The ``--hold-tabs`` process: open the tabs, pin the browser to ``cpus``, say ``ready``, answer each line on
-    stdin with ``{"open": n}``, close at EOF.
+    """The ``--hold-tabs`` process: launch the browser with ``count`` blank tabs, say ``launched``; on ``open`` load
+    the pages, pin the browser to ``cpus``, say ``ready``; answer each further line with ``{"open": n}``; close at
+    the end of stdin.
 
-    The tabs load in parallel on every CPU (faster on a busy machine); once they show the console's frame, every
-    thread of every browser process is moved to ``cpus``. Waiting on stdin it keeps calling into Playwright, so
+    The browser starts on ``cpus`` (its process is started under ``taskset``); the tabs load in parallel on every
+    CPU (faster on a busy machine); once they show the console's frame, every thread of every browser process is
+    moved back to ``cpus``. Waiting on stdin it keeps calling into Playwright, so
     the browser's events keep flowing to this process."""
     from playwright.sync_api import sync_playwright
 
@@ -639,6 +680,12 @@ def hold_tabs(url: str, count: int, *, cpus: Sequence[int]) -> None:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
         context = browser.new_context()
         pages = [context.new_page() for _ in range(count)]
+        print("launched", flush=True)
+        if sys.stdin.readline().strip() != "open":
+            browser.close()
+            return
+        if cpus:  # launched on the load's CPUs; the pages load faster on all of them
+            _pin_descendants(os.getpid(), sorted(os.sched_getaffinity(0) | set(range(os.cpu_count() or 1))))
         for index, page in enumerate(pages):
             page.goto(url + TAB_PATHS[index % len(TAB_PATHS)], wait_until="commit", timeout=120_000)
         for page in pages:
@@ -678,19 +725,37 @@ def _pin_descendants(root: int, cpus: Sequence[int]) -> None:
 
 
 def measure(*, quick: bool, pin: bool = True, keep: bool = False) -> list[Row]:
-    """The four ingest rows of the benchmark table (issue 10). A measure that fails is a row with ``met=None``
-    and the error; a rig that does not start makes all four such rows."""
+    """The four ingest rows of the benchmark table (issue 10). A measure that fails, or that would not fit in the
+    time ``BENCH_DEADLINE`` leaves (``make bench-quick`` sets it), is a row with ``met=None`` and the reason; a rig
+    that does not start makes all four such rows."""
     mode = QUICK if quick else FULL
     names = ("ingest throughput", "500 deliveries/s", "overload", f"ingest with {TABS} tabs")
+    needs = (  # seconds each measure takes at most, about (the tabs: a loaded machine opens 10 tabs slowly)
+        2 * mode.warmup_seconds + 2 * mode.throughput_rounds * mode.throughput_seconds + 8,
+        mode.sustained_seconds + 4,
+        mode.overload_seconds + mode.recovery_limit + 6,
+        3 * mode.tabs_seconds + 8,
+    )
     rows: list[Row] = []
     try:
-        with Rig.running(pin=pin, keep=keep) as rig:
+        with Rig.running(pin=pin, keep=keep, with_tabs=True) as rig:
+            assert rig.tabs is not None
+            tabs = rig.tabs
             capacity = SUSTAINED_RATE
-            row, capacity = _guarded(names[0], lambda: throughput(rig, mode), fallback=(None, capacity))
-            rows.append(row)
-            rows.append(_guarded(names[1], lambda: (sustained(rig, mode), None))[0])
-            rows.append(_guarded(names[2], lambda: (overload(rig, mode, capacity), None))[0])
-            rows.append(_guarded(names[3], lambda: (with_tabs(rig, mode), None))[0])
+            steps: list[Callable[[], tuple[Row, Any]]] = [
+                lambda: throughput(rig, mode),
+                lambda: (sustained(rig, mode), capacity),
+                lambda: (overload(rig, mode, capacity), capacity),
+                lambda: (with_tabs(rig, mode, tabs), capacity),
+            ]
+            for name, need, step in zip(names, needs, steps, strict=True):
+                left = _seconds_left()
+                if left < need:
+                    reason = f"skipped: {left:.0f} s of the time budget left, it needs about {need:.0f} s"
+                    rows.append(Row(name, "", "", None, reason))
+                    continue
+                row, capacity = _guarded(name, step, fallback=capacity)
+                rows.append(row)
     except Exception as exc:  # the servers did not start: every row says why
         traceback.print_exc()
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
@@ -698,13 +763,23 @@ def measure(*, quick: bool, pin: bool = True, keep: bool = False) -> list[Row]:
     return rows
 
 
-def _guarded(name: str, run: Callable[[], tuple[Row, Any]], fallback: Any = (None, None)) -> tuple[Row, Any]:
+def _seconds_left() -> float:
+    """Seconds until ``BENCH_DEADLINE`` (Unix time, set by ``bench/run_all.py`` in quick mode); inf without it."""
+    deadline = os.environ.get("BENCH_DEADLINE")
+    return float(deadline) - time.time() if deadline else math.inf
+
+
+def _guarded(name: str, run: Callable[[], tuple[Row, Any]], *, fallback: Any) -> tuple[Row, Any]:
+    """``run()``, or a ``met=None`` row with the error and ``fallback`` when it raises."""
+    started = time.monotonic()
     try:
-        return run()
+        result = run()
     except (WrkError, RuntimeError, OSError, subprocess.SubprocessError, httpx.HTTPError, ValueError) as exc:
         traceback.print_exc()
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        return Row(name, "", "", None, reason), fallback[1]
+        return Row(name, "", "", None, reason), fallback
+    print(f"ingest: {name}: {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
+    return result
 
 
 def machine() -> str:
