@@ -40,8 +40,13 @@ class WrkError(RuntimeError):
 
 
 class SignedBody(Protocol):
-    webhook_id: str
-    body: bytes
+    """What a delivery is to the file: its ``webhook-id`` and its raw body (``ingest.Delivery``)."""
+
+    @property
+    def webhook_id(self) -> str: ...
+
+    @property
+    def body(self) -> bytes: ...
 
 
 def sign(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
