@@ -541,7 +541,7 @@ def overload(rig: Rig, mode: Mode, capacity: float) -> Row:
         measure=f"overload, {OVERLOAD_FACTOR:.0f}× what it sustains, {mode.overload_seconds} s",
         goal="stays up; 503 + Retry-After within 50 ms; recovers ≤ 1 s after",
         measured=f"{'up' if up else 'DOWN: the console exited'}; {refusals}; {recovery}; {s.rate:,.0f}/s answered of {offered:,.0f}/s "
-        f"offered, {s.errors['timeout']} timeouts"
+        f"offered, {s.errors['timeout']} timeouts, {s.unanswered} still waiting at the burst's end"
         + (f", other non-2xx {others}" if others else ""),
         met=up and fast_refusals and recovered is not None and recovered <= 1.0,
         note=f"offered = {OVERLOAD_FACTOR:.0f} × the throughput above; closed loop on a schedule, "
@@ -578,7 +578,7 @@ def with_tabs(rig: Rig, mode: Mode, tabs: Tabs) -> Row:
     else:  # nothing answered: wrk has no latency to give
         p99_change = math.inf
         change = "req/s -100 %: no delivery answered"
-        with_figures = f"none of {CONNECTIONS} connections got an answer in {mode.tabs_seconds} s"
+        with_figures = f"{loaded.summary.unanswered} requests sent, none answered in {mode.tabs_seconds} s"
     return Row(
         measure=f"ingest with {tabs.count} tabs open on Inbox, Runs and Overview",
         goal="figures change < 10 %",

@@ -19,7 +19,7 @@
 -- done() prints one line to stdout: "BENCH_SUMMARY {json}" with requests, duration_us, the socket errors,
 -- latency percentiles in microseconds (wrk's own histogram: time from writing a request to its answer,
 -- timeouts excluded), the answers by status, non2xx, retry_after (503 answers that carried Retry-After),
--- late and exhausted.
+-- late, exhausted and sent (requests written, answered or not).
 
 local threads = {}
 
@@ -37,6 +37,7 @@ non2xx = 0
 retry_after = 0
 late = 0
 exhausted = 0
+sent = 0
 local interval_ms = 0
 local next_slot = nil
 local now_ms = nil
@@ -83,6 +84,7 @@ function request()
    end
    local r = requests[cursor]
    cursor = cursor + 1
+   sent = sent + 1
    return r
 end
 
@@ -114,7 +116,7 @@ end
 
 function done(summary, latency, total)
    local statuses = {}
-   local sums = { non2xx = 0, retry_after = 0, late = 0, exhausted = 0 }
+   local sums = { non2xx = 0, retry_after = 0, late = 0, exhausted = 0, sent = 0 }
    for _, thread in ipairs(threads) do
       for name, _ in pairs(sums) do sums[name] = sums[name] + (thread:get(name) or 0) end
       for code, n in pairs(thread:get("statuses") or {}) do
@@ -128,11 +130,11 @@ function done(summary, latency, total)
       'BENCH_SUMMARY {"requests": %d, "duration_us": %d, "bytes": %d, '
          .. '"errors": {"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}, '
          .. '"latency_us": {"min": %d, "mean": %.1f, "p50": %d, "p90": %d, "p99": %d, "p999": %d, "max": %d}, '
-         .. '"statuses": {%s}, "non2xx": %d, "retry_after": %d, "late": %d, "exhausted": %d}\n',
+         .. '"statuses": {%s}, "non2xx": %d, "retry_after": %d, "late": %d, "exhausted": %d, "sent": %d}\n',
       summary.requests, summary.duration, summary.bytes,
       e.connect, e.read, e.write, e.status, e.timeout,
       latency.min, latency.mean, latency:percentile(50), latency:percentile(90), latency:percentile(99),
       latency:percentile(99.9), latency.max,
-      table.concat(parts, ", "), sums.non2xx, sums.retry_after, sums.late, sums.exhausted
+      table.concat(parts, ", "), sums.non2xx, sums.retry_after, sums.late, sums.exhausted, sums.sent
    ))
 end

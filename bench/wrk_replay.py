@@ -86,6 +86,12 @@ class Summary:
     retry_after: int  # 503 answers that carried Retry-After
     late: int  # paced requests sent after their slot (the schedule was behind)
     exhausted: int  # times a thread ran out of pre-signed deliveries and repeated them
+    sent: int  # requests written, answered or not
+
+    @property
+    def unanswered(self) -> int:
+        """Requests still waiting for their answer when wrk stopped (or that got a socket error)."""
+        return max(0, self.sent - self.requests)
 
     @classmethod
     def parse(cls, output: str) -> Summary:
@@ -103,6 +109,7 @@ class Summary:
                     retry_after=int(data["retry_after"]),
                     late=int(data["late"]),
                     exhausted=int(data["exhausted"]),
+                    sent=int(data["sent"]),
                 )
         raise WrkError(f"wrk printed no {SUMMARY_PREFIX.strip()} line:\n{output[-2000:]}")
 

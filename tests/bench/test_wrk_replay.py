@@ -107,5 +107,5 @@ def test_wrk_replays_the_file_and_its_summary_counts_what_the_console_stored(
     assert summary.requests > 0
     assert summary.statuses == {200: summary.requests}, summary
     assert summary.non2xx == 0 and summary.socket_errors == 0 and summary.exhausted == 0, summary
-    # every answered delivery was committed first; at most the 2 still in flight when wrk stopped are extra
-    assert summary.requests <= len(stored) <= summary.requests + 2, (summary, len(stored))
+    # every answered delivery was committed first; those still in flight when wrk stopped may be stored too
+    assert summary.requests <= len(stored) <= summary.sent, (summary, len(stored))
