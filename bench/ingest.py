@@ -586,7 +586,9 @@ def with_tabs(rig: Rig, mode: Mode, tabs: Tabs) -> Row:
         met=rate_change > -0.10 and p99_change < 0.10 and open_after == tabs.count,
         note=f"{CONNECTIONS} connections, {mode.tabs_seconds} s each, "
         + ("without, with, without (the mean of both without)" if mode is FULL else "without, then with")
-        + f"; headless Chromium (Playwright), {open_after}/{tabs.count} tabs still open after the load; "
+        + "; headless Chromium (Playwright), "
+        + (f"{open_after}/{tabs.count} tabs still open after the load; " if open_after is not None else "")
+        + ("the browser did not answer within 30 s after the load; " if open_after is None else "")
         + (f"{rig.pinning}, the browser too once its tabs had loaded" if rig.server_cpus else rig.pinning)
         + _problems([*without, loaded]),
     )
@@ -641,11 +643,12 @@ class Tabs:
                 f"the browser's tabs did not load within {timeout:.0f} s (it said {said!r}; exit {self.process.poll()})"
             )
 
-    def still_open(self) -> int:
-        """How many tabs are still open with a page in them."""
+    def still_open(self) -> int | None:
+        """How many tabs are still open (crashed or closed ones are not); None when the browser does not say
+        within 30 s."""
         self._say("count")
         said = self._readline(time.monotonic() + 30)
-        return int(json.loads(said)["open"]) if said.startswith("{") else 0
+        return int(json.loads(said)["open"]) if said.startswith("{") else None
 
     def close(self) -> None:
         """Close the browser (end of stdin), kill it if it does not go within 30 s."""
@@ -706,7 +709,7 @@ def hold_tabs(url: str, count: int, *, cpus: Sequence[int]) -> None:
             line = sys.stdin.readline()
             if not line:
                 break
-            alive = sum(1 for page in pages if not page.is_closed() and page.evaluate("document.body !== null"))
+            alive = sum(1 for page in pages if not page.is_closed())  # no evaluate: a busy tab would block it
             print(json.dumps({"open": alive}), flush=True)
         browser.close()
 
