@@ -39,7 +39,6 @@ import os
 import platform
 import re
 import secrets
-import select
 import shutil
 import signal
 import socket
@@ -60,6 +59,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
+from browser_tabs import Tabs
 from standardwebhooks.webhooks import Webhook
 from table import Row, markdown
 from wrk_replay import Summary, WrkError, run_wrk, write_deliveries
@@ -75,8 +75,6 @@ STARTUP_SECONDS = 60.0
 STOP_SECONDS = 10.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 WARMUP_RATE = 3000  # deliveries/s the warm-up's file holds (repeats past it are duplicates: fine for a warm-up)
-CHROMIUM = "/usr/bin/chromium"
-TAB_PATHS = ("/", "/runs", "/overview")  # Inbox, Runs, Overview
 
 
 @dataclass(frozen=True)
@@ -362,7 +360,7 @@ class Rig:
             port=port,
         )
         if with_tabs:  # the browser starts while the servers do, on the load's CPUs: no measure pays for it
-            self.tabs = Tabs.launch(self.console.base_url, TABS, cpus=self.load_cpus)
+            self.tabs = Tabs.launch(self.console.base_url, TABS, cpus=self.load_cpus, env=clean_env())
         self.console.wait_ready("/api/runs?per_page=1", expect=200)
         self.floor.wait_ready(WEBHOOK_PATH, expect=None)
         if self.tabs is not None:
@@ -605,131 +603,6 @@ def _problems(loads: list[Load]) -> str:
     return "; ATTENTION: " + ", ".join(found) if found else ""
 
 
-# --- the tabs -------------------------------------------------------------------------------------
-
-
-@dataclass
-class Tabs:
-    """A process (``--hold-tabs``) holding a headless Chromium with ``count`` blank tabs, launched ahead of time so
-    its start-up is not paid for inside a measure; ``open`` loads the console's pages into them."""
-
-    process: subprocess.Popen[str]
-    count: int
-
-    @classmethod
-    def launch(cls, url: str, count: int, *, cpus: Sequence[int]) -> Tabs:
-        """Start the process; the browser runs on ``cpus`` (empty: any) once the tabs have loaded."""
-        command = [PYTHON, str(Path(__file__).resolve()), "--hold-tabs", url, "--tabs", str(count)]
-        command += ["--cpus", ",".join(map(str, cpus))]
-        process = subprocess.Popen(
-            pinned(command, cpus), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=clean_env()
-        )
-        return cls(process=process, count=count)
-
-    def wait_launched(self, *, timeout: float) -> None:
-        """Return once the browser runs with its blank tabs; ``RuntimeError`` when not within ``timeout`` s."""
-        said = self._readline(time.monotonic() + timeout)
-        if said != "launched":
-            raise RuntimeError(f"the browser did not start within {timeout:.0f} s (it said {said!r})")
-
-    def open(self, *, timeout: float) -> None:
-        """Load Inbox, Runs and Overview into the tabs; return once every tab shows the console's frame.
-
-        Raises ``RuntimeError`` when the tabs did not load within ``timeout`` s."""
-        self._say("open")
-        said = self._readline(time.monotonic() + timeout)
-        if said != "ready":
-            raise RuntimeError(
-                f"the browser's tabs did not load within {timeout:.0f} s (it said {said!r}; exit {self.process.poll()})"
-            )
-
-    def still_open(self) -> int | None:
-        """How many tabs are still open (crashed or closed ones are not); None when the browser does not say
-        within 30 s."""
-        self._say("count")
-        said = self._readline(time.monotonic() + 30)
-        return int(json.loads(said)["open"]) if said.startswith("{") else None
-
-    def close(self) -> None:
-        """Close the browser (end of stdin), kill it if it does not go within 30 s."""
-        if self.process.stdin is not None:
-            with contextlib.suppress(OSError):
-                self.process.stdin.close()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-    def _say(self, line: str) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(line + "\n")
-        self.process.stdin.flush()
-
-    def _readline(self, deadline: float) -> str:
-        assert self.process.stdout is not None
-        ready, _, _ = select.select([self.process.stdout], [], [], max(0.0, deadline - time.monotonic()))
-        return self.process.stdout.readline().strip() if ready else ""
-
-
-def hold_tabs(url: str, count: int, *, cpus: Sequence[int]) -> None:
-    """The ``--hold-tabs`` process: launch the browser with ``count`` blank tabs, say ``launched``; on ``open`` load
-    the pages, pin the browser to ``cpus``, say ``ready``; answer each further line with ``{"open": n}``; close at
-    the end of stdin.
-
-    The browser starts on ``cpus`` (its process is started under ``taskset``); the tabs load in parallel on every
-    CPU (faster on a busy machine); once they show the console's frame, every thread of every browser process is
-    moved back to ``cpus``. Waiting on stdin it keeps calling into Playwright, so
-    the browser's events keep flowing to this process."""
-    from playwright.sync_api import sync_playwright
-
-    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
-    args += ["--disable-background-timer-throttling", "--disable-renderer-backgrounding"]  # every tab stays live
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
-        context = browser.new_context()
-        pages = [context.new_page() for _ in range(count)]
-        print("launched", flush=True)
-        if sys.stdin.readline().strip() != "open":
-            browser.close()
-            return
-        if cpus:  # launched on the load's CPUs; the pages load faster on all of them
-            _pin_descendants(os.getpid(), sorted(os.sched_getaffinity(0) | set(range(os.cpu_count() or 1))))
-        for index, page in enumerate(pages):
-            page.goto(url + TAB_PATHS[index % len(TAB_PATHS)], wait_until="commit", timeout=120_000)
-        for page in pages:
-            page.get_by_text("Overview").first.wait_for(timeout=120_000)  # the frame's header has rendered
-        if cpus:
-            _pin_descendants(os.getpid(), cpus)
-        print("ready", flush=True)
-        while True:
-            pages[0].wait_for_timeout(200)
-            if not select.select([sys.stdin], [], [], 0)[0]:
-                continue
-            line = sys.stdin.readline()
-            if not line:
-                break
-            alive = sum(1 for page in pages if not page.is_closed())  # no evaluate: a busy tab would block it
-            print(json.dumps({"open": alive}), flush=True)
-        browser.close()
-
-
-def _pin_descendants(root: int, cpus: Sequence[int]) -> None:
-    """Move every thread of ``root``'s descendant processes (and of ``root``) to ``cpus``."""
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-    family, grew = {root}, True
-    while grew:
-        grown = family | {pid for pid, parent in parents.items() if parent in family}
-        grew, family = grown != family, grown
-    for pid in family:
-        for task in Path(f"/proc/{pid}/task").glob("[0-9]*"):
-            with contextlib.suppress(OSError):
-                os.sched_setaffinity(int(task.name), cpus)
-
-
 # --- the module's entry points --------------------------------------------------------------------
 
 
@@ -818,13 +691,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="short runs (make bench-quick)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin servers and load to separate CPUs")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, databases)")
-    parser.add_argument("--hold-tabs", metavar="URL", help=argparse.SUPPRESS)
-    parser.add_argument("--tabs", type=int, default=TABS, help=argparse.SUPPRESS)
-    parser.add_argument("--cpus", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.hold_tabs:
-        hold_tabs(args.hold_tabs, args.tabs, cpus=[int(cpu) for cpu in args.cpus.split(",") if cpu])
-        return 0
     signal.signal(signal.SIGTERM, _terminate)
     rows = measure(quick=args.quick, pin=not args.no_pin, keep=args.keep)
     print(markdown(rows))
