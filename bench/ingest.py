@@ -62,7 +62,7 @@ import httpx
 from browser_tabs import Tabs
 from standardwebhooks.webhooks import Webhook
 from table import Row, markdown
-from wrk_replay import Summary, WrkError, run_wrk, write_deliveries
+from wrk_replay import Summary, run_wrk, write_deliveries
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = Path(__file__).resolve().parent
@@ -306,6 +306,7 @@ class Rig:
     peaks: dict[str, float] = field(default_factory=dict)  # server name -> best unpaced rate so far, deliveries/s
     tabs: Tabs | None = None
     tabs_error: str = ""  # why the browser did not start
+    fast: float = 0.015  # seconds: an ack this fast means the console has no backlog (overload() measures it)
 
     @classmethod
     @contextlib.contextmanager
@@ -401,6 +402,17 @@ class Rig:
             self.peaks[server.name] = max(self.peaks.get(server.name, 0.0), summary.rate)
         return Load(summary=summary, server_cpu=cpu)
 
+    def settle(self, *, limit: float) -> float | None:
+        """Send fresh deliveries one after another until one is acked 2xx within 3x the console's p50 of a quiet
+        moment before (15 ms at least), for at most ``limit`` seconds; the seconds it took, or None."""
+        began = time.monotonic()
+        with httpx.Client(timeout=max(1.0, limit), trust_env=False) as client:
+            while time.monotonic() - began < limit:
+                status, seconds, _ = self.probe(client)
+                if 200 <= status < 300 and seconds <= self.fast:
+                    return time.monotonic() - began
+        return None
+
     def probe(self, client: httpx.Client) -> tuple[int, float, bool]:
         """One fresh delivery, signed now: (status or 0 for no answer, seconds to the answer, Retry-After sent)."""
         assert self.console is not None
@@ -487,7 +499,7 @@ def overload(rig: Rig, mode: Mode, capacity: float) -> Row:
     offered = OVERLOAD_FACTOR * capacity
     with httpx.Client(timeout=mode.recovery_limit + 1, trust_env=False) as client:
         idle = sorted(rig.probe(client)[1] for _ in range(15))
-        fast = max(0.015, 3 * idle[len(idle) // 2])
+        fast = rig.fast = max(0.015, 3 * idle[len(idle) // 2])
         samples: list[tuple[int, float, bool]] = []
         stop = threading.Event()
 
@@ -559,6 +571,11 @@ def with_tabs(rig: Rig, mode: Mode, tabs: Tabs) -> Row:
 
     if rig.tabs_error:
         raise RuntimeError(rig.tabs_error)
+    limit = max(1.0, min(30.0, _seconds_left() - 3 * mode.tabs_seconds - 8))
+    settled = rig.settle(limit=limit)
+    drained = f"first {settled:.1f} s until a delivery was acked fast" if settled is not None else (
+        f"the console still had a backlog after {limit:.0f} s"
+    )  # fmt: skip
     without = [run()]
     tabs.open(timeout=min(150.0, _seconds_left() - mode.tabs_seconds - 5))
     loaded = run()
@@ -568,6 +585,8 @@ def with_tabs(rig: Rig, mode: Mode, tabs: Tabs) -> Row:
         without.append(run())
     base_rate = Throughput.rate(without)
     base_p99 = sum(x.summary.ms("p99") for x in without) / len(without)
+    if not base_rate or not base_p99:
+        raise RuntimeError(f"no delivery answered without tabs in {mode.tabs_seconds} s: nothing to compare with")
     rate_change = loaded.summary.rate / base_rate - 1
     if loaded.summary.requests:
         p99_change = loaded.summary.ms("p99") / base_p99 - 1
@@ -582,7 +601,7 @@ def with_tabs(rig: Rig, mode: Mode, tabs: Tabs) -> Row:
         goal="figures change < 10 %",
         measured=f"{change} (without tabs {Throughput.brief(without)}; with tabs {with_figures})",
         met=rate_change > -0.10 and p99_change < 0.10 and open_after == tabs.count,
-        note=f"{CONNECTIONS} connections, {mode.tabs_seconds} s each, "
+        note=f"{CONNECTIONS} connections, {mode.tabs_seconds} s each ({drained}), "
         + ("without, with, without (the mean of both without)" if mode is FULL else "without, then with")
         + "; headless Chromium (Playwright), "
         + (f"{open_after}/{tabs.count} tabs still open after the load; " if open_after is not None else "")
@@ -656,7 +675,7 @@ def _guarded(name: str, run: Callable[[], tuple[Row, Any]], *, fallback: Any) ->
     started = time.monotonic()
     try:
         result = run()
-    except (WrkError, RuntimeError, OSError, subprocess.SubprocessError, httpx.HTTPError, ValueError) as exc:
+    except Exception as exc:  # a bug or a failure of one measure must not cost the others their rows
         traceback.print_exc()
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         return Row(name, "", "", None, reason), fallback
