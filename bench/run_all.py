@@ -24,6 +24,7 @@ import importlib
 import importlib.util
 import json
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -35,9 +36,10 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
 
-from table import Row, markdown
+from table import Row, markdown  # noqa: E402
 
 # (module, seconds it may take in quick mode); the quick budgets add up to 101 s, which leaves room for Python's
 # start-up of each child and one overrun's SIGTERM grace within the 2 minutes of make bench-quick
@@ -78,8 +80,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(chosen: list[str], *, quick: bool) -> int:
     """Run the chosen modules one after another and print the table and the machine."""
-    from ingest import machine
-
     began = time.monotonic()
     rows: list[Row] = []
     allowed = 0.0
@@ -95,8 +95,18 @@ def run(chosen: list[str], *, quick: bool) -> int:
     print(markdown(rows))
     print()
     mode = "quick mode (short runs: figures indicative only)" if quick else "full mode"
-    print(f"{machine()} {mode}, {time.monotonic() - began:.0f} s in all.")
+    print(f"{_machine()} {mode}, {time.monotonic() - began:.0f} s in all.")
     return 0
+
+
+def _machine() -> str:
+    """``ingest.machine()`` (CPUs, CPU model, RAM, kernel, Python, SQLite), or what this process knows without it."""
+    try:
+        from ingest import machine
+
+        return machine()
+    except Exception as exc:
+        return f"Machine: {os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()} ({exc})."
 
 
 def run_module(name: str, *, quick: bool, limit: float) -> list[Row]:
@@ -105,7 +115,8 @@ def run_module(name: str, *, quick: bool, limit: float) -> list[Row]:
         return [_failed(name, f"bench/{name}.py is not there")]
     command = [sys.executable, str(Path(__file__).resolve()), "--child", name, *(["--quick"] if quick else [])]
     deadline = time.time() + limit - 3  # the module may use it to skip what would not fit (bench/ingest.py does)
-    env = dict(os.environ, BENCH_DEADLINE=f"{deadline:.3f}")
+    paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    env = dict(os.environ, BENCH_DEADLINE=f"{deadline:.3f}", PYTHONPATH=os.pathsep.join(paths))  # `import app` works
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env, start_new_session=True)
     assert process.stdout is not None
     found: list[str] = []
