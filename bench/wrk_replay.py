@@ -135,6 +135,11 @@ class Summary:
     def answered_2xx(self) -> int:
         return sum(n for code, n in self.statuses.items() if 200 <= code < 300)
 
+    @property
+    def acked_rate(self) -> float:
+        """2xx answers per second: deliveries the receiver took (a 503 is answered but not taken)."""
+        return self.answered_2xx / self.seconds if self.duration_us else 0.0
+
 
 def run_wrk(
     url: str,
