@@ -3,6 +3,7 @@
 -- Environment (read once per wrk thread):
 --   BENCH_DELIVERIES  file made by bench/wrk_replay.py: one delivery a line,
 --                     "<webhook-id>\t<webhook-timestamp>\t<webhook-signature>\t<raw JSON body>"
+--   BENCH_THREADS     wrk's -t, so each thread knows its share of the file
 --   BENCH_RATE        optional, deliveries per second for the whole run, shared evenly by the threads.
 --                     Unset or 0: every connection sends its next request as soon as its answer arrives.
 --
