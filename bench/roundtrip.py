@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import secrets
 import shutil
 import statistics
 import sys
@@ -61,21 +60,24 @@ SPECS: dict[str, dict[str, Any]] = {
         ],
         "default": {"output": "Sunny, {{ fake.random_int(18, 27) }} °C", "is_error": False},
     },
-    "python": {"code": 'async def handle(args: dict, agent_id: str, task_id: int) -> str:\n    return f"ok {task_id}"\n'},
+    "python": {
+        "code": 'async def handle(args: dict, agent_id: str, task_id: int) -> str:\n    return f"ok {task_id}"\n'
+    },
 }
 
 
-def measure(*, quick: bool, runs: int | None = None, keep: bool = False) -> list[Row]:
-    """One row per handler kind: p50 of the auto round trip against its goal, p95 and the count in the note."""
+def measure(*, quick: bool, runs: int | None = None, keep: bool = False, code: Path = ROOT) -> list[Row]:
+    """One row per handler kind: p50 of the auto round trip against its goal, p95 and the count in the note.
+    ``code``: the checkout the console runs from (another one, for a side-by-side comparison)."""
     count = runs if runs is not None else (15 if quick else 60)
-    return asyncio.run(_measure(count, keep=keep))
+    return asyncio.run(_measure(count, keep=keep, code=code))
 
 
-async def _measure(runs: int, *, keep: bool) -> list[Row]:
+async def _measure(runs: int, *, keep: bool, code: Path) -> list[Row]:
     workdir = Path(tempfile.mkdtemp(prefix="tooldesk-roundtrip-"))
     port = free_port()
     env = clean_env(
-        PYTHONPATH=str(ROOT),
+        PYTHONPATH=str(code),
         TOOLDESK_DATABASE_URL=f"sqlite:///{workdir / 'console.db'}",
         TOOLDESK_PLATFORM_API_KEY=API_KEY,
         TOOLDESK_AUTH="off",
@@ -161,8 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="15 runs per kind instead of 60")
     parser.add_argument("--runs", type=int, help="measured runs per handler kind")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (log and database)")
+    parser.add_argument("--code", type=Path, default=ROOT, help="checkout to run the console from (default: this)")
     args = parser.parse_args(argv)
-    print(markdown(measure(quick=args.quick, runs=args.runs, keep=args.keep)))
+    print(markdown(measure(quick=args.quick, runs=args.runs, keep=args.keep, code=args.code.resolve())))
     return 0
 
 
