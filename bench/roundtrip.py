@@ -18,7 +18,9 @@ What it does:
 4. prints one row per kind: p50 against the goal (static and rules ≤ 5 ms, python ≤ 10 ms), p95 in the note.
 
 Runs go one at a time, so a figure is the path's own latency, not a queue's. The console is a separate process;
-this one only starts runs and waits, polling the run's status every 20 ms.
+this one only starts runs and waits, polling the run's status every 50 ms (``--pause`` adds a wait between runs:
+Python handlers' sandbox starts a fresh worker for every call, about 0.4 s each, two kept warm, so back-to-back
+Python rounds wait for workers; a pause shows the path's own latency with a warm worker).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ KINDS = ("static", "rules", "python")
 GOALS_MS = {"static": 5.0, "rules": 5.0, "python": 10.0}
 WARMUP_RUNS = 3
 RUN_SECONDS = 30.0
-POLL_SECONDS = 0.02
+POLL_SECONDS = 0.05
 SPECS: dict[str, dict[str, Any]] = {
     "static": {"output": "ok", "is_error": False},
     "rules": {
@@ -67,15 +69,22 @@ SPECS: dict[str, dict[str, Any]] = {
 
 
 def measure(
-    *, quick: bool, runs: int | None = None, keep: bool = False, code: Path = ROOT, kinds: tuple[str, ...] = KINDS
+    *,
+    quick: bool,
+    runs: int | None = None,
+    keep: bool = False,
+    code: Path = ROOT,
+    kinds: tuple[str, ...] = KINDS,
+    pause: float = 0.0,
 ) -> list[Row]:
     """One row per handler kind: p50 of the auto round trip against its goal, p95 and the count in the note.
-    ``code``: the checkout the console runs from (another one, for a side-by-side comparison)."""
+    ``code``: the checkout the console runs from (another one, for a side-by-side comparison); ``pause``: seconds
+    between one run's end and the next one's start (0: back to back)."""
     count = runs if runs is not None else (15 if quick else 60)
-    return asyncio.run(_measure(count, keep=keep, code=code, kinds=kinds))
+    return asyncio.run(_measure(count, keep=keep, code=code, kinds=kinds, pause=pause))
 
 
-async def _measure(runs: int, *, keep: bool, code: Path, kinds: tuple[str, ...]) -> list[Row]:
+async def _measure(runs: int, *, keep: bool, code: Path, kinds: tuple[str, ...], pause: float) -> list[Row]:
     workdir = Path(tempfile.mkdtemp(prefix="tooldesk-roundtrip-"))
     port = free_port()
     env = clean_env(
@@ -97,7 +106,7 @@ async def _measure(runs: int, *, keep: bool, code: Path, kinds: tuple[str, ...])
                 await _save_handlers(http, agents, kind)
                 await _play(http, agents, WARMUP_RUNS)
                 before = console.cpu_seconds()
-                task_ids = await _play(http, agents, runs)
+                task_ids = await _play(http, agents, runs, pause)
                 cpu[kind] = console.cpu_seconds() - before
                 trips = (await http.get("/sim/_control/round_trips", headers=_sim_auth())).json()
                 times[kind] = [trip["ms"] for trip in trips if trip["task_id"] in task_ids]
@@ -126,8 +135,9 @@ async def _save_handlers(http: httpx.AsyncClient, agents: list[dict[str, Any]], 
             saved.raise_for_status()
 
 
-async def _play(http: httpx.AsyncClient, agents: list[dict[str, Any]], runs: int) -> set[int]:
-    """Start ``runs`` runs, cycling through ``agents``, each once the previous one ended; their task_ids."""
+async def _play(http: httpx.AsyncClient, agents: list[dict[str, Any]], runs: int, pause: float = 0.0) -> set[int]:
+    """Start ``runs`` runs, cycling through ``agents``, each ``pause`` seconds after the previous one ended; their
+    task_ids."""
     started: set[int] = set()
     for number in range(runs):
         agent = agents[number % len(agents)]
@@ -137,6 +147,7 @@ async def _play(http: httpx.AsyncClient, agents: list[dict[str, Any]], runs: int
         task_id = int(reply.json()["task_id"])
         started.add(task_id)
         await _wait_ended(http, agent["agent_id"], task_id)
+        await asyncio.sleep(pause)
     return started
 
 
@@ -175,12 +186,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, help="measured runs per handler kind")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (log and database)")
     parser.add_argument("--code", type=Path, default=ROOT, help="checkout to run the console from (default: this)")
+    parser.add_argument("--pause", type=float, default=0.0, help="seconds between runs (default: back to back)")
     parser.add_argument("--kinds", default=",".join(KINDS), help="handler kinds to measure, comma-separated")
     args = parser.parse_args(argv)
     kinds = tuple(kind for kind in args.kinds.split(",") if kind)
     if unknown := set(kinds) - set(KINDS):
         parser.error(f"--kinds: unknown {', '.join(sorted(unknown))} (choose from {', '.join(KINDS)})")
-    print(markdown(measure(quick=args.quick, runs=args.runs, keep=args.keep, code=args.code.resolve(), kinds=kinds)))
+    print(
+        markdown(
+            measure(
+                quick=args.quick,
+                runs=args.runs,
+                keep=args.keep,
+                code=args.code.resolve(),
+                kinds=kinds,
+                pause=args.pause,
+            )
+        )
+    )
     return 0
 
 
