@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from app.handlers._confine import NOBODY, bwrap_command, exit_code_signal, make_dir
-from app.handlers.threads import in_handler_thread
+from app.pools import in_handlers
 
 T = TypeVar("T")
 
@@ -171,7 +171,7 @@ class WorkerProcess:
         self._stopped = True
         self.kill()
         try:
-            await in_handler_thread(self._reap)
+            await in_handlers(self._reap)
         finally:  # also when cancelled (the pool closing): reap here, it takes milliseconds after SIGKILL
             self._reap()
             self._cleanup()
@@ -206,7 +206,7 @@ class WorkerProcess:
         """How the process ended, e.g. "exit code 1" or "signal SIGSEGV"; kills what is left of its group."""
         try:  # the socket closes a moment before the process is gone: wait for that, without reaping
             async with asyncio.timeout(1):
-                await in_handler_thread(os.waitid, os.P_PID, self._process.pid, os.WEXITED | os.WNOWAIT)
+                await in_handlers(os.waitid, os.P_PID, self._process.pid, os.WEXITED | os.WNOWAIT)
         except ChildProcessError:
             pass  # already reaped (the pool is closing)
         except TimeoutError:

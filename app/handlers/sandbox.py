@@ -94,8 +94,8 @@ from app.handlers._worker_process import (
     encode_request,
 )
 from app.handlers.snippet_check import SnippetProblem, check_snippet
-from app.handlers.threads import in_handler_thread
 from app.handlers.worker_pool import WorkerPool
+from app.pools import in_handlers
 
 __all__ = ["Sandbox", "SnippetOutcome", "SnippetProblem", "check_snippet"]
 log = logging.getLogger("tooldesk")
@@ -164,7 +164,7 @@ class Sandbox:
         if self._started:
             raise RuntimeError("the sandbox is already started")
         self._started = True
-        await in_handler_thread(_confine.remove_stale_dirs)
+        await in_handlers(_confine.remove_stale_dirs)
         refused = await _confine.probe(self.bwrap)
         self.confined = refused is None
         if refused is not None and not self.unconfined:

@@ -36,8 +36,8 @@ from app.answerers import Answerer
 from app.db import read_session
 from app.handlers.faults import Behaviour
 from app.handlers.run import CallAnswer, CallInput
-from app.handlers.threads import in_handler_thread
 from app.models import Draft, Handler, Round, Run, ToolCallRow
+from app.pools import in_handlers
 from app.protocol import ToolResult, deadline_seconds
 from app.services.outbox import Outbox
 from app.services.rounds import submit_unwatched
@@ -86,13 +86,19 @@ class Fallbacks:
 
     async def schedule(self, round_id: int) -> None:
         """Set (or set again) the round's timer from its current plan; none when it has no fallback."""
-        plan = await in_handler_thread(plan_fallback, self._engine, round_id)
+        plan = await in_handlers(plan_fallback, self._engine, round_id)
         waiting = self._timers.pop(round_id, None)
         if waiting is not None:
             waiting.cancel()  # only a timer still asleep is in the dict
         if plan is not None:
             work = self._when_due(round_id, seconds_until(plan))
             self._timers[round_id] = background_tasks.create(work, name=f"fallback of round {round_id}")
+
+    def forget(self, round_id: int) -> None:
+        """Stop the round's timer, if one is asleep (the round was just claimed for sending)."""
+        waiting = self._timers.pop(round_id, None)
+        if waiting is not None:
+            waiting.cancel()
 
     def close(self) -> None:
         """Stop the timers still asleep (at shutdown; the next start sets them again from the database)."""
@@ -102,7 +108,7 @@ class Fallbacks:
 
     async def answer_round(self, round_id: int) -> None:
         """Answer the round with its fallbacks now, if it is due and every call is covered (module docstring)."""
-        plan = await in_handler_thread(plan_fallback, self._engine, round_id)
+        plan = await in_handlers(plan_fallback, self._engine, round_id)
         if plan is None:
             return
         if plan.due_at > time.time() + 0.1:  # a handler changed meanwhile and the round is not due yet

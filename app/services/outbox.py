@@ -1,13 +1,15 @@
 """The outbox: every ``send_tool_responses`` is stored first, then delivered, and retried until it lands.
 
 A submission is written in the same transaction that claims the round, so it
-survives a restart. Delivery is tried at once; while the platform is
+survives a restart. Delivery is tried at once, by the caller that stored it (no
+poll in between; the loop below only picks up retries and items left by a restart); while the platform is
 unreachable or answers 5xx it is retried with backoff (1, 2, 4 ... 60 s),
 always with the same ``Idempotency-Key`` (contract: a repeat "returns the first
 answer again and does not advance the run twice"). A 404, 409, 410 or 422 ends
 the attempt and puts the platform's words on the round; a 422 hands the round
 back to a person (state ``pending``), the others close it, and then the console
 asks the platform once about the run and applies what it says (issue 8).
+Its blocking database work runs on the handlers' pool (``app.pools.in_handlers``), never on the UI's.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from app.db import read_session, write_session
 from app.errors import PlatformError, PlatformUnreachable, TooldeskError
 from app.models import OutboxItem, Round, ToolResultRow
 from app.platform.client import PlatformClient
+from app.pools import in_handlers
 from app.protocol import ToolResponses
 from app.services.events import add_event
 from app.services.reconcile import REFUSALS_TO_CHECK, check_after_refusal
@@ -78,19 +81,20 @@ class Outbox:
         """Look at the queue now (a new item, or the platform is back)."""
         self._wake.set()
 
-    async def deliver(self, item_id: int) -> Attempt:
+    async def deliver(self, item_id: int, *, item: OutboxItem | None = None) -> Attempt:
         """Try one item now. Returns an ``Attempt`` sent, retrying (with the error) or refused (with the error);
-        an item already being delivered is left to that attempt."""
+        an item already being delivered is left to that attempt. ``item``: the row as the caller just stored it
+        (a pending item not yet tried), so it is not read again; without it the row is read first."""
         if item_id in self._inflight:
             return Attempt(AttemptOutcome.RETRYING)
         self._inflight.add(item_id)
         try:
-            return await self._attempt(item_id)
+            return await self._attempt(item_id, item)
         finally:
             self._inflight.discard(item_id)
 
-    async def _attempt(self, item_id: int) -> Attempt:
-        item = await asyncio.to_thread(_load, self._engine, item_id)
+    async def _attempt(self, item_id: int, stored: OutboxItem | None) -> Attempt:
+        item = stored if stored is not None else await in_handlers(_load, self._engine, item_id)
         if item is None or item.state != OutboxState.PENDING:
             sent = item is not None and item.state == OutboxState.SENT
             return Attempt(AttemptOutcome.SENT if sent else AttemptOutcome.REFUSED)
@@ -101,12 +105,12 @@ class Outbox:
             )
         except PlatformError as exc:
             if _transient(exc):
-                await asyncio.to_thread(_retry_later, self._engine, item_id, exc, self._first_retry)
+                await in_handlers(_retry_later, self._engine, item_id, exc, self._first_retry)
                 self._on_change(item.task_id)
                 self.wake()
                 return Attempt(AttemptOutcome.RETRYING, exc)
             if exc.code != "bad_reply":
-                await asyncio.to_thread(_refused, self._engine, item_id, exc)
+                await in_handlers(_refused, self._engine, item_id, exc)
                 self._on_change(item.task_id)
                 if exc.status in REFUSALS_TO_CHECK:
                     await self._ask_about_run(item, exc)
@@ -115,10 +119,10 @@ class Outbox:
         except Exception as unexpected:  # a bug or an odd failure: keep the item, try again later
             log.exception("outbox item %s: unexpected failure", item_id)
             failure = PlatformError(f"{type(unexpected).__name__}: {unexpected}", status=500, code="unexpected")
-            await asyncio.to_thread(_retry_later, self._engine, item_id, failure, self._first_retry)
+            await in_handlers(_retry_later, self._engine, item_id, failure, self._first_retry)
             self._on_change(item.task_id)
             return Attempt(AttemptOutcome.RETRYING, failure)
-        await asyncio.to_thread(_sent, self._engine, item_id)
+        await in_handlers(_sent, self._engine, item_id)
         self._on_change(item.task_id)
         return Attempt(AttemptOutcome.SENT)
 
@@ -138,7 +142,7 @@ class Outbox:
         while True:
             self._wake.clear()  # before reading the queue, so a wake during the read is not lost
             try:
-                due, wait = await asyncio.to_thread(_due, self._engine)
+                due, wait = await in_handlers(_due, self._engine)
                 if due:
                     for item_id in due:
                         await self.deliver(item_id)
@@ -210,6 +214,8 @@ def _sent(engine: Engine, item_id: int) -> None:
     with write_session(engine) as session:
         item = session.get(OutboxItem, item_id)
         assert item is not None
+        if item.state == OutboxState.SENT:
+            return  # another attempt of this process stored it first: its results are stored once
         item.state = OutboxState.SENT
         item.attempts += 1
         item.sent_at = now

@@ -33,6 +33,7 @@ from app.models import (
     ToolResultPublic,
     ToolResultRow,
 )
+from app.pools import in_handlers
 from app.protocol import ToolResponses, ToolResult
 from app.services.outbox import Outbox, state_after_refusal
 from app.states import HANDLER_DRAFT_MODES, AttemptOutcome, RoundState
@@ -156,43 +157,52 @@ def _claim(
 ) -> int:
     """Check the results, mark the round ``submitting`` and store the submission in the outbox, in one
     transaction. Returns the outbox item's id."""
-    now = time.time()
     with write_session(engine) as session:
-        row = session.get(Round, round_id)
-        if row is None:
-            raise NotFound(f"no round with id {round_id}")
-        if row.state != RoundState.PENDING:
-            answerer = row.answerer()
-            who = f" by {answerer.text}" if answerer is not None else ""
-            raise RoundClosed(f"round {row.round} of task {row.task_id} is {row.state}{who}; nothing was sent")
-        calls = session.exec(
-            select(ToolCallRow.tool_call_id).where(ToolCallRow.round_id == round_id).order_by(col(ToolCallRow.position))
-        ).all()
-        check_results(list(calls), results)
-        row.state = RoundState.SUBMITTING
-        row.message = ""
-        row.submitted_at = now
-        session.add(row)
-        for old in session.exec(select(OutboxItem).where(OutboxItem.round_id == round_id)).all():
-            session.delete(old)  # a refused earlier submission of this round
-        session.flush()
-        body = ToolResponses(round=row.round, results=results)
-        item = OutboxItem(
-            round_id=round_id,
-            task_id=row.task_id,
-            agent_id=row.agent_id,
-            body=body.model_dump(),
-            # one key per submission, kept for all its retries; random, because SQLite reuses a deleted rowid
-            idempotency_key=f"tooldesk-{row.task_id}-round-{row.round}-{secrets.token_hex(6)}",
-            **answered_by.columns(),
-            sources={call: source.model_dump(mode="json") for call, source in sources.items()},
-            next_attempt_at=now,
-            created_at=now,
-        )
-        session.add(item)
-        session.flush()
+        item = claim_round(session, round_id, results, answered_by, sources)
         assert item.id is not None
         return item.id
+
+
+def claim_round(
+    session: Session, round_id: int, results: list[ToolResult], answered_by: Answerer, sources: dict[str, Answerer]
+) -> OutboxItem:
+    """``_claim`` inside the caller's write transaction (the responder stores its drafts in the same one): the
+    outbox item, flushed (it has its id). Raises ``NotFound``, ``RoundClosed`` or ``ResultsMismatch``."""
+    now = time.time()
+    row = session.get(Round, round_id)
+    if row is None:
+        raise NotFound(f"no round with id {round_id}")
+    if row.state != RoundState.PENDING:
+        answerer = row.answerer()
+        who = f" by {answerer.text}" if answerer is not None else ""
+        raise RoundClosed(f"round {row.round} of task {row.task_id} is {row.state}{who}; nothing was sent")
+    calls = session.exec(
+        select(ToolCallRow.tool_call_id).where(ToolCallRow.round_id == round_id).order_by(col(ToolCallRow.position))
+    ).all()
+    check_results(list(calls), results)
+    row.state = RoundState.SUBMITTING
+    row.message = ""
+    row.submitted_at = now
+    session.add(row)
+    for old in session.exec(select(OutboxItem).where(OutboxItem.round_id == round_id)).all():
+        session.delete(old)  # a refused earlier submission of this round
+    session.flush()
+    body = ToolResponses(round=row.round, results=results)
+    item = OutboxItem(
+        round_id=round_id,
+        task_id=row.task_id,
+        agent_id=row.agent_id,
+        body=body.model_dump(),
+        # one key per submission, kept for all its retries; random, because SQLite reuses a deleted rowid
+        idempotency_key=f"tooldesk-{row.task_id}-round-{row.round}-{secrets.token_hex(6)}",
+        **answered_by.columns(),
+        sources={call: source.model_dump(mode="json") for call, source in sources.items()},
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(item)
+    session.flush()
+    return item
 
 
 async def submit_unwatched(
@@ -205,12 +215,23 @@ async def submit_unwatched(
     sources: Mapping[str, Answerer],
     what: str,
 ) -> None:
-    """``submit_round`` for a round nobody is watching (handlers in auto mode, a fallback): a round answered
-    meanwhile or refused is logged as "round N not ``what``", not raised; the round itself shows the platform's
-    words."""
+    """``submit_round`` for a round nobody is watching (handlers in auto mode, a fallback), on the handlers' pool:
+    a round answered meanwhile or refused is logged as "round N not ``what``", not raised; the round itself shows
+    the platform's words."""
     try:
-        await submit_round(
-            engine=engine, outbox=outbox, round_id=round_id, results=results, answered_by=answered_by, sources=sources
-        )
+        item_id = await in_handlers(_claim, engine, round_id, list(results), answered_by, dict(sources))
     except TooldeskError as exc:
         log.info("round %s not %s: %s", round_id, what, exc.message)
+        return
+    await deliver_unwatched(outbox=outbox, item_id=item_id, round_id=round_id, what=what)
+
+
+async def deliver_unwatched(
+    *, outbox: Outbox, item_id: int, round_id: int, what: str, item: OutboxItem | None = None
+) -> None:
+    """Deliver a claimed round's outbox item now (``item``: the row just stored, so it is not read again); a
+    refusal is logged as "round N not ``what``" (the round shows the platform's words), a failure to reach the
+    platform is left to the outbox's retries."""
+    attempt = await outbox.deliver(item_id, item=item)
+    if attempt.outcome == AttemptOutcome.REFUSED and attempt.error is not None:
+        log.info("round %s not %s: %s", round_id, what, attempt.error.message)

@@ -10,6 +10,9 @@ Under ``/sim`` in the console, at the root of the standalone simulator; they nee
 - ``GET /_control/stats``: runs started through this process by status, the tool responses applied per round
   (``rounds_applied_twice`` lists any round applied more than once: a receiver's bug), the answers given,
   webhook attempts by outcome and fault, and the fault counts. See ``stats``.
+- ``GET /_control/round_trips``: each answered round's round trip, oldest first, as
+  ``[{"task_id", "round", "ms"}]`` (``app.simulator.timing``: from the round's first webhook POST to its
+  accepted ``send_tool_responses``).
 """
 
 from __future__ import annotations
@@ -101,6 +104,11 @@ def add_control_routes(router: APIRouter, simulator: Simulator, tally: Tally) ->
         ``[{"task_id", "round", "results"}]``, oldest first, so a test can see what the platform got."""
         received = [{"task_id": task_id, **body.model_dump()} for task_id, body in simulator.received]
         return JSONResponse(received)
+
+    @router.get("/_control/round_trips", include_in_schema=True)
+    async def list_round_trips() -> JSONResponse:
+        """Simulator only: milliseconds from each round's first webhook POST to its accepted tool responses."""
+        return JSONResponse([asdict(trip) for trip in simulator.timing.trips])
 
     @router.get("/_control/stats", include_in_schema=True)
     async def get_stats() -> JSONResponse:

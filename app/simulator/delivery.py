@@ -80,7 +80,8 @@ class Deliverer:
     ``spawn`` is the owner's way to start a background task (kept in its
     strong-reference set so ``aclose`` can cancel it). ``faults`` is the
     simulator's fault settings (none by default). ``on_settled(webhook_id)``
-    is called once a delivery is done with (not when it is cancelled by ``aclose``).
+    is called once a delivery is done with (not when it is cancelled by ``aclose``); ``on_sending(status)``
+    just before a delivery's first POST (``app.simulator.timing``).
     """
 
     def __init__(
@@ -93,6 +94,7 @@ class Deliverer:
         spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]],
         faults: FaultState | None = None,
         on_settled: Callable[[str], None] | None = None,
+        on_sending: Callable[[RunStatus], None] | None = None,
     ) -> None:
         self.url = url
         self.attempts: list[DeliveryAttempt] = []
@@ -105,6 +107,7 @@ class Deliverer:
         self._held: dict[int, _Held] = {}
         self.faults = faults if faults is not None else FaultState()
         self._on_settled = on_settled
+        self._on_sending = on_sending
 
     def use_secret(self, secret: str) -> None:
         """Sign later attempts with ``secret``; raises ``ValueError`` when it is not ``whsec_<base64>``."""
@@ -163,6 +166,8 @@ class Deliverer:
             if plan.delay > 0:
                 fault = fault or "delayed"
                 await asyncio.sleep(plan.delay)
+            if self._on_sending is not None:
+                self._on_sending(status)
             first = self._send(webhook_id, status, fault=fault, drop=plan.drop)
             if not plan.duplicate:
                 await first

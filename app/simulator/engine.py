@@ -31,6 +31,7 @@ from app.simulator.progress import RunProgress, Task, iso
 from app.simulator.refusals import SimulatorError, check_results_match, fingerprint_body, replayed_reply
 from app.simulator.scenario import Scenario
 from app.simulator.storage import SimStore, StoredRun, open_store
+from app.simulator.timing import RoundTiming
 from app.states import TERMINAL_STATUSES, RunStatusName
 
 
@@ -72,10 +73,12 @@ class Simulator(RunProgress):
         self._background: set[asyncio.Task[None]] = set()
         self.faults = FaultState()
         """Faults made on purpose (``app.simulator.faults``): webhook duplicates, reorders, delays, drops; 503s."""
+        self.timing = RoundTiming()
+        """When each round's delivery went out and when its tool responses were accepted (``app.simulator.timing``)."""
         self._deliverer = Deliverer(
             url=webhook_url, secret=secret, http=http, retry_schedule=retry_schedule, spawn=self._spawn,
             faults=self.faults,
-            on_settled=self._store.settle_delivery,
+            on_settled=self._store.settle_delivery, on_sending=self.timing.sending,
         )  # fmt: skip
 
     def use_secret(self, secret: str) -> None:
@@ -194,6 +197,7 @@ class Simulator(RunProgress):
             task.failure = RunError(code="tool_error", message=f"{tool} failed: {output}")
         key = (idempotency_key, fingerprint) if idempotency_key is not None else None
         reply = self._change(task, RunStatusName.RUNNING, responses=body, key=key)
+        self.timing.acknowledged(task_id, body.round)
         task.worker = self._spawn(self._fail_later(task) if task.failure else self._continue_later(task))
         return reply.model_copy(deep=True)
 

@@ -1,0 +1,100 @@
+"""The auto round trip: a round handlers answer in auto mode reaches the platform once, sent by the responder that
+stored it (not by the outbox's loop), retried by the outbox when the platform fails, with the database work on the
+handlers' pool; the simulator reports each round's round trip (``GET /_control/round_trips``)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+
+from app.runtime import Runtime
+from tests.builders import CLOCK, TRIP, Console
+
+TRIP_TOOLS = ("get_weather", "search_flights", "book_umbrella", "book_hotel")
+
+
+async def _auto_static(console: Console, agent_id: str, *tools: str) -> None:
+    for tool in tools:
+        await console.save_handler(agent_id=agent_id, tool_name=tool, kind="static", mode="auto", spec={"output": "ok"})
+
+
+async def _sim_get(console: Console, runtime: Runtime, path: str) -> Any:
+    response = await console.get(
+        f"/sim{path}", headers={"Authorization": f"Bearer {runtime.settings.platform_api_key}"}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_auto_rounds_reach_the_platform_once_each(console: Console, runtime: Runtime):
+    await _auto_static(console, TRIP, *TRIP_TOOLS)
+    await _auto_static(console, CLOCK, "get_current_time")
+    task_ids = [await console.start(TRIP), await console.start(CLOCK), await console.start(TRIP)]
+    for task_id in task_ids:
+        await console.wait_for_status(task_id, "completed")
+    stats = await _sim_get(console, runtime, "/_control/stats")
+    assert stats["rounds_applied"] == 5, stats  # two rounds per Trip planner run, one for Clock
+    assert stats["rounds_applied_twice"] == [], stats
+    assert stats["tool_responses"] == {"answered": {"200": 5}, "applied": 5, "replayed": 0}, stats
+    trips = await _sim_get(console, runtime, "/_control/round_trips")
+    assert sorted((trip["task_id"], trip["round"]) for trip in trips) == sorted(
+        [(task_ids[0], 1), (task_ids[0], 2), (task_ids[1], 1), (task_ids[2], 1), (task_ids[2], 2)]
+    )
+    assert all(trip["ms"] >= 0 for trip in trips), trips
+
+
+async def test_auto_round_sent_by_the_responder_without_the_outbox_loop(console: Console, runtime: Runtime):
+    """The submission goes out as soon as it is stored: with the outbox's loop stopped, only that send can have
+    delivered it."""
+    await runtime.outbox.aclose()
+    await _auto_static(console, CLOCK, "get_current_time")
+    task_id = await console.start(CLOCK)
+    run = await console.wait_for_status(task_id, "completed")
+    assert run["rounds"][0]["state"] == "submitted"
+    assert runtime.simulator is not None
+    assert [(task, body.results[0].output) for task, body in runtime.simulator.received] == [(task_id, "ok")]
+
+
+async def test_auto_round_retried_after_platform_failure_lands_once(console: Console, runtime: Runtime):
+    assert runtime.simulator is not None
+    runtime.simulator.unavailable_tool_responses = 1
+    await _auto_static(console, CLOCK, "get_current_time")
+    task_id = await console.start(CLOCK)
+    run = await console.wait_for_status(task_id, "completed")
+    assert run["rounds"][0]["message"] == "sent on attempt 2"
+    assert [task for task, _body in runtime.simulator.received] == [task_id]
+    stats = await _sim_get(console, runtime, "/_control/stats")
+    assert stats["tool_responses"]["answered"] == {"503 unavailable": 1, "200": 1}, stats
+
+
+async def test_auto_round_database_writes_run_on_the_handlers_pool(console: Console, runtime: Runtime):
+    """Drafts and outbox rows are written on ``tooldesk-handlers`` threads, never on the UI's pool (the loop's
+    default executor) or the event loop."""
+    await _auto_static(console, CLOCK, "get_current_time")
+    with _writers(runtime) as threads:
+        task_id = await console.start(CLOCK)
+        await console.wait_for_status(task_id, "completed")
+        await runtime.responder.idle()
+    assert threads, "no draft or outbox row was written"
+    assert all(name.startswith("tooldesk-handlers") for name in threads), threads
+
+
+@contextmanager
+def _writers(runtime: Runtime) -> Iterator[set[str]]:
+    """The names of the threads that insert or update draft and outbox rows while the block runs."""
+    threads: set[str] = set()
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        head = statement.lstrip().upper()
+        if head.startswith(("INSERT INTO DRAFT", "INSERT INTO OUTBOX", "UPDATE OUTBOX")):
+            threads.add(threading.current_thread().name)
+
+    event.listen(runtime.engine, "before_cursor_execute", seen)
+    try:
+        yield threads
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", seen)
