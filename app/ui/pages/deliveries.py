@@ -107,7 +107,7 @@ def page(live: Live, verdict: str = "", task_id: str = "") -> None:
             ui.notify("That page or page size is out of range", type="warning")
             return
         if where.per_page != state.where.per_page:
-            where, state.cursors = where.model_copy(update={"page": 1}), {1: None}
+            state.cursors = {1: None}  # the cursors mark pages of the old size
         state.where = where
         await refresh()
 
