@@ -18,9 +18,9 @@ What it does:
    reads each one's RSS once it answers;
 3. side by side, alternating small and big (so drift in the machine's load hits both alike): the ingest rate
    of signed deliveries for new runs (httpx, ``CONCURRENCY`` in flight), the first page of ``GET
-   /api/deliveries`` and ``GET /api/runs`` and ``GET /api/overview`` (median of ``REPEATS``), and in
-   Chromium the time from navigation to the first row of the Deliveries and Runs pages, and to the Overview's
-   first number;
+   /api/deliveries`` and ``GET /api/runs`` and ``GET /api/overview`` (median of ``REPEATS``, call by call in
+   turn), and in Chromium the time from navigation to the first row of the Deliveries and Runs pages, and to
+   the Overview's first number;
 4. reads the big console's RSS after the ingest and after browsing, and prints the rows (``bench/table.py``).
 
 Every figure is the big database's against the small one's: "varies" is ``|big / small - 1|``.
@@ -65,7 +65,7 @@ HISTORY_GAP = 2 * 86400.0
 """Seconds between the recent deliveries and the older ones."""
 BATCH = 50_000
 CONCURRENCY = 16
-REPEATS = 7
+REPEATS = 15
 SMALL, BIG, QUICK_BIG = 1_000, 1_000_000, 100_000
 VARIES = 0.20
 RSS_GOAL_MB = 300.0
@@ -321,17 +321,21 @@ class Loader:
 # --- measuring ---------------------------------------------------------------------------------
 
 
-def http_first_page(base_url: str, path: str) -> float:
-    """Median milliseconds of ``GET path`` over ``REPEATS`` (after one unmeasured call)."""
-    samples = []
-    with httpx.Client(base_url=base_url, timeout=60.0, trust_env=False) as client:
-        client.get(path).raise_for_status()
+def http_first_pages(bases: dict[str, str], path: str) -> dict[str, float]:
+    """Per database: median milliseconds of ``GET path`` over ``REPEATS`` calls (after one unmeasured call
+    each), the databases taking turns call by call so the machine's load hits both alike."""
+    samples: dict[str, list[float]] = {label: [] for label in bases}
+    with httpx.Client(timeout=60.0, trust_env=False) as client:
+        for base in bases.values():
+            client.get(base + path).raise_for_status()
         for _ in range(REPEATS):
-            started = time.perf_counter()
-            client.get(path).raise_for_status()
-            samples.append((time.perf_counter() - started) * 1000)
-    print(f"{base_url} {path}: {statistics.median(samples):,.1f} ms", file=sys.stderr)
-    return statistics.median(samples)
+            for label, base in bases.items():
+                started = time.perf_counter()
+                client.get(base + path).raise_for_status()
+                samples[label].append((time.perf_counter() - started) * 1000)
+    found = {label: statistics.median(values) for label, values in samples.items()}
+    print(f"{path}: " + ", ".join(f"{label} {ms:,.1f} ms" for label, ms in found.items()), file=sys.stderr)
+    return found
 
 
 PAGES: dict[str, tuple[str, str]] = {
@@ -431,10 +435,7 @@ def measure(*, quick: bool, keep: bool = False) -> list[Row]:
             labels, lambda label: asyncio.run(loader.send(bases[label], ingest_count)), 2 if quick else 3
         )
         rss_ingest = servers["big"].rss_mib()
-        api = {
-            path: _alternate(labels, lambda label, path=path: http_first_page(bases[label], path), 1)
-            for path in ("/api/deliveries", "/api/runs", "/api/overview")
-        }
+        api = {path: http_first_pages(bases, path) for path in ("/api/deliveries", "/api/runs", "/api/overview")}
         browser: dict[tuple[str, str], float] = {}
         if Path(CHROMIUM).exists():
             browser = browser_first_rows(bases, 2 if quick else 5)
