@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from app.api.common import Id, NoSettings, require_json
 from app.auth.access import api_answerer, need
 from app.errors import PlatformError
-from app.models import DeliveryPublic, DeliverySummary, RoundPublic, RunDetail, RunPublic
+from app.models import DeliveryPublic, RoundPublic, RunDetail, RunPublic
 from app.protocol import INT64_MAX, RunStarted, RunStatus, StartRun, ToolResult
 from app.runtime import get_runtime
 from app.services import agents, compare, deliveries, ingest, overview, rounds, runs, skip
@@ -188,24 +188,19 @@ async def skip_round(round_id: Id, body: SkipIn, request: Request, response: Res
     return answered
 
 
-class DeliveriesPage(BaseModel):
-    total: int
-    deliveries: list[DeliverySummary]
-
-
 @router.get(
     "/deliveries",
     dependencies=[Depends(need(Role.VIEWER))],
-    response_model=DeliveriesPage,
+    response_model=deliveries.DeliveryPage,
     summary="Webhook deliveries, newest first: one page",
 )
-async def list_deliveries(where: Annotated[deliveries.DeliveryFilter, Query()]) -> DeliveriesPage:
-    """``task_id`` (a refused delivery's is the one its body claims: ``task_id_claimed``), ``verdict``, ``page``
-    and ``per_page`` (up to 500); ``total`` counts all matches. Bodies are shown as ``body_preview`` only: the
+async def list_deliveries(where: Annotated[deliveries.DeliveryFilter, Query()]) -> deliveries.DeliveryPage:
+    """``task_id`` (a refused delivery's is the one its body claims: ``task_id_claimed``), ``verdict``,
+    ``before`` (the ``next_before`` of the page before), ``page`` and ``per_page`` (up to 500); ``total`` counts
+    the matches up to 10,000 (``total_exact`` false past that). Bodies are shown as ``body_preview`` only: the
     stored body is ``GET /api/deliveries/{id}``."""
     engine = get_runtime().engine
-    items, total = await asyncio.to_thread(lambda: deliveries.list_deliveries(engine=engine, where=where))
-    return DeliveriesPage(total=total, deliveries=items)
+    return await asyncio.to_thread(lambda: deliveries.list_deliveries(engine=engine, where=where))
 
 
 @router.post(

@@ -74,7 +74,9 @@ class Delivery(SQLModel, table=True):
     not sent by the platform.
 
     A partial unique index on ``webhook_id`` over the first two verdicts makes
-    deduplication a constraint, not a check-then-insert.
+    deduplication a constraint, not a check-then-insert. ``ix_delivery_received_at`` (with the verdict, so it
+    covers them) lets the Overview's windows and the refused deliveries' retention read only the rows of their
+    time range, however long the log.
     """
 
     __table_args__ = (
@@ -84,6 +86,7 @@ class Delivery(SQLModel, table=True):
             unique=True,
             sqlite_where=text("verdict IN ('applied', 'history')"),
         ),
+        Index("ix_delivery_received_at", "received_at", "verdict"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -105,7 +108,8 @@ class Delivery(SQLModel, table=True):
 
 
 class Round(MaybeAnsweredColumns, table=True):
-    """One pause on tool calls; ``state`` is a ``RoundState``; the answerer columns are set once it is sent."""
+    """One pause on tool calls; ``state`` is a ``RoundState``; the answerer columns are set once it is sent.
+    ``submitted_at`` is indexed for the Overview's windows (rounds answered in the last hour and day)."""
 
     __table_args__ = (UniqueConstraint("task_id", "round"),)
 
@@ -116,7 +120,7 @@ class Round(MaybeAnsweredColumns, table=True):
     state: RoundState = Field(default=RoundState.PENDING, sa_type=EnumText(RoundState), index=True)
     expires_at: str | None = None
     opened_at: float
-    submitted_at: float | None = None
+    submitted_at: float | None = Field(default=None, index=True)
     acknowledged_at: float | None = None
     message: str = ""
 

@@ -34,38 +34,66 @@ _BATCH = 500
 log = logging.getLogger(__name__)
 
 
+COUNT_LIMIT = 10_000
+"""Matches counted at most: past it the list says "more than 10,000" rather than count a million rows."""
+
+
 class DeliveryFilter(BaseModel):
     """What the deliveries list shows: one ``task_id`` (verified, or claimed by a refused body), one ``verdict``,
-    and a page (``per_page`` up to 500), newest first."""
+    and a page (``per_page`` up to 500), newest first. ``before``: only deliveries with a smaller id, the
+    ``next_before`` of the page before (keyset pagination: the page costs the same however deep it is and does
+    not shift while new deliveries arrive); ``page`` then counts on from there (1: the first page after it)."""
 
     task_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
     verdict: Verdict | None = None
+    before: int | None = Field(default=None, ge=1, le=2**63 - 1)
     page: int = Field(default=1, ge=1, le=1_000_000)
     per_page: int = Field(default=50, ge=1, le=500)
 
 
-def list_deliveries(*, engine: Engine, where: DeliveryFilter) -> tuple[list[DeliverySummary], int]:
-    """One page of deliveries matching ``where``, newest first, each with a body preview only; and how many
-    match in all."""
+class DeliveryPage(BaseModel):
+    """One page of the list. ``total``: the deliveries matching the filter (``before`` aside), counted up to
+    ``COUNT_LIMIT``; ``total_exact`` false means there are more than ``total``. ``next_before``: pass it as
+    ``before`` for the next (older) page; null on the last page."""
+
+    total: int
+    total_exact: bool
+    next_before: int | None
+    deliveries: list[DeliverySummary]
+
+
+def list_deliveries(*, engine: Engine, where: DeliveryFilter) -> DeliveryPage:
+    """One page of deliveries matching ``where``, newest first (by id: the order they were stored), each with a
+    body preview only; and how many match, up to ``COUNT_LIMIT``. Every query reads an index range that starts
+    at the page: none grows with the number stored (``bench/cost_curve.py``)."""
     conditions = []
     if where.task_id is not None:
         conditions.append(DELIVERIES.c.task_id == where.task_id)
     if where.verdict is not None:
         conditions.append(DELIVERIES.c.verdict == where.verdict)
+    page_conditions = [*conditions, DELIVERIES.c.id < where.before] if where.before is not None else conditions
     columns = [c for c in DELIVERIES.c if c.name != "body"]
     query = (
         select(*columns, func.substr(DELIVERIES.c.body, 1, PREVIEW_BYTES).label("preview"))
         .add_columns(func.length(DELIVERIES.c.body).label("stored"))
-        .where(*conditions)
+        .where(*page_conditions)
         .order_by(DELIVERIES.c.id.desc())
         .offset((where.page - 1) * where.per_page)
-        .limit(where.per_page)
+        .limit(where.per_page + 1)  # one more says whether there is a next page
     )
+    bounded = select(DELIVERIES.c.id).where(*conditions).limit(COUNT_LIMIT + 1).subquery()
     with read_session(engine) as session:
         conn = session.connection()
-        total = int(conn.execute(select(func.count()).select_from(DELIVERIES).where(*conditions)).scalar_one())
         rows = conn.execute(query).all()
-    return [_summary(row) for row in rows], total
+        counted = int(conn.execute(select(func.count()).select_from(bounded)).scalar_one())
+    more = len(rows) > where.per_page
+    found = [_summary(row) for row in rows[: where.per_page]]
+    return DeliveryPage(
+        total=min(counted, COUNT_LIMIT),
+        total_exact=counted <= COUNT_LIMIT,
+        next_before=found[-1].id if more and found else None,
+        deliveries=found,
+    )
 
 
 def get_delivery(*, engine: Engine, delivery_id: int) -> DeliveryPublic:

@@ -15,13 +15,14 @@ import time
 from collections import defaultdict
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Engine, Integer, bindparam, case, cast
-from sqlalchemy.sql.expression import UnaryExpression
+from sqlalchemy import Engine, Integer, case, cast
+from sqlalchemy.sql.expression import ColumnElement, UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 from sqlmodel import Session, col, func, select
 
+from app import run_counts
 from app.db import read_session
-from app.models import Delivery, Round, Run, ToolResultRow
+from app.models import Delivery, Round, ToolResultRow
 from app.protocol import KNOWN_STATUSES
 from app.states import ACCEPTED_VERDICTS, REFUSED_VERDICTS, AnswererKind, RoundState, RunStatusName
 
@@ -38,15 +39,12 @@ MINUTES = 60
 HOUR = 3600.0
 DAY = 86400.0
 LATENCY_SAMPLE = 5000
-ORDER_MARGIN = 300.0
-"""Seconds by which a delivery's ``received_at`` may run behind one stored before it (taken before the write
-lock, whose wait is bounded by SQLite's 30 s busy timeout)."""
 _DELIVERY = Delivery.__table__  # type: ignore[attr-defined]
-_FIRST_ID = select(func.min(_DELIVERY.c.id))  # one aggregate each: SQLite reads min() or max() off the b-tree
-_LAST_ID = select(func.max(_DELIVERY.c.id))  # only when it is alone in its query
-_RECEIVED_FROM = (
-    select(_DELIVERY.c.received_at).where(_DELIVERY.c.id >= bindparam("middle")).order_by(_DELIVERY.c.id).limit(1)
-)
+_ROUND = Round.__table__  # type: ignore[attr-defined]
+_PLAIN_STATE = UnaryExpression(_ROUND.c.state, operator=custom_op("+"), type_=_ROUND.c.state.type)
+_SUBMITTED: ColumnElement[bool] = _PLAIN_STATE == RoundState.SUBMITTED
+"""``+state``: the unary plus keeps SQLite from reading every submitted round through the state index (they are
+nearly all of them) instead of the window's range of the ``submitted_at`` index."""
 
 
 class MinuteCount(BaseModel):
@@ -103,25 +101,20 @@ def overview(*, engine: Engine, now: float | None = None) -> Overview:
 
 
 def _runs_by_status(session: Session) -> dict[str, int]:
-    counts = dict(session.exec(select(Run.status, func.count()).group_by(col(Run.status))).all())
+    counts = run_counts.runs_by_status(session.connection())
     order = [*KNOWN_STATUSES, RunStatusName.LOST]
     known = {status: counts.pop(status) for status in order if status in counts}
     return known | dict(sorted(counts.items()))
 
 
 def _deliveries(session: Session, at: float) -> tuple[dict[str, int], dict[str, int]]:
-    """Counts by verdict over the last 24 hours (every verdict, zeros included) and over the last hour."""
+    """Counts by verdict over the last 24 hours (every verdict, zeros included) and over the last hour: a range
+    of the ``received_at`` index, which holds the verdict too, so only the window's index entries are read."""
     in_hour = func.sum(case((col(Delivery.received_at) >= at - HOUR, 1), else_=0))
-    # unary plus: keeps SQLite from walking the verdict index over the whole log instead of the rowid range
-    by_verdict: UnaryExpression[str] = UnaryExpression(_DELIVERY.c.verdict, operator=custom_op("+"))
     rows = session.exec(
-        select(by_verdict, func.count(), in_hour)
-        .where(
-            col(Delivery.id) >= _first_delivery_id(session, at - DAY - ORDER_MARGIN),
-            col(Delivery.received_at) >= at - DAY,
-            col(Delivery.received_at) <= at,
-        )
-        .group_by(by_verdict)
+        select(_DELIVERY.c.verdict, func.count(), in_hour)
+        .where(col(Delivery.received_at) >= at - DAY, col(Delivery.received_at) <= at)
+        .group_by(_DELIVERY.c.verdict)
     ).all()
     day: dict[str, int] = dict.fromkeys((*REFUSED_VERDICTS, *ACCEPTED_VERDICTS), 0)
     hour: dict[str, int] = {}
@@ -129,27 +122,6 @@ def _deliveries(session: Session, at: float) -> tuple[dict[str, int], dict[str, 
         day[verdict] = count
         hour[verdict] = recent or 0
     return day, hour
-
-
-def _first_delivery_id(session: Session, since: float) -> int:
-    """The first delivery id received at ``since`` or later, by bisecting the ids (a lookup by rowid each), so
-    the count reads only the window's rows and not the whole log (``received_at`` has no index).
-
-    Ids grow with ``received_at`` give or take the wait for the write lock; the caller asks from
-    ``ORDER_MARGIN`` seconds earlier and still filters on ``received_at``, so the counts stay exact."""
-    conn = session.connection()  # Core, not the ORM: about 20 lookups, each a few microseconds in SQLite
-    first, last = conn.execute(_FIRST_ID).scalar(), conn.execute(_LAST_ID).scalar()
-    if first is None or last is None:
-        return 0
-    low, high = int(first), int(last)
-    while low <= high:
-        middle = (low + high) // 2
-        received = conn.execute(_RECEIVED_FROM, {"middle": middle}).scalar()
-        if received is None or received >= since:
-            high = middle - 1
-        else:
-            low = middle + 1
-    return low
 
 
 def _rounds_per_minute(session: Session, at: float) -> list[MinuteCount]:
@@ -161,7 +133,7 @@ def _rounds_per_minute(session: Session, at: float) -> list[MinuteCount]:
     rows = session.exec(
         select(minute, func.count(), by_handlers)
         .where(
-            Round.state == RoundState.SUBMITTED,
+            _SUBMITTED,
             col(Round.submitted_at) >= first * 60,
             col(Round.submitted_at) < (last + 1) * 60,
         )
@@ -179,7 +151,7 @@ def _latency(session: Session, at: float) -> list[Latency]:
     (a person who answered beside an auto handler puts the round in both)."""
     newest = (
         select(Round.id)
-        .where(Round.state == RoundState.SUBMITTED, col(Round.submitted_at) >= at - DAY, col(Round.submitted_at) <= at)
+        .where(_SUBMITTED, col(Round.submitted_at) >= at - DAY, col(Round.submitted_at) <= at)
         .order_by(col(Round.submitted_at).desc())
         .limit(LATENCY_SAMPLE)
     )

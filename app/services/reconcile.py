@@ -21,6 +21,7 @@ from sqlalchemy import Engine, func
 from sqlalchemy import select as core_select
 from sqlmodel import col, select
 
+from app import run_counts
 from app.db import read_session, write_connection
 from app.errors import PlatformError, PlatformUnreachable
 from app.models import OutboxItem, Run
@@ -99,18 +100,22 @@ async def reconcile_runs(*, engine: Engine, client: PlatformClient, before: floa
 def _open_runs(engine: Engine, before: float) -> list[tuple[int, str]]:
     """Open runs that changed in the week before ``before``, newest first, at most ``RECONCILE_LIMIT``: older ones
     are past any round's deadline, and a start must not turn into thousands of requests."""
-    closed = [*TERMINAL_STATUSES, RunStatusName.LOST]
-    query = (
-        select(Run.task_id, Run.agent_id)
-        .where(
-            col(Run.status).not_in(closed),
-            col(Run.updated_at) < before,
-            col(Run.updated_at) >= before - RECONCILE_WINDOW_SECONDS,
-        )
-        .order_by(col(Run.updated_at).desc())
-        .limit(RECONCILE_LIMIT)
-    )
+    closed = {*TERMINAL_STATUSES, RunStatusName.LOST}
     with read_session(engine) as session:
+        # the open statuses present, named, so the status index reads only open runs (NOT IN read every run)
+        present = [status for status in run_counts.runs_by_status(session.connection()) if status not in closed]
+        if not present:
+            return []
+        query = (
+            select(Run.task_id, Run.agent_id)
+            .where(
+                col(Run.status).in_(present),
+                col(Run.updated_at) < before,
+                col(Run.updated_at) >= before - RECONCILE_WINDOW_SECONDS,
+            )
+            .order_by(col(Run.updated_at).desc())
+            .limit(RECONCILE_LIMIT)
+        )
         rows = session.exec(query).all()
         return [(task_id, agent_id) for task_id, agent_id in rows]
 

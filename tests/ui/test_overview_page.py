@@ -84,12 +84,14 @@ async def test_overview_page_burst_of_changes_recomputes_a_few_times(
     calls.clear()
     await console.deliver(make_status(8801), "m1")  # one change among the burst that the page must show
 
-    for _ in range(100):  # 100 changes in a second
+    started = time.monotonic()
+    for _ in range(100):  # 100 changes in a second (longer on a busy machine)
         changes.emit(8801)
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.5)
+    burst = time.monotonic() - started
 
-    assert 1 <= len(calls) <= 5
+    assert 1 <= len(calls) <= 2 + burst / 0.3  # one per throttle period, not one per change
     assert all(b - a >= 0.29 for a, b in pairwise(calls))  # about three a second at most
     assert _card(user, "runs-total") == "1"
 

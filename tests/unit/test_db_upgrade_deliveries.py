@@ -43,7 +43,8 @@ def test_open_old_database_lists_deliveries_and_hides_refused_lines(tmp_path: Pa
 
     engine = make_engine(f"sqlite:///{path}")
 
-    listed, total = list_deliveries(engine=engine, where=DeliveryFilter(task_id=7701))
+    page = list_deliveries(engine=engine, where=DeliveryFilter(task_id=7701))
+    listed, total = page.deliveries, page.total
     assert total == 2
     assert [(d.verdict, d.task_id_claimed, d.body_truncated, d.console_made, d.body_note) for d in listed] == [
         ("bad_signature", True, False, False, ""),

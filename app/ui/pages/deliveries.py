@@ -6,7 +6,7 @@ with the console's own secret, and ``replay of #id`` in the log.
 
 import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nicegui import events, ui
@@ -87,6 +87,7 @@ def page(live: Live, verdict: str = "", task_id: str = "") -> None:
         if change.get("task_id") == -1:
             return  # not a task_id (yet): keep the list as it is
         state.where = state.where.model_copy(update={**change, "page": 1})
+        state.cursors = {1: None}
         await refresh()
 
     async def on_request(event: events.GenericEventArguments) -> None:
@@ -95,7 +96,7 @@ def page(live: Live, verdict: str = "", task_id: str = "") -> None:
             ui.notify("That page or page size is out of range", type="warning")
             return
         try:
-            state.where = deliveries.DeliveryFilter.model_validate(
+            where = deliveries.DeliveryFilter.model_validate(
                 {
                     **state.where.model_dump(),
                     "page": int(pagination.get("page") or 1),
@@ -105,21 +106,29 @@ def page(live: Live, verdict: str = "", task_id: str = "") -> None:
         except (ValidationError, ValueError, TypeError):
             ui.notify("That page or page size is out of range", type="warning")
             return
+        if where.per_page != state.where.per_page:
+            state.cursors = {1: None}  # the cursors mark pages of the old size
+        state.where = where
         await refresh()
 
     def keep_total(_event: events.GenericEventArguments) -> None:
-        if table.pagination.get("rowsNumber") != state.total:
-            table.pagination = {**table.pagination, "rowsNumber": state.total}
+        if table.pagination.get("rowsNumber") != state.rows_number:
+            table.pagination = {**table.pagination, "rowsNumber": state.rows_number}
             table.update()
 
     async def refresh(_task_id: int = 0) -> None:
         engine, current = get_runtime().engine, state.where
-        found, total = await asyncio.to_thread(lambda: deliveries.list_deliveries(engine=engine, where=current))
-        table.rows = [_row(item) for item in found]
-        table.pagination = {"page": current.page, "rowsPerPage": current.per_page, "rowsNumber": total}
+        asked = state.keyset(current)
+        found = await asyncio.to_thread(lambda: deliveries.list_deliveries(engine=engine, where=asked))
+        if found.next_before is not None:
+            state.cursors[current.page + 1] = found.next_before
+        shown = (current.page - 1) * current.per_page + len(found.deliveries)
+        state.rows_number = max(found.total, shown + (1 if found.next_before is not None else 0))
+        table.rows = [_row(item) for item in found.deliveries]
+        table.pagination = {"page": current.page, "rowsPerPage": current.per_page, "rowsNumber": state.rows_number}
         table.update()
-        state.total = total
-        count.set_text(f"{total:,} deliver{'y' if total == 1 else 'ies'}")
+        total = f"{found.total:,}" if found.total_exact else f"more than {found.total:,}"
+        count.set_text(f"{total} deliver{'y' if found.total == 1 and found.total_exact else 'ies'}")
         query = "&".join(
             f"{name}={value}" for name, value in [("verdict", current.verdict), ("task_id", current.task_id)] if value
         )
@@ -143,8 +152,17 @@ def page(live: Live, verdict: str = "", task_id: str = "") -> None:
 
 @dataclass
 class _View:
+    """The filter and page shown; ``cursors``: for each page reached by paging, the ``before`` that starts it
+    (keyset pagination: page 1 has none). A page met by a jump is read from the nearest cursor before it."""
+
     where: deliveries.DeliveryFilter
-    total: int = 0
+    rows_number: int = 0
+    cursors: dict[int, int | None] = field(default_factory=lambda: {1: None})
+
+    def keyset(self, where: deliveries.DeliveryFilter) -> deliveries.DeliveryFilter:
+        """``where`` as the service reads it: from the page's own cursor, or the nearest one before it."""
+        start = max(page for page in self.cursors if page <= where.page)
+        return where.model_copy(update={"before": self.cursors[start], "page": where.page - start + 1})
 
 
 def _task_id(value: object) -> int | None:
