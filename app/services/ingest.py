@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import logging
 import secrets
+import sqlite3
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, select
 from standardwebhooks.webhooks import Webhook
 
 from app.db import write_connection
@@ -30,6 +31,7 @@ from app.errors import DeliveryRefused, NotFound, RateLimited, ReplayRefused, To
 from app.models import Delivery
 from app.services import apply
 from app.services.events import add_event
+from app.services.fast_sql import cursor_of, insert_row, update_row
 from app.services.ingest_check import check_request, task_id_hint
 from app.states import EventKind, Verdict
 from app.webhooks.body import PREFIX_BYTES, ReadBody
@@ -40,8 +42,6 @@ from app.webhooks.verify import MAX_BODY_BYTES, Verified
 log = logging.getLogger("tooldesk")
 
 DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
-_INSERT_DELIVERY = insert(DELIVERIES).returning(DELIVERIES.c.id)
-_SET_VERDICT = update(DELIVERIES).where(DELIVERIES.c.id == bindparam("key"))
 REPLAYABLE = (Verdict.APPLIED, Verdict.HISTORY, Verdict.DUPLICATE)
 """Verdicts of deliveries that passed verification, the only ones a replay may sign again."""
 REPLAY_SIGNATURE = "(signed with the console's secret for the replay; not kept)"
@@ -133,7 +133,8 @@ def ingest_batch(
     Raises what the commit raises (then nothing of the batch is stored).
     """
     with write_connection(engine) as conn:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")  # one transaction around the savepoints (pysqlite opens none itself)
+        cursor = cursor_of(conn)
+        cursor.execute("BEGIN IMMEDIATE")  # one transaction around the savepoints (pysqlite opens none itself)
         requests = take()
         results: list[Result] = []
         for request in requests:
@@ -142,7 +143,7 @@ def ingest_batch(
                 results.append(checked)
                 continue
             try:
-                results.append(_store_one(conn, request, checked))
+                results.append(_store_one(conn, cursor, request, checked))
             except Exception as exc:  # a bug: that delivery is answered 500 (not stored), its batch-mates commit
                 webhook_id = request.headers.get("webhook-id", "")
                 log.exception("storing delivery %s failed", webhook_id)
@@ -155,16 +156,19 @@ def ingest_batch(
     return results
 
 
-def _store_one(conn: Connection, request: Received, checked: Verified | DeliveryRefused) -> Outcome:
+def _store_one(
+    conn: Connection, cursor: sqlite3.Cursor, request: Received, checked: Verified | DeliveryRefused
+) -> Outcome:
     """Store (and apply) one request inside its own savepoint of the batch's transaction."""
     read = request.body
     kept = {key.lower(): value for key, value in request.headers.items() if key.lower() in KEPT_HEADERS}
     if request.replay_of is not None:
         kept["webhook-signature"] = REPLAY_SIGNATURE
     if isinstance(checked, DeliveryRefused):
-        with conn.begin_nested():
+        with _savepoint(cursor):
             delivery_id = _store(
                 conn,
+                cursor,
                 received_at=request.received_at,
                 webhook_id=kept.get("webhook-id") or None,
                 headers=kept,
@@ -199,23 +203,23 @@ def _store_one(conn: Connection, request: Received, checked: Verified | Delivery
         console_made=console_made,
     )
     try:
-        with conn.begin_nested():
+        with _savepoint(cursor):
             # the partial unique index on webhook_id refuses a duplicate here, before anything is applied
-            delivery_id = _store(conn, verdict=Verdict.APPLIED, message="", **common)
+            delivery_id = _store(conn, cursor, verdict=Verdict.APPLIED, message="", **common)
             verdict, summary = apply.apply_status(
                 conn=conn, status=status, delivery_id=delivery_id, now=request.received_at, console_made=console_made
             )
-            conn.execute(_SET_VERDICT, {"key": delivery_id, "verdict": verdict, "message": summary})
+            update_row(cursor, conn.dialect, DELIVERIES, ("id", delivery_id), {"verdict": verdict, "message": summary})
         return Outcome(200, _ANSWERS[verdict], delivery_id, verdict, status.task_id)
-    except IntegrityError as exc:
-        if "webhook_id" not in str(exc.orig):
+    except sqlite3.IntegrityError as exc:
+        if "webhook_id" not in str(exc):
             raise  # not a repeated webhook-id: a bug, not a duplicate to swallow
     message = f"webhook-id {checked.webhook_id} was already stored: recorded, not applied again"
-    with conn.begin_nested():
-        delivery_id = _store(conn, verdict=Verdict.DUPLICATE, message=message, **common)
+    with _savepoint(cursor):
+        delivery_id = _store(conn, cursor, verdict=Verdict.DUPLICATE, message=message, **common)
         summary = f"duplicate delivery of sequence {status.sequence} ({status.status}) ignored"
         add_event(
-            db=conn,
+            db=cursor,
             task_id=status.task_id,
             kind=EventKind.DUPLICATE,
             summary=summary,
@@ -231,8 +235,21 @@ _ANSWERS: dict[str, Mapping[str, object]] = {
 }
 
 
-def _store(conn: Connection, **values: Any) -> int:
-    return int(conn.execute(_INSERT_DELIVERY, values).scalar_one())
+def _store(conn: Connection, cursor: sqlite3.Cursor, **values: Any) -> int:
+    return insert_row(cursor, conn.dialect, DELIVERIES, values)
+
+
+@contextmanager
+def _savepoint(cursor: sqlite3.Cursor) -> Iterator[None]:
+    """One delivery's part of the batch: rolled back alone when it raises."""
+    cursor.execute("SAVEPOINT delivery")
+    try:
+        yield
+    except BaseException:
+        cursor.execute("ROLLBACK TO delivery")
+        cursor.execute("RELEASE delivery")
+        raise
+    cursor.execute("RELEASE delivery")
 
 
 def replay_delivery(*, engine: Engine, secret: str, delivery_id: int, body: bytes | None = None) -> Outcome:
