@@ -35,6 +35,7 @@ from app.handlers.rules_pool import close_rules_pool, rules_pool
 from app.handlers.sandbox import Sandbox
 from app.models import Run
 from app.platform.client import PlatformClient
+from app.protocol import AWAITING
 from app.services.deliveries import Retention
 from app.services.ingest import Outcome
 from app.services.outbox import Outbox
@@ -108,12 +109,18 @@ class Runtime:
 
     def deliveries_stored(self, outcomes: list[Outcome]) -> None:
         """After the webhook's writer committed a batch: tell open pages once per run it touched (0 for refused
-        ones), and let handlers answer the rounds its applied deliveries opened, once per run."""
+        ones), and let handlers answer the rounds its applied deliveries opened, once per run. Only an applied
+        ``awaiting_tool_calls`` leaves a round pending: any other applied status closed the run's pending rounds
+        (``app.services.apply``), so the responder would find nothing there."""
         touched = dict.fromkeys(outcome.task_id or 0 for outcome in outcomes)
         for task_id in touched:
             changes.emit(task_id)
-        applied = dict.fromkeys(o.task_id for o in outcomes if o.task_id is not None and o.verdict == Verdict.APPLIED)
-        for task_id in applied:
+        opened = dict.fromkeys(
+            o.task_id
+            for o in outcomes
+            if o.task_id is not None and o.verdict == Verdict.APPLIED and o.status == AWAITING
+        )
+        for task_id in opened:
             self._answer_task(task_id)
 
     def run_started(self, task_id: int) -> None:

@@ -50,13 +50,15 @@ KEPT_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature", "content
 
 @dataclass(frozen=True)
 class Outcome:
-    """What to answer: ``status_code`` and JSON ``body``; ``task_id`` when a verified delivery names a run."""
+    """What to answer: ``status_code`` and JSON ``body``; ``task_id`` and the run ``status`` it reports when a
+    verified delivery names a run."""
 
     status_code: int
     body: Mapping[str, object]
     delivery_id: int
     verdict: Verdict
     task_id: int | None = None
+    status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -210,7 +212,7 @@ def _store_one(
                 conn=conn, status=status, delivery_id=delivery_id, now=request.received_at, console_made=console_made
             )
             update_row(cursor, conn.dialect, DELIVERIES, ("id", delivery_id), {"verdict": verdict, "message": summary})
-        return Outcome(200, _ANSWERS[verdict], delivery_id, verdict, status.task_id)
+        return Outcome(200, _ANSWERS[verdict], delivery_id, verdict, status.task_id, status.status)
     except sqlite3.IntegrityError as exc:
         if "webhook_id" not in str(exc):
             raise  # not a repeated webhook-id: a bug, not a duplicate to swallow
@@ -227,7 +229,7 @@ def _store_one(
             delivery_id=delivery_id,
             console_made=console_made,
         )
-    return Outcome(200, _ANSWERS[Verdict.DUPLICATE], delivery_id, Verdict.DUPLICATE, status.task_id)
+    return Outcome(200, _ANSWERS[Verdict.DUPLICATE], delivery_id, Verdict.DUPLICATE, status.task_id, status.status)
 
 
 _ANSWERS: dict[str, Mapping[str, object]] = {
