@@ -44,6 +44,7 @@ async def take_delivery(
     """
     received_at = time.time()
     try:
+        runtime.ingest.check_room()  # a full queue answers at once, without reading the body
         body = await read_body(chunks=chunks, headers=headers, limit=runtime.settings.max_body_bytes)
         request = Received(body=body, headers=headers, received_at=received_at, source=source)
         outcome = await runtime.ingest.store(request)

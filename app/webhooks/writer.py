@@ -94,12 +94,7 @@ class IngestWriter:
     def submit(self, request: Received) -> asyncio.Future[Result]:
         """Queue ``request``; a future of its ``Result``, set on the event loop after its batch committed. Raises
         ``Overloaded`` when the queue is full. Starts the thread on first use (it needs the running loop)."""
-        if self._in_flight >= self.queue_cap:
-            raise Overloaded(
-                f"{self._in_flight} deliveries are waiting to be stored (limit {self.queue_cap}, "
-                f"TOOLDESK_INGEST_QUEUE); nothing was stored: send it again in {RETRY_AFTER_SECONDS} s",
-                retry_after=RETRY_AFTER_SECONDS,
-            )
+        self.check_room()
         if self._thread is None:
             self._start(asyncio.get_running_loop())
         loop = self._loop
@@ -110,6 +105,15 @@ class IngestWriter:
             self._waiting.append(_Job(request, future))
             self._wake.notify()
         return future
+
+    def check_room(self) -> None:
+        """Raise ``Overloaded`` when ``queue_cap`` requests are in flight (before reading a body for nothing)."""
+        if self._in_flight >= self.queue_cap:
+            raise Overloaded(
+                f"{self._in_flight} deliveries are waiting to be stored (limit {self.queue_cap}, "
+                f"TOOLDESK_INGEST_QUEUE); nothing was stored: send it again in {RETRY_AFTER_SECONDS} s",
+                retry_after=RETRY_AFTER_SECONDS,
+            )
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
