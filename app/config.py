@@ -101,6 +101,11 @@ class Settings(BaseSettings):
         description="refused webhook requests stored per source address and minute (a burst of as many at once); "
         "past it the answer is 429 with `Retry-After` and only a count is kept",
     )  # fmt: skip
+    ingest_queue: int = Field(
+        default=1000, ge=1, le=100_000,
+        description="webhook deliveries waiting for their commit at most; past it a delivery is answered 503 with "
+        "`Retry-After` at once and not stored (the platform sends it again)",
+    )  # fmt: skip
     sandbox_workers: int = Field(default=2, ge=1, le=32, description="warm worker processes for Python handlers")
     sandbox_timeout: float = Field(
         default=5.0, gt=0, le=300, allow_inf_nan=False, description="seconds a Python handler may run"

@@ -10,6 +10,7 @@ TooldeskError                 500 (never raised bare)
 │   ├── BadBody               400 not UTF-8, not JSON, or not a run status
 │   └── BodyTooLarge          413 a body over the size limit (not read past it)
 ├── RateLimited               429 too many refused requests from one address (not stored; Retry-After)
+├── Overloaded                503 the webhook's queue is full (not stored; Retry-After)
 ├── BadRequest                422 a request body the API cannot use
 ├── UnsupportedMediaType      415 an /api write whose Content-Type is not JSON
 ├── Unauthorized              401 no valid session cookie or API token (or a failed sign-in)
@@ -105,6 +106,19 @@ class RateLimited(TooldeskError):
 
     status = 429
     code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Overloaded(TooldeskError):
+    """The webhook's queue of deliveries waiting for their commit is full (``TOOLDESK_INGEST_QUEUE``): answered at
+    once, nothing stored; the platform retries any non-2xx with the same webhook-id. ``retry_after``: whole
+    seconds."""
+
+    status = 503
+    code = "overloaded"
 
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)

@@ -28,7 +28,7 @@ from app.auth.signin_routes import router as signin_router
 from app.config import SIMULATOR_PREFIX, Settings, get_settings
 from app.console_lock import claim_database
 from app.errors import SettingsError, TooldeskError
-from app.guard import install_guard
+from app.guard import allowed_hosts, install_guard
 from app.pools import install_ui_pool
 from app.runtime import Runtime, build_runtime
 from app.services import agents, sign_in, users
@@ -36,6 +36,7 @@ from app.services.reconcile import reconcile_runs
 from app.simulator import build_router as build_simulator_router
 from app.ui.layout import root
 from app.ui.pages.signin import signin_page
+from app.webhooks.fast_path import install_fast_path
 from app.webhooks.route import router as webhook_router
 
 log = logging.getLogger("tooldesk")
@@ -58,6 +59,8 @@ def build(settings: Settings) -> Runtime:
     nicegui_app.add_exception_handler(TooldeskError, tooldesk_error_handler)
     nicegui_app.add_exception_handler(RequestValidationError, validation_error_handler)
     nicegui_app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    hosts = allowed_hosts(settings)  # the webhook's fast path goes in front of everything, NiceGUI's own layers too
+    nicegui_app.on_startup(lambda: install_fast_path(nicegui_app, hosts=hosts))
     nicegui_app.on_startup(install_ui_pool)  # before any page work: pages never queue behind other kinds of work
     nicegui_app.on_startup(lambda: background_tasks.create(_on_start(runtime), name="sync agents, reconcile runs"))
     nicegui_app.on_shutdown(runtime.aclose)

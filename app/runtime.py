@@ -6,7 +6,8 @@ set, the embedded simulator.
 Pages and routes reach it through ``get_runtime()``.
 
 After a service has changed something, routes, pages and ``app.main`` call one
-of the runtime's after-change methods (``delivered``, ``run_started``,
+of the runtime's after-change methods (``delivered``, ``deliveries_stored`` (the webhook's
+writer, once per committed batch), ``run_started``,
 ``run_replayed``, ``round_answered``, ``handlers_changed``, ``agents_changed``,
 ``runs_reconciled``, ``secret_rotated``): each tells open pages and, where handlers may now answer,
 starts the responder in the background. Nothing else emits ``app.changes``.
@@ -34,6 +35,7 @@ from app.handlers.rules_pool import close_rules_pool, rules_pool
 from app.handlers.sandbox import Sandbox
 from app.models import Run
 from app.platform.client import PlatformClient
+from app.protocol import AWAITING
 from app.services.deliveries import Retention
 from app.services.ingest import Outcome
 from app.services.outbox import Outbox
@@ -43,6 +45,7 @@ from app.simulator import Simulator, load_scenarios, open_store
 from app.states import Verdict
 from app.webhooks.limits import RefusalLimiter
 from app.webhooks.secret_set import WebhookSecrets
+from app.webhooks.writer import IngestWriter
 
 
 @dataclass
@@ -57,6 +60,7 @@ class Runtime:
     refusals: RefusalLimiter
     retention: Retention
     responder: Responder = field(init=False)
+    ingest: IngestWriter = field(init=False)
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
     _sandbox: Sandbox | None = None
     _sandbox_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -64,6 +68,14 @@ class Runtime:
     def __post_init__(self) -> None:
         self.responder = Responder(engine=self.engine, outbox=self.outbox, sandbox=self.sandbox, on_change=changes.emit)
         self.outbox.on_run_checked = lambda task_id: self.runs_reconciled([task_id])
+        self.ingest = IngestWriter(
+            engine=self.engine,
+            secrets=lambda: self.webhook_secrets,
+            limiter=self.refusals,
+            max_body_bytes=self.settings.max_body_bytes,
+            queue_cap=self.settings.ingest_queue,
+            on_stored=self.deliveries_stored,
+        )
 
     @property
     def secret(self) -> str:
@@ -94,6 +106,22 @@ class Runtime:
         changes.emit(outcome.task_id or 0)
         if outcome.task_id is not None and outcome.verdict == Verdict.APPLIED:
             self._answer_task(outcome.task_id)
+
+    def deliveries_stored(self, outcomes: list[Outcome]) -> None:
+        """After the webhook's writer committed a batch: tell open pages once per run it touched (0 for refused
+        ones), and let handlers answer the rounds its applied deliveries opened, once per run. Only an applied
+        ``awaiting_tool_calls`` leaves a round pending: any other applied status closed the run's pending rounds
+        (``app.services.apply``), so the responder would find nothing there."""
+        touched = dict.fromkeys(outcome.task_id or 0 for outcome in outcomes)
+        for task_id in touched:
+            changes.emit(task_id)
+        opened = dict.fromkeys(
+            o.task_id
+            for o in outcomes
+            if o.task_id is not None and o.verdict == Verdict.APPLIED and o.status == AWAITING
+        )
+        for task_id in opened:
+            self._answer_task(task_id)
 
     def run_started(self, task_id: int) -> None:
         """After the platform took a new run and it was recorded: tell open pages. Its rounds arrive by webhook
@@ -142,7 +170,8 @@ class Runtime:
 
     async def aclose(self) -> None:
         """Stop the fallback timers, the outbox, the rules workers, the sandbox and the simulator's background work, and
-        close HTTP connections."""
+        close HTTP connections; deliveries already taken are stored first."""
+        await self.ingest.aclose()
         self.responder.fallbacks.close()
         await self.outbox.aclose()
         await self.retention.aclose()

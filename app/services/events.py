@@ -1,11 +1,13 @@
 """A run's timeline: the one way to write an event.
 
 ``add_event`` runs one prebuilt Core ``INSERT`` on the caller's transaction, whether the caller holds an ORM
-``Session`` (the services) or a Core ``Connection`` (ingestion, the webhook's hot path, which stays off the ORM
-for speed; see ``app.services.apply``). Blocking, like every write to SQLite.
+``Session`` (the services) or a Core ``Connection``; ingestion, the webhook's hot path, passes the ``sqlite3``
+cursor under its connection, which runs the same row as plain SQL (see ``app.services.fast_sql``). Blocking, like every write to SQLite.
 """
 
 from __future__ import annotations
+
+import sqlite3
 
 from sqlalchemy import Connection, insert
 from sqlmodel import Session
@@ -17,11 +19,14 @@ EVENTS = Event.__table__  # type: ignore[attr-defined]
 _INSERT_EVENT = insert(EVENTS)
 CONSOLE_MADE = "made in the console, not sent by the platform (edited replay)"
 """How a timeline line caused by a replay of an edited body begins."""
+_RAW_INSERT = (
+    "INSERT INTO event (task_id, at, kind, summary, delivery_id, round_id, console_made) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 def add_event(
     *,
-    db: Session | Connection,
+    db: Session | Connection | sqlite3.Cursor,
     task_id: int,
     kind: EventKind,
     summary: str,
@@ -34,6 +39,10 @@ def add_event(
     (committed with it). ``delivery_id`` and ``round_id`` link the line to what it is about. ``console_made``
     marks a line caused by a replay of an edited body: the flag is stored and the summary starts with
     ``CONSOLE_MADE``."""
+    if isinstance(db, sqlite3.Cursor):
+        text = f"{CONSOLE_MADE}: {summary}" if console_made else summary
+        db.execute(_RAW_INSERT, (task_id, at, str(kind), text, delivery_id, round_id, int(console_made)))
+        return
     conn = db.connection() if isinstance(db, Session) else db
     conn.execute(
         _INSERT_EVENT,

@@ -1,39 +1,47 @@
-"""Ingesting a delivery: verify, store (always), deduplicate, apply by sequence.
+"""Ingesting deliveries: verify, store (always), deduplicate, apply by sequence, many in one transaction.
 
-Blocking (SQLite); the webhook route calls ``ingest_delivery`` through
-``asyncio.to_thread`` and answers with the returned ``Outcome`` only after the
-transaction has committed.
+Blocking (SQLite). The webhook's writer thread (``app.webhooks.writer``) calls ``ingest_batch`` with every
+delivery waiting at that moment: they are stored and applied in ONE transaction, so one fsync (``synchronous=FULL``)
+commits them all (group commit), and each request is answered only after that commit. Each delivery has a
+``SAVEPOINT`` of its own: a repeated ``webhook-id`` (the unique index refuses it) or an unexpected error rolls back
+that delivery alone, never its batch-mates. ``ingest_delivery`` (replays) is a batch of one.
+
+Apply stays inside the batch, before the answer: storing and applying a delivery costs about as much as storing it
+raw (a few prebuilt Core statements), so acknowledging after the raw store and applying behind the ack would save
+little and make the answer's verdict (``applied``, ``history``, ``duplicate``) a guess.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import secrets
+import sqlite3
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, select
 from standardwebhooks.webhooks import Webhook
 
 from app.db import write_connection
-from app.errors import BodyTooLarge, DeliveryRefused, NotFound, RateLimited, ReplayRefused
+from app.errors import DeliveryRefused, NotFound, RateLimited, ReplayRefused, TooldeskError
 from app.models import Delivery
-from app.protocol import INT64_MAX
-from app.services.apply import apply_status
+from app.services import apply
 from app.services.events import add_event
+from app.services.fast_sql import cursor_of, insert_row, update_row
+from app.services.ingest_check import check_request, task_id_hint
 from app.states import EventKind, Verdict
 from app.webhooks.body import PREFIX_BYTES, ReadBody
 from app.webhooks.limits import RefusalLimiter
 from app.webhooks.secret_set import WebhookSecrets
-from app.webhooks.verify import MAX_BODY_BYTES, verify_delivery
+from app.webhooks.verify import MAX_BODY_BYTES, Verified
+
+log = logging.getLogger("tooldesk")
 
 DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
-_INSERT_DELIVERY = insert(DELIVERIES).returning(DELIVERIES.c.id)
-_SET_VERDICT = update(DELIVERIES).where(DELIVERIES.c.id == bindparam("key"))
 REPLAYABLE = (Verdict.APPLIED, Verdict.HISTORY, Verdict.DUPLICATE)
 """Verdicts of deliveries that passed verification, the only ones a replay may sign again."""
 REPLAY_SIGNATURE = "(signed with the console's secret for the replay; not kept)"
@@ -42,13 +50,34 @@ KEPT_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature", "content
 
 @dataclass(frozen=True)
 class Outcome:
-    """What to answer: ``status_code`` and JSON ``body``; ``task_id`` when a verified delivery names a run."""
+    """What to answer: ``status_code`` and JSON ``body``; ``task_id`` and the run ``status`` it reports when a
+    verified delivery names a run."""
 
     status_code: int
     body: Mapping[str, object]
     delivery_id: int
     verdict: Verdict
     task_id: int | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class Received:
+    """One webhook request as read: its ``body`` (``app.webhooks.body.read_body``), ``headers`` (any case),
+    ``received_at`` (Unix seconds, when it arrived: the timestamp check uses it, however long it waited) and
+    ``source`` address (for the refusal limiter). ``replay_of`` and ``console_made`` mark a replay."""
+
+    body: ReadBody
+    headers: Mapping[str, str]
+    received_at: float = field(default_factory=time.time)
+    source: str = ""
+    replay_of: int | None = None
+    console_made: bool = False
+
+
+Result = Outcome | TooldeskError
+"""One delivery's result in a batch: its ``Outcome`` (stored), or the error to answer with, nothing stored:
+``RateLimited`` (429), or a ``TooldeskError`` (500, ``internal``) when storing it failed unexpectedly."""
 
 
 def ingest_delivery(
@@ -63,63 +92,106 @@ def ingest_delivery(
     source: str = "",
     max_body_bytes: int = MAX_BODY_BYTES,
 ) -> Outcome:
-    """Store one webhook request and apply it when it is new and verified.
+    """Store one webhook request and apply it when it is new and verified: ``ingest_batch`` of one.
 
     ``secret`` is one secret or the set a rotation leaves (a signature made with any one still accepted passes);
     ``body`` is what the route read (``app.webhooks.body.read_body``) or whole bytes; ``console_made`` marks a
     replay of an edited body (its row and every timeline line it causes).
 
+    Raises ``RateLimited`` (429, nothing stored) for a refusal when ``limiter`` has no token left for ``source``,
+    and ``TooldeskError`` (500) when storing failed unexpectedly (nothing stored).
+    """
+    read = body if isinstance(body, ReadBody) else ReadBody.whole(body)
+    request = Received(body=read, headers=headers, source=source, replay_of=replay_of, console_made=console_made)
+    [result] = ingest_batch(
+        engine=engine, secret=secret, take=lambda: [request], limiter=limiter, max_body_bytes=max_body_bytes
+    )
+    if isinstance(result, TooldeskError):
+        raise result
+    return result
+
+
+def ingest_batch(
+    *,
+    engine: Engine,
+    secret: str | WebhookSecrets,
+    take: Callable[[], Sequence[Received]],
+    limiter: RefusalLimiter | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> list[Result]:
+    """Store and apply the requests ``take()`` returns, in one transaction; one ``Result`` each, in order.
+
+    ``take`` is called once the write lock is held (``app.db.write_connection``), so requests that arrived while
+    the writer waited for it join this batch. Per request, exactly as for one:
+
     - refused (bad headers, timestamp, signature or body; over ``max_body_bytes``, 413): stored with that
       verdict, its first 4 KB, length and SHA-256 only, and the ``task_id`` its body claims (never put on that
-      run's timeline: it is unverified); the outcome carries the error's 4xx status and message;
-    - a ``webhook-id`` already stored: stored as ``duplicate``, answered 200;
-    - a ``sequence`` not above the run's newest: stored as ``history``, answered 200;
+      run's timeline: it is unverified); the outcome carries the error's 4xx status and message; past the
+      ``limiter``'s rate for its ``source``, ``RateLimited`` instead and nothing stored;
+    - a ``webhook-id`` already stored (also earlier in this batch): stored as ``duplicate``, answered 200;
+    - a ``sequence`` not above the run's newest (also one applied earlier in this batch): ``history``, 200;
     - otherwise stored as ``applied`` and the run, round and timeline change.
 
-    Raises ``RateLimited`` (429, nothing stored) for a refusal when ``limiter`` has no token left for ``source``.
+    Raises what the commit raises (then nothing of the batch is stored).
     """
-    received_at = time.time()
-    read = body if isinstance(body, ReadBody) else ReadBody.whole(body)
-    kept = {key.lower(): value for key, value in headers.items() if key.lower() in KEPT_HEADERS}
-    if replay_of is not None:
+    with write_connection(engine) as conn:
+        cursor = cursor_of(conn)
+        cursor.execute("BEGIN IMMEDIATE")  # one transaction around the savepoints (pysqlite opens none itself)
+        requests = take()
+        results: list[Result] = []
+        for request in requests:
+            checked = check_request(request, secret=secret, limiter=limiter, max_body_bytes=max_body_bytes)
+            if isinstance(checked, RateLimited):
+                results.append(checked)
+                continue
+            try:
+                results.append(_store_one(conn, cursor, request, checked))
+            except Exception as exc:  # a bug: that delivery is answered 500 (not stored), its batch-mates commit
+                webhook_id = request.headers.get("webhook-id", "")
+                log.exception("storing delivery %s failed", webhook_id)
+                results.append(
+                    TooldeskError(
+                        f"delivery {webhook_id} could not be stored ({type(exc).__name__}); nothing was kept: "
+                        "send it again, and report this if it persists"
+                    )
+                )
+    return results
+
+
+def _store_one(
+    conn: Connection, cursor: sqlite3.Cursor, request: Received, checked: Verified | DeliveryRefused
+) -> Outcome:
+    """Store (and apply) one request inside its own savepoint of the batch's transaction."""
+    read = request.body
+    kept = {key.lower(): value for key, value in request.headers.items() if key.lower() in KEPT_HEADERS}
+    if request.replay_of is not None:
         kept["webhook-signature"] = REPLAY_SIGNATURE
-    try:
-        if not read.complete:
-            raise BodyTooLarge(_too_large(read, max_body_bytes))
-        verified = verify_delivery(
-            secret=secret, body=read.data, headers=headers, now=received_at, max_body_bytes=max_body_bytes
-        )
-    except DeliveryRefused as exc:
-        retry_after = None if limiter is None else limiter.take(source, now=received_at)
-        if retry_after is not None:
-            raise RateLimited(
-                f"too many refused requests from {source} (limit {limiter.rate if limiter else 0} a minute); this "
-                f"one was refused ({exc.verdict}: {exc.message}) and not stored: retry in {retry_after} s",
-                retry_after=retry_after,
-            ) from None
-        with write_connection(engine) as conn:
+    if isinstance(checked, DeliveryRefused):
+        with _savepoint(cursor):
             delivery_id = _store(
                 conn,
-                received_at=received_at,
+                cursor,
+                received_at=request.received_at,
                 webhook_id=kept.get("webhook-id") or None,
                 headers=kept,
                 body=read.data[:PREFIX_BYTES],
                 body_length=read.length,
                 body_sha256=read.sha256 if read.length else None,
                 body_truncated=not read.complete,
-                verdict=exc.verdict,
-                message=exc.message,
-                answered_status=exc.status,
-                task_id=_task_id_hint(read.data) if read.complete else None,
-                replay_of=replay_of,
-                console_made=console_made,
+                verdict=checked.verdict,
+                message=checked.message,
+                answered_status=checked.status,
+                task_id=task_id_hint(read.data) if read.complete else None,
+                replay_of=request.replay_of,
+                console_made=request.console_made,
             )
-        return Outcome(exc.status, exc.body(), delivery_id, exc.verdict)
+        return Outcome(checked.status, checked.body(), delivery_id, checked.verdict)
 
-    status = verified.status
+    status = checked.status
+    console_made = request.console_made
     common: dict[str, Any] = dict(
-        received_at=received_at,
-        webhook_id=verified.webhook_id,
+        received_at=request.received_at,
+        webhook_id=checked.webhook_id,
         headers=kept,
         body=read.data,
         body_length=read.length,
@@ -129,61 +201,57 @@ def ingest_delivery(
         sequence=status.sequence,
         status=status.status,
         answered_status=200,
-        replay_of=replay_of,
+        replay_of=request.replay_of,
         console_made=console_made,
     )
     try:
-        with write_connection(engine) as conn:
+        with _savepoint(cursor):
             # the partial unique index on webhook_id refuses a duplicate here, before anything is applied
-            delivery_id = _store(conn, verdict=Verdict.APPLIED, message="", **common)
-            verdict, summary = apply_status(
-                conn=conn, status=status, delivery_id=delivery_id, now=received_at, console_made=console_made
+            delivery_id = _store(conn, cursor, verdict=Verdict.APPLIED, message="", **common)
+            verdict, summary = apply.apply_status(
+                conn=conn, status=status, delivery_id=delivery_id, now=request.received_at, console_made=console_made
             )
-            conn.execute(_SET_VERDICT, {"key": delivery_id, "verdict": verdict, "message": summary})
-        return Outcome(200, {"ok": True, "verdict": verdict}, delivery_id, verdict, status.task_id)
-    except IntegrityError as exc:
-        if "webhook_id" not in str(exc.orig):
+            update_row(cursor, conn.dialect, DELIVERIES, ("id", delivery_id), {"verdict": verdict, "message": summary})
+        return Outcome(200, _ANSWERS[verdict], delivery_id, verdict, status.task_id, status.status)
+    except sqlite3.IntegrityError as exc:
+        if "webhook_id" not in str(exc):
             raise  # not a repeated webhook-id: a bug, not a duplicate to swallow
-    message = f"webhook-id {verified.webhook_id} was already stored: recorded, not applied again"
-    with write_connection(engine) as conn:
-        delivery_id = _store(conn, verdict=Verdict.DUPLICATE, message=message, **common)
+    message = f"webhook-id {checked.webhook_id} was already stored: recorded, not applied again"
+    with _savepoint(cursor):
+        delivery_id = _store(conn, cursor, verdict=Verdict.DUPLICATE, message=message, **common)
         summary = f"duplicate delivery of sequence {status.sequence} ({status.status}) ignored"
         add_event(
-            db=conn,
+            db=cursor,
             task_id=status.task_id,
             kind=EventKind.DUPLICATE,
             summary=summary,
-            at=received_at,
+            at=request.received_at,
             delivery_id=delivery_id,
             console_made=console_made,
         )
-    return Outcome(200, {"ok": True, "verdict": Verdict.DUPLICATE}, delivery_id, Verdict.DUPLICATE, status.task_id)
+    return Outcome(200, _ANSWERS[Verdict.DUPLICATE], delivery_id, Verdict.DUPLICATE, status.task_id, status.status)
 
 
-def _store(conn: Connection, **values: Any) -> int:
-    return int(conn.execute(_INSERT_DELIVERY, values).scalar_one())
+_ANSWERS: dict[str, Mapping[str, object]] = {
+    verdict: {"ok": True, "verdict": verdict} for verdict in (Verdict.APPLIED, Verdict.HISTORY, Verdict.DUPLICATE)
+}
 
 
-def _too_large(read: ReadBody, limit: int) -> str:
-    if read.declared is not None and read.declared > limit and not read.length:
-        return (
-            f"Content-Length {read.declared:,} is above the limit of {limit:,} bytes: a run status is far smaller "
-            "(the body was not read)"
-        )
-    return (
-        f"body is more than {limit:,} bytes (limit {limit:,}): a run status is far smaller "
-        f"(reading stopped after {read.length:,} bytes)"
-    )
+def _store(conn: Connection, cursor: sqlite3.Cursor, **values: Any) -> int:
+    return insert_row(cursor, conn.dialect, DELIVERIES, values)
 
 
-def _task_id_hint(body: bytes) -> int | None:
-    """The ``task_id`` a refused body claims, when it can be read: stored so the Deliveries page can filter on
-    it, marked there as an unverified claim."""
+@contextmanager
+def _savepoint(cursor: sqlite3.Cursor) -> Iterator[None]:
+    """One delivery's part of the batch: rolled back alone when it raises."""
+    cursor.execute("SAVEPOINT delivery")
     try:
-        value = json.loads(body).get("task_id")
-    except (ValueError, AttributeError, RecursionError):
-        return None
-    return value if type(value) is int and 0 < value <= INT64_MAX else None
+        yield
+    except BaseException:
+        cursor.execute("ROLLBACK TO delivery")
+        cursor.execute("RELEASE delivery")
+        raise
+    cursor.execute("RELEASE delivery")
 
 
 def replay_delivery(*, engine: Engine, secret: str, delivery_id: int, body: bytes | None = None) -> Outcome:

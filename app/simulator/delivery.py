@@ -7,7 +7,8 @@ Rules (contract, "Webhook delivery"; Standard Webhooks spec):
   ``webhook-timestamp`` (Unix seconds) and ``webhook-signature`` (``v1,<base64>``).
 - Any non-2xx answer or exception (including no answer within 10 s) is retried
   after ``retry_schedule[i]`` seconds until the schedule is exhausted; then the
-  delivery is given up.
+  delivery is given up. A 429 or 503 with ``Retry-After`` (whole seconds, RFC 9110 section 10.2.3) waits at least
+  that long, up to ``MAX_RETRY_AFTER`` (the console's full queue answers 503 so).
 - A 410 answer disables the endpoint: nothing more is sent.
 - The deliveries of one task go out one after another; tasks are independent.
 - Faults set in ``faults`` (``app.simulator.faults``: duplicate, reorder, delay, drop) bend these rules
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 
 DELIVERY_TIMEOUT = 10.0
 """Seconds the simulator waits for the receiver's answer before it counts as failed."""
+
+MAX_RETRY_AFTER = 60.0
+"""The longest ``Retry-After`` honoured, in seconds; a longer one waits this long."""
 
 Outcome = Literal["delivered", "retrying", "gave_up", "disabled"]
 
@@ -190,11 +194,12 @@ class Deliverer:
             http_status: int | None
             error: str | None
             attempt_fault: str | None
+            retry_after = 0.0
             if drop and attempt == 1 and self._retry_schedule:
                 http_status, error = None, "dropped before it reached the receiver (a simulated fault)"
                 attempt_fault = "dropped"
             else:
-                http_status, error = await self._post(webhook_id, body)
+                http_status, error, retry_after = await self._post(webhook_id, body)
                 attempt_fault = fault
             last = attempt > len(self._retry_schedule)
             outcome: Outcome
@@ -218,9 +223,10 @@ class Deliverer:
                         "gave up delivering %s (task %s) after %s attempts", webhook_id, status.task_id, attempt
                     )
                 return
-            await asyncio.sleep(self._retry_schedule[attempt - 1])
+            await asyncio.sleep(max(self._retry_schedule[attempt - 1], retry_after))
 
-    async def _post(self, webhook_id: str, body: str) -> tuple[int | None, str | None]:
+    async def _post(self, webhook_id: str, body: str) -> tuple[int | None, str | None, float]:
+        """One attempt: ``(http status or None, error text or None, Retry-After seconds or 0)``."""
         now = datetime.now(UTC)
         headers = {
             "webhook-id": webhook_id,
@@ -231,8 +237,16 @@ class Deliverer:
         try:
             response = await self._http.post(self.url, content=body.encode(), headers=headers, timeout=DELIVERY_TIMEOUT)
         except Exception as exc:  # no answer, refused connection, timeout: all are retried
-            return None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        return response.status_code, None
+            return None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, 0.0
+        return response.status_code, None, _retry_after(response)
+
+
+def _retry_after(response: httpx.Response) -> float:
+    """A 429's or 503's ``Retry-After`` in seconds (only the delay-seconds form), at most ``MAX_RETRY_AFTER``."""
+    value = response.headers.get("retry-after", "").strip()
+    if response.status_code not in (429, 503) or not value.isdigit():
+        return 0.0
+    return min(float(value), MAX_RETRY_AFTER)
 
 
 def _webhook(secret: str) -> Webhook:

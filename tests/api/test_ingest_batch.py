@@ -1,0 +1,230 @@
+"""Group commit through the real webhook: deliveries that wait together are stored in one transaction, and each
+keeps the verdict it would get alone (README, "Webhook"; issue 10, "Ingest").
+
+A batch is made by holding the database's write lock (``app.db.write_connection``, which the webhook's writer
+takes before it takes the deliveries waiting) while the deliveries arrive; once they all wait, the lock is let
+go and the writer takes them all at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from nicegui import app as nicegui_app
+
+from app.config import get_settings
+from app.db import write_connection
+from app.protocol import RunStatus
+from app.runtime import Runtime
+from app.services import apply
+from app.simulator.delivery import Deliverer
+from tests.builders import SECRET, Console, encode, make_status, sign, take_errors, wait_for
+
+
+@asynccontextmanager
+async def writes_held(runtime: Runtime) -> AsyncIterator[None]:
+    """Hold the write lock in a thread of its own until the block ends."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with write_connection(runtime.engine):
+            holding.set()
+            release.wait(30)
+
+    holder = asyncio.create_task(asyncio.to_thread(hold))
+    await asyncio.to_thread(holding.wait, 10)
+    try:
+        yield
+    finally:
+        release.set()
+        await holder
+
+
+async def one_batch(console: Console, runtime: Runtime, posts: list[Callable[[], Any]]) -> list[httpx.Response]:
+    """Send ``posts`` in this order while writes are held, so all of them wait, then let the writer take them as
+    one batch; their answers, in the same order."""
+    async with writes_held(runtime):
+        sent = []
+        for count, post in enumerate(posts, start=1):
+            sent.append(asyncio.create_task(post()))
+            await wait_for(lambda count=count: runtime.ingest.in_flight == count)  # queued in this order
+    return list(await asyncio.gather(*sent))
+
+
+def signed(console: Console, body: dict[str, Any], msg_id: str, **overrides: str) -> Callable[[], Any]:
+    raw = encode(body)
+    return lambda: console.post_webhook(raw, sign(raw, msg_id=msg_id) | overrides)
+
+
+async def stored(console: Console, **filters: Any) -> list[dict[str, Any]]:
+    return list((await console.get("/api/deliveries", params=filters)).json()["deliveries"])
+
+
+async def test_batch_duplicate_webhook_id_in_same_batch_recorded_once_applied(console: Console, runtime: Runtime):
+    first = make_status(8101, status="running", sequence=1)
+    answers = await one_batch(
+        console,
+        runtime,
+        [signed(console, first, "msg_twice"), signed(console, first, "msg_twice"), signed(console, first, "msg_other")],
+    )
+
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    # the same webhook-id again is a duplicate; another id with the same sequence is history
+    assert [a.json()["verdict"] for a in answers] == ["applied", "duplicate", "history"]
+    rows = {(d["webhook_id"], d["verdict"]) for d in await stored(console, task_id=8101)}
+    assert rows == {("msg_twice", "applied"), ("msg_twice", "duplicate"), ("msg_other", "history")}
+    assert (await console.run(8101))["sequence"] == 1
+
+
+async def test_batch_refused_and_good_delivery_each_get_their_own_answer(console: Console, runtime: Runtime):
+    good = make_status(8102, status="running", sequence=1)
+    forged = make_status(8103, status="running", sequence=1)
+    answers = await one_batch(
+        console,
+        runtime,
+        [signed(console, forged, "msg_forged", **{"webhook-signature": "v1,AAAA"}), signed(console, good, "msg_good")],
+    )
+
+    assert answers[0].status_code == 401 and answers[0].json()["error"]["code"] == "bad_signature"
+    assert answers[1].status_code == 200 and answers[1].json()["verdict"] == "applied"
+    [refused] = await stored(console, verdict="bad_signature")
+    assert refused["webhook_id"] == "msg_forged"
+    assert (await console.run(8102))["status"] == "running"
+    assert (await console.get("/api/runs/8103")).status_code == 404  # a refused body never makes a run
+
+
+async def test_batch_statuses_of_one_run_out_of_order_newest_wins(console: Console, runtime: Runtime):
+    completed = make_status(8104, status="completed", sequence=3, result="done")
+    running = make_status(8104, status="running", sequence=1)
+    awaiting = make_status(8104, status="awaiting_tool_calls", sequence=2)
+    answers = await one_batch(
+        console,
+        runtime,
+        [signed(console, completed, "msg_s3"), signed(console, running, "msg_s1"), signed(console, awaiting, "msg_s2")],
+    )
+
+    assert [a.json()["verdict"] for a in answers] == ["applied", "history", "history"]
+    run = await console.run(8104)
+    assert (run["status"], run["sequence"]) == ("completed", 3)
+    assert await console.pending(8104) == []  # the late awaiting status opened no round
+
+
+async def test_batch_statuses_of_one_run_in_order_all_applied(console: Console, runtime: Runtime):
+    running = make_status(8105, status="running", sequence=1)
+    awaiting = make_status(8105, status="awaiting_tool_calls", sequence=2)
+    answers = await one_batch(
+        console, runtime, [signed(console, running, "msg_a1"), signed(console, awaiting, "msg_a2")]
+    )
+
+    assert [a.json()["verdict"] for a in answers] == ["applied", "applied"]
+    [pending] = await console.pending(8105)
+    assert pending["round"] == 1
+
+
+async def test_batch_delivery_whose_apply_fails_answered_500_batch_mates_kept(
+    console: Console, runtime: Runtime, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    real = apply.apply_status
+
+    def failing_for_8107(**kwargs: Any) -> Any:
+        if kwargs["status"].task_id == 8107:
+            raise RuntimeError("a bug in applying")
+        return real(**kwargs)
+
+    monkeypatch.setattr(apply, "apply_status", failing_for_8107)
+    before = make_status(8106, status="running", sequence=1)
+    broken = make_status(8107, status="running", sequence=1)
+    after = make_status(8108, status="running", sequence=1)
+    answers = await one_batch(
+        console,
+        runtime,
+        [
+            signed(console, before, "msg_before"),
+            signed(console, broken, "msg_broken"),
+            signed(console, after, "msg_after"),
+        ],
+    )
+
+    assert [a.status_code for a in answers] == [200, 500, 200]
+    error = answers[1].json()["error"]
+    assert error["code"] == "internal" and "msg_broken" in error["message"]
+    assert "Traceback" not in answers[1].text
+    assert [line for line in take_errors(caplog) if "msg_broken" in line]
+    assert (await console.run(8106))["status"] == "running" and (await console.run(8108))["status"] == "running"
+    assert await stored(console, task_id=8107) == []  # nothing of it kept: the platform sends it again
+    monkeypatch.setattr(apply, "apply_status", real)
+    retried = await signed(console, broken, "msg_broken")()
+    assert retried.status_code == 200 and retried.json()["verdict"] == "applied"
+
+
+@pytest.fixture
+def queue_of_two(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOOLDESK_INGEST_QUEUE", "2")
+    get_settings.cache_clear()
+
+
+async def test_full_queue_answers_503_with_retry_after_and_stores_nothing(
+    queue_of_two: None, console: Console, runtime: Runtime
+):
+    bodies = [make_status(8110 + n, status="running", sequence=1) for n in range(5)]
+    async with writes_held(runtime):
+        waiting = [asyncio.create_task(signed(console, bodies[n], f"msg_q{n}")()) for n in range(2)]
+        await wait_for(lambda: runtime.ingest.in_flight == 2)
+        turned_away = [await signed(console, bodies[n], f"msg_q{n}")() for n in range(2, 5)]
+    taken = await asyncio.gather(*waiting)
+
+    assert [a.status_code for a in turned_away] == [503, 503, 503]
+    assert {a.json()["error"]["code"] for a in turned_away} == {"overloaded"}
+    assert all(int(a.headers["retry-after"]) >= 1 for a in turned_away)
+    assert all(a.headers["x-content-type-options"] == "nosniff" for a in turned_away)
+    assert [a.json()["verdict"] for a in taken] == ["applied", "applied"]
+    assert sorted(d["webhook_id"] for d in await stored(console)) == ["msg_q0", "msg_q1"]
+    again = await signed(console, bodies[2], "msg_q2")()  # the platform's retry, once there is room
+    assert again.status_code == 200 and again.json()["verdict"] == "applied"
+
+
+@pytest.fixture
+def queue_of_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOOLDESK_INGEST_QUEUE", "1")
+    get_settings.cache_clear()
+
+
+async def test_simulator_delivery_answered_503_is_sent_again_and_applied(
+    queue_of_one: None, console: Console, runtime: Runtime
+):
+    """The simulator's sender (``app.simulator.delivery``) on its own: the embedded simulator keeps its runs under
+    the same write lock, so it cannot start a run while writes are held."""
+    tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(coroutine: Any) -> asyncio.Task[None]:
+        task = asyncio.create_task(coroutine)
+        tasks.add(task)
+        return task
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(nicegui_app), base_url="http://127.0.0.1:8080") as http:
+        sender = Deliverer(
+            url="http://127.0.0.1:8080/webhooks/sudoiq",
+            secret=SECRET,
+            http=http,
+            retry_schedule=[0.05, 0.1, 0.2, 0.5, 1, 2],
+            spawn=spawn,
+        )
+        async with writes_held(runtime):
+            filler = asyncio.create_task(signed(console, make_status(8120, status="running", sequence=1), "msg_fill")())
+            await wait_for(lambda: runtime.ingest.in_flight == 1)
+            webhook_id = sender.enqueue(RunStatus.model_validate(make_status(8121, status="running", sequence=1)))
+            await wait_for(lambda: [a for a in sender.attempts if a.http_status == 503])
+        await filler
+        await wait_for(lambda: [a for a in sender.attempts if a.outcome == "delivered"], within=15)
+        await asyncio.gather(*tasks)
+
+    assert [a.http_status for a in sender.attempts][-1] == 200
+    assert {a.webhook_id for a in sender.attempts} == {webhook_id}  # sent again with the same webhook-id
+    assert [d["verdict"] for d in await stored(console, task_id=8121)] == ["applied"]  # the 503 stored nothing
+    assert (await console.run(8121))["status"] == "running"
