@@ -15,7 +15,7 @@ import socket
 import time
 
 import httpx
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 from nicegui import app as nicegui_app
 from nicegui import background_tasks, ui
@@ -53,14 +53,17 @@ def build(settings: Settings) -> Runtime:
     _mount(signin_router)
     _mount(webhook_router)
     _mount(build_api_router())
+    simulator_app = None
     if runtime.simulator is not None:
-        _mount(build_simulator_router(runtime.simulator), prefix=SIMULATOR_PREFIX)
+        simulator_router = build_simulator_router(runtime.simulator)
+        _mount(simulator_router, prefix=SIMULATOR_PREFIX)  # listed in /docs; served by simulator_app
+        simulator_app = _simulator_app(simulator_router)
         nicegui_app.on_startup(runtime.simulator.resume)  # its stored runs go on, before any request is served
     nicegui_app.add_exception_handler(TooldeskError, tooldesk_error_handler)
     nicegui_app.add_exception_handler(RequestValidationError, validation_error_handler)
     nicegui_app.add_exception_handler(StarletteHTTPException, http_error_handler)
     hosts = allowed_hosts(settings)  # the webhook's fast path goes in front of everything, NiceGUI's own layers too
-    nicegui_app.on_startup(lambda: install_fast_path(nicegui_app, hosts=hosts))
+    nicegui_app.on_startup(lambda: install_fast_path(nicegui_app, hosts=hosts, simulator=simulator_app))
     nicegui_app.on_startup(install_ui_pool)  # before any page work: pages never queue behind other kinds of work
     nicegui_app.on_startup(lambda: background_tasks.create(_on_start(runtime), name="sync agents, reconcile runs"))
     nicegui_app.on_shutdown(runtime.aclose)
@@ -83,6 +86,20 @@ async def _on_start(runtime: Runtime) -> None:
     else:
         runtime.agents_changed()
     runtime.runs_reconciled(await reconcile_runs(engine=runtime.engine, client=runtime.client, before=started))
+
+
+def _simulator_app(router: APIRouter) -> FastAPI:
+    """The embedded simulator's routes as an app of their own, served in front of NiceGUI's middleware
+    (``app.webhooks.fast_path``): the console calls them for every submission, and a page's middleware has nothing
+    to do for an API-key-authenticated platform call. Errors keep the contract's shape."""
+    simulator_app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    holder = APIRouter(prefix=SIMULATOR_PREFIX)
+    holder.include_router(router)
+    simulator_app.router.routes.extend(holder.routes)
+    simulator_app.add_exception_handler(TooldeskError, tooldesk_error_handler)
+    simulator_app.add_exception_handler(RequestValidationError, validation_error_handler)
+    simulator_app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    return simulator_app
 
 
 def _mount(router: APIRouter, prefix: str = "") -> None:

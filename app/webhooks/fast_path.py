@@ -11,6 +11,11 @@ what protects it, with the same answers as before:
 - the body's size limit and deadline (``app.webhooks.body``), the refusal limiter and the queue cap
   (``app.webhooks.receive``).
 
+The embedded simulator's routes (``/sim/...``, the stand-in platform the console itself calls for every
+submission) take the same short way when ``install_fast_path`` is given them: a FastAPI app of their own behind
+the same Host check and headers. They are authenticated by API key and exempt from the sign-in gate anyway
+(``app.auth.gate.SIGNED_EXEMPT``), and their errors keep the contract's shape (``app.simulator.api``).
+
 Other methods on the path (a ``GET``) go on to the FastAPI route, which answers 405 in the contract's shape; the
 route also keeps the webhook in ``/docs``. ``install_fast_path`` wraps the app's built middleware stack at start,
 because ``ui.run`` adds NiceGUI's middleware after ``app.main`` has built the app.
@@ -25,26 +30,38 @@ from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.config import WEBHOOK_PATH
+from app.config import SIMULATOR_PREFIX, WEBHOOK_PATH
 from app.guard import CONSOLE_POLICY, HEADERS, HostCheck, SecurityHeaders
 from app.runtime import get_runtime
 from app.webhooks.receive import take_delivery
 
 _SECURITY = (*HEADERS, (b"content-security-policy", CONSOLE_POLICY.encode()))
 _JSON = (b"content-type", b"application/json")
+_SIMULATOR_PATHS = (SIMULATOR_PREFIX + "/",)
 
 
 class WebhookFastPath:
     """ASGI middleware: serves ``POST WEBHOOK_PATH`` itself; ``hosts`` are the ``Host`` names it answers to
     (``app.guard.allowed_hosts``)."""
 
-    def __init__(self, app: ASGIApp, *, hosts: list[str]) -> None:
+    def __init__(self, app: ASGIApp, *, hosts: list[str], simulator: ASGIApp | None = None) -> None:
         self.app = app
         self.hosts = frozenset(hosts)
         self._refuse_host = SecurityHeaders(HostCheck(app, allowed_hosts=hosts, www_redirect=False))
+        self._simulator = (
+            None
+            if simulator is None
+            else SecurityHeaders(HostCheck(simulator, allowed_hosts=hosts, www_redirect=False))
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != WEBHOOK_PATH or scope["method"] != "POST":
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._simulator is not None and scope["path"].startswith(_SIMULATOR_PATHS):
+            await self._simulator(scope, receive, send)
+            return
+        if scope["path"] != WEBHOOK_PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         headers: dict[str, str] = {}
@@ -92,9 +109,10 @@ async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
             return
 
 
-def install_fast_path(app: Starlette, *, hosts: list[str]) -> None:
-    """Put ``WebhookFastPath`` in front of ``app``'s middleware stack (built now if it is not yet); once."""
+def install_fast_path(app: Starlette, *, hosts: list[str], simulator: ASGIApp | None = None) -> None:
+    """Put ``WebhookFastPath`` in front of ``app``'s middleware stack (built now if it is not yet); once.
+    ``simulator``: the embedded simulator's own app, serving ``/sim/...`` (``None``: no embedded simulator)."""
     if app.middleware_stack is None:
         app.middleware_stack = app.build_middleware_stack()
     if not isinstance(app.middleware_stack, WebhookFastPath):
-        app.middleware_stack = WebhookFastPath(app.middleware_stack, hosts=hosts)
+        app.middleware_stack = WebhookFastPath(app.middleware_stack, hosts=hosts, simulator=simulator)
