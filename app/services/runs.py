@@ -121,11 +121,11 @@ def _conditions(where: RunFilter, *, by_index_order: bool = False) -> list[Any]:
         task_id = col(Run.task_id) + 0 if by_index_order else col(Run.task_id)
         conditions.append(task_id.in_(run_search.matching_task_ids(where.q)))
     elif where.q:
-        conditions.append(_like(where.q))
+        conditions.append(like_condition(where.q))
     return conditions
 
 
-def _like(q: str) -> Any:
+def like_condition(q: str) -> Any:
     """The search for a query too short for trigrams: ``LIKE`` over the same fields (ASCII case folding only)."""
     pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     in_calls = (

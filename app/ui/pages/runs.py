@@ -129,7 +129,23 @@ class _RunsView:
         self._counted: runs.RunFilter | None = None  # the filters self.total was counted for
         self.table.on("rowClick", self._open_row)
         live.listen(self.refresh, keys=self._on_key)
+        self._drawn = self._rows_in_page()
         ui.timer(0, self._first_load, once=True)
+
+    def _rows_in_page(self) -> bool:
+        """The default view's first page, read while the page is built, so the browser draws the rows with the
+        page instead of after its connection to the server is up (about half of the time to the first row).
+        Only that view: its page is a read of the ``created_at`` index that stops after the page (about a
+        millisecond at 100,000 runs), no longer than building the page's elements; every other view is read in
+        a thread once the page is connected. Returns whether the rows are drawn."""
+        where = self.where
+        if where.model_dump(exclude={"per_page"}) != runs.RunFilter().model_dump(exclude={"per_page"}):
+            return False
+        items = runs.list_runs(engine=get_runtime().engine, where=where)
+        self.total = len(items) + (1 if len(items) == where.per_page else 0)
+        self.count.set_text("counting runs…")
+        self._show(items, where)
+        return True
 
     def _open_row(self, event: events.GenericEventArguments) -> None:
         """Open the clicked run; its task_id comes back as the text it was sent as (``browser_id``)."""
@@ -153,8 +169,12 @@ class _RunsView:
             self.search.run_method("focus")
 
     async def _first_load(self) -> None:
-        """Rows first, then their count, then the agents for the filter (the first rows wait on nothing else)."""
-        await self.refresh()
+        """Rows first (unless drawn with the page), then their count, then the agents for the filter: the first
+        rows wait on nothing else."""
+        if self._drawn:
+            await self._count(self.where)
+        else:
+            await self.refresh()
         engine = get_runtime().engine
         known = await asyncio.to_thread(lambda: agents.list_agents(engine=engine))
         options = {"": "every agent", **{a.agent_id: a.name for a in known}}
@@ -211,6 +231,11 @@ class _RunsView:
             self.count.set_text("counting runs…")
         self._show(items, where)
         ui.navigate.history.replace(f"/runs?{_query(where)}")
+        await self._count(where)
+
+    async def _count(self, where: runs.RunFilter) -> None:
+        """Count the runs ``where`` matches and show the total, unless the filters changed meanwhile."""
+        engine = get_runtime().engine
         total = await asyncio.to_thread(lambda: runs.count_runs(engine=engine, where=where))
         if where is not self.where:
             return
