@@ -98,15 +98,25 @@ than by looking up every matching run and sorting them (which costs a few micros
 
 def create_index(engine: Engine) -> bool:
     """Make the index's table and triggers and fill it from the stored calls, results and runs, in one
-    transaction, unless the database has it already (then nothing is done: the triggers have kept it in step). Returns True when it made it. Blocking; called once at start by ``app.db.make_engine``."""
-    with engine.begin() as conn:
+    transaction, unless the database has it already (then nothing is done: the triggers have kept it in step).
+    Returns True when it made it. Blocking; called once at start by ``app.db.make_engine``.
+
+    The transaction is begun by hand: Python's ``sqlite3`` begins one only before a data change, so the
+    ``CREATE`` statements would each commit alone, and a start that died in the backfill would leave an index
+    that stays empty. ``IMMEDIATE`` takes the write lock first, so a second process starting at the same
+    moment waits and then finds the index made.
+    """
+    with engine.connect() as conn:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
         present = conn.exec_driver_sql(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'run_fts'"
         ).scalar_one()
         if present:
+            conn.rollback()
             return False
         for statement in (*_SCHEMA, _BACKFILL):
             conn.exec_driver_sql(statement)
+        conn.commit()
     return True
 
 
@@ -126,7 +136,7 @@ def matching_task_ids(q: str) -> TextualSelect:
 def is_broad(session: Session, q: str) -> bool:
     """Whether ``q`` (as for ``matching_task_ids``) matches ``BROAD`` runs or more; reads at most that many
     matches (under a millisecond), as FTS5 yields them one by one."""
-    found = session.execute(_SOME.bindparams(phrase=_phrase(q), cap=BROAD)).scalar_one()
+    found = session.connection().execute(_SOME.bindparams(phrase=_phrase(q), cap=BROAD)).scalar_one()
     return int(found) >= BROAD
 
 
