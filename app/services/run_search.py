@@ -19,6 +19,16 @@ runs, the first time a database is opened by a version that has them (``app.db.m
 Why capped: indexing costs about 0.1 s per megabyte of JSON (1 s of random letters), inside the writer's
 transaction, and a run's document is rewritten at each of its changes; arguments can be nearly 1 MB (the
 webhook's limit). The pages draw the same first 10,000 characters of a call's arguments.
+
+What it costs the writer: FTS5 keeps a transaction's new entries in memory only while rowids ascend and no
+document is written twice; otherwise it writes them out as a new segment first. A run's document is rewritten
+at each call, result and result change, and a batch holds runs in any order, so most rewrites write a segment:
+measured on 100,000 runs, 2 busy cores, batches of 32 deliveries of which 8 bring a round of two calls, about
+0.9 ms per delivery more than without the index (48 µs without it). Entries per call and per result, appended
+in id order, cost about a tenth of that but made a search several times slower (each match then needs its
+run looked up). Cheap on both sides would be: triggers only mark the run changed (a small table, same
+transaction); a step after the commit rewrites the marked runs' documents in task_id order, once each; and the
+search reads marked runs from their tables until then, so what is committed is still what is found.
 """
 
 from __future__ import annotations
