@@ -50,7 +50,17 @@ def make_engine(database_url: str) -> Engine:
     _add_missing_indexes(engine)
     _upgrade_answered_by(engine)
     run_counts.install(engine)
+    _add_search_index(engine)
     return engine
+
+
+def _add_search_index(engine: Engine) -> None:
+    """The runs search's trigram index and the triggers that keep it in step (``app.services.run_search``): made
+    and filled from the stored runs once, on the first start of a database without it (a fresh one, or one made
+    by an older version)."""
+    from app.services import run_search  # kept beside its one use, so this file's imports stay as they were
+
+    run_search.create_index(engine)
 
 
 def _private(path: Path) -> None:

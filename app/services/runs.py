@@ -17,6 +17,7 @@ from app.errors import NotFound, PlatformError
 from app.models import Agent, Event, EventPublic, Round, Run, RunDetail, RunPublic, ToolCallRow, ToolResultRow
 from app.platform.client import PlatformClient
 from app.protocol import RunStatus, is_terminal
+from app.services import run_search
 from app.services.events import add_event
 from app.services.reconcile import REFUSALS_TO_CHECK, check_after_refusal
 from app.services.rounds import rounds_public
@@ -59,8 +60,11 @@ WINDOWS = {"hour": 3600.0, "day": 86400.0, "week": 7 * 86400.0}
 class RunFilter(BaseModel):
     """What the runs list shows: filters, free-text search, order and page. Every field is optional.
 
-    ``q`` searches tool names, arguments and tool results of the run's rounds, and the run's result
-    (case-insensitive substring). ``since`` is ``hour``, ``day`` or ``week`` (the run was created within it).
+    ``q`` searches tool names, arguments and tool results of the run's rounds, and the run's result: a
+    substring, case-folded (``run_search``: the trigram index, Unicode case folding, so "RENÉ" finds "René").
+    A ``q`` of one or two characters has no trigram and is searched with ``LIKE`` over the same fields instead:
+    still a substring, but case-folded for ASCII letters only. ``since`` is ``hour``, ``day`` or ``week`` (the
+    run was created within it).
     """
 
     agent_id: str | None = None
@@ -75,19 +79,34 @@ class RunFilter(BaseModel):
 
 
 def search_runs(*, engine: Engine, where: RunFilter) -> tuple[list[RunPublic], int]:
-    """One page of runs matching ``where``, and how many match in all (for server-side pagination)."""
-    conditions = _conditions(where)
+    """One page of runs matching ``where``, and how many match in all (for server-side pagination): ``list_runs``
+    then ``count_runs``."""
+    return list_runs(engine=engine, where=where), count_runs(engine=engine, where=where)
+
+
+def list_runs(*, engine: Engine, where: RunFilter) -> list[RunPublic]:
+    """One page of runs matching ``where``, in its order (ties newest task_id first). It never counts: the
+    default order reads the ``created_at`` index from its end and stops after the page. A search matching few
+    runs looks each of them up and sorts them; one matching many (``run_search.is_broad``) reads the order's
+    index instead and keeps the matching runs, so neither costs a lookup per run of 100,000."""
     column = getattr(Run, where.sort)
     order = [col(column).desc() if where.descending else col(column).asc(), col(Run.task_id).desc()]
     start = (where.page - 1) * where.per_page
     with read_session(engine) as session:
-        total = session.exec(select(func.count()).select_from(Run).where(*conditions)).one()
+        broad = bool(where.q) and run_search.uses_index(where.q or "") and run_search.is_broad(session, where.q or "")
+        conditions = _conditions(where, by_index_order=broad)
         rows = session.exec(select(Run).where(*conditions).order_by(*order).offset(start).limit(where.per_page)).all()
         names = _agent_names(session)
-        return [_run_public(row, names) for row in rows], total
+        return [_run_public(row, names) for row in rows]
 
 
-def _conditions(where: RunFilter) -> list[Any]:
+def count_runs(*, engine: Engine, where: RunFilter) -> int:
+    """How many runs match ``where`` in all (page and order aside)."""
+    with read_session(engine) as session:
+        return session.exec(select(func.count()).select_from(Run).where(*_conditions(where))).one()
+
+
+def _conditions(where: RunFilter, *, by_index_order: bool = False) -> list[Any]:
     conditions: list[Any] = []
     if where.agent_id:
         conditions.append(Run.agent_id == where.agent_id)
@@ -97,28 +116,37 @@ def _conditions(where: RunFilter) -> list[Any]:
         conditions.append(Run.environment == where.environment)
     if where.since:
         conditions.append(col(Run.created_at) >= time.time() - WINDOWS[where.since])
-    if where.q:
-        pattern = "%" + where.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        in_calls = (
-            select(Round.task_id)
-            .join(ToolCallRow, col(ToolCallRow.round_id) == col(Round.id))
-            .where(
-                col(ToolCallRow.name).ilike(pattern, escape="\\")
-                | cast(col(ToolCallRow.arguments), String).ilike(pattern, escape="\\")
-                | col(ToolCallRow.arguments_text).ilike(pattern, escape="\\")
-            )
-        )
-        in_results = (
-            select(Round.task_id)
-            .join(ToolResultRow, col(ToolResultRow.round_id) == col(Round.id))
-            .where(col(ToolResultRow.output).ilike(pattern, escape="\\"))
-        )
-        conditions.append(
-            col(Run.task_id).in_(in_calls)
-            | col(Run.task_id).in_(in_results)
-            | cast(func.json_extract(col(Run.result), "$"), String).ilike(pattern, escape="\\")
-        )
+    if where.q and run_search.uses_index(where.q):
+        # ``task_id + 0`` cannot be looked up by key, so SQLite reads the order's index and probes the matches
+        task_id = col(Run.task_id) + 0 if by_index_order else col(Run.task_id)
+        conditions.append(task_id.in_(run_search.matching_task_ids(where.q)))
+    elif where.q:
+        conditions.append(like_condition(where.q))
     return conditions
+
+
+def like_condition(q: str) -> Any:
+    """The search for a query too short for trigrams: ``LIKE`` over the same fields (ASCII case folding only)."""
+    pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    in_calls = (
+        select(Round.task_id)
+        .join(ToolCallRow, col(ToolCallRow.round_id) == col(Round.id))
+        .where(
+            col(ToolCallRow.name).ilike(pattern, escape="\\")
+            | cast(col(ToolCallRow.arguments), String).ilike(pattern, escape="\\")
+            | col(ToolCallRow.arguments_text).ilike(pattern, escape="\\")
+        )
+    )
+    in_results = (
+        select(Round.task_id)
+        .join(ToolResultRow, col(ToolResultRow.round_id) == col(Round.id))
+        .where(col(ToolResultRow.output).ilike(pattern, escape="\\"))
+    )
+    return (
+        col(Run.task_id).in_(in_calls)
+        | col(Run.task_id).in_(in_results)
+        | cast(func.json_extract(col(Run.result), "$"), String).ilike(pattern, escape="\\")
+    )
 
 
 def get_run(*, engine: Engine, task_id: int) -> RunDetail:

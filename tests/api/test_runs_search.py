@@ -1,0 +1,88 @@
+"""The runs search on its trigram index: substrings of every searched field, Unicode case folding, short queries,
+and runs whose searched text changes after they are first stored."""
+
+from __future__ import annotations
+
+from tests.builders import CLOCK, Console, make_status
+
+
+async def _found(console: Console, q: str) -> list[int]:
+    response = await console.get("/api/runs", params={"q": q, "sort": "task_id", "descending": "false"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    ids = [run["task_id"] for run in body["runs"]]
+    assert body["total"] == len(ids)
+    return ids
+
+
+async def _seed(console: Console) -> None:
+    calls = [{"id": "c1", "name": "lookup_weather_zx", "arguments": {"city": "Zürich-Nord", "note": "René"}}]
+    await console.deliver(make_status(8401, tool_calls=calls), "m1")
+    unparsed = [{"id": "c2", "name": "get_weather", "arguments": '{"city": "Ålesund-Sø'}]
+    await console.deliver(make_status(8402, tool_calls=unparsed), "m2")
+    await console.deliver(make_status(8403, status="completed", sequence=5, result="Café Ünïcode 42"), "m3")
+    await console.deliver(make_status(8404, status="completed", sequence=5, result={"hotel": "Strandvägen"}), "m4")
+
+
+async def test_search_runs_finds_substrings_of_each_field(console: Console):
+    await _seed(console)
+    assert await _found(console, "weather_z") == [8401]  # a tool name
+    assert await _found(console, "rich-no") == [8401]  # arguments
+    assert await _found(console, "Ålesund-S") == [8402]  # arguments as sent, when they do not parse
+    assert await _found(console, "é Ünïc") == [8403]  # a text result
+    assert await _found(console, "andväg") == [8404]  # a JSON result
+    assert await _found(console, "get_weather") == [8402]
+    assert await _found(console, "no such text") == []
+
+
+async def test_search_runs_folds_case_beyond_ascii(console: Console):
+    await _seed(console)
+    assert await _found(console, "rené") == [8401]
+    assert await _found(console, "RENÉ") == [8401]
+    assert await _found(console, "ZÜRICH") == [8401]
+    assert await _found(console, "ünïcode") == [8403]
+    assert await _found(console, "ÜNÏCODE") == [8403]
+    assert await _found(console, "ålesund") == [8402]
+    assert await _found(console, "rene") == []  # accents are kept: only case is folded
+
+
+async def test_search_runs_never_matches_across_two_fields(console: Console):
+    """A run's fields share one index entry; a query spanning the end of one and the start of the next (the tool
+    name ``lookup_weather_zx`` then its arguments) matches nothing, as it did field by field."""
+    await _seed(console)
+    assert await _found(console, 'zx{"city"') == []
+    assert await _found(console, "zx\x1f{") == []
+
+
+async def test_search_runs_short_query_still_finds_substrings(console: Console):
+    await _seed(console)
+    assert await _found(console, "ZX") == [8401]
+    assert await _found(console, "42") == [8403]
+    assert await _found(console, "%") == []
+
+
+async def test_search_runs_quotes_and_operators_are_plain_text(console: Console):
+    await console.deliver(make_status(8411, status="completed", sequence=5, result='say "yes" AND NOT * now'), "m1")
+    await console.deliver(make_status(8412, status="completed", sequence=5, result="yes"), "m2")
+    assert await _found(console, '"yes" AND') == [8411]
+    assert await _found(console, "NOT *") == [8411]
+    assert await _found(console, "yes") == [8411, 8412]
+
+
+async def test_search_runs_follows_result_that_changes(console: Console):
+    """A run's result that a later delivery replaces is found by its new text only."""
+    await console.deliver(make_status(8421, status="running", sequence=2, result="drafting the Lisbon plan"), "m1")
+    assert await _found(console, "lisbon plan") == [8421]
+    await console.deliver(make_status(8421, status="completed", sequence=3, result="booked a hotel in Porto"), "m2")
+    assert await _found(console, "lisbon plan") == []
+    assert await _found(console, "HOTEL IN PORTO") == [8421]
+
+
+async def test_search_runs_finds_tool_result_sent_later(console: Console):
+    task_id = await console.start(CLOCK, {"1": "UTC"})
+    round_ = await console.pending_round(task_id)
+    assert await _found(console, "Mitternacht") == []
+    await console.answer(round_, {"get_current_time": "Mitternacht in Tromsø"})
+    assert await _found(console, "NACHT IN TROMSØ") == [task_id]
+    await console.wait_for_status(task_id, "completed")
+    assert await _found(console, "mitternacht") == [task_id]  # the result quoting the answer too
