@@ -8,8 +8,8 @@ outbox and the responder); services never import this module.
 
 Emitted task ids are collected and flushed at most every ``FLUSH_SECONDS``: the first change after a quiet spell
 goes out on the event loop's next turn, those that follow ride along in the next flush. A flush hands one set of
-task ids to every subscriber, so a burst of 500 deliveries a second with 10 tabs open costs about 7 flushes a
-second (70 callbacks), not 5,000 (issue 10, "Pools"). Each flush is a new ``generation``; ``since(generation)``
+task ids to every subscriber, so a burst of 500 deliveries a second with 10 tabs open costs about 10 flushes a
+second (100 callbacks), not 5,000 (issue 10, "Pools"). Each flush is a new ``generation``; ``since(generation)``
 says which runs changed after it, so a process-wide cache re-reads only those (``app.ui.shared_reads``).
 
 The root layout of each browser tab subscribes once and refreshes what it shows (NiceGUI's ``Event``: callbacks
@@ -25,10 +25,10 @@ from typing import Any
 
 from nicegui import Event
 
-FLUSH_SECONDS = 0.15
+FLUSH_SECONDS = 0.1
 """Least time between two flushes; also the most a change waits during a burst."""
 LOG_FLUSHES = 512
-"""Flushes remembered for ``since`` (at least ``LOG_FLUSHES * FLUSH_SECONDS`` ≈ 77 s of a burst)."""
+"""Flushes remembered for ``since`` (at least ``LOG_FLUSHES * FLUSH_SECONDS`` ≈ 51 s of a burst)."""
 
 
 class Changes:

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from app.db import read_session
 from app.models import Agent, Round, RoundPublic
 from app.services.agents import list_agents
-from app.services.inbox import InboxView, arrange_rounds
+from app.services.inbox import InboxView, RoundContext, arrange_rounds, load_contexts
 from app.services.rounds import rounds_public
 from app.states import RoundState
 
@@ -28,11 +28,14 @@ BATCH = 500
 
 @dataclass(frozen=True)
 class PendingRounds:
-    """``rounds``: every pending round by id; ``agents``: the agents as last synced. Orders and tool lists are
-    worked out once per ``PendingRounds`` and view, for every tab that shows it."""
+    """``rounds``: every pending round by id; ``agents``: the agents as last synced; ``contexts``: the cards'
+    context (``load_contexts``) of the rounds that became pending since the read before, so that the tabs draw a
+    new round's card without a read of their own. Orders and tool lists are worked out once per ``PendingRounds``
+    and view, for every tab that shows it."""
 
     rounds: dict[int, RoundPublic]
     agents: list[Agent]
+    contexts: dict[int, RoundContext] = field(default_factory=dict)
     _arranged: dict[tuple[str | None, str | None, str], list[RoundPublic]] = field(default_factory=dict)
     _tools: dict[str | None, set[str]] = field(default_factory=dict)
 
@@ -67,7 +70,7 @@ def read_pending(
 ) -> PendingRounds:
     """The pending rounds now. With ``previous`` and ``changed`` (the task ids changed since ``previous`` was read;
     0 stands for no run), one query lists the pending round ids, and only the rounds of changed runs and the ones
-    ``previous`` lacks are read in full; ``None`` reads all in full."""
+    ``previous`` lacks are read in full (with the context of the new ones); ``None`` reads all in full."""
     agents = list_agents(engine=engine)
     with read_session(engine) as session:
         if previous is None or changed is None:
@@ -80,8 +83,11 @@ def read_pending(
             if round_id in previous.rounds and task_id not in changed
         }
         fresh = _by_ids(session, [round_id for round_id, _ in now if round_id is not None and round_id not in kept])
-        kept.update((item.id, item) for item in fresh if item.state == RoundState.PENDING)
-        return PendingRounds(rounds=kept, agents=agents)
+    fresh = [item for item in fresh if item.state == RoundState.PENDING]
+    kept.update((item.id, item) for item in fresh)
+    new = [item for item in fresh if item.id not in previous.rounds]
+    contexts = load_contexts(engine=engine, rounds=new) if new else {}
+    return PendingRounds(rounds=kept, agents=agents, contexts=contexts)
 
 
 def _by_ids(session: Session, round_ids: list[int]) -> list[RoundPublic]:

@@ -158,7 +158,7 @@ async def test_inbox_live_update_with_many_pending_rounds_reads_few_statements(
     for n in range(45):  # fewer than a page of cards (PAGE_SIZE), so the new round's card is drawn
         await console.deliver(make_status(7700 + n), f"m_pending_{n}")
     await user.open("/")
-    await user.should_see("run 7744 · round 1")
+    await user.should_see("run 7744 · round 1", retries=20)  # cards are drawn a batch at a time
     statements: list[str] = []
 
     def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:

@@ -8,8 +8,8 @@ with what was typed in it. Each card's context (the run's inputs, its earlier ro
 for every new card of a refresh.
 
 The pending rounds are read once per flush of changes for every Inbox tab (``app.ui.shared_reads``), and a tab
-touches only the cards whose round changed. It draws the first ``PAGE_SIZE`` cards of its view, says how many wait
-in all, and *Show more* (or ``j`` on the last card) draws the next ``PAGE_SIZE``: an inbox of 1,000 pending rounds
+touches only the cards whose round changed. It draws the first ``PAGE_SIZE`` cards of its view (``DRAW_BATCH`` at a
+time), says how many wait in all, and *Show more* (or ``j`` on the last card) draws the next ``PAGE_SIZE``: an inbox of 1,000 pending rounds
 opens as fast as one of 50 (issue 10).
 """
 
@@ -33,6 +33,10 @@ from app.ui.shared_reads import pending_rounds
 SORT_LABELS: dict[str, str] = {inbox.InboxSort.OLDEST: "oldest first", inbox.InboxSort.EXPIRING: "expiring soonest"}
 PAGE_SIZE = 50
 """Cards drawn at first, and added by each *Show more*."""
+DRAW_BATCH = 15
+"""New cards drawn in one go: the first ones are on screen at once, and drawing never holds the event loop (and
+the webhook) for long; the rest of a page follows ``NEXT_BATCH_SECONDS`` later."""
+NEXT_BATCH_SECONDS = 0.02
 
 
 def page(live: Live, agent: str = "", tool: str = "", sort: str = "") -> None:
@@ -51,6 +55,7 @@ class _InboxView:
         self.shown: list[int] = []
         self.left: set[int] = set()  # cards taken away here (skipped, cancelled) while the round may still be pending
         self.sending: set[int] = set()  # cards gone while their round was being sent elsewhere: a refusal may follow
+        self.contexts: dict[int, inbox.RoundContext] = {}  # read for cards of the page not drawn yet
         self.seen: dict[int, RoundPublic] = {}  # the round each card last showed: a new object is a changed round
         self.limit = PAGE_SIZE
         self.selected = 0
@@ -79,6 +84,7 @@ class _InboxView:
             ui.button("Show more", icon="expand_more", on_click=self.show_more).props("flat no-caps").mark("inbox-more")
         )
         self.more.set_visibility(False)
+        self.timers = ui.element("div")  # where the next batch's one-off timer goes
         CardClock(self.forms)  # countdowns, presence and typed-draft saving for every card
         live.listen(self.refresh, keys=self.on_key)
         ui.timer(0, self.refresh, once=True)
@@ -128,11 +134,16 @@ class _InboxView:
         pending = await pending_rounds.get()
         page, matched = self._page(pending, view)
         new = [item for item in page if item.id not in self.forms]
-        engine = get_runtime().engine
-        contexts = await asyncio.to_thread(lambda: inbox.load_contexts(engine=engine, rounds=new)) if new else {}
+        self.contexts |= {item.id: pending.contexts[item.id] for item in new if item.id in pending.contexts}
+        unread = [item for item in new if item.id not in self.contexts]  # the whole page's in one query
+        if unread:
+            engine = get_runtime().engine
+            self.contexts |= await asyncio.to_thread(lambda: inbox.load_contexts(engine=engine, rounds=unread))
         if view != self.view:  # changed while reading: the newer view's refresh draws it
             return
+        new = new[:DRAW_BATCH]
         waiting = pending.rounds
+        self.contexts = {round_id: found for round_id, found in self.contexts.items() if round_id in waiting}
         self.left = {round_id for round_id in self.left if round_id in waiting}
         gone = [round_id for round_id in self.forms if round_id not in waiting]
         left = [round_id for round_id in gone if await self.forms[round_id].should_leave()]  # text of one's own stays
@@ -146,16 +157,17 @@ class _InboxView:
                 self.seen[round_id] = item
         names = {item.agent_id: item.name for item in pending.agents}
         order: list[int] = []
+        drawing = {item.id for item in new}
         for item in page:
-            if item.id in self.left:
-                continue
+            if item.id not in self.forms and item.id not in drawing:
+                continue  # drawn by the next refresh, right after this one
             if item.id not in self.forms:
                 with self.container:
                     self.forms[item.id] = RoundForm(
                         item,
                         agent_name=names.get(item.agent_id, item.agent_id[:8]),
                         on_done=self.done,
-                        context=contexts.get(item.id),
+                        context=self.contexts.pop(item.id, None),
                     )
                 self.seen[item.id] = item
             order.append(item.id)
@@ -166,6 +178,9 @@ class _InboxView:
         self.count.set_text(f"{shown:,} of {total:,} waiting" if shown != total else f"{total:,} waiting")
         self.more.set_text(f"Show more ({min(PAGE_SIZE, matched - shown):,} of {matched - shown:,} more)")
         self.more.set_visibility(matched > shown)
+        if any(item.id not in self.forms for item in page):
+            with self.timers:
+                ui.timer(NEXT_BATCH_SECONDS, self.refresh, once=True)
         url = f"/?{_query(view)}" if _query(view) else "/"
         if url != self.url:
             self.url = url
