@@ -1,15 +1,95 @@
-"""Change notifications to open pages: NiceGUI's ``Event``, so it lives outside ``services/``.
+"""Change notifications to open pages, coalesced for the whole process. NiceGUI underneath, so it lives outside
+``services/``.
 
 ``changes.emit(task_id)`` after a commit that changed a run, a round or the
 agent list (``task_id`` 0 for the agent list and handlers). Only ``Runtime``
 emits (its after-change methods, and the ``on_change`` callable it hands the
-outbox and the responder); services never import this module. The root layout
-of each browser tab subscribes once and refreshes what it shows (callbacks run
-in the subscriber's own client context and end with that client).
+outbox and the responder); services never import this module.
+
+Emitted task ids are collected and flushed at most every ``FLUSH_SECONDS``: the first change after a quiet spell
+goes out on the event loop's next turn, those that follow ride along in the next flush. A flush hands one set of
+task ids to every subscriber, so a burst of 500 deliveries a second with 10 tabs open costs about 10 flushes a
+second (100 callbacks), not 5,000 (issue 10, "Pools"). Each flush is a new ``generation``; ``since(generation)``
+says which runs changed after it, so a process-wide cache re-reads only those (``app.ui.shared_reads``).
+
+The root layout of each browser tab subscribes once and refreshes what it shows (NiceGUI's ``Event``: callbacks
+run in the subscriber's own client context and end with that client).
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
 from nicegui import Event
 
-changes: Event[int] = Event()
+FLUSH_SECONDS = 0.1
+"""Least time between two flushes; also the most a change waits during a burst."""
+LOG_FLUSHES = 512
+"""Flushes remembered for ``since`` (at least ``LOG_FLUSHES * FLUSH_SECONDS`` ≈ 51 s of a burst)."""
+
+
+class Changes:
+    """Collects ``emit(task_id)`` calls and hands subscribers ``frozenset[int]`` of task ids, one set a flush."""
+
+    def __init__(self) -> None:
+        self.flushed: Event[frozenset[int]] = Event()
+        self.generation = 0
+        self._pending: set[int] = set()
+        self._log: deque[tuple[int, frozenset[int]]] = deque(maxlen=LOG_FLUSHES)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        self._last_flush = float("-inf")
+
+    @property
+    def callbacks(self) -> list[Any]:
+        """The subscribers (NiceGUI ``Callback`` objects); tests clear them between tests."""
+        return self.flushed.callbacks
+
+    def subscribe(self, callback: Callable[[frozenset[int]], Any]) -> None:
+        """Call ``callback(task_ids)`` on every flush; inside a page, in its client's context, until it is gone."""
+        self.flushed.subscribe(callback, expect_args=True)
+
+    def emit(self, task_id: int) -> None:
+        """Note that run ``task_id`` changed (0: agents, handlers, or a run not known); any thread."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not on the event loop's thread: hand it over
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.call_soon_threadsafe(self.emit, task_id)
+            return
+        self._pending.add(task_id)
+        if loop is not self._loop:  # the first emit, or a new loop (tests start one each)
+            self._loop, self._handle = loop, None
+        if self._handle is None:
+            delay = max(0.0, self._last_flush + FLUSH_SECONDS - loop.time())
+            self._handle = loop.call_later(delay, self._flush)
+
+    def since(self, generation: int) -> frozenset[int] | None:
+        """The task ids of every flush after ``generation``; ``None`` when that is further back than the log."""
+        if generation == self.generation:
+            return frozenset()
+        if generation > self.generation or not self._log or self._log[0][0] > generation + 1:
+            return None
+        changed: set[int] = set()
+        for flushed, task_ids in reversed(self._log):
+            if flushed <= generation:
+                break
+            changed |= task_ids
+        return frozenset(changed)
+
+    def _flush(self) -> None:
+        self._handle = None
+        if not self._pending:
+            return
+        task_ids, self._pending = frozenset(self._pending), set()
+        self.generation += 1
+        self._log.append((self.generation, task_ids))
+        if self._loop is not None:
+            self._last_flush = self._loop.time()
+        self.flushed.emit(task_ids)
+
+
+changes = Changes()

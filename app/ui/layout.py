@@ -2,7 +2,9 @@
 
 Each browser tab subscribes once, here, to ``app.changes.changes``; the sub
 page on screen registers its refresh callback with ``Live.listen`` (NiceGUI
-notes: subscribe in the root layout, not in a sub page builder).
+notes: subscribe in the root layout, not in a sub page builder). Changes come
+coalesced for the whole process (a few flushes a second at most); the inbox
+badge's count is read once per flush for every tab (``app.ui.shared_reads``).
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from nicegui import events, ui
+from nicegui import background_tasks, events, ui
 
 from app.auth.identity import Identity
 from app.changes import changes
 from app.runtime import get_runtime
-from app.services import rounds, sign_in
+from app.services import sign_in
 from app.states import Role, Via
 from app.ui import access
 from app.ui.live import Live
@@ -34,6 +36,7 @@ from app.ui.pages import (
     signin,
     users_page,
 )
+from app.ui.shared_reads import pending_count
 
 PAGES: dict[str, Callable[..., Any]] = {
     "/": inbox.page,
@@ -89,14 +92,13 @@ def root() -> None:
         _who(identity)
 
     async def update_badge() -> None:
-        engine = get_runtime().engine
-        pending = await asyncio.to_thread(lambda: rounds.count_pending_rounds(engine=engine))
+        pending = await pending_count.get()  # one COUNT per flush for every tab
         badge.set_text(str(pending))
         badge.set_visibility(pending > 0)
 
-    async def on_change(task_id: int) -> None:
-        await update_badge()
-        await live.notify(task_id)
+    async def on_change(task_ids: frozenset[int]) -> None:
+        background_tasks.create(update_badge(), name="inbox badge")  # the page's refresh need not wait for it
+        await live.notify(task_ids)
 
     def check_session() -> None:
         if identity.via == Via.SESSION:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 
@@ -11,13 +10,15 @@ from nicegui import ui
 Listener = Callable[[int], Awaitable[None] | None]
 KeyHandler = Callable[[str], Awaitable[None] | None]
 
+PER_RUN = 3
+"""Changed runs in one flush up to which a page hears of each; above, it hears 0 once."""
+
 
 class Live:
     """Per tab: the sub page's refresh callback, called with the changed ``task_id`` (0: agents, handlers or an
-    unknown run), and its keyboard handler. A burst of changes is coalesced: the page refreshes at once, then at
-    most every ``COALESCE_SECONDS`` while changes keep coming, always once more after the last one."""
-
-    COALESCE_SECONDS = 0.1
+    unknown run), and its keyboard handler. Changes come already coalesced for the whole process (``app.changes``,
+    one set of task ids a flush); a flush that arrives while the page still refreshes is merged into one more
+    refresh after it, so a slow page never piles up work."""
 
     def __init__(self) -> None:
         self.listener: Listener | None = None
@@ -47,18 +48,19 @@ class Live:
             if inspect.isawaitable(result):
                 await result
 
-    async def notify(self, task_id: int) -> None:
+    async def notify(self, task_ids: frozenset[int]) -> None:
+        """One flush of changes: the listener is called once per changed task_id when there are at most
+        ``PER_RUN``, else once with 0 (many runs changed: the page reads what it shows again)."""
         if self._busy:
-            self._again.add(task_id)
+            self._again |= task_ids
             return
         self._busy = True
         try:
-            await self._call(task_id)
-            while self._again:
-                await asyncio.sleep(self.COALESCE_SECONDS)
-                pending, self._again = self._again, set()
-                for changed in sorted(pending) if len(pending) <= 3 else [0]:
+            pending = set(task_ids)
+            while pending:
+                for changed in sorted(pending) if len(pending) <= PER_RUN else [0]:
                     await self._call(changed)
+                pending, self._again = self._again, set()
         finally:
             self._busy = False
 

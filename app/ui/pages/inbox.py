@@ -6,6 +6,11 @@ typing in another one. The view (agent, tool, order) lives in the URL
 link shows the same view. A card is drawn only once its round is shown; one that a filter hides stays, hidden,
 with what was typed in it. Each card's context (the run's inputs, its earlier rounds) is read once, in one query
 for every new card of a refresh.
+
+The pending rounds are read once per flush of changes for every Inbox tab (``app.ui.shared_reads``), and a tab
+touches only the cards whose round changed. It draws the first ``PAGE_SIZE`` cards of its view (``DRAW_BATCH`` at a
+time), says how many wait in all, and *Show more* (or ``j`` on the last card) draws the next ``PAGE_SIZE``: an inbox of 1,000 pending rounds
+opens as fast as one of 50 (issue 10).
 """
 
 import asyncio
@@ -15,15 +20,23 @@ from urllib.parse import urlencode
 from nicegui import ui
 from pydantic import ValidationError
 
-from app.models import Agent, RoundPublic
+from app.models import RoundPublic
 from app.runtime import get_runtime
-from app.services import agents, inbox, rounds
+from app.services import inbox
+from app.services.pending_rounds import PendingRounds
 from app.ui.components.round_form import RoundForm
 from app.ui.components.round_notice import say_why_rounds_left
 from app.ui.components.round_status import CardClock
 from app.ui.live import Live
+from app.ui.shared_reads import pending_rounds
 
 SORT_LABELS: dict[str, str] = {inbox.InboxSort.OLDEST: "oldest first", inbox.InboxSort.EXPIRING: "expiring soonest"}
+PAGE_SIZE = 50
+"""Cards drawn at first, and added by each *Show more*."""
+DRAW_BATCH = 15
+"""New cards drawn in one go: the first ones are on screen at once, and drawing never holds the event loop (and
+the webhook) for long; the rest of a page follows ``NEXT_BATCH_SECONDS`` later."""
+NEXT_BATCH_SECONDS = 0.02
 
 
 def page(live: Live, agent: str = "", tool: str = "", sort: str = "") -> None:
@@ -42,8 +55,13 @@ class _InboxView:
         self.shown: list[int] = []
         self.left: set[int] = set()  # cards taken away here (skipped, cancelled) while the round may still be pending
         self.sending: set[int] = set()  # cards gone while their round was being sent elsewhere: a refusal may follow
+        self.contexts: dict[int, inbox.RoundContext] = {}  # read for cards of the page not drawn yet
+        self.seen: dict[int, RoundPublic] = {}  # the round each card last showed: a new object is a changed round
+        self.limit = PAGE_SIZE
         self.selected = 0
         self.refreshing = asyncio.Lock()
+        self.queued = False  # a refresh waits for the running one: further calls ride along with it
+        self.url = ""
         with ui.row().classes("w-full items-center gap-3"):
             ui.label("Inbox").classes("text-2xl font-bold")
             ui.space()
@@ -62,6 +80,11 @@ class _InboxView:
                 .classes("text-grey-6 italic")
                 .mark("inbox-empty")
             )
+        self.more = (
+            ui.button("Show more", icon="expand_more", on_click=self.show_more).props("flat no-caps").mark("inbox-more")
+        )
+        self.more.set_visibility(False)
+        self.timers = ui.element("div")  # where the next batch's one-off timer goes
         CardClock(self.forms)  # countdowns, presence and typed-draft saving for every card
         live.listen(self.refresh, keys=self.on_key)
         ui.timer(0, self.refresh, once=True)
@@ -87,54 +110,88 @@ class _InboxView:
         if view == self.view:
             return
         self.view = view
+        self.limit = PAGE_SIZE
+        await self.refresh()
+
+    async def show_more(self) -> None:
+        """Draw the next ``PAGE_SIZE`` cards of the view."""
+        self.limit += PAGE_SIZE
         await self.refresh()
 
     async def refresh(self, _task_id: int = 0) -> None:
-        """Read the pending rounds, draw cards for new ones (with their context), show those the view keeps,
-        in its order, and put the view in the URL. One at a time: an older read never undoes a newer one."""
+        """Take the pending rounds as of the last flush, draw cards for new ones of the page (with their context),
+        update the cards whose round changed, show those the view keeps, in its order, and put the view in the URL.
+        One at a time: an older read never undoes a newer one; calls while one waits ride along with it."""
+        if self.queued:
+            return
+        self.queued = True
         async with self.refreshing:
+            self.queued = False
             await self._refresh()
 
     async def _refresh(self) -> None:
-        engine, known = get_runtime().engine, set(self.forms)
         view = self.view
-
-        def read() -> tuple[list[RoundPublic], list[Agent], dict[int, inbox.RoundContext]]:
-            pending = rounds.list_pending_rounds(engine=engine)
-            shown = [item for item in inbox.arrange_rounds(pending, view) if item.id not in known]
-            return pending, agents.list_agents(engine=engine), inbox.load_contexts(engine=engine, rounds=shown)
-
-        pending, listed, contexts = await asyncio.to_thread(read)
+        pending = await pending_rounds.get()
+        page, matched = self._page(pending, view)
+        new = [item for item in page if item.id not in self.forms]
+        self.contexts |= {item.id: pending.contexts[item.id] for item in new if item.id in pending.contexts}
+        unread = [item for item in new if item.id not in self.contexts]  # the whole page's in one query
+        if unread:
+            engine = get_runtime().engine
+            self.contexts |= await asyncio.to_thread(lambda: inbox.load_contexts(engine=engine, rounds=unread))
         if view != self.view:  # changed while reading: the newer view's refresh draws it
             return
-        names = {item.agent_id: item.name for item in listed}
-        ids = {item.id for item in pending}
-        self.left &= ids
-        gone = [round_id for round_id in self.forms if round_id not in ids]
+        new = new[:DRAW_BATCH]
+        waiting = pending.rounds
+        self.contexts = {round_id: found for round_id, found in self.contexts.items() if round_id in waiting}
+        self.left = {round_id for round_id in self.left if round_id in waiting}
+        gone = [round_id for round_id in self.forms if round_id not in waiting]
         left = [round_id for round_id in gone if await self.forms[round_id].should_leave()]  # text of one's own stays
         for round_id in left:
             self._drop(round_id)
         self.sending = set(await say_why_rounds_left(left + sorted(self.sending - set(left))))
+        for round_id, form in self.forms.items():
+            item = waiting.get(round_id)
+            if item is not None and item is not self.seen.get(round_id):
+                form.offer_drafts(item)
+                self.seen[round_id] = item
+        names = {item.agent_id: item.name for item in pending.agents}
         order: list[int] = []
-        for item in inbox.arrange_rounds(pending, view):
-            if item.id in self.left:
-                continue
-            if item.id in self.forms:
-                self.forms[item.id].offer_drafts(item)
-            else:
+        drawing = {item.id for item in new}
+        for item in page:
+            if item.id not in self.forms and item.id not in drawing:
+                continue  # drawn by the next refresh, right after this one
+            if item.id not in self.forms:
                 with self.container:
                     self.forms[item.id] = RoundForm(
                         item,
                         agent_name=names.get(item.agent_id, item.agent_id[:8]),
                         on_done=self.done,
-                        context=contexts.get(item.id),
+                        context=self.contexts.pop(item.id, None),
                     )
+                self.seen[item.id] = item
             order.append(item.id)
         order += [round_id for round_id, form in self.forms.items() if form.sticky and round_id not in order]
-        self._show(order, waiting=len(ids))
-        self._options(listed, pending)
-        self.count.set_text(f"{len(order)} of {len(ids)} waiting" if len(order) != len(ids) else f"{len(ids)} waiting")
-        ui.navigate.history.replace(f"/?{_query(view)}" if _query(view) else "/")
+        self._show(order, waiting=len(waiting))
+        self._options(pending)
+        shown, total = len(page), len(waiting)
+        self.count.set_text(f"{shown:,} of {total:,} waiting" if shown != total else f"{total:,} waiting")
+        self.more.set_text(f"Show more ({min(PAGE_SIZE, matched - shown):,} of {matched - shown:,} more)")
+        self.more.set_visibility(matched > shown)
+        if any(item.id not in self.forms for item in page):
+            with self.timers:
+                ui.timer(NEXT_BATCH_SECONDS, self.refresh, once=True)
+        url = f"/?{_query(view)}" if _query(view) else "/"
+        if url != self.url:
+            self.url = url
+            ui.navigate.history.replace(url)
+
+    def _page(self, pending: PendingRounds, view: inbox.InboxView) -> tuple[list[RoundPublic], int]:
+        """The first ``limit`` rounds of the view that were not taken away here, and how many there are in all."""
+        arranged = pending.arranged(view)
+        page = [item for item in arranged[: self.limit + len(self.left)] if item.id not in self.left][: self.limit]
+        taken = inbox.arrange_rounds((pending.rounds[i] for i in self.left if i in pending.rounds), view)
+        return page, len(arranged) - len(taken)
 
     def _show(self, order: list[int], *, waiting: int) -> None:
         """Show the cards of ``order`` in that order, hide the others (keeping what was typed in them)."""
@@ -154,22 +211,10 @@ class _InboxView:
         )
         self.empty.set_visibility(not order)
 
-    def _options(self, listed: list[Agent], pending: list[RoundPublic]) -> None:
+    def _options(self, pending: PendingRounds) -> None:
         """Agents as the platform lists them; tools of the chosen agent (or every agent), and of pending rounds."""
-        agent_options = {"": "every agent", **{item.agent_id: item.name for item in listed}}
-        tools = {
-            str(spec.get("name"))
-            for item in listed
-            if not self.view.agent or item.agent_id == self.view.agent
-            for spec in item.tools
-        }
-        tools |= {
-            call.name
-            for item in pending
-            if not self.view.agent or item.agent_id == self.view.agent
-            for call in item.tool_calls
-        }
-        tool_options = {"": "every tool", **{name: name for name in sorted(tools)}}
+        agent_options = {"": "every agent", **{item.agent_id: item.name for item in pending.agents}}
+        tool_options = {"": "every tool", **{name: name for name in sorted(pending.tools(self.view.agent))}}
         for select, options, value in (
             (self.agent, agent_options, self.view.agent),
             (self.tool, tool_options, self.view.tool),
@@ -187,6 +232,7 @@ class _InboxView:
 
     def _drop(self, round_id: int) -> None:
         form = self.forms.pop(round_id, None)
+        self.seen.pop(round_id, None)
         if form is not None:
             self.container.remove(form.card)
         if round_id in self.shown:
@@ -208,6 +254,8 @@ class _InboxView:
         return self.forms[order[index]]
 
     async def on_key(self, action: str) -> None:
+        if action == "next" and self.shown and self.selected == self.shown[-1] and self.more.visible:
+            await self.show_more()  # j on the last card drawn: the next page
         form = self.select({"next": 1, "previous": -1}.get(action, 0))
         if form is None:
             return

@@ -1,0 +1,126 @@
+"""Live updates shared by every open tab: the inbox badge's count, bursts of changes, and the inbox's pages."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from nicegui import ElementFilter, ui
+from nicegui.testing import User
+
+from app.ui.pages.inbox import PAGE_SIZE
+from tests.builders import CLOCK, Console, make_status, wait_for
+
+
+async def test_badge_counts_pending_rounds_in_every_tab_and_after_answering(
+    create_user: Callable[[], User], console: Console
+):
+    tabs = [create_user(), create_user(), create_user()]
+    for tab, path in zip(tabs, ("/", "/runs", "/overview"), strict=True):
+        await tab.open(path)
+    clock = await console.start(CLOCK)
+    for n in range(3):
+        await console.deliver(make_status(8101 + n), f"m_badge_{n}")
+    round_ = await console.pending_round(clock)
+
+    for tab in tabs:
+        await wait_for(lambda tab=tab: _badge(tab) == "4")
+    await console.answer(round_, {"get_current_time": "It is noon in UTC."})
+
+    for tab in tabs:
+        await wait_for(lambda tab=tab: _badge(tab) == "3")
+    await tabs[0].should_not_see(f"run {clock} · round 1", retries=20)
+
+
+async def test_badge_hidden_once_no_round_waits(user: User, console: Console):
+    await user.open("/runs")
+    await console.deliver(make_status(8111), "m_open")
+    await wait_for(lambda: _badge(user) == "1")
+
+    await console.deliver(make_status(8111, status="completed", sequence=4, result="done"), "m_done")
+
+    await wait_for(lambda: _badge(user) == "")
+
+
+async def test_burst_of_deliveries_ends_with_every_tab_showing_the_last_state(
+    create_user: Callable[[], User], console: Console
+):
+    tabs = [create_user(), create_user()]
+    for tab in tabs:
+        await tab.open("/")
+    opened = [make_status(8200 + n) for n in range(20)]
+    await asyncio.gather(*(console.deliver(body, f"m_burst_{n}") for n, body in enumerate(opened)))
+    closed = [make_status(8200 + n, status="completed", sequence=4, result="done") for n in range(0, 20, 2)]
+    await asyncio.gather(*(console.deliver(body, f"m_burst_end_{n}") for n, body in enumerate(closed)))
+
+    for tab in tabs:
+        await tab.should_see("10 waiting", retries=50)
+        await wait_for(lambda tab=tab: _badge(tab) == "10")
+        await tab.should_see("run 8219 · round 1")
+        await tab.should_not_see("run 8218 · round 1")
+
+
+async def test_inbox_with_1000_pending_rounds_shows_a_page_and_names_the_total(user: User, console: Console):
+    for start in range(0, 1000, 50):
+        await asyncio.gather(
+            *(console.deliver(make_status(10_000 + n), f"m_many_{n}") for n in range(start, start + 50))
+        )
+
+    await user.open("/")
+
+    await user.should_see(f"{PAGE_SIZE} of 1,000 waiting", retries=50)
+    await wait_for(lambda: len(_cards(user)) == PAGE_SIZE, within=20)
+    await user.should_see(f"run {10_000 + PAGE_SIZE - 1} · round 1")
+    await user.should_not_see(f"run {10_000 + PAGE_SIZE} · round 1")
+    user.find(marker="inbox-more").click()
+    await user.should_see(f"{2 * PAGE_SIZE} of 1,000 waiting", retries=50)
+    await wait_for(lambda: len(_cards(user)) == 2 * PAGE_SIZE, within=20)
+    await user.should_see(f"run {10_000 + 2 * PAGE_SIZE - 1} · round 1")
+
+
+async def test_key_j_on_last_card_shows_the_next_page(user: User, console: Console):
+    total = PAGE_SIZE + 5
+    await asyncio.gather(*(console.deliver(make_status(11_000 + n), f"m_keys_{n}") for n in range(total)))
+    await user.open("/")
+    await user.should_see(f"{PAGE_SIZE} of {total} waiting", retries=50)
+    await wait_for(lambda: len(_cards(user)) == PAGE_SIZE, within=20)
+    for _ in range(PAGE_SIZE):
+        _press(user, "j")
+    last = _cards(user)[-1]
+    await wait_for(lambda: "ring-2" in last.classes)  # the last card of the first page is selected
+
+    _press(user, "j")
+
+    await wait_for(lambda: len(_cards(user)) == total, within=20)
+    await user.should_see(f"{total} waiting")
+    assert "ring-2" in _cards(user)[PAGE_SIZE].classes  # and the first of the next one
+
+
+def _badge(user: User) -> str:
+    """The inbox badge's number, "" while it is hidden."""
+    with user:
+        [badge] = ElementFilter(kind=ui.badge, marker="inbox-count")
+    return badge.text if badge.visible else ""
+
+
+def _cards(user: User) -> list[ui.element]:
+    """The round cards shown, top to bottom."""
+    container = user.find(marker="inbox-rounds").elements.pop()
+    return [child for child in container.default_slot.children if child.visible and "inbox-empty" not in child._markers]
+
+
+def _press(user: User, key: str) -> None:
+    user.find(marker="keys").trigger(
+        "key",
+        {
+            "action": "keydown",
+            "repeat": False,
+            "altKey": False,
+            "ctrlKey": False,
+            "metaKey": False,
+            "shiftKey": False,
+            "key": key,
+            "code": key,
+            "location": 0,
+        },
+    )

@@ -1,0 +1,46 @@
+"""Change notifications coalesced for the whole process: one set of task ids per flush, and what changed since."""
+
+from __future__ import annotations
+
+from app.changes import Changes
+from tests.builders import wait_for
+
+
+async def test_burst_of_emits_reaches_a_subscriber_as_one_set():
+    changes = Changes()
+    got: list[frozenset[int]] = []
+    changes.subscribe(got.append)
+
+    for task_id in range(1, 501):  # 500 deliveries' worth, before the loop turns
+        changes.emit(task_id)
+
+    await wait_for(lambda: got)
+    assert got == [frozenset(range(1, 501))]
+
+
+async def test_emits_after_a_flush_come_in_the_next_one_and_the_last_is_never_lost():
+    changes = Changes()
+    got: list[frozenset[int]] = []
+    changes.subscribe(got.append)
+    changes.emit(1)
+    await wait_for(lambda: got)
+
+    changes.emit(2)
+    changes.emit(3)
+
+    await wait_for(lambda: len(got) == 2)
+    assert got == [frozenset({1}), frozenset({2, 3})]
+
+
+async def test_since_names_the_runs_changed_after_a_generation():
+    changes = Changes()
+    changes.subscribe(lambda _ids: None)
+    changes.emit(7)
+    await wait_for(lambda: changes.generation == 1)
+    changes.emit(8)
+    await wait_for(lambda: changes.generation == 2)
+
+    assert changes.since(0) == {7, 8}
+    assert changes.since(1) == {8}
+    assert changes.since(2) == frozenset()
+    assert changes.since(5) is None  # a generation this process never had: read everything again
