@@ -118,7 +118,10 @@ class Runtime:
         opened = dict.fromkeys(
             o.task_id
             for o in outcomes
-            if o.task_id is not None and o.verdict == Verdict.APPLIED and o.status == AWAITING
+            if o.task_id is not None
+            and o.verdict == Verdict.APPLIED
+            and o.status == AWAITING
+            and self.responder.may_answer(o.agent_id, own_answers=o.own_answers)  # else it would find nothing to do
         )
         for task_id in opened:
             self._answer_task(task_id)
@@ -144,6 +147,7 @@ class Runtime:
     def handlers_changed(self) -> None:
         """After a handler was saved, restored, deleted, switched to another mode or imported: tell open pages,
         and let handlers answer the pending rounds they now cover."""
+        self.responder.handlers_changed()
         changes.emit(0)
         background_tasks.create(self.responder.sweep(), name="handlers")
 

@@ -8,7 +8,7 @@ statements: about four times less CPU than Core, which was four times less than 
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection
 
@@ -22,7 +22,10 @@ RUNS = Run.__table__  # type: ignore[attr-defined]
 ROUNDS = Round.__table__  # type: ignore[attr-defined]
 TOOL_CALLS = ToolCallRow.__table__  # type: ignore[attr-defined]
 
-_CURRENT = "SELECT sequence, status, ended_at FROM run WHERE task_id = ?"
+_CURRENT = (
+    "SELECT sequence, status, ended_at, replay_of IS NOT NULL OR coalesce(handler_set, 'saved') != 'saved' "
+    "FROM run WHERE task_id = ?"
+)
 _CLOSE_ROUNDS = (
     "UPDATE round SET state = ?, message = ? WHERE task_id = ? AND state = 'pending' AND round != ? RETURNING id, round"
 )
@@ -30,6 +33,16 @@ _OPEN_ROUND = (
     "INSERT INTO round (task_id, agent_id, round, state, expires_at, opened_at, message) VALUES (?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (task_id, round) DO NOTHING RETURNING id"
 )
+
+
+class Applied(NamedTuple):
+    """What ``apply_delivery`` did: the ``verdict`` and its ``summary``; ``own_answers`` when the run's rounds are
+    answered by answers of its own whatever the saved handlers (a replay of another run, or the demo's handler set:
+    ``app.services.responder_store.plan_rounds``)."""
+
+    verdict: Verdict
+    summary: str
+    own_answers: bool
 
 
 def apply_status(
@@ -43,6 +56,14 @@ def apply_status(
     (contract, "sequence": "it is recorded, but it never moves the task's state
     backwards").
     """
+    applied = apply_delivery(conn=conn, status=status, delivery_id=delivery_id, now=now, console_made=console_made)
+    return applied.verdict, applied.summary
+
+
+def apply_delivery(
+    *, conn: Connection, status: RunStatus, delivery_id: int | None, now: float, console_made: bool = False
+) -> Applied:
+    """``apply_status``, saying also whether the run answers its rounds with answers of its own (``Applied``)."""
     cursor = cursor_of(conn)
     current = cursor.execute(_CURRENT, (status.task_id,)).fetchone()
     if current is not None and status.sequence <= current[0]:
@@ -59,7 +80,7 @@ def apply_status(
             delivery_id=delivery_id,
             console_made=console_made,
         )
-        return Verdict.HISTORY, summary
+        return Applied(Verdict.HISTORY, summary, bool(current[3]))
     values: dict[str, Any] = {
         "status": status.status,
         "sequence": status.sequence,
@@ -98,7 +119,7 @@ def apply_status(
     _close_stale_rounds(cursor, status, now, console_made)
     if status.status == AWAITING and status.round is not None and status.tool_calls:
         _open_round(conn, cursor, status, delivery_id, now, console_made)
-    return Verdict.APPLIED, summary
+    return Applied(Verdict.APPLIED, summary, current is not None and bool(current[3]))
 
 
 def _close_stale_rounds(cursor: sqlite3.Cursor, status: RunStatus, now: float, console_made: bool) -> None:

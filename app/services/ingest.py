@@ -50,8 +50,9 @@ KEPT_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature", "content
 
 @dataclass(frozen=True)
 class Outcome:
-    """What to answer: ``status_code`` and JSON ``body``; ``task_id`` and the run ``status`` it reports when a
-    verified delivery names a run."""
+    """What to answer: ``status_code`` and JSON ``body``; ``task_id``, ``agent_id`` and the run ``status`` it
+    reports when a verified delivery names a run; ``own_answers`` when that run answers its rounds with answers of
+    its own (a replay, or the demo's handler set: ``app.services.apply.Applied``), whatever the saved handlers."""
 
     status_code: int
     body: Mapping[str, object]
@@ -59,6 +60,8 @@ class Outcome:
     verdict: Verdict
     task_id: int | None = None
     status: str | None = None
+    agent_id: str | None = None
+    own_answers: bool = False
 
 
 @dataclass(frozen=True)
@@ -208,11 +211,13 @@ def _store_one(
         with _savepoint(cursor):
             # the partial unique index on webhook_id refuses a duplicate here, before anything is applied
             delivery_id = _store(conn, cursor, verdict=Verdict.APPLIED, message="", **common)
-            verdict, summary = apply.apply_status(
+            verdict, summary, own_answers = apply.apply_delivery(
                 conn=conn, status=status, delivery_id=delivery_id, now=request.received_at, console_made=console_made
             )
             update_row(cursor, conn.dialect, DELIVERIES, ("id", delivery_id), {"verdict": verdict, "message": summary})
-        return Outcome(200, _ANSWERS[verdict], delivery_id, verdict, status.task_id, status.status)
+        return Outcome(
+            200, _ANSWERS[verdict], delivery_id, verdict, status.task_id, status.status, status.agent_id, own_answers
+        )
     except sqlite3.IntegrityError as exc:
         if "webhook_id" not in str(exc):
             raise  # not a repeated webhook-id: a bug, not a duplicate to swallow
