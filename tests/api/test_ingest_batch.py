@@ -130,14 +130,14 @@ async def test_batch_statuses_of_one_run_in_order_all_applied(console: Console, 
 async def test_batch_delivery_whose_apply_fails_answered_500_batch_mates_kept(
     console: Console, runtime: Runtime, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ):
-    real = apply.apply_status
+    real = apply.apply_delivery
 
     def failing_for_8107(**kwargs: Any) -> Any:
         if kwargs["status"].task_id == 8107:
             raise RuntimeError("a bug in applying")
         return real(**kwargs)
 
-    monkeypatch.setattr(apply, "apply_status", failing_for_8107)
+    monkeypatch.setattr(apply, "apply_delivery", failing_for_8107)
     before = make_status(8106, status="running", sequence=1)
     broken = make_status(8107, status="running", sequence=1)
     after = make_status(8108, status="running", sequence=1)
@@ -158,7 +158,7 @@ async def test_batch_delivery_whose_apply_fails_answered_500_batch_mates_kept(
     assert [line for line in take_errors(caplog) if "msg_broken" in line]
     assert (await console.run(8106))["status"] == "running" and (await console.run(8108))["status"] == "running"
     assert await stored(console, task_id=8107) == []  # nothing of it kept: the platform sends it again
-    monkeypatch.setattr(apply, "apply_status", real)
+    monkeypatch.setattr(apply, "apply_delivery", real)
     retried = await signed(console, broken, "msg_broken")()
     assert retried.status_code == 200 and retried.json()["verdict"] == "applied"
 
