@@ -8,6 +8,7 @@ statements: about four times less CPU than Core, which was four times less than 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection
@@ -61,9 +62,19 @@ def apply_status(
 
 
 def apply_delivery(
-    *, conn: Connection, status: RunStatus, delivery_id: int | None, now: float, console_made: bool = False
+    *,
+    conn: Connection,
+    status: RunStatus,
+    delivery_id: int | None,
+    now: float,
+    console_made: bool = False,
+    store: Callable[[Verdict, str], int] | None = None,
 ) -> Applied:
-    """``apply_status``, saying also whether the run answers its rounds with answers of its own (``Applied``)."""
+    """``apply_status``, saying also whether the run answers its rounds with answers of its own (``Applied``).
+
+    ``store(verdict, summary)``, when given, stores the delivery itself once its verdict is known and before
+    anything is written, and returns its id (used instead of ``delivery_id``): the delivery's row is written once,
+    with its verdict, and whatever it raises (a repeated ``webhook-id``) comes before any change to the run."""
     cursor = cursor_of(conn)
     current = cursor.execute(_CURRENT, (status.task_id,)).fetchone()
     if current is not None and status.sequence <= current[0]:
@@ -71,6 +82,8 @@ def apply_delivery(
             f"late delivery: sequence {status.sequence} ({status.status}) after {current[0]} "
             f"({current[1]}); recorded as history"
         )
+        if store is not None:
+            delivery_id = store(Verdict.HISTORY, summary)
         add_event(
             db=cursor,
             task_id=status.task_id,
@@ -95,6 +108,13 @@ def apply_delivery(
     if is_terminal(status.status) and (current is None or current[2] is None):
         values["ended_at"] = now  # where the run's duration ends: later deliveries never move it
     if current is None:
+        summary = f"sequence {status.sequence}: {status.status}"
+    else:
+        moved = f"{current[1]} → {status.status}" if current[1] != status.status else status.status
+        summary = f"sequence {status.sequence}: {moved}"
+    if store is not None:
+        delivery_id = store(Verdict.APPLIED, summary)
+    if current is None:
         values.update(
             task_id=status.task_id,
             agent_id=status.agent_id,
@@ -102,11 +122,8 @@ def apply_delivery(
             started_by="console" if console_made else "platform",
         )
         insert_row(cursor, conn.dialect, RUNS, values)
-        summary = status.status
     else:
         update_row(cursor, conn.dialect, RUNS, ("task_id", status.task_id), values)
-        summary = f"{current[1]} → {status.status}" if current[1] != status.status else status.status
-    summary = f"sequence {status.sequence}: {summary}"
     add_event(
         db=cursor,
         task_id=status.task_id,

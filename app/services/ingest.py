@@ -31,7 +31,7 @@ from app.errors import DeliveryRefused, NotFound, RateLimited, ReplayRefused, To
 from app.models import Delivery
 from app.services import apply
 from app.services.events import add_event
-from app.services.fast_sql import cursor_of, insert_row, update_row
+from app.services.fast_sql import cursor_of, insert_row
 from app.services.ingest_check import check_request, task_id_hint
 from app.states import EventKind, Verdict
 from app.webhooks.body import PREFIX_BYTES, ReadBody
@@ -207,14 +207,24 @@ def _store_one(
         replay_of=request.replay_of,
         console_made=console_made,
     )
+    stored: list[int] = []
+
+    def store(verdict: Verdict, summary: str) -> int:
+        # the partial unique index on webhook_id refuses a duplicate here, before anything is applied
+        stored.append(_store(conn, cursor, verdict=verdict, message=summary, **common))
+        return stored[0]
+
     try:
         with _savepoint(cursor):
-            # the partial unique index on webhook_id refuses a duplicate here, before anything is applied
-            delivery_id = _store(conn, cursor, verdict=Verdict.APPLIED, message="", **common)
             verdict, summary, own_answers = apply.apply_delivery(
-                conn=conn, status=status, delivery_id=delivery_id, now=request.received_at, console_made=console_made
+                conn=conn,
+                status=status,
+                delivery_id=None,
+                now=request.received_at,
+                console_made=console_made,
+                store=store,
             )
-            update_row(cursor, conn.dialect, DELIVERIES, ("id", delivery_id), {"verdict": verdict, "message": summary})
+        [delivery_id] = stored
         return Outcome(
             200, _ANSWERS[verdict], delivery_id, verdict, status.task_id, status.status, status.agent_id, own_answers
         )
