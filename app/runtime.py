@@ -111,7 +111,8 @@ class Runtime:
         """After the webhook's writer committed a batch: tell open pages once per run it touched (0 for refused
         ones), and let handlers answer the rounds its applied deliveries opened, once per run. Only an applied
         ``awaiting_tool_calls`` leaves a round pending: any other applied status closed the run's pending rounds
-        (``app.services.apply``), so the responder would find nothing there."""
+        (``app.services.apply``), so the responder would find nothing there; nor would it for a run nothing may
+        answer (``Outcome.answerable``: no handler of its agent, no answers of its own)."""
         touched = dict.fromkeys(outcome.task_id or 0 for outcome in outcomes)
         for task_id in touched:
             changes.emit(task_id)
@@ -121,7 +122,7 @@ class Runtime:
             if o.task_id is not None
             and o.verdict == Verdict.APPLIED
             and o.status == AWAITING
-            and self.responder.may_answer(o.agent_id, own_answers=o.own_answers)  # else it would find nothing to do
+            and o.answerable  # else the responder would find nothing to do
         )
         for task_id in opened:
             self._answer_task(task_id)
@@ -147,7 +148,6 @@ class Runtime:
     def handlers_changed(self) -> None:
         """After a handler was saved, restored, deleted, switched to another mode or imported: tell open pages,
         and let handlers answer the pending rounds they now cover."""
-        self.responder.handlers_changed()
         changes.emit(0)
         background_tasks.create(self.responder.sweep(), name="handlers")
 

@@ -14,12 +14,6 @@ Its blocking database work runs on the handlers' pool (``app.pools.in_handlers``
 the webhook's writer; rules and Python handlers run in worker processes. A round answered in auto mode takes one
 read and one write (``app.services.responder_store``: the drafts, the claim and the outbox item commit together),
 and its submission is sent at once, without waiting for the outbox's loop.
-
-``may_answer`` keeps, in memory, which agents have a handler that could answer (``answering_agents``: not manual,
-or a fallback), so the webhook hands the responder only rounds something may answer: a round of an agent with no
-such handler costs no read at all. The view is read again by every ``sweep`` and forgotten by ``handlers_changed``
-(until it is read again, every round is handed over), so a round committed before a handler change is found by
-that change's sweep, and one committed after it is judged by a view read after the change.
 """
 
 from __future__ import annotations
@@ -39,7 +33,7 @@ from app.pools import in_handlers
 from app.services.fallback import Fallbacks
 from app.services.outbox import Outbox
 from app.services.replay import draft_from_original
-from app.services.responder_store import RoundWork, answering_agents, plan_rounds, store_answers, task_results
+from app.services.responder_store import RoundWork, plan_rounds, store_answers, task_results
 from app.services.rounds import deliver_unwatched
 from app.states import HandlerKind
 
@@ -66,34 +60,6 @@ class Responder:
         self._working = 0
         self._idle = asyncio.Event()
         self._idle.set()
-        self._answering: frozenset[str] | None = None  # agents handlers may answer (answering_agents); None: unknown
-        self._generation = 0  # counts handler changes: a view read before the latest one is not kept
-        self._reading: asyncio.Task[None] | None = None
-
-    def handlers_changed(self) -> None:
-        """Forget the view of which agents have handlers (a handler was saved, deleted, switched or imported): until
-        it is read again, every round may be answered."""
-        self._answering = None
-        self._generation += 1
-
-    def may_answer(self, agent_id: str | None, *, own_answers: bool = False) -> bool:
-        """False only when no saved handler of ``agent_id`` could answer or fall back (and the run has no answers of
-        its own: ``own_answers``), so ``handle_task`` would find nothing to do; True while the view is unknown (and
-        then it is read in the background)."""
-        if own_answers:
-            return True
-        answering = self._answering
-        if answering is None:
-            if self._reading is None or self._reading.done():
-                self._reading = asyncio.get_running_loop().create_task(self._read_answering())
-            return True
-        return agent_id in answering
-
-    async def _read_answering(self) -> None:
-        generation = self._generation
-        agents = await in_handlers(answering_agents, self._engine)
-        if generation == self._generation:
-            self._answering = agents
 
     async def idle(self) -> None:
         """Return once no ``handle_task`` or ``sweep`` is running or waiting to run: work counts from the call
@@ -109,8 +75,6 @@ class Responder:
         return self._counted(self._rounds(None))
 
     async def _rounds(self, task_id: int | None) -> None:
-        if task_id is None:
-            await self._read_answering()
         for work in await in_handlers(plan_rounds, self._engine, task_id):
             await self._handle(work)
 

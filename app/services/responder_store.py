@@ -22,7 +22,6 @@ from app.handlers.run import CallAnswer, CallInput
 from app.models import Draft, Handler, OutboxItem, Round, Run, ToolCallRow, ToolResultRow
 from app.protocol import ToolResult
 from app.services.demo import demo_handlers
-from app.services.fallback import fallback_seconds
 from app.services.rounds import claim_round
 from app.states import HANDLER_DRAFT_MODES, AnswererKind, DraftMode, HandlerMode, HandlerSet, RoundState
 
@@ -170,18 +169,6 @@ def _handlers(session: Session, agent_id: str, handler_set: HandlerSet) -> dict[
         return demo_handlers(agent_id)
     query = select(Handler).where(Handler.agent_id == agent_id, Handler.mode != HandlerMode.MANUAL)
     return {h.tool_name: h for h in session.exec(query).all()}
-
-
-def answering_agents(engine: Engine) -> frozenset[str]:
-    """The agents whose rounds saved handlers may answer: those with a handler not in manual mode, or with a
-    fallback (``app.services.fallback``, whatever its mode). A round of any other agent gets nothing from
-    ``plan_rounds`` nor a fallback timer, unless its run has answers of its own (a replay, the demo's set)."""
-    with read_session(engine) as session:
-        return frozenset(
-            handler.agent_id
-            for handler in session.exec(select(Handler)).all()
-            if handler.mode != HandlerMode.MANUAL or fallback_seconds(handler) is not None
-        )
 
 
 def task_results(engine: Engine, task_id: int) -> dict[str, str]:

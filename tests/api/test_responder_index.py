@@ -1,4 +1,4 @@
-"""The webhook hands the responder only rounds a handler may answer (``Responder.may_answer``): a round of an agent
+"""The webhook hands the responder only rounds something may answer (``Outcome.answerable``): a round of an agent
 with no handler is still answered once a handler for its tool is saved, and so is every later round."""
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ async def test_round_answered_after_handler_deleted_and_saved_again(console: Con
     assert [d["output"] for d in later["drafts"]] == ["dusk"]
 
 
-async def test_manual_handler_with_fallback_counts_as_answering(runtime: Runtime, console: Console):
+async def test_manual_handler_with_fallback_sets_the_rounds_timer(runtime: Runtime, console: Console):
+    """A manual handler with a fallback answers nothing at once, but its agent's rounds are handed to the
+    responder for their fallback timer."""
     await console.save_handler(
         agent_id=AGENT_ID,
         tool_name="get_current_time",
@@ -55,9 +57,8 @@ async def test_manual_handler_with_fallback_counts_as_answering(runtime: Runtime
         spec={"output": "late"},
         behaviour={"fallback_seconds": 30},
     )
-    await runtime.responder.sweep()  # reads which agents have handlers
-    assert runtime.responder.may_answer(AGENT_ID)  # its rounds get a fallback timer
-    assert not runtime.responder.may_answer("an agent with no handler")
-    assert runtime.responder.may_answer("an agent with no handler", own_answers=True)  # a replay, the demo's set
-    runtime.handlers_changed()
-    assert runtime.responder.may_answer("an agent with no handler")  # not known again until it is read
+    await runtime.responder.idle()
+    await console.deliver(make_status(7321, expires_at="2099-01-01T00:00:00Z"), "msg_7321")
+    [pending] = await console.pending(7321)
+    await runtime.responder.idle()
+    assert pending["id"] in runtime.responder.fallbacks._timers
