@@ -111,14 +111,18 @@ class Runtime:
         """After the webhook's writer committed a batch: tell open pages once per run it touched (0 for refused
         ones), and let handlers answer the rounds its applied deliveries opened, once per run. Only an applied
         ``awaiting_tool_calls`` leaves a round pending: any other applied status closed the run's pending rounds
-        (``app.services.apply``), so the responder would find nothing there."""
+        (``app.services.apply``), so the responder would find nothing there; nor would it for a run nothing may
+        answer (``Outcome.answerable``: no handler of its agent, no answers of its own)."""
         touched = dict.fromkeys(outcome.task_id or 0 for outcome in outcomes)
         for task_id in touched:
             changes.emit(task_id)
         opened = dict.fromkeys(
             o.task_id
             for o in outcomes
-            if o.task_id is not None and o.verdict == Verdict.APPLIED and o.status == AWAITING
+            if o.task_id is not None
+            and o.verdict == Verdict.APPLIED
+            and o.status == AWAITING
+            and o.answerable  # else the responder would find nothing to do
         )
         for task_id in opened:
             self._answer_task(task_id)

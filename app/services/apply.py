@@ -8,7 +8,8 @@ statements: about four times less CPU than Core, which was four times less than 
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection
 
@@ -22,7 +23,10 @@ RUNS = Run.__table__  # type: ignore[attr-defined]
 ROUNDS = Round.__table__  # type: ignore[attr-defined]
 TOOL_CALLS = ToolCallRow.__table__  # type: ignore[attr-defined]
 
-_CURRENT = "SELECT sequence, status, ended_at FROM run WHERE task_id = ?"
+_CURRENT = (
+    "SELECT sequence, status, ended_at, replay_of IS NOT NULL OR coalesce(handler_set, 'saved') != 'saved' "
+    "FROM run WHERE task_id = ?"
+)
 _CLOSE_ROUNDS = (
     "UPDATE round SET state = ?, message = ? WHERE task_id = ? AND state = 'pending' AND round != ? RETURNING id, round"
 )
@@ -30,6 +34,16 @@ _OPEN_ROUND = (
     "INSERT INTO round (task_id, agent_id, round, state, expires_at, opened_at, message) VALUES (?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (task_id, round) DO NOTHING RETURNING id"
 )
+
+
+class Applied(NamedTuple):
+    """What ``apply_delivery`` did: the ``verdict`` and its ``summary``; ``own_answers`` when the run's rounds are
+    answered by answers of its own whatever the saved handlers (a replay of another run, or the demo's handler set:
+    ``app.services.responder_store.plan_rounds``)."""
+
+    verdict: Verdict
+    summary: str
+    own_answers: bool
 
 
 def apply_status(
@@ -43,6 +57,24 @@ def apply_status(
     (contract, "sequence": "it is recorded, but it never moves the task's state
     backwards").
     """
+    applied = apply_delivery(conn=conn, status=status, delivery_id=delivery_id, now=now, console_made=console_made)
+    return applied.verdict, applied.summary
+
+
+def apply_delivery(
+    *,
+    conn: Connection,
+    status: RunStatus,
+    delivery_id: int | None,
+    now: float,
+    console_made: bool = False,
+    store: Callable[[Verdict, str], int] | None = None,
+) -> Applied:
+    """``apply_status``, saying also whether the run answers its rounds with answers of its own (``Applied``).
+
+    ``store(verdict, summary)``, when given, stores the delivery itself once its verdict is known and before
+    anything is written, and returns its id (used instead of ``delivery_id``): the delivery's row is written once,
+    with its verdict, and whatever it raises (a repeated ``webhook-id``) comes before any change to the run."""
     cursor = cursor_of(conn)
     current = cursor.execute(_CURRENT, (status.task_id,)).fetchone()
     if current is not None and status.sequence <= current[0]:
@@ -50,6 +82,8 @@ def apply_status(
             f"late delivery: sequence {status.sequence} ({status.status}) after {current[0]} "
             f"({current[1]}); recorded as history"
         )
+        if store is not None:
+            delivery_id = store(Verdict.HISTORY, summary)
         add_event(
             db=cursor,
             task_id=status.task_id,
@@ -59,7 +93,7 @@ def apply_status(
             delivery_id=delivery_id,
             console_made=console_made,
         )
-        return Verdict.HISTORY, summary
+        return Applied(Verdict.HISTORY, summary, bool(current[3]))
     values: dict[str, Any] = {
         "status": status.status,
         "sequence": status.sequence,
@@ -74,6 +108,13 @@ def apply_status(
     if is_terminal(status.status) and (current is None or current[2] is None):
         values["ended_at"] = now  # where the run's duration ends: later deliveries never move it
     if current is None:
+        summary = f"sequence {status.sequence}: {status.status}"
+    else:
+        moved = f"{current[1]} → {status.status}" if current[1] != status.status else status.status
+        summary = f"sequence {status.sequence}: {moved}"
+    if store is not None:
+        delivery_id = store(Verdict.APPLIED, summary)
+    if current is None:
         values.update(
             task_id=status.task_id,
             agent_id=status.agent_id,
@@ -81,11 +122,8 @@ def apply_status(
             started_by="console" if console_made else "platform",
         )
         insert_row(cursor, conn.dialect, RUNS, values)
-        summary = status.status
     else:
         update_row(cursor, conn.dialect, RUNS, ("task_id", status.task_id), values)
-        summary = f"{current[1]} → {status.status}" if current[1] != status.status else status.status
-    summary = f"sequence {status.sequence}: {summary}"
     add_event(
         db=cursor,
         task_id=status.task_id,
@@ -98,7 +136,7 @@ def apply_status(
     _close_stale_rounds(cursor, status, now, console_made)
     if status.status == AWAITING and status.round is not None and status.tool_calls:
         _open_round(conn, cursor, status, delivery_id, now, console_made)
-    return Verdict.APPLIED, summary
+    return Applied(Verdict.APPLIED, summary, current is not None and bool(current[3]))
 
 
 def _close_stale_rounds(cursor: sqlite3.Cursor, status: RunStatus, now: float, console_made: bool) -> None:

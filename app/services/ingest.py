@@ -31,7 +31,7 @@ from app.errors import DeliveryRefused, NotFound, RateLimited, ReplayRefused, To
 from app.models import Delivery
 from app.services import apply
 from app.services.events import add_event
-from app.services.fast_sql import cursor_of, insert_row, update_row
+from app.services.fast_sql import cursor_of, insert_row
 from app.services.ingest_check import check_request, task_id_hint
 from app.states import EventKind, Verdict
 from app.webhooks.body import PREFIX_BYTES, ReadBody
@@ -51,7 +51,10 @@ KEPT_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature", "content
 @dataclass(frozen=True)
 class Outcome:
     """What to answer: ``status_code`` and JSON ``body``; ``task_id`` and the run ``status`` it reports when a
-    verified delivery names a run."""
+    verified delivery names a run; ``answerable`` when something may answer that run's rounds: a saved handler of
+    its agent not in manual mode or with a fallback (read in the delivery's own transaction), or answers of the
+    run's own (a replay, the demo's handler set: ``app.services.apply.Applied``). Only then has the responder
+    anything to do for a round it opened."""
 
     status_code: int
     body: Mapping[str, object]
@@ -59,6 +62,7 @@ class Outcome:
     verdict: Verdict
     task_id: int | None = None
     status: str | None = None
+    answerable: bool = False
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,7 @@ def ingest_batch(
         cursor = cursor_of(conn)
         cursor.execute("BEGIN IMMEDIATE")  # one transaction around the savepoints (pysqlite opens none itself)
         requests = take()
+        answering = {row[0] for row in cursor.execute(_ANSWERING)}
         results: list[Result] = []
         for request in requests:
             checked = check_request(request, secret=secret, limiter=limiter, max_body_bytes=max_body_bytes)
@@ -145,7 +150,7 @@ def ingest_batch(
                 results.append(checked)
                 continue
             try:
-                results.append(_store_one(conn, cursor, request, checked))
+                results.append(_store_one(conn, cursor, request, checked, answering))
             except Exception as exc:  # a bug: that delivery is answered 500 (not stored), its batch-mates commit
                 webhook_id = request.headers.get("webhook-id", "")
                 log.exception("storing delivery %s failed", webhook_id)
@@ -158,10 +163,20 @@ def ingest_batch(
     return results
 
 
+_ANSWERING = "SELECT DISTINCT agent_id FROM handler WHERE mode != 'manual' OR behaviour LIKE '%fallback_seconds%'"
+"""Agents whose rounds saved handlers may answer (``app.services.responder_store.plan_rounds``) or fall back on
+(``app.services.fallback``; a superset: a ``fallback_seconds`` that does not parse counts too)."""
+
+
 def _store_one(
-    conn: Connection, cursor: sqlite3.Cursor, request: Received, checked: Verified | DeliveryRefused
+    conn: Connection,
+    cursor: sqlite3.Cursor,
+    request: Received,
+    checked: Verified | DeliveryRefused,
+    answering: set[str],
 ) -> Outcome:
-    """Store (and apply) one request inside its own savepoint of the batch's transaction."""
+    """Store (and apply) one request inside its own savepoint of the batch's transaction; ``answering``: the agents
+    saved handlers may answer (``_ANSWERING``)."""
     read = request.body
     kept = {key.lower(): value for key, value in request.headers.items() if key.lower() in KEPT_HEADERS}
     if request.replay_of is not None:
@@ -204,15 +219,33 @@ def _store_one(
         replay_of=request.replay_of,
         console_made=console_made,
     )
+    stored: list[int] = []
+
+    def store(verdict: Verdict, summary: str) -> int:
+        # the partial unique index on webhook_id refuses a duplicate here, before anything is applied
+        stored.append(_store(conn, cursor, verdict=verdict, message=summary, **common))
+        return stored[0]
+
     try:
         with _savepoint(cursor):
-            # the partial unique index on webhook_id refuses a duplicate here, before anything is applied
-            delivery_id = _store(conn, cursor, verdict=Verdict.APPLIED, message="", **common)
-            verdict, summary = apply.apply_status(
-                conn=conn, status=status, delivery_id=delivery_id, now=request.received_at, console_made=console_made
+            verdict, summary, own_answers = apply.apply_delivery(
+                conn=conn,
+                status=status,
+                delivery_id=None,
+                now=request.received_at,
+                console_made=console_made,
+                store=store,
             )
-            update_row(cursor, conn.dialect, DELIVERIES, ("id", delivery_id), {"verdict": verdict, "message": summary})
-        return Outcome(200, _ANSWERS[verdict], delivery_id, verdict, status.task_id, status.status)
+        [delivery_id] = stored
+        return Outcome(
+            200,
+            _ANSWERS[verdict],
+            delivery_id,
+            verdict,
+            status.task_id,
+            status.status,
+            own_answers or status.agent_id in answering,
+        )
     except sqlite3.IntegrityError as exc:
         if "webhook_id" not in str(exc):
             raise  # not a repeated webhook-id: a bug, not a duplicate to swallow

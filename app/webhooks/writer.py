@@ -7,10 +7,13 @@ transaction (``app.services.ingest.ingest_batch``): one fsync for the batch. Onl
 the results back to the event loop (``loop.call_soon_threadsafe``, once per batch), which answers each request
 and then calls ``on_stored`` with the batch's outcomes (``Runtime.deliveries_stored``: pages and the responder).
 
-The queue is capped (``TOOLDESK_INGEST_QUEUE``): the cap counts requests taken and not yet answered. Past it
-``submit`` raises ``Overloaded`` at once (503 with ``Retry-After``, nothing stored), so a burst is turned away
-within milliseconds instead of queueing past the platform's 10 s timeout; the platform sends it again later with
-the same webhook-id (contract, "Webhook delivery"). The thread is not the loop's default executor
+The queue is capped two ways, both counting requests taken and not yet answered: at ``TOOLDESK_INGEST_QUEUE``
+of them, and as soon as the writer is behind, when the oldest has waited more than ``MAX_WAIT_SECONDS`` for its
+commit while more than ``BEHIND_AT_LEAST`` wait (a burst the writer cannot keep up with: taking more would only
+lengthen every answer; one slow fsync with a few waiting is not that). Past either ``submit`` (and
+``check_room``, before the body is read) raises ``Overloaded`` at once (503 with ``Retry-After``, nothing
+stored), so a burst is turned away within milliseconds instead of queueing past the platform's 10 s timeout; the
+platform sends it again later with the same webhook-id (contract, "Webhook delivery"). The thread is not the loop's default executor
 (``app.pools``): pages and handlers can never make a delivery wait for a thread.
 """
 
@@ -20,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,6 +40,11 @@ log = logging.getLogger("tooldesk")
 BATCH_CAP = 256
 """Requests stored in one transaction at most."""
 RETRY_AFTER_SECONDS = 1
+MAX_WAIT_SECONDS = 0.1
+"""The writer is behind when the oldest request not yet answered has waited longer than this (and more than
+``BEHIND_AT_LEAST`` wait): new ones are answered 503 until it catches up."""
+BEHIND_AT_LEAST = 64
+"""Requests waiting below which a long wait is a slow commit, not a backlog: never refused for their wait."""
 """``Retry-After`` of a 503: a batch takes milliseconds, so the queue has room again well within a second."""
 
 
@@ -71,6 +80,7 @@ class IngestWriter:
         self._waiting: deque[_Job] = deque()
         self._wake = threading.Condition()
         self._in_flight = 0  # taken and not yet answered; only the event loop's thread changes it
+        self._arrivals: deque[float] = deque()  # monotonic times the requests in flight were taken, oldest first
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -101,19 +111,30 @@ class IngestWriter:
         assert loop is not None
         future: asyncio.Future[Result] = loop.create_future()
         self._in_flight += 1
+        self._arrivals.append(time.monotonic())
         with self._wake:
             self._waiting.append(_Job(request, future))
             self._wake.notify()
         return future
 
     def check_room(self) -> None:
-        """Raise ``Overloaded`` when ``queue_cap`` requests are in flight (before reading a body for nothing)."""
+        """Raise ``Overloaded`` when ``queue_cap`` requests are in flight, or the writer is behind (module docstring);
+        called before reading a body for nothing."""
         if self._in_flight >= self.queue_cap:
             raise Overloaded(
                 f"{self._in_flight} deliveries are waiting to be stored (limit {self.queue_cap}, "
                 f"TOOLDESK_INGEST_QUEUE); nothing was stored: send it again in {RETRY_AFTER_SECONDS} s",
                 retry_after=RETRY_AFTER_SECONDS,
             )
+        if self._in_flight > BEHIND_AT_LEAST:
+            waited = time.monotonic() - self._arrivals[0]
+            if waited > MAX_WAIT_SECONDS:
+                raise Overloaded(
+                    f"{self._in_flight} deliveries are waiting to be stored, the oldest for {waited * 1000:.0f} ms "
+                    f"(limit {MAX_WAIT_SECONDS * 1000:.0f} ms); nothing was stored: send it again in "
+                    f"{RETRY_AFTER_SECONDS} s",
+                    retry_after=RETRY_AFTER_SECONDS,
+                )
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -177,6 +198,8 @@ class IngestWriter:
     def _answer(self, taken: list[_Job], results: Sequence[Result]) -> None:
         """On the event loop: answer each request of a committed batch, then tell ``on_stored``."""
         self._in_flight -= len(taken)
+        for _ in taken:
+            self._arrivals.popleft()
         for job, result in zip(taken, results, strict=True):
             if not job.future.done():  # a request whose client left is stored all the same
                 job.future.set_result(result)

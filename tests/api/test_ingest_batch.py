@@ -24,6 +24,7 @@ from app.protocol import RunStatus
 from app.runtime import Runtime
 from app.services import apply
 from app.simulator.delivery import Deliverer
+from app.webhooks import writer
 from tests.builders import SECRET, Console, encode, make_status, sign, take_errors, wait_for
 
 
@@ -130,14 +131,14 @@ async def test_batch_statuses_of_one_run_in_order_all_applied(console: Console, 
 async def test_batch_delivery_whose_apply_fails_answered_500_batch_mates_kept(
     console: Console, runtime: Runtime, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ):
-    real = apply.apply_status
+    real = apply.apply_delivery
 
     def failing_for_8107(**kwargs: Any) -> Any:
         if kwargs["status"].task_id == 8107:
             raise RuntimeError("a bug in applying")
         return real(**kwargs)
 
-    monkeypatch.setattr(apply, "apply_status", failing_for_8107)
+    monkeypatch.setattr(apply, "apply_delivery", failing_for_8107)
     before = make_status(8106, status="running", sequence=1)
     broken = make_status(8107, status="running", sequence=1)
     after = make_status(8108, status="running", sequence=1)
@@ -158,7 +159,7 @@ async def test_batch_delivery_whose_apply_fails_answered_500_batch_mates_kept(
     assert [line for line in take_errors(caplog) if "msg_broken" in line]
     assert (await console.run(8106))["status"] == "running" and (await console.run(8108))["status"] == "running"
     assert await stored(console, task_id=8107) == []  # nothing of it kept: the platform sends it again
-    monkeypatch.setattr(apply, "apply_status", real)
+    monkeypatch.setattr(apply, "apply_delivery", real)
     retried = await signed(console, broken, "msg_broken")()
     assert retried.status_code == 200 and retried.json()["verdict"] == "applied"
 
@@ -228,3 +229,26 @@ async def test_simulator_delivery_answered_503_is_sent_again_and_applied(
     assert {a.webhook_id for a in sender.attempts} == {webhook_id}  # sent again with the same webhook-id
     assert [d["verdict"] for d in await stored(console, task_id=8121)] == ["applied"]  # the 503 stored nothing
     assert (await console.run(8121))["status"] == "running"
+
+
+async def test_writer_behind_answers_503_before_the_queue_is_full(
+    console: Console, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+):
+    """The queue's other cap: when the oldest delivery waiting has waited past the limit, with more than a few
+    waiting, a new one is turned away at once though ``TOOLDESK_INGEST_QUEUE`` (1,000) is far off."""
+    monkeypatch.setattr(writer, "BEHIND_AT_LEAST", 1)
+    monkeypatch.setattr(writer, "MAX_WAIT_SECONDS", 0.0)
+    bodies = [make_status(8130 + n, status="running", sequence=1) for n in range(3)]
+    async with writes_held(runtime):
+        waiting = [asyncio.create_task(signed(console, bodies[n], f"msg_b{n}")()) for n in range(2)]
+        await wait_for(lambda: runtime.ingest.in_flight == 2)
+        turned_away = await signed(console, bodies[2], "msg_b2")()
+    taken = await asyncio.gather(*waiting)
+
+    assert turned_away.status_code == 503 and turned_away.json()["error"]["code"] == "overloaded"
+    assert "the oldest for" in turned_away.json()["error"]["message"]
+    assert int(turned_away.headers["retry-after"]) >= 1
+    assert [a.json()["verdict"] for a in taken] == ["applied", "applied"]
+    assert sorted(d["webhook_id"] for d in await stored(console)) == ["msg_b0", "msg_b1"]
+    again = await signed(console, bodies[2], "msg_b2")()  # the platform's retry, once the writer caught up
+    assert again.status_code == 200 and again.json()["verdict"] == "applied"
