@@ -76,7 +76,8 @@ class SearchIndexer:
             await asyncio.sleep(GATHER)
             self._wake.clear()
             try:
-                while await in_handlers(run_search.index_marked, self.engine) >= run_search.STEP_RUNS:
-                    await asyncio.sleep(0)
+                full = True
+                while full:  # each step is awaited on the pool, so the loop runs between steps
+                    full = await in_handlers(run_search.index_marked, self.engine) >= run_search.STEP_RUNS
             except SQLAlchemyError as exc:
                 log.warning("could not index changed runs for search: %s", exc)

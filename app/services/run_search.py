@@ -62,7 +62,7 @@ FIELD_CHARS = 10_000
 """Characters of each field (an argument text, an output, the result) the index holds."""
 SEPARATOR = "\x1f"
 """Between the fields of a run's document; a query holding it is searched with ``LIKE`` instead."""
-STEP_RUNS = 200
+STEP_RUNS = 64
 """Marked runs ``index_marked`` rewrites per transaction, so it holds the write lock a few milliseconds at most."""
 
 _RESULT_TEXT = "CASE WHEN json_valid({v}) THEN CAST(json_extract({v}, '$') AS TEXT) ELSE CAST({v} AS TEXT) END"
@@ -91,8 +91,9 @@ def _of_round(row: str) -> str:
     return f"(SELECT task_id FROM round WHERE id = {row}.round_id)"
 
 
-_OLD_TRIGGERS = ("call_insert", "call_update", "call_delete", "result_insert", "result_update", "result_delete")
-_OLD_TRIGGERS += ("run_insert", "run_update", "run_delete")
+_OLD_TRIGGERS = tuple(
+    f"{table}_{change}" for table in ("call", "result", "run") for change in ("insert", "update", "delete")
+)
 """The suffixes of the per-change triggers (``run_fts_<suffix>``) that rewrote a document inside the change's
 transaction, as the first version with the index made them; ``create_index`` drops them."""
 
