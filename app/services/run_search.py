@@ -229,8 +229,9 @@ def _fold_table() -> dict[int, int]:
     """Each character the trigram tokenizer folds, mapped to what it folds to, read from FTS5 itself (an
     in-memory table of the same SQLite library): exact, where Python's own case mapping differs for about 400
     characters (Cherokee, Greek symbols, ``µ``, ``ſ``, letters newer than SQLite's Unicode tables). Candidates:
-    every character Python lowers or case-folds (a superset of SQLite's), and U+FFFE, U+FFFF."""
-    candidates = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF and _cased(chr(c))]
+    every character Python lowers or case-folds (a superset of SQLite's; none above U+1FFFF has a case), and
+    U+FFFE, U+FFFF."""
+    candidates = [c for c in range(0x20000) if not 0xD800 <= c <= 0xDFFF and _cased(chr(c))]
     db = sqlite3.connect(":memory:")
     try:
         db.execute(f"CREATE VIRTUAL TABLE f USING fts5(body, tokenize='{TOKENIZER}')")
