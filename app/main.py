@@ -78,6 +78,7 @@ async def _on_start(runtime: Runtime) -> None:
     started = time.time()
     runtime.outbox.start()
     runtime.retention.start()
+    runtime.search_index.start()
     await asyncio.sleep(0.2)  # let the server accept connections: the embedded simulator is served by it
     try:
         await agents.sync_agents(engine=runtime.engine, client=runtime.client)

@@ -10,7 +10,8 @@ of the runtime's after-change methods (``delivered``, ``deliveries_stored`` (the
 writer, once per committed batch), ``run_started``,
 ``run_replayed``, ``round_answered``, ``handlers_changed``, ``agents_changed``,
 ``runs_reconciled``, ``secret_rotated``): each tells open pages and, where handlers may now answer,
-starts the responder in the background. Nothing else emits ``app.changes``.
+starts the responder in the background; those that follow a change to runs also kick the runs search's indexing
+step (``search_index``, ``app.services.run_index``). Nothing else emits ``app.changes``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from app.services.deliveries import Retention
 from app.services.ingest import Outcome
 from app.services.outbox import Outbox
 from app.services.responder import Responder
+from app.services.run_index import SearchIndexer
 from app.services.webhook_secret import load_webhook_secrets
 from app.simulator import Simulator, load_scenarios, open_store
 from app.states import Verdict
@@ -61,12 +63,14 @@ class Runtime:
     retention: Retention
     responder: Responder = field(init=False)
     ingest: IngestWriter = field(init=False)
+    search_index: SearchIndexer = field(init=False)
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
     _sandbox: Sandbox | None = None
     _sandbox_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
         self.responder = Responder(engine=self.engine, outbox=self.outbox, sandbox=self.sandbox, on_change=changes.emit)
+        self.search_index = SearchIndexer(engine=self.engine)
         self.outbox.on_run_checked = lambda task_id: self.runs_reconciled([task_id])
         self.ingest = IngestWriter(
             engine=self.engine,
@@ -104,6 +108,7 @@ class Runtime:
         """After any delivery is stored: tell open pages (0 when the run is unknown, e.g. a refused body), and
         let handlers answer a round an applied one opened."""
         changes.emit(outcome.task_id or 0)
+        self.search_index.kick()
         if outcome.task_id is not None and outcome.verdict == Verdict.APPLIED:
             self._answer_task(outcome.task_id)
 
@@ -116,6 +121,7 @@ class Runtime:
         touched = dict.fromkeys(outcome.task_id or 0 for outcome in outcomes)
         for task_id in touched:
             changes.emit(task_id)
+        self.search_index.kick()
         opened = dict.fromkeys(
             o.task_id
             for o in outcomes
@@ -132,6 +138,7 @@ class Runtime:
         (``delivered``); one that arrived before the run was recorded is handed to its handlers again now (the
         recorded run may name another handler set, e.g. the demo's)."""
         changes.emit(task_id)
+        self.search_index.kick()
         self._answer_task(task_id)
 
     def run_replayed(self, *, original: int, started: int) -> None:
@@ -139,11 +146,13 @@ class Runtime:
         the replay's answers (and handlers) take the new run's rounds as they arrive."""
         changes.emit(original)
         changes.emit(started)
+        self.search_index.kick()
         self._answer_task(started)
 
     def round_answered(self, task_id: int) -> None:
         """After a round of run ``task_id`` was submitted, or refused by the platform: tell open pages."""
         changes.emit(task_id)
+        self.search_index.kick()
 
     def handlers_changed(self) -> None:
         """After a handler was saved, restored, deleted, switched to another mode or imported: tell open pages,
@@ -160,6 +169,7 @@ class Runtime:
         open pages, and let handlers answer every pending round (including ones left from before a restart)."""
         for task_id in task_ids:
             changes.emit(task_id)
+        self.search_index.kick()
         background_tasks.create(self.responder.sweep(), name="handlers")
 
     def secret_rotated(self, secrets: WebhookSecrets) -> None:
@@ -176,6 +186,7 @@ class Runtime:
         """Stop the fallback timers, the outbox, the rules workers, the sandbox and the simulator's background work, and
         close HTTP connections; deliveries already taken are stored first."""
         await self.ingest.aclose()
+        await self.search_index.aclose()
         self.responder.fallbacks.close()
         await self.outbox.aclose()
         await self.retention.aclose()

@@ -1,4 +1,5 @@
-"""The runs search's full-text index: one SQLite FTS5 document per run, trigram tokenizer, kept in step by triggers.
+"""The runs search's full-text index: one SQLite FTS5 document per run, trigram tokenizer, brought up to date
+after each change by an indexing step, with the runs changed since searched directly.
 
 The runs search (``runs.RunFilter.q``) matches a substring of a tool call's name, arguments (the stored JSON
 text) or arguments as sent (``arguments_text``, case C10), of a tool result's output, and of the run's result
@@ -11,30 +12,54 @@ SQLite's Unicode tables (not only ASCII, as ``LIKE`` does), so "RENÉ" finds "Re
 "Ünïcode"; accents are kept ("rene" does not find "René"). A query is one phrase: its trigrams must follow
 each other, so it matches as a substring.
 
-Triggers on ``tool_call``, ``tool_result`` and ``run`` rewrite the run's document inside the transaction of the
-change, whoever makes it (the webhook's writer, a submission, a replay), so a committed change is searchable
-and a rolled-back one never is. ``create_index`` makes table and triggers, and fills the table from the stored
-runs, the first time a database is opened by a version that has them (``app.db.make_engine``).
+Keeping it in step, in two halves:
 
-Why capped: indexing costs about 0.1 s per megabyte of JSON (1 s of random letters), inside the writer's
-transaction, and a run's document is rewritten at each of its changes; arguments can be nearly 1 MB (the
-webhook's limit). The pages draw the same first 10,000 characters of a call's arguments.
+- Triggers on ``tool_call``, ``tool_result`` and ``run`` only mark the run changed (``INSERT OR IGNORE INTO
+  run_fts_stale``, a small table), inside the transaction of the change, whoever makes it (the webhook's
+  writer, a submission, a replay): a committed change is marked, a rolled-back one never is.
+- ``index_marked`` rewrites the marked runs' documents, lowest task_id first and once each, and clears their
+  marks, ``STEP_RUNS`` runs per transaction of its own under the write lock. ``run_index.SearchIndexer`` runs
+  it in the background, off the webhook's writer thread, after each change and every half second while marks
+  are left.
 
-What it costs the writer: FTS5 keeps a transaction's new entries in memory only while rowids ascend and no
-document is written twice; otherwise it writes them out as a new segment first. A run's document is rewritten
-at each call, result and result change, and a batch holds runs in any order, so most rewrites write a segment:
-measured on 100,000 runs, 2 busy cores, batches of 32 deliveries of which 8 bring a round of two calls, about
-0.9 ms per delivery more than without the index (48 µs without it). Entries per call and per result, appended
-in id order, cost about a tenth of that but made a search several times slower (each match then needs its
-run looked up). Cheap on both sides would be: triggers only mark the run changed (a small table, same
-transaction); a step after the commit rewrites the marked runs' documents in task_id order, once each; and the
-search reads marked runs from their tables until then, so what is committed is still what is found.
+A search reads, in one statement (one snapshot), the index's matches among runs not marked, and the marked
+runs' documents, built by the same SQL and matched with ``instr`` after folding both sides with ``fold``
+(``run_fts_fold`` in SQL): the same character table as the tokenizer, read from FTS5 itself at start, so a
+marked run is found exactly as it will be once indexed. So what is committed is what is found, before and
+after the step. Marked runs are few (those changed in the last fraction of a second) and each costs its
+document's build, tens of microseconds.
+
+``create_index`` makes the tables and the triggers and fills the index from the stored runs, the first time a
+database is opened by a version that has them (``app.db.make_engine``); a database whose index was kept by
+the older per-change triggers gets them replaced by the marking ones.
+
+Why capped: indexing costs about 0.1 s per megabyte of JSON (1 s of random letters), and arguments can be
+nearly 1 MB (the webhook's limit). The pages draw the same first 10,000 characters of a call's arguments.
+
+Why marks rather than rewriting the document in the trigger: FTS5 keeps a transaction's new entries in memory
+only while rowids ascend and no document is written twice; otherwise it writes them out as a new segment
+first. A run's document changes at each call, result and result change, and a writer's batch holds runs in
+any order, so rewriting in the triggers wrote a segment at most rewrites. Measured on 100,000 runs through
+``ingest.ingest_batch``, batches of 32 deliveries (8 bring a round of two calls, 24 change a run's result), each
+batch committed with its fsync, three setups side by side in one run, twice, on 2 busy cores; per delivery,
+median: no index triggers 265-271 µs, the per-change rewriting triggers 1,239-1,252 µs (about 1 ms more),
+the marking triggers 281-288 µs (within 20 µs of none). The step then costs about 0.2 ms per run, off the
+writer: 1,817 runs in 350 ms, commits included; a 64-run transaction holds the write lock 5-12 ms, now and then
+30-70 ms when FTS5 merges its segments (its ``automerge``; bounded ``merge`` steps instead measured no better).
+Searches with no run marked take what they took before (13-15 ms for a city, p50 over the bench's queries);
+with 200 runs marked, about 10 ms more.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, Integer, TextualSelect, column, text
+import sqlite3
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Engine, Integer, TextualSelect, column, event, text
 from sqlmodel import Session
+
+from app.db import write_connection
 
 TOKENIZER = "trigram case_sensitive 0"
 MIN_CHARS = 3
@@ -43,6 +68,8 @@ FIELD_CHARS = 10_000
 """Characters of each field (an argument text, an output, the result) the index holds."""
 SEPARATOR = "\x1f"
 """Between the fields of a run's document; a query holding it is searched with ``LIKE`` instead."""
+STEP_RUNS = 64
+"""Marked runs ``index_marked`` rewrites per transaction, so it holds the write lock a few milliseconds at most."""
 
 _RESULT_TEXT = "CASE WHEN json_valid({v}) THEN CAST(json_extract({v}, '$') AS TEXT) ELSE CAST({v} AS TEXT) END"
 """The run's result as the search reads it: a JSON string without quotes, other JSON as its text (a value that
@@ -61,37 +88,42 @@ _DOCUMENT = "SELECT group_concat(substr(f, 1, " + str(FIELD_CHARS) + "), char(31
 """A run's document: its fields (``NULL`` ones left out) joined by U+001F; ``NULL`` when it has none."""
 
 
-def _rewrite(task_id: str) -> str:
-    """Trigger statements that replace the document of the run ``task_id`` (an SQL expression)."""
-    document = _DOCUMENT.format(t="t")
-    return (
-        f"DELETE FROM run_fts WHERE rowid = {task_id}; "
-        f"INSERT INTO run_fts(rowid, body) SELECT t, d FROM (SELECT t, ({document}) AS d FROM (SELECT {task_id} AS t)) "
-        "WHERE t IS NOT NULL AND d IS NOT NULL;"
-    )
+def _mark(task_id: str) -> str:
+    """A trigger statement that marks the run ``task_id`` (an SQL expression) changed."""
+    return f"INSERT OR IGNORE INTO run_fts_stale(task_id) SELECT t FROM (SELECT {task_id} AS t) WHERE t IS NOT NULL;"
 
 
 def _of_round(row: str) -> str:
     return f"(SELECT task_id FROM round WHERE id = {row}.round_id)"
 
 
-_SCHEMA = [
-    f"CREATE VIRTUAL TABLE run_fts USING fts5(body, tokenize='{TOKENIZER}')",
-    f"CREATE TRIGGER run_fts_call_insert AFTER INSERT ON tool_call BEGIN {_rewrite(_of_round('NEW'))} END",
-    "CREATE TRIGGER run_fts_call_update AFTER UPDATE OF name, arguments, arguments_text, round_id ON tool_call "
-    f"BEGIN {_rewrite(_of_round('OLD'))} {_rewrite(_of_round('NEW'))} END",
-    f"CREATE TRIGGER run_fts_call_delete AFTER DELETE ON tool_call BEGIN {_rewrite(_of_round('OLD'))} END",
-    f"CREATE TRIGGER run_fts_result_insert AFTER INSERT ON tool_result BEGIN {_rewrite(_of_round('NEW'))} END",
-    "CREATE TRIGGER run_fts_result_update AFTER UPDATE OF output, round_id ON tool_result "
-    f"BEGIN {_rewrite(_of_round('OLD'))} {_rewrite(_of_round('NEW'))} END",
-    f"CREATE TRIGGER run_fts_result_delete AFTER DELETE ON tool_result BEGIN {_rewrite(_of_round('OLD'))} END",
-    "CREATE TRIGGER run_fts_run_insert AFTER INSERT ON run WHEN NEW.result IS NOT NULL "
-    f"BEGIN {_rewrite('NEW.task_id')} END",
-    "CREATE TRIGGER run_fts_run_update AFTER UPDATE OF result, task_id ON run "
+_OLD_TRIGGERS = tuple(
+    f"{table}_{change}" for table in ("call", "result", "run") for change in ("insert", "update", "delete")
+)
+"""The suffixes of the per-change triggers (``run_fts_<suffix>``) that rewrote a document inside the change's
+transaction, as the first version with the index made them; ``create_index`` drops them."""
+
+_MARKING = [
+    "CREATE TABLE IF NOT EXISTS run_fts_stale (task_id INTEGER PRIMARY KEY)",
+    f"CREATE TRIGGER IF NOT EXISTS run_fts_mark_call_insert AFTER INSERT ON tool_call BEGIN {_mark(_of_round('NEW'))} END",
+    "CREATE TRIGGER IF NOT EXISTS run_fts_mark_call_update "
+    "AFTER UPDATE OF name, arguments, arguments_text, round_id ON tool_call "
+    f"BEGIN {_mark(_of_round('OLD'))} {_mark(_of_round('NEW'))} END",
+    f"CREATE TRIGGER IF NOT EXISTS run_fts_mark_call_delete AFTER DELETE ON tool_call BEGIN {_mark(_of_round('OLD'))} END",
+    "CREATE TRIGGER IF NOT EXISTS run_fts_mark_result_insert AFTER INSERT ON tool_result "
+    f"BEGIN {_mark(_of_round('NEW'))} END",
+    "CREATE TRIGGER IF NOT EXISTS run_fts_mark_result_update AFTER UPDATE OF output, round_id ON tool_result "
+    f"BEGIN {_mark(_of_round('OLD'))} {_mark(_of_round('NEW'))} END",
+    "CREATE TRIGGER IF NOT EXISTS run_fts_mark_result_delete AFTER DELETE ON tool_result "
+    f"BEGIN {_mark(_of_round('OLD'))} END",
+    "CREATE TRIGGER IF NOT EXISTS run_fts_mark_run_insert AFTER INSERT ON run WHEN NEW.result IS NOT NULL "
+    f"BEGIN {_mark('NEW.task_id')} END",
+    "CREATE TRIGGER IF NOT EXISTS run_fts_mark_run_update AFTER UPDATE OF result, task_id ON run "
     "WHEN OLD.result IS NOT NEW.result OR OLD.task_id IS NOT NEW.task_id "
-    f"BEGIN {_rewrite('OLD.task_id')} {_rewrite('NEW.task_id')} END",
-    "CREATE TRIGGER run_fts_run_delete AFTER DELETE ON run BEGIN DELETE FROM run_fts WHERE rowid = OLD.task_id; END",
+    f"BEGIN {_mark('OLD.task_id')} {_mark('NEW.task_id')} END",
+    f"CREATE TRIGGER IF NOT EXISTS run_fts_mark_run_delete AFTER DELETE ON run BEGIN {_mark('OLD.task_id')} END",
 ]
+_SCHEMA = [f"CREATE VIRTUAL TABLE run_fts USING fts5(body, tokenize='{TOKENIZER}')", *_MARKING]
 
 _BACKFILL = (
     "INSERT INTO run_fts(rowid, body) SELECT t, d FROM (SELECT t, ("
@@ -99,7 +131,22 @@ _BACKFILL = (
     + ") AS d FROM (SELECT task_id AS t FROM run UNION SELECT task_id FROM round)) WHERE d IS NOT NULL"
 )
 
-_MATCHING = text("SELECT rowid AS task_id FROM run_fts WHERE run_fts MATCH :phrase")
+_MARKED = text("SELECT task_id FROM run_fts_stale ORDER BY task_id LIMIT :cap")
+_UNINDEX = "DELETE FROM run_fts WHERE rowid IN (SELECT task_id FROM run_fts_stale ORDER BY task_id LIMIT {cap})"
+_REINDEX = (
+    "INSERT INTO run_fts(rowid, body) SELECT t, d FROM (SELECT t, ("
+    + _DOCUMENT.format(t="t")
+    + ") AS d FROM (SELECT task_id AS t FROM run_fts_stale ORDER BY task_id LIMIT {cap})) WHERE d IS NOT NULL "
+    "ORDER BY t"
+)
+_UNMARK = "DELETE FROM run_fts_stale WHERE task_id IN (SELECT task_id FROM run_fts_stale ORDER BY task_id LIMIT {cap})"
+
+_MATCHING = text(
+    "SELECT rowid AS task_id FROM run_fts WHERE run_fts MATCH :phrase "
+    "AND rowid NOT IN (SELECT task_id FROM run_fts_stale) "
+    "UNION ALL SELECT s.task_id FROM run_fts_stale AS s "
+    "WHERE instr(run_fts_fold((" + _DOCUMENT.format(t="s.task_id") + ")), :folded) > 0"
+)
 _SOME = text("SELECT count(*) FROM (SELECT 1 FROM run_fts WHERE run_fts MATCH :phrase LIMIT :cap)")
 BROAD = 1000
 """Matching runs from which a page is better read in its order's index, probing each run against the matches,
@@ -107,27 +154,52 @@ than by looking up every matching run and sorting them (which costs a few micros
 
 
 def create_index(engine: Engine) -> bool:
-    """Make the index's table and triggers and fill it from the stored calls, results and runs, in one
-    transaction, unless the database has it already (then nothing is done: the triggers have kept it in step).
-    Returns True when it made it. Blocking; called once at start by ``app.db.make_engine``.
+    """Make the index's table, its marks' table and the triggers that mark changed runs, and fill the index from
+    the stored calls, results and runs, in one transaction, unless the database has it already. A database whose
+    index was kept by the older per-change triggers (which rewrote a document inside every change's transaction)
+    gets them replaced by the marking ones; its index is kept as it is, since those triggers kept it in step.
+    Returns True when it made the index. Blocking; called once at start by ``app.db.make_engine``, which also
+    gets ``run_fts_fold`` (``fold``) on every connection from then on.
 
     The transaction is begun by hand: Python's ``sqlite3`` begins one only before a data change, so the
     ``CREATE`` statements would each commit alone, and a start that died in the backfill would leave an index
     that stays empty. ``IMMEDIATE`` takes the write lock first, so a second process starting at the same
     moment waits and then finds the index made.
     """
+    _register_fold(engine)
     with engine.connect() as conn:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
         present = conn.exec_driver_sql(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'run_fts'"
         ).scalar_one()
-        if present:
-            conn.rollback()
-            return False
-        for statement in (*_SCHEMA, _BACKFILL):
+        statements = list(_MARKING) if present else [*_SCHEMA, _BACKFILL]
+        for suffix in _OLD_TRIGGERS:
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS run_fts_{suffix}")
+        for statement in statements:
             conn.exec_driver_sql(statement)
         conn.commit()
-    return True
+    return not present
+
+
+def index_marked(engine: Engine, *, cap: int = STEP_RUNS) -> int:
+    """Rewrite the documents of up to ``cap`` marked runs, lowest task_id first, each once, and clear their
+    marks, in one transaction under the write lock (``app.db.write_connection``); returns how many runs it
+    took (0 without taking the lock when none is marked). Blocking: run it off the event loop, never on the
+    webhook's writer thread (``run_index.SearchIndexer``)."""
+    with engine.connect() as conn:
+        if not conn.execute(_MARKED.bindparams(cap=1)).first():
+            return 0
+    with write_connection(engine) as conn:
+        taken = len(conn.execute(_MARKED.bindparams(cap=cap)).all())
+        for statement in (_UNINDEX, _REINDEX, _UNMARK):
+            conn.exec_driver_sql(statement.format(cap=int(cap)))
+        return taken
+
+
+def marked(engine: Engine) -> int:
+    """How many runs are marked changed and not yet indexed again."""
+    with engine.connect() as conn:
+        return int(conn.exec_driver_sql("SELECT count(*) FROM run_fts_stale").scalar_one())
 
 
 def uses_index(q: str) -> bool:
@@ -138,16 +210,59 @@ def uses_index(q: str) -> bool:
 
 def matching_task_ids(q: str) -> TextualSelect:
     """A ``SELECT task_id`` of the runs with ``q`` (at least ``MIN_CHARS`` characters) as a substring of an
-    indexed field, case-folded; for ``Run.task_id.in_(...)``. ``q`` is one FTS5 phrase (quotes doubled), so
-    ``"``, ``*``, ``AND``, ``%`` or ``_`` in it are plain characters."""
-    return _MATCHING.bindparams(phrase=_phrase(q)).columns(column("task_id", Integer))
+    indexed field, case-folded; for ``Run.task_id.in_(...)``: index matches of runs not marked, and marked
+    runs' documents built and folded (``fold``) on the spot, in one statement, so one snapshot. ``q`` is one
+    FTS5 phrase (quotes doubled), so ``"``, ``*``, ``AND``, ``%`` or ``_`` in it are plain characters."""
+    params = _MATCHING.bindparams(phrase=_phrase(q), folded=fold(q))
+    return params.columns(column("task_id", Integer))
 
 
 def is_broad(session: Session, q: str) -> bool:
-    """Whether ``q`` (as for ``matching_task_ids``) matches ``BROAD`` runs or more; reads at most that many
-    matches (under a millisecond), as FTS5 yields them one by one."""
+    """Whether ``q`` (as for ``matching_task_ids``) matches ``BROAD`` runs or more in the index; reads at most
+    that many matches (under a millisecond), as FTS5 yields them one by one. Marked runs count by their last
+    indexed text: the answer only picks the faster plan."""
     found = session.connection().execute(_SOME.bindparams(phrase=_phrase(q), cap=BROAD)).scalar_one()
     return int(found) >= BROAD
+
+
+def fold(value: str | None) -> str | None:
+    """``value`` case-folded exactly as the index's tokenizer folds it (``_fold_table``); ``None`` stays."""
+    return None if value is None else value.translate(_fold_table())
+
+
+@cache
+def _fold_table() -> dict[int, int]:
+    """Each character the trigram tokenizer folds, mapped to what it folds to, read from FTS5 itself (an
+    in-memory table of the same SQLite library): exact, where Python's own case mapping differs for about 400
+    characters (Cherokee, Greek symbols, ``µ``, ``ſ``, letters newer than SQLite's Unicode tables). Candidates:
+    every character Python lowers or case-folds (a superset of SQLite's; none above U+1FFFF has a case), and
+    U+FFFE, U+FFFF."""
+    candidates = [c for c in range(0x20000) if not 0xD800 <= c <= 0xDFFF and _cased(chr(c))]
+    db = sqlite3.connect(":memory:")
+    try:
+        db.execute(f"CREATE VIRTUAL TABLE f USING fts5(body, tokenize='{TOKENIZER}')")
+        db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(f, 'instance')")
+        db.executemany("INSERT INTO f(rowid, body) VALUES (?, ?)", ((c, chr(c) * 3) for c in candidates))
+        terms = db.execute("SELECT doc, term FROM v").fetchall()
+    finally:
+        db.close()
+    return {int(c): ord(term[0]) for c, term in terms if len(term) == 3 and ord(term[0]) != c}
+
+
+def _cased(ch: str) -> bool:
+    return ch.lower() != ch or ch.casefold() != ch or ch in "\ufffe\uffff"
+
+
+def _register_fold(engine: Engine) -> None:
+    """``run_fts_fold(text)`` (``fold``) on every connection ``engine`` opens from now on; the connections it
+    pooled before are closed, so none lacks it."""
+    _fold_table()
+    event.listen(engine, "connect", _add_fold)
+    engine.dispose()
+
+
+def _add_fold(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.create_function("run_fts_fold", 1, fold, deterministic=True)
 
 
 def _phrase(q: str) -> str:

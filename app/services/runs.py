@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine, String, cast
 from sqlmodel import Session, col, func, select
 
+from app import run_counts
 from app.db import read_session, write_session
 from app.errors import NotFound, PlatformError
 from app.models import Agent, Event, EventPublic, Round, Run, RunDetail, RunPublic, ToolCallRow, ToolResultRow
@@ -101,8 +102,13 @@ def list_runs(*, engine: Engine, where: RunFilter) -> list[RunPublic]:
 
 
 def count_runs(*, engine: Engine, where: RunFilter) -> int:
-    """How many runs match ``where`` in all (page and order aside)."""
+    """How many runs match ``where`` in all (page and order aside). Without a filter, or with only a status,
+    the total is read from ``app.run_counts`` (a row per status, kept by triggers) rather than counting every
+    run."""
     with read_session(engine) as session:
+        if not (where.agent_id or where.environment or where.since or where.q):
+            by_status = run_counts.runs_by_status(session.connection())
+            return by_status.get(where.status, 0) if where.status else sum(by_status.values())
         return session.exec(select(func.count()).select_from(Run).where(*_conditions(where))).one()
 
 

@@ -3,7 +3,9 @@ and runs whose searched text changes after they are first stored."""
 
 from __future__ import annotations
 
-from tests.builders import CLOCK, Console, make_status
+from app.runtime import Runtime
+from app.services import run_search
+from tests.builders import CLOCK, Console, make_status, wait_for
 
 
 async def _found(console: Console, q: str) -> list[int]:
@@ -86,3 +88,20 @@ async def test_search_runs_finds_tool_result_sent_later(console: Console):
     assert await _found(console, "NACHT IN TROMSØ") == [task_id]
     await console.wait_for_status(task_id, "completed")
     assert await _found(console, "mitternacht") == [task_id]  # the result quoting the answer too
+
+
+async def test_search_runs_finds_changes_before_and_after_indexing(console: Console, runtime: Runtime):
+    """A change is found as soon as its delivery is answered (its run still marked, read directly), and again
+    once the background step has indexed it: by its new text, never its old, with Unicode case folding both
+    times."""
+    await console.deliver(make_status(8431, status="running", sequence=2, result="Plan für MÜNCHEN"), "m1")
+    assert await _found(console, "für münchen") == [8431]
+    await wait_for(lambda: run_search.marked(runtime.engine) == 0)
+    assert await _found(console, "FÜR MÜNCHEN") == [8431]
+
+    await console.deliver(make_status(8431, status="completed", sequence=3, result="Zug nach WIEN gebucht"), "m2")
+    assert await _found(console, "nach wien") == [8431]
+    assert await _found(console, "für münchen") == []
+    await wait_for(lambda: run_search.marked(runtime.engine) == 0)
+    assert await _found(console, "nach wien") == [8431]
+    assert await _found(console, "für münchen") == []

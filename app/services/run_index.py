@@ -1,0 +1,83 @@
+"""The runs search's indexing step in the background (``SearchIndexer``): the marks the triggers leave
+(``run_search``) become index entries shortly after each change, off the webhook's writer thread.
+
+When it runs: at start (marks left by a stop), when kicked (``Runtime``'s after-change methods kick it after
+each writer batch, submission, start, replay and reconciliation), and every ``POLL`` seconds, which catches a
+change made without a kick. Once woken it waits ``GATHER`` seconds, so a burst of batches is indexed by one
+transaction rather than one each (every transaction of its own costs an fsync under the write lock), then runs
+``run_search.index_marked`` on the handlers' pool (``app.pools.in_handlers``) until no marks are left. Each
+step holds the write lock for at most ``run_search.STEP_RUNS`` runs; the event loop is yielded between steps.
+Until then the search reads marked runs directly, so nothing waits on this loop to be correct.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.pools import in_handlers
+from app.services import run_search
+
+log = logging.getLogger(__name__)
+
+POLL = 0.5
+"""Seconds between looks for marks when nothing kicks the loop."""
+GATHER = 0.05
+"""Seconds waited after a wake-up before indexing, so the changes of a burst share one transaction."""
+
+
+class SearchIndexer:
+    """Indexes marked runs in the background: ``start`` and ``aclose`` from the event loop, ``kick`` after a
+    change."""
+
+    def __init__(self, *, engine: Engine) -> None:
+        self.engine = engine
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self) -> None:
+        """Start the loop (a first step at once, for marks left by a stop)."""
+        if self._task is None:
+            self._wake.set()
+            self._loop = asyncio.get_running_loop()
+            self._task = self._loop.create_task(self._run(), name="runs search index")
+
+    def kick(self) -> None:
+        """Index soon: something may have marked runs. Safe from any thread; nothing happens before ``start``."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if here is loop:
+            self._wake.set()
+        else:
+            loop.call_soon_threadsafe(self._wake.set)
+
+    async def aclose(self) -> None:
+        """Stop the loop; a step under way finishes first (marks it did not reach wait for the next start)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=POLL)
+            await asyncio.sleep(GATHER)
+            self._wake.clear()
+            try:
+                full = True
+                while full:  # each step is awaited on the pool, so the loop runs between steps
+                    full = await in_handlers(run_search.index_marked, self.engine) >= run_search.STEP_RUNS
+            except SQLAlchemyError as exc:
+                log.warning("could not index changed runs for search: %s", exc)
