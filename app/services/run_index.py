@@ -39,6 +39,7 @@ class SearchIndexer:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
 
     def start(self) -> None:
         """Start the loop (a first step at once, for marks left by a stop)."""
@@ -64,15 +65,17 @@ class SearchIndexer:
     async def aclose(self) -> None:
         """Stop the loop; a step under way finishes first (marks it did not reach wait for the next start)."""
         if self._task is not None:
+            self._stopping = True  # ends the loop at its next turn even if a cancellation is swallowed
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=POLL)
+                async with asyncio.timeout(POLL):  # not ``wait_for``: on 3.11 it can swallow a cancellation
+                    await self._wake.wait()
             await asyncio.sleep(GATHER)
             self._wake.clear()
             try:
