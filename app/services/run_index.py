@@ -44,6 +44,7 @@ class SearchIndexer:
     def start(self) -> None:
         """Start the loop (a first step at once, for marks left by a stop)."""
         if self._task is None:
+            self._stopping = False
             self._wake.set()
             self._loop = asyncio.get_running_loop()
             self._task = self._loop.create_task(self._run(), name="runs search index")
