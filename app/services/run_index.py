@@ -39,10 +39,12 @@ class SearchIndexer:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
 
     def start(self) -> None:
         """Start the loop (a first step at once, for marks left by a stop)."""
         if self._task is None:
+            self._stopping = False
             self._wake.set()
             self._loop = asyncio.get_running_loop()
             self._task = self._loop.create_task(self._run(), name="runs search index")
@@ -64,15 +66,17 @@ class SearchIndexer:
     async def aclose(self) -> None:
         """Stop the loop; a step under way finishes first (marks it did not reach wait for the next start)."""
         if self._task is not None:
+            self._stopping = True  # ends the loop at its next turn even if a cancellation is swallowed
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=POLL)
+                async with asyncio.timeout(POLL):  # not ``wait_for``: on 3.11 it can swallow a cancellation
+                    await self._wake.wait()
             await asyncio.sleep(GATHER)
             self._wake.clear()
             try:
