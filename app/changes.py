@@ -7,7 +7,8 @@ emits (its after-change methods, and the ``on_change`` callable it hands the
 outbox and the responder); services never import this module.
 
 Emitted task ids are collected and flushed at most every ``FLUSH_SECONDS``: the first change after a quiet spell
-goes out on the event loop's next turn, those that follow ride along in the next flush. A flush hands one set of
+goes out on the event loop's next turn, those that follow ride along in the next flush. After a flush that
+carried more than ``BUSY_RUNS`` runs (a burst), the next one waits ``BUSY_FLUSH_SECONDS`` instead. A flush hands one set of
 task ids to every subscriber, so a burst of 500 deliveries a second with 10 tabs open costs about 10 flushes a
 second (100 callbacks), not 5,000 (issue 10, "Pools"). Each flush is a new ``generation``; ``since(generation)``
 says which runs changed after it, so a process-wide cache re-reads only those (``app.ui.shared_reads``).
@@ -26,7 +27,13 @@ from typing import Any
 from nicegui import Event
 
 FLUSH_SECONDS = 0.1
-"""Least time between two flushes; also the most a change waits during a burst."""
+"""Least time between two flushes; also the most a change waits while changes come one at a time."""
+BUSY_RUNS = 10
+"""A flush that carries more runs than this means a burst: the next flush waits ``BUSY_FLUSH_SECONDS``."""
+BUSY_FLUSH_SECONDS = 1.0
+"""Time between flushes during a burst (hundreds of deliveries a second): every open page refreshes once a
+second instead of ten times, so tabs take a bounded share of the process from the webhook (issue 10: "with 10
+tabs open, the webhook answers as fast as with none"). A single new round still shows within ``FLUSH_SECONDS``."""
 LOG_FLUSHES = 512
 """Flushes remembered for ``since`` (at least ``LOG_FLUSHES * FLUSH_SECONDS`` ≈ 51 s of a burst)."""
 
@@ -42,6 +49,7 @@ class Changes:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._handle: asyncio.TimerHandle | None = None
         self._last_flush = float("-inf")
+        self._interval = FLUSH_SECONDS
 
     @property
     def callbacks(self) -> list[Any]:
@@ -64,7 +72,7 @@ class Changes:
         if loop is not self._loop:  # the first emit, or a new loop (tests start one each)
             self._loop, self._handle = loop, None
         if self._handle is None:
-            delay = max(0.0, self._last_flush + FLUSH_SECONDS - loop.time())
+            delay = max(0.0, self._last_flush + self._interval - loop.time())
             self._handle = loop.call_later(delay, self._flush)
 
     def since(self, generation: int) -> frozenset[int] | None:
@@ -85,6 +93,7 @@ class Changes:
         if not self._pending:
             return
         task_ids, self._pending = frozenset(self._pending), set()
+        self._interval = BUSY_FLUSH_SECONDS if len(task_ids) > BUSY_RUNS else FLUSH_SECONDS
         self.generation += 1
         self._log.append((self.generation, task_ids))
         if self._loop is not None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from app.changes import Changes
+import asyncio
+
+from app.changes import BUSY_FLUSH_SECONDS, BUSY_RUNS, Changes
 from tests.builders import wait_for
 
 
@@ -44,3 +46,25 @@ async def test_since_names_the_runs_changed_after_a_generation():
     assert changes.since(1) == {8}
     assert changes.since(2) == frozenset()
     assert changes.since(5) is None  # a generation this process never had: read everything again
+
+
+async def test_a_burst_stretches_the_next_flush_and_a_quiet_change_does_not():
+    changes = Changes()
+    got: list[tuple[float, frozenset[int]]] = []
+    loop = asyncio.get_running_loop()
+    changes.subscribe(lambda ids: got.append((loop.time(), ids)))
+
+    changes.emit(1)  # quiet: one run
+    await wait_for(lambda: len(got) == 1)
+    changes.emit(2)
+    await wait_for(lambda: len(got) == 2)
+    quiet_gap = got[1][0] - got[0][0]
+    for task_id in range(100, 100 + BUSY_RUNS + 1):  # a burst: more runs than BUSY_RUNS in one flush
+        changes.emit(task_id)
+    await wait_for(lambda: len(got) == 3)
+    changes.emit(3)
+    await wait_for(lambda: len(got) == 4, within=BUSY_FLUSH_SECONDS + 2)
+
+    assert quiet_gap < BUSY_FLUSH_SECONDS
+    assert got[3][0] - got[2][0] >= BUSY_FLUSH_SECONDS - 0.01  # the flush after the burst waited
+    assert got[3][1] == {3}
