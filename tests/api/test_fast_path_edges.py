@@ -57,3 +57,23 @@ async def test_simulator_with_its_key_still_served(console: Console, runtime: Ru
     assert (await console.get("/sim/v1/agents", headers=key)).status_code == 200
     response = await console.post("/sim/_control/faults", json={"unavailable_tool_responses": 0}, headers=key)
     assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [("GET", "/sim/no/such/path", 404, "not_found"), ("OPTIONS", "/sim/v1/agents", 405, "method_not_allowed")],
+)
+async def test_simulator_errors_in_the_contract_shape(console: Console, method: str, path: str, status: int, code: str):
+    """The simulator's own errors are ``{"error": {"code", "message"}}`` (``app.simulator.api``); Starlette's 404
+    and 405 under ``/sim/`` were FastAPI's ``{"detail": ...}``."""
+    response = await console.request(method, path)
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_simulator_foreign_host_refused_in_error_shape(console: Console):
+    response = await console.get("/sim/v1/agents", headers={"host": "evil.example"})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bad_host"
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
