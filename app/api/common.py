@@ -81,10 +81,10 @@ async def validation_error_handler(_request: Request, exc: Exception) -> JSONRes
 
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:
-    """Starlette's own HTTP errors (405 and the like) in the contract's shape under ``/api`` and ``/webhooks``;
-    elsewhere (the pages) FastAPI's default answer."""
+    """Starlette's own HTTP errors (404, 405 and the like) in the contract's shape under ``/api``, ``/webhooks``
+    and the embedded simulator's ``/sim``; elsewhere (the pages) FastAPI's default answer."""
     assert isinstance(exc, StarletteHTTPException)
-    if not request.url.path.startswith(("/api/", "/webhooks/")):
+    if not request.url.path.startswith(("/api/", "/webhooks/", "/sim/")):
         return await http_exception_handler(request, exc)
     code = {400: "bad_body", 404: "not_found", 405: "method_not_allowed"}.get(
         exc.status_code, f"http_{exc.status_code}"

@@ -203,9 +203,10 @@ def marked(engine: Engine) -> int:
 
 
 def uses_index(q: str) -> bool:
-    """Whether ``q`` is searched through the trigram index: it has ``MIN_CHARS`` characters or more, and no
-    ``SEPARATOR`` (which would match across two fields)."""
-    return len(q) >= MIN_CHARS and SEPARATOR not in q
+    """Whether ``q`` is searched through the trigram index: it has ``MIN_CHARS`` characters or more, no
+    ``SEPARATOR`` (which would match across two fields) and no NUL (FTS5 ends a phrase there and refuses the query,
+    "unterminated string"; ``runs`` matches no run for it)."""
+    return len(q) >= MIN_CHARS and SEPARATOR not in q and "\x00" not in q
 
 
 def matching_task_ids(q: str) -> TextualSelect:

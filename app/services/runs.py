@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Engine, String, cast
+from sqlalchemy import Engine, String, cast, false
 from sqlmodel import Session, col, func, select
 
 from app import run_counts
@@ -64,8 +64,8 @@ class RunFilter(BaseModel):
     ``q`` searches tool names, arguments and tool results of the run's rounds, and the run's result: a
     substring, case-folded (``run_search``: the trigram index, Unicode case folding, so "RENÉ" finds "René").
     A ``q`` of one or two characters has no trigram and is searched with ``LIKE`` over the same fields instead:
-    still a substring, but case-folded for ASCII letters only. ``since`` is ``hour``, ``day`` or ``week`` (the
-    run was created within it).
+    still a substring, but case-folded for ASCII letters only. A ``q`` holding a NUL character matches no run.
+    ``since`` is ``hour``, ``day`` or ``week`` (the run was created within it).
     """
 
     agent_id: str | None = None
@@ -126,6 +126,8 @@ def _conditions(where: RunFilter, *, by_index_order: bool = False) -> list[Any]:
         # ``task_id + 0`` cannot be looked up by key, so SQLite reads the order's index and probes the matches
         task_id = col(Run.task_id) + 0 if by_index_order else col(Run.task_id)
         conditions.append(task_id.in_(run_search.matching_task_ids(where.q)))
+    elif where.q and "\x00" in where.q:  # SQLite's string functions end a text at NUL: it would match every run
+        conditions.append(false())
     elif where.q:
         conditions.append(like_condition(where.q))
     return conditions

@@ -41,13 +41,21 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 class _ContractRoute(APIRoute):
     """Turns ``SimulatorError`` and FastAPI's errors into the contract's error body: a bad body is 422
-    ``bad_body`` naming each problem, a bad path parameter (a task id that is not an integer) 404."""
+    ``bad_body`` naming each problem, a bad path parameter (a task id that is not an integer) 404.
+
+    ``check_first`` (the API key check) runs before the body is read: FastAPI reads and parses a body before it
+    solves dependencies, so a caller without the key could otherwise make the console hold any body in memory,
+    and learn from a 422 how it was parsed."""
+
+    check_first: Callable[[Request], None] | None = None
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def contract_handler(request: Request) -> Response:
             try:
+                if self.check_first is not None:
+                    self.check_first(request)
                 return await handler(request)
             except SimulatorError as exc:
                 return _error(exc)
@@ -73,9 +81,12 @@ def build_router(simulator: Simulator) -> APIRouter:
         if scheme.lower() != "bearer" or not secrets.compare_digest(key.strip().encode(), simulator.api_key.encode()):
             raise SimulatorError(401, "unauthorized", "wrong API key: send the key the simulator was started with")
 
+    class KeyFirstRoute(_ContractRoute):
+        check_first = staticmethod(authorize)
+
     router = APIRouter(
         tags=["simulator"],
-        route_class=_ContractRoute,
+        route_class=KeyFirstRoute,
         responses=_ERRORS,
         dependencies=[Depends(authorize)],
         strict_content_type=False,

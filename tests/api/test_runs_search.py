@@ -105,3 +105,12 @@ async def test_search_runs_finds_changes_before_and_after_indexing(console: Cons
     await wait_for(lambda: run_search.marked(runtime.engine) == 0)
     assert await _found(console, "nach wien") == [8431]
     assert await _found(console, "für münchen") == []
+
+
+async def test_search_runs_with_nul_character_answers_not_500(console: Console):
+    """FTS5 ends a phrase at a NUL character and refused the query ("unterminated string"): the API answered
+    500. Such a query is searched with ``LIKE`` instead, like one holding the fields' separator."""
+    await _seed(console)
+    assert await _found(console, "Zür\x00ich") == []
+    assert await _found(console, "\x00\x00\x00") == []
+    assert await _found(console, "weather_z") == [8401]
