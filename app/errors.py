@@ -130,6 +130,14 @@ class BadRequest(TooldeskError):
     code = "bad_body"
 
 
+class SearchTooSlow(TooldeskError):
+    """A runs search that ran past ``app.services.runs.SEARCH_SECONDS`` and was stopped (e.g. one character
+    repeated hundreds of times, which every trigram of a long document matches)."""
+
+    status = 422
+    code = "search_too_slow"
+
+
 class UnsupportedMediaType(TooldeskError):
     status = 415
     code = "unsupported_media_type"

@@ -6,15 +6,18 @@ All functions are blocking (SQLite); call them through ``asyncio.to_thread`` fro
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, String, cast, false
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, func, select
 
 from app import run_counts
 from app.db import read_session, write_session
-from app.errors import NotFound, PlatformError
+from app.errors import NotFound, PlatformError, SearchTooSlow
 from app.models import Agent, Event, EventPublic, Round, Run, RunDetail, RunPublic, ToolCallRow, ToolResultRow
 from app.platform.client import PlatformClient
 from app.protocol import RunStatus, is_terminal
@@ -79,6 +82,38 @@ class RunFilter(BaseModel):
     per_page: int = Field(default=50, ge=1, le=500)
 
 
+SEARCH_SECONDS = 2.0
+"""The longest a runs search may take (page or count). FTS5's cost grows with the query's length times how often
+its trigrams occur, so a query like 200 × "a" over long documents could hold a UI thread for seconds; past this
+SQLite is interrupted (its progress handler) and the search answers ``SearchTooSlow`` (422)."""
+PROGRESS_STEPS = 10_000
+"""SQLite virtual machine steps between two looks at the clock during a search."""
+
+
+@contextmanager
+def _deadline(session: Session, where: RunFilter) -> Iterator[None]:
+    """Interrupt ``session``'s queries after ``SEARCH_SECONDS`` when ``where`` has a text search; raises
+    ``SearchTooSlow`` then."""
+    if not where.q:
+        yield
+        return
+    raw = session.connection().connection.dbapi_connection
+    assert raw is not None
+    end = time.monotonic() + SEARCH_SECONDS
+    raw.set_progress_handler(lambda: int(time.monotonic() > end), PROGRESS_STEPS)
+    try:
+        yield
+    except OperationalError as exc:
+        if "interrupted" not in str(exc.orig):
+            raise
+        raise SearchTooSlow(
+            f"the search for {where.q[:40]!r} took longer than {SEARCH_SECONDS:g} s and was stopped: search for a "
+            "shorter or more distinctive text"
+        ) from None
+    finally:
+        raw.set_progress_handler(None, 0)
+
+
 def search_runs(*, engine: Engine, where: RunFilter) -> tuple[list[RunPublic], int]:
     """One page of runs matching ``where``, and how many match in all (for server-side pagination): ``list_runs``
     then ``count_runs``."""
@@ -93,7 +128,7 @@ def list_runs(*, engine: Engine, where: RunFilter) -> list[RunPublic]:
     column = getattr(Run, where.sort)
     order = [col(column).desc() if where.descending else col(column).asc(), col(Run.task_id).desc()]
     start = (where.page - 1) * where.per_page
-    with read_session(engine) as session:
+    with read_session(engine) as session, _deadline(session, where):
         broad = bool(where.q) and run_search.uses_index(where.q or "") and run_search.is_broad(session, where.q or "")
         conditions = _conditions(where, by_index_order=broad)
         rows = session.exec(select(Run).where(*conditions).order_by(*order).offset(start).limit(where.per_page)).all()
@@ -105,7 +140,7 @@ def count_runs(*, engine: Engine, where: RunFilter) -> int:
     """How many runs match ``where`` in all (page and order aside). Without a filter, or with only a status,
     the total is read from ``app.run_counts`` (a row per status, kept by triggers) rather than counting every
     run."""
-    with read_session(engine) as session:
+    with read_session(engine) as session, _deadline(session, where):
         if not (where.agent_id or where.environment or where.since or where.q):
             by_status = run_counts.runs_by_status(session.connection())
             return by_status.get(where.status, 0) if where.status else sum(by_status.values())

@@ -4,7 +4,7 @@ and runs whose searched text changes after they are first stored."""
 from __future__ import annotations
 
 from app.runtime import Runtime
-from app.services import run_search
+from app.services import run_search, runs
 from tests.builders import CLOCK, Console, make_status, wait_for
 
 
@@ -113,4 +113,20 @@ async def test_search_runs_with_nul_character_answers_not_500(console: Console):
     await _seed(console)
     assert await _found(console, "Zür\x00ich") == []
     assert await _found(console, "\x00\x00\x00") == []
+    assert await _found(console, "weather_z") == [8401]
+
+
+async def test_search_runs_past_its_deadline_answers_422_and_the_next_search_works(console: Console, monkeypatch):
+    """A search that runs too long (one character repeated hundreds of times over long documents takes seconds in
+    FTS5) is interrupted and answered 422 ``search_too_slow``; the connection is left clean for the next one."""
+    await _seed(console)
+    monkeypatch.setattr(runs, "SEARCH_SECONDS", -1.0)  # already past: the first look at the clock interrupts
+    monkeypatch.setattr(runs, "PROGRESS_STEPS", 1)
+
+    response = await console.get("/api/runs", params={"q": "a" * 200})
+
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "search_too_slow"
+    assert "shorter or more distinctive" in response.json()["error"]["message"]
+    monkeypatch.undo()
     assert await _found(console, "weather_z") == [8401]

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from nicegui import events, ui
 from pydantic import ValidationError
 
-from app.errors import field_problem
+from app.errors import SearchTooSlow, field_problem
 from app.models import RunPublic
 from app.protocol import KNOWN_STATUSES
 from app.runtime import get_runtime
@@ -221,7 +221,11 @@ class _RunsView:
         the rows never wait on the count (over 100,000 runs a search's count can take longer than its page).
         Until the count is in, the pager knows only that there is a next page when this one is full."""
         engine, where = get_runtime().engine, self.where
-        items = await asyncio.to_thread(lambda: runs.list_runs(engine=engine, where=where))
+        try:
+            items = await asyncio.to_thread(lambda: runs.list_runs(engine=engine, where=where))
+        except SearchTooSlow as exc:
+            self.count.set_text(exc.message)
+            return
         if where is not self.where:
             return  # the filters changed meanwhile: that refresh shows its own rows
         same_view = self._counted is not None and _view(self._counted) == _view(where)
@@ -236,7 +240,11 @@ class _RunsView:
     async def _count(self, where: runs.RunFilter) -> None:
         """Count the runs ``where`` matches and show the total, unless the filters changed meanwhile."""
         engine = get_runtime().engine
-        total = await asyncio.to_thread(lambda: runs.count_runs(engine=engine, where=where))
+        try:
+            total = await asyncio.to_thread(lambda: runs.count_runs(engine=engine, where=where))
+        except SearchTooSlow as exc:
+            self.count.set_text(exc.message)
+            return
         if where is not self.where:
             return
         self._counted = where
