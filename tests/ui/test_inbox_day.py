@@ -4,7 +4,6 @@ order kept in the URL, and the JSON check while typing."""
 from __future__ import annotations
 
 import re
-
 from typing import Any
 
 import pytest
