@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import Engine, String, cast
 from sqlmodel import Session, col, func, select
 
@@ -65,7 +65,8 @@ class RunFilter(BaseModel):
     substring, case-folded (``run_search``: the trigram index, Unicode case folding, so "RENÉ" finds "René").
     A ``q`` of one or two characters has no trigram and is searched with ``LIKE`` over the same fields instead:
     still a substring, but case-folded for ASCII letters only. ``since`` is ``hour``, ``day`` or ``week`` (the
-    run was created within it).
+    run was created within it). A ``q`` holding U+0000 is refused (``ValidationError``): SQLite ends a search
+    text there, so FTS5 failed on it and ``LIKE`` matched every run.
     """
 
     agent_id: str | None = None
@@ -77,6 +78,13 @@ class RunFilter(BaseModel):
     descending: bool = True
     page: int = Field(default=1, ge=1, le=1_000_000)
     per_page: int = Field(default=50, ge=1, le=500)
+
+    @field_validator("q")
+    @classmethod
+    def _no_nul(cls, q: str | None) -> str | None:
+        if q is not None and "\x00" in q:
+            raise ValueError("the search holds the character U+0000, which no stored text is searched by")
+        return q
 
 
 def search_runs(*, engine: Engine, where: RunFilter) -> tuple[list[RunPublic], int]:

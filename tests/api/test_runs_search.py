@@ -105,3 +105,13 @@ async def test_search_runs_finds_changes_before_and_after_indexing(console: Cons
     await wait_for(lambda: run_search.marked(runtime.engine) == 0)
     assert await _found(console, "nach wien") == [8431]
     assert await _found(console, "für münchen") == []
+
+
+async def test_search_runs_with_nul_character_is_refused_as_bad_input(console: Console):
+    """FTS5 and ``LIKE`` both end a text at U+0000: the query failed inside SQLite (500), or, searched by ``LIKE``,
+    matched every run. It is refused as bad input instead."""
+    await _seed(console)
+    for q in ("\x00abc", "zü\x00", "\x00"):
+        response = await console.get("/api/runs", params={"q": q})
+        assert response.status_code == 422, (q, response.status_code, response.text)
+        assert "U+0000" in response.json()["error"]["message"]
