@@ -29,7 +29,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.common import json_refusal
+from app.api.common import JSON_PATHS, json_refusal
 from app.config import Settings
 from app.services.config_io import MAX_DOCUMENT_BYTES
 
@@ -53,7 +53,6 @@ DOCS_POLICY = (
     "frame-ancestors 'none'"
 )
 DOCS_PATHS = ("/docs", "/redoc")
-JSON_PATHS = ("/api/", "/webhooks/")
 API_MAX_BODY_BYTES = MAX_DOCUMENT_BYTES + 65_536
 """The largest body an ``/api`` write may send: a configuration document at its limit, with room to spare."""
 HEADERS = (
