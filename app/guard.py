@@ -2,7 +2,7 @@
 
 - **Host** (against DNS rebinding: a page on ``evil.example`` whose name is made to resolve to 127.0.0.1 would
   otherwise read the console's answers): Starlette's ``TrustedHostMiddleware`` answers 400 "Invalid host header"
-  (under ``/api/``, ``/webhooks/`` and ``/sim/`` as the contract's error, code ``bad_host``) unless the ``Host`` is a loopback name (``localhost``, ``127.0.0.1``, ``[::1]``), the host of
+  (under ``/api/`` and ``/webhooks/`` as the contract's error, code ``bad_host``) unless the ``Host`` is a loopback name (``localhost``, ``127.0.0.1``, ``[::1]``), the host of
   ``TOOLDESK_PUBLIC_URL``, or the address ``TOOLDESK_HOST`` names when that is not a wildcard. Under NiceGUI's
   user simulation (tests, no socket) its client's name ``test`` is allowed too.
 - **Headers** on every HTTP answer: ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: same-origin``,
@@ -29,7 +29,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.common import json_refusal
+from app.api.common import JSON_PATHS, json_refusal
 from app.config import Settings
 from app.services.config_io import MAX_DOCUMENT_BYTES
 
@@ -53,8 +53,6 @@ DOCS_POLICY = (
     "frame-ancestors 'none'"
 )
 DOCS_PATHS = ("/docs", "/redoc")
-JSON_PATHS = ("/api/", "/webhooks/", "/sim/")
-"""Paths whose answers are JSON in the contract's error shape: the API, the webhook, the embedded simulator."""
 API_MAX_BODY_BYTES = MAX_DOCUMENT_BYTES + 65_536
 """The largest body an ``/api`` write may send: a configuration document at its limit, with room to spare."""
 HEADERS = (
@@ -95,7 +93,7 @@ def install_guard(app: Starlette, settings: Settings) -> None:
 
 
 class HostCheck(TrustedHostMiddleware):
-    """Starlette's Host check; under ``JSON_PATHS`` a refusal is in the contract's error shape
+    """Starlette's Host check; under ``/api/`` and ``/webhooks/`` a refusal is in the contract's error shape
     (``bad_host``), so scripts and the platform read it as any other error."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -16,6 +16,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.errors import TooldeskError, UnsupportedMediaType, field_problem
 from app.protocol import INT64_MAX
 
+JSON_PATHS = ("/api/", "/webhooks/", "/sim/")
+"""Paths whose refusals take the contract's error shape: the API, the webhook, the embedded simulator."""
+
 Id = Annotated[int, Path(ge=1, le=INT64_MAX, description="a positive integer that fits SQLite's 64 bits")]
 WRITES = frozenset({"POST", "PUT", "PATCH"})
 
@@ -81,10 +84,10 @@ async def validation_error_handler(_request: Request, exc: Exception) -> JSONRes
 
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:
-    """Starlette's own HTTP errors (404, 405 and the like) in the contract's shape under ``/api``, ``/webhooks``
-    and the embedded simulator's ``/sim``; elsewhere (the pages) FastAPI's default answer."""
+    """Starlette's own HTTP errors (405 and the like) in the contract's shape under ``/api``, ``/webhooks`` and
+    the embedded simulator's ``/sim``; elsewhere (the pages) FastAPI's default answer."""
     assert isinstance(exc, StarletteHTTPException)
-    if not request.url.path.startswith(("/api/", "/webhooks/", "/sim/")):
+    if not request.url.path.startswith(JSON_PATHS):
         return await http_exception_handler(request, exc)
     code = {400: "bad_body", 404: "not_found", 405: "method_not_allowed"}.get(
         exc.status_code, f"http_{exc.status_code}"

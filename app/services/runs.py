@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import Engine, String, cast, false
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, func, select
@@ -67,8 +67,9 @@ class RunFilter(BaseModel):
     ``q`` searches tool names, arguments and tool results of the run's rounds, and the run's result: a
     substring, case-folded (``run_search``: the trigram index, Unicode case folding, so "RENÉ" finds "René").
     A ``q`` of one or two characters has no trigram and is searched with ``LIKE`` over the same fields instead:
-    still a substring, but case-folded for ASCII letters only. A ``q`` holding a NUL character matches no run.
-    ``since`` is ``hour``, ``day`` or ``week`` (the run was created within it).
+    still a substring, but case-folded for ASCII letters only. ``since`` is ``hour``, ``day`` or ``week`` (the
+    run was created within it). A ``q`` holding U+0000 is refused (``ValidationError``): SQLite ends a search
+    text there, so FTS5 failed on it and ``LIKE`` matched every run.
     """
 
     agent_id: str | None = None
@@ -80,6 +81,13 @@ class RunFilter(BaseModel):
     descending: bool = True
     page: int = Field(default=1, ge=1, le=1_000_000)
     per_page: int = Field(default=50, ge=1, le=500)
+
+    @field_validator("q")
+    @classmethod
+    def _no_nul(cls, q: str | None) -> str | None:
+        if q is not None and "\x00" in q:
+            raise ValueError("the search holds the character U+0000, which no stored text is searched by")
+        return q
 
 
 SEARCH_SECONDS = 2.0
@@ -103,9 +111,9 @@ def _deadline(session: Session, where: RunFilter) -> Iterator[None]:
     raw.set_progress_handler(lambda: int(time.monotonic() > end), PROGRESS_STEPS)
     try:
         yield
-    except OperationalError as exc:
-        if "interrupted" not in str(exc.orig):
-            raise
+    except OperationalError:
+        if time.monotonic() <= end:  # not the deadline's interrupt (which SQLite may report as "interrupted",
+            raise  # or as the step it stopped, e.g. "vtable constructor failed")
         raise SearchTooSlow(
             f"the search for {where.q[:40]!r} took longer than {SEARCH_SECONDS:g} s and was stopped: search for a "
             "shorter or more distinctive text"

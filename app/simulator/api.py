@@ -13,16 +13,16 @@ from __future__ import annotations
 import secrets
 import typing
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from app.errors import field_problems
-from app.protocol import AgentSpec, ErrorBody, RunStarted, RunStatus, StartRun, ToolResponses
+from app.protocol import INT64_MAX, AgentSpec, ErrorBody, RunStarted, RunStatus, StartRun, ToolResponses
 from app.simulator.control import Tally, add_control_routes
 from app.simulator.engine import Simulator
 from app.simulator.refusals import SimulatorError
@@ -37,6 +37,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         422: "bad body, tool call mismatch or reused idempotency key",
     }.items()
 }
+
+TaskId = Annotated[int, Path(ge=-INT64_MAX - 1, le=INT64_MAX)]
+"""A task id in the path: one SQLite can hold (a larger one failed inside the lookup with a 500; now 404)."""
 
 
 class _ContractRoute(APIRoute):
@@ -105,13 +108,13 @@ def build_router(simulator: Simulator) -> APIRouter:
         return JSONResponse(started.model_dump(mode="json"), status_code=202)
 
     @router.get("/v1/agents/{agent_id}/runs/{task_id}", response_model=RunStatus)
-    async def get_agent_task_status(agent_id: str, task_id: int) -> Response:
+    async def get_agent_task_status(agent_id: str, task_id: TaskId) -> Response:
         """The task's current status, for a one-off reconciliation."""
         return _status(simulator.get_status(agent_id, task_id))
 
     @router.post("/v1/agents/{agent_id}/runs/{task_id}/tool_responses", response_model=RunStatus)
     async def send_tool_responses(
-        agent_id: str, task_id: int, body: ToolResponses, idempotency_key: str | None = Header(default=None)
+        agent_id: str, task_id: TaskId, body: ToolResponses, idempotency_key: str | None = Header(default=None)
     ) -> Response:
         """Answer every tool call of the open round at once."""
         try:
@@ -124,7 +127,7 @@ def build_router(simulator: Simulator) -> APIRouter:
         return _status(reply)
 
     @router.post("/v1/agents/{agent_id}/runs/{task_id}/cancel", response_model=RunStatus)
-    async def cancel(agent_id: str, task_id: int, _body: NoBody | None = None) -> Response:
+    async def cancel(agent_id: str, task_id: TaskId, _body: NoBody | None = None) -> Response:
         """Cancel a task that has not ended (the contract sends no body)."""
         return _status(await simulator.cancel(agent_id, task_id))
 

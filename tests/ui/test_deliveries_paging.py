@@ -69,3 +69,16 @@ async def test_deliveries_page_count_past_bound_says_more_than(
 
     await user.should_see("more than 4 deliveries")
     await wait_for(lambda: len(_sequences(user)) == 6)
+
+
+async def test_deliveries_page_task_id_of_other_digits_is_not_a_task_id(user: User, console: Console):
+    """``str.isdigit`` holds for "²" and "٣", which ``int`` refuses or reads as another number: the page failed to
+    open (500) for ``?task_id=²``; typed in the filter, it failed the change."""
+    await _deliver(console, 8904, range(1, 3))
+    await user.open("/deliveries?task_id=%C2%B2")
+    await wait_for(lambda: len(_sequences(user)) == 2)  # not a task_id: no filter, as for any other text
+    user.find(marker="deliveries-task-id").type("8904")
+    await wait_for(lambda: len(_sequences(user)) == 2)
+    user.find(marker="deliveries-task-id").clear().type("²")
+    await settled(lambda: None)
+    assert len(_sequences(user)) == 2

@@ -170,7 +170,7 @@ def _task_id(value: object) -> int | None:
     text = str(value or "").strip()
     if not text:
         return None
-    return int(text) if text.isdigit() and 0 < int(text) < 2**63 else -1
+    return int(text) if text.isascii() and text.isdigit() and 0 < int(text) < 2**63 else -1
 
 
 def _row(item: DeliverySummary) -> dict[str, Any]:
