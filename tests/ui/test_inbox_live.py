@@ -93,7 +93,8 @@ async def test_key_j_on_last_card_shows_the_next_page(user: User, console: Conso
 
     await wait_for(lambda: len(_cards(user)) == total, within=20)
     await user.should_see(f"{total} waiting")
-    assert "ring-2" in _cards(user)[PAGE_SIZE].classes  # and the first of the next one
+    await wait_for(lambda: "ring-2" in _cards(user)[PAGE_SIZE].classes)  # and the first of the next one
+    assert "ring-2" not in last.classes
 
 
 def _badge(user: User) -> str:

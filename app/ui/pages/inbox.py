@@ -59,6 +59,7 @@ class _InboxView:
         self.seen: dict[int, RoundPublic] = {}  # the round each card last showed: a new object is a changed round
         self.limit = PAGE_SIZE
         self.selected = 0
+        self.advance_from = 0  # j on the last card drawn: select the card after this one once it is drawn
         self.refreshing = asyncio.Lock()
         self.queued = False  # a refresh waits for the running one: further calls ride along with it
         self.url = ""
@@ -173,6 +174,9 @@ class _InboxView:
             order.append(item.id)
         order += [round_id for round_id, form in self.forms.items() if form.sticky and round_id not in order]
         self._show(order, waiting=len(waiting))
+        if self.advance_from and self.advance_from in order[:-1]:
+            self.selected, self.advance_from = self.advance_from, 0
+            self.select(1)
         self._options(pending)
         shown, total = len(page), len(waiting)
         self.count.set_text(f"{shown:,} of {total:,} waiting" if shown != total else f"{total:,} waiting")
@@ -254,8 +258,13 @@ class _InboxView:
         return self.forms[order[index]]
 
     async def on_key(self, action: str) -> None:
+        self.advance_from = 0  # a later key wins over a next page still being drawn
         if action == "next" and self.shown and self.selected == self.shown[-1] and self.more.visible:
-            await self.show_more()  # j on the last card drawn: the next page
+            # j on the last card drawn: the next page, and its first card once drawn (this refresh may only ride
+            # along with one already running, which does not draw the next page)
+            self.advance_from = self.selected
+            await self.show_more()
+            return
         form = self.select({"next": 1, "previous": -1}.get(action, 0))
         if form is None:
             return
