@@ -1,9 +1,18 @@
-"""The command line: ``python -m app [serve] [--port N]``, ``python -m app simulate ...``, ``export``/``import FILE``,
-``user ...`` and ``token ...`` (``app/auth/cli.py``) or ``settings`` (the table of ``TOOLDESK_*`` variables).
+"""The command line, installed as ``tooldesk`` (``[project.scripts]``) and also run as ``python -m app``.
 
-``serve`` (the default) runs the console; ``simulate`` runs the platform
-simulator alone, for pointing a console (or any backend) at it over HTTP.
-A bad setting prints one line naming it and exits with status 2.
+Commands (``tooldesk --help`` lists them, ``tooldesk COMMAND --help`` gives each one's options):
+
+- ``serve [--port N] [--host H]``: run the console (the default: ``python -m app`` alone serves, as ``make run`` does);
+- ``desktop [--port N]``: the console in a window of its own, signed in (``app.desktop``; also ``python -m app
+  --native``);
+- ``simulate ...``: the platform simulator alone, for pointing a console (or any backend) at it over HTTP;
+- ``export FILE`` / ``import FILE``: every agent and handler to or from a JSON file;
+- ``user ...`` and ``token ...``: users and API tokens (``app.auth.cli``);
+- ``settings``: the table of ``TOOLDESK_*`` variables.
+
+Each command is one ``_add_*`` function that makes its parser and names the function that runs it
+(``set_defaults(run=...)``); a new command is one more function in ``COMMANDS``. A bad argument or setting prints one
+line and exits with status 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -11,55 +20,133 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn, cast
 
-from app.auth.cli import add_parsers
+from app.auth.cli import add_parsers as add_user_parsers
 from app.auth.cli import run as run_user_command
 from app.simulator.__main__ import add_arguments as add_simulator_arguments
 
+if TYPE_CHECKING:
+    Commands = argparse._SubParsersAction[argparse.ArgumentParser]
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m app", description="Tooldesk: answer an agent's tool calls.")
-    commands = parser.add_subparsers(dest="command")
+PROG = "tooldesk"
+
+
+class Parser(argparse.ArgumentParser):
+    """``argparse`` with a bad argument told in one line (and where to look), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _add_serve(commands: Commands) -> None:
     serve = commands.add_parser("serve", help="run the console (the default)")
     serve.add_argument("--port", type=int, help="port to listen on (TOOLDESK_PORT)")
     serve.add_argument("--host", help="address to listen on (TOOLDESK_HOST)")
-    export = commands.add_parser("export", help="write every agent and handler to a JSON file (or - for stdout)")
-    export.add_argument("file")
-    load = commands.add_parser("import", help="import a JSON file written by export: all of it, or nothing")
-    load.add_argument("file")
-    add_parsers(commands)
-    commands.add_parser("settings", help="print the settings (TOOLDESK_* variables) as a Markdown table")
+    serve.set_defaults(run=_serve)
+
+
+def _add_desktop(commands: Commands) -> None:
+    desktop = commands.add_parser("desktop", help="open the console in a window of its own, signed in")
+    desktop.add_argument("--port", type=int, help="port on 127.0.0.1 (default: TOOLDESK_PORT, else a free one)")
+    desktop.set_defaults(run=_desktop)
+
+
+def _add_simulate(commands: Commands) -> None:
     simulate = commands.add_parser("simulate", help="run the platform simulator alone (faults: README, Simulator)")
     add_simulator_arguments(simulate)
+    simulate.set_defaults(run=_simulate)
+
+
+def _add_export(commands: Commands) -> None:
+    export = commands.add_parser("export", help="write every agent and handler to a JSON file (or - for stdout)")
+    export.add_argument("file")
+    export.set_defaults(run=_config_file)
+
+
+def _add_import(commands: Commands) -> None:
+    load = commands.add_parser("import", help="import a JSON file written by export: all of it, or nothing")
+    load.add_argument("file")
+    load.set_defaults(run=_config_file)
+
+
+def _add_users(commands: Commands) -> None:
+    add_user_parsers(commands)  # ``user`` and ``token``
+    for name in ("user", "token"):
+        commands.choices[name].set_defaults(run=run_user_command)
+
+
+def _add_settings(commands: Commands) -> None:
+    commands.add_parser("settings", help="print the settings (TOOLDESK_* variables) as a Markdown table").set_defaults(
+        run=_settings
+    )
+
+
+COMMANDS: list[Callable[[Commands], None]] = [
+    _add_serve,
+    _add_desktop,
+    _add_simulate,
+    _add_export,
+    _add_import,
+    _add_users,
+    _add_settings,
+]
+"""The commands, in the order ``--help`` lists them."""
+
+
+def build_parser() -> Parser:
+    """The ``tooldesk`` parser: every command of ``COMMANDS``; with none, ``serve`` (or ``desktop`` with
+    ``--native``)."""
+    parser = Parser(prog=PROG, description="Tooldesk: answer an agent's tool calls.")
+    # subcommands' parsers are ``Parser`` too (one-line errors); typed as argparse's, which ``app.auth.cli`` takes
+    commands = cast("Commands", parser.add_subparsers(dest="command", metavar="COMMAND", title="commands"))
+    for add in COMMANDS:
+        add(commands)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--host", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    parser.add_argument("--native", action="store_true", help="the same as the desktop command")
+    parser.set_defaults(run=_serve)
+    return parser
 
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; its exit status (2 after one line on stderr for a bad argument or setting)."""
+    args = build_parser().parse_args(argv)
+    if args.command is None and args.native:
+        args.run = _desktop
     from app.errors import SettingsError
 
-    if args.command == "settings":
-        from app.config import settings_table
-
-        sys.stdout.write(settings_table())
-        return 0
     try:
-        if args.command == "simulate":
-            return _simulate(args)
-        if args.command in {"export", "import"}:
-            return _config_file(args)
-        if args.command in {"user", "token"}:
-            return run_user_command(args)
-        for name in ("port", "host"):
-            if getattr(args, name, None) is not None:
-                os.environ[f"TOOLDESK_{name.upper()}"] = str(getattr(args, name))
-        from app.config import get_settings
-        from app.main import serve as serve_console
-
-        serve_console(get_settings())
+        status: int = args.run(args)
     except SettingsError as exc:
-        print(f"tooldesk: {exc}", file=sys.stderr)
+        print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
+    return status
+
+
+def _serve(args: argparse.Namespace) -> int:
+    for name in ("port", "host"):
+        if getattr(args, name, None) is not None:
+            os.environ[f"TOOLDESK_{name.upper()}"] = str(getattr(args, name))
+    from app.config import get_settings
+    from app.main import serve as serve_console
+
+    serve_console(get_settings())
+    return 0
+
+
+def _desktop(args: argparse.Namespace) -> int:
+    from app.desktop import open_window
+
+    return open_window(port=args.port)
+
+
+def _settings(args: argparse.Namespace) -> int:
+    from app.config import settings_table
+
+    sys.stdout.write(settings_table())
     return 0
 
 
@@ -89,6 +176,8 @@ def _config_file(args: argparse.Namespace) -> int:
     except TooldeskError as exc:
         print(f"tooldesk import: {args.file}: {exc.message}", file=sys.stderr)
         return 2
+    finally:
+        engine.dispose()
     print(f"tooldesk: imported {args.file}: {report.summary}", file=sys.stderr)
     return 0
 

@@ -27,6 +27,7 @@ from app.auth.gate import SIGN_IN_PATH, AuthGate
 from app.auth.signin_routes import router as signin_router
 from app.config import SIMULATOR_PREFIX, Settings, get_settings
 from app.console_lock import claim_database
+from app.desktop import WINDOW_SIZE, sign_in_window
 from app.errors import SettingsError, TooldeskError
 from app.guard import allowed_hosts, install_guard
 from app.pools import install_ui_pool
@@ -112,8 +113,9 @@ def _mount(router: APIRouter, prefix: str = "") -> None:
     nicegui_app.router.routes.extend(holder.routes)
 
 
-def serve(settings: Settings) -> None:
-    """Build the console and serve it on ``settings.host:settings.port`` until interrupted.
+def serve(settings: Settings, *, window: bool = False) -> None:
+    """Build the console and serve it on ``settings.host:settings.port`` until interrupted; with ``window``, in a
+    window of its own, signed in, until the window is closed (``app.desktop``).
 
     Raises ``SettingsError`` when another console runs on the same SQLite file (``app.console_lock``) or the
     address cannot be bound (port in use, unknown host).
@@ -124,7 +126,10 @@ def serve(settings: Settings) -> None:
     runtime = build(settings)
     if lock is not None:
         nicegui_app.on_shutdown(lock.release)
-    _announce_sign_in(runtime)
+    if window:
+        sign_in_window(runtime)
+    else:
+        _announce_sign_in(runtime)
     nicegui_app.on_startup(lambda: background_tasks.create(runtime.sandbox(), name="warm the sandbox"))
     ui.run(
         root,
@@ -135,7 +140,9 @@ def serve(settings: Settings) -> None:
         reload=False,
         show=False,
         fastapi_docs=True,
-        show_welcome_message=True,
+        show_welcome_message=not window,
+        native=window,
+        window_size=WINDOW_SIZE if window else None,
         reconnect_timeout=settings.reconnect_timeout,  # a short drop never reloads the page (issue 8, C15)
     )
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -221,3 +223,11 @@ async def settled(event: Callable[[], Any], *, within: float = 5.0) -> None:
     if started:
         _, running = await asyncio.wait(started, timeout=within)
         assert not running, f"handlers still running after {within} s"
+
+
+def tooldesk_command() -> list[str]:
+    """The ``tooldesk`` command: the script that ``pip install`` made beside this Python (``[project.scripts]``),
+    else ``python -m app``, which runs the same ``main``. Run it with this checkout first on ``PYTHONPATH`` so the
+    code beside the tests is the one run."""
+    script = Path(sys.executable).with_name("tooldesk")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "app"]

@@ -95,6 +95,12 @@ def first_admin_without_password(*, engine: Engine) -> str | None:
         return admins[0] if admins else None
 
 
+def first_admin(*, engine: Engine) -> str | None:
+    """The name of the admin added first, or ``None`` when there is no admin."""
+    with read_session(engine) as session:
+        return session.exec(select(User.name).where(User.role == Role.ADMIN).order_by(col(User.id))).first()
+
+
 def user_id(*, engine: Engine, name: str) -> int:
     """The id of user ``name``; raises ``NotFound``."""
     with read_session(engine) as session:

@@ -1,0 +1,158 @@
+"""The ``tooldesk`` command (issue 9, item 6): the installed script is ``app.__main__:main``; ``--help`` lists every
+command in one line each; each command works; a bad argument is one line on stderr and exit status 2, never a
+traceback."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from app.__main__ import main
+from app.auth.identity import TOKEN_PREFIX
+from tests.builders import tooldesk_command
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMANDS = ["serve", "desktop", "simulate", "export", "import", "user", "token", "settings"]
+
+
+def tooldesk(tmp_path: Path, *args: str, stdin: str = "", **settings: str) -> subprocess.CompletedProcess[str]:
+    """``tooldesk ARGS`` as a process of its own, on the test's database (``tests/conftest.py``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TOOLDESK_", "PYTEST_"))}
+    env["PYTHONPATH"] = str(ROOT)  # this checkout, whatever copy of the package the script was installed from
+    env["TOOLDESK_DATABASE_URL"] = os.environ["TOOLDESK_DATABASE_URL"]
+    env |= settings
+    return subprocess.run(
+        [*tooldesk_command(), *args],
+        cwd=tmp_path,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_script_entry_is_the_command_lines_main():
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    module_name, _, attribute = scripts["tooldesk"].partition(":")
+
+    entry = getattr(importlib.import_module(module_name), attribute)
+
+    assert callable(entry)
+    assert entry is importlib.import_module("app.__main__").main
+
+
+def test_help_lists_every_command_in_one_line_each(tmp_path: Path):
+    done = tooldesk(tmp_path, "--help")
+
+    assert done.returncode == 0, done.stderr
+    for command in COMMANDS:
+        lines = [line for line in done.stdout.splitlines() if re.match(rf"^\s+{command}\s+\S", line)]
+        assert len(lines) == 1, f"{command!r} is not listed in one line:\n{done.stdout}"
+
+
+def test_bad_argument_through_the_script_is_one_line_and_status_2(tmp_path: Path):
+    for args, said in [(["nope"], "invalid choice: 'nope'"), (["serve", "--port", "0"], "TOOLDESK_PORT")]:
+        done = tooldesk(tmp_path, *args)
+
+        assert done.returncode == 2
+        assert "Traceback" not in done.stderr
+        [line] = done.stderr.strip().splitlines()
+        assert line.startswith("tooldesk") and said in line
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["nope"], "invalid choice: 'nope'"),
+        (["token", "revoke", "abc"], "invalid int value: 'abc'"),
+        (["user"], "required"),
+        (["user", "add", "alice"], "--role"),
+        (["export"], "file"),
+        (["simulate"], "--webhook-url"),
+        (["serve", "--port", "eighty"], "invalid int value"),
+        (["serve", "--port", "0"], "TOOLDESK_PORT"),
+        (["--port", "99999"], "TOOLDESK_PORT"),
+        (["import", "missing.json"], "missing.json"),
+    ],
+)
+def test_bad_argument_is_one_line_and_status_2(
+    args: list[str], said: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("TOOLDESK_PORT", "8080")  # put back after the test: ``serve --port`` sets it
+    try:
+        status = main(args)
+    except SystemExit as stop:
+        status = int(stop.code or 0)
+    stderr = capsys.readouterr().err
+
+    assert status == 2
+    [line] = stderr.strip().splitlines()
+    assert line.startswith("tooldesk") and said in line
+
+
+def test_user_and_token_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    added = tooldesk(tmp_path, "user", "add", "alice", "--role", "answerer", stdin="a-long-password\n")
+    made = tooldesk(tmp_path, "token", "create", "--name", "ci", "--role", "viewer")
+    assert main(["user", "list"]) == 0
+    assert main(["token", "list"]) == 0
+    listed = capsys.readouterr().out
+
+    assert added.returncode == 0, added.stderr
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.strip().splitlines()[-1].startswith(TOKEN_PREFIX)
+    assert "alice\tanswerer" in listed
+    assert "\tci\tviewer\t" in listed
+
+
+def test_export_then_import_into_another_database(tmp_path: Path):
+    other = tmp_path / "other"
+    other.mkdir()
+    exported = tooldesk(tmp_path, "export", "-")
+    (tmp_path / "config.json").write_text(exported.stdout)
+
+    imported = tooldesk(other, "import", str(tmp_path / "config.json"), TOOLDESK_DATABASE_URL=f"sqlite:///{other}/t.db")
+
+    assert exported.returncode == 0, exported.stderr
+    assert isinstance(json.loads(exported.stdout), dict)
+    assert imported.returncode == 0, imported.stderr
+    assert "imported" in imported.stderr
+
+
+def test_settings_prints_the_table(capsys: pytest.CaptureFixture[str]):
+    assert main(["settings"]) == 0
+    assert "| `TOOLDESK_DATABASE_URL` |" in capsys.readouterr().out
+
+
+def test_desktop_without_a_display_is_one_line(tmp_path: Path):
+    environ = {k: v for k, v in os.environ.items() if k not in {"DISPLAY", "WAYLAND_DISPLAY"}}
+    done = subprocess.run(
+        [*tooldesk_command(), "desktop"],
+        cwd=tmp_path,
+        env={**environ, "PYTHONPATH": str(ROOT), "XDG_DATA_HOME": str(tmp_path / "data")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("tooldesk desktop: ")
+    assert "DISPLAY" in line or "pywebview" in line
+
+
+def test_native_option_is_the_desktop_command(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+
+    assert main(["--native"]) == 2
+    assert capsys.readouterr().err.startswith("tooldesk desktop: ")
