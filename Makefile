@@ -4,13 +4,14 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DESKTOP := $(VENV)/.desktop-installed
 
 .PHONY: run test lint unit e2e bench bench-quick reliability clean
 
 run: $(STAMP) /usr/bin/bwrap
 	$(BIN)/python -m app
 
-test: $(STAMP) /usr/bin/chromium /usr/bin/bwrap lint unit e2e
+test: $(STAMP) $(DESKTOP) /usr/bin/chromium /usr/bin/bwrap lint unit e2e
 
 lint: $(STAMP)
 	$(BIN)/ruff check app tests bench
@@ -20,7 +21,7 @@ lint: $(STAMP)
 unit: $(STAMP) /usr/bin/bwrap
 	$(BIN)/pytest -q
 
-e2e: $(STAMP) /usr/bin/chromium
+e2e: $(STAMP) $(DESKTOP) /usr/bin/chromium
 	$(BIN)/pytest -q -p no:nicegui.testing.user_plugin tests/e2e
 
 # the benchmark table of the README (bench/run_all.py): every measure, goal, figure and verdict; the load comes
@@ -56,6 +57,18 @@ $(STAMP): pyproject.toml
 /usr/bin/bwrap:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap
+
+# the desktop window (`tooldesk desktop`) and its test: pywebview shows it with WebKitGTK through PyGObject, which
+# builds against Debian's GObject introspection and cairo headers; the test runs it on Xvfb and takes its screenshot
+# with ImageMagick. Only `make test` installs these: `make run` serves to a browser.
+$(DESKTOP): $(STAMP) /usr/bin/Xvfb
+	$(BIN)/pip install -q -e '.[desktop]'
+	touch $(DESKTOP)
+
+/usr/bin/Xvfb:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb imagemagick gir1.2-webkit2-4.1 \
+		libgirepository1.0-dev libcairo2-dev pkg-config
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
