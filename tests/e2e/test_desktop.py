@@ -25,17 +25,20 @@ from tests.e2e.support import console_env
 SCREEN = "1280x800x24"
 
 
-def _skip(reason: str) -> None:
-    sys.__stderr__.write(f"\ntest_desktop skipped: {reason}\n")  # shown even under -q, which hides skip reasons
+def _skip(config: pytest.Config, reason: str) -> None:
+    """Skip, and print why past the output capture: ``pytest -q`` shows no skip reasons."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print(f"\ntest_desktop skipped: {reason}", file=sys.stderr, flush=True)
     pytest.skip(reason)
 
 
 @pytest.fixture
-def display(tmp_path: Path) -> Iterator[str]:
+def display(tmp_path: Path, pytestconfig: pytest.Config) -> Iterator[str]:
     """A virtual X display (``:N``) on a free display number, stopped after the test."""
     xvfb = shutil.which("Xvfb")
     if xvfb is None:
-        _skip("no display server: Xvfb is not installed (Debian package xvfb; `make test` installs it)")
+        _skip(pytestconfig, "no display server: Xvfb is not installed (Debian package xvfb; `make test` installs it)")
     assert xvfb is not None
     read_end, write_end = os.pipe()
     log = (tmp_path / "xvfb.log").open("wb")
@@ -50,7 +53,10 @@ def display(tmp_path: Path) -> Iterator[str]:
         number = numbers.readline().strip()  # Xvfb writes the display it took once it accepts clients
     if not number:
         server.wait(timeout=10)
-        _skip(f"no display server: Xvfb exited with status {server.returncode}: {(tmp_path / 'xvfb.log').read_text()}")
+        _skip(
+            pytestconfig,
+            f"no display server: Xvfb exited with status {server.returncode}: {(tmp_path / 'xvfb.log').read_text()}",
+        )
     try:
         yield f":{number}"
     finally:
