@@ -1,6 +1,6 @@
 """The ASGI middleware in front of the pages and of every state-changing request (README, "Security").
 
-- **Pages** (every path but ``/api/``, ``/webhooks/``, ``/sim/``, ``/signin``, ``/healthz`` and NiceGUI's own
+- **Pages** (every path but ``/api/``, ``/webhooks/``, ``/sim/``, ``/signin``, ``/healthz``, ``/readyz`` and NiceGUI's own
   ``/_nicegui/`` files and socket): without a session, a 303 to ``/signin?next=<path>``; ``/openapi.json`` answers
   401 instead. A page in ``PAGE_ROLES`` answers 403 to a role below it. ``/api`` routes check for themselves
   (``app.auth.access.need``).
@@ -29,7 +29,7 @@ from app.states import Role
 
 SIGN_IN_PATH = "/signin"
 OPEN_PREFIXES = ("/api/", "/webhooks/", "/sim/", "/_nicegui/", "/_nicegui_ws/", "/signin/")
-OPEN_PATHS = frozenset({SIGN_IN_PATH, "/healthz", "/favicon.ico"})
+OPEN_PATHS = frozenset({SIGN_IN_PATH, "/healthz", "/readyz", "/favicon.ico"})
 SIGNED_EXEMPT = ("/webhooks/", "/sim/")
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PAGE_ROLES: dict[str, Role] = {"/users": Role.ADMIN}
