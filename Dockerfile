@@ -1,6 +1,8 @@
 # Tooldesk in a container: the console on 0.0.0.0:8080, sign-in on, its SQLite file in the volume /data.
 #   docker build -t tooldesk .
 #   docker run -p 8080:8080 -v tooldesk-data:/data tooldesk      (the first start prints a sign-in link: docker logs)
+# TOOLDESK_PUBLIC_URL is the address browsers and the platform use; the console answers no other Host name (the
+# default suits a browser on the same machine; the embedded simulator calls it from inside the container).
 # README "Deploy" says more (compose.yaml, the settings to give a real platform, Python handlers in a container).
 # tests/deploy/test_image_install.py replays this file's install steps and its start on the host: keep the builder's
 # RUN lines to venv and pip commands, and paths under /opt/venv, /opt/tooldesk and /data.
@@ -37,6 +39,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     TOOLDESK_HOST=0.0.0.0 \
     TOOLDESK_PORT=8080 \
+    TOOLDESK_PUBLIC_URL=http://localhost:8080 \
     TOOLDESK_DATABASE_URL=sqlite:////data/tooldesk.db \
     TOOLDESK_AUTH=on
 USER 10001:10001

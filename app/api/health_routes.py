@@ -9,14 +9,15 @@ secret: no path, no key, no secret, only which check failed and the setting to l
 - ``GET /readyz``: readiness. 200 ``{"status": "ready", "checks": {...}}`` or 503 ``{"status": "not ready",
   "reason": "...", "checks": {...}}``, each check ``{"ok", "detail"}``:
 
-  - ``database``: a trivial query (count the ``setting`` rows) through the console's engine, within
-    ``DATABASE_DEADLINE`` seconds; for SQLite also a fresh read-only connection to the file, so a file deleted,
-    moved or unmounted under the running console (which would go on writing to a file nobody can open again) is
-    seen at once;
-  - ``platform``: the settings the platform needs. The embedded simulator (no ``TOOLDESK_PLATFORM_URL``) has all
-    it needs; a real platform needs ``TOOLDESK_PLATFORM_API_KEY`` set (the built-in default is the simulator's)
-    and, when the console listens on every address, ``TOOLDESK_PUBLIC_URL`` (else the platform is told to call
-    ``http://0.0.0.0:8080``).
+  - ``database``: a trivial query (count the ``setting`` rows) through the console's engine, all within
+    ``DATABASE_DEADLINE`` seconds; for SQLite first the same query on a fresh read-only connection to the file, so
+    a file deleted, moved or unmounted under the running console (which would go on writing to a file nobody can
+    open again) is seen at once, and never made anew by the probe;
+  - ``platform``: the settings the platform needs. When the console listens on every address (``0.0.0.0``, as in
+    the container), ``TOOLDESK_PUBLIC_URL``: else the platform is told to call ``http://0.0.0.0:8080``, and even the
+    embedded simulator, which calls that address, is refused by the Host check (``app.guard``). A real platform
+    (``TOOLDESK_PLATFORM_URL``) also needs ``TOOLDESK_PLATFORM_API_KEY`` set (the built-in default is the
+    simulator's).
 
 Neither answers 500: any unexpected error of a check is that check's failure, in words.
 """
@@ -102,46 +103,51 @@ async def _database_check(engine: Engine, settings: Settings) -> Check:
 
 
 def _query(engine: Engine, settings: Settings) -> Check:
-    """Blocking: the engine's query, then (SQLite) the file's own."""
+    """Blocking: (SQLite) the file's own read-only query first, so a missing file is not made anew by a fresh
+    connection of the engine's pool; then the engine's query."""
+    sqlite = engine.dialect.name == "sqlite"
+    if sqlite:
+        try:
+            uri = Path(settings.database_path).resolve().as_uri() + "?mode=ro"
+            probe = sqlite3.connect(uri, uri=True, timeout=FILE_BUSY_TIMEOUT)
+            try:
+                probe.execute("SELECT count(*) FROM setting").fetchone()
+            finally:
+                probe.close()
+        except sqlite3.Error as exc:
+            return Check(
+                ok=False,
+                detail=f"the SQLite file of TOOLDESK_DATABASE_URL cannot be read ({exc}): was it deleted or moved, or "
+                "its volume unmounted? The console goes on writing to the file it opened, which nobody can open "
+                "again",
+            )
     try:
         with engine.connect() as connection:
             connection.execute(select(func.count()).select_from(Setting)).scalar_one()
     except SQLAlchemyError as exc:
         return Check(ok=False, detail=f"the database query failed ({_said(exc)})")
-    if engine.dialect.name != "sqlite":
-        return Check(ok=True, detail=f"{engine.dialect.name}: a query answered")
-    try:
-        uri = Path(settings.database_path).resolve().as_uri() + "?mode=ro"
-        probe = sqlite3.connect(uri, uri=True, timeout=FILE_BUSY_TIMEOUT)
-        try:
-            probe.execute("SELECT count(*) FROM setting").fetchone()
-        finally:
-            probe.close()
-    except sqlite3.Error as exc:
-        return Check(
-            ok=False,
-            detail=f"the SQLite file of TOOLDESK_DATABASE_URL cannot be read ({exc}): was it deleted or moved, or "
-            "its volume unmounted? The console goes on writing to the file it opened, which nobody can open again",
-        )
-    return Check(ok=True, detail="sqlite: a query answered, and the file opens")
+    if sqlite:
+        return Check(ok=True, detail="sqlite: the file opens, and a query answered")
+    return Check(ok=True, detail=f"{engine.dialect.name}: a query answered")
 
 
 def _platform_check(settings: Settings) -> Check:
-    if settings.embedded_simulator:
-        return Check(ok=True, detail="the embedded simulator (no TOOLDESK_PLATFORM_URL)")
     missing = []
-    if "platform_api_key" not in settings.model_fields_set:
+    if settings.host in WILDCARD_ADDRESSES and not settings.public_url:
+        caller = "the embedded simulator" if settings.embedded_simulator else "the platform"
+        missing.append(
+            f"TOOLDESK_PUBLIC_URL is not set: {caller} would be told to call {settings.webhook_url}, which it cannot "
+            "reach (the console answers only its own Host names)"
+        )
+    if not settings.embedded_simulator and "platform_api_key" not in settings.model_fields_set:
         missing.append(
             "TOOLDESK_PLATFORM_API_KEY is not set: the platform would refuse every call with the simulator's "
             "built-in key"
         )
-    if settings.host in WILDCARD_ADDRESSES and not settings.public_url:
-        missing.append(
-            f"TOOLDESK_PUBLIC_URL is not set: the platform would be told to call {settings.webhook_url}, which it "
-            "cannot reach"
-        )
     if missing:
         return Check(ok=False, detail="; ".join(missing))
+    if settings.embedded_simulator:
+        return Check(ok=True, detail="the embedded simulator (no TOOLDESK_PLATFORM_URL)")
     return Check(ok=True, detail="TOOLDESK_PLATFORM_URL, TOOLDESK_PLATFORM_API_KEY and the webhook address are set")
 
 

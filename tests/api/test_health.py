@@ -93,6 +93,20 @@ def real_platform_set(real_platform: None, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("TOOLDESK_PUBLIC_URL", "https://tooldesk.example.com")
 
 
+@pytest.fixture
+def every_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The embedded simulator, on a console listening on every address without a public URL."""
+    monkeypatch.setenv("TOOLDESK_HOST", "0.0.0.0")
+
+
+async def test_readyz_not_ready_on_every_address_without_public_url(every_address: None, probe: httpx.AsyncClient):
+    response = await probe.get("/readyz")
+    assert response.status_code == 503, response.text
+    detail = response.json()["checks"]["platform"]["detail"]
+    assert detail.startswith("TOOLDESK_PUBLIC_URL is not set: the embedded simulator would be told to call")
+    assert "TOOLDESK_PLATFORM_API_KEY" not in detail  # the embedded simulator makes its own
+
+
 async def test_readyz_ready_with_a_real_platform_fully_set(real_platform_set: None, probe: httpx.AsyncClient):
     response = await probe.get("/readyz")
     assert response.status_code == 200, response.text

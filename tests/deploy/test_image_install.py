@@ -79,6 +79,7 @@ def test_run_stage_listens_everywhere_with_sign_in_on(stages: list[Stage]):
     assert env["TOOLDESK_HOST"] == "0.0.0.0"
     assert env["TOOLDESK_PORT"] == "8080"
     assert env["TOOLDESK_AUTH"] == "on"
+    assert env["TOOLDESK_PUBLIC_URL"] == "http://localhost:8080"  # else even the embedded simulator is refused
     assert env["TOOLDESK_DATABASE_URL"] == "sqlite:////data/tooldesk.db"
     user = stages[-1].all("USER")
     assert user and not user[-1].startswith("0"), "the console must not run as root"
@@ -92,8 +93,9 @@ def test_image_install_then_cmd_answers_probes(
 ):
     paths, _build_env = image
     final = stages[-1]
-    env = {key: paths.apply(value) for key, value in env_of(final, _base_env(paths.root)).items()}
-    port = _free_port()
+    port = _free_port()  # instead of 8080, wherever the image names it (the port, the public URL)
+    image_env = env_of(final, _base_env(paths.root))
+    env = {key: paths.apply(value).replace(":8080", f":{port}") for key, value in image_env.items()}
     env["TOOLDESK_PORT"] = str(port)
     workdir = paths.host(final.all("WORKDIR")[-1])
     workdir.mkdir(parents=True, exist_ok=True)
