@@ -29,7 +29,8 @@ FROM ${PYTHON_IMAGE}
 RUN apt-get update \
     && apt-get install -y --no-install-recommends bubblewrap \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --user-group --home-dir /data --no-create-home --shell /usr/sbin/nologin tooldesk \
+    && groupadd --system --gid 10001 tooldesk \
+    && useradd --system --uid 10001 --gid tooldesk --home-dir /data --no-create-home --shell /usr/sbin/nologin tooldesk \
     && mkdir /data \
     && chown tooldesk:tooldesk /data
 COPY --from=build /opt/venv /opt/venv
