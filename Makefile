@@ -1,15 +1,22 @@
 # `make run` serves the console; `make test` lints, type-checks and runs every test.
-# Both create .venv and install what they need on a fresh machine.
+# Both create .venv and install what they need on a fresh machine: `make run` the runtime dependencies only
+# (requirements.lock), `make test` the test tools too (requirements-test.lock). `make lock` remakes both files from
+# pyproject.toml with pip-tools.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
 DESKTOP := $(VENV)/.desktop-installed
+RUN_STAMP := $(VENV)/.installed-run
+STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint unit e2e bench bench-quick reliability clean
+.PHONY: run desktop test lint unit e2e bench bench-quick reliability lock clean
 
-run: $(STAMP) /usr/bin/bwrap
+run: $(RUN_STAMP) /usr/bin/bwrap
 	$(BIN)/python -m app
+
+# the console in a window of its own (`tooldesk desktop`), signed in, on a database in the user's data folder
+desktop: $(RUN_STAMP) $(DESKTOP) /usr/bin/bwrap
+	$(BIN)/python -m app desktop
 
 test: $(STAMP) $(DESKTOP) /usr/bin/chromium /usr/bin/bwrap lint unit e2e
 
@@ -38,11 +45,25 @@ bench-quick: $(BENCH_TOOLS)
 reliability: $(STAMP) /usr/bin/bwrap
 	$(BIN)/python bench/reliability.py
 
-$(STAMP): pyproject.toml
+$(RUN_STAMP): requirements.lock pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(RUN_STAMP)
+
+$(STAMP): $(RUN_STAMP) requirements-test.lock
+	$(BIN)/pip install -q -r requirements-test.lock
 	touch $(STAMP)
+
+# the lock files, from pyproject.toml (pip-tools); the test file keeps the runtime file's versions
+LOCK_FLAGS := --quiet --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links --no-emit-trusted-host
+
+lock: $(RUN_STAMP)
+	$(BIN)/pip install -q pip-tools
+	$(BIN)/pip-compile $(LOCK_FLAGS) -o requirements.lock pyproject.toml
+	$(BIN)/pip-compile $(LOCK_FLAGS) --extra test -c requirements.lock -o requirements-test.lock pyproject.toml
+	$(BIN)/pip-compile $(LOCK_FLAGS) --extra desktop -c requirements.lock -o requirements-desktop.lock pyproject.toml
 
 /usr/bin/chromium:
 	apt-get update -qq
@@ -61,8 +82,8 @@ $(STAMP): pyproject.toml
 # the desktop window (`tooldesk desktop`) and its test: pywebview shows it with WebKitGTK through PyGObject, which
 # builds against Debian's GObject introspection and cairo headers; the test runs it on Xvfb and takes its screenshot
 # with ImageMagick. Only `make test` installs these: `make run` serves to a browser.
-$(DESKTOP): $(STAMP) /usr/bin/Xvfb
-	$(BIN)/pip install -q -e '.[desktop]'
+$(DESKTOP): $(STAMP) requirements-desktop.lock /usr/bin/Xvfb
+	$(BIN)/pip install -q -r requirements-desktop.lock
 	touch $(DESKTOP)
 
 /usr/bin/Xvfb:

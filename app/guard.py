@@ -4,7 +4,9 @@
   otherwise read the console's answers): Starlette's ``TrustedHostMiddleware`` answers 400 "Invalid host header"
   (under ``/api/`` and ``/webhooks/`` as the contract's error, code ``bad_host``) unless the ``Host`` is a loopback name (``localhost``, ``127.0.0.1``, ``[::1]``), the host of
   ``TOOLDESK_PUBLIC_URL``, or the address ``TOOLDESK_HOST`` names when that is not a wildcard. Under NiceGUI's
-  user simulation (tests, no socket) its client's name ``test`` is allowed too.
+  user simulation (tests, no socket) its client's name ``test`` is allowed too. The probes ``/healthz`` and
+  ``/readyz`` (``app.api.health_routes``) answer any ``Host``: an orchestrator calls them by the container's
+  address, and they tell nothing a rebinding page could use.
 - **Headers** on every HTTP answer: ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: same-origin``,
   ``X-Frame-Options: DENY`` and a Content Security Policy with ``frame-ancestors 'none'`` (no page may frame the
   console). NiceGUI renders Vue templates in the browser and adds inline scripts and styles, so scripts need
@@ -39,6 +41,8 @@ LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 """As Starlette parses a Host header: an IPv6 literal keeps its brackets."""
 WILDCARD_ADDRESSES = ("0.0.0.0", "::", "")
 SIMULATION_HOST = "test"
+PROBE_PATHS = frozenset({"/healthz", "/readyz"})
+"""Answered whatever the ``Host``: liveness and readiness (``app.api.health_routes``)."""
 
 CONSOLE_POLICY = (
     "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
@@ -97,6 +101,9 @@ class HostCheck(TrustedHostMiddleware):
     (``bad_host``), so scripts and the platform read it as any other error."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path") in PROBE_PATHS:
+            await self.app(scope, receive, send)
+            return
         if scope["type"] != "http" or not str(scope.get("path", "")).startswith(JSON_PATHS):
             await super().__call__(scope, receive, send)
             return

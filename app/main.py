@@ -22,7 +22,7 @@ from nicegui import background_tasks, ui
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api import build_router as build_api_router
-from app.api import http_error_handler, tooldesk_error_handler, validation_error_handler
+from app.api import health_routes, http_error_handler, tooldesk_error_handler, validation_error_handler
 from app.auth.gate import SIGN_IN_PATH, AuthGate
 from app.auth.signin_routes import router as signin_router
 from app.config import SIMULATOR_PREFIX, Settings, get_settings
@@ -52,6 +52,7 @@ def build(settings: Settings) -> Runtime:
     install_guard(nicegui_app, settings)
     ui.page(SIGN_IN_PATH, title="Sign in · Tooldesk")(signin_page)
     _mount(signin_router)
+    _mount(health_routes.router)
     _mount(webhook_router)
     _mount(build_api_router())
     simulator_app = None

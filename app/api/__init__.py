@@ -9,7 +9,8 @@ otherwise). Errors use the contract's shape ``{"error": {"code", "message"}}``
 with the status each error knows. ``run_routes`` holds runs, rounds, deliveries
 and agents; ``handler_routes`` handlers, the demo and configuration;
 ``secret_routes`` the webhook secret's rotation; ``audit_routes`` the audit; ``common`` the content-type
-rule and the error answers.
+rule and the error answers. ``health_routes`` holds the probes ``/healthz`` and ``/readyz``, outside ``/api``,
+open without sign-in (``app.main`` mounts them itself).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The ASGI middleware in front of the pages and of every state-changing request (README, "Security").
 
-- **Pages** (every path but ``/api/``, ``/webhooks/``, ``/sim/``, ``/signin``, ``/healthz`` and NiceGUI's own
-  ``/_nicegui/`` files and socket): without a session, a 303 to ``/signin?next=<path>``; ``/openapi.json`` answers
-  401 instead. A page in ``PAGE_ROLES`` answers 403 to a role below it. ``/api`` routes check for themselves
-  (``app.auth.access.need``).
+- **Pages** (every path but ``/api/``, ``/webhooks/``, ``/sim/``, ``/signin``, the probes ``/healthz`` and
+  ``/readyz``, and NiceGUI's own ``/_nicegui/`` files and socket): without a session, a 303 to
+  ``/signin?next=<path>``; ``/openapi.json`` answers 401 instead. A page in ``PAGE_ROLES`` answers 403 to a role
+  below it. ``/api`` routes check for themselves (``app.auth.access.need``).
 - **Origin** (against cross-site request forgery): a POST, PUT, PATCH or DELETE sent with the session cookie and
   without ``Authorization`` must carry an ``Origin`` (or, failing that, a ``Referer``) of the console itself: the
   request's own scheme and ``Host`` (which ``app.guard`` limits to the console's names) or ``TOOLDESK_PUBLIC_URL``;
@@ -29,7 +29,7 @@ from app.states import Role
 
 SIGN_IN_PATH = "/signin"
 OPEN_PREFIXES = ("/api/", "/webhooks/", "/sim/", "/_nicegui/", "/_nicegui_ws/", "/signin/")
-OPEN_PATHS = frozenset({SIGN_IN_PATH, "/healthz", "/favicon.ico"})
+OPEN_PATHS = frozenset({SIGN_IN_PATH, "/healthz", "/readyz", "/favicon.ico"})
 SIGNED_EXEMPT = ("/webhooks/", "/sim/")
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PAGE_ROLES: dict[str, Role] = {"/users": Role.ADMIN}

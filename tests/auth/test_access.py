@@ -14,6 +14,7 @@ from nicegui.testing import User
 from app.api import audit_routes, handler_routes, run_routes, secret_routes
 from app.auth.access import Need
 from app.auth.gate import PAGE_ROLES
+from app.guard import PROBE_PATHS
 from app.runtime import get_runtime
 from app.states import Role
 from app.ui.layout import PAGES
@@ -25,7 +26,8 @@ PATH_VALUES = {"task_id": "1001", "agent_id": CLOCK, "tool_call_id": "call_1", "
 
 def _routes() -> list[tuple[str, str, Role]]:
     """(method, path, role) of every route in the OpenAPI schema but the webhook (authenticated by its
-    signature) and the embedded simulator's, the role read from the route's own ``need(...)``."""
+    signature), the embedded simulator's and the probes (open by design: ``tests/api/test_health.py``), the role
+    read from the route's own ``need(...)``."""
     declared: dict[tuple[str, str], Role] = {}
     for route in [
         *run_routes.router.routes,
@@ -41,8 +43,8 @@ def _routes() -> list[tuple[str, str, Role]]:
     schema = nicegui_app.openapi()
     found = []
     for path, operations in schema["paths"].items():
-        if path == "/webhooks/sudoiq" or path.startswith("/sim/"):
-            continue  # the embedded simulator checks its own API key
+        if path == "/webhooks/sudoiq" or path.startswith("/sim/") or path in PROBE_PATHS:
+            continue  # the embedded simulator checks its own API key; the probes tell nothing secret
         for method in operations:
             assert (method.upper(), path) in declared, f"{method.upper()} {path} is not walked"
             found.append((method.upper(), path, declared[(method.upper(), path)]))

@@ -1,0 +1,114 @@
+"""Liveness and readiness probes: ``/healthz`` and ``/readyz`` answer without sign-in and whatever the Host, and
+``/readyz`` says in words why the console is not ready (a database it cannot open, platform settings missing)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from nicegui import app as nicegui_app
+from nicegui.testing import User
+
+ORCHESTRATOR_HOST = "10.42.0.7:8080"
+"""The Host a Kubernetes probe sends: the pod's address, not a name the console knows."""
+
+
+@pytest.fixture
+async def probe(user: User) -> AsyncIterator[httpx.AsyncClient]:
+    """A client with no token and no session, as a container's health check calls (the ``user`` fixture has started
+    the console)."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(nicegui_app), base_url="http://127.0.0.1:8080") as c:
+        yield c
+
+
+@pytest.fixture
+def real_platform(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real platform's URL (nothing listens there) on a console listening on every address, nothing else set."""
+    monkeypatch.setenv("TOOLDESK_PLATFORM_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("TOOLDESK_HOST", "0.0.0.0")
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:8080", ORCHESTRATOR_HOST])
+async def test_healthz_answers_without_sign_in(probe: httpx.AsyncClient, host: str):
+    response = await probe.get("/healthz", headers={"host": host})
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:8080", ORCHESTRATOR_HOST])
+async def test_readyz_ready_says_what_was_checked(probe: httpx.AsyncClient, host: str):
+    response = await probe.get("/readyz", headers={"host": host})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "ready"
+    assert body["reason"] is None
+    assert body["checks"]["database"]["ok"] is True
+    assert body["checks"]["platform"] == {"ok": True, "detail": "the embedded simulator (no TOOLDESK_PLATFORM_URL)"}
+
+
+async def test_pages_still_need_sign_in_beside_the_probes(probe: httpx.AsyncClient):
+    assert (await probe.get("/runs")).status_code == 303
+    assert (await probe.get("/api/runs")).status_code == 401
+
+
+async def test_readyz_not_ready_while_the_database_file_is_gone(probe: httpx.AsyncClient, tmp_path: Path):
+    database = tmp_path / "tooldesk.db"
+    moved = tmp_path / "moved-away.db"
+    database.rename(moved)
+    try:
+        response = await probe.get("/readyz")
+        alive = await probe.get("/healthz")
+    finally:
+        moved.rename(database)
+    assert response.status_code == 503, response.text
+    body = response.json()
+    assert body["status"] == "not ready"
+    assert body["checks"]["database"]["ok"] is False
+    assert body["reason"].startswith("database: the SQLite file of TOOLDESK_DATABASE_URL cannot be read")
+    assert str(tmp_path) not in response.text  # no path for whoever reaches the port
+    assert body["checks"]["platform"]["ok"] is True
+    assert alive.status_code == 200  # liveness does no database work: no restart for a file a restart cannot bring back
+    assert (await probe.get("/readyz")).status_code == 200
+
+
+async def test_readyz_names_the_platform_settings_missing(real_platform: None, probe: httpx.AsyncClient):
+    response = await probe.get("/readyz")
+    assert response.status_code == 503, response.text
+    body = response.json()
+    assert body["checks"]["database"]["ok"] is True
+    platform = body["checks"]["platform"]
+    assert platform["ok"] is False
+    assert "TOOLDESK_PLATFORM_API_KEY is not set" in platform["detail"]
+    assert "TOOLDESK_PUBLIC_URL is not set" in platform["detail"]
+    assert "http://0.0.0.0:8080/webhooks/sudoiq" in platform["detail"]
+    assert body["reason"] == f"platform: {platform['detail']}"
+
+
+@pytest.fixture
+def real_platform_set(real_platform: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same, with the platform's API key and the address the platform calls."""
+    monkeypatch.setenv("TOOLDESK_PLATFORM_API_KEY", "live-key-1")
+    monkeypatch.setenv("TOOLDESK_PUBLIC_URL", "https://tooldesk.example.com")
+
+
+@pytest.fixture
+def every_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The embedded simulator, on a console listening on every address without a public URL."""
+    monkeypatch.setenv("TOOLDESK_HOST", "0.0.0.0")
+
+
+async def test_readyz_not_ready_on_every_address_without_public_url(every_address: None, probe: httpx.AsyncClient):
+    response = await probe.get("/readyz")
+    assert response.status_code == 503, response.text
+    detail = response.json()["checks"]["platform"]["detail"]
+    assert detail.startswith("TOOLDESK_PUBLIC_URL is not set: the embedded simulator would be told to call")
+    assert "TOOLDESK_PLATFORM_API_KEY" not in detail  # the embedded simulator makes its own
+
+
+async def test_readyz_ready_with_a_real_platform_fully_set(real_platform_set: None, probe: httpx.AsyncClient):
+    response = await probe.get("/readyz")
+    assert response.status_code == 200, response.text
+    assert response.json()["checks"]["platform"]["ok"] is True
+    assert "live-key-1" not in response.text
