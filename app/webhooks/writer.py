@@ -32,6 +32,7 @@ from sqlalchemy import Engine
 
 from app.errors import Overloaded, TooldeskError
 from app.services.ingest import Outcome, Received, Result, ingest_batch
+from app.webhooks.checkpoint import Checkpointer
 from app.webhooks.limits import RefusalLimiter
 from app.webhooks.secret_set import WebhookSecrets
 
@@ -84,6 +85,7 @@ class IngestWriter:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._checkpointer = Checkpointer(engine=engine)  # the WAL is copied back off the commit path
 
     @property
     def in_flight(self) -> int:
@@ -152,6 +154,7 @@ class IngestWriter:
             self._wake.notify()
         await asyncio.to_thread(thread.join, 30)
         self._thread = None
+        await asyncio.to_thread(self._checkpointer.stop)
 
     def _run(self) -> None:
         while True:
@@ -194,6 +197,7 @@ class IngestWriter:
             return
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile (shutdown): its requests went with it
             loop.call_soon_threadsafe(self._answer, taken, results)
+        self._checkpointer.kick()
 
     def _answer(self, taken: list[_Job], results: Sequence[Result]) -> None:
         """On the event loop: answer each request of a committed batch, then tell ``on_stored``."""
