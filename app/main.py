@@ -13,6 +13,7 @@ import gc
 import logging
 import os
 import socket
+import sys
 import time
 
 import httpx
@@ -66,19 +67,28 @@ def build(settings: Settings) -> Runtime:
     hosts = allowed_hosts(settings)  # the webhook's fast path goes in front of everything, NiceGUI's own layers too
     nicegui_app.on_startup(lambda: install_fast_path(nicegui_app, hosts=hosts, simulator=simulator_app))
     nicegui_app.on_startup(install_ui_pool)  # before any page work: pages never queue behind other kinds of work
-    nicegui_app.on_startup(_freeze_heap)
     nicegui_app.on_startup(lambda: background_tasks.create(_on_start(runtime), name="sync agents, reconcile runs"))
     nicegui_app.on_shutdown(runtime.aclose)
     return runtime
 
 
-def _freeze_heap() -> None:
-    """Move every object made while starting (modules, NiceGUI's and SQLAlchemy's structures: most of the heap)
-    out of the garbage collector's reach: its full collections then scan only what was made since, and stop
-    pausing the event loop and the webhook's writer for tens of milliseconds under load (issue 10, the 500/s
-    row's tail)."""
+def _tune_interpreter() -> None:
+    """Two interpreter settings for the webhook's tail (issue 10, the 500/s and overload rows), once the console
+    has started:
+
+    - move every object made while starting (modules, NiceGUI's and SQLAlchemy's structures: most of the heap) out
+      of the garbage collector's reach, so its full collections scan only what was made since and stop pausing
+      the event loop and the webhook's writer for tens of milliseconds;
+    - hand the GIL over every ``SWITCH_INTERVAL`` s instead of every 5 ms: the writer's thread verifies and stores
+      batches in Python, and the event loop, which answers every request, waited up to 5 ms for the GIL at each
+      of a request's turns while it did."""
     gc.collect()
     gc.freeze()
+    sys.setswitchinterval(SWITCH_INTERVAL)
+
+
+SWITCH_INTERVAL = 0.001
+"""Seconds a thread holds the GIL at most while another waits for it (Python's default: 0.005)."""
 
 
 async def _on_start(runtime: Runtime) -> None:
@@ -137,6 +147,7 @@ def serve(settings: Settings) -> None:
         nicegui_app.on_shutdown(lock.release)
     _announce_sign_in(runtime)
     nicegui_app.on_startup(lambda: background_tasks.create(runtime.sandbox(), name="warm the sandbox"))
+    nicegui_app.on_startup(_tune_interpreter)  # a served console only: tests build the app again and again
     ui.run(
         root,
         host=settings.host,
