@@ -178,6 +178,9 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # SQLite's own checkpoint runs inside a commit, under the write lock: it stays only as the backstop (40 MB of
+    # log); the webhook's writer checkpoints in a thread of its own, off that path (app.webhooks.checkpoint)
+    cursor.execute("PRAGMA wal_autocheckpoint=10000")
     cursor.close()
 
 

@@ -9,9 +9,11 @@ simulator, the webhook) through an ``httpx.ASGITransport`` instead of the networ
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import socket
+import sys
 import time
 
 import httpx
@@ -70,6 +72,25 @@ def build(settings: Settings) -> Runtime:
     nicegui_app.on_startup(lambda: background_tasks.create(_on_start(runtime), name="sync agents, reconcile runs"))
     nicegui_app.on_shutdown(runtime.aclose)
     return runtime
+
+
+def _tune_interpreter() -> None:
+    """Two interpreter settings for the webhook's tail (issue 10, the 500/s and overload rows), once the console
+    has started:
+
+    - move every object made while starting (modules, NiceGUI's and SQLAlchemy's structures: most of the heap) out
+      of the garbage collector's reach, so its full collections scan only what was made since and stop pausing
+      the event loop and the webhook's writer for tens of milliseconds;
+    - hand the GIL over every ``SWITCH_INTERVAL`` s instead of every 5 ms: the writer's thread verifies and stores
+      batches in Python, and the event loop, which answers every request, waited up to 5 ms for the GIL at each
+      of a request's turns while it did."""
+    gc.collect()
+    gc.freeze()
+    sys.setswitchinterval(SWITCH_INTERVAL)
+
+
+SWITCH_INTERVAL = 0.001
+"""Seconds a thread holds the GIL at most while another waits for it (Python's default: 0.005)."""
 
 
 async def _on_start(runtime: Runtime) -> None:
@@ -132,6 +153,7 @@ def serve(settings: Settings, *, window: bool = False) -> None:
     else:
         _announce_sign_in(runtime)
     nicegui_app.on_startup(lambda: background_tasks.create(runtime.sandbox(), name="warm the sandbox"))
+    nicegui_app.on_startup(_tune_interpreter)  # a served console only: tests build the app again and again
     ui.run(
         root,
         host=settings.host,

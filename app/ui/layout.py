@@ -146,21 +146,29 @@ KEYS = [
 
 
 def _keyboard(live: Live) -> None:
-    """Keys for the whole console; single letters are ignored while typing in a field."""
-    with ui.dialog() as help_dialog, ui.card():
-        ui.label("Keyboard").classes("text-lg font-bold")
-        for keys, what in KEYS:
-            with ui.row().classes("gap-4"):
-                ui.label(keys).classes("font-mono w-48")
-                ui.label(what)
-        ui.button("Close", on_click=help_dialog.close).props("flat")
+    """Keys for the whole console; single letters are ignored while typing in a field. The list of keys is
+    built the first time ``?`` asks for it, not with every page (fewer elements before the first paint)."""
+    holder = ui.element().classes("hidden")  # where the list's dialog goes once built (a dialog shows anywhere)
+    dialogs: list[ui.dialog] = []
+
+    def help_dialog() -> ui.dialog:
+        if not dialogs:
+            with holder, ui.dialog() as dialog, ui.card():
+                ui.label("Keyboard").classes("text-lg font-bold")
+                for keys, what in KEYS:
+                    with ui.row().classes("gap-4"):
+                        ui.label(keys).classes("font-mono w-48")
+                        ui.label(what)
+                ui.button("Close", on_click=dialog.close).props("flat")
+            dialogs.append(dialog)
+        return dialogs[0]
 
     async def typing_aside(event: events.KeyEventArguments) -> None:
         if not event.action.keydown:
             return
         name = event.key.name
         if name == "?":
-            help_dialog.open()
+            help_dialog().open()
         elif name == "/":
             if ui.context.client.sub_pages_router.current_path != "/runs":
                 live.pending_key = "search"  # the Runs page takes it once it is on screen

@@ -32,6 +32,7 @@ from sqlalchemy import Engine
 
 from app.errors import Overloaded, TooldeskError
 from app.services.ingest import Outcome, Received, Result, ingest_batch
+from app.webhooks.checkpoint import Checkpointer
 from app.webhooks.limits import RefusalLimiter
 from app.webhooks.secret_set import WebhookSecrets
 
@@ -39,6 +40,8 @@ log = logging.getLogger("tooldesk")
 
 BATCH_CAP = 256
 """Requests stored in one transaction at most."""
+ANSWER_CHUNK = 32
+"""Requests of a committed batch answered per turn of the event loop (``IngestWriter._answer``)."""
 RETRY_AFTER_SECONDS = 1
 MAX_WAIT_SECONDS = 0.1
 """The writer is behind when the oldest request not yet answered has waited longer than this (and more than
@@ -84,6 +87,7 @@ class IngestWriter:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._checkpointer = Checkpointer(engine=engine)  # the WAL is copied back off the commit path
 
     @property
     def in_flight(self) -> int:
@@ -152,6 +156,7 @@ class IngestWriter:
             self._wake.notify()
         await asyncio.to_thread(thread.join, 30)
         self._thread = None
+        await asyncio.to_thread(self._checkpointer.stop)
 
     def _run(self) -> None:
         while True:
@@ -194,15 +199,25 @@ class IngestWriter:
             return
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile (shutdown): its requests went with it
             loop.call_soon_threadsafe(self._answer, taken, results)
+        self._checkpointer.kick()
 
     def _answer(self, taken: list[_Job], results: Sequence[Result]) -> None:
-        """On the event loop: answer each request of a committed batch, then tell ``on_stored``."""
+        """On the event loop: answer each request of a committed batch, then tell ``on_stored``. The answers go
+        ``ANSWER_CHUNK`` at a time, one turn of the loop each, so a request that arrives meanwhile (above all one
+        to refuse with 503) waits behind a chunk of them, not behind a whole batch of up to ``BATCH_CAP``."""
         self._in_flight -= len(taken)
         for _ in taken:
             self._arrivals.popleft()
-        for job, result in zip(taken, results, strict=True):
+        self._answer_from(taken, results, 0)
+
+    def _answer_from(self, taken: list[_Job], results: Sequence[Result], start: int) -> None:
+        end = min(start + ANSWER_CHUNK, len(taken))
+        for job, result in zip(taken[start:end], results[start:end], strict=True):
             if not job.future.done():  # a request whose client left is stored all the same
                 job.future.set_result(result)
+        if end < len(taken) and self._loop is not None:
+            self._loop.call_soon(self._answer_from, taken, results, end)
+            return
         stored = [result for result in results if isinstance(result, Outcome)]
         if stored:
             self._on_stored(stored)

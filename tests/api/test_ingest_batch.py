@@ -128,6 +128,21 @@ async def test_batch_statuses_of_one_run_in_order_all_applied(console: Console, 
     assert pending["round"] == 1
 
 
+async def test_batch_larger_than_an_answer_chunk_every_delivery_answered(console: Console, runtime: Runtime):
+    """A committed batch is answered a chunk per turn of the event loop: the last chunk's deliveries are answered
+    too, and the queue is free again afterwards."""
+    count = writer.ANSWER_CHUNK + 8
+    posts = [
+        signed(console, make_status(8300 + n, status="running", sequence=1), f"msg_chunk{n}") for n in range(count)
+    ]
+    answers = await one_batch(console, runtime, posts)
+
+    assert [a.status_code for a in answers] == [200] * count
+    assert {a.json()["verdict"] for a in answers} == {"applied"}
+    assert runtime.ingest.in_flight == 0
+    assert (await console.run(8300 + count - 1))["status"] == "running"
+
+
 async def test_batch_delivery_whose_apply_fails_answered_500_batch_mates_kept(
     console: Console, runtime: Runtime, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ):

@@ -12,14 +12,14 @@ from nicegui import events, ui
 from pydantic import ValidationError
 
 from app.errors import SearchTooSlow, field_problem
-from app.models import RunPublic
 from app.protocol import KNOWN_STATUSES
 from app.runtime import get_runtime
 from app.services import agents, runs
 from app.states import RunStatusName
-from app.ui.format import browser_id, id_from_row_click, stamp
+from app.ui.format import id_from_row_click
 from app.ui.live import Live
 from app.ui.looks import color_slot
+from app.ui.pages.runs_rows import first_page, public_row
 
 COLUMNS: list[dict[str, Any]] = [
     {"name": "task_id", "label": "task_id", "field": "task_id", "align": "left", "sortable": True},
@@ -141,10 +141,10 @@ class _RunsView:
         where = self.where
         if where.model_dump(exclude={"per_page"}) != runs.RunFilter().model_dump(exclude={"per_page"}):
             return False
-        items = runs.list_runs(engine=get_runtime().engine, where=where)
-        self.total = len(items) + (1 if len(items) == where.per_page else 0)
+        rows = first_page(engine=get_runtime().engine, per_page=where.per_page)
+        self.total = len(rows) + (1 if len(rows) == where.per_page else 0)
         self.count.set_text("counting runs…")
-        self._show(items, where)
+        self._show(rows, where)
         return True
 
     def _open_row(self, event: events.GenericEventArguments) -> None:
@@ -233,7 +233,7 @@ class _RunsView:
             start = (where.page - 1) * where.per_page
             self.total = start + len(items) + (1 if len(items) == where.per_page else 0)
             self.count.set_text("counting runs…")
-        self._show(items, where)
+        self._show([public_row(item) for item in items], where)
         ui.navigate.history.replace(f"/runs?{_query(where)}")
         await self._count(where)
 
@@ -253,20 +253,8 @@ class _RunsView:
         self.table.update()
         self.count.set_text(f"{total:,} run(s)")
 
-    def _show(self, items: list[RunPublic], where: runs.RunFilter) -> None:
-        self.table.rows = [
-            {
-                "task_id": browser_id(item.task_id),
-                "agent": item.agent_name or item.agent_id,
-                "status": item.status,
-                "round": browser_id(item.round),
-                "environment": item.environment or "",
-                "started_by": item.started_by or "",
-                "created": stamp(item.created_at),
-                "updated": stamp(item.updated_at),
-            }
-            for item in items
-        ]
+    def _show(self, rows: list[dict[str, str]], where: runs.RunFilter) -> None:
+        self.table.rows = rows
         self.table.pagination = {
             "page": where.page,
             "rowsPerPage": where.per_page,
