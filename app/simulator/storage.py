@@ -26,6 +26,7 @@ process's death (``kill -9``), though not a power cut, and costs no disk flush o
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from app.db import write_connection
@@ -57,6 +59,8 @@ from app.simulator.scenario import CallSpec
 from app.states import TERMINAL_STATUSES
 
 __all__ = ["SimStore", "StoredRun", "open_store"]
+
+log = logging.getLogger(__name__)
 
 SETTLE_DELAY = 1.0
 """Seconds a settled delivery's row may wait for the store's next write before it is removed on its own."""
@@ -152,8 +156,12 @@ class SimStore:
         self._flush_timer: asyncio.TimerHandle | None = None
 
     def close(self) -> None:
-        """Remove the rows of settled deliveries, then let the database go."""
-        self.flush_settled()
+        """Remove the rows of settled deliveries (when that fails, they are sent again after a restart: logged),
+        then let the database go."""
+        try:
+            self.flush_settled()
+        except SQLAlchemyError:
+            log.exception("the simulator could not forget %s delivered webhooks", len(self._settled))
         self.engine.dispose()
 
     def highest_task_id(self) -> int:
