@@ -106,7 +106,7 @@ class Settings(BaseSettings):
         description="webhook deliveries waiting for their commit at most; past it a delivery is answered 503 with "
         "`Retry-After` at once and not stored (the platform sends it again)",
     )  # fmt: skip
-    sandbox_workers: int = Field(default=2, ge=1, le=32, description="warm worker processes for Python handlers")
+    sandbox_workers: int = Field(default=4, ge=1, le=32, description="warm worker processes for Python handlers")
     sandbox_timeout: float = Field(
         default=5.0, gt=0, le=300, allow_inf_nan=False, description="seconds a Python handler may run"
     )

@@ -18,9 +18,11 @@ What it does:
 4. prints one row per kind: p50 against the goal (static and rules ≤ 5 ms, python ≤ 10 ms), p95 in the note.
 
 Runs go one at a time, so a figure is the path's own latency, not a queue's. The console is a separate process;
-this one only starts runs and waits, polling the run's status every 50 ms (``--pause`` adds a wait between runs:
-Python handlers' sandbox starts a fresh worker for every call, about 0.4 s each, two kept warm, so back-to-back
-Python rounds wait for workers; a pause shows the path's own latency with a warm worker).
+this one only starts runs and waits, polling the run's status every 50 ms. Python runs start ``PYTHON_PAUSE``
+seconds after the previous one ended: each Python call takes a fresh sandbox worker (a call never reuses one), and
+its replacement takes about 0.4 s of CPU to start, so back to back, runs of up to three calls each would measure
+the workers' start-up queue rather than the round trip with a warm worker; static and rules runs go back to back.
+``--pause`` sets one pause for every kind.
 """
 
 from __future__ import annotations
@@ -48,6 +50,10 @@ AGENTS = ("Clock", "Trip planner", "Weather compare")
 KINDS = ("static", "rules", "python")
 GOALS_MS = {"static": 5.0, "rules": 5.0, "python": 10.0}
 WARMUP_RUNS = 3
+PYTHON_PAUSE = 1.0
+"""Seconds between Python runs: time for the sandbox to replace the workers the previous run used (about 0.4 s of
+CPU each; the console keeps ``TOOLDESK_SANDBOX_WORKERS``, 4, warm)."""
+PYTHON_QUICK_RUNS = 9
 RUN_SECONDS = 30.0
 POLL_SECONDS = 0.05
 SPECS: dict[str, dict[str, Any]] = {
@@ -75,16 +81,25 @@ def measure(
     keep: bool = False,
     code: Path = ROOT,
     kinds: tuple[str, ...] = KINDS,
-    pause: float = 0.0,
+    pause: float | None = None,
 ) -> list[Row]:
     """One row per handler kind: p50 of the auto round trip against its goal, p95 and the count in the note.
     ``code``: the checkout the console runs from (another one, for a side-by-side comparison); ``pause``: seconds
-    between one run's end and the next one's start (0: back to back)."""
+    between one run's end and the next one's start for every kind (``None``: ``PYTHON_PAUSE`` for Python, back to
+    back for the others)."""
     count = runs if runs is not None else (15 if quick else 60)
-    return asyncio.run(_measure(count, keep=keep, code=code, kinds=kinds, pause=pause))
+    plan = {
+        kind: (
+            min(count, PYTHON_QUICK_RUNS) if kind == "python" and quick and runs is None else count,
+            pause if pause is not None else (PYTHON_PAUSE if kind == "python" else 0.0),
+        )
+        for kind in kinds
+    }
+    return asyncio.run(_measure(plan, keep=keep, code=code))
 
 
-async def _measure(runs: int, *, keep: bool, code: Path, kinds: tuple[str, ...], pause: float) -> list[Row]:
+async def _measure(plan: dict[str, tuple[int, float]], *, keep: bool, code: Path) -> list[Row]:
+    """``plan``: per handler kind, the runs measured and the seconds between them."""
     workdir = Path(tempfile.mkdtemp(prefix="tooldesk-roundtrip-"))
     port = free_port()
     env = clean_env(
@@ -102,15 +117,15 @@ async def _measure(runs: int, *, keep: bool, code: Path, kinds: tuple[str, ...],
             agents = await _agents(http)
             times: dict[str, list[float]] = {}
             cpu: dict[str, float] = {}
-            for kind in kinds:
+            for kind, (runs, pause) in plan.items():
                 await _save_handlers(http, agents, kind)
-                await _play(http, agents, WARMUP_RUNS)
+                await _play(http, agents, WARMUP_RUNS, pause)
                 before = console.cpu_seconds()
                 task_ids = await _play(http, agents, runs, pause)
                 cpu[kind] = console.cpu_seconds() - before
                 trips = (await http.get("/sim/_control/round_trips", headers=_sim_auth())).json()
                 times[kind] = [trip["ms"] for trip in trips if trip["task_id"] in task_ids]
-        return [_row(kind, times[kind], cpu[kind]) for kind in kinds]
+        return [_row(kind, times[kind], cpu[kind], plan[kind][1]) for kind in plan]
     finally:
         console.stop()
         if not keep:
@@ -163,9 +178,10 @@ async def _wait_ended(http: httpx.AsyncClient, agent_id: str, task_id: int) -> N
     raise RuntimeError(f"task {task_id} did not end within {RUN_SECONDS:.0f} s: are its handlers in auto mode?")
 
 
-def _row(kind: str, times: list[float], cpu_seconds: float) -> Row:
+def _row(kind: str, times: list[float], cpu_seconds: float, pause: float) -> Row:
     """``cpu_seconds``: the console's CPU time over the measured runs (all its threads, the simulator's work and
-    the status polls included), shown per round: a figure that a busy machine disturbs less than wall time."""
+    the status polls included), shown per round: a figure that a busy machine disturbs less than wall time;
+    ``pause``: seconds between runs."""
     name = "auto round trip, static" if kind == "static" else kind
     goal = GOALS_MS[kind]
     if not times:
@@ -174,8 +190,8 @@ def _row(kind: str, times: list[float], cpu_seconds: float) -> Row:
     p95 = statistics.quantiles(times, n=20)[-1] if len(times) > 1 else times[0]
     cpu_ms = cpu_seconds * 1000 / len(times)
     note = (
-        f"p95 {p95:.1f} ms over {len(times)} rounds, opened → acknowledged, one run at a time; "
-        f"console CPU {cpu_ms:.1f} ms per round"
+        f"p95 {p95:.1f} ms over {len(times)} rounds, opened → acknowledged, one run at a time"
+        f"{f', {pause:g} s apart' if pause else ', back to back'}; console CPU {cpu_ms:.1f} ms per round"
     )
     return Row(name, f"p50 ≤ {goal:g} ms", f"{p50:.1f} ms", p50 <= goal, note)
 
@@ -186,7 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, help="measured runs per handler kind")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (log and database)")
     parser.add_argument("--code", type=Path, default=ROOT, help="checkout to run the console from (default: this)")
-    parser.add_argument("--pause", type=float, default=0.0, help="seconds between runs (default: back to back)")
+    parser.add_argument(
+        "--pause", type=float, help=f"seconds between runs (default: {PYTHON_PAUSE:g} for Python, else back to back)"
+    )
     parser.add_argument("--kinds", default=",".join(KINDS), help="handler kinds to measure, comma-separated")
     args = parser.parse_args(argv)
     kinds = tuple(kind for kind in args.kinds.split(",") if kind)

@@ -54,8 +54,9 @@ and, confined or not:
 - its own session, so a kill reaches the children it started;
 - one call per worker: after every call (answered, failed, timed out or crashed) the worker is
   stopped and a fresh one started in its place, so nothing a snippet changes in its interpreter, its
-  /tmp or its processes reaches the next call; the pool keeps ``workers`` warm, so a call waits only
-  when calls come faster than workers start (about 0.4 s each). ``sys.exit()`` is caught: "exception".
+  /tmp or its processes reaches the next call; the pool keeps ``workers`` warm and starts each one's
+  replacement as soon as a call takes it, so a call waits only when calls come faster than workers
+  start (about 0.4 s each). ``sys.exit()`` is caught: "exception".
 
 Where bubblewrap is missing or the kernel refuses its namespaces, ``start`` logs one line and Python
 handlers are disabled (every run is "disabled") unless ``TOOLDESK_SANDBOX_UNCONFINED=true``; then
@@ -150,7 +151,7 @@ class Sandbox:
         self.unconfined = unconfined
         self.confined: bool | None = None  # known after start()
         self.disabled: str | None = None  # after start(): why runs are refused, when they are
-        self._pool = WorkerPool(name="sandbox", spawn=self._spawn)
+        self._pool = WorkerPool(name="sandbox", spawn=self._spawn, single_use=True)
         self._started = False
 
     async def start(self) -> None:

@@ -13,7 +13,8 @@ own set answers it (``app.services.demo``), all in auto mode, and the saved hand
 Its blocking database work runs on the handlers' pool (``app.pools.in_handlers``), never on the UI's pool or
 the webhook's writer; rules and Python handlers run in worker processes. A round answered in auto mode takes one
 read and one write (``app.services.responder_store``: the drafts, the claim and the outbox item commit together),
-and its submission is sent at once, without waiting for the outbox's loop.
+and its submission is sent at once, without waiting for the outbox's loop. A new round whose handlers are all
+static (no latency, no faults) is read, answered and stored in one trip to the handlers' pool (``plan_and_store``).
 """
 
 from __future__ import annotations
@@ -28,12 +29,12 @@ from sqlalchemy import Engine
 
 from app.handlers.run import CallAnswer, CallInput, answer_call
 from app.handlers.sandbox import Sandbox
-from app.models import Handler
+from app.models import Handler, OutboxItem
 from app.pools import in_handlers
 from app.services.fallback import Fallbacks
 from app.services.outbox import Outbox
 from app.services.replay import draft_from_original
-from app.services.responder_store import RoundWork, plan_rounds, store_answers, task_results
+from app.services.responder_store import RoundWork, plan_and_store, plan_rounds, store_answers, task_results
 from app.services.rounds import deliver_unwatched
 from app.states import HandlerKind
 
@@ -75,8 +76,15 @@ class Responder:
         return self._counted(self._rounds(None))
 
     async def _rounds(self, task_id: int | None) -> None:
-        for work in await in_handlers(plan_rounds, self._engine, task_id):
-            await self._handle(work)
+        if task_id is None:
+            for work in await in_handlers(plan_rounds, self._engine, None):
+                await self._handle(work)
+            return
+        for work, stored in await in_handlers(plan_and_store, self._engine, task_id):
+            if stored is None:
+                await self._handle(work)
+            else:  # answered and stored in the planning trip (static handlers: nothing to wait for)
+                await self._settle(work.round_id, await self._send(work, stored.item))
 
     def _counted(self, work: Coroutine[Any, Any, None]) -> Coroutine[Any, Any, None]:
         self._working += 1
@@ -106,10 +114,13 @@ class Responder:
             claimed = await self._draft(work)
         finally:
             self._busy.discard(work.round_id)
+        await self._settle(work.round_id, claimed)
+
+    async def _settle(self, round_id: int, claimed: bool) -> None:
         if claimed:
-            self.fallbacks.forget(work.round_id)  # no longer pending: its timer would find nothing to do
+            self.fallbacks.forget(round_id)  # no longer pending: its timer would find nothing to do
         else:
-            await self.fallbacks.schedule(work.round_id)
+            await self.fallbacks.schedule(round_id)
 
     async def _draft(self, work: RoundWork) -> bool:
         """Draft, store and (when all are auto) submit; True when the round was claimed for sending."""
@@ -121,7 +132,10 @@ class Responder:
         elif not work.todo and not work.ready:
             return False
         answers = list(await asyncio.gather(*(self._answer(work.handlers[call.tool_name], call) for call in work.todo)))
-        item = await in_handlers(store_answers, self._engine, work, answers)
+        return await self._send(work, await in_handlers(store_answers, self._engine, work, answers))
+
+    async def _send(self, work: RoundWork, item: OutboxItem | None) -> bool:
+        """After ``store_answers``: tell pages, and send the round when it was claimed (``item``); True then."""
         self._on_change(work.task_id)
         if item is None or item.id is None:
             return False

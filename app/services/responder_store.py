@@ -6,24 +6,41 @@ reads every pending round of a task with what its handlers need (one read transa
 stores the drafts and, when every call of the round now has an auto (or replay) draft, claims the round and
 stores its outbox item in the same transaction (``app.services.rounds.claim_round``), so the submission is
 durable before it is sent and nothing else can send the round meanwhile.
+
+``plan_and_store`` does both in one trip to a thread for the rounds whose answers need no waiting: every call to
+answer has a static handler without latency or faults (``answer_at_once``), a pure function of its spec. So a
+round of static handlers costs one trip to a thread, not two, and nothing else on the event loop runs between its
+read and its write.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import ColumnElement, Engine, and_
 from sqlmodel import Session, col, select
 
 from app.answerers import AUTO, Answerer
 from app.db import read_session, write_session
+from app.handlers.faults import Behaviour
 from app.handlers.run import CallAnswer, CallInput
+from app.handlers.static import StaticSpec, answer_static
 from app.models import Draft, Handler, OutboxItem, Round, Run, ToolCallRow, ToolResultRow
 from app.protocol import ToolResult
 from app.services.demo import demo_handlers
 from app.services.rounds import claim_round
-from app.states import HANDLER_DRAFT_MODES, AnswererKind, DraftMode, HandlerMode, HandlerSet, RoundState
+from app.states import (
+    HANDLER_DRAFT_MODES,
+    AnswererKind,
+    DraftMode,
+    HandlerKind,
+    HandlerMode,
+    HandlerSet,
+    RoundState,
+)
 
 
 @dataclass(frozen=True)
@@ -54,6 +71,52 @@ def plan_rounds(
         query = query.where(Round.id == round_id)
     with read_session(engine) as session:
         return [_plan(session, row, replays) for row in session.exec(query).all()]
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A round ``plan_and_store`` answered and stored: its outbox ``item`` when the round was claimed for sending."""
+
+    item: OutboxItem | None
+
+
+def plan_and_store(engine: Engine, task_id: int) -> list[tuple[RoundWork, Stored | None]]:
+    """``plan_rounds(engine, task_id)``, then ``store_answers`` at once for each round ``answer_at_once`` answers;
+    per pending round its work and, when it was stored here, what ``store_answers`` returned (``None``: left to the
+    caller, whose handlers take time)."""
+    done: list[tuple[RoundWork, Stored | None]] = []
+    for work in plan_rounds(engine, task_id):
+        answers = answer_at_once(work)
+        done.append((work, None if answers is None else Stored(store_answers(engine, work, answers))))
+    return done
+
+
+def answer_at_once(work: RoundWork) -> list[CallAnswer] | None:
+    """The answers to ``work.todo`` when each is a static handler's with no latency and no faults (exactly what
+    ``app.handlers.run.answer_call`` would answer, with nothing to wait for), else ``None``: a replay, nothing to
+    answer, another kind, latency or faults, or settings that do not validate (``answer_call`` words those)."""
+    if work.replay or not work.todo:
+        return None
+    answers: list[CallAnswer] = []
+    for call in work.todo:
+        handler = work.handlers[call.tool_name]
+        started = time.monotonic()
+        if handler.kind != HandlerKind.STATIC or not _instant(handler.behaviour):
+            return None
+        try:
+            answer = answer_static(StaticSpec.model_validate(handler.spec))
+        except ValidationError:
+            return None
+        answers.append(CallAnswer(answer=answer, duration_ms=(time.monotonic() - started) * 1000))
+    return answers
+
+
+def _instant(behaviour: dict[str, Any] | None) -> bool:
+    try:
+        rules = Behaviour.model_validate(behaviour or {})
+    except ValidationError:
+        return False
+    return rules.latency_ms == 0 and not rules.latency_max_ms and rules.fail_probability == 0
 
 
 def _plan(session: Session, row: Round, replays: bool) -> RoundWork:

@@ -43,6 +43,7 @@ is a ``ScenarioError`` naming the step, which the engine turns into a failed run
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Callable
@@ -59,6 +60,18 @@ DEFAULT_SCENARIOS_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "scen
 """``<repo>/fixtures/scenarios``: the demo agents shipped with the console."""
 
 _ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+
+
+@functools.lru_cache(maxsize=1024)
+def _template(source: str) -> jinja2.Template:
+    """``source`` compiled once: compiling costs milliseconds on the event loop, rendering a compiled one little."""
+    return _ENV.from_string(source)
+
+
+@functools.lru_cache(maxsize=1024)
+def _expression(source: str) -> Callable[..., Any]:
+    """A ``when`` expression compiled once (``_template``'s reason)."""
+    return _ENV.compile_expression(source)
 
 
 class ScenarioError(Exception):
@@ -152,7 +165,7 @@ class Scenario(_Strict):
         when = self.steps[index].when
         if when is None:
             return True
-        return bool(_run(lambda: _ENV.compile_expression(when)(**context), f"{self.step_label(index)} when"))
+        return bool(_run(lambda: _expression(when)(**context), f"{self.step_label(index)} when"))
 
     def render_arguments(self, index: int, call: CallSpec, context: dict[str, Any]) -> dict[str, Any] | str:
         """Render ``call.arguments`` (strings as templates, recursively); raises ``ScenarioError``."""
@@ -163,7 +176,7 @@ class Scenario(_Strict):
 
     def render_result(self, context: dict[str, Any]) -> str:
         """Render the final ``result`` template; raises ``ScenarioError``."""
-        return str(_run(lambda: _ENV.from_string(self.result).render(**context), "result"))
+        return str(_run(lambda: _template(self.result).render(**context), "result"))
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -231,7 +244,7 @@ def _compile_values(value: Any, where: str) -> None:
 
 def _render_values(value: Any, context: dict[str, Any]) -> Any:
     if isinstance(value, str):
-        return _ENV.from_string(value).render(**context)
+        return _template(value).render(**context)
     if isinstance(value, dict):
         return {key: _render_values(item, context) for key, item in value.items()}
     if isinstance(value, list):

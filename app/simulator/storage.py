@@ -12,7 +12,11 @@ does a ``Simulator`` built without a store (tests).
 - ``sim_idempotency_key``: the reply given to each ``Idempotency-Key`` with its body's fingerprint (contract: "A
   repeated send_tool_responses with the same Idempotency-Key and body returns the first answer again").
 - ``sim_delivery``: webhook deliveries not yet settled, with their ``webhook-id``; a row goes when its delivery is
-  delivered, given up or dropped, so what is left after a stop is sent again at the next start.
+  delivered, given up or dropped, so what is left after a stop is sent again at the next start. The row is
+  removed with the store's next write (at most ``SETTLE_DELAY`` seconds later, and at ``close``), not in a
+  transaction of its own: that one took the write lock on the event loop right after each answer, in the middle of
+  the console's auto round trip. A simulator killed in between sends those deliveries again after its restart,
+  with their ``webhook-id``: a duplicate, which receivers must accept anyway (contract, "Webhook delivery").
 
 Each state change is one transaction (run, delivery, accepted responses and idempotency key together), written
 before anything is sent or answered. Writes use ``synchronous=NORMAL`` in WAL mode: a commit survives the
@@ -21,6 +25,8 @@ process's death (``kill -9``), though not a power cut, and costs no disk flush o
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -44,6 +50,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from app.db import write_connection
@@ -52,6 +59,11 @@ from app.simulator.scenario import CallSpec
 from app.states import TERMINAL_STATUSES
 
 __all__ = ["SimStore", "StoredRun", "open_store"]
+
+log = logging.getLogger(__name__)
+
+SETTLE_DELAY = 1.0
+"""Seconds a settled delivery's row may wait for the store's next write before it is removed on its own."""
 
 metadata = MetaData()
 
@@ -140,8 +152,16 @@ class SimStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._settled: list[str] = []  # webhook-ids settled, their rows not yet removed
+        self._flush_timer: asyncio.TimerHandle | None = None
 
     def close(self) -> None:
+        """Remove the rows of settled deliveries (when that fails, they are sent again after a restart: logged),
+        then let the database go."""
+        try:
+            self.flush_settled()
+        except SQLAlchemyError:
+            log.exception("the simulator could not forget %s delivered webhooks", len(self._settled))
         self.engine.dispose()
 
     def highest_task_id(self) -> int:
@@ -163,9 +183,12 @@ class SimStore:
 
     def queued_deliveries(self) -> list[tuple[str, RunStatus]]:
         """Deliveries not yet settled, as ``(webhook-id, status)``, in the order they were queued."""
+        settled = set(self._settled)
         with self.engine.connect() as conn:
             rows = conn.execute(select(SIM_DELIVERY.c.webhook_id, SIM_DELIVERY.c.body).order_by(SIM_DELIVERY.c.id))
-            return [(webhook_id, RunStatus.model_validate(body)) for webhook_id, body in rows]
+            return [
+                (webhook_id, RunStatus.model_validate(body)) for webhook_id, body in rows if webhook_id not in settled
+            ]
 
     def save(
         self,
@@ -187,8 +210,11 @@ class SimStore:
             "failure": run.failure.model_dump(mode="json") if run.failure is not None else None, "updated_at": now,
         }  # fmt: skip
         upsert = sqlite_insert(SIM_RUN).values(task_id=run.status.task_id, **row)
+        settled = list(self._settled)
         with write_connection(self.engine) as conn:
             conn.execute(upsert.on_conflict_do_update(index_elements=[SIM_RUN.c.task_id], set_=row))
+            if settled:
+                conn.execute(delete(SIM_DELIVERY).where(SIM_DELIVERY.c.webhook_id.in_(settled)))
             if delivery is not None:
                 conn.execute(
                     insert(SIM_DELIVERY).values(
@@ -206,11 +232,35 @@ class SimStore:
                 conn.execute(
                     insert(SIM_IDEMPOTENCY_KEY).values(key=key[0], fingerprint=key[1], reply=status, stored_at=now)
                 )
+        if settled:
+            self._forget_settled(settled)
 
     def settle_delivery(self, webhook_id: str) -> None:
-        """Forget the delivery ``webhook_id``: delivered, given up or dropped; it is not sent again."""
+        """Forget the delivery ``webhook_id``: delivered, given up or dropped; it is not sent again. Its row goes
+        with the next write (module docstring), or after ``SETTLE_DELAY`` seconds (at once without a running loop)."""
+        self._settled.append(webhook_id)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush_settled()
+            return
+        if self._flush_timer is None:
+            self._flush_timer = loop.call_later(SETTLE_DELAY, self.flush_settled)
+
+    def flush_settled(self) -> None:
+        """Remove the rows of the deliveries settled so far."""
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        settled = list(self._settled)
+        if not settled:
+            return
         with write_connection(self.engine) as conn:
-            conn.execute(delete(SIM_DELIVERY).where(SIM_DELIVERY.c.webhook_id == webhook_id))
+            conn.execute(delete(SIM_DELIVERY).where(SIM_DELIVERY.c.webhook_id.in_(settled)))
+        self._forget_settled(settled)
+
+    def _forget_settled(self, settled: list[str]) -> None:
+        del self._settled[: len(settled)]  # only appended meanwhile: those stay for the next write
 
     def reply_to(self, key: str) -> tuple[str, RunStatus] | None:
         """``(fingerprint, reply)`` stored for idempotency ``key``, ``None`` when the key is new."""

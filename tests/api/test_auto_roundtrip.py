@@ -59,6 +59,26 @@ async def test_auto_round_sent_by_the_responder_without_the_outbox_loop(console:
     assert [(task, body.results[0].output) for task, body in runtime.simulator.received] == [(task_id, "ok")]
 
 
+async def test_auto_static_round_with_faults_or_latency_sends_what_they_make(console: Console, runtime: Runtime):
+    """A static handler with faults (or latency) still answers through them: only one without either is answered in
+    the planning trip, and what the platform receives is the same either way."""
+    await console.save_handler(
+        agent_id=TRIP, tool_name="get_weather", kind="static", mode="auto", spec={"output": "ok"},
+        behaviour={"fail_probability": 1, "fail_message": "weather service down"},
+    )  # fmt: skip
+    await console.save_handler(
+        agent_id=TRIP, tool_name="search_flights", kind="static", mode="auto", spec={"output": "flights"},
+        behaviour={"latency_ms": 20},
+    )  # fmt: skip
+    await _auto_static(console, TRIP, "book_umbrella", "book_hotel")
+    task_id = await console.start(TRIP)
+    await console.wait_for_status(task_id, "completed")
+    assert runtime.simulator is not None
+    first, second = [body for task, body in runtime.simulator.received if task == task_id]
+    assert sorted((r.output, r.is_error) for r in first.results) == [("flights", False), ("weather service down", True)]
+    assert [(r.output, r.is_error) for r in second.results] == [("ok", False)]
+
+
 async def test_auto_round_retried_after_platform_failure_lands_once(console: Console, runtime: Runtime):
     assert runtime.simulator is not None
     runtime.simulator.unavailable_tool_responses = 1

@@ -66,6 +66,19 @@ async def test_restart_sends_deliveries_queued_before_with_their_webhook_ids(on_
     assert second.receiver.deliveries[0].webhook_id == failed.webhook_id
 
 
+async def test_restart_sends_nothing_again_of_a_run_delivered_before(on_file: Restart, tmp_path: Path) -> None:
+    first = on_file()
+    task_id = await first.start(CLOCK)
+    awaiting = await first.wait_for(task_id, "awaiting_tool_calls")
+    assert (await first.answer_all(CLOCK, awaiting, {"get_current_time": "noon"})).status_code == 200
+    await first.wait_for(task_id, "completed")
+    await eventually(lambda: len(first.simulator.attempts) == 5, "every delivery answered")
+
+    await first.simulator.aclose()
+
+    assert open_store(f"sqlite:///{tmp_path / 'sim.db'}").queued_deliveries() == []
+
+
 async def test_restart_after_deadline_expires_the_round(on_file: Restart) -> None:
     first = on_file(round_ttl=0.3)
     task_id = await first.start(CLOCK)
