@@ -58,6 +58,8 @@ USABLE_TIMEOUT_MS = 60_000
 FIRST_TASK = 9_000_001
 SEED_IN_FLIGHT = 16
 SEED_TRIES = 5
+IDLE_SECONDS = 3.0
+"""After the seeding: seconds to wait for the tabs to settle, then seconds of the console's idle CPU measured."""
 
 OBSERVER = """
 window.__seen = {};
@@ -133,6 +135,11 @@ def measure(*, quick: bool, keep: bool = False) -> list[Row]:
                     f"{_percentile(seed_acks, 95):.0f} ms, {refused} refused or timed out",
                     file=sys.stderr,
                 )
+                time.sleep(IDLE_SECONDS)  # the tabs catch up with the seeding
+                cpu = console.cpu_seconds()
+                time.sleep(IDLE_SECONDS)
+                idle_cpu = (console.cpu_seconds() - cpu) / IDLE_SECONDS * 100
+                print(f"console CPU with {TABS} tabs and nothing arriving: {idle_cpu:.0f} %", file=sys.stderr)
                 cpu = console.cpu_seconds()
                 usable = [_usable(context) for _ in range(loads)]
                 load_cpu_ms = (console.cpu_seconds() - cpu) * 1000 / loads
