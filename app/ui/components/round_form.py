@@ -10,7 +10,7 @@ the inbox without this tab sending it, a card with typed text stays and says who
 at ``expires_at`` Submit turns off (case C14). ``round_status`` draws that line.
 
 A card drawn with ``opened=False`` is light: its calls are one text (``calls_summary``) and its fields are built
-by ``open()``, when the person asks for them (*Answer*, a click on the calls, ``Enter``, *Submit*), when a typed
+by ``open()`` (with *Skip* and *Cancel run*), when the person asks for them (*Answer*, ``Enter``, *Submit*), when a typed
 draft of theirs is filled back in, or when the card moves near the top of the inbox (``app.ui.pages.inbox``).
 """
 
@@ -59,12 +59,10 @@ class RoundForm:
         self.person = signed_in_person().user or INBOX_USER
         self.keeper = DraftKeeper(round_.id, self.person, active=lambda: not self.closed and not self.sending)
         with ui.card().classes("w-full").mark(f"round-{round_.id}") as self.card:
-            with ui.row().classes("w-full items-center gap-3"):
+            with ui.row().classes("w-full items-center gap-3") as self.header:  # Skip and Cancel run come on open
                 ui.label(f"{agent_name} · run {round_.task_id} · round {round_.round}").classes("text-base font-bold")
-                ui.space()
-                ui.label(f"opened {clock(round_.opened_at)}").classes("text-xs text-grey-7")
+                ui.label(f"opened {clock(round_.opened_at)}").classes("text-xs text-grey-7 ml-auto")
                 ui.link("run", f"/runs/{round_.task_id}").classes("text-xs")
-                RoundActions(round_, on_left=self._left, answered_by=signed_in_person)  # Skip, Cancel run
             show_context(context, round_id=round_.id)  # the run's inputs and earlier rounds
             self.status = RoundStatus(
                 round_.id, round_.expires_at, person=self.person, on_take_over=self.keeper.take_over
@@ -74,11 +72,8 @@ class RoundForm:
             with self.calls:
                 self.summary: ui.label | None = (
                     ui.label(calls_summary(round_))
-                    .classes(
-                        "w-full font-mono text-sm whitespace-pre-wrap break-all bg-grey-2 rounded p-2 cursor-pointer"
-                    )
+                    .classes("w-full font-mono text-sm whitespace-pre-wrap break-all bg-grey-2 rounded p-2")
                     .mark(f"calls-{round_.id}")
-                    .on("click", self.open)
                 )
                 self.answer: ui.button | None = (
                     ui.button("Answer", icon="edit", on_click=self.open)
@@ -113,6 +108,8 @@ class RoundForm:
             return
         self.calls.clear()
         self.summary = self.answer = None
+        with self.header:
+            RoundActions(self.round, on_left=self._left, answered_by=signed_in_person)  # Skip, Cancel run
         with self.calls:
             self.fields = [CallField(call, self.keeper.changed, self.keeper.blurred) for call in self.round.tool_calls]
         self.keeper.fields = self.fields

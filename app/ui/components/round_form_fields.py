@@ -4,7 +4,7 @@ mode and is_error switch) and ``calls_summary``, the light stand-in a card shows
 Why two forms: a full ``CallField`` is about 18 NiceGUI elements (textarea, toggle, switch, badges, tooltips), so
 a card of two calls about 50, built in every open Inbox tab for every new round, in the process that answers the
 webhook. A card far down the inbox shows its calls as one text element instead and builds its fields when the
-person opens it (*Answer*, a click on the calls, ``Enter``, or *Submit*), issue 10: "no per-change UI work that
+person opens it (*Answer*, ``Enter``, or *Submit*), issue 10: "no per-change UI work that
 scales", "webhook → visible in another tab".
 """
 

@@ -155,6 +155,8 @@ class _InboxView:
         for round_id in left:
             self._drop(round_id)
         self.sending = set(await say_why_rounds_left(left + sorted(self.sending - set(left))))
+        if self.container.is_deleted:  # the person went to another page while this refresh read
+            return
         for round_id, form in self.forms.items():
             item = waiting.get(round_id)
             if item is not None and item is not self.seen.get(round_id):
