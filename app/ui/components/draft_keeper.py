@@ -22,7 +22,7 @@ from app.ui import access
 from app.ui.components.round_status import QUIET_SECONDS
 
 if TYPE_CHECKING:
-    from app.ui.components.round_form import CallField
+    from app.ui.components.round_form_fields import CallField
 
 
 class DraftKeeper:
@@ -37,6 +37,7 @@ class DraftKeeper:
         self.changed_at: float | None = None  # the person's last edit not yet saved
         self.saved_at = 0.0
         self.restored = False
+        self.open_fields: Callable[[], None] = lambda: None  # builds the fields of a card drawn light
 
     def changed(self) -> None:
         self.changed_at = time.time()
@@ -53,6 +54,8 @@ class DraftKeeper:
         self.restored = True
         if self.changed_at is not None:
             return
+        if any(found.output or found.is_error for found in typed.values()):
+            self.open_fields()  # a light card opens to give the person back what they typed
         for field in self.fields:
             found = typed.get(field.call.tool_call_id)
             if found is not None:

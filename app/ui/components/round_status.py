@@ -48,12 +48,14 @@ def ago(seconds: float) -> str:
 
 
 def left(seconds: float) -> str:
-    """Time left, rounded up: ``4 s``, ``3 min 5 s``, ``2 h 10 min``."""
+    """Time left, rounded up: ``4 s``, ``3 min 5 s``, ``42 min``, ``2 h 10 min``."""
     whole = max(0, math.ceil(seconds))
     if whole < 120:
         return f"{whole} s"
-    if whole < 7200:
+    if whole < 600:
         return f"{whole // 60} min {whole % 60} s"
+    if whole < 7200:  # whole minutes: the text, and so every open tab's card, changes once a minute, not a second
+        return f"{math.ceil(whole / 60)} min"
     return f"{whole // 3600} h {whole % 3600 // 60} min"
 
 
@@ -69,21 +71,15 @@ class RoundStatus:
         self.deadline = deadline_seconds(expires_at)
         self.expired = False
         self.presence: RoundPresence | None = None
+        self.round_id = round_id
+        self.on_take_over = on_take_over
+        self.who: ui.label | None = None  # presence and Take over, built once someone else is answering
+        self.take: ui.button | None = None
+        self.outcome: ui.label | None = None  # built once the round left the inbox
         with ui.row().classes("w-full items-center gap-3") as self.line:
-            self.who = ui.label("").classes("text-sm text-orange-9").mark(f"presence-{round_id}")
-            self.take = (
-                ui.button("Take over", icon="pan_tool", on_click=access.guarded(Role.ANSWERER, on_take_over))
-                .props("flat dense no-caps size=sm")
-                .mark(f"take-over-{round_id}")
-            )
-            ui.space()
-            self.countdown = ui.label("").classes("text-xs text-grey-8").mark(f"countdown-{round_id}")
+            self.countdown = ui.label("").classes("text-xs text-grey-8 ml-auto").mark(f"countdown-{round_id}")
             if expires_at:
-                self.countdown.tooltip(expires_at)
-        self.outcome = ui.label("").classes("text-sm font-bold text-primary").mark(f"outcome-{round_id}")
-        self.outcome.set_visibility(False)
-        self.take.set_visibility(False)
-        self.who.set_visibility(False)
+                self.countdown.props["title"] = expires_at  # an attribute, not a tooltip element: cards are many
         self.countdown.set_visibility(bool(expires_at))
         self.tick(time.time())
 
@@ -99,15 +95,22 @@ class RoundStatus:
         self.expired = True
         self.countdown.set_text(f"expired at {clock(self.deadline)}: Submit is off")
         self.countdown.classes(replace="text-sm font-bold text-negative")
-        self.take.set_visibility(False)
+        if self.take is not None:
+            self.take.set_visibility(False)
         return True
 
     def finish(self, text: str) -> None:
         """The round left the inbox: say what became of it; presence and countdown stop."""
         self.deadline = None
         self.presence = None
-        self.outcome.set_text(text)
-        self.outcome.set_visibility(True)
+        slot = self.line.parent_slot
+        if self.outcome is None and slot is not None:
+            with slot:
+                self.outcome = ui.label("").classes("text-sm font-bold text-primary").mark(f"outcome-{self.round_id}")
+            index = next(i for i, element in enumerate(slot.children) if element is self.line)
+            self.outcome.move(slot.parent, target_index=index + 1)
+        if self.outcome is not None:
+            self.outcome.set_text(text)
         self.countdown.set_visibility(False)
         self._show_presence(time.time())
 
@@ -126,9 +129,20 @@ class RoundStatus:
             also = [p for p in found.others(self.person) if claimant is None or p.person != claimant.person]
             if also:
                 parts.append("also typing: " + ", ".join(f"{p.person} · {ago(now - p.active_at)}" for p in also))
-        self.who.set_text(" · ".join(parts) + (" (you can still submit yours)" if offer_take_over else ""))
-        self.who.set_visibility(bool(parts))
-        self.take.set_visibility(offer_take_over)
+        if parts and self.who is None:
+            with self.line:
+                self.who = ui.label("").classes("text-sm text-orange-9").mark(f"presence-{self.round_id}")
+                self.take = (
+                    ui.button("Take over", icon="pan_tool", on_click=access.guarded(Role.ANSWERER, self.on_take_over))
+                    .props("flat dense no-caps size=sm")
+                    .mark(f"take-over-{self.round_id}")
+                )
+            self.who.move(self.line, target_index=0)
+            self.take.move(self.line, target_index=1)
+        if self.who is not None and self.take is not None:
+            self.who.set_text(" · ".join(parts) + (" (you can still submit yours)" if offer_take_over else ""))
+            self.who.set_visibility(bool(parts))
+            self.take.set_visibility(offer_take_over)
         self.line.set_visibility(bool(parts) or self.countdown.visible)
 
 

@@ -37,6 +37,10 @@ DRAW_BATCH = 15
 """New cards drawn in one go: the first ones are on screen at once, and drawing never holds the event loop (and
 the webhook) for long; the rest of a page follows ``NEXT_BATCH_SECONDS`` later."""
 NEXT_BATCH_SECONDS = 0.02
+OPEN_CARDS = 3
+"""Cards at the top of the view drawn open, their result fields ready; those below are drawn light (their calls as
+one text, about a third of the elements) and open when the person turns to them (``RoundForm.open``). Every new
+round is a card in every Inbox tab: light ones keep that cost off the webhook's event loop (issue 10)."""
 
 
 def page(live: Live, agent: str = "", tool: str = "", sort: str = "") -> None:
@@ -151,6 +155,8 @@ class _InboxView:
         for round_id in left:
             self._drop(round_id)
         self.sending = set(await say_why_rounds_left(left + sorted(self.sending - set(left))))
+        if self.container.is_deleted:  # the person went to another page while this refresh read
+            return
         for round_id, form in self.forms.items():
             item = waiting.get(round_id)
             if item is not None and item is not self.seen.get(round_id):
@@ -159,7 +165,7 @@ class _InboxView:
         names = {item.agent_id: item.name for item in pending.agents}
         order: list[int] = []
         drawing = {item.id for item in new}
-        for item in page:
+        for index, item in enumerate(page):
             if item.id not in self.forms and item.id not in drawing:
                 continue  # drawn by the next refresh, right after this one
             if item.id not in self.forms:
@@ -169,11 +175,14 @@ class _InboxView:
                         agent_name=names.get(item.agent_id, item.agent_id[:8]),
                         on_done=self.done,
                         context=self.contexts.pop(item.id, None),
+                        opened=index < OPEN_CARDS,
                     )
                 self.seen[item.id] = item
             order.append(item.id)
         order += [round_id for round_id, form in self.forms.items() if form.sticky and round_id not in order]
         self._show(order, waiting=len(waiting))
+        for round_id in order[:OPEN_CARDS]:
+            self.forms[round_id].open()  # moved up to the top: the person is about to answer it
         if self.advance_from and self.advance_from in order[:-1]:
             self.selected, self.advance_from = self.advance_from, 0
             self.select(1)
@@ -269,7 +278,10 @@ class _InboxView:
         if form is None:
             return
         if action == "open":
-            form.fields[0].output.run_method("focus")
+            form.open()
+            field = form.fields[0].output
+            # after the browser has drawn a field built just now
+            ui.run_javascript(f"setTimeout(() => runMethod({field.id}, 'focus', []), 50)")
         elif action == "submit":
             await form.send()
 
