@@ -53,7 +53,7 @@ def _submit_button(card):  # type: ignore[no-untyped-def]
     return card.get_by_role("button", name=re.compile(r"^Submit \d+ result"))
 
 
-def _wait(condition: Callable[[], object], what: str, within: float = 20.0) -> object:
+def _wait(condition: Callable[[], object], what: str, within: float = 60.0) -> object:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         try:
