@@ -142,6 +142,7 @@ async def test_switch_mode_without_handler_opens_editor(user: User, console: Con
     await user.should_see(marker="mode-Trip_planner-get_weather", retries=100)
     set_value(user, "mode-Trip_planner-get_weather", "suggest")
     await user.should_see("get_weather has no handler yet")
+    await user.should_see(marker="editor-mode")  # the editor is drawn after its heading
     assert user.find(marker="editor-mode").elements.pop().value == "suggest"  # type: ignore[attr-defined]
     assert user.find(marker="mode-Trip_planner-get_weather").elements.pop().value == "manual"  # type: ignore[attr-defined]
     assert await console.handlers() == {}
