@@ -25,11 +25,15 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check app tests bench
 	$(BIN)/mypy
 
+# tests run in TEST_JOBS processes (pytest-xdist), each test file whole in one of them: every test has its own
+# database, ports and temporary folder, and a file's shared fixtures (a simulator, a console) start once
+TEST_JOBS ?= 2
+
 unit: $(STAMP) /usr/bin/bwrap
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_JOBS) --dist loadfile
 
 e2e: $(STAMP) $(DESKTOP) /usr/bin/chromium
-	$(BIN)/pytest -q -p no:nicegui.testing.user_plugin tests/e2e
+	$(BIN)/pytest -q -n $(TEST_JOBS) --dist loadfile -p no:nicegui.testing.user_plugin tests/e2e
 
 # the benchmark table of the README (bench/run_all.py): every measure, goal, figure and verdict; the load comes
 # from wrk, the tabs from Chromium. bench-quick is the same in short runs, under 2 minutes.

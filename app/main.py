@@ -144,7 +144,8 @@ def serve(settings: Settings, *, window: bool = False) -> None:
     """
     _check_auth(settings)
     lock = claim_database(settings.database_path, what="console", host=settings.host, port=settings.port)
-    _check_address(settings)
+    if not os.environ.get("NICEGUI_USER_SIMULATION"):  # NiceGUI's simulated user (tests) listens on no port
+        _check_address(settings)
     runtime = build(settings)
     if lock is not None:
         nicegui_app.on_shutdown(lock.release)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -39,7 +40,7 @@ def settings_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 async def user(user: User) -> User:
     """NiceGUI's simulated user, signed in as an admin (tests about roles and sign-in make their own users)."""
     sign_in_user(user, role=Role.ADMIN)
-    return user
+    return patient(user)
 
 
 @pytest.fixture
@@ -49,9 +50,33 @@ def create_user(create_user: Callable[[], User]) -> Callable[[], User]:
     def make() -> User:
         made = create_user()
         sign_in_user(made, role=Role.ADMIN)
-        return made
+        return patient(made)
 
     return make
+
+
+SEE_RETRIES = 100  # about 10 s for should_see, 5 s for should_not_see
+
+
+def patient(user: User) -> User:
+    """``user`` whose ``should_see`` and ``should_not_see`` look ``SEE_RETRIES`` times unless a test says how often.
+
+    NiceGUI's default is 3 looks 0.1 s apart: a card drawn by a live push or a background task then fails the test
+    when the machine is busy (two test processes on two cores, CI), although a person would see it a moment later.
+    Both still return at the first look that holds, so a passing test is as fast as before, and what they assert is
+    unchanged: the element shows (or is gone) on the page.
+    """
+    see, not_see = user.should_see, user.should_not_see
+
+    async def should_see(*args: Any, retries: int = SEE_RETRIES, **kwargs: Any) -> None:
+        await see(*args, retries=retries, **kwargs)
+
+    async def should_not_see(*args: Any, retries: int = SEE_RETRIES, **kwargs: Any) -> None:
+        await not_see(*args, retries=retries, **kwargs)
+
+    user.should_see = should_see  # type: ignore[method-assign]
+    user.should_not_see = should_not_see  # type: ignore[method-assign]
+    return user
 
 
 @pytest.fixture

@@ -113,7 +113,7 @@ async def test_python_fallback_runs_in_the_sandbox_like_any_python_handler(conso
         rounds = (await console.run(task_id))["rounds"]
         return rounds[0] if rounds and rounds[0]["results"] else {}
 
-    [result] = (await wait_for(answered, within=20))["results"]
+    [result] = (await wait_for(answered, within=60))["results"]  # the sandbox's first start, on a busy machine
     assert result["answered_by"] == "fallback handler v1", result
     assert "read refused" in result["output"] and "connect refused" in result["output"], result
 

@@ -44,7 +44,15 @@ async def test_test_handler_oversized_template_error_names_limit(
     assert peak_mb() - before < GROWTH_MB
 
 
-async def test_save_handler_regex_compile_bomb_refused_422_naming_limit(small_template_limits: None, console: Console):
+@pytest.fixture
+def memory_limit_first(small_template_limits: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """64 MB and a 30 s time limit: a compile bomb reaches the memory limit first however busy the machine (with
+    0.5 s, a loaded machine sometimes reached the time limit first and the test named the other limit)."""
+    monkeypatch.setenv("TOOLDESK_TEMPLATE_TIMEOUT", "30")
+    get_settings.cache_clear()
+
+
+async def test_save_handler_regex_compile_bomb_refused_422_naming_limit(memory_limit_first: None, console: Console):
     before = peak_mb()
     spec = {"rules": [{"when": [{"kind": "regex", "path": "tz", "value": "((a{1000}){1000}){1000}"}]}]}
     handler = {"agent_id": CLOCK, "tool_name": "get_current_time", "kind": "rules", "spec": spec}

@@ -20,9 +20,10 @@ from playwright.sync_api import Browser, BrowserContext, Page, StorageState, exp
 
 from tests.e2e.support import AUTH, E2E_PASSWORD, E2E_USER, Console, console_env, first_start_link, sign_in
 
-START_TIMEOUT = 30.0
+START_TIMEOUT = 120.0  # a wait limit: a start takes seconds, but took up to 90 s on a loaded two-core machine
 STOP_TIMEOUT = 5.0
 UI_TIMEOUT_MS = 10_000
+NAVIGATION_TIMEOUT_MS = 30_000  # a page load, the first on a console just started: seconds on a loaded machine
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -163,6 +164,7 @@ def new_page(
             storage_state=signed_in if signed_in_as_e2e else None,
         )
         context.set_default_timeout(UI_TIMEOUT_MS)
+        context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
         contexts.append(context)
         page = context.new_page()
         page.on("console", lambda message: _note_refusal(message.text, refused))

@@ -20,7 +20,7 @@ from tests.e2e.support import console_env
 Start = Callable[..., subprocess.Popen[bytes]]
 
 
-def wait_until(condition: Callable[[], Any], what: str, within: float = 30.0) -> Any:
+def wait_until(condition: Callable[[], Any], what: str, within: float = 120.0) -> Any:
     """``condition()`` once it is truthy (a refused connection counts as not yet); fails after ``within`` s."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:

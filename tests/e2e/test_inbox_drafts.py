@@ -24,7 +24,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.builders import CLOCK, sign
-from tests.e2e.conftest import UI_TIMEOUT_MS, _free_port
+from tests.e2e.conftest import NAVIGATION_TIMEOUT_MS, UI_TIMEOUT_MS, _free_port
 from tests.e2e.support import (
     Console,
     answer,
@@ -53,7 +53,7 @@ def _submit_button(card):  # type: ignore[no-untyped-def]
     return card.get_by_role("button", name=re.compile(r"^Submit \d+ result"))
 
 
-def _wait(condition: Callable[[], object], what: str, within: float = 20.0) -> object:
+def _wait(condition: Callable[[], object], what: str, within: float = 60.0) -> object:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         try:
@@ -223,6 +223,7 @@ def plain_page(browser: Browser, own_console: OwnConsole) -> Iterator[Page]:
     """A tab on ``own_console`` (no sign-in: it is off)."""
     context = browser.new_context(base_url=own_console.url)
     context.set_default_timeout(UI_TIMEOUT_MS)
+    context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
     try:
         yield context.new_page()
     finally:

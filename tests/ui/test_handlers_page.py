@@ -10,7 +10,7 @@ from nicegui.elements.upload_files import SmallFileUpload
 from nicegui.testing import User
 
 from app.runtime import Runtime
-from tests.builders import CLOCK, DEEP_JSON, Console, open_handler_editor, set_value
+from tests.builders import CLOCK, DEEP_JSON, Console, open_handler_editor, set_value, settled
 
 
 async def test_save_static_text_then_json_increases_version(user: User, console: Console):
@@ -140,7 +140,8 @@ async def test_switch_mode_from_list_saves_new_version(user: User, console: Cons
 async def test_switch_mode_without_handler_opens_editor(user: User, console: Console):
     await user.open("/handlers")
     await user.should_see(marker="mode-Trip_planner-get_weather", retries=100)
-    set_value(user, "mode-Trip_planner-get_weather", "suggest")
+    # the page's handler draws the editor in steps: wait until it is done, not just until its heading shows
+    await settled(lambda: set_value(user, "mode-Trip_planner-get_weather", "suggest"), within=15)
     await user.should_see("get_weather has no handler yet")
     assert user.find(marker="editor-mode").elements.pop().value == "suggest"  # type: ignore[attr-defined]
     assert user.find(marker="mode-Trip_planner-get_weather").elements.pop().value == "manual"  # type: ignore[attr-defined]
