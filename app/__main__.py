@@ -1,5 +1,5 @@
 """The command line: ``python -m app [serve] [--port N]``, ``python -m app simulate ...``, ``export``/``import FILE``,
-``user ...`` and ``token ...`` (``app/auth/cli.py``) or ``settings`` (the table of ``TOOLDESK_*`` variables).
+``user ...`` and ``token ...`` (``app/auth/cli.py``), ``db upgrade|current|revision`` (``app/migrations/cli.py``) or ``settings`` (the table of ``TOOLDESK_*`` variables).
 
 ``serve`` (the default) runs the console; ``simulate`` runs the platform
 simulator alone, for pointing a console (or any backend) at it over HTTP.
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from app.auth.cli import add_parsers
 from app.auth.cli import run as run_user_command
+from app.migrations.cli import add_arguments as add_db_arguments
 from app.simulator.__main__ import add_arguments as add_simulator_arguments
 
 
@@ -29,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     load = commands.add_parser("import", help="import a JSON file written by export: all of it, or nothing")
     load.add_argument("file")
     add_parsers(commands)
+    add_db_arguments(commands)
     commands.add_parser("settings", help="print the settings (TOOLDESK_* variables) as a Markdown table")
     simulate = commands.add_parser("simulate", help="run the platform simulator alone (faults: README, Simulator)")
     add_simulator_arguments(simulate)
@@ -50,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
             return _config_file(args)
         if args.command in {"user", "token"}:
             return run_user_command(args)
+        if args.command == "db":
+            from app.migrations.cli import run as run_db_command
+
+            return run_db_command(args)
         for name in ("port", "host"):
             if getattr(args, name, None) is not None:
                 os.environ[f"TOOLDESK_{name.upper()}"] = str(getattr(args, name))
