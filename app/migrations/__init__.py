@@ -16,6 +16,7 @@ beside this file wherever the package is installed.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, MetaData
 
 HERE = Path(__file__).resolve().parent
+_one_at_a_time = threading.Lock()
+"""Alembic's ``context`` and ``op`` are module-level proxies: one migration run per process at a time."""
 
 
 def config(connection: Connection | None = None) -> Config:
@@ -39,7 +42,7 @@ def config(connection: Connection | None = None) -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply the revisions up to ``revision`` that ``engine``'s database lacks, in one transaction. Blocking.
     Raises ``sqlalchemy.exc.SQLAlchemyError`` when the database cannot be read or written."""
-    with engine.connect() as conn:
+    with _one_at_a_time, engine.connect() as conn:
         command.upgrade(config(conn), revision)
 
 
