@@ -1,6 +1,9 @@
 """Alembic's environment: runs the revisions on the connection ``app.migrations.config`` hands it, in one
-transaction that this file begins (``BEGIN IMMEDIATE`` on SQLite: the write lock first, so a second process
-starting at the same moment waits and then finds the work done) and commits."""
+transaction that this file begins and commits, so a start that dies half-way leaves the database as it was.
+
+On SQLite the transaction is begun by hand: Python's ``sqlite3`` begins one only before a data change, so each
+``CREATE`` would commit alone (and Alembic assumes SQLite has no transactional DDL). ``IMMEDIATE`` takes the write
+lock first, so a second process starting at the same moment waits, then finds the work done."""
 
 from __future__ import annotations
 
