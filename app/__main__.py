@@ -8,6 +8,7 @@ Commands (``tooldesk --help`` lists them, ``tooldesk COMMAND --help`` gives each
 - ``simulate ...``: the platform simulator alone, for pointing a console (or any backend) at it over HTTP;
 - ``export FILE`` / ``import FILE``: every agent and handler to or from a JSON file;
 - ``user ...`` and ``token ...``: users and API tokens (``app.auth.cli``);
+- ``db upgrade|current|revision``: schema migrations (``app.migrations.cli``);
 - ``settings``: the table of ``TOOLDESK_*`` variables.
 
 Each command is one ``_add_*`` function that makes its parser and names the function that runs it
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, NoReturn, cast
 
 from app.auth.cli import add_parsers as add_user_parsers
 from app.auth.cli import run as run_user_command
+from app.migrations.cli import add_arguments as add_db_arguments
 from app.simulator.__main__ import add_arguments as add_simulator_arguments
 
 if TYPE_CHECKING:
@@ -78,6 +80,11 @@ def _add_users(commands: Commands) -> None:
         commands.choices[name].set_defaults(run=run_user_command)
 
 
+def _add_db(commands: Commands) -> None:
+    add_db_arguments(commands)
+    commands.choices["db"].set_defaults(run=_db)
+
+
 def _add_settings(commands: Commands) -> None:
     commands.add_parser("settings", help="print the settings (TOOLDESK_* variables) as a Markdown table").set_defaults(
         run=_settings
@@ -91,6 +98,7 @@ COMMANDS: list[Callable[[Commands], None]] = [
     _add_export,
     _add_import,
     _add_users,
+    _add_db,
     _add_settings,
 ]
 """The commands, in the order ``--help`` lists them."""
@@ -141,6 +149,12 @@ def _desktop(args: argparse.Namespace) -> int:
     from app.desktop import open_window
 
     return open_window(port=args.port)
+
+
+def _db(args: argparse.Namespace) -> int:
+    from app.migrations.cli import run as run_db_command
+
+    return run_db_command(args)
 
 
 def _settings(args: argparse.Namespace) -> int:

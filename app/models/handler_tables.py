@@ -38,7 +38,7 @@ class HandlerVersion(SQLModel, table=True):
     __tablename__ = "handler_version"
 
     id: int | None = Field(default=None, primary_key=True)
-    handler_id: int = Field(index=True)
+    handler_id: int = Field(foreign_key="handler.id", index=True, ondelete="CASCADE")
     version: int
     kind: HandlerKind = Field(sa_type=EnumText(HandlerKind))
     mode: HandlerMode = Field(sa_type=EnumText(HandlerMode))
@@ -70,7 +70,7 @@ class Draft(AnsweredColumns, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    round_id: int = Field(index=True)
+    round_id: int = Field(foreign_key="round.id", index=True, ondelete="CASCADE")
     tool_call_id: str
     mode: DraftMode = Field(sa_type=EnumText(DraftMode))
     output: str
@@ -94,7 +94,7 @@ class OutboxItem(AnsweredColumns, table=True):
     __tablename__ = "outbox"
 
     id: int | None = Field(default=None, primary_key=True)
-    round_id: int = Field(index=True, unique=True)
+    round_id: int = Field(foreign_key="round.id", index=True, unique=True, ondelete="CASCADE")
     task_id: int
     agent_id: str
     body: dict[str, Any] = Field(sa_column=Column(JsonValue, nullable=False))

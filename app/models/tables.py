@@ -160,7 +160,7 @@ class Event(SQLModel, table=True):
     caused by a replay of an edited body (made in the console, not sent by the platform)."""
 
     id: int | None = Field(default=None, primary_key=True)
-    task_id: int = Field(index=True)
+    task_id: int = Field(foreign_key="run.task_id", index=True, ondelete="CASCADE")
     at: float
     kind: EventKind = Field(sa_type=EnumText(EventKind))
     summary: str

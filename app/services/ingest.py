@@ -253,15 +253,17 @@ def _store_one(
     with _savepoint(cursor):
         delivery_id = _store(conn, cursor, verdict=Verdict.DUPLICATE, message=message, **common)
         summary = f"duplicate delivery of sequence {status.sequence} ({status.status}) ignored"
-        add_event(
-            db=cursor,
-            task_id=status.task_id,
-            kind=EventKind.DUPLICATE,
-            summary=summary,
-            at=request.received_at,
-            delivery_id=delivery_id,
-            console_made=console_made,
-        )
+        # a timeline line needs its run (event.task_id's key): a webhook-id repeated with another task's body has none
+        if cursor.execute("SELECT 1 FROM run WHERE task_id = ?", (status.task_id,)).fetchone():
+            add_event(
+                db=cursor,
+                task_id=status.task_id,
+                kind=EventKind.DUPLICATE,
+                summary=summary,
+                at=request.received_at,
+                delivery_id=delivery_id,
+                console_made=console_made,
+            )
     return Outcome(200, _ANSWERS[Verdict.DUPLICATE], delivery_id, Verdict.DUPLICATE, status.task_id, status.status)
 
 

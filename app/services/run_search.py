@@ -29,9 +29,9 @@ marked run is found exactly as it will be once indexed. So what is committed is 
 after the step. Marked runs are few (those changed in the last fraction of a second) and each costs its
 document's build, tens of microseconds.
 
-``create_index`` makes the tables and the triggers and fills the index from the stored runs, the first time a
-database is opened by a version that has them (``app.db.make_engine``); a database whose index was kept by
-the older per-change triggers gets them replaced by the marking ones.
+The baseline migration makes the tables and the triggers and fills the index from the stored runs
+(``app.migrations.baseline.sqlite``, which keeps a frozen copy of ``_DOCUMENT``: a change to the document is a new
+revision that rebuilds the index); ``register_fold`` gives every connection ``run_fts_fold``.
 
 Why capped: indexing costs about 0.1 s per megabyte of JSON (1 s of random letters), and arguments can be
 nearly 1 MB (the webhook's limit). The pages draw the same first 10,000 characters of a call's arguments.
@@ -88,49 +88,6 @@ _DOCUMENT = "SELECT group_concat(substr(f, 1, " + str(FIELD_CHARS) + "), char(31
 """A run's document: its fields (``NULL`` ones left out) joined by U+001F; ``NULL`` when it has none."""
 
 
-def _mark(task_id: str) -> str:
-    """A trigger statement that marks the run ``task_id`` (an SQL expression) changed."""
-    return f"INSERT OR IGNORE INTO run_fts_stale(task_id) SELECT t FROM (SELECT {task_id} AS t) WHERE t IS NOT NULL;"
-
-
-def _of_round(row: str) -> str:
-    return f"(SELECT task_id FROM round WHERE id = {row}.round_id)"
-
-
-_OLD_TRIGGERS = tuple(
-    f"{table}_{change}" for table in ("call", "result", "run") for change in ("insert", "update", "delete")
-)
-"""The suffixes of the per-change triggers (``run_fts_<suffix>``) that rewrote a document inside the change's
-transaction, as the first version with the index made them; ``create_index`` drops them."""
-
-_MARKING = [
-    "CREATE TABLE IF NOT EXISTS run_fts_stale (task_id INTEGER PRIMARY KEY)",
-    f"CREATE TRIGGER IF NOT EXISTS run_fts_mark_call_insert AFTER INSERT ON tool_call BEGIN {_mark(_of_round('NEW'))} END",
-    "CREATE TRIGGER IF NOT EXISTS run_fts_mark_call_update "
-    "AFTER UPDATE OF name, arguments, arguments_text, round_id ON tool_call "
-    f"BEGIN {_mark(_of_round('OLD'))} {_mark(_of_round('NEW'))} END",
-    f"CREATE TRIGGER IF NOT EXISTS run_fts_mark_call_delete AFTER DELETE ON tool_call BEGIN {_mark(_of_round('OLD'))} END",
-    "CREATE TRIGGER IF NOT EXISTS run_fts_mark_result_insert AFTER INSERT ON tool_result "
-    f"BEGIN {_mark(_of_round('NEW'))} END",
-    "CREATE TRIGGER IF NOT EXISTS run_fts_mark_result_update AFTER UPDATE OF output, round_id ON tool_result "
-    f"BEGIN {_mark(_of_round('OLD'))} {_mark(_of_round('NEW'))} END",
-    "CREATE TRIGGER IF NOT EXISTS run_fts_mark_result_delete AFTER DELETE ON tool_result "
-    f"BEGIN {_mark(_of_round('OLD'))} END",
-    "CREATE TRIGGER IF NOT EXISTS run_fts_mark_run_insert AFTER INSERT ON run WHEN NEW.result IS NOT NULL "
-    f"BEGIN {_mark('NEW.task_id')} END",
-    "CREATE TRIGGER IF NOT EXISTS run_fts_mark_run_update AFTER UPDATE OF result, task_id ON run "
-    "WHEN OLD.result IS NOT NEW.result OR OLD.task_id IS NOT NEW.task_id "
-    f"BEGIN {_mark('OLD.task_id')} {_mark('NEW.task_id')} END",
-    f"CREATE TRIGGER IF NOT EXISTS run_fts_mark_run_delete AFTER DELETE ON run BEGIN {_mark('OLD.task_id')} END",
-]
-_SCHEMA = [f"CREATE VIRTUAL TABLE run_fts USING fts5(body, tokenize='{TOKENIZER}')", *_MARKING]
-
-_BACKFILL = (
-    "INSERT INTO run_fts(rowid, body) SELECT t, d FROM (SELECT t, ("
-    + _DOCUMENT.format(t="t")
-    + ") AS d FROM (SELECT task_id AS t FROM run UNION SELECT task_id FROM round)) WHERE d IS NOT NULL"
-)
-
 _MARKED = text("SELECT task_id FROM run_fts_stale ORDER BY task_id LIMIT :cap")
 _UNINDEX = "DELETE FROM run_fts WHERE rowid IN (SELECT task_id FROM run_fts_stale ORDER BY task_id LIMIT {cap})"
 _REINDEX = (
@@ -151,34 +108,6 @@ _SOME = text("SELECT count(*) FROM (SELECT 1 FROM run_fts WHERE run_fts MATCH :p
 BROAD = 1000
 """Matching runs from which a page is better read in its order's index, probing each run against the matches,
 than by looking up every matching run and sorting them (which costs a few microseconds per match)."""
-
-
-def create_index(engine: Engine) -> bool:
-    """Make the index's table, its marks' table and the triggers that mark changed runs, and fill the index from
-    the stored calls, results and runs, in one transaction, unless the database has it already. A database whose
-    index was kept by the older per-change triggers (which rewrote a document inside every change's transaction)
-    gets them replaced by the marking ones; its index is kept as it is, since those triggers kept it in step.
-    Returns True when it made the index. Blocking; called once at start by ``app.db.make_engine``, which also
-    gets ``run_fts_fold`` (``fold``) on every connection from then on.
-
-    The transaction is begun by hand: Python's ``sqlite3`` begins one only before a data change, so the
-    ``CREATE`` statements would each commit alone, and a start that died in the backfill would leave an index
-    that stays empty. ``IMMEDIATE`` takes the write lock first, so a second process starting at the same
-    moment waits and then finds the index made.
-    """
-    _register_fold(engine)
-    with engine.connect() as conn:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-        present = conn.exec_driver_sql(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'run_fts'"
-        ).scalar_one()
-        statements = list(_MARKING) if present else [*_SCHEMA, _BACKFILL]
-        for suffix in _OLD_TRIGGERS:
-            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS run_fts_{suffix}")
-        for statement in statements:
-            conn.exec_driver_sql(statement)
-        conn.commit()
-    return not present
 
 
 def index_marked(engine: Engine, *, cap: int = STEP_RUNS) -> int:
@@ -254,9 +183,9 @@ def _cased(ch: str) -> bool:
     return ch.lower() != ch or ch.casefold() != ch or ch in "\ufffe\uffff"
 
 
-def _register_fold(engine: Engine) -> None:
+def register_fold(engine: Engine) -> None:
     """``run_fts_fold(text)`` (``fold``) on every connection ``engine`` opens from now on; the connections it
-    pooled before are closed, so none lacks it."""
+    pooled before are closed, so none lacks it. Called by ``app.db.make_engine``."""
     _fold_table()
     event.listen(engine, "connect", _add_fold)
     engine.dispose()

@@ -53,6 +53,7 @@ def record_run_started(
         run.started_by = started_by
         run.handler_set = handler_set
         session.add(run)
+        session.flush()  # the run before its timeline's first line (event.task_id's key)
         summary = f"started by {started_by} in {environment}"
         add_event(db=session, task_id=task_id, kind=EventKind.STARTED, summary=summary, at=now)
 

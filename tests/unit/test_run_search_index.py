@@ -9,10 +9,12 @@ import time
 from pathlib import Path
 
 from sqlalchemy import Engine, text
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
+from app import migrations
 from app.answerers import Answerer
 from app.db import make_engine
+from app.migrations import baseline
 from app.models import Round, Run, ToolCallRow, ToolResultRow
 from app.services import run_search
 from app.services.ingest import Received, ingest_batch
@@ -22,9 +24,10 @@ from tests.builders import SECRET, make_status, sign
 
 
 def _older_database(path: Path) -> None:
-    """The schema and rows as a version without the index left them: no ``run_fts``, no triggers."""
+    """The schema and rows as a version without the index left them: no ``run_fts``, no triggers, no
+    ``alembic_version`` (the tables of the baseline revision)."""
     engine = create_engine(f"sqlite:///{path}")
-    SQLModel.metadata.create_all(engine)
+    baseline.metadata.create_all(engine)
     now = time.time()
     with Session(engine) as session:
         session.add(
@@ -136,12 +139,13 @@ def test_open_database_with_per_change_triggers_replaces_them(tmp_path: Path):
     path = tmp_path / "older.db"
     _older_database(path)
     url = f"sqlite:///{path}"
-    make_engine(url).dispose()
+    migrations.upgrade(make_engine(url, migrate=False), "0001_baseline")
     older = create_engine(url)
     with older.begin() as conn:  # as that version left it: its triggers, no marks
         for name in _triggers(older, "run_fts_mark_%"):
             conn.exec_driver_sql(f"DROP TRIGGER {name}")
         conn.exec_driver_sql("DROP TABLE run_fts_stale")
+        conn.exec_driver_sql("DROP TABLE alembic_version")  # made before migrations
         for name in _OLD_TRIGGER_NAMES:
             table = {"call": "tool_call", "result": "tool_result", "run": "run"}[name.split("_")[2]]
             when = name.rsplit("_", 1)[1].upper()

@@ -1,0 +1,34 @@
+"""Alembic's environment: runs the revisions on the connection ``app.migrations.config`` hands it, in one
+transaction that this file begins and commits, so a start that dies half-way leaves the database as it was.
+
+On SQLite the transaction is begun by hand: Python's ``sqlite3`` begins one only before a data change, so each
+``CREATE`` would commit alone (and Alembic assumes SQLite has no transactional DDL). ``IMMEDIATE`` takes the write
+lock first, so a second process starting at the same moment waits, then finds the work done."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection
+
+from app.migrations import include_name, target_metadata
+
+
+def run(connection: Connection) -> None:
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata(),
+        include_name=include_name,
+        render_as_batch=True,
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit()
+
+
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise SystemExit("run migrations through app.migrations (python -m app db upgrade), which opens the database")
+run(connection)
