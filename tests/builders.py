@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -232,3 +233,29 @@ def tooldesk_command() -> list[str]:
     code beside the tests is the one run."""
     script = Path(sys.executable).with_name("tooldesk")
     return [str(script)] if script.exists() else [sys.executable, "-m", "app"]
+
+
+def press_key(user: Any, key: str, *, ctrl: bool = False, marker: str = "keys") -> None:
+    """Press ``key`` (with Ctrl if ``ctrl``) on the page's keyboard listener marked ``marker``, as a browser's
+    keydown would reach it."""
+    user.find(marker=marker).trigger(
+        "key",
+        {
+            "action": "keydown",
+            "repeat": False,
+            "altKey": False,
+            "ctrlKey": ctrl,
+            "metaKey": False,
+            "shiftKey": False,
+            "key": key,
+            "code": key,
+            "location": 0,
+        },
+    )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on at this moment (the kernel's pick)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -14,7 +14,6 @@ import fnmatch
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.builders import free_port
 from tests.deploy.dockerfile import DOCKERFILE, ROOT, PathMap, Stage, env_of, read_stages
 
 START_TIMEOUT = 60.0
@@ -93,7 +93,7 @@ def test_image_install_then_cmd_answers_probes(
 ):
     paths, _build_env = image
     final = stages[-1]
-    port = _free_port()  # instead of 8080, wherever the image names it (the port, the public URL)
+    port = free_port()  # instead of 8080, wherever the image names it (the port, the public URL)
     image_env = env_of(final, _base_env(paths.root))
     env = {key: paths.apply(value).replace(":8080", f":{port}") for key, value in image_env.items()}
     env["TOOLDESK_PORT"] = str(port)
@@ -162,12 +162,6 @@ def _healthcheck(stage: Stage) -> list[str]:
     arguments = stage.all("HEALTHCHECK")[-1]
     assert " CMD [" in f" {arguments}", "HEALTHCHECK must use the exec form (the slim image has no curl)"
     return list(json.loads(arguments[arguments.index("CMD ") + 4 :]))
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_for_health(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:

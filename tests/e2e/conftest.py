@@ -7,7 +7,6 @@ in one process break each other, so the main test run skips ``tests/e2e``.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, StorageState, expect, sync_playwright
 
+from tests.builders import free_port
 from tests.e2e.support import AUTH, E2E_PASSWORD, E2E_USER, Console, console_env, first_start_link, sign_in
 
 START_TIMEOUT = 120.0  # a wait limit: a start takes seconds, but took up to 90 s on a loaded two-core machine
@@ -34,12 +34,6 @@ CHROMIUM_ARGS = [
 ]
 
 expect.set_options(timeout=UI_TIMEOUT_MS)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_until_up(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
@@ -73,7 +67,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     """
     workdir = tmp_path_factory.mktemp("console")
     log_path = workdir / "console.log"
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = console_env(dict(os.environ)) | {
         "TOOLDESK_DATABASE_URL": f"sqlite:///{workdir}/e2e.db",

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.builders import CLOCK
-from tests.e2e.conftest import _free_port
+from tests.builders import CLOCK, free_port
 from tests.e2e.processes import Start, cli, crash, processes, wait_until
 from tests.e2e.support import AUTH
 
@@ -24,7 +23,7 @@ def _up(port: int) -> bool:
 
 
 def test_second_console_on_same_file_refuses_naming_the_first(processes: Start, tmp_path: Path):
-    first_port, second_port = _free_port(), _free_port()
+    first_port, second_port = free_port(), free_port()
     first = processes([], "console-1.log", _settings(tmp_path, first_port))
     wait_until(lambda: _up(first_port), "the first console starting")
 
@@ -38,7 +37,7 @@ def test_second_console_on_same_file_refuses_naming_the_first(processes: Start, 
 
 
 def test_command_line_tools_work_while_a_console_runs(processes: Start, tmp_path: Path):
-    port = _free_port()
+    port = free_port()
     processes([], "console.log", _settings(tmp_path, port) | {"TOOLDESK_AUTH": "off"})
     wait_until(lambda: _up(port), "the console starting")
 
@@ -55,7 +54,7 @@ def test_command_line_tools_work_while_a_console_runs(processes: Start, tmp_path
 
 
 def test_console_starts_on_the_file_after_the_first_was_killed(processes: Start, tmp_path: Path):
-    first_port, second_port = _free_port(), _free_port()
+    first_port, second_port = free_port(), free_port()
     first = processes([], "console-1.log", _settings(tmp_path, first_port))
     wait_until(lambda: _up(first_port), "the first console starting")
     crash(first)

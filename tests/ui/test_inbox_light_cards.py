@@ -8,7 +8,7 @@ import asyncio
 from nicegui.testing import User
 
 from app.ui.pages.inbox import OPEN_CARDS
-from tests.builders import Console, make_status
+from tests.builders import Console, make_status, press_key
 
 FIRST = 8600
 
@@ -18,23 +18,6 @@ async def _rounds(console: Console, count: int) -> dict[int, int]:
     for n in range(count):
         await console.deliver(make_status(FIRST + n), f"m_light_{n}")
     return {r["task_id"]: r["id"] for r in await console.pending()}
-
-
-def _press(user: User, key: str) -> None:
-    user.find(marker="keys").trigger(
-        "key",
-        {
-            "action": "keydown",
-            "repeat": False,
-            "altKey": False,
-            "ctrlKey": False,
-            "metaKey": False,
-            "shiftKey": False,
-            "key": key,
-            "code": key,
-            "location": 0,
-        },
-    )
 
 
 async def test_card_below_the_top_shows_its_calls_and_opens_on_answer(user: User, console: Console):
@@ -72,8 +55,8 @@ async def test_enter_on_the_selected_light_card_opens_it(user: User, console: Co
     await user.open("/")
     await user.should_see(f"run {FIRST + OPEN_CARDS} · round 1")
     for _ in range(OPEN_CARDS + 1):
-        _press(user, "j")
-    _press(user, "Enter")
+        press_key(user, "j")
+    press_key(user, "Enter")
     with user.scope(marker=f"round-{light}"):
         await user.should_see(marker="result-call_1")
 

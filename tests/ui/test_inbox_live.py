@@ -9,7 +9,7 @@ from nicegui import ElementFilter, ui
 from nicegui.testing import User
 
 from app.ui.pages.inbox import PAGE_SIZE
-from tests.builders import CLOCK, Console, make_status, wait_for
+from tests.builders import CLOCK, Console, make_status, press_key, wait_for
 
 
 async def test_badge_counts_pending_rounds_in_every_tab_and_after_answering(
@@ -85,11 +85,11 @@ async def test_key_j_on_last_card_shows_the_next_page(user: User, console: Conso
     await user.should_see(f"{PAGE_SIZE} of {total} waiting", retries=50)
     await wait_for(lambda: len(_cards(user)) == PAGE_SIZE, within=20)
     for _ in range(PAGE_SIZE):
-        _press(user, "j")
+        press_key(user, "j")
     last = _cards(user)[-1]
     await wait_for(lambda: "ring-2" in last.classes)  # the last card of the first page is selected
 
-    _press(user, "j")
+    press_key(user, "j")
 
     await wait_for(lambda: len(_cards(user)) == total, within=20)
     await user.should_see(f"{total} waiting")
@@ -108,20 +108,3 @@ def _cards(user: User) -> list[ui.element]:
     """The round cards shown, top to bottom."""
     container = user.find(marker="inbox-rounds").elements.pop()
     return [child for child in container.default_slot.children if child.visible and "inbox-empty" not in child._markers]
-
-
-def _press(user: User, key: str) -> None:
-    user.find(marker="keys").trigger(
-        "key",
-        {
-            "action": "keydown",
-            "repeat": False,
-            "altKey": False,
-            "ctrlKey": False,
-            "metaKey": False,
-            "shiftKey": False,
-            "key": key,
-            "code": key,
-            "location": 0,
-        },
-    )

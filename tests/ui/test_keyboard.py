@@ -7,24 +7,7 @@ from nicegui import ui
 from nicegui.testing import User
 
 from app.runtime import Runtime
-from tests.builders import CLOCK, Console, make_status, settled, wait_for
-
-
-def _press(user: User, key: str, *, ctrl: bool = False, marker: str = "keys") -> None:
-    user.find(marker=marker).trigger(
-        "key",
-        {
-            "action": "keydown",
-            "repeat": False,
-            "altKey": False,
-            "ctrlKey": ctrl,
-            "metaKey": False,
-            "shiftKey": False,
-            "key": key,
-            "code": key,
-            "location": 0,
-        },
-    )
+from tests.builders import CLOCK, Console, make_status, press_key, settled, wait_for
 
 
 async def test_keys_select_round_and_submit_with_ctrl_enter(user: User, console: Console, runtime: Runtime):
@@ -32,12 +15,12 @@ async def test_keys_select_round_and_submit_with_ctrl_enter(user: User, console:
         await console.deliver(make_status(task_id), f"m{task_id}")
     await user.open("/")
     await user.should_see("run 8402 · round 1")
-    _press(user, "j")  # first card
-    _press(user, "j")  # second card: run 8402
+    press_key(user, "j")  # first card
+    press_key(user, "j")  # second card: run 8402
     rounds = {r["task_id"]: r for r in await console.pending()}
     with user.scope(marker=f"round-{rounds[8402]['id']}"):  # both cards have a call_1: fill the second one
         user.find(marker="result-call_1").type("typed for 8402")
-    _press(user, "Enter", ctrl=True, marker="keys-anywhere")
+    press_key(user, "Enter", ctrl=True, marker="keys-anywhere")
     await user.should_see("Not accepted: platform answered 404")  # 8402 is unknown to the simulator: it was sent
     run = await console.run(8402)
     assert run["rounds"][0]["state"] == "closed" and rounds[8401]["state"] == "pending"
@@ -46,7 +29,7 @@ async def test_keys_select_round_and_submit_with_ctrl_enter(user: User, console:
 async def test_question_mark_lists_keys(user: User):
     await user.open("/")
     await user.should_see(marker="keys")
-    _press(user, "?")
+    press_key(user, "?")
     await user.should_see("submit the selected round (works while typing)")
 
 
@@ -56,11 +39,11 @@ async def test_press_ctrl_enter_on_agents_page_does_not_submit_inbox_round(user:
     await console.deliver(make_status(8401), "m1")
     await user.open("/")
     await user.should_see("run 8401 · round 1")
-    _press(user, "j")
+    press_key(user, "j")
     user.find(marker="result-call_1").type("half typed")
     user.find("Agents").click()
     await user.should_not_see(marker="result-call_1")
-    await settled(lambda: _press(user, "Enter", ctrl=True, marker="keys-anywhere"))
+    await settled(lambda: press_key(user, "Enter", ctrl=True, marker="keys-anywhere"))
     run = (await console.get("/api/runs/8401")).json()
     assert run["rounds"][0]["state"] == "pending"
 
@@ -81,7 +64,7 @@ async def test_press_slash_on_overview_focuses_runs_search(
     monkeypatch.setattr(ui.input, "run_method", spy)
     await user.open("/overview")
     await user.should_see("Overview")
-    _press(user, "/")
+    press_key(user, "/")
     await user.should_see(marker="runs-search")
     assert await wait_for(lambda: focused) == ["Search"]
 
@@ -93,12 +76,12 @@ async def test_ctrl_enter_twice_sends_once_without_refusal(user: User, console: 
     round_ = await console.pending_round(task_id)
     await user.open("/")
     await user.should_see(f"run {task_id} · round 1", retries=20)
-    _press(user, "j")
+    press_key(user, "j")
     user.find(marker=f"result-{round_['tool_calls'][0]['tool_call_id']}").type("12:00")
     await settled(
         lambda: (
-            _press(user, "Enter", ctrl=True, marker="keys-anywhere"),
-            _press(user, "Enter", ctrl=True, marker="keys-anywhere"),
+            press_key(user, "Enter", ctrl=True, marker="keys-anywhere"),
+            press_key(user, "Enter", ctrl=True, marker="keys-anywhere"),
         )
     )
     await console.wait_for_status(task_id, "completed")
