@@ -124,12 +124,25 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command is None and args.native:
         args.run = _desktop
+    from alembic.script.revision import RevisionError
+    from alembic.util.exc import CommandError
+    from sqlalchemy.exc import DatabaseError
+
     from app.errors import SettingsError
 
     try:
         status: int = args.run(args)
     except SettingsError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    except DatabaseError as exc:  # a file that is not a database, or a damaged one
+        print(f"{PROG}: the database cannot be used: {exc.orig}", file=sys.stderr)
+        return 2
+    except (
+        CommandError,
+        RevisionError,
+    ) as exc:  # e.g. a database at a revision this version does not know (a newer Tooldesk)
+        print(f"{PROG}: migrations: {exc}", file=sys.stderr)
         return 2
     return status
 

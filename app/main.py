@@ -198,13 +198,21 @@ def _announce_sign_in(runtime: Runtime) -> None:
         ttl=runtime.settings.signin_link_ttl,
         then="/account",
     )
-    link = f"{runtime.settings.base_url}/signin/ticket?ticket={ticket}"
+    link = f"{browser_base_url(runtime.settings)}/signin/ticket?ticket={ticket}"
     hours = runtime.settings.signin_link_ttl / 3600
     print(
         f"\nTooldesk: sign in as {name!r} with this link (it works once, for {hours:g} h), then set a password:\n"
         f"    {link}\n",
         flush=True,
     )
+
+
+def browser_base_url(settings: Settings) -> str:
+    """Where a person on this machine opens the console: ``base_url``, except that a wildcard listening address
+    (``0.0.0.0``, ``::``), which no browser can open and the Host check refuses, becomes ``127.0.0.1``."""
+    if settings.public_url or settings.host not in {"0.0.0.0", "::"}:
+        return settings.base_url
+    return f"http://127.0.0.1:{settings.port}"
 
 
 def _check_address(settings: Settings) -> None:

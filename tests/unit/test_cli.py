@@ -8,6 +8,7 @@ import importlib
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import tomllib
 from pathlib import Path
@@ -156,3 +157,25 @@ def test_native_option_is_the_desktop_command(capsys: pytest.CaptureFixture[str]
 
     assert main(["--native"]) == 2
     assert capsys.readouterr().err.startswith("tooldesk desktop: ")
+
+
+@pytest.mark.parametrize("command", [("export", "-"), ("user", "list"), ("token", "list")])
+def test_damaged_database_is_one_line_and_status_2(tmp_path: Path, command: tuple[str, ...]):
+    damaged = tmp_path / "damaged.db"
+    damaged.write_bytes(b"garbage" * 500)
+
+    done = tooldesk(tmp_path, *command, TOOLDESK_DATABASE_URL=f"sqlite:///{damaged}")
+
+    assert (done.returncode, done.stderr) == (2, "tooldesk: the database cannot be used: file is not a database\n")
+
+
+def test_database_of_an_unknown_revision_is_one_line_and_status_2(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'newer.db'}"
+    assert tooldesk(tmp_path, "db", "upgrade", TOOLDESK_DATABASE_URL=url).returncode == 0
+    with sqlite3.connect(tmp_path / "newer.db") as conn:  # as a newer Tooldesk's migration would leave it
+        conn.execute("UPDATE alembic_version SET version_num = '9999_future'")
+
+    for command in (("user", "list"), ("db", "upgrade", "no_such_revision")):
+        done = tooldesk(tmp_path, *command, TOOLDESK_DATABASE_URL=url)
+        assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
+        assert done.stderr.startswith("tooldesk: migrations: Can't locate revision identified by")

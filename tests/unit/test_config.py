@@ -115,3 +115,27 @@ def test_start_port_in_use_exits_2_with_one_line(tmp_path: Path):
     assert done.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("host", "public_url", "opened_at"),
+    [
+        ("0.0.0.0", "", "http://127.0.0.1:9100"),  # no browser opens 0.0.0.0, and the Host check refuses it
+        ("::", "", "http://127.0.0.1:9100"),
+        ("127.0.0.1", "", "http://127.0.0.1:9100"),
+        ("0.0.0.0", "https://desk.example.com", "https://desk.example.com"),
+    ],
+)
+def test_sign_in_link_uses_an_address_a_browser_opens(
+    monkeypatch: pytest.MonkeyPatch, host: str, public_url: str, opened_at: str
+):
+    from app.guard import allowed_hosts
+    from app.main import browser_base_url
+
+    monkeypatch.setenv("TOOLDESK_PORT", "9100")
+    monkeypatch.setenv("TOOLDESK_HOST", host)
+    monkeypatch.setenv("TOOLDESK_PUBLIC_URL", public_url)
+    settings = get_settings()
+
+    assert browser_base_url(settings) == opened_at
+    assert httpx.URL(opened_at).host in allowed_hosts(settings)

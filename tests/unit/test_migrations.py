@@ -104,7 +104,9 @@ def test_upgrade_adds_foreign_keys_that_refuse_orphans_and_cascade(tmp_path: Pat
     assert _counts(path)["handler_version"] == 0
 
 
-def test_upgrade_deletes_orphans_and_says_how_many(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+def test_upgrade_deletes_orphans_and_says_how_many(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+):
     path = _before_migrations(tmp_path)
     _fill(path)
     with sqlite3.connect(path) as conn:  # an older version's refused line on the timeline of a task never known
@@ -129,6 +131,10 @@ def test_upgrade_deletes_orphans_and_says_how_many(tmp_path: Path, caplog: pytes
     assert sorted(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING) == [
         "deleted 1 event row(s) whose task_id had no run (orphans, never shown)",
         "deleted 1 handler_version row(s) whose handler_id had no handler (orphans, never shown)",
+    ]
+    assert sorted(capsys.readouterr().err.splitlines()) == [  # on the terminal too, where logging is not set up
+        "Tooldesk: the foreign-keys migration deleted 1 event row(s) whose task_id had no run",
+        "Tooldesk: the foreign-keys migration deleted 1 handler_version row(s) whose handler_id had no handler",
     ]
 
 

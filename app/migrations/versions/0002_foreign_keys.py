@@ -17,6 +17,7 @@ rows are deleted first, and the count per table is logged as a warning.
 from __future__ import annotations
 
 import logging
+import sys
 
 from alembic import op
 from sqlalchemy import Connection, inspect
@@ -63,3 +64,8 @@ def _delete_orphans(conn: Connection, table: str, column: str, parent: str, key:
     deleted = conn.exec_driver_sql(f'DELETE FROM "{table}" WHERE {orphans}').rowcount
     if deleted:
         _log.warning("deleted %d %s row(s) whose %s had no %s (orphans, never shown)", deleted, table, column, parent)
+        print(  # on stderr too: logging is not set up yet when start-up or `tooldesk db upgrade` migrates
+            f"Tooldesk: the foreign-keys migration deleted {deleted} {table} row(s) whose {column} had no {parent}",
+            file=sys.stderr,
+            flush=True,
+        )
