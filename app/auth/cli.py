@@ -40,7 +40,7 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     create.add_argument("--name", required=True)
     create.add_argument("--role", choices=ROLES, required=True)
     token.add_parser("list", help="every token: id, name, role, last used, revoked")
-    token.add_parser("revoke", help="revoke a token by its id").add_argument("id", type=int)
+    token.add_parser("revoke", help="revoke a token by its id").add_argument("id", type=_token_id)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -108,3 +108,14 @@ def _password() -> str:
 
 def _when(at: float) -> str:
     return datetime.fromtimestamp(at, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _token_id(text: str) -> int:
+    """A token id as the command line takes it: a whole number that fits the database's 64-bit integer."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if not 0 < value < 2**63:
+        raise argparse.ArgumentTypeError(f"no API token has the id {text}: ids are from 1 to {2**63 - 1}")
+    return value

@@ -9,7 +9,7 @@ Every non-2xx answer becomes a ``PlatformError`` carrying the platform's status,
 from __future__ import annotations
 
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -80,7 +80,7 @@ class PlatformClient:
             ) from None
         except httpx.HTTPError as exc:
             raise PlatformUnreachable(
-                f"no answer from the platform at {self._base_url} ({type(exc).__name__}: {exc}): "
+                f"no answer from the platform at {shown_url(self._base_url)} ({type(exc).__name__}: {exc}): "
                 "is it running, and is TOOLDESK_PLATFORM_URL right?"
             ) from None
         if response.is_success:
@@ -119,3 +119,10 @@ def _reply(model: type[T], data: Any) -> T:
         raise PlatformError(
             f"the platform's reply is not a {model.__name__}: {field_problem(exc)}", status=502, code="bad_reply"
         ) from None
+
+
+def shown_url(url: str) -> str:
+    """``url`` as messages and logs show it: without a user name, password or query string, which may hold
+    credentials (``https://bob:secret@host/?token=x`` → ``https://host/``)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, (parts.hostname and parts.netloc.rpartition("@")[2]) or "", parts.path, "", ""))

@@ -17,8 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.builders import tooldesk_command
-from tests.e2e.conftest import _free_port
+from tests.builders import free_port, tooldesk_command
 from tests.e2e.processes import wait_until
 from tests.e2e.support import console_env
 
@@ -77,7 +76,7 @@ def _screenshot(display: str, path: Path) -> int:
 
 
 def test_desktop_window_signs_in_and_shows_the_inbox(display: str, tmp_path: Path):
-    port = _free_port()
+    port = free_port()
     data_home = tmp_path / "data"
     env = console_env(dict(os.environ)) | {"DISPLAY": display, "XDG_DATA_HOME": str(data_home)}
     log_path = tmp_path / "desktop.log"

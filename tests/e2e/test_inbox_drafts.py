@@ -23,8 +23,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.builders import CLOCK, sign
-from tests.e2e.conftest import NAVIGATION_TIMEOUT_MS, UI_TIMEOUT_MS, _free_port
+from tests.builders import CLOCK, free_port, sign
+from tests.e2e.conftest import NAVIGATION_TIMEOUT_MS, UI_TIMEOUT_MS
 from tests.e2e.support import (
     Console,
     answer,
@@ -166,7 +166,7 @@ def own_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnConsole
     own statuses); ``stop()`` and ``start()`` restart the console on the same database and port. Shared by this
     module's tests (starting both takes a while)."""
     tmp_path = tmp_path_factory.mktemp("own-console")
-    sim_port, console_port = _free_port(), _free_port()
+    sim_port, console_port = free_port(), free_port()
     sim, url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{console_port}"
     env = console_env(dict(os.environ))
     started: list[subprocess.Popen[bytes]] = []

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.builders import SECRET, encode, make_status, sign
-from tests.e2e.conftest import _free_port
+from tests.builders import SECRET, encode, free_port, make_status, sign
 from tests.e2e.processes import Start, crash, processes, wait_until
 from tests.e2e.support import AUTH
 
@@ -25,7 +24,7 @@ KILL_AFTER = 300
 
 
 def test_console_killed_mid_batch_every_acknowledged_delivery_is_stored(processes: Start, tmp_path: Path):
-    port = _free_port()
+    port = free_port()
     database = tmp_path / "crash.db"
     console = processes(
         [],

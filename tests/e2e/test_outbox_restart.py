@@ -10,8 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.builders import CLOCK
-from tests.e2e.conftest import _free_port
+from tests.builders import CLOCK, free_port
 from tests.e2e.processes import Start, admin_token, processes, wait_until
 
 __all__ = ["processes"]  # the fixture, used by name
@@ -22,7 +21,7 @@ AUTH = {"authorization": f"Bearer {KEY}"}
 
 
 def test_outbox_submission_lands_once_after_outage_and_restart(processes: Start, tmp_path: Path):
-    sim_port, console_port = _free_port(), _free_port()
+    sim_port, console_port = free_port(), free_port()
     sim = f"http://127.0.0.1:{sim_port}"
     console = f"http://127.0.0.1:{console_port}"
     processes(

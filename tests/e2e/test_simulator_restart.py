@@ -12,8 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.builders import CLOCK
-from tests.e2e.conftest import _free_port
+from tests.builders import CLOCK, free_port
 from tests.e2e.processes import Start, cli, crash, processes, wait_until
 from tests.e2e.support import AUTH
 
@@ -24,7 +23,7 @@ class _Console:
     """One console's settings on a shared file, and its API (sign-in off: loopback only)."""
 
     def __init__(self, tmp_path: Path, **extra: str) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.settings = {
             "TOOLDESK_PORT": str(self.port),
@@ -136,9 +135,9 @@ def test_idempotency_key_replayed_after_restart_is_not_applied_twice(
 
 
 def test_standalone_simulator_keeps_runs_in_its_database_file(processes: Start, tmp_path: Path):
-    port = _free_port()
+    port = free_port()
     sim = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=AUTH, timeout=10)
-    args = ["simulate", "--port", str(port), "--webhook-url", f"http://127.0.0.1:{_free_port()}/webhooks/sudoiq"]
+    args = ["simulate", "--port", str(port), "--webhook-url", f"http://127.0.0.1:{free_port()}/webhooks/sudoiq"]
     args += ["--secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "--database", str(tmp_path / "sim.db")]
     with sim:
         first = processes(args, "simulator-1.log")
@@ -151,7 +150,7 @@ def test_standalone_simulator_keeps_runs_in_its_database_file(processes: Start, 
             ),
             "round 1",
         )
-        refused = cli(tmp_path, {}, *[a if a != str(port) else str(_free_port()) for a in args])
+        refused = cli(tmp_path, {}, *[a if a != str(port) else str(free_port()) for a in args])
         crash(first)
 
         processes(args, "simulator-2.log")

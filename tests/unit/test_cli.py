@@ -83,6 +83,7 @@ def test_bad_argument_through_the_script_is_one_line_and_status_2(tmp_path: Path
         (["serve", "--port", "0"], "TOOLDESK_PORT"),
         (["--port", "99999"], "TOOLDESK_PORT"),
         (["import", "missing.json"], "missing.json"),
+        (["token", "revoke", "99999999999999999999999"], "ids are from 1 to"),
     ],
 )
 def test_bad_argument_is_one_line_and_status_2(
@@ -179,3 +180,16 @@ def test_database_of_an_unknown_revision_is_one_line_and_status_2(tmp_path: Path
         done = tooldesk(tmp_path, *command, TOOLDESK_DATABASE_URL=url)
         assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
         assert done.stderr.startswith("tooldesk: migrations: Can't locate revision identified by")
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://bob:hunter2@platform.example.com/?token=QTOKEN", "https://platform.example.com/"),
+        ("http://127.0.0.1:8080/sim", "http://127.0.0.1:8080/sim"),
+    ],
+)
+def test_platform_address_in_messages_holds_no_credentials(url: str, shown: str):
+    from app.platform.client import shown_url
+
+    assert shown_url(url) == shown
