@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.builders import free_port
+from tests.builders import free_port, stop_process
 from tests.deploy.dockerfile import DOCKERFILE, ROOT, PathMap, Stage, env_of, read_stages
 
 START_TIMEOUT = 60.0
@@ -123,12 +123,7 @@ def test_image_install_then_cmd_answers_probes(
         checked = subprocess.run(healthcheck, env=env, capture_output=True, text=True, timeout=30, check=False)
         assert checked.returncode == 0, checked.stderr
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, within=STOP_TIMEOUT)
 
 
 def _stage(stages: list[Stage], name: str) -> Stage:

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, StorageState, expect, sync_playwright
 
-from tests.builders import free_port
+from tests.builders import free_port, stop_process
 from tests.e2e.support import AUTH, E2E_PASSWORD, E2E_USER, Console, console_env, first_start_link, sign_in
 
 START_TIMEOUT = 120.0  # a wait limit: a start takes seconds, but took up to 90 s on a loaded two-core machine
@@ -89,12 +89,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         with httpx.Client(base_url=url, timeout=10, headers={"authorization": f"Bearer {token}"}) as http:
             yield Console(url=url, log_path=log_path, http=http, signin_link=link)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, within=STOP_TIMEOUT)
 
 
 def _cli(workdir: Path, env: dict[str, str], *args: str, stdin: str = "") -> str:

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.builders import CLOCK, free_port, sign
+from tests.builders import CLOCK, free_port, sign, stop_process
 from tests.e2e.conftest import NAVIGATION_TIMEOUT_MS, UI_TIMEOUT_MS
 from tests.e2e.support import (
     Console,
@@ -210,12 +210,7 @@ def own_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnConsole
     finally:
         for process in started:
             if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+                stop_process(process, within=5)
 
 
 @pytest.fixture
