@@ -182,10 +182,15 @@ def _config_file(args: argparse.Namespace) -> int:
     from app.config import get_settings
     from app.db import make_engine
     from app.errors import TooldeskError
+    from app.migrations.cli import missing_database
     from app.services import audit, config_io
 
     audit.run_as(audit.COMMAND_LINE)
-    engine = make_engine(get_settings().database_url)
+    url = get_settings().database_url
+    if args.command == "export" and (missing := missing_database(url)):
+        print(f"tooldesk export: {missing}", file=sys.stderr)
+        return 2
+    engine = make_engine(url)
     try:
         if args.command == "export":
             text = config_io.export_config_json(engine=engine)

@@ -48,7 +48,7 @@ def database_url() -> str:
 def open_window(*, port: int | None) -> int:
     """Serve the console on 127.0.0.1 and show it in a window until the window is closed; the exit status.
 
-    Prints one line and returns 2 when pywebview is missing or there is no display; raises ``SettingsError`` for a
+    Prints one line and returns 2 when pywebview is missing or no display server answers; raises ``SettingsError`` for a
     bad setting (the port taken, another console on the same database).
     """
     problem = _missing_window_support()
@@ -106,9 +106,49 @@ def _missing_window_support() -> str:
     """Why no window can open here, or ``""``."""
     if importlib.util.find_spec("webview") is None:
         return "the window needs pywebview: pip install 'tooldesk[desktop]' (README, Desktop window)"
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    if not sys.platform.startswith("linux"):
+        return ""
+    x11, wayland = os.environ.get("DISPLAY", ""), os.environ.get("WAYLAND_DISPLAY", "")
+    if not (x11 or wayland):
         return "no display (DISPLAY is not set): run it in a desktop session, or use `tooldesk serve` and a browser"
-    return ""
+    if (x11 and _x11_answers(x11)) or (wayland and _wayland_answers(wayland)):
+        return ""
+    shown = " or ".join(f"{name}={value}" for name, value in (("DISPLAY", x11), ("WAYLAND_DISPLAY", wayland)) if value)
+    return f"no display server answers at {shown}: start one, or use `tooldesk serve` and a browser"
+
+
+def _x11_answers(display: str) -> bool:
+    """Whether an X server accepts a connection at ``display`` (``[host]:N[.screen]``): its Unix socket
+    ``/tmp/.X11-unix/XN`` (the file, or Linux's abstract name) for a local one, TCP port 6000 + N for a host. A
+    display nobody answers would otherwise let the console start, the window fail, and the command exit 0."""
+    host, _, rest = display.rpartition(":")
+    number = rest.split(".", 1)[0]
+    if not number.isdigit():
+        return False
+    if host in {"", "unix"}:
+        path = f"/tmp/.X11-unix/X{number}"
+        return _unix_answers(path) or _unix_answers("\0" + path)
+    try:
+        with socket.create_connection((host, 6000 + int(number)), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def _wayland_answers(name: str) -> bool:
+    """Whether a Wayland compositor listens at ``name`` (a path, or a name in ``XDG_RUNTIME_DIR``)."""
+    path = name if name.startswith("/") else os.path.join(os.environ.get("XDG_RUNTIME_DIR", ""), name)
+    return _unix_answers(path)
+
+
+def _unix_answers(address: str) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        try:
+            probe.connect(address)
+        except OSError:
+            return False
+    return True
 
 
 def _free_port() -> int:

@@ -41,7 +41,7 @@ LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 """As Starlette parses a Host header: an IPv6 literal keeps its brackets."""
 WILDCARD_ADDRESSES = ("0.0.0.0", "::", "")
 SIMULATION_HOST = "test"
-PROBE_PATHS = frozenset({"/healthz", "/readyz"})
+PROBE_PATHS = frozenset({"/healthz", "/readyz", "/healthz/", "/readyz/"})
 """Answered whatever the ``Host``: liveness and readiness (``app.api.health_routes``)."""
 
 CONSOLE_POLICY = (

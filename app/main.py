@@ -13,6 +13,7 @@ import gc
 import logging
 import os
 import socket
+import sqlite3
 import sys
 import time
 
@@ -21,10 +22,17 @@ from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 from nicegui import app as nicegui_app
 from nicegui import background_tasks, ui
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api import build_router as build_api_router
-from app.api import health_routes, http_error_handler, tooldesk_error_handler, validation_error_handler
+from app.api import (
+    database_error_handler,
+    health_routes,
+    http_error_handler,
+    tooldesk_error_handler,
+    validation_error_handler,
+)
 from app.auth.gate import SIGN_IN_PATH, AuthGate
 from app.auth.signin_routes import router as signin_router
 from app.config import SIMULATOR_PREFIX, Settings, get_settings
@@ -66,6 +74,8 @@ def build(settings: Settings) -> Runtime:
     nicegui_app.add_exception_handler(TooldeskError, tooldesk_error_handler)
     nicegui_app.add_exception_handler(RequestValidationError, validation_error_handler)
     nicegui_app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    for database_error in (OperationalError, sqlite3.OperationalError):
+        nicegui_app.add_exception_handler(database_error, database_error_handler)
     hosts = allowed_hosts(settings)  # the webhook's fast path goes in front of everything, NiceGUI's own layers too
     nicegui_app.on_startup(lambda: install_fast_path(nicegui_app, hosts=hosts, simulator=simulator_app))
     nicegui_app.on_startup(install_ui_pool)  # before any page work: pages never queue behind other kinds of work

@@ -18,7 +18,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.api import audit_routes, handler_routes, run_routes, secret_routes
-from app.api.common import http_error_handler, tooldesk_error_handler, validation_error_handler
+from app.api.common import (
+    database_error_handler,
+    http_error_handler,
+    tooldesk_error_handler,
+    validation_error_handler,
+)
 
 
 def build_router() -> APIRouter:
@@ -31,4 +36,10 @@ def build_router() -> APIRouter:
     return router
 
 
-__all__ = ["build_router", "http_error_handler", "tooldesk_error_handler", "validation_error_handler"]
+__all__ = [
+    "build_router",
+    "database_error_handler",
+    "http_error_handler",
+    "tooldesk_error_handler",
+    "validation_error_handler",
+]

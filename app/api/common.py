@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import Path, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -100,6 +100,24 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     )
 
 
+DATABASE_RETRY_SECONDS = 5
+"""``Retry-After`` of a 503 for a database that cannot be used right now."""
+
+
+async def database_error_handler(request: Request, exc: Exception) -> Response:
+    """A database that cannot be used at that moment (a read-only file or volume, a disk full, a lock held past
+    the busy timeout: the driver's ``OperationalError``) is the service's state, not a bug: 503 with
+    ``Retry-After`` and the driver's first line, in the contract's shape under the JSON paths and as text for the
+    pages' forms (sign-in), instead of a 500. ``GET /readyz`` says the same to probes."""
+    original = getattr(exc, "orig", None) or exc
+    said = (str(original).strip().splitlines() or [type(original).__name__])[0]
+    message = f"the console cannot use its database right now ({said}); try again, and see GET /readyz if it lasts"
+    headers = {"Retry-After": str(DATABASE_RETRY_SECONDS)}
+    if request.url.path.startswith(JSON_PATHS):
+        return _error(503, "database_unavailable", message, headers=headers)
+    return PlainTextResponse(f"Tooldesk: {message}", status_code=503, headers=headers)
+
+
 def _is_json(content_type: str) -> bool:
     message = email.message.Message()
     message["content-type"] = content_type
@@ -120,5 +138,5 @@ def _inline(node: Any, defs: dict[str, Any], *, depth: int) -> Any:
     return node
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)

@@ -4,6 +4,8 @@ Both are open without sign-in (``app.auth.gate.OPEN_PATHS``), answer whatever ``
 (``app.guard.HostCheck``: Docker's ``HEALTHCHECK`` calls 127.0.0.1, Kubernetes the pod's address) and tell nothing
 secret: no path, no key, no secret, only which check failed and the setting to look at.
 
+Both answer ``HEAD`` too, and the same with a trailing slash (no redirect: a probe may not follow one).
+
 - ``GET /healthz``: liveness. 200 ``{"status": "ok"}`` as long as the process serves requests; no database work,
   so a busy or missing database never gets the container restarted (that would not bring the file back).
 - ``GET /readyz``: readiness. 200 ``{"status": "ready", "checks": {...}}`` or 503 ``{"status": "not ready",
@@ -12,7 +14,8 @@ secret: no path, no key, no secret, only which check failed and the setting to l
   - ``database``: a trivial query (count the ``setting`` rows) through the console's engine, all within
     ``DATABASE_DEADLINE`` seconds; for SQLite first the same query on a fresh read-only connection to the file, so
     a file deleted, moved or unmounted under the running console (which would go on writing to a file nobody can
-    open again) is seen at once, and never made anew by the probe;
+    open again) is seen at once, and never made anew by the probe; then that the file and its folder are writable
+    by the process (a read-only volume answers every read);
   - ``platform``: the settings the platform needs. When the console listens on every address (``0.0.0.0``, as in
     the container), ``TOOLDESK_PUBLIC_URL``: else the platform is told to call ``http://0.0.0.0:8080``, and even the
     embedded simulator, which calls that address, is refused by the Host check (``app.guard``). A real platform
@@ -25,6 +28,7 @@ Neither answers 500: any unexpected error of a check is that check's failure, in
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from pathlib import Path
 from typing import Literal
@@ -68,11 +72,23 @@ class Readiness(BaseModel):
     checks: dict[str, Check]
 
 
-@router.get("/healthz", response_model=Liveness, summary="liveness: the process answers (no database work)")
+PROBE_METHODS = ["GET", "HEAD"]
+"""Probes may ask with ``HEAD`` (some load balancers do): the same status, no body."""
+
+
+@router.api_route("/healthz", methods=["HEAD"], include_in_schema=False)
+@router.get(
+    "/healthz",
+    response_model=Liveness,
+    summary="liveness: the process answers (no database work)",
+)
+@router.api_route("/healthz/", methods=PROBE_METHODS, include_in_schema=False)
 async def healthz() -> Liveness:
     return Liveness()
 
 
+@router.api_route("/readyz/", methods=PROBE_METHODS, include_in_schema=False)
+@router.api_route("/readyz", methods=["HEAD"], include_in_schema=False)
 @router.get(
     "/readyz",
     response_model=Readiness,
@@ -121,6 +137,9 @@ def _query(engine: Engine, settings: Settings) -> Check:
                 "its volume unmounted? The console goes on writing to the file it opened, which nobody can open "
                 "again",
             )
+        unwritable = _unwritable(Path(settings.database_path))
+        if unwritable:
+            return Check(ok=False, detail=unwritable)
     try:
         with engine.connect() as connection:
             connection.execute(select(func.count()).select_from(Setting)).scalar_one()
@@ -129,6 +148,19 @@ def _query(engine: Engine, settings: Settings) -> Check:
     if sqlite:
         return Check(ok=True, detail="sqlite: the file opens, and a query answered")
     return Check(ok=True, detail=f"{engine.dialect.name}: a query answered")
+
+
+def _unwritable(path: Path) -> str:
+    """Why the console cannot write ``path`` (a SQLite file in WAL mode: the file and its folder, where the
+    ``-wal`` and ``-shm`` files live), or ``""``. A read-only file or volume lets every read through, so only
+    this check tells a probe that deliveries and sign-ins would fail."""
+    for target, what in ((path, "the SQLite file"), (path.parent, "the SQLite file's folder")):
+        if not os.access(target, os.W_OK):
+            return (
+                f"{what} of TOOLDESK_DATABASE_URL is not writable by this process (uid {os.getuid()}): a read-only "
+                "file or volume; deliveries and sign-ins would fail"
+            )
+    return ""
 
 
 def _platform_check(settings: Settings) -> Check:

@@ -92,17 +92,22 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _password() -> str:
-    """The first line of stdin when it is not a terminal; else asked twice without echo."""
+    """The first line of stdin when it is not a terminal; else asked twice without echo. Raises ``BadRequest``
+    for an empty password (nobody could sign in with it: the sign-in form refuses an empty one) or two that
+    differ."""
+    from app.errors import BadRequest
+
     if not sys.stdin.isatty():
         line = sys.stdin.readline()
         if not line:
             raise EOFError
-        return line.rstrip("\r\n")
-    first = getpass.getpass("Password: ")
-    if getpass.getpass("Password again: ") != first:
-        from app.errors import BadRequest
-
-        raise BadRequest("the two passwords differ: run the command again")
+        first = line.rstrip("\r\n")
+    else:
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Password again: ") != first:
+            raise BadRequest("the two passwords differ: run the command again")
+    if not first:
+        raise BadRequest("the password is empty: nobody could sign in with it; give one")
     return first
 
 

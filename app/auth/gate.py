@@ -29,7 +29,7 @@ from app.states import Role
 
 SIGN_IN_PATH = "/signin"
 OPEN_PREFIXES = ("/api/", "/webhooks/", "/sim/", "/_nicegui/", "/_nicegui_ws/", "/signin/")
-OPEN_PATHS = frozenset({SIGN_IN_PATH, "/healthz", "/readyz", "/favicon.ico"})
+OPEN_PATHS = frozenset({SIGN_IN_PATH, "/healthz", "/readyz", "/healthz/", "/readyz/", "/favicon.ico"})
 SIGNED_EXEMPT = ("/webhooks/", "/sim/")
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PAGE_ROLES: dict[str, Role] = {"/users": Role.ADMIN}

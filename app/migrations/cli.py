@@ -17,6 +17,7 @@ from typing import Any
 
 from alembic import command
 from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 
 
@@ -40,14 +41,17 @@ def run(args: argparse.Namespace) -> int:
     if args.db_command == "revision":
         return _revision(args.message)
     url = get_settings().database_url
+    if args.db_command == "current" and (missing := missing_database(url)):
+        print(f"tooldesk db current: {missing}", file=sys.stderr)
+        return 2
     try:
         engine = make_engine(url, migrate=False)
         before = migrations.current(engine)
         if args.db_command == "upgrade":
+            had_tables = bool(inspect(engine).get_table_names())
             migrations.upgrade(engine, args.revision)
             after = migrations.current(engine)
-            done = f"upgraded from {before or 'nothing'} to {after}" if after != before else f"already at {after}"
-            print(f"tooldesk db: {done}", file=sys.stderr)
+            print(f"tooldesk db: {_upgrade_said(before, after, had_tables)}", file=sys.stderr)
         else:
             mark = " (head)" if before == migrations.head() else f" (head is {migrations.head()})"
             print(before + mark if before else "none: a new database, or one made before migrations")
@@ -56,6 +60,29 @@ def run(args: argparse.Namespace) -> int:
         print(f"tooldesk db {args.db_command}: {url}: {getattr(exc, 'orig', None) or exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def missing_database(url: str) -> str:
+    """Why a command that only reads (``db current``, ``export``) should not open ``url``: a SQLite file that does
+    not exist (a mistyped path would otherwise be made, empty, and read as "nothing there"); ``""`` when it
+    exists or the database is not a file."""
+    if not url.startswith("sqlite:///"):
+        return ""
+    path = url.removeprefix("sqlite:///")
+    if path in {"", ":memory:"} or Path(path).exists():
+        return ""
+    return f"no database at {path} (TOOLDESK_DATABASE_URL): check the path; `tooldesk serve` makes a new one"
+
+
+def _upgrade_said(before: str | None, after: str | None, had_tables: bool) -> str:
+    """The line ``db upgrade`` prints: a new database, one made before migrations (adopted), or a step."""
+    if after == before:
+        return f"already at {after}"
+    if before is None and had_tables:
+        return f"adopted a database made before migrations and upgraded it to {after}"
+    if before is None:
+        return f"made a new database at {after}"
+    return f"upgraded from {before} to {after}"
 
 
 def _revision(message: str) -> int:

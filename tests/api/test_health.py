@@ -3,6 +3,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,6 +15,11 @@ import httpx
 import pytest
 from nicegui import app as nicegui_app
 from nicegui.testing import User
+from sqlalchemy import event
+
+from app.api.health_routes import _unwritable
+from app.runtime import get_runtime
+from app.services import sign_in, users
 
 ORCHESTRATOR_HOST = "10.42.0.7:8080"
 """The Host a Kubernetes probe sends: the pod's address, not a name the console knows."""
@@ -112,3 +122,57 @@ async def test_readyz_ready_with_a_real_platform_fully_set(real_platform_set: No
     assert response.status_code == 200, response.text
     assert response.json()["checks"]["platform"]["ok"] is True
     assert "live-key-1" not in response.text
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/healthz/", "/readyz/"])
+async def test_probes_answer_head_and_a_trailing_slash_without_redirect(probe: httpx.AsyncClient, path: str):
+    head = await probe.head(path, headers={"host": ORCHESTRATOR_HOST})
+    get = await probe.get(path, headers={"host": ORCHESTRATOR_HOST})
+
+    assert (head.status_code, get.status_code) == (200, 200), get.text
+    assert get.json()["status"] in {"ok", "ready"}
+
+
+def test_unwritable_database_file_and_folder_are_named(tmp_path: Path):
+    """Run as a user who may read but not write the file, as a read-only file or volume leaves the console."""
+    folder = Path(tempfile.mkdtemp(prefix="readyz-"))
+    try:
+        database = folder / "tooldesk.db"
+        database.write_bytes(b"")
+        database.chmod(0o444)
+        folder.chmod(0o555)
+        check = f"from pathlib import Path; from app.api.health_routes import _unwritable; print(_unwritable(Path({str(database)!r})))"
+        command = [sys.executable, "-c", check]
+        if os.geteuid() == 0:  # root may write anything: ask as nobody, whom the modes bind
+            command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+        said = subprocess.run(command, capture_output=True, text=True, check=True, cwd=Path(__file__).parents[2]).stdout
+
+        assert said.startswith("the SQLite file of TOOLDESK_DATABASE_URL is not writable by this process"), said
+        writable = tmp_path / "writable.db"
+        writable.write_bytes(b"")
+        assert _unwritable(writable) == ""
+    finally:
+        folder.chmod(0o755)
+        shutil.rmtree(folder)
+
+
+async def test_database_that_refuses_writes_is_503_with_the_reason_not_500(probe: httpx.AsyncClient):
+    engine = get_runtime().engine
+    ticket = sign_in.issue_ticket(engine=engine, user_id=users.user_id(engine=engine, name="admin"), ttl=60, then="/")
+
+    def read_only(connection, _record):  # SQLite's own switch: every write fails as on a read-only file
+        connection.execute("PRAGMA query_only = ON")
+
+    event.listen(engine, "connect", read_only)
+    engine.dispose()
+    try:
+        response = await probe.get(f"/signin/ticket?ticket={ticket}")
+    finally:
+        event.remove(engine, "connect", read_only)
+        engine.dispose()
+
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "5"
+    assert response.text.startswith(
+        "Tooldesk: the console cannot use its database right now (attempt to write a readonly database)"
+    )

@@ -118,6 +118,7 @@ def test_user_and_token_commands(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_export_then_import_into_another_database(tmp_path: Path):
     other = tmp_path / "other"
     other.mkdir()
+    assert tooldesk(tmp_path, "db", "upgrade").returncode == 0
     exported = tooldesk(tmp_path, "export", "-")
     (tmp_path / "config.json").write_text(exported.stdout)
 
@@ -150,6 +151,65 @@ def test_desktop_without_a_display_is_one_line(tmp_path: Path):
     [line] = done.stderr.strip().splitlines()
     assert line.startswith("tooldesk desktop: ")
     assert "DISPLAY" in line or "pywebview" in line
+
+
+def test_desktop_with_a_display_nobody_answers_is_one_line(tmp_path: Path):
+    environ = {k: v for k, v in os.environ.items() if k not in {"DISPLAY", "WAYLAND_DISPLAY"}}
+    done = subprocess.run(
+        [*tooldesk_command(), "desktop"],
+        cwd=tmp_path,
+        env={**environ, "DISPLAY": ":97", "PYTHONPATH": str(ROOT), "XDG_DATA_HOME": str(tmp_path / "data")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    if "pywebview" in done.stderr:
+        pytest.skip("pywebview is not installed here (make test installs it)")
+    assert (done.returncode, done.stderr) == (
+        2,
+        "tooldesk desktop: no display server answers at DISPLAY=:97: start one, or use `tooldesk serve` and a browser\n",
+    )
+
+
+@pytest.mark.parametrize("command", [("db", "current"), ("export", "-")])
+def test_reading_commands_refuse_a_database_that_does_not_exist(tmp_path: Path, command: tuple[str, ...]):
+    mistyped = tmp_path / "tooldesk-typo.db"
+
+    done = tooldesk(tmp_path, *command, TOOLDESK_DATABASE_URL=f"sqlite:///{mistyped}")
+
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"tooldesk {command[0]}{' current' if command[0] == 'db' else ''}: no database at {mistyped} "
+        "(TOOLDESK_DATABASE_URL): check the path; `tooldesk serve` makes a new one\n"
+    )
+    assert not mistyped.exists()
+
+
+def test_user_add_refuses_an_empty_password(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    done = tooldesk(tmp_path, "user", "add", "root2", "--role", "admin", stdin="\n")
+    assert main(["user", "list"]) == 0
+
+    assert (done.returncode, done.stderr) == (
+        2,
+        "tooldesk user add: the password is empty: nobody could sign in with it; give one\n",
+    )
+    assert "root2" not in capsys.readouterr().out
+
+
+def test_db_upgrade_refuses_another_programs_database(tmp_path: Path):
+    foreign = tmp_path / "photos.db"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE album (id INTEGER PRIMARY KEY, title TEXT)")
+
+    done = tooldesk(tmp_path, "db", "upgrade", TOOLDESK_DATABASE_URL=f"sqlite:///{foreign}")
+
+    assert done.returncode == 2
+    assert "names a database of another program (its tables: album; none of Tooldesk's)" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    with sqlite3.connect(foreign) as conn:
+        assert [name for (name,) in conn.execute("SELECT name FROM sqlite_master")] == ["album"]
 
 
 def test_native_option_is_the_desktop_command(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):

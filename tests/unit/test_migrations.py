@@ -211,6 +211,21 @@ def test_db_command_upgrades_and_reports_revision(
     ]
 
 
+def test_db_command_says_it_adopted_a_database_made_before_migrations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    monkeypatch.setenv("TOOLDESK_DATABASE_URL", f"sqlite:///{_before_migrations(tmp_path)}")
+    get_settings.cache_clear()
+
+    status = main(["db", "upgrade"])
+
+    get_settings.cache_clear()
+    assert (status, capsys.readouterr().err) == (
+        0,
+        f"tooldesk db: adopted a database made before migrations and upgraded it to {migrations.head()}\n",
+    )
+
+
 def _before_migrations(tmp_path: Path) -> Path:
     path = tmp_path / "before.db"
     with sqlite3.connect(path) as conn:

@@ -24,6 +24,7 @@ from enum import Enum
 from sqlalchemy import Connection, inspect
 
 from app.answerers import AUTO, INBOX_USER, Answerer
+from app.errors import SettingsError
 from app.migrations.baseline import other_tables, sqlite
 from app.migrations.baseline.tables import metadata
 from app.states import HandlerKind
@@ -32,7 +33,9 @@ __all__ = ["metadata", "other_tables", "upgrade"]
 
 
 def upgrade(conn: Connection) -> None:
-    """Bring ``conn``'s database to the baseline (steps in the module docstring)."""
+    """Bring ``conn``'s database to the baseline (steps in the module docstring). Raises ``SettingsError`` for a
+    database that holds tables but none of the console's: another program's database, never adopted."""
+    _refuse_foreign(conn)
     metadata.create_all(conn)
     _add_missing_columns(conn)
     for table in metadata.sorted_tables:
@@ -41,6 +44,18 @@ def upgrade(conn: Connection) -> None:
     _upgrade_answered_by(conn)
     if conn.dialect.name == "sqlite":
         sqlite.create(conn)
+
+
+def _refuse_foreign(conn: Connection) -> None:
+    """A database with tables of its own and none of the console's is another program's (a mistyped
+    ``TOOLDESK_DATABASE_URL``): adopting it would add the console's tables beside that program's data."""
+    present = set(inspect(conn).get_table_names()) - {"alembic_version"}
+    if present and not present & set(metadata.tables):
+        shown = ", ".join(sorted(present)[:5]) + (", ..." if len(present) > 5 else "")
+        raise SettingsError(
+            f"TOOLDESK_DATABASE_URL names a database of another program (its tables: {shown}; none of Tooldesk's): "
+            "no table was added or changed; point it at a Tooldesk database or a new file"
+        )
 
 
 def _add_missing_columns(conn: Connection) -> None:
