@@ -7,8 +7,8 @@ handlers, their versions, drafts and the outbox; ``public`` what the JSON API re
 """
 
 from app.models.audit_tables import AuditEntry, AuditPublic
-from app.models.cassette_tables import Cassette, CassetteRun
 from app.models.auth_tables import ApiToken, SignInSession, SignInTicket, TokenPublic, User, UserPublic
+from app.models.cassette_tables import Cassette, CassetteRun
 from app.models.handler_tables import Draft, Handler, HandlerVersion, OutboxItem
 from app.models.public import (
     DeliveryPublic,
