@@ -91,6 +91,11 @@ def loose_cassette() -> Player:
 '''
 
 
+def _plain(text: str) -> str:
+    """``text`` safe inside the module's docstring."""
+    return re.sub(r"[^\w .:-]", "?", text)
+
+
 def module_name(name: str) -> str:
     """The exported module's name for cassette ``name``: ``cassette_trip_planner_run_1001``."""
     return "cassette_" + (re.sub(r"\W+", "_", name.lower()).strip("_") or "export")
@@ -99,8 +104,8 @@ def module_name(name: str) -> str:
 def export_pytest(document: CassetteDocument) -> str:
     """The module's source for ``document`` (see the module docstring)."""
     header = _HEADER.format(
-        name=document.name,
-        agent_id=document.agent_id,
+        name=_plain(document.name),
+        agent_id=_plain(document.agent_id),
         entries=len(document.entries),
         module=module_name(document.name),
         document=json.dumps(document.model_dump(mode="json"), ensure_ascii=False, indent=1),

@@ -11,7 +11,8 @@ The document (``CassetteDocument``; what *Download* gives and *Import* takes)::
 
 Entries are the run's answered rounds in order, each round's calls in the order the platform sent them, with the
 result each call got. A name is ``<agent>-run-<task_id>`` (the agent's name in lowercase, words joined by ``-``),
-with ``-2``, ``-3`` ... when taken; an imported document keeps its name the same way. Errors: ``NotFound`` (404),
+with ``-2``, ``-3`` ... when taken; an imported document keeps its name the same way, made file-safe (letters,
+digits, ``.``, ``_``, ``-``; anything else becomes ``-``). Errors: ``NotFound`` (404),
 ``BadRequest`` (422) naming the problem: a run with no answered round, a file that is too big, not JSON, or not
 a cassette.
 """
@@ -111,7 +112,7 @@ def import_cassette(*, engine: Engine, document: bytes | str) -> CassettePublic:
     parsed = parse_document(document)
     with write_session(engine) as session:
         row = Cassette(
-            name=_free_name(session, parsed.name),
+            name=_free_name(session, _file_safe(parsed.name)),
             agent_id=parsed.agent_id,
             recorded_from=parsed.recorded_from,
             created_at=time.time(),
@@ -264,6 +265,11 @@ def _public(session: Session, row: Cassette) -> CassettePublic:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80] or "agent"
+
+
+def _file_safe(name: str) -> str:
+    """``name`` usable as a file name and in a header: letters, digits, ``.``, ``_`` and ``-`` only."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "cassette"
 
 
 def _free_name(session: Session, base: str) -> str:

@@ -168,6 +168,15 @@ async def test_import_bad_files_is_422_naming_the_problem(console: Console):
     assert (await console.get("/api/cassettes")).json() == []
 
 
+async def test_import_makes_the_name_file_safe_for_the_download(console: Console):
+    document = {**GOOD, "name": 'a "b"\nc/../d', "entries": [{"tool_name": "t", "output": "o"}]}
+    response = await console.post("/api/cassettes/import", json=document)
+    assert response.status_code == 201, response.text
+    assert response.json()["name"] == "a-b-c-..-d"
+    download = await console.get(f"/api/cassettes/{response.json()['id']}.json")
+    assert download.headers["content-disposition"] == 'attachment; filename="a-b-c-..-d.json"'
+
+
 async def test_delete_cassette_then_get_is_404(console: Console):
     _original, cassette = await _recorded_trip(console)
     assert (await console.delete(f"/api/cassettes/{cassette['id']}")).status_code == 204
