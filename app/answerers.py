@@ -11,7 +11,8 @@ Stored in four columns on rounds, tool results, drafts and outbox items (``answe
 - ``replay``: ``replay_of`` is the task_id of the run whose answer was copied;
 - ``handlers``: a round submitted by handlers in auto mode (each result names its own handler);
 - ``fallback``: a fallback handler answered before the round expired (``app.services.fallback``): ``version`` is the
-  handler's version on each call it answered, none on the round.
+  handler's version on each call it answered, none on the round;
+- ``cassette``: a cassette played back (``app.services.playback``): ``user`` is the cassette's name.
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ class Answerer(BaseModel):
         """An answer copied from run ``task_id`` by a replay."""
         return cls(kind=AnswererKind.REPLAY, replay_of=task_id)
 
+    @classmethod
+    def cassette(cls, name: str) -> Answerer:
+        """An entry of the cassette ``name`` played back (``app.services.playback``)."""
+        return cls(kind=AnswererKind.CASSETTE, user=name)
+
     @property
     def text(self) -> str:
         return describe_answerer(kind=self.kind, version=self.version, user=self.user, replay_of=self.replay_of)
@@ -78,6 +84,8 @@ def describe_answerer(*, kind: AnswererKind, version: int | None, user: str | No
         return f"replay of run {replay_of}" if replay_of is not None else "replay"
     if kind == AnswererKind.HANDLERS:
         return "handlers (auto)"
+    if kind == AnswererKind.CASSETTE:
+        return f"cassette {user}" if user else "cassette"
     if kind == AnswererKind.FALLBACK:
         return f"fallback handler v{version}" if version is not None else "fallback (nobody answered before expiry)"
     if version is None and user:

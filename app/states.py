@@ -166,10 +166,12 @@ HANDLER_DRAFT_MODES = (DraftMode.SUGGEST, DraftMode.AUTO, DraftMode.REPLAY)
 
 
 class HandlerSet(StrEnum):
-    """Which handlers answer a run: the saved ones, or the demo's own set (``app.services.demo``)."""
+    """Which handlers answer a run: the saved ones, the demo's own set (``app.services.demo``), or a cassette it
+    was started with (``app.services.playback``: its entries answer every call; saved handlers none)."""
 
     SAVED = "saved"
     DEMO = "demo"
+    CASSETTE = "cassette"
 
 
 class AnswererKind(StrEnum):
@@ -181,7 +183,9 @@ class AnswererKind(StrEnum):
     - ``replay``: an answer copied from the original run by a replay (its task_id is kept);
     - ``handlers``: a whole round submitted by handlers in auto mode (each result names its own handler);
     - ``fallback``: a tool's fallback handler answered a round nobody had answered shortly before it expired
-      (``app.services.fallback``): on a call, with the handler's version; on the round, without one.
+      (``app.services.fallback``): on a call, with the handler's version; on the round, without one;
+    - ``cassette``: a cassette's entry played back (``app.services.playback``; the cassette's name is kept as the
+      answerer's user).
     """
 
     PERSON = "person"
@@ -191,6 +195,16 @@ class AnswererKind(StrEnum):
     REPLAY = "replay"
     HANDLERS = "handlers"
     FALLBACK = "fallback"
+    CASSETTE = "cassette"
+
+
+class CassetteMatching(StrEnum):
+    """How a cassette's entries answer tool calls on playback (``app.services.cassette_match``): ``strict`` (the
+    next entry, same tool, arguments equal as JSON) or ``loose`` (same tool, the unused entry whose arguments
+    overlap most)."""
+
+    STRICT = "strict"
+    LOOSE = "loose"
 
 
 class Role(StrEnum):

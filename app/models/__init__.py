@@ -3,11 +3,12 @@
 ``tables`` holds runs, deliveries, rounds, tool calls and results, and timeline events; ``handler_tables``
 handlers, their versions, drafts and the outbox; ``public`` what the JSON API returns and the UI shows;
 ``auth_tables`` users, sign-in sessions and tickets, and API tokens;
-``audit_tables`` the audit of changes; ``columns`` the column type that stores a ``StrEnum`` (``app.states``) as its plain value.
+``audit_tables`` the audit of changes; ``cassette_tables`` cassettes and the runs that play one back; ``columns`` the column type that stores a ``StrEnum`` (``app.states``) as its plain value.
 """
 
 from app.models.audit_tables import AuditEntry, AuditPublic
 from app.models.auth_tables import ApiToken, SignInSession, SignInTicket, TokenPublic, User, UserPublic
+from app.models.cassette_tables import Cassette, CassetteRun
 from app.models.handler_tables import Draft, Handler, HandlerVersion, OutboxItem
 from app.models.public import (
     DeliveryPublic,
@@ -28,6 +29,8 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "AuditPublic",
+    "Cassette",
+    "CassetteRun",
     "Delivery",
     "DeliveryPublic",
     "DeliverySummary",

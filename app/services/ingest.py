@@ -163,9 +163,13 @@ def ingest_batch(
     return results
 
 
-_ANSWERING = "SELECT DISTINCT agent_id FROM handler WHERE mode != 'manual' OR behaviour LIKE '%fallback_seconds%'"
+_ANSWERING = (
+    "SELECT DISTINCT agent_id FROM handler WHERE mode != 'manual' OR behaviour LIKE '%fallback_seconds%' "
+    "UNION SELECT agent_id FROM cassette WHERE playing"
+)
 """Agents whose rounds saved handlers may answer (``app.services.responder_store.plan_rounds``) or fall back on
-(``app.services.fallback``; a superset: a ``fallback_seconds`` that does not parse counts too)."""
+(``app.services.fallback``; a superset: a ``fallback_seconds`` that does not parse counts too), or whose new runs
+a cassette plays back (``app.services.playback``)."""
 
 
 def _store_one(

@@ -33,7 +33,7 @@ from app.models import Handler, OutboxItem
 from app.pools import in_handlers
 from app.services.fallback import Fallbacks
 from app.services.outbox import Outbox
-from app.services.replay import draft_from_original
+from app.services.playback import draft_own_answers
 from app.services.responder_store import RoundWork, plan_and_store, plan_rounds, store_answers, task_results
 from app.services.rounds import deliver_unwatched
 from app.states import HandlerKind
@@ -125,7 +125,7 @@ class Responder:
     async def _draft(self, work: RoundWork) -> bool:
         """Draft, store and (when all are auto) submit; True when the round was claimed for sending."""
         if work.replay:
-            if not await in_handlers(draft_from_original, self._engine, work.round_id):
+            if not await in_handlers(draft_own_answers, self._engine, work.round_id):  # a replay's or a cassette's
                 plans = await in_handlers(plan_rounds, self._engine, None, work.round_id, replays=False)
                 return any([await self._draft(plan) for plan in plans])
             work = dataclasses.replace(work, replay=False)

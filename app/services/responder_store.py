@@ -31,6 +31,7 @@ from app.handlers.static import StaticSpec, answer_static
 from app.models import Draft, Handler, OutboxItem, Round, Run, ToolCallRow, ToolResultRow
 from app.protocol import ToolResult
 from app.services.demo import demo_handlers
+from app.services.playback import plays_cassette
 from app.services.rounds import claim_round
 from app.states import (
     HANDLER_DRAFT_MODES,
@@ -124,6 +125,8 @@ def _plan(session: Session, row: Round, replays: bool) -> RoundWork:
     run = session.get(Run, row.task_id)
     if replays and run is not None and run.replay_of is not None and row.round <= (run.replay_until or 0):
         return RoundWork(round_id=row.id, task_id=row.task_id, replay=True)
+    if replays and run is not None and plays_cassette(session, run):  # answered like a replay's rounds
+        return RoundWork(round_id=row.id, task_id=row.task_id, replay=True)
     handler_set = run.handler_set if run is not None else HandlerSet.SAVED
     handlers = _handlers(session, row.agent_id, handler_set)
     if not handlers:
@@ -195,7 +198,7 @@ def store_answers(engine: Engine, work: RoundWork, answers: list[CallAnswer]) ->
             return None
         results, sources = ready
         answerers = set(sources.values())
-        replayed = len(answerers) == 1 and next(iter(answerers)).kind == AnswererKind.REPLAY
+        replayed = len(answerers) == 1 and next(iter(answerers)).kind in (AnswererKind.REPLAY, AnswererKind.CASSETTE)
         return claim_round(session, work.round_id, results, next(iter(answerers)) if replayed else AUTO, sources)
 
 
@@ -230,6 +233,8 @@ def _handlers(session: Session, agent_id: str, handler_set: HandlerSet) -> dict[
     """The agent's handlers that are not manual, by tool name: the demo's set for a demo run, else the saved ones."""
     if handler_set == HandlerSet.DEMO:
         return demo_handlers(agent_id)
+    if handler_set == HandlerSet.CASSETTE:
+        return {}  # a cassette answers every call (app.services.playback)
     query = select(Handler).where(Handler.agent_id == agent_id, Handler.mode != HandlerMode.MANUAL)
     return {h.tool_name: h for h in session.exec(query).all()}
 

@@ -26,6 +26,7 @@ from app.ui.live import Live
 from app.ui.pages import (
     agents,
     audit,
+    cassettes,
     compare,
     deliveries,
     handlers_page,
@@ -45,6 +46,7 @@ PAGES: dict[str, Callable[..., Any]] = {
     "/compare": compare.page,
     "/agents": agents.page,
     "/handlers": handlers_page.page,
+    "/cassettes": cassettes.page,
     "/deliveries": deliveries.page,
     "/overview": overview.page,
     "/audit": audit.page,
@@ -73,6 +75,9 @@ def root() -> None:
             ui.button("Runs", icon="timeline", on_click=lambda: ui.navigate.to("/runs")).props("flat no-caps")
             ui.button("Agents", icon="smart_toy", on_click=lambda: ui.navigate.to("/agents")).props("flat no-caps")
             ui.button("Handlers", icon="build", on_click=lambda: ui.navigate.to("/handlers")).props("flat no-caps")
+            ui.button("Cassettes", icon="album", on_click=lambda: ui.navigate.to("/cassettes")).props(
+                "flat no-caps"
+            ).mark("nav-cassettes")
             ui.button("Deliveries", icon="move_to_inbox", on_click=lambda: ui.navigate.to("/deliveries")).props(
                 "flat no-caps"
             )

@@ -75,6 +75,7 @@ LOOKS: dict[str, Look] = {
     AnswererKind.PERSON: Look("person", "primary"),
     AnswererKind.HANDLERS: Look("smart_toy", _HANDLER),
     AnswererKind.FALLBACK: Look("build", _HANDLER),
+    AnswererKind.CASSETTE: Look("album", _HANDLER),
 }
 """Every member of the enums below has an entry (tests check it): run statuses, round, outbox and draft
 states, verdicts, timeline events, handler kinds and modes, answerer kinds."""

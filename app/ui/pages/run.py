@@ -14,6 +14,7 @@ from app.services import replay as run_replay
 from app.states import Role, RoundState, RunStatusName
 from app.ui import access
 from app.ui.components.arguments import arguments_view
+from app.ui.components.cassette_button import record_button
 from app.ui.format import clock, duration, pretty_json
 from app.ui.live import Live
 from app.ui.looks import color, look
@@ -83,6 +84,7 @@ def _render(detail: RunDetail, host: ui.element) -> None:
             ).props("outline").tooltip("the same inputs; rounds 1..k answered as here, the next one left to you").mark(
                 "replay-run"
             ).set_visibility(access.may(Role.ADMIN))
+            record_button(detail.task_id)
         ui.button(
             "Compare…", icon="compare_arrows", on_click=lambda: ui.navigate.to(f"/compare?a={detail.task_id}")
         ).props("flat").mark("compare-run")
