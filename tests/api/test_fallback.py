@@ -14,8 +14,10 @@ FALLBACK = {"fallback_seconds": 2}
 
 
 @pytest.fixture(autouse=True)
-def short_rounds(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TOOLDESK_ROUND_TTL", "5")
+def short_rounds(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rounds of 5 s, or the seconds of the test's ``round_ttl`` mark."""
+    mark = request.node.get_closest_marker("round_ttl")
+    monkeypatch.setenv("TOOLDESK_ROUND_TTL", str(mark.args[0] if mark else 5))
 
 
 async def _round(console: Console, task_id: int, number: int = 1) -> dict:
@@ -96,16 +98,18 @@ def handle(args: dict, agent_id: str, task_id: int) -> str:
 """
 
 
+@pytest.mark.round_ttl(40)
 async def test_python_fallback_runs_in_the_sandbox_like_any_python_handler(console: Console):
     """A fallback is answered by ``answer_call`` with the sandbox, as an auto handler is: no host files, no
-    network (a fallback fires with nobody watching, so it must not be a way around it)."""
+    network (a fallback fires with nobody watching, so it must not be a way around it). It fires 3 s into a
+    40 s round, so the sandbox's first start on a busy machine has 37 s before the round expires."""
     await console.save_handler(
         agent_id=CLOCK,
         tool_name="get_current_time",
         kind="python",
         mode="manual",
         spec={"code": SNOOP},
-        behaviour=FALLBACK,
+        behaviour={"fallback_seconds": 37},
     )
     task_id = await console.start(CLOCK, {"1": "UTC"})
 
