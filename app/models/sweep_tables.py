@@ -18,7 +18,8 @@ from app.models.columns import JsonValue
 
 class Sweep(SQLModel, table=True):
     """One sweep: ``cells`` is a list of ``{"kind", "value", "label"}`` (``app.services.sweep_answers.Cell``);
-    ``round_ttl`` the seconds the platform was asked to give each round (``None``: its own expiry)."""
+    ``round_ttl`` the seconds the platform was asked to give each round (``None``: its own expiry); ``cancelled_at``
+    when *Cancel sweep* stopped it."""
 
     id: int | None = Field(default=None, primary_key=True)
     agent_id: str
@@ -29,6 +30,7 @@ class Sweep(SQLModel, table=True):
     round_ttl: float | None = None
     created_by: str
     created_at: float
+    cancelled_at: float | None = None
 
 
 class SweepRun(SQLModel, table=True):

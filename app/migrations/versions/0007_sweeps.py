@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("round_ttl", sa.Float(), nullable=True),
         sa.Column("created_by", sa.String(), nullable=False),
         sa.Column("created_at", sa.Float(), nullable=False),
+        sa.Column("cancelled_at", sa.Float(), nullable=True),
     )
     op.create_table(
         "sweep_run",
