@@ -8,13 +8,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from nicegui import background_tasks
 from pydantic import BaseModel
 
 from app.api.common import Id, NoSettings, require_json
 from app.auth.access import identify, need
 from app.errors import TooldeskError
-from app.runtime import Runtime, get_runtime
+from app.runtime import get_runtime
 from app.services import agents, sweep_table, sweeps
 from app.states import Role
 
@@ -48,19 +47,9 @@ async def start_sweep(body: sweeps.SweepIn, request: Request) -> sweep_table.Swe
     who = identity.name if identity is not None else "api"
     sweep = await asyncio.to_thread(lambda: sweeps.create_sweep(engine=runtime.engine, body=body, created_by=who))
     assert sweep.id is not None
-    start_in_background(runtime, sweep.id)
+    runtime.sweep_created(sweep.id)
     sweep_id = sweep.id
     return await asyncio.to_thread(lambda: sweep_table.get_sweep(engine=runtime.engine, sweep_id=sweep_id))
-
-
-def start_in_background(runtime: Runtime, sweep_id: int) -> None:
-    """Start the sweep's runs off the request (``app.services.sweeps.start_sweep_runs``)."""
-    background_tasks.create(
-        sweeps.start_sweep_runs(
-            engine=runtime.engine, client=runtime.client, sweep_id=sweep_id, on_started=runtime.run_started
-        ),
-        name=f"sweep {sweep_id}",
-    )
 
 
 @router.get(
