@@ -4,6 +4,7 @@ field."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -11,6 +12,10 @@ from typing import Any
 
 import pytest
 
+from app.db import make_engine
+from app.runtime import Runtime
+from app.services import agents, sweep_table, sweeps
+from app.services.sweeps import SweepIn
 from tests.builders import TRIP, Console, wait_for
 
 CELLS = [{"kind": "normal"}, {"kind": "is_error", "value": "weather service down"}, {"kind": "no_answer"}]
@@ -167,3 +172,26 @@ async def test_unknown_sweep_answers_404(console: Console):
         response = await console.get(path)
         assert response.status_code == 404, path
         assert response.json()["error"]["code"] == "not_found"
+
+
+async def test_sweep_left_unstarted_is_started_at_start_up_and_its_table_outlives_restart(
+    console: Console, runtime: Runtime
+):
+    await _save_static_handlers(console)
+    body = SweepIn.model_validate(
+        {"agent_id": TRIP, "tool": "get_weather", "cells": [{"kind": "empty"}], "runs_per_cell": 2, "round_ttl": 30}
+    )
+    await agents.sync_agents(engine=runtime.engine, client=runtime.client)
+    sweep = await asyncio.to_thread(lambda: sweeps.create_sweep(engine=runtime.engine, body=body, created_by="t"))
+    assert sweep.id is not None
+    stored = (await console.get(f"/api/sweeps/{sweep.id}")).json()  # as a console stopped at once would leave it
+    assert [row["task_id"] for row in stored["run_rows"]] == [None, None]
+
+    await sweeps.resume_sweeps(engine=runtime.engine, client=runtime.client, on_started=runtime.run_started)
+
+    finished = await _finished(console, sweep.id)
+    assert finished["table"][0]["counts"]["completed"] == 2
+    reopened = make_engine(runtime.settings.database_url)  # what a restarted console opens
+    again = await asyncio.to_thread(lambda: sweep_table.get_sweep(engine=reopened, sweep_id=finished["id"]))
+    reopened.dispose()
+    assert again.model_dump(mode="json")["table"] == finished["table"]
