@@ -65,8 +65,13 @@ class Cell(BaseModel):
 
     @property
     def title(self) -> str:
-        """What the table calls the cell."""
-        return self.label or str(self.kind)
+        """What the table calls the cell: its label, else its kind, with the start of a value given."""
+        if self.label:
+            return self.label
+        if self.value is None:
+            return str(self.kind)
+        shown = self.value if isinstance(self.value, str) else json.dumps(self.value, ensure_ascii=False)
+        return f"{self.kind}: {shown[:40]}{'…' if len(shown) > 40 else ''}"
 
 
 def cell_answer(cell: Cell) -> tuple[JsonOutput, bool] | None:

@@ -58,10 +58,10 @@ async def test_sweep_over_trip_planner_finishes_with_counts_per_cell(console: Co
     sweep = await _trip_sweep(console)
 
     table = {row["label"]: row for row in sweep["table"]}
-    assert list(table) == ["normal", "is_error", "no_answer"]
+    assert list(table) == ["normal", "is_error: weather service down", "no_answer"]
     assert all(row["runs"] == 2 for row in table.values())
     assert table["normal"]["counts"]["completed"] == 2
-    assert table["is_error"]["counts"]["completed"] == 2
+    assert table["is_error: weather service down"]["counts"]["completed"] == 2
     assert table["no_answer"]["counts"]["expired"] == 2
     assert table["no_answer"]["errors"] == {"expired": 2}
     assert "was not answered" in table["no_answer"]["error_messages"]["expired"]
@@ -105,7 +105,7 @@ async def test_sweep_exports_table_as_csv_and_json(console: Console):
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert [(r["label"], r["runs"], r["completed"], r["expired"]) for r in rows] == [
         ("normal", "2", "2", "0"),
-        ("is_error", "2", "2", "0"),
+        ("is_error: weather service down", "2", "2", "0"),
         ("no_answer", "2", "0", "2"),
     ]
     assert rows[2]["errors"].startswith("expired ×2 (round 1 was not answered")

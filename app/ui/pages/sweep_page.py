@@ -53,7 +53,7 @@ def page(sweep_id: str, live: Live) -> None:
         cancel.props("outline color=negative").mark("cancel-sweep").set_visibility(False)
     about = ui.label("").classes("text-grey-8").mark("sweep-about")
     progress = ui.linear_progress(value=0, show_value=False).classes("w-full")
-    cells = ui.table(columns=CELL_COLUMNS, rows=[], row_key="label").classes("w-full").props("flat bordered dense")
+    cells = ui.table(columns=CELL_COLUMNS, rows=[], row_key="cell").classes("w-full").props("flat bordered dense")
     cells.mark("sweep-cells")
     ui.label("Runs").classes("text-lg font-bold mt-4")
     run_rows = ui.table(columns=RUN_COLUMNS, rows=[], row_key="key", pagination=50).classes("w-full")
@@ -106,6 +106,7 @@ def _state(detail: sweep_table.SweepDetail) -> str:
 def _cell_row(row: sweep_table.CellRow) -> dict[str, Any]:
     errors = "; ".join(f"{code} ×{n}: {row.error_messages[code][:120]}" for code, n in row.errors.items())
     return {
+        "cell": row.cell,
         "label": row.label,
         "runs": row.runs,
         **{str(o): row.counts[str(o)] for o in SHOWN},
