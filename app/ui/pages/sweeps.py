@@ -116,10 +116,7 @@ async def _form(card: ui.card) -> None:
             )
         ui.label("Cells: the answers the tool gets").classes("text-sm text-grey-8")
         with ui.row().classes("gap-2 flex-wrap"):
-            boxes = {
-                kind: ui.checkbox(text, value=kind != SweepCellKind.LARGE).mark(f"cell-{kind}")
-                for kind, text in CELL_TEXT.items()
-            }
+            boxes = {kind: ui.checkbox(text, value=True).mark(f"cell-{kind}") for kind, text in CELL_TEXT.items()}
         value = ui.input("Normal answer (empty: the tool's handler answers)").props("outlined dense")
         value.classes("w-full").mark("sweep-value")
 
