@@ -42,7 +42,7 @@ from app.errors import SettingsError, TooldeskError
 from app.guard import allowed_hosts, install_guard
 from app.pools import install_ui_pool
 from app.runtime import Runtime, build_runtime
-from app.services import agents, sign_in, users
+from app.services import agents, sign_in, sweeps, users
 from app.services.reconcile import reconcile_runs
 from app.simulator import build_router as build_simulator_router
 from app.ui.layout import root
@@ -120,6 +120,7 @@ async def _on_start(runtime: Runtime) -> None:
     else:
         runtime.agents_changed()
     runtime.runs_reconciled(await reconcile_runs(engine=runtime.engine, client=runtime.client, before=started))
+    await sweeps.resume_sweeps(engine=runtime.engine, client=runtime.client, on_started=runtime.run_started)
 
 
 def _simulator_app(router: APIRouter) -> FastAPI:

@@ -249,6 +249,14 @@ class StartRun(BaseModel):
     environment: str = Field(default="playground", min_length=1, max_length=100)
 
 
+class StartRunWithExpiry(StartRun):
+    """``StartRun`` plus ``round_ttl``: seconds each round of this run stays open before it expires. Not in the
+    contract: an extension the simulators honour (``app.simulator``), so a robustness sweep's "no answer" runs end
+    in seconds; the console sends it only when a sweep sets it."""
+
+    round_ttl: float | None = Field(default=None, gt=0, le=86_400)
+
+
 class RunStarted(_Open):
     """``202 {"agent_id", "task_id", "status": "queued"}``."""
 

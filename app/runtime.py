@@ -8,7 +8,7 @@ Pages and routes reach it through ``get_runtime()``.
 After a service has changed something, routes, pages and ``app.main`` call one
 of the runtime's after-change methods (``delivered``, ``deliveries_stored`` (the webhook's
 writer, once per committed batch), ``run_started``,
-``run_replayed``, ``round_answered``, ``handlers_changed``, ``agents_changed``,
+``run_replayed``, ``sweep_created``, ``round_answered``, ``handlers_changed``, ``agents_changed``,
 ``runs_reconciled``, ``secret_rotated``): each tells open pages and, where handlers may now answer,
 starts the responder in the background; those that follow a change to runs also kick the runs search's indexing
 step (``search_index``, ``app.services.run_index``). Nothing else emits ``app.changes``.
@@ -37,6 +37,7 @@ from app.handlers.sandbox import Sandbox
 from app.models import Run
 from app.platform.client import PlatformClient
 from app.protocol import AWAITING
+from app.services import sweeps
 from app.services.deliveries import Retention
 from app.services.ingest import Outcome
 from app.services.outbox import Outbox
@@ -140,6 +141,15 @@ class Runtime:
         changes.emit(task_id)
         self.search_index.kick()
         self._answer_task(task_id)
+
+    def sweep_created(self, sweep_id: int) -> None:
+        """After ``create_sweep`` stored a sweep: tell open pages, and start its runs in the background
+        (``app.services.sweeps.start_sweep_runs``; each started run then goes through ``run_started``)."""
+        changes.emit(0)
+        starting = sweeps.start_sweep_runs(
+            engine=self.engine, client=self.client, sweep_id=sweep_id, on_started=self.run_started
+        )
+        background_tasks.create(starting, name=f"sweep {sweep_id}")
 
     def run_replayed(self, *, original: int, started: int) -> None:
         """After ``replay_run`` started run ``started`` from run ``original``: tell open pages about both, and let

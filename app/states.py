@@ -166,12 +166,39 @@ HANDLER_DRAFT_MODES = (DraftMode.SUGGEST, DraftMode.AUTO, DraftMode.REPLAY)
 
 
 class HandlerSet(StrEnum):
-    """Which handlers answer a run: the saved ones, the demo's own set (``app.services.demo``), or a cassette it
-    was started with (``app.services.playback``: its entries answer every call; saved handlers none)."""
+    """Which handlers answer a run: the saved ones, the demo's own set (``app.services.demo``), a cassette it was
+    started with (``app.services.playback``: its entries answer every call; saved handlers none), or a robustness
+    sweep's (``app.services.sweep_answers``: the swept tool gets its cell's answer, the other tools their handlers)."""
 
     SAVED = "saved"
     DEMO = "demo"
     CASSETTE = "cassette"
+    SWEEP = "sweep"
+
+
+class SweepCellKind(StrEnum):
+    """One kind of answer a robustness sweep gives the swept tool (``app.services.sweep_answers``)."""
+
+    NORMAL = "normal"
+    EMPTY = "empty"
+    IS_ERROR = "is_error"
+    LARGE = "large"
+    UNICODE = "unicode"
+    MALFORMED_JSON = "malformed_json"
+    NO_ANSWER = "no_answer"
+
+
+class SweepOutcome(StrEnum):
+    """How one run of a sweep ended: a terminal run status, ``lost``, ``not_started`` (the platform refused the
+    start), or ``running`` while it is not over."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    LOST = "lost"
+    NOT_STARTED = "not_started"
 
 
 class AnswererKind(StrEnum):

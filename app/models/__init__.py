@@ -3,7 +3,7 @@
 ``tables`` holds runs, deliveries, rounds, tool calls and results, and timeline events; ``handler_tables``
 handlers, their versions, drafts and the outbox; ``public`` what the JSON API returns and the UI shows;
 ``auth_tables`` users, sign-in sessions and tickets, and API tokens;
-``audit_tables`` the audit of changes; ``cassette_tables`` cassettes and the runs that play one back; ``columns`` the column type that stores a ``StrEnum`` (``app.states``) as its plain value.
+``audit_tables`` the audit of changes; ``cassette_tables`` cassettes and the runs that play one back; ``sweep_tables`` robustness sweeps and their runs; ``columns`` the column type that stores a ``StrEnum`` (``app.states``) as its plain value.
 """
 
 from app.models.audit_tables import AuditEntry, AuditPublic
@@ -22,6 +22,7 @@ from app.models.public import (
     ToolCallPublic,
     ToolResultPublic,
 )
+from app.models.sweep_tables import Sweep, SweepRun
 from app.models.tables import Agent, Delivery, Event, Round, Run, Setting, ToolCallRow, ToolResultRow
 
 __all__ = [
@@ -50,6 +51,8 @@ __all__ = [
     "Setting",
     "SignInSession",
     "SignInTicket",
+    "Sweep",
+    "SweepRun",
     "TokenPublic",
     "ToolCallPublic",
     "ToolCallRow",

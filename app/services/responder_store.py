@@ -33,6 +33,7 @@ from app.protocol import ToolResult
 from app.services.demo import demo_handlers
 from app.services.playback import plays_cassette
 from app.services.rounds import claim_round
+from app.services.sweep_answers import sweep_handlers
 from app.states import (
     HANDLER_DRAFT_MODES,
     AnswererKind,
@@ -128,7 +129,7 @@ def _plan(session: Session, row: Round, replays: bool) -> RoundWork:
     if replays and run is not None and plays_cassette(session, run):  # answered like a replay's rounds
         return RoundWork(round_id=row.id, task_id=row.task_id, replay=True)
     handler_set = run.handler_set if run is not None else HandlerSet.SAVED
-    handlers = _handlers(session, row.agent_id, handler_set)
+    handlers = _handlers(session, row.agent_id, handler_set, row.task_id)
     if not handlers:
         return RoundWork(row.id, row.task_id, handler_set=handler_set)
     calls = session.exec(
@@ -192,7 +193,9 @@ def store_answers(engine: Engine, work: RoundWork, answers: list[CallAnswer]) ->
         if row is None or row.state != RoundState.PENDING:
             return None
         run = session.get(Run, row.task_id)
-        handlers = _handlers(session, row.agent_id, run.handler_set if run is not None else HandlerSet.SAVED)
+        handlers = _handlers(
+            session, row.agent_id, run.handler_set if run is not None else HandlerSet.SAVED, row.task_id
+        )
         ready = _ready(session, row, handlers)
         if ready is None:
             return None
@@ -229,12 +232,15 @@ def _handler_drafts(round_id: int | None) -> ColumnElement[bool]:
     return and_(col(Draft.round_id) == round_id, col(Draft.mode).in_(HANDLER_DRAFT_MODES))
 
 
-def _handlers(session: Session, agent_id: str, handler_set: HandlerSet) -> dict[str, Handler]:
-    """The agent's handlers that are not manual, by tool name: the demo's set for a demo run, else the saved ones."""
+def _handlers(session: Session, agent_id: str, handler_set: HandlerSet, task_id: int) -> dict[str, Handler]:
+    """The agent's handlers that are not manual, by tool name: the demo's set for a demo run, a sweep's for a sweep
+    run (``app.services.sweep_answers``), else the saved ones."""
     if handler_set == HandlerSet.DEMO:
         return demo_handlers(agent_id)
     if handler_set == HandlerSet.CASSETTE:
         return {}  # a cassette answers every call (app.services.playback)
+    if handler_set == HandlerSet.SWEEP:
+        return sweep_handlers(session, agent_id, task_id)
     query = select(Handler).where(Handler.agent_id == agent_id, Handler.mode != HandlerMode.MANUAL)
     return {h.tool_name: h for h in session.exec(query).all()}
 

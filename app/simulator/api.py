@@ -22,7 +22,16 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from app.errors import field_problems
-from app.protocol import INT64_MAX, AgentSpec, ErrorBody, RunStarted, RunStatus, StartRun, ToolResponses
+from app.protocol import (
+    INT64_MAX,
+    AgentSpec,
+    ErrorBody,
+    RunStarted,
+    RunStatus,
+    StartRun,
+    StartRunWithExpiry,
+    ToolResponses,
+)
 from app.simulator.control import Tally, add_control_routes
 from app.simulator.engine import Simulator
 from app.simulator.refusals import SimulatorError
@@ -101,8 +110,9 @@ def build_router(simulator: Simulator) -> APIRouter:
         return JSONResponse([agent.model_dump(mode="json") for agent in simulator.list_agents()])
 
     @router.post("/v1/agents/{agent_id}/runs", status_code=202, response_model=RunStarted)
-    async def start_agent_run(agent_id: str, body: StartRun | None = None) -> Response:
-        """Start a run (start-only: no stream); progress arrives by webhook. No body: no inputs, playground."""
+    async def start_agent_run(agent_id: str, body: StartRunWithExpiry | None = None) -> Response:
+        """Start a run (start-only: no stream); progress arrives by webhook. No body: no inputs, playground.
+        ``round_ttl`` (seconds, not in the contract) gives this run's rounds their own expiry."""
         started = await simulator.start_run(agent_id, body or StartRun())
         tally.started.append((agent_id, started.task_id))
         return JSONResponse(started.model_dump(mode="json"), status_code=202)

@@ -24,7 +24,16 @@ from datetime import UTC, datetime
 
 import httpx
 
-from app.protocol import AWAITING, AgentSpec, RunError, RunStarted, RunStatus, StartRun, ToolResponses
+from app.protocol import (
+    AWAITING,
+    AgentSpec,
+    RunError,
+    RunStarted,
+    RunStatus,
+    StartRun,
+    StartRunWithExpiry,
+    ToolResponses,
+)
 from app.simulator.delivery import Deliverer, DeliveryAttempt
 from app.simulator.faults import FaultState
 from app.simulator.progress import RunProgress, Task, iso
@@ -149,6 +158,7 @@ class Simulator(RunProgress):
         task = Task(
             status=status, inputs=scenario.initial_inputs(body.string_inputs), outputs={}, errors={}, next_step=0,
             calls={}, used_ids=set(), deadline=0.0, failure=None, scenario=scenario,
+            round_ttl=body.round_ttl if isinstance(body, StartRunWithExpiry) else None,
         )  # fmt: skip
         self._tasks[task_id] = task
         self._record(task)

@@ -31,6 +31,7 @@ class Task(StoredRun):
     """A task in memory: what is stored, its agent's scenario, and the background step it waits in."""
 
     scenario: Scenario | None = None  # None: the agent's scenario is no longer loaded
+    round_ttl: float | None = None  # this run's own round expiry (``StartRunWithExpiry``), in memory only
     worker: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def context(self) -> dict[str, Any]:
@@ -82,7 +83,7 @@ class RunProgress:
                 arguments = scenario.render_arguments(index, spec, context)  # an object, or text that may not parse
                 calls.append(ToolCall.model_validate({"id": call_id, "name": spec.tool, "arguments": arguments}))
                 task.calls[call_id] = (spec.tool, spec)
-            task.deadline = time.time() + self.round_ttl
+            task.deadline = time.time() + (task.round_ttl or self.round_ttl)
             expires_at = iso(datetime.fromtimestamp(task.deadline, UTC))
             round_number = (task.status.round or 0) + 1
             self._change(task, AWAITING, round=round_number, tool_calls=calls, expires_at=expires_at)
@@ -98,7 +99,8 @@ class RunProgress:
     def _expire(self, task: Task) -> None:
         round_number, expires_at = task.status.round, task.status.expires_at
         task.calls, task.deadline = {}, 0.0
-        message = f"round {round_number} was not answered before {expires_at} ({self.round_ttl:g} s): start a new run"
+        ttl = task.round_ttl or self.round_ttl
+        message = f"round {round_number} was not answered before {expires_at} ({ttl:g} s): start a new run"
         self._change(
             task, RunStatusName.EXPIRED, expires_at=expires_at, error=RunError(code="expired", message=message)
         )

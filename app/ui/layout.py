@@ -35,6 +35,8 @@ from app.ui.pages import (
     run,
     runs,
     signin,
+    sweep_page,
+    sweeps,
     users_page,
 )
 from app.ui.shared_reads import pending_count
@@ -49,6 +51,8 @@ PAGES: dict[str, Callable[..., Any]] = {
     "/cassettes": cassettes.page,
     "/deliveries": deliveries.page,
     "/overview": overview.page,
+    "/sweeps": sweeps.page,
+    "/sweeps/{sweep_id}": sweep_page.page,
     "/audit": audit.page,
     "/account": signin.account_page,
     "/users": users_page.page,
@@ -82,6 +86,9 @@ def root() -> None:
                 "flat no-caps"
             )
             ui.button("Overview", icon="insights", on_click=lambda: ui.navigate.to("/overview")).props("flat no-caps")
+            ui.button("Sweeps", icon="science", on_click=lambda: ui.navigate.to("/sweeps")).props("flat no-caps").mark(
+                "nav-sweeps"
+            )
             ui.button("Audit", icon="history", on_click=lambda: ui.navigate.to("/audit")).props("flat no-caps").mark(
                 "nav-audit"
             )

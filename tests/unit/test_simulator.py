@@ -263,6 +263,24 @@ async def test_send_tool_responses_mismatch_names_missing_and_unexpected(rig: Ri
     assert rig.simulator.received == []
 
 
+async def test_start_run_with_round_ttl_expires_that_run_only(rig: Rig) -> None:
+    """``round_ttl`` in the start body (a simulator extension, ``StartRunWithExpiry``) gives one run's rounds their own
+    expiry; another run keeps the simulator's (60 s here)."""
+    response = await rig.client.post(f"/v1/agents/{CLOCK}/runs", json={"string_inputs": {}, "round_ttl": 0.05})
+    assert response.status_code == 202, response.text
+    short = int(response.json()["task_id"])
+    other = await rig.start(CLOCK)
+
+    expired = await rig.wait_for(short, "expired")
+
+    assert "(0.05 s)" in expired["error"]["message"]
+    waiting = await rig.wait_for(other, "awaiting_tool_calls")
+    assert waiting["expires_at"] > expired["expires_at"]  # 60 s ahead, not 0.05 s
+    assert [p["status"] for p in rig.receiver.of(other)][-1] == "awaiting_tool_calls"
+    refused = await rig.client.post(f"/v1/agents/{CLOCK}/runs", json={"round_ttl": 0})
+    assert refused.status_code == 422 and "round_ttl" in refused.json()["error"]["message"]
+
+
 async def test_send_tool_responses_duplicate_ids_rejected(rig: Rig) -> None:
     task_id = await rig.start(CLOCK)
     [call] = (await rig.wait_for(task_id, "awaiting_tool_calls"))["tool_calls"]
