@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from app.runtime import Runtime
 from app.services import unmatched
 from tests.builders import AGENT_ID, CLOCK, Console, make_status, wait_for
@@ -105,19 +103,6 @@ async def test_clear_unmatched_empties_the_list(console: Console, runtime: Runti
 
     assert response.status_code == 204, response.text
     assert (await console.get(f"/api/handlers/{handler_id}/unmatched")).json() == []
-
-
-async def test_unmatched_list_keeps_the_newest_per_handler(
-    console: Console, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
-):
-    monkeypatch.setattr(unmatched, "UNMATCHED_KEPT", 2)
-    handler_id = await _rules_handler(console)
-    for zone in ("Asia/Tokyo", "America/Lima", "Africa/Accra"):
-        await console.wait_for_status(await console.start(CLOCK, {"1": zone}), "completed")
-
-    calls = await _unmatched(console, handler_id, count=2)
-
-    assert [c["arguments"]["timezone"] for c in calls] == ["Africa/Accra", "America/Lima"]
 
 
 async def test_unmatched_of_unknown_handler_or_call_is_404(console: Console):

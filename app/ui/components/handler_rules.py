@@ -105,7 +105,7 @@ class RulesEditor:
                 )
                 _icon_button("delete", "Remove rule", lambda: self._remove(number), False, number, "remove")
                 ui.switch(value=rule["enabled"], on_change=lambda e: self._switch(rule, e.value)).props(
-                    "dense"
+                    f'dense aria-label="rule {number} on"'
                 ).tooltip("On: the rule answers. Off: kept, but skipped").mark(f"rule-{number}-enabled")
             ui.label("When").classes("text-xs text-grey-7 uppercase tracking-wide")
             for index, matcher in enumerate(rule["when"]):
