@@ -6,8 +6,10 @@ the address space in use now + MEMORY_MB, no core dumps), then say ``{"ready": t
 
 Frames are ``_worker.py``'s (a 4-byte big-endian length, then a JSON object). Request:
 ``{"spec": RulesJson, "args", "args_problem", "agent_id", "task_id", "round", "results", "now": ISO 8601, "seed"}``.
-Reply: ``{"output", "is_error", "note", "failure", "recycle"}``: ``failure`` is None or ``"memory"`` (the
-evaluation hit MEMORY_MB; the pool then replaces this worker, as ``recycle`` asks).
+Reply: ``{"output", "is_error", "note", "unmatched", "nearest", "failure", "recycle"}``: ``unmatched`` is true
+when no rule gave the answer (the default did, or the error without one), ``nearest`` then the nearest rule
+(``Answer.nearest``'s shape) or None; ``failure`` is None or ``"memory"`` (the evaluation hit MEMORY_MB; the pool
+then replaces this worker, as ``recycle`` asks).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 from app.handlers._worker import _limit_memory, _receive, _send
 from app.handlers.rules import search_regex
-from app.handlers.rules_core import evaluate_rules
+from app.handlers.rules_core import Nearness, evaluate_rules, nearest_rule
 from app.handlers.templates import TemplateContext, render
 
 
@@ -42,7 +44,15 @@ def evaluate(request: dict[str, Any]) -> dict[str, Any]:
     except MemoryError:
         pass  # answered below, once the traceback (and the frames holding the big values) is gone
     gc.collect()
-    return {"output": "", "is_error": True, "note": "", "failure": "memory", "recycle": True}
+    return {
+        "output": "",
+        "is_error": True,
+        "note": "",
+        "unmatched": False,
+        "nearest": None,
+        "failure": "memory",
+        "recycle": True,
+    }
 
 
 def _evaluate(request: dict[str, Any]) -> dict[str, Any]:
@@ -62,12 +72,34 @@ def _evaluate(request: dict[str, Any]) -> dict[str, Any]:
         search=search_regex,
         unparsed=request.get("args_problem"),
     )
+    unmatched = verdict.note in UNMATCHED_NOTES
+    readable = unmatched and request.get("args_problem") is None
+    near = nearest_rule(request["spec"], ctx.args, search=search_regex) if readable else None
     return {
         "output": verdict.output,
         "is_error": verdict.is_error,
         "note": verdict.note,
+        "unmatched": unmatched,
+        "nearest": None if near is None else nearness_json(near),
         "failure": None,
         "recycle": False,
+    }
+
+
+UNMATCHED_NOTES = frozenset({"default", "no rule matched", "arguments did not parse"})
+"""The notes ``evaluate_rules`` gives an answer no rule gave: the default's, or its error without a default."""
+
+
+def nearness_json(near: Nearness) -> dict[str, Any]:
+    """``Nearness`` as the JSON object ``Answer.nearest`` describes."""
+    checks = [{"matcher_index": c.matcher_index, "matched": c.matched, "text": c.text} for c in near.checks]
+    return {
+        "rule_index": near.rule_index,
+        "label": near.label,
+        "matched": near.matched,
+        "total": near.total,
+        "checks": checks,
+        "text": near.text,
     }
 
 

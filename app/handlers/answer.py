@@ -15,11 +15,17 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Answer:
-    """One tool result: ``output`` text, ``is_error`` flag, and a ``note`` for the console (e.g. "rule 2 (regex on city)")."""
+    """One tool result: ``output`` text, ``is_error`` flag, and a ``note`` for the console (e.g. "rule 2 (regex on city)").
+
+    A rules handler's answer that no rule gave (the default's, or the error without one) has ``unmatched`` set
+    and, when the arguments parsed and some rule is on, ``nearest``: the nearest rule as ``{"rule_index",
+    "label", "matched", "total", "checks": [{"matcher_index", "matched", "text"}], "text"}``."""
 
     output: str
     is_error: bool
     note: str = ""
+    unmatched: bool = False
+    nearest: dict[str, Any] | None = None
 
 
 def encode_output(value: Any) -> str:

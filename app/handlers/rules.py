@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Any, Literal, cast
 
 import regex
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.config import get_settings
 from app.handlers import rules_core
@@ -83,13 +83,16 @@ class Response(BaseModel):
 
 
 class Rule(BaseModel):
-    """A named rule: when every matcher in ``when`` matches, ``response`` is rendered and sent."""
+    """A named rule: when every matcher in ``when`` matches, ``response`` is rendered and sent. ``enabled``
+    false keeps the rule but skips it; true is left out of the JSON, so a spec saved before the flag existed is
+    the same spec (no new version, the same export)."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = ""
     when: list[Matcher] = []
     response: Response = Response()
+    enabled: bool = Field(default=True, exclude_if=lambda on: bool(on))
 
 
 class RulesSpec(BaseModel):

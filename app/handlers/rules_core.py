@@ -6,7 +6,7 @@ jmespath, nothing from ``app``, and has no ``from __future__`` import (the expor
 it below its own imports). A spec is ``RulesJson``, the JSON form of ``RulesSpec``.
 
 The first rule whose matchers (``when``) all match answers; else ``default``; else an error naming
-the rule nearest to matching. Matchers (an empty ``when`` always matches):
+the rule nearest to matching; a rule with ``"enabled": false`` is off. Matchers (an empty ``when`` always matches):
 
 - ``equals``: the value at ``path`` equals ``value`` as JSON values (``1 == 1.0``, ``"1" != 1``,
   ``true != 1``; objects and arrays compare whole).
@@ -32,7 +32,7 @@ import re
 import warnings
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, NamedTuple, TypedDict
+from typing import Any, NamedTuple, NotRequired, TypedDict
 
 import jmespath
 from jmespath.exceptions import JMESPathError
@@ -54,11 +54,12 @@ class ResponseJson(TypedDict):
 
 
 class RuleJson(TypedDict):
-    """A named rule: when every matcher in ``when`` matches, ``response`` is rendered and sent."""
+    """A named rule: when every matcher in ``when`` matches, ``response`` is rendered and sent (unless off)."""
 
     name: str
     when: list[MatcherJson]
     response: ResponseJson
+    enabled: NotRequired[bool]
 
 
 class RulesJson(TypedDict):
@@ -124,8 +125,8 @@ def evaluate_rules(
     naming the rule.
     """
     for index, rule in enumerate(spec["rules"]):
-        if unparsed is not None and any(m["kind"] != "any" for m in rule["when"]):
-            continue  # its conditions read arguments there are none of
+        if not rule.get("enabled", True) or (unparsed is not None and any(m["kind"] != "any" for m in rule["when"])):
+            continue  # off, or its conditions read arguments there are none of
         try:
             matched = all(check_matcher(m, args, search)[0] for m in rule["when"])
         except BadPattern as exc:
@@ -147,9 +148,11 @@ def evaluate_rules(
 
 
 def nearest_rule(spec: RulesJson, args: dict[str, Any], *, search: Search) -> Nearness | None:
-    """The rule with the most matching matchers (ties: the first), with each matcher's check; ``None`` without rules."""
+    """The enabled rule with the most matching matchers (ties: the first), with its checks; ``None`` without one."""
     best: Nearness | None = None
     for index, rule in enumerate(spec["rules"]):
+        if not rule.get("enabled", True):
+            continue
         checks = tuple(_safe_check(i, m, args, search) for i, m in enumerate(rule["when"]))
         matched = sum(c.matched for c in checks)
         if best is None or matched > best.matched:

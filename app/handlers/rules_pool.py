@@ -106,7 +106,13 @@ class RulesPool:
                 is_error=True,
                 note="memory",
             )
-        return Answer(output=reply["output"], is_error=reply["is_error"], note=reply["note"])
+        return Answer(
+            output=reply["output"],
+            is_error=reply["is_error"],
+            note=reply["note"],
+            unmatched=reply["unmatched"],
+            nearest=reply["nearest"],
+        )
 
     async def _spawn(self) -> WorkerProcess:
         return await WorkerProcess.spawn(memory_mb=self.memory_mb, bwrap=None, module=WORKER_MODULE)
@@ -122,6 +128,8 @@ def _parse(body: bytes) -> dict[str, Any]:
         isinstance(data, dict)
         and all(isinstance(data.get(key), str) for key in ("output", "note"))
         and isinstance(data.get("is_error"), bool)
+        and isinstance(data.get("unmatched"), bool)
+        and isinstance(data.get("nearest"), dict | None)
         and data.get("failure") in (None, "memory")
         and isinstance(data.get("recycle"), bool)
     ):

@@ -4,6 +4,7 @@
 handlers, their versions, drafts and the outbox; ``public`` what the JSON API returns and the UI shows;
 ``auth_tables`` users, sign-in sessions and tickets, and API tokens;
 ``audit_tables`` the audit of changes; ``cassette_tables`` cassettes and the runs that play one back; ``sweep_tables`` robustness sweeps and their runs; ``columns`` the column type that stores a ``StrEnum`` (``app.states``) as its plain value.
+``unmatched_tables`` keeps the calls no rule of a rules handler matched.
 """
 
 from app.models.audit_tables import AuditEntry, AuditPublic
@@ -24,6 +25,7 @@ from app.models.public import (
 )
 from app.models.sweep_tables import Sweep, SweepRun
 from app.models.tables import Agent, Delivery, Event, Round, Run, Setting, ToolCallRow, ToolResultRow
+from app.models.unmatched_tables import UnmatchedCall, UnmatchedCallPublic
 
 __all__ = [
     "Agent",
@@ -58,6 +60,8 @@ __all__ = [
     "ToolCallRow",
     "ToolResultPublic",
     "ToolResultRow",
+    "UnmatchedCall",
+    "UnmatchedCallPublic",
     "User",
     "UserPublic",
 ]

@@ -36,6 +36,7 @@ from app.services.outbox import Outbox
 from app.services.playback import draft_own_answers
 from app.services.responder_store import RoundWork, plan_and_store, plan_rounds, store_answers, task_results
 from app.services.rounds import deliver_unwatched
+from app.services.unmatched import keep_unmatched
 from app.states import HandlerKind
 
 log = logging.getLogger("tooldesk")
@@ -146,9 +147,22 @@ class Responder:
 
     async def _answer(self, handler: Handler, call: CallInput) -> CallAnswer:
         sandbox = await self._sandbox() if handler.kind == HandlerKind.PYTHON else None
-        return await answer_call(
+        done = await answer_call(
             kind=handler.kind, spec=handler.spec, behaviour=handler.behaviour, call=call, sandbox=sandbox
         )
+        if done.answer.unmatched and handler.id is not None:  # a saved handler: the demo's set keeps nothing
+            try:
+                await in_handlers(
+                    keep_unmatched,
+                    engine=self._engine,
+                    handler_id=handler.id,
+                    handler_version=handler.version,
+                    call=call,
+                    answer=done.answer,
+                )
+            except Exception as exc:  # the list is a convenience: the call is answered all the same
+                log.warning("unmatched call %s of run %s not kept: %r", call.tool_call_id, call.task_id, exc)
+        return done
 
     async def _answer_fallback(self, handler: Handler, call: CallInput) -> CallAnswer:
         results = await in_handlers(task_results, self._engine, call.task_id)

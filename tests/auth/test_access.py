@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 from nicegui import app as nicegui_app
 from nicegui.testing import User
 
-from app.api import audit_routes, cassette_routes, handler_routes, run_routes, secret_routes, sweep_routes
+from app.api import audit_routes, cassette_routes, handler_routes, rule_routes, run_routes, secret_routes, sweep_routes
 from app.auth.access import Need
 from app.auth.gate import PAGE_ROLES
 from app.guard import PROBE_PATHS
@@ -32,6 +32,7 @@ def _routes() -> list[tuple[str, str, Role]]:
     for route in [
         *run_routes.router.routes,
         *handler_routes.router.routes,
+        *rule_routes.router.routes,
         *secret_routes.router.routes,
         *audit_routes.router.routes,
         *cassette_routes.router.routes,

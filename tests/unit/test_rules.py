@@ -238,6 +238,31 @@ def test_answer_rules_first_match_wins(answer: Evaluator):
     assert answer(FIRST_OF_TWO, {"city": "Bergen"}) == Reply("first", False)
 
 
+def test_answer_rules_rule_turned_off_is_skipped(answer: Evaluator):
+    spec = FIRST_OF_TWO.model_copy(deep=True)
+    spec.rules[0].enabled = False
+    assert answer(spec, {"city": "Bergen"}) == Reply("second", False)
+
+
+def test_rule_turned_off_is_never_the_nearest():
+    spec = RulesSpec(
+        rules=[
+            make_rule(Matcher(kind="equals", path="city", value="Bergen"), name="off"),
+            make_rule(Matcher(kind="equals", path="city", value="Oslo"), name="on"),
+        ]
+    )
+    spec.rules[0].enabled = False
+    near = nearest_rule(spec, {"city": "Bergen"})
+    assert near is not None and near.label == "rule 2 (on)"
+
+
+def test_rule_enabled_is_left_out_of_json_unless_off():
+    rule = make_rule(name="x")
+    assert "enabled" not in rule.model_dump(mode="json")
+    rule.enabled = False
+    assert rule.model_dump(mode="json")["enabled"] is False
+
+
 def test_answer_rules_empty_when_always_matches(answer: Evaluator):
     assert answer(RulesSpec(rules=[make_rule(name="catch-all")])) == Reply("hit", False)
 

@@ -16,9 +16,9 @@ from typing import Any
 from nicegui import ui
 
 from app.errors import TooldeskError
-from app.models import HandlerPublic
+from app.models import HandlerPublic, UnmatchedCallPublic
 from app.runtime import get_runtime
-from app.services import handler_store
+from app.services import handler_store, unmatched
 from app.services.handler_store import HandlerIn, PastCall, VersionPublic
 from app.services.handler_test import HandlerTestOutcome, run_handler_test
 from app.states import HandlerKind, HandlerMode, Role
@@ -30,6 +30,7 @@ from app.ui.components.handler_rules import DraftProblem, RulesEditor
 from app.ui.components.handler_static import StaticFields
 from app.ui.components.handler_test import HandlerTestPanel
 from app.ui.components.handler_versions import versions_card
+from app.ui.components.unmatched_calls import UnmatchedCalls
 
 KIND_HINTS = {
     HandlerKind.STATIC: "The same answer to every call, sent as is.",
@@ -69,6 +70,8 @@ class HandlerEditor:
         self.target = target
         self.handler = handler
         self._on_change = on_change
+        self.unmatched: UnmatchedCalls | None = None
+        self.from_calls: list[dict[str, Any]] = []  # arguments of the unmatched calls rules were added for
         spec: dict[str, Any] = handler.spec if handler else {}
         kind = handler.kind if handler else HandlerKind.STATIC
         with ui.column().classes("w-full gap-4").mark("handler-editor") as self.root:
@@ -88,6 +91,8 @@ class HandlerEditor:
                 with ui.column().classes("w-full gap-2") as self.static_panel:
                     self.static = StaticFields(spec if kind == HandlerKind.STATIC else {})
                 with ui.column().classes("w-full gap-2") as self.rules_panel:
+                    if handler is not None and handler.kind == HandlerKind.RULES:
+                        self.unmatched = UnmatchedCalls(handler.id, new_rule=self._rule_from_call)
                     self.rules = RulesEditor(spec if kind == HandlerKind.RULES else None)
                 with ui.column().classes("w-full gap-2") as self.python_panel:
                     self.python = PythonFields(spec if kind == HandlerKind.PYTHON else {})
@@ -189,6 +194,12 @@ class HandlerEditor:
         self.show_problem(None)
         self.note.set_value("")
         ui.notify(f"{self.target.tool_name}: saved as version {saved.version}", type="positive")
+        if self.from_calls and saved.kind == HandlerKind.RULES:  # their rules are saved: they are dealt with
+            calls, self.from_calls = self.from_calls, []
+            await asyncio.to_thread(
+                lambda: unmatched.forget_unmatched(engine=engine, handler_id=saved.id, arguments=calls)
+            )
+        await self.check_unmatched()
         await self.adopt(saved)
         await self._announce(reopen=False)
 
@@ -201,6 +212,25 @@ class HandlerEditor:
         engine = get_runtime().engine
         versions = await asyncio.to_thread(lambda: handler_store.list_versions(engine=engine, handler_id=saved.id))
         self._render_versions(versions)
+
+    async def check_unmatched(self) -> None:
+        """Redraw the unmatched calls when some were kept or cleared (after any run's change)."""
+        if self.unmatched is not None:
+            await self.unmatched.check()
+
+    async def _rule_from_call(self, call: UnmatchedCallPublic) -> None:
+        """*New rule from this call*: a rule for its arguments, added to the rules and opened for its answer."""
+        engine, handler_id = get_runtime().engine, call.handler_id
+        try:
+            rule = await asyncio.to_thread(
+                lambda: unmatched.rule_for_unmatched(engine=engine, handler_id=handler_id, unmatched_id=call.id)
+            )
+        except TooldeskError as exc:
+            ui.notify(f"No rule added: {exc.message}", type="negative", multi_line=True)
+            return
+        self.rules.add_rule(rule.model_dump(mode="json"))
+        self.from_calls.append(call.arguments or {})
+        ui.notify(f"Rule {len(self.rules.rules)} added for run {call.task_id}'s call: write its answer, then Save")
 
     def notice(self, current: HandlerPublic | None) -> None:
         """Offer to reload when another tab saved or deleted this handler."""

@@ -3,6 +3,9 @@
 The draft lives in plain dicts (what the widgets show, as text); ``RulesEditor.spec()``
 turns it into a ``RulesSpec``-shaped dict. An *equals* value is parsed as JSON when it
 parses (``1``, ``true``, ``"1"``, ``{"a": 1}``), else kept as the string typed.
+
+Rules are reordered by dragging a card by its handle (NiceGUI's ``make_sortable``, SortableJS) or with the up and
+down buttons (the keyboard's way); each can be duplicated, or switched off (kept, but skipped).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import re
 from typing import Any
 
 from nicegui import ui
+from nicegui.events import SortableEventArguments
 
 from app.ui.format import JsonProblem, parse_json, pretty_json
 
@@ -38,6 +42,8 @@ class RulesEditor:
         default = spec.get("default")
         self.default: dict[str, Any] = {"enabled": default is not None, **_response_draft(default)}
         self.flagged: set[int] = set()
+        self.opened: dict[str, Any] | None = None  # the rule added from a call, outlined until saved
+        self.opened_fields: tuple[ui.card, ui.textarea] | None = None
         with ui.column().classes("w-full gap-3") as self.container:
             self.render()
 
@@ -48,6 +54,7 @@ class RulesEditor:
                 "name": str(rule["name"] or "").strip(),
                 "when": [_matcher(m) for m in rule["when"]],
                 "response": _response(rule, f"rule {number}"),
+                "enabled": bool(rule["enabled"]),
             }
             for number, rule in enumerate(self.rules, start=1)
         ]
@@ -68,16 +75,23 @@ class RulesEditor:
                 ui.label("No rule yet: every call gets the default response (or an error without one).").classes(
                     "text-grey-6 italic"
                 )
-            for number, rule in enumerate(self.rules, start=1):
-                self._rule_card(number, rule)
+            with ui.column().classes("w-full gap-3").mark("rule-list") as listed:
+                for number, rule in enumerate(self.rules, start=1):
+                    self._rule_card(number, rule)
+            listed.make_sortable(handle=".rule-drag", on_end=self._dropped)
             ui.button("Add rule", icon="add", on_click=self._add).props("outline dense no-caps").mark("add-rule")
             self._default_card()
 
     def _rule_card(self, number: int, rule: dict[str, Any]) -> None:
         border = "border-2 border-red-500" if number in self.flagged else ""
-        with ui.card().classes(f"w-full gap-2 {border}").props("flat bordered").mark(f"rule-{number}"):
+        border = border or ("border-2 border-primary" if rule is self.opened else "")
+        off = "" if rule["enabled"] else "opacity-60"
+        with ui.card().classes(f"w-full gap-2 {border} {off}").props("flat bordered").mark(f"rule-{number}") as card:
             with ui.row().classes("w-full items-center gap-2 no-wrap"):
-                ui.badge(f"Rule {number}", color="primary").props("outline")
+                ui.icon("drag_indicator", color="grey-6").classes("rule-drag cursor-move text-xl").tooltip(
+                    "Drag to reorder (or use the arrows)"
+                )
+                ui.badge(f"Rule {number}", color="primary" if rule["enabled"] else "grey").props("outline")
                 ui.input(
                     placeholder="name, e.g. Oslo", value=rule["name"], on_change=lambda e: rule.update(name=e.value)
                 ).props("dense borderless").classes("grow font-bold").mark(f"rule-{number}-name")
@@ -86,7 +100,13 @@ class RulesEditor:
                 _icon_button(
                     "arrow_downward", "Move down", lambda: self._move(number, 1), number == last, number, "down"
                 )
+                _icon_button(
+                    "content_copy", "Duplicate rule", lambda: self._duplicate(number), False, number, "duplicate"
+                )
                 _icon_button("delete", "Remove rule", lambda: self._remove(number), False, number, "remove")
+                ui.switch(value=rule["enabled"], on_change=lambda e: self._switch(rule, e.value)).props(
+                    f'dense aria-label="rule {number} on"'
+                ).tooltip("On: the rule answers. Off: kept, but skipped").mark(f"rule-{number}-enabled")
             ui.label("When").classes("text-xs text-grey-7 uppercase tracking-wide")
             for index, matcher in enumerate(rule["when"]):
                 self._matcher_row(number, index, rule, matcher)
@@ -94,7 +114,9 @@ class RulesEditor:
                 "flat dense no-caps size=sm"
             ).mark(f"rule-{number}-add-when")
             ui.label("Then answer").classes("text-xs text-grey-7 uppercase tracking-wide")
-            _response_fields(rule, f"rule-{number}")
+            output = _response_fields(rule, f"rule-{number}")
+        if rule is self.opened:
+            self.opened_fields = card, output
 
     def _matcher_row(self, number: int, index: int, rule: dict[str, Any], matcher: dict[str, Any]) -> None:
         prefix = f"rule-{number}-when-{index + 1}"
@@ -141,6 +163,34 @@ class RulesEditor:
                     "Off: a call no rule matches gets an error result that names the nearest rule and why it missed."
                 ).classes("text-sm text-grey-7")
 
+    def add_rule(self, rule: dict[str, Any]) -> None:
+        """Add ``rule`` (``Rule`` as JSON) after the others, outlined, scrolled to, its answer focused."""
+        self.opened = _rule_draft(rule)
+        self.rules.append(self.opened)
+        self.render()
+        assert self.opened_fields is not None
+        card, output = self.opened_fields
+        ui.run_javascript(f"getHtmlElement({card.id})?.scrollIntoView({{block: 'center'}})")
+        output.run_method("focus")
+
+    def _duplicate(self, number: int) -> None:
+        copy = copy_draft(self.rules[number - 1])
+        copy["name"] = f"{copy['name']} (copy)" if copy["name"] else f"copy of rule {number}"
+        self.rules.insert(number, copy)
+        self.flagged.clear()
+        self.render()
+
+    def _switch(self, rule: dict[str, Any], enabled: bool) -> None:
+        rule["enabled"] = enabled
+        self.render()
+
+    def _dropped(self, event: SortableEventArguments) -> None:
+        """A card dragged from ``old_index`` to ``new_index``: the draft follows, the numbers are drawn again."""
+        if event.old_index != event.new_index and 0 <= event.old_index < len(self.rules):
+            self.rules.insert(event.new_index, self.rules.pop(event.old_index))
+            self.flagged.clear()
+        self.render()
+
     def _add(self) -> None:
         self.rules.append(_rule_draft({"when": [{"kind": "equals", "path": "", "value": ""}]}))
         self.render()
@@ -171,7 +221,7 @@ def _icon_button(icon: str, tip: str, action: Any, disabled: bool, number: int, 
     button.mark(f"rule-{number}-{name}").set_enabled(not disabled)
 
 
-def _response_fields(draft: dict[str, Any], prefix: str) -> None:
+def _response_fields(draft: dict[str, Any], prefix: str) -> ui.textarea:
     with ui.row().classes("w-full items-start gap-3 no-wrap"):
         output = (
             ui.textarea("Output", value=draft["output"], on_change=lambda e: draft.update(output=e.value))
@@ -191,6 +241,7 @@ def _response_fields(draft: dict[str, Any], prefix: str) -> None:
             ui.switch("is_error", value=draft["is_error"], on_change=lambda e: draft.update(is_error=e.value)).props(
                 "dense"
             ).mark(f"{prefix}-is-error")
+    return output
 
 
 def _rule_draft(rule: dict[str, Any]) -> dict[str, Any]:
@@ -198,7 +249,13 @@ def _rule_draft(rule: dict[str, Any]) -> dict[str, Any]:
         "name": rule.get("name", ""),
         "when": [_matcher_draft(m) for m in rule.get("when") or []],
         **_response_draft(rule.get("response")),
+        "enabled": rule.get("enabled", True) is not False,
     }
+
+
+def copy_draft(draft: dict[str, Any]) -> dict[str, Any]:
+    """A rule's draft copied, its conditions too (so editing the copy leaves the original as it is)."""
+    return {**draft, "when": [dict(m) for m in draft["when"]]}
 
 
 def _matcher_draft(matcher: dict[str, Any]) -> dict[str, Any]:

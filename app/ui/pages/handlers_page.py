@@ -63,7 +63,10 @@ class _HandlersPage:
         ui.timer(0, self.refresh, once=True)
 
     async def refresh(self, task_id: int = 0) -> None:
-        """Reload agents and handlers (on ``task_id`` 0: agent or handler changes; runs do not matter here)."""
+        """Reload agents and handlers (on ``task_id`` 0: agent or handler changes); a run's change may only have
+        added an unmatched call to the open editor's list."""
+        if self.editor is not None:
+            await self.editor.check_unmatched()
         if task_id:
             return
         engine = get_runtime().engine
