@@ -5,9 +5,12 @@ Start-up: import the evaluator, Jinja2, Faker and ``regex`` and use each once, c
 the address space in use now + MEMORY_MB, no core dumps), then say ``{"ready": true}``.
 
 Frames are ``_worker.py``'s (a 4-byte big-endian length, then a JSON object). Request:
-``{"spec": RulesJson, "args", "args_problem", "agent_id", "task_id", "round", "results", "now": ISO 8601, "seed"}``.
-Reply: ``{"output", "is_error", "note", "failure", "recycle"}``: ``failure`` is None or ``"memory"`` (the
-evaluation hit MEMORY_MB; the pool then replaces this worker, as ``recycle`` asks).
+``{"spec": RulesJson, "args", "args_problem", "agent_id", "task_id", "round", "results", "now": ISO 8601, "seed"}``,
+and for a spec with sequences or state (``app.handlers.rules_steps``) ``"phase"``: ``"choose"`` (with ``"state"``:
+which rule answers) or ``"render"`` (with ``"response"``, ``"label"``, ``"call_count"``, ``"state"``: its answer).
+Reply: ``{"output", "is_error", "note", "failure", "recycle"}``, and for ``choose`` ``"chosen"`` (a rule's index,
+or None for the default) and ``"final"`` (true: no rule answers, the reply's answer is the call's): ``failure`` is
+None or ``"memory"`` (the evaluation hit MEMORY_MB; the pool then replaces this worker, as ``recycle`` asks).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 
 from app.handlers._worker import _limit_memory, _receive, _send
 from app.handlers.rules import search_regex
-from app.handlers.rules_core import evaluate_rules
+from app.handlers.rules_core import Verdict, choose_rule, evaluate_rules, respond
 from app.handlers.templates import TemplateContext, render
 
 
@@ -54,7 +57,18 @@ def _evaluate(request: dict[str, Any]) -> dict[str, Any]:
         results=request["results"],
         now=datetime.fromisoformat(request["now"]),
         seed=request["seed"],
+        call_count=request.get("call_count", 0),
+        state=request.get("state"),
     )
+    phase = request.get("phase")
+    if phase == "choose":
+        unparsed = request.get("args_problem")
+        chosen = choose_rule(request["spec"], ctx.args, search=search_regex, unparsed=unparsed, state=ctx.state)
+        if isinstance(chosen, Verdict):
+            return {**_reply(chosen), "chosen": None, "final": True}
+        return {**_reply(Verdict("", False, "")), "chosen": chosen, "final": False}
+    if phase == "render":
+        return _reply(respond(request["response"], lambda template: render(template, ctx), request["label"]))
     verdict = evaluate_rules(
         request["spec"],
         ctx.args,
@@ -62,13 +76,12 @@ def _evaluate(request: dict[str, Any]) -> dict[str, Any]:
         search=search_regex,
         unparsed=request.get("args_problem"),
     )
-    return {
-        "output": verdict.output,
-        "is_error": verdict.is_error,
-        "note": verdict.note,
-        "failure": None,
-        "recycle": False,
-    }
+    return _reply(verdict)
+
+
+def _reply(verdict: Verdict) -> dict[str, Any]:
+    return {"output": verdict.output, "is_error": verdict.is_error, "note": verdict.note, "failure": None,
+            "recycle": False}  # fmt: skip
 
 
 def _warm_up() -> None:

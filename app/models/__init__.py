@@ -3,7 +3,7 @@
 ``tables`` holds runs, deliveries, rounds, tool calls and results, and timeline events; ``handler_tables``
 handlers, their versions, drafts and the outbox; ``public`` what the JSON API returns and the UI shows;
 ``auth_tables`` users, sign-in sessions and tickets, and API tokens;
-``audit_tables`` the audit of changes; ``columns`` the column type that stores a ``StrEnum`` (``app.states``) as its plain value.
+``audit_tables`` the audit of changes; ``rule_tables`` rules handlers' counts and runs' state; ``columns`` the column type that stores a ``StrEnum`` (``app.states``) as its plain value.
 """
 
 from app.models.audit_tables import AuditEntry, AuditPublic
@@ -21,6 +21,7 @@ from app.models.public import (
     ToolCallPublic,
     ToolResultPublic,
 )
+from app.models.rule_tables import RuleCount, RunState
 from app.models.tables import Agent, Delivery, Event, Round, Run, Setting, ToolCallRow, ToolResultRow
 
 __all__ = [
@@ -41,9 +42,11 @@ __all__ = [
     "OutboxItem",
     "Round",
     "RoundPublic",
+    "RuleCount",
     "Run",
     "RunDetail",
     "RunPublic",
+    "RunState",
     "Setting",
     "SignInSession",
     "SignInTicket",

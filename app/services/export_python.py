@@ -46,7 +46,7 @@ from sqlalchemy import Engine
 
 from app.db import read_session
 from app.errors import HandlerInvalid, NotFound, field_problem
-from app.handlers import rules_core, rules_export
+from app.handlers import rules_core, rules_export, rules_regex, rules_steps
 from app.handlers.faults import Behaviour
 from app.handlers.rules import RulesSpec
 from app.handlers.static import StaticSpec
@@ -164,7 +164,9 @@ class _Module:
     def _rules(self, handler: HandlerPublic, fname: str) -> str:
         spec = _checked(handler, lambda: RulesSpec.model_validate(handler.spec))
         self.blocks.append(f"_RULES_{fname} = {json_literal(spec.model_dump(mode='json'))}")
-        return f"    return answer_for_sdk(_RULES_{fname}, args, agent_id, task_id)"
+        return (
+            f"    return answer_for_sdk(_RULES_{fname}, args, agent_id, task_id, {string_literal(handler.tool_name)})"
+        )
 
     def _python(self, handler: HandlerPublic, fname: str) -> str:
         code = handler.spec.get("code")
@@ -214,6 +216,7 @@ class _Module:
             lines += [
                 "Rules templates see args, agent_id, task_id, round (always 0), results (always {}) and now;",
                 "`fake` exists only inside Tooldesk, and regexes run with re, without its timeout.",
+                "Sequences (call_count) and the run's state are kept in this process's memory.",
             ]
         return '"""' + "\n".join(lines) + '\n"""'
 
@@ -245,11 +248,14 @@ def _behaviour(handler: HandlerPublic) -> Behaviour:
 _RESERVED = {
     *("annotations", "asyncio", "inspect", "json", "linecache", "random", "sys", "types", "Any", "tools"),
     *vars(rules_core),
+    *vars(rules_regex),
+    *vars(rules_steps),
     *vars(rules_export),
     *dir(builtins),
 }
-_RULES_EVALUATOR = (embedded(rules_core), embedded(rules_export))
-"""The console's rules evaluator and the SDK's answer, pasted into a module with rules handlers, in that order."""
+_RULES_EVALUATOR = tuple(embedded(module) for module in (rules_core, rules_regex, rules_steps, rules_export))
+"""The console's rules evaluator, sequences and state, and the SDK's answer, pasted into a module with rules
+handlers, in that order."""
 
 
 _SNIPPET_IMPORTS = {f"import {name}" for name in ("inspect", "json", "linecache", "sys", "types")} | {

@@ -36,6 +36,7 @@ from app.services.outbox import Outbox
 from app.services.replay import draft_from_original
 from app.services.responder_store import RoundWork, plan_and_store, plan_rounds, store_answers, task_results
 from app.services.rounds import deliver_unwatched
+from app.services.rule_state import StoredMemory
 from app.states import HandlerKind
 
 log = logging.getLogger("tooldesk")
@@ -147,8 +148,17 @@ class Responder:
     async def _answer(self, handler: Handler, call: CallInput) -> CallAnswer:
         sandbox = await self._sandbox() if handler.kind == HandlerKind.PYTHON else None
         return await answer_call(
-            kind=handler.kind, spec=handler.spec, behaviour=handler.behaviour, call=call, sandbox=sandbox
+            kind=handler.kind,
+            spec=handler.spec,
+            behaviour=handler.behaviour,
+            call=call,
+            sandbox=sandbox,
+            memory=self._memory,
         )
+
+    def _memory(self, call: CallInput) -> StoredMemory:
+        """Rules handlers' counts and the run's state, in the database (``app.services.rule_state``)."""
+        return StoredMemory(self._engine, call.agent_id, call.tool_name, call.task_id)
 
     async def _answer_fallback(self, handler: Handler, call: CallInput) -> CallAnswer:
         results = await in_handlers(task_results, self._engine, call.task_id)
