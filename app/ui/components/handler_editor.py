@@ -256,12 +256,14 @@ class HandlerEditor:
         await self._on_change(reopen)
         get_runtime().handlers_changed()
 
-    async def _test(self, args: dict[str, Any]) -> HandlerTestOutcome | None:
+    async def _test(self, args: dict[str, Any], call_count: int, state: dict[str, Any]) -> HandlerTestOutcome | None:
         draft = self.draft()
         if draft is None:
             return None
         try:
-            outcome = await run_handler_test(handler=draft, args=args, sandbox=get_runtime().sandbox)
+            outcome = await run_handler_test(
+                handler=draft, args=args, sandbox=get_runtime().sandbox, call_count=call_count, state=state
+            )
         except TooldeskError as exc:
             self.show_problem(exc.message)
             return None

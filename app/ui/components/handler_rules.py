@@ -13,6 +13,7 @@ from typing import Any
 
 from nicegui import ui
 
+from app.ui.components.handler_rule_steps import StepsProblem, steps_draft, steps_fields, steps_spec
 from app.ui.format import JsonProblem, parse_json, pretty_json
 
 MATCHER_KINDS = {"equals": "equals", "regex": "regex", "jmespath": "JMESPath", "any": "any"}
@@ -48,6 +49,7 @@ class RulesEditor:
                 "name": str(rule["name"] or "").strip(),
                 "when": [_matcher(m) for m in rule["when"]],
                 "response": _response(rule, f"rule {number}"),
+                **_steps(rule, f"rule {number}"),
             }
             for number, rule in enumerate(self.rules, start=1)
         ]
@@ -95,6 +97,7 @@ class RulesEditor:
             ).mark(f"rule-{number}-add-when")
             ui.label("Then answer").classes("text-xs text-grey-7 uppercase tracking-wide")
             _response_fields(rule, f"rule-{number}")
+            steps_fields(rule, f"rule-{number}", _response_fields, _response_draft, self.render)
 
     def _matcher_row(self, number: int, index: int, rule: dict[str, Any], matcher: dict[str, Any]) -> None:
         prefix = f"rule-{number}-when-{index + 1}"
@@ -198,6 +201,7 @@ def _rule_draft(rule: dict[str, Any]) -> dict[str, Any]:
         "name": rule.get("name", ""),
         "when": [_matcher_draft(m) for m in rule.get("when") or []],
         **_response_draft(rule.get("response")),
+        **steps_draft(rule, _response_draft),
     }
 
 
@@ -241,6 +245,13 @@ def _response(draft: dict[str, Any], where: str) -> dict[str, Any]:
         except JsonProblem as exc:
             raise DraftProblem(f"{where}, response.output: not JSON ({exc}); switch it to text or fix it") from None
     return {"output": output, "is_error": bool(draft["is_error"])}
+
+
+def _steps(draft: dict[str, Any], where: str) -> dict[str, Any]:
+    try:
+        return steps_spec(draft, where, _response)
+    except StepsProblem as exc:
+        raise DraftProblem(str(exc)) from None
 
 
 def _parses(text: str) -> bool:
