@@ -8,7 +8,7 @@ every POST, PUT and PATCH must be ``Content-Type: application/json`` (415
 otherwise). Errors use the contract's shape ``{"error": {"code", "message"}}``
 with the status each error knows. ``run_routes`` holds runs, rounds, deliveries
 and agents; ``handler_routes`` handlers, the demo and configuration;
-``secret_routes`` the webhook secret's rotation; ``audit_routes`` the audit; ``common`` the content-type
+``secret_routes`` the webhook secret's rotation; ``audit_routes`` the audit; ``rule_state_routes`` rules handlers' counts and runs' state; ``common`` the content-type
 rule and the error answers. ``health_routes`` holds the probes ``/healthz`` and ``/readyz``, outside ``/api``,
 open without sign-in (``app.main`` mounts them itself).
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api import audit_routes, handler_routes, run_routes, secret_routes
+from app.api import audit_routes, handler_routes, rule_state_routes, run_routes, secret_routes
 from app.api.common import http_error_handler, tooldesk_error_handler, validation_error_handler
 
 
@@ -28,6 +28,7 @@ def build_router() -> APIRouter:
     router.include_router(handler_routes.router)
     router.include_router(secret_routes.router)
     router.include_router(audit_routes.router)
+    router.include_router(rule_state_routes.router)
     return router
 
 

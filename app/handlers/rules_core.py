@@ -55,8 +55,7 @@ class ResponseJson(TypedDict):
 
 
 class RuleJson(TypedDict):
-    """A named rule: when every matcher in ``when`` matches, ``response`` is rendered and sent (the rest:
-    ``rules_steps``)."""
+    """A named rule: when every matcher in ``when`` matches, ``response`` is rendered and sent (more: rules_steps)."""
 
     name: str
     when: list[MatcherJson]
@@ -172,6 +171,8 @@ def choose_rule(
         )
     near = nearest_rule(spec, args, search=search)
     tail = f"; nearest is {near.text}" if near else " (there are no rules)"
+    if near and not state_holds(spec["rules"][near.rule_index].get("when_state") or {}, state or {}):
+        tail += f", but its when_state does not hold in the run's state {show(state or {})}"
     return Verdict(f"no rule matched the arguments{tail}", True, "no rule matched")
 
 

@@ -90,3 +90,31 @@ async def test_handler_test_answers_as_the_given_call_in_the_given_state(console
     assert again["is_error"] and again["call_count"] is None  # no rule matched the empty state: nothing counted
     refused = await console.post("/api/handlers/test", json={**body, "call_count": 0})
     assert refused.status_code == 422, refused.text
+
+
+async def test_counts_across_runs_are_listed_reset_and_forgotten_with_the_handler(console: Console, runtime: Runtime):
+    spec = {"rules": [{"name": "clock", "when": [], "response": {"output": "first"}, "then": [{"output": "later"}],
+                       "scope": "all_runs", "set_state": {"asked": True}}]}  # fmt: skip
+    handler = await console.save_handler(
+        agent_id=CLOCK, tool_name="get_current_time", kind="rules", mode="auto", spec=spec
+    )
+    first = await console.start(CLOCK)
+    await console.wait_for_status(first, "completed")
+
+    counts = await console.get(f"/api/handlers/{handler['id']}/counts")
+    assert counts.json() == {"handler_id": handler["id"], "counts": {"name:clock": 1}, "reset": 0}
+    state = await console.get(f"/api/runs/{first}/state")
+    assert state.json() == {"task_id": first, "state": {"asked": True}}
+    reset = await console.delete(f"/api/handlers/{handler['id']}/counts")
+    assert reset.json()["reset"] == 1
+    second = await console.start(CLOCK)
+    await console.wait_for_status(second, "completed")
+    assert outputs(runtime, second) == [[("first", False)]]  # counted from 1 again after the reset
+
+    assert (await console.delete(f"/api/handlers/{handler['id']}")).status_code == 204
+    await console.save_handler(agent_id=CLOCK, tool_name="get_current_time", kind="rules", mode="auto", spec=spec)
+    third = await console.start(CLOCK)
+    await console.wait_for_status(third, "completed")
+    assert outputs(runtime, third) == [[("first", False)]]  # a deleted handler's counts went with it
+    missing = await console.get("/api/handlers/99999/counts")
+    assert missing.status_code == 404, missing.text

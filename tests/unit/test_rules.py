@@ -628,7 +628,11 @@ def test_state_set_by_one_tool_is_matched_by_another_in_the_same_run(counted: Co
 def test_when_state_unmet_and_no_default_is_no_match(counted: Counted):
     spec = RulesSpec(rules=[Rule(name="in", when_state={"logged_in": True}, response=Response(output="x"))])
     [reply] = counted(spec, 1)
-    assert reply.is_error and reply.output.startswith("no rule matched the arguments; nearest is rule 1 (in)")
+    assert reply == Reply(
+        "no rule matched the arguments; nearest is rule 1 (in), 0 of 0 conditions match: all conditions match, but "
+        "its when_state does not hold in the run's state {}",
+        True,
+    )
 
 
 def test_template_sees_state_before_its_own_set_state(counted: Counted):
