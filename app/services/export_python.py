@@ -13,11 +13,12 @@ the module's docstring. Per kind:
 
 - static: returns the output (a JSON value is ``json.dumps(..., ensure_ascii=False)``).
 - rules: the rules as a Python literal of their JSON, answered by the console's own evaluator: the
-  source of ``app.handlers.rules_core`` and ``app.handlers.rules_export`` is pasted in as it is
+  source of ``app.handlers.rules_core``, ``rules_regex``, ``rules_steps`` and ``rules_export`` is pasted in as it is
   (``rules_export.answer_for_sdk``: templates in Jinja2's ``SandboxedEnvironment`` over ``args``,
   ``agent_id``, ``task_id``, ``round`` (always 0: the SDK does not pass it), ``results`` (always
   ``{}``) and ``now``; ``fake`` is not available; regexes with ``re``, without the console's
   timeout). Without a match or a default it raises "no rule matched the arguments; nearest is ...".
+  Sequences and run state (``rules_steps``) are counted in the module's memory, per tool and run.
 - python: the snippet's source, kept byte for byte as a string, runs as its own module (built with
   ``types.ModuleType`` and ``exec``) when the exported module is imported. Indenting it into a
   function instead would change multi-line string literals in it, break ``from __future__`` and
