@@ -29,6 +29,7 @@ process ends); the console takes the same steps with its counts in the database 
 """
 
 import json
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -39,6 +40,7 @@ STATE_MAX_KEYS = 64
 STATE_MAX_BYTES = 4096
 AFTER_END = ("repeat", "cycle", "fail")
 SCOPES = ("run", "all_runs")
+_NAMES_MEMORY = re.compile(r"\b(call_count|state)\b")
 DEFAULT_KEY = "default"
 """The default response's count key (counted per run)."""
 
@@ -59,8 +61,7 @@ def uses_memory(spec: RulesJson) -> bool:
     outputs = [rule["response"]["output"] for rule in spec["rules"]]
     if spec["default"] is not None:
         outputs.append(spec["default"]["output"])
-    text = json.dumps(outputs, ensure_ascii=False)
-    return "call_count" in text or "state" in text
+    return _NAMES_MEMORY.search(json.dumps(outputs, ensure_ascii=False)) is not None
 
 
 def count_key(index: int | None, rule: RuleJson | None) -> str:

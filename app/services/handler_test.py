@@ -16,8 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from app.errors import SandboxUnavailable
+from app.errors import HandlerInvalid, SandboxUnavailable
 from app.handlers.rules_stateful import TrialMemory
+from app.handlers.rules_steps import StateTooBig, merged_state
 from app.handlers.run import CallInput, answer_call
 from app.handlers.sandbox import Sandbox
 from app.services.handler_store import HandlerIn, validate
@@ -54,11 +55,15 @@ async def run_handler_test(
     (rules with sequences or state: as call ``call_count``, in a run whose state is ``state``; nothing stored).
 
     ``sandbox`` starts (or returns) the Python sandbox; it is called only for a python handler. Raises
-    ``HandlerInvalid`` (422) naming the first problems in the settings (the same check a save makes) and
-    ``SandboxUnavailable`` (503) when the sandbox cannot start a worker. A handler that fails, times out or
+    ``HandlerInvalid`` (422) naming the first problems in the settings (the same check a save makes) or a
+    ``state`` past its bounds, and ``SandboxUnavailable`` (503) when the sandbox cannot start a worker. A handler that fails, times out or
     breaks is not an error here: its answer says so, with ``is_error`` set.
     """
     spec, behaviour = validate(handler)
+    try:
+        merged_state({}, state or {})
+    except StateTooBig as exc:
+        raise HandlerInvalid(f"the run state to test in: {exc}") from None
     pool = await _start(sandbox) if handler.kind == HandlerKind.PYTHON else None
     call = CallInput(
         tool_call_id=TEST_CALL_ID,

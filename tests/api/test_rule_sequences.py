@@ -90,6 +90,9 @@ async def test_handler_test_answers_as_the_given_call_in_the_given_state(console
     assert again["is_error"] and again["call_count"] is None  # no rule matched the empty state: nothing counted
     refused = await console.post("/api/handlers/test", json={**body, "call_count": 0})
     assert refused.status_code == 422, refused.text
+    too_big = await console.post("/api/handlers/test", json={**body, "state": {f"k{n}": n for n in range(65)}})
+    assert too_big.status_code == 422, too_big.text
+    assert "the run state to test in: set_state would give the run's state 65 keys (limit 64)" in too_big.text
 
 
 async def test_counts_across_runs_are_listed_reset_and_forgotten_with_the_handler(console: Console, runtime: Runtime):
