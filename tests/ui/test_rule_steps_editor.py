@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from nicegui.testing import User
 
+from app.runtime import Runtime
+from app.services import rule_state
 from tests.builders import CLOCK, Console, open_handler_editor, set_value
 
 
@@ -79,3 +81,16 @@ async def test_test_as_a_later_call_in_a_given_state_shows_count_and_state(user:
     user.find(marker="test-handler").click()
     await user.should_see("the run state is not JSON")
     assert await console.handlers() == {}, "Test saves nothing"
+
+
+async def test_reset_counts_starts_every_rule_at_call_one_again(user: User, console: Console, runtime: Runtime):
+    spec = {"rules": [{"name": "s", "when": [], "response": {"output": "first"}, "then": [{"output": "later"}],
+                       "scope": "all_runs"}]}  # fmt: skip
+    handler = await console.save_handler(agent_id=CLOCK, tool_name="get_current_time", kind="rules", spec=spec)
+    rule_state.count_call(runtime.engine, agent_id=CLOCK, tool_name="get_current_time", rule="name:s", task_id=0)
+    await open_handler_editor(user)
+
+    user.find(marker="reset-counts").click()
+
+    await user.should_see("get_current_time: 1 count(s) reset; every rule answers as call 1 again")
+    assert (await console.get(f"/api/handlers/{handler['id']}/counts")).json()["counts"] == {}

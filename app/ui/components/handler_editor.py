@@ -26,6 +26,7 @@ from app.ui import access
 from app.ui.components.handler_behaviour import BehaviourFields
 from app.ui.components.handler_header import HandlerHeader
 from app.ui.components.handler_python import PythonFields
+from app.ui.components.handler_rule_steps import reset_counts_button
 from app.ui.components.handler_rules import DraftProblem, RulesEditor
 from app.ui.components.handler_static import StaticFields
 from app.ui.components.handler_test import HandlerTestPanel
@@ -89,6 +90,7 @@ class HandlerEditor:
                     self.static = StaticFields(spec if kind == HandlerKind.STATIC else {})
                 with ui.column().classes("w-full gap-2") as self.rules_panel:
                     self.rules = RulesEditor(spec if kind == HandlerKind.RULES else None)
+                    reset_counts_button(handler)
                 with ui.column().classes("w-full gap-2") as self.python_panel:
                     self.python = PythonFields(spec if kind == HandlerKind.PYTHON else {})
                 self.behaviour = BehaviourFields(handler.behaviour if handler else {})

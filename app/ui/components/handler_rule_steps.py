@@ -7,12 +7,18 @@ counts the calls, and the run's state the rule matches on and sets (``app.handle
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
 from nicegui import ui
 
 from app.handlers.rules_steps import STATE_MAX_BYTES, STATE_MAX_KEYS
+from app.models import HandlerPublic
+from app.runtime import get_runtime
+from app.services import rule_state
+from app.states import HandlerKind, Role
+from app.ui import access
 from app.ui.format import JsonProblem, parse_json, pretty_json
 
 AFTER_END = {"repeat": "repeat the last answer", "cycle": "start again from the first", "fail": "fail (error result)"}
@@ -120,6 +126,24 @@ def steps_fields(
                 .mark(f"{prefix}-{field.replace('_', '-')}")
             )
             box.props["hint"] = STATE_HINT
+
+
+def reset_counts_button(handler: HandlerPublic | None) -> None:
+    """*Reset counts* under a saved rules handler (admins): its rules answer as call 1 again, per run and across
+    runs (``rule_state.reset_counts``; ``DELETE /api/handlers/{id}/counts`` does the same)."""
+    if handler is None or handler.kind != HandlerKind.RULES or not access.may(Role.ADMIN):
+        return
+
+    async def reset() -> None:
+        engine = get_runtime().engine
+        forgot = await asyncio.to_thread(
+            lambda: rule_state.reset_counts(engine, agent_id=handler.agent_id, tool_name=handler.tool_name)
+        )
+        ui.notify(f"{handler.tool_name}: {forgot} count(s) reset; every rule answers as call 1 again", type="positive")
+
+    ui.button("Reset counts", icon="restart_alt", on_click=access.guarded(Role.ADMIN, reset)).props(
+        "flat dense no-caps size=sm"
+    ).tooltip("Rules with a sequence start again at call 1, in every run and across runs").mark("reset-counts")
 
 
 def _state(text: str, where: str) -> dict[str, Any]:
