@@ -9,7 +9,7 @@ otherwise). Errors use the contract's shape ``{"error": {"code", "message"}}``
 with the status each error knows. ``run_routes`` holds runs, rounds, deliveries
 and agents; ``handler_routes`` handlers, the demo and configuration; ``rule_routes`` a rules handler's unmatched
 calls and rule edits;
-``secret_routes`` the webhook secret's rotation; ``audit_routes`` the audit; ``cassette_routes`` cassettes and playback; ``sweep_routes`` robustness sweeps; ``common`` the content-type
+``secret_routes`` the webhook secret's rotation; ``audit_routes`` the audit; ``rule_state_routes`` rules handlers' counts and runs' state; ``cassette_routes`` cassettes and playback; ``sweep_routes`` robustness sweeps; ``common`` the content-type
 rule and the error answers. ``health_routes`` holds the probes ``/healthz`` and ``/readyz``, outside ``/api``,
 open without sign-in (``app.main`` mounts them itself).
 """
@@ -18,7 +18,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api import audit_routes, cassette_routes, handler_routes, rule_routes, run_routes, secret_routes, sweep_routes
+from app.api import (
+    audit_routes,
+    cassette_routes,
+    handler_routes,
+    rule_routes,
+    rule_state_routes,
+    run_routes,
+    secret_routes,
+    sweep_routes,
+)
 from app.api.common import (
     database_error_handler,
     http_error_handler,
@@ -37,6 +46,7 @@ def build_router() -> APIRouter:
     router.include_router(audit_routes.router)
     router.include_router(cassette_routes.router)
     router.include_router(sweep_routes.router)
+    router.include_router(rule_state_routes.router)
     return router
 
 

@@ -37,6 +37,8 @@ class HandlerTestIn(BaseModel):
     args: dict[str, Any] = Field(default_factory=dict)
     agent_id: str = Field(default="test-agent", min_length=1, max_length=200)
     task_id: int = Field(default=1, ge=1, le=INT64_MAX)
+    call_count: int = Field(default=1, ge=1, le=1_000_000, description="rules with sequences: test as this call")
+    state: dict[str, Any] = Field(default_factory=dict, description="rules with state: the run's state to test in")
 
 
 @router.post(
@@ -219,4 +221,11 @@ async def test_handler(body: HandlerTestIn) -> HandlerTestOutcome:
     handler = handler_store.HandlerIn(
         agent_id=body.agent_id, tool_name=body.tool_name, kind=body.kind, spec=body.spec, behaviour=body.behaviour
     )
-    return await run_handler_test(handler=handler, args=body.args, task_id=body.task_id, sandbox=runtime.sandbox)
+    return await run_handler_test(
+        handler=handler,
+        args=body.args,
+        task_id=body.task_id,
+        sandbox=runtime.sandbox,
+        call_count=body.call_count,
+        state=body.state,
+    )

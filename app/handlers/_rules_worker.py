@@ -5,11 +5,14 @@ Start-up: import the evaluator, Jinja2, Faker and ``regex`` and use each once, c
 the address space in use now + MEMORY_MB, no core dumps), then say ``{"ready": true}``.
 
 Frames are ``_worker.py``'s (a 4-byte big-endian length, then a JSON object). Request:
-``{"spec": RulesJson, "args", "args_problem", "agent_id", "task_id", "round", "results", "now": ISO 8601, "seed"}``.
-Reply: ``{"output", "is_error", "note", "unmatched", "nearest", "failure", "recycle"}``: ``unmatched`` is true
-when no rule gave the answer (the default did, or the error without one), ``nearest`` then the nearest rule
-(``Answer.nearest``'s shape) or None; ``failure`` is None or ``"memory"`` (the evaluation hit MEMORY_MB; the pool
-then replaces this worker, as ``recycle`` asks).
+``{"spec": RulesJson, "args", "args_problem", "agent_id", "task_id", "round", "results", "now": ISO 8601, "seed"}``,
+and for a spec with sequences or state (``app.handlers.rules_steps``) ``"phase"``: ``"choose"`` (with ``"state"``:
+which rule answers) or ``"render"`` (with ``"response"``, ``"label"``, ``"call_count"``, ``"state"``: its answer).
+Reply: ``{"output", "is_error", "note", "unmatched", "nearest", "failure", "recycle"}``, and for ``choose``
+``"chosen"`` (a rule's index, or None for the default) and ``"final"`` (true: no rule answers, the reply's answer
+is the call's). ``unmatched`` is true when no rule gives the answer (the default does, or the error without one),
+``nearest`` then the nearest rule (``Answer.nearest``'s shape) or None; ``failure`` is None or ``"memory"`` (the
+evaluation hit MEMORY_MB; the pool then replaces this worker, as ``recycle`` asks).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 
 from app.handlers._worker import _limit_memory, _receive, _send
 from app.handlers.rules import search_regex
-from app.handlers.rules_core import Nearness, evaluate_rules, nearest_rule
+from app.handlers.rules_core import Nearness, Verdict, choose_rule, evaluate_rules, nearest_rule, respond
 from app.handlers.templates import TemplateContext, render
 
 
@@ -64,7 +67,21 @@ def _evaluate(request: dict[str, Any]) -> dict[str, Any]:
         results=request["results"],
         now=datetime.fromisoformat(request["now"]),
         seed=request["seed"],
+        call_count=request.get("call_count", 0),
+        state=request.get("state"),
     )
+    phase = request.get("phase")
+    if phase == "choose":
+        unparsed = request.get("args_problem")
+        chosen = choose_rule(request["spec"], ctx.args, search=search_regex, unparsed=unparsed, state=ctx.state)
+        if isinstance(chosen, Verdict):
+            return {**_reply(chosen, request), "chosen": None, "final": True}
+        reply = _reply(Verdict("", False, ""))
+        if chosen is None:  # the default answers: no rule did
+            reply |= {"unmatched": True, "nearest": _nearest(request)}
+        return {**reply, "chosen": chosen, "final": False}
+    if phase == "render":
+        return _reply(respond(request["response"], lambda template: render(template, ctx), request["label"]))
     verdict = evaluate_rules(
         request["spec"],
         ctx.args,
@@ -72,18 +89,29 @@ def _evaluate(request: dict[str, Any]) -> dict[str, Any]:
         search=search_regex,
         unparsed=request.get("args_problem"),
     )
-    unmatched = verdict.note in UNMATCHED_NOTES
-    readable = unmatched and request.get("args_problem") is None
-    near = nearest_rule(request["spec"], ctx.args, search=search_regex) if readable else None
+    return _reply(verdict, request)
+
+
+def _reply(verdict: Verdict, request: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The reply for ``verdict``; with ``request``, whether no rule gave it and the nearest rule then."""
+    unmatched = request is not None and verdict.note in UNMATCHED_NOTES
     return {
         "output": verdict.output,
         "is_error": verdict.is_error,
         "note": verdict.note,
         "unmatched": unmatched,
-        "nearest": None if near is None else nearness_json(near),
+        "nearest": _nearest(request) if unmatched and request is not None else None,
         "failure": None,
         "recycle": False,
     }
+
+
+def _nearest(request: dict[str, Any]) -> dict[str, Any] | None:
+    """The nearest rule to the request's arguments (None when they did not parse, or no rule is on)."""
+    if request.get("args_problem") is not None:
+        return None
+    near = nearest_rule(request["spec"], request["args"], search=search_regex)
+    return None if near is None else nearness_json(near)
 
 
 UNMATCHED_NOTES = frozenset({"default", "no rule matched", "arguments did not parse"})

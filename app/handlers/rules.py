@@ -23,10 +23,10 @@ from functools import lru_cache
 from typing import Any, Literal, cast
 
 import regex
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from app.config import get_settings
-from app.handlers import rules_core
+from app.handlers import rules_core, rules_regex
 from app.handlers.answer import Answer
 from app.handlers.regex_check import check_compiles
 from app.handlers.rules_core import (
@@ -41,6 +41,7 @@ from app.handlers.rules_core import (
     rule_label,
     show,
 )
+from app.handlers.rules_steps import StateTooBig, merged_state
 from app.handlers.static import JsonOutput
 from app.handlers.templates import TemplateContext, check_template, render
 
@@ -85,7 +86,9 @@ class Response(BaseModel):
 class Rule(BaseModel):
     """A named rule: when every matcher in ``when`` matches, ``response`` is rendered and sent. ``enabled``
     false keeps the rule but skips it; true is left out of the JSON, so a spec saved before the flag existed is
-    the same spec (no new version, the same export)."""
+    the same spec (no new version, the same export). ``then``, ``after_end``, ``scope``, ``when_state`` and
+    ``set_state``: answers in sequence and the run's state (``app.handlers.rules_steps``); left out of the JSON
+    while they are at their defaults."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -93,6 +96,16 @@ class Rule(BaseModel):
     when: list[Matcher] = []
     response: Response = Response()
     enabled: bool = Field(default=True, exclude_if=lambda on: bool(on))
+    then: list[Response] = []
+    after_end: Literal["repeat", "cycle", "fail"] = "repeat"
+    scope: Literal["run", "all_runs"] = "run"
+    when_state: dict[str, JsonOutput] = {}
+    set_state: dict[str, JsonOutput] = {}
+
+    @model_serializer(mode="wrap")
+    def _without_unused_steps(self, dump: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = dump(self)
+        return {key: value for key, value in data.items() if _STEP_DEFAULTS.get(key, _KEEP) != value}
 
 
 class RulesSpec(BaseModel):
@@ -156,8 +169,15 @@ def check_rules(spec: RulesSpec) -> list[RuleProblem]:
                 check_pattern(matcher, search_regex)
             except BadPattern as exc:
                 add(index, label, f"when[{m_index}].value", str(exc))
-        for problem in check_template(rule["response"]["output"]):
-            add(index, label, _field("response.output", problem.path), f"line {problem.line}: {problem.message}")
+        for field, response in [("response", rule["response"])] + [
+            (f"then[{n}]", answer) for n, answer in enumerate(rule.get("then") or [])
+        ]:
+            for problem in check_template(response["output"]):
+                add(index, label, _field(f"{field}.output", problem.path), f"line {problem.line}: {problem.message}")
+        try:
+            merged_state({}, rule.get("set_state") or {})
+        except StateTooBig as exc:
+            add(index, label, "set_state", str(exc))
     if spec.default is not None:
         for problem in check_template(spec.default.output):
             add(None, "default", _field("default.output", problem.path), f"line {problem.line}: {problem.message}")
@@ -195,6 +215,15 @@ def search_regex(pattern: str, text: str) -> bool:
         raise TimeoutError(f"took over {REGEX_TIMEOUT_SECONDS:g} s") from None
 
 
+_STEP_DEFAULTS: dict[str, Any] = {
+    "enabled": True,
+    "then": [],
+    "after_end": "repeat",
+    "scope": "run",
+    "when_state": {},
+    "set_state": {},
+}
+_KEEP = object()
 REGEX_TIMEOUT_SECONDS = 0.2
 """A regex matcher that backtracks longer than this fails the rule instead of freezing the console."""
 _TEMPLATE_SYNTAX = re.compile(r"\{[{%#]|\r")
@@ -207,7 +236,7 @@ def rules_json(spec: RulesSpec) -> RulesJson:
 
 @lru_cache(maxsize=512)
 def _compile_regex(pattern: str) -> Any:
-    rules_core.compile_re(pattern)  # the export runs re: a pattern means the same on both sides, or is refused
+    rules_regex.compile_re(pattern)  # the export runs re: a pattern means the same on both sides, or is refused
     try:
         return regex.compile(pattern)
     except (regex.error, RecursionError, MemoryError, OverflowError) as exc:

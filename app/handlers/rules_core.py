@@ -10,8 +10,8 @@ the rule nearest to matching; a rule with ``"enabled": false`` is off. Matchers 
 
 - ``equals``: the value at ``path`` equals ``value`` as JSON values (``1 == 1.0``, ``"1" != 1``,
   ``true != 1``; objects and arrays compare whole).
-- ``regex``: the pattern ``value`` (Python's ``re`` syntax, see ``compile_re``) is found in the value at ``path``
-  if it is a string, else in its JSON encoding (``42`` -> ``"42"``, ``true`` -> ``"true"``).
+- ``regex``: the pattern ``value`` (Python's ``re`` syntax: ``rules_regex.compile_re``) is found in the value at
+  ``path`` if it is a string, else in its JSON encoding (``42`` -> ``"42"``, ``true`` -> ``"true"``).
 - ``jmespath``: the expression ``value`` over the whole ``args`` (``path`` unused) gives a truthy
   result by JMESPath's rules (``false``, ``null``, ``""``, ``[]``, ``{}`` are false; ``0`` is true).
 - ``any``: always matches.
@@ -21,15 +21,16 @@ missing path never matches. When the call's arguments did not parse (``unparsed`
 with any matcher other than ``any`` does not match: only ``any`` rules, rules without conditions and the
 default can answer such a call. Rules are numbered from 1 in every message ("rule 2").
 
+A rule may also hold ``when_state`` (each key equals the run's ``state`` there; unset is ``null``), answers after
+the first (``then``) and ``set_state``: ``app.handlers.rules_steps`` counts and sets them.
+
 What differs between callers is passed in: ``render`` turns a response's output template into
 text, and ``search`` runs a regex. The console passes its guarded template sandbox (with ``fake``)
 and the ``regex`` library with a timeout; the export passes ``app.handlers.rules_export``'s Jinja2
-sandbox and ``search_re`` (the standard ``re``).
+sandbox and ``rules_regex.search_re`` (the standard ``re``).
 """
 
 import json
-import re
-import warnings
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, NamedTuple, NotRequired, TypedDict
@@ -54,12 +55,18 @@ class ResponseJson(TypedDict):
 
 
 class RuleJson(TypedDict):
-    """A named rule: when every matcher in ``when`` matches, ``response`` is rendered and sent (unless off)."""
+    """A named rule: when every matcher in ``when`` matches, ``response`` is rendered and sent (unless off; more:
+    rules_steps)."""
 
     name: str
     when: list[MatcherJson]
     response: ResponseJson
     enabled: NotRequired[bool]
+    when_state: NotRequired[dict[str, Any]]
+    then: NotRequired[list[ResponseJson]]
+    after_end: NotRequired[str]
+    scope: NotRequired[str]
+    set_state: NotRequired[dict[str, Any]]
 
 
 class RulesJson(TypedDict):
@@ -118,24 +125,46 @@ Search = Callable[[str, str], bool]
 def evaluate_rules(
     spec: RulesJson, args: dict[str, Any], *, render: Render, search: Search, unparsed: str | None = None
 ) -> Verdict:
-    """The first matching rule's rendered response, else the default's, else an error naming the nearest rule.
-    ``unparsed``: why the call's arguments are not a JSON object (then ``args`` is ``{}``), or ``None``.
+    """The first matching rule's rendered (first) response, else the default's, else an error naming the nearest
+    rule (no counts, no state: ``rules_steps``). ``unparsed``: why the call's arguments are not a JSON object
+    (then ``args`` is ``{}``), or ``None``.
 
     Raises only ``MemoryError``: a bad pattern or a template that fails to render is an ``is_error`` verdict
     naming the rule.
     """
+    chosen = choose_rule(spec, args, search=search, unparsed=unparsed)
+    if isinstance(chosen, Verdict):
+        return chosen
+    if chosen is not None:
+        return respond(spec["rules"][chosen]["response"], render, rule_label(chosen, spec["rules"][chosen]))
+    assert spec["default"] is not None  # choose_rule picks the default only when there is one
+    return respond(spec["default"], render, "default")
+
+
+def choose_rule(
+    spec: RulesJson,
+    args: dict[str, Any],
+    *,
+    search: Search,
+    unparsed: str | None = None,
+    state: dict[str, Any] | None = None,
+) -> int | Verdict | None:
+    """The index of the first rule matching ``args`` whose ``when_state`` holds in ``state``, ``None`` for the
+    default, or the final ``Verdict`` (a bad pattern, no match). Raises only ``MemoryError``."""
     for index, rule in enumerate(spec["rules"]):
         if not rule.get("enabled", True) or (unparsed is not None and any(m["kind"] != "any" for m in rule["when"])):
             continue  # off, or its conditions read arguments there are none of
+        if not state_holds(rule.get("when_state") or {}, state or {}):
+            continue
         try:
             matched = all(check_matcher(m, args, search)[0] for m in rule["when"])
         except BadPattern as exc:
             label = rule_label(index, rule)
             return Verdict(f"{label}: {exc}; fix the rule", True, f"{label}: bad pattern")
         if matched:
-            return _respond(rule["response"], render, rule_label(index, rule))
+            return index
     if spec["default"] is not None:
-        return _respond(spec["default"], render, "default")
+        return None
     if unparsed is not None:
         return Verdict(
             f"the arguments are {unparsed}, so no rule that reads them matched: add a default or an `any` rule",
@@ -144,6 +173,8 @@ def evaluate_rules(
         )
     near = nearest_rule(spec, args, search=search)
     tail = f"; nearest is {near.text}" if near else " (there are no rules)"
+    if near and not state_holds(spec["rules"][near.rule_index].get("when_state") or {}, state or {}):
+        tail += f", but its when_state does not hold in the run's state {show(state or {})}"
     return Verdict(f"no rule matched the arguments{tail}", True, "no rule matched")
 
 
@@ -215,32 +246,6 @@ def pattern_error(kind: str, pattern: str, exc: BaseException) -> BadPattern:
     return BadPattern(f"bad {name} {pattern!r}: {exc}")
 
 
-def search_re(pattern: str, text: str) -> bool:
-    """A ``Search`` with the standard ``re`` module (no timeout: a catastrophic pattern can run for ever)."""
-    return compile_re(pattern).search(text) is not None
-
-
-def compile_re(pattern: str) -> re.Pattern[str]:
-    """``pattern`` compiled by the standard ``re``, which both callers accept as the language of patterns (the
-    console then runs it with the ``regex`` library, for its timeout). ``BadPattern`` when ``re`` refuses it,
-    warns about it (``[[:alpha:]]``, a POSIX class to ``regex``, is a nested set to ``re``), or when it holds a
-    fuzzy constraint such as ``{e<=1}``, which ``regex`` applies and ``re`` reads as literal text."""
-    if _FUZZY.search(_CLASS.sub("", pattern)):
-        raise BadPattern(
-            f"bad regex {pattern!r}: a {{...}} with e, i, d or s is a fuzzy match, which Python's re does not have"
-        )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            return re.compile(pattern, re.UNICODE)  # not flags 0: a cached compile would skip the warning
-    except (re.error, Warning, RecursionError, MemoryError, OverflowError) as exc:
-        raise pattern_error("regex", pattern, exc) from None
-
-
-_CLASS = re.compile(r"\[\^?\]?(?:\\.|[^\]\\])*\]")  # a character class, where braces are literal
-_FUZZY = re.compile(r"(?<!\\)(?<!\\N)\{[^{}]*?(?<![A-Za-z])[eids](?![A-Za-z])[^{}]*\}")
-
-
 def rule_label(index: int, rule: RuleJson) -> str:
     """ "rule 2 (Oslo)" when named, else "rule 2 (regex on city)" from its matchers."""
     if rule["name"]:
@@ -260,7 +265,13 @@ def show(value: Any) -> str:
 _MISSING = object()
 
 
-def _respond(response: ResponseJson, render: Render, label: str) -> Verdict:
+def state_holds(wanted: dict[str, Any], state: dict[str, Any]) -> bool:
+    """Whether every key of ``wanted`` equals (as JSON values) the run's ``state`` there; a key not set is ``null``."""
+    return all(_json_equal(state.get(key), value) for key, value in wanted.items())
+
+
+def respond(response: ResponseJson, render: Render, label: str) -> Verdict:
+    """``response`` rendered, or an ``is_error`` verdict naming ``label`` when its template fails."""
     try:
         return Verdict(render(response["output"]), response["is_error"], label)
     except MemoryError:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from app.config import get_settings
@@ -63,17 +64,34 @@ class RulesPool:
     async def answer(self, spec: RulesJson, ctx: TemplateContext) -> Answer:
         """The rules' answer to the call in ``ctx`` (``rules_core.evaluate_rules``). Every failure, the limits
         included, is an ``is_error`` answer saying what happened; raises RuntimeError when the pool is closed."""
-        request = {
-            "spec": spec,
-            "args": ctx.args,
-            "args_problem": ctx.args_problem,
-            "agent_id": ctx.agent_id,
-            "task_id": ctx.task_id,
-            "round": ctx.round,
-            "results": ctx.results,
-            "now": ctx.now.isoformat(),
-            "seed": ctx.seed,
-        }
+        reply = await self._exchange(_request(spec, ctx))
+        return reply if isinstance(reply, Answer) else _answer(reply)
+
+    async def choose(self, spec: RulesJson, ctx: TemplateContext) -> int | Answer | DefaultChosen:
+        """Which rule answers the call in ``ctx`` with the run's ``ctx.state`` (``rules_core.choose_rule``): its
+        index, ``DefaultChosen`` for the default (with the nearest rule, as no rule matched), or the call's final
+        answer (no match, a bad pattern, a limit hit)."""
+        reply = await self._exchange({**_request(spec, ctx), "phase": "choose", "state": ctx.state or {}})
+        if isinstance(reply, Answer):
+            return reply
+        chosen = reply.get("chosen")
+        if reply.get("final") is True:
+            return _answer(reply)
+        if chosen is None:
+            return DefaultChosen(nearest=reply["nearest"])
+        if isinstance(chosen, int) and 0 <= chosen < len(spec["rules"]):
+            return chosen
+        return Answer("the rules worker process answered with no rule to use: try again", True, note="crashed")
+
+    async def render(self, response: Any, label: str, ctx: TemplateContext) -> Answer:
+        """``response`` (a ``ResponseJson``) rendered with ``ctx`` (its ``call_count`` and ``state`` too); the note is
+        ``label`` unless it failed (``rules_core.respond``)."""
+        request = {**_request({"rules": [], "default": None}, ctx), "phase": "render", "response": response}
+        reply = await self._exchange({**request, "label": label, "call_count": ctx.call_count, "state": ctx.state})
+        return reply if isinstance(reply, Answer) else _answer(reply)
+
+    async def _exchange(self, request: dict[str, Any]) -> dict[str, Any] | Answer:
+        """One request to a worker: its reply, or the ``is_error`` answer saying how it failed."""
         try:
             body = json.dumps(request, allow_nan=False).encode("ascii")
         except (TypeError, ValueError) as exc:
@@ -106,16 +124,41 @@ class RulesPool:
                 is_error=True,
                 note="memory",
             )
-        return Answer(
-            output=reply["output"],
-            is_error=reply["is_error"],
-            note=reply["note"],
-            unmatched=reply["unmatched"],
-            nearest=reply["nearest"],
-        )
+        return reply
 
     async def _spawn(self) -> WorkerProcess:
         return await WorkerProcess.spawn(memory_mb=self.memory_mb, bwrap=None, module=WORKER_MODULE)
+
+
+@dataclass(frozen=True)
+class DefaultChosen:
+    """``RulesPool.choose``'s answer when no rule matches and the default answers; ``nearest`` as in ``Answer``."""
+
+    nearest: dict[str, Any] | None
+
+
+def _request(spec: RulesJson, ctx: TemplateContext) -> dict[str, Any]:
+    return {
+        "spec": spec,
+        "args": ctx.args,
+        "args_problem": ctx.args_problem,
+        "agent_id": ctx.agent_id,
+        "task_id": ctx.task_id,
+        "round": ctx.round,
+        "results": ctx.results,
+        "now": ctx.now.isoformat(),
+        "seed": ctx.seed,
+    }
+
+
+def _answer(reply: dict[str, Any]) -> Answer:
+    return Answer(
+        output=reply["output"],
+        is_error=reply["is_error"],
+        note=reply["note"],
+        unmatched=reply["unmatched"],
+        nearest=reply["nearest"],
+    )
 
 
 def _parse(body: bytes) -> dict[str, Any]:

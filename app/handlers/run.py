@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +21,8 @@ from app.handlers.answer import Answer
 from app.handlers.faults import Behaviour, apply_behaviour
 from app.handlers.rules import RulesSpec, rules_json
 from app.handlers.rules_pool import rules_pool
+from app.handlers.rules_stateful import RuleMemory, TrialMemory, answer_with_memory
+from app.handlers.rules_steps import uses_memory
 from app.handlers.sandbox import Sandbox
 from app.handlers.static import StaticSpec, answer_static
 from app.handlers.templates import TemplateContext
@@ -55,7 +58,13 @@ class CallInput:
 
 
 async def answer_call(
-    *, kind: HandlerKind, spec: dict[str, Any], behaviour: dict[str, Any], call: CallInput, sandbox: Sandbox | None
+    *,
+    kind: HandlerKind,
+    spec: dict[str, Any],
+    behaviour: dict[str, Any],
+    call: CallInput,
+    sandbox: Sandbox | None,
+    memory: Callable[[CallInput], RuleMemory] | None = None,
 ) -> CallAnswer:
     """Run the handler on ``call``. Never raises for a handler's fault: a broken spec, a template error or a
     failing snippet is an ``is_error`` answer that says what went wrong.
@@ -63,7 +72,10 @@ async def answer_call(
     Arguments that did not parse (``call.args_problem``, case C10): a static handler answers as always; a rules
     handler matches only rules that do not read the arguments, else its default; a Python handler is not run
     (its ``handle(args: dict, ...)`` and ``Args`` model promise an object) and the call gets an ``is_error``
-    answer quoting the text sent."""
+    answer quoting the text sent.
+
+    ``memory`` gives a rules handler's counts and run state for the call (``rules_stateful``); without it a spec
+    with sequences or state answers as call 1 of a run with an empty state, and nothing is stored."""
     started = time.monotonic()
     seed = zlib.crc32(f"{call.task_id}:{call.tool_call_id}".encode())
     logs: list[str] = []
@@ -84,7 +96,7 @@ async def answer_call(
                     args_problem=call.args_problem,
                 )
                 rules = RulesSpec.model_validate(spec)
-                return await _answer_rules(rules, ctx)
+                return await _answer_rules(rules, ctx, memory(call) if memory is not None else TrialMemory())
             if kind == HandlerKind.PYTHON:
                 if call.args_problem is not None:
                     return Answer(
@@ -121,10 +133,14 @@ async def answer_call(
     return CallAnswer(answer=answer, duration_ms=(time.monotonic() - started) * 1000, logs="\n".join(logs))
 
 
-async def _answer_rules(rules: RulesSpec, ctx: TemplateContext) -> Answer:
-    """In a rules worker process, bounded in time and memory (``app.handlers.rules_pool``), never in a thread."""
+async def _answer_rules(rules: RulesSpec, ctx: TemplateContext, memory: RuleMemory) -> Answer:
+    """In a rules worker process, bounded in time and memory (``app.handlers.rules_pool``), never in a thread;
+    with ``memory`` when the spec has sequences or state."""
     try:
         pool = await rules_pool()
     except Exception as exc:  # a worker could not start: say so as the call's answer
         return Answer(output=f"rules handlers cannot run: their worker process did not start ({exc})", is_error=True)
-    return await pool.answer(rules_json(rules), ctx)
+    spec = rules_json(rules)
+    if uses_memory(spec):
+        return await answer_with_memory(spec, ctx, pool=pool, memory=memory)
+    return await pool.answer(spec, ctx)

@@ -15,6 +15,9 @@ are; the result is JSON-encoded). Variables a template sees:
                (``{{ now.isoformat() }}``, ``{{ now.strftime('%H:%M') }}``)
 ``fake``       a Faker instance seeded with ``ctx.seed``: ``{{ fake.name() }}``
                gives the same name for the same seed
+``call_count`` this rule's count of calls in its scope, from 1 (0 when not
+               counted: ``app.handlers.rules_steps``)
+``state``      the run's state, a small JSON object that rules set
 =============  ================================================================
 
 Filters beyond Jinja's built-ins: ``tojson`` (built in: ``{{ args | tojson }}``)
@@ -75,6 +78,10 @@ class TemplateContext:
     seed: int
     args_problem: str | None = None
     """Why the call's arguments are not a JSON object (``args`` is then ``{}``), or ``None`` (case C10)."""
+    call_count: int = 0
+    """The answering rule's count of calls in its scope, from 1; 0 when the spec counts nothing."""
+    state: dict[str, Any] | None = None
+    """The run's state the rule was matched on (``None``: ``{}``)."""
 
 
 @dataclass(frozen=True)
@@ -165,6 +172,8 @@ class _Render:
             "round": ctx.round,
             "results": ctx.results,
             "now": ctx.now,
+            "call_count": ctx.call_count,
+            "state": ctx.state or {},
             "range": self._range,
         }
         if "fake" in source:  # building a Faker costs ~1 ms; most templates do without

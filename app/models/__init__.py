@@ -3,7 +3,7 @@
 ``tables`` holds runs, deliveries, rounds, tool calls and results, and timeline events; ``handler_tables``
 handlers, their versions, drafts and the outbox; ``public`` what the JSON API returns and the UI shows;
 ``auth_tables`` users, sign-in sessions and tickets, and API tokens;
-``audit_tables`` the audit of changes; ``cassette_tables`` cassettes and the runs that play one back; ``sweep_tables`` robustness sweeps and their runs; ``columns`` the column type that stores a ``StrEnum`` (``app.states``) as its plain value.
+``audit_tables`` the audit of changes; ``cassette_tables`` cassettes and the runs that play one back; ``sweep_tables`` robustness sweeps and their runs; ``rule_tables`` rules handlers' counts and runs' state; ``columns`` the column type that stores a ``StrEnum`` (``app.states``) as its plain value.
 ``unmatched_tables`` keeps the calls no rule of a rules handler matched.
 """
 
@@ -23,6 +23,7 @@ from app.models.public import (
     ToolCallPublic,
     ToolResultPublic,
 )
+from app.models.rule_tables import RuleCount, RunState
 from app.models.sweep_tables import Sweep, SweepRun
 from app.models.tables import Agent, Delivery, Event, Round, Run, Setting, ToolCallRow, ToolResultRow
 from app.models.unmatched_tables import UnmatchedCall, UnmatchedCallPublic
@@ -47,9 +48,11 @@ __all__ = [
     "OutboxItem",
     "Round",
     "RoundPublic",
+    "RuleCount",
     "Run",
     "RunDetail",
     "RunPublic",
+    "RunState",
     "Setting",
     "SignInSession",
     "SignInTicket",

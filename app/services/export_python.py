@@ -13,11 +13,12 @@ the module's docstring. Per kind:
 
 - static: returns the output (a JSON value is ``json.dumps(..., ensure_ascii=False)``).
 - rules: the rules as a Python literal of their JSON, answered by the console's own evaluator: the
-  source of ``app.handlers.rules_core`` and ``app.handlers.rules_export`` is pasted in as it is
+  source of ``app.handlers.rules_core``, ``rules_regex``, ``rules_steps`` and ``rules_export`` is pasted in as it is
   (``rules_export.answer_for_sdk``: templates in Jinja2's ``SandboxedEnvironment`` over ``args``,
   ``agent_id``, ``task_id``, ``round`` (always 0: the SDK does not pass it), ``results`` (always
   ``{}``) and ``now``; ``fake`` is not available; regexes with ``re``, without the console's
   timeout). Without a match or a default it raises "no rule matched the arguments; nearest is ...".
+  Sequences and run state (``rules_steps``) are counted in the module's memory, per tool and run.
 - python: the snippet's source, kept byte for byte as a string, runs as its own module (built with
   ``types.ModuleType`` and ``exec``) when the exported module is imported. Indenting it into a
   function instead would change multi-line string literals in it, break ``from __future__`` and
@@ -46,7 +47,7 @@ from sqlalchemy import Engine
 
 from app.db import read_session
 from app.errors import HandlerInvalid, NotFound, field_problem
-from app.handlers import rules_core, rules_export
+from app.handlers import rules_core, rules_export, rules_regex, rules_steps
 from app.handlers.faults import Behaviour
 from app.handlers.rules import RulesSpec
 from app.handlers.static import StaticSpec
@@ -164,7 +165,9 @@ class _Module:
     def _rules(self, handler: HandlerPublic, fname: str) -> str:
         spec = _checked(handler, lambda: RulesSpec.model_validate(handler.spec))
         self.blocks.append(f"_RULES_{fname} = {json_literal(spec.model_dump(mode='json'))}")
-        return f"    return answer_for_sdk(_RULES_{fname}, args, agent_id, task_id)"
+        return (
+            f"    return answer_for_sdk(_RULES_{fname}, args, agent_id, task_id, {string_literal(handler.tool_name)})"
+        )
 
     def _python(self, handler: HandlerPublic, fname: str) -> str:
         code = handler.spec.get("code")
@@ -214,6 +217,7 @@ class _Module:
             lines += [
                 "Rules templates see args, agent_id, task_id, round (always 0), results (always {}) and now;",
                 "`fake` exists only inside Tooldesk, and regexes run with re, without its timeout.",
+                "Sequences (call_count) and the run's state are kept in this process's memory.",
             ]
         return '"""' + "\n".join(lines) + '\n"""'
 
@@ -245,11 +249,14 @@ def _behaviour(handler: HandlerPublic) -> Behaviour:
 _RESERVED = {
     *("annotations", "asyncio", "inspect", "json", "linecache", "random", "sys", "types", "Any", "tools"),
     *vars(rules_core),
+    *vars(rules_regex),
+    *vars(rules_steps),
     *vars(rules_export),
     *dir(builtins),
 }
-_RULES_EVALUATOR = (embedded(rules_core), embedded(rules_export))
-"""The console's rules evaluator and the SDK's answer, pasted into a module with rules handlers, in that order."""
+_RULES_EVALUATOR = tuple(embedded(module) for module in (rules_core, rules_regex, rules_steps, rules_export))
+"""The console's rules evaluator, sequences and state, and the SDK's answer, pasted into a module with rules
+handlers, in that order."""
 
 
 _SNIPPET_IMPORTS = {f"import {name}" for name in ("inspect", "json", "linecache", "sys", "types")} | {

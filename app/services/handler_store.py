@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select
 
 from app.db import read_session, write_session
 from app.errors import HandlerInvalid, NotFound, field_problem
@@ -25,7 +25,7 @@ from app.handlers.rules import RulesSpec, check_rules, rule_from_answer
 from app.handlers.sandbox import check_snippet
 from app.handlers.static import StaticSpec
 from app.json_values import canonical_json, same_json
-from app.models import Handler, HandlerPublic, HandlerVersion, Round, ToolCallRow
+from app.models import Handler, HandlerPublic, HandlerVersion, Round, RuleCount, ToolCallRow
 from app.services.rounds import get_round
 from app.states import HandlerKind, HandlerMode
 
@@ -127,13 +127,16 @@ def set_mode(*, engine: Engine, handler_id: int, mode: HandlerMode) -> HandlerPu
 
 
 def delete_handler(*, engine: Engine, handler_id: int) -> None:
-    """Remove a handler and its history (its versions go with it: ``ON DELETE CASCADE``); its tool is answered by a
-    person again."""
+    """Remove a handler and its history (its versions go with it: ``ON DELETE CASCADE``) and its rules' counts; its
+    tool is answered by a person again."""
     with write_session(engine) as session:
         row = session.get(Handler, handler_id)
         if row is None:
             raise NotFound(f"no handler with id {handler_id}")
         session.delete(row)
+        session.exec(
+            delete(RuleCount).where(col(RuleCount.agent_id) == row.agent_id, col(RuleCount.tool_name) == row.tool_name)
+        )
 
 
 def list_versions(*, engine: Engine, handler_id: int) -> list[VersionPublic]:

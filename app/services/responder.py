@@ -36,6 +36,7 @@ from app.services.outbox import Outbox
 from app.services.playback import draft_own_answers
 from app.services.responder_store import RoundWork, plan_and_store, plan_rounds, store_answers, task_results
 from app.services.rounds import deliver_unwatched
+from app.services.rule_state import StoredMemory
 from app.services.unmatched import keep_unmatched
 from app.states import HandlerKind
 
@@ -148,7 +149,12 @@ class Responder:
     async def _answer(self, handler: Handler, call: CallInput) -> CallAnswer:
         sandbox = await self._sandbox() if handler.kind == HandlerKind.PYTHON else None
         done = await answer_call(
-            kind=handler.kind, spec=handler.spec, behaviour=handler.behaviour, call=call, sandbox=sandbox
+            kind=handler.kind,
+            spec=handler.spec,
+            behaviour=handler.behaviour,
+            call=call,
+            sandbox=sandbox,
+            memory=self._memory,
         )
         if done.answer.unmatched and handler.id is not None:  # a saved handler: the demo's set keeps nothing
             try:
@@ -163,6 +169,10 @@ class Responder:
             except Exception as exc:  # the list is a convenience: the call is answered all the same
                 log.warning("unmatched call %s of run %s not kept: %r", call.tool_call_id, call.task_id, exc)
         return done
+
+    def _memory(self, call: CallInput) -> StoredMemory:
+        """Rules handlers' counts and the run's state, in the database (``app.services.rule_state``)."""
+        return StoredMemory(self._engine, call.agent_id, call.tool_name, call.task_id)
 
     async def _answer_fallback(self, handler: Handler, call: CallInput) -> CallAnswer:
         results = await in_handlers(task_results, self._engine, call.task_id)

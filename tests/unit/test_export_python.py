@@ -207,3 +207,21 @@ print(asyncio.run(tools["get_weather"][1]({{"city": "Bergen"}}, "a", 7)))
 """
     ran = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True, cwd=tmp_path)
     assert (ran.returncode, ran.stdout, ran.stderr) == (0, "Rain in Bergen for task 7\n", "")
+
+
+def test_export_rules_sequence_and_state_counted_per_tool_and_run(engine: Engine):
+    """The exported module counts in its own memory: each tool and run apart, state shared by a run's tools."""
+    save(engine, "login", "rules", {"rules": [{"name": "in", "response": {"output": "hi"}, "set_state": {"in": True}}]})
+    save(engine, "get_weather", "rules", {"rules": [
+        {"name": "in", "when_state": {"in": True}, "response": {"output": "A{{ call_count }}"},
+         "then": [{"output": "B{{ call_count }}"}], "after_end": "fail"}]})  # fmt: skip
+    exported = load(export_python(engine=engine, agent_id=AGENT))
+
+    with pytest.raises(RuntimeError, match="no rule matched"):
+        call(exported, "get_weather", {}, task_id=1)
+    assert call(exported, "login", {}, task_id=1) == "hi"
+    assert [call(exported, "get_weather", {}, task_id=t) for t in (1, 1)] == ["A1", "B2"]
+    with pytest.raises(RuntimeError, match=r"^rule 1 \(in\) has 2 answer\(s\) and then fails: this is call 3 in"):
+        call(exported, "get_weather", {}, task_id=1)
+    assert call(exported, "login", {}, task_id=2) == "hi"
+    assert call(exported, "get_weather", {}, task_id=2) == "A1"

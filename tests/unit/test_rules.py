@@ -8,11 +8,13 @@ both. The console's extras are tested on the console alone: the ``note`` that na
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -30,10 +32,14 @@ from app.handlers.rules import (
     nearest_rule,
     rule_from_answer,
 )
+from app.handlers.rules_pool import close_rules_pool
+from app.handlers.run import CallInput, answer_call
 from app.handlers.static import StaticSpec, answer_static
 from app.handlers.templates import TemplateContext
 from app.services import handler_store
 from app.services.export_python import export_python
+from app.services.rule_state import StoredMemory
+from app.states import HandlerKind
 
 AGENT_ID = "5f0c6b2e-8a4d-4c1e-9a57-2b3f3c4d5e6f"
 TASK_ID = 1042
@@ -483,4 +489,215 @@ def test_rules_spec_json_round_trip():
         rules=[make_rule(Matcher(kind="equals", path="city", value="Oslo"), output={"temp_c": 4})],
         default=Response(output="none", is_error=True),
     )
+    assert RulesSpec.model_validate(json.loads(spec.model_dump_json())) == spec
+
+
+# Answers in sequence and the run's state (app.handlers.rules_steps): the console counts in its database, through
+# its worker processes (answer_call, as the responder calls it); the export counts in its module's memory.
+
+Call = tuple[str, dict[str, Any], int]
+"""One tool call: the tool's name, its arguments and the run's task_id."""
+
+
+@dataclass(frozen=True)
+class Counted:
+    """Answers calls one after another with counts and state kept between them; ``side`` is console or export."""
+
+    side: str
+    answer: Callable[[dict[str, RulesSpec], list[Call]], list[Reply]]
+
+    def __call__(self, spec: RulesSpec | dict[str, RulesSpec], *calls: Call | int) -> list[Reply]:
+        """``spec`` answers the tool get_weather (or a spec per tool); a bare int is a get_weather call in that run
+        with the arguments ``{"city": "Oslo"}``."""
+        specs = spec if isinstance(spec, dict) else {"get_weather": spec}
+        return self.answer(specs, [("get_weather", {"city": "Oslo"}, c) if isinstance(c, int) else c for c in calls])
+
+
+@pytest.fixture(params=["console", "export"])
+def counted(request: pytest.FixtureRequest, exported: ModuleType, tmp_path: Path) -> Counted:
+    if request.param == "console":
+        engine = make_engine(f"sqlite:///{tmp_path}/counts.db")
+
+        async def console_calls(specs: dict[str, RulesSpec], calls: list[Call]) -> list[Reply]:
+            replies = []
+            try:
+                for n, (tool, args, task_id) in enumerate(calls):
+                    call = CallInput(f"call_{n}", tool, args, AGENT_ID, task_id, 1, {})
+                    done = await answer_call(
+                        kind=HandlerKind.RULES,
+                        spec=specs[tool].model_dump(mode="json"),
+                        behaviour={},
+                        call=call,
+                        sandbox=None,
+                        memory=lambda c: StoredMemory(engine, c.agent_id, c.tool_name, c.task_id),
+                    )
+                    replies.append(Reply(done.answer.output, done.answer.is_error))
+            finally:
+                await close_rules_pool()
+            return replies
+
+        return Counted("console", lambda specs, calls: asyncio.run(console_calls(specs, calls)))
+
+    def export_calls(specs: dict[str, RulesSpec], calls: list[Call]) -> list[Reply]:
+        exported.MEMORY.clear()
+        replies = []
+        for tool, args, task_id in calls:
+            try:
+                output = exported.answer_for_sdk(specs[tool].model_dump(mode="json"), args, AGENT_ID, task_id, tool)
+                replies.append(Reply(output, False))
+            except RuntimeError as exc:
+                replies.append(Reply(str(exc), True))
+        return replies
+
+    return Counted("export", export_calls)
+
+
+def sequence(*outputs: str, after_end: str = "repeat", scope: str = "run", name: str = "seq") -> RulesSpec:
+    first, *then = outputs
+    rule = Rule(
+        name=name,
+        response=Response(output=first),
+        then=[Response(output=o) for o in then],
+        after_end=after_end,  # type: ignore[arg-type]
+        scope=scope,  # type: ignore[arg-type]
+    )
+    return RulesSpec(rules=[rule])
+
+
+def texts(replies: list[Reply]) -> list[str]:
+    return [reply.output for reply in replies]
+
+
+def test_sequence_second_call_gets_the_second_answer_then_repeats_the_last(counted: Counted):
+    replies = counted(sequence("A", "B"), 1, 1, 1, 1)
+    assert replies == [Reply("A", False), Reply("B", False), Reply("B", False), Reply("B", False)]
+
+
+def test_sequence_cycle_starts_again(counted: Counted):
+    assert texts(counted(sequence("A", "B", "C", after_end="cycle"), 1, 1, 1, 1, 1)) == ["A", "B", "C", "A", "B"]
+
+
+def test_sequence_fail_after_the_end_names_rule_and_count(counted: Counted):
+    replies = counted(sequence("A", "B", after_end="fail", name="login"), 1, 1, 1)
+    assert replies[:2] == [Reply("A", False), Reply("B", False)]
+    assert replies[2] == Reply("rule 1 (login) has 2 answer(s) and then fails: this is call 3 in this run", True)
+
+
+def test_sequence_counted_per_run_starts_again_in_each_run(counted: Counted):
+    assert texts(counted(sequence("A", "B"), 1, 2, 1, 2, 3)) == ["A", "A", "B", "B", "A"]
+
+
+def test_sequence_counted_across_runs_goes_on_in_the_next_run(counted: Counted):
+    replies = counted(sequence("A", "B", after_end="fail", scope="all_runs"), 1, 2, 3)
+    assert texts(replies[:2]) == ["A", "B"]
+    assert replies[2] == Reply("rule 1 (seq) has 2 answer(s) and then fails: this is call 3 across runs", True)
+
+
+def test_template_sees_call_count_per_rule(counted: Counted):
+    spec = RulesSpec(
+        rules=[
+            make_rule(Matcher(kind="equals", path="city", value="Oslo"), output="Oslo {{ call_count }}"),
+            make_rule(output="other {{ call_count }}", name="other"),
+        ],
+    )
+    calls = [("get_weather", {"city": city}, 1) for city in ("Oslo", "Rome", "Oslo", "Rome", "Oslo")]
+    assert texts(counted(spec, *calls)) == ["Oslo 1", "other 1", "Oslo 2", "other 2", "Oslo 3"]
+
+
+def test_default_counts_its_calls_per_run(counted: Counted):
+    spec = RulesSpec(default=Response(output="miss {{ call_count }} in {{ task_id }}"))
+    assert texts(counted(spec, 1, 1, 2)) == ["miss 1 in 1", "miss 2 in 1", "miss 1 in 2"]
+
+
+LOGIN = {
+    "login": RulesSpec(
+        rules=[
+            Rule(
+                name="login",
+                when=[Matcher(kind="regex", path="user", value=".")],
+                response=Response(output="welcome {{ args.user }}"),
+                set_state={"logged_in": True, "user": "alice"},
+            )
+        ]
+    ),
+    "get_profile": RulesSpec(
+        rules=[
+            Rule(name="in", when_state={"logged_in": True}, response=Response(output="profile of {{ state.user }}")),
+            Rule(name="out", when_state={"logged_in": None}, response=Response(output="log in first", is_error=True)),
+        ]
+    ),
+    "logout": RulesSpec(rules=[Rule(name="logout", set_state={"logged_in": None}, response=Response(output="bye"))]),
+}
+
+
+def test_state_set_by_one_tool_is_matched_by_another_in_the_same_run(counted: Counted):
+    replies = counted(
+        LOGIN,
+        ("get_profile", {}, 1),
+        ("login", {"user": "alice"}, 1),
+        ("get_profile", {}, 1),
+        ("get_profile", {}, 2),  # another run: its own state
+        ("logout", {}, 1),
+        ("get_profile", {}, 1),
+    )
+    assert replies == [
+        Reply("log in first", True),
+        Reply("welcome alice", False),
+        Reply("profile of alice", False),
+        Reply("log in first", True),
+        Reply("bye", False),
+        Reply("log in first", True),
+    ]
+
+
+def test_when_state_unmet_and_no_default_is_no_match(counted: Counted):
+    spec = RulesSpec(rules=[Rule(name="in", when_state={"logged_in": True}, response=Response(output="x"))])
+    [reply] = counted(spec, 1)
+    assert reply == Reply(
+        "no rule matched the arguments; nearest is rule 1 (in), 0 of 0 conditions match: all conditions match, but "
+        "its when_state does not hold in the run's state {}",
+        True,
+    )
+
+
+def test_template_sees_state_before_its_own_set_state(counted: Counted):
+    spec = RulesSpec(rules=[Rule(response=Response(output="{{ state | tojson }}"), set_state={"n": 1})])
+    assert texts(counted(spec, 1, 1)) == ["{}", '{"n": 1}']
+
+
+def test_set_state_past_the_key_limit_is_an_error_and_changes_nothing(counted: Counted):
+    """64 keys at most: each call adds one key (its name from call_count would be a template: set_state is plain
+    JSON, so 65 rules add one key each)."""
+    rules = [
+        Rule(name=f"k{n}", when=[Matcher(kind="equals", path="n", value=n)], set_state={f"k{n}": n},
+             response=Response(output="{{ state | length }}"))
+        for n in range(65)
+    ]  # fmt: skip
+    calls = [("get_weather", {"n": n}, 1) for n in range(65)] + [("get_weather", {"n": 0}, 1)]
+    replies = counted(RulesSpec(rules=rules), *calls)
+    assert replies[63] == Reply("63", False)
+    assert replies[64] == Reply(
+        "rule 65 (k64): set_state would give the run's state 65 keys (limit 64): set less", True
+    )
+    assert replies[65] == Reply("64", False)  # the refused set_state changed nothing
+
+
+def test_check_rules_refuses_set_state_past_the_byte_limit():
+    spec = RulesSpec(rules=[Rule(name="big", set_state={"blob": "x" * 5000})])
+    [problem] = check_rules(spec)
+    assert (
+        problem.text == "rule 1 (big), set_state: set_state would make the run's state 5012 bytes of JSON (limit 4096)"
+    )
+
+
+def test_check_rules_template_syntax_in_a_later_answer():
+    spec = RulesSpec(rules=[Rule(name="s", then=[Response(output="ok"), Response(output="{{ broken")])])
+    assert [(p.rule_index, p.field) for p in check_rules(spec)] == [(0, "then[1].output")]
+
+
+def test_rules_spec_without_sequences_or_state_keeps_its_json():
+    """Rules that use none of it are stored and exported as before: the new keys stay out of their JSON."""
+    spec = RulesSpec(rules=[make_rule(Matcher(kind="any"))])
+    assert spec.model_dump(mode="json")["rules"][0].keys() == {"name", "when", "response"}
+    spec = sequence("A", "B", after_end="cycle")
     assert RulesSpec.model_validate(json.loads(spec.model_dump_json())) == spec

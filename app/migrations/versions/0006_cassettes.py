@@ -1,7 +1,7 @@
 """Cassettes: a run's tool calls and their results kept to answer other runs, and the runs that play one back.
 
 Revision ID: 0006_cassettes
-Revises: 0004_unmatched_calls
+Revises: 0005_rule_state
 
 ``cassette`` (``app.models.Cassette``) and ``cassette_run`` (``app.models.CassetteRun``; its keys cascade: a
 run's playback goes with the run, and with the cassette). Tables the models' own ``create_all`` made already (a
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_cassettes"
-down_revision: str | None = "0004_unmatched_calls"
+down_revision: str | None = "0005_rule_state"
 branch_labels = None
 depends_on = None
 

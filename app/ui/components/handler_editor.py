@@ -26,6 +26,7 @@ from app.ui import access
 from app.ui.components.handler_behaviour import BehaviourFields
 from app.ui.components.handler_header import HandlerHeader
 from app.ui.components.handler_python import PythonFields
+from app.ui.components.handler_rule_steps import reset_counts_button
 from app.ui.components.handler_rules import DraftProblem, RulesEditor
 from app.ui.components.handler_static import StaticFields
 from app.ui.components.handler_test import HandlerTestPanel
@@ -94,6 +95,7 @@ class HandlerEditor:
                     if handler is not None and handler.kind == HandlerKind.RULES:
                         self.unmatched = UnmatchedCalls(handler.id, new_rule=self._rule_from_call)
                     self.rules = RulesEditor(spec if kind == HandlerKind.RULES else None)
+                    reset_counts_button(handler)
                 with ui.column().classes("w-full gap-2") as self.python_panel:
                     self.python = PythonFields(spec if kind == HandlerKind.PYTHON else {})
                 self.behaviour = BehaviourFields(handler.behaviour if handler else {})
@@ -286,12 +288,14 @@ class HandlerEditor:
         await self._on_change(reopen)
         get_runtime().handlers_changed()
 
-    async def _test(self, args: dict[str, Any]) -> HandlerTestOutcome | None:
+    async def _test(self, args: dict[str, Any], call_count: int, state: dict[str, Any]) -> HandlerTestOutcome | None:
         draft = self.draft()
         if draft is None:
             return None
         try:
-            outcome = await run_handler_test(handler=draft, args=args, sandbox=get_runtime().sandbox)
+            outcome = await run_handler_test(
+                handler=draft, args=args, sandbox=get_runtime().sandbox, call_count=call_count, state=state
+            )
         except TooldeskError as exc:
             self.show_problem(exc.message)
             return None

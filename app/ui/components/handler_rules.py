@@ -10,6 +10,7 @@ down buttons (the keyboard's way); each can be duplicated, or switched off (kept
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from nicegui import ui
 from nicegui.events import SortableEventArguments
 
+from app.ui.components.handler_rule_steps import StepsProblem, steps_draft, steps_fields, steps_spec
 from app.ui.format import JsonProblem, parse_json, pretty_json
 
 MATCHER_KINDS = {"equals": "equals", "regex": "regex", "jmespath": "JMESPath", "any": "any"}
@@ -55,6 +57,7 @@ class RulesEditor:
                 "when": [_matcher(m) for m in rule["when"]],
                 "response": _response(rule, f"rule {number}"),
                 "enabled": bool(rule["enabled"]),
+                **_steps(rule, f"rule {number}"),
             }
             for number, rule in enumerate(self.rules, start=1)
         ]
@@ -115,6 +118,7 @@ class RulesEditor:
             ).mark(f"rule-{number}-add-when")
             ui.label("Then answer").classes("text-xs text-grey-7 uppercase tracking-wide")
             output = _response_fields(rule, f"rule-{number}")
+            steps_fields(rule, f"rule-{number}", _response_fields, _response_draft, self.render)
         if rule is self.opened:
             self.opened_fields = card, output
 
@@ -250,12 +254,14 @@ def _rule_draft(rule: dict[str, Any]) -> dict[str, Any]:
         "when": [_matcher_draft(m) for m in rule.get("when") or []],
         **_response_draft(rule.get("response")),
         "enabled": rule.get("enabled", True) is not False,
+        **steps_draft(rule, _response_draft),
     }
 
 
 def copy_draft(draft: dict[str, Any]) -> dict[str, Any]:
-    """A rule's draft copied, its conditions too (so editing the copy leaves the original as it is)."""
-    return {**draft, "when": [dict(m) for m in draft["when"]]}
+    """A rule's draft copied deep, its conditions and answers in sequence too (so editing the copy leaves the
+    original as it is)."""
+    return copy.deepcopy(draft)
 
 
 def _matcher_draft(matcher: dict[str, Any]) -> dict[str, Any]:
@@ -298,6 +304,13 @@ def _response(draft: dict[str, Any], where: str) -> dict[str, Any]:
         except JsonProblem as exc:
             raise DraftProblem(f"{where}, response.output: not JSON ({exc}); switch it to text or fix it") from None
     return {"output": output, "is_error": bool(draft["is_error"])}
+
+
+def _steps(draft: dict[str, Any], where: str) -> dict[str, Any]:
+    try:
+        return steps_spec(draft, where, _response)
+    except StepsProblem as exc:
+        raise DraftProblem(str(exc)) from None
 
 
 def _parses(text: str) -> bool:

@@ -21,6 +21,10 @@ from app.ui.format import JsonProblem, parse_json, pretty_json
 MAX_ARGS_CHARS = 100_000
 """Browser messages over about 1 MB are dropped (NiceGUI): sample arguments stop well below that."""
 
+MEMORY_HINT = (
+    "Rules with a sequence or state answer as this call of the rule that matches, in a run with this state; "
+    "the real counts and states are neither read nor changed."
+)
 SCHEMA = "schema"
 _FORMATS = {
     "date": "2026-12-24",
@@ -84,15 +88,16 @@ def _sample(schema: Any, depth: int) -> Any:
 
 
 class HandlerTestPanel:
-    """Arguments (JSON) and a Test button; ``run(args)`` answers with the editor's settings, or ``None``
-    when they have a problem (the editor shows it)."""
+    """Arguments (JSON), the call to test as and the run's state (rules with sequences or state), and a Test
+    button; ``run(args, call_count, state)`` answers with the editor's settings, or ``None`` when they have a
+    problem (the editor shows it)."""
 
     def __init__(
         self,
         *,
         schema: dict[str, Any],
         past_calls: list[PastCall],
-        run: Callable[[dict[str, Any]], Awaitable[HandlerTestOutcome | None]],
+        run: Callable[[dict[str, Any], int, dict[str, Any]], Awaitable[HandlerTestOutcome | None]],
     ) -> None:
         self._run = run
         self._samples: dict[str, dict[str, Any]] = {SCHEMA: sample_args(schema)}
@@ -121,6 +126,20 @@ class HandlerTestPanel:
                 .classes("w-full h-28 border border-gray-300 rounded")
                 .mark("test-args")
             )
+            with ui.row().classes("w-full items-start gap-3 no-wrap"):
+                self.call_count = (
+                    ui.number("As call", value=1, min=1, max=1_000_000, precision=0, format="%d")
+                    .props("outlined dense")
+                    .classes("w-28")
+                    .mark("test-call-count")
+                )
+                self.state = (
+                    ui.input("Run state (JSON)", placeholder="{}")
+                    .props("outlined dense input-class=font-mono")
+                    .classes("grow")
+                    .mark("test-state")
+                )
+                self.state.props["hint"] = MEMORY_HINT
             self.problem = ui.label().classes("text-negative text-sm").mark("test-problem")
             self.problem.set_visibility(False)
             self.button = (
@@ -134,12 +153,12 @@ class HandlerTestPanel:
         self.args.set_value(pretty_json(self._samples.get(self.source.value or SCHEMA, {})))
 
     async def test(self) -> None:
-        args = self._parse()
-        if args is None:
+        parsed = self._parse()
+        if parsed is None:
             return
         self.button.props("loading")
         try:
-            done = await self._run(args)
+            done = await self._run(*parsed)
         finally:
             self.button.props(remove="loading")
         self.result.clear()
@@ -147,22 +166,41 @@ class HandlerTestPanel:
             with self.result:
                 _show_answer(done)
 
-    def _parse(self) -> dict[str, Any] | None:
+    def _parse(self) -> tuple[dict[str, Any], int, dict[str, Any]] | None:
         text = self.args.value or ""
         message = ""
+        args: dict[str, Any] = {}
         if len(text) > MAX_ARGS_CHARS:
             message = f"arguments are {len(text):,} characters; the limit is {MAX_ARGS_CHARS:,}"
         else:
             try:
-                args = parse_json(text or "{}")
+                parsed = parse_json(text or "{}")
             except JsonProblem as exc:
                 message = f"arguments are not JSON: {exc}"
             else:
-                if not isinstance(args, dict):
+                if isinstance(parsed, dict):
+                    args = parsed
+                else:
                     message = 'arguments must be a JSON object, e.g. {"city": "Oslo"}'
+        memory = self._memory()
+        if isinstance(memory, str):
+            message = message or memory
         self.problem.set_text(message)
         self.problem.set_visibility(bool(message))
-        return None if message else args
+        return None if message or isinstance(memory, str) else (args, *memory)
+
+    def _memory(self) -> tuple[int, dict[str, Any]] | str:
+        """The call to test as and the run's state, or what is wrong with them."""
+        count = self.call_count.value
+        if not isinstance(count, int | float) or not 1 <= count <= 1_000_000 or count != int(count):
+            return "As call must be a whole number from 1 to 1,000,000"
+        try:
+            state = parse_json(self.state.value or "{}")
+        except JsonProblem as exc:
+            return f'the run state is not JSON: {exc}; write an object such as {{"logged_in": true}}'
+        if not isinstance(state, dict):
+            return 'the run state must be a JSON object such as {"logged_in": true}'
+        return int(count), state
 
 
 def _show_answer(answer: HandlerTestOutcome) -> None:
@@ -174,6 +212,11 @@ def _show_answer(answer: HandlerTestOutcome) -> None:
         ui.label(f"{answer.duration_ms:.0f} ms").classes("text-sm text-grey-7").mark("test-duration")
         if answer.note:
             ui.label(answer.note).classes("text-sm text-grey-8").mark("test-note")
+    if answer.call_count is not None:
+        after = "" if answer.state_after is None else f"; the run's state after it: {json.dumps(answer.state_after)}"
+        ui.label(f"answered as call {answer.call_count} (nothing counted or stored){after}").classes(
+            "text-sm text-grey-8"
+        ).mark("test-memory")
     colour = " text-negative" if answer.is_error else ""
     ui.label(answer.output).classes(
         "w-full font-mono text-sm whitespace-pre-wrap bg-grey-1 rounded p-2 border border-gray-300" + colour
