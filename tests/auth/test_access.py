@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 from typing import Any
 
@@ -11,7 +13,7 @@ from fastapi.routing import APIRoute
 from nicegui import app as nicegui_app
 from nicegui.testing import User
 
-from app.api import audit_routes, cassette_routes, handler_routes, rule_routes, run_routes, secret_routes, sweep_routes
+import app.api
 from app.auth.access import Need
 from app.auth.gate import PAGE_ROLES
 from app.guard import PROBE_PATHS
@@ -29,15 +31,7 @@ def _routes() -> list[tuple[str, str, Role]]:
     signature), the embedded simulator's and the probes (open by design: ``tests/api/test_health.py``), the role
     read from the route's own ``need(...)``."""
     declared: dict[tuple[str, str], Role] = {}
-    for route in [
-        *run_routes.router.routes,
-        *handler_routes.router.routes,
-        *rule_routes.router.routes,
-        *secret_routes.router.routes,
-        *audit_routes.router.routes,
-        *cassette_routes.router.routes,
-        *sweep_routes.router.routes,
-    ]:
+    for route in _api_routes():
         assert isinstance(route, APIRoute)
         needs = [d.dependency for d in route.dependencies if isinstance(d.dependency, Need)]
         assert len(needs) == 1, f"{route.path} names no role (dependencies=[Depends(need(Role.X))])"
@@ -51,6 +45,16 @@ def _routes() -> list[tuple[str, str, Role]]:
         for method in operations:
             assert (method.upper(), path) in declared, f"{method.upper()} {path} is not walked"
             found.append((method.upper(), path, declared[(method.upper(), path)]))
+    return found
+
+
+def _api_routes() -> list[Any]:
+    """The routes of every module of ``app.api`` with a ``router`` (a new one too), but the probes'."""
+    found = []
+    for module in pkgutil.iter_modules(app.api.__path__):
+        router = getattr(importlib.import_module(f"app.api.{module.name}"), "router", None)
+        if router is not None and module.name != "health_routes":
+            found.extend(router.routes)
     return found
 
 
