@@ -99,6 +99,8 @@ async def _on_start(runtime: Runtime) -> None:
     A platform that does not answer is only logged: the console still serves what it has stored.
     """
     started = time.time()
+    if runtime.relay is not None:  # PostgreSQL: live push to and from the other consoles on the database
+        runtime.relay.start()
     runtime.outbox.start()
     runtime.retention.start()
     runtime.search_index.start()
