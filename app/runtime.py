@@ -215,9 +215,10 @@ def build_runtime(settings: Settings, *, transport: httpx.AsyncBaseTransport | N
         webhook_secrets = load_webhook_secrets(engine=engine, configured=settings.webhook_secret)
     except (OSError, SQLAlchemyError) as exc:
         reason = getattr(exc, "orig", None) or exc
+        advice = "choose a writable file path" if settings.database_is_sqlite else "is the server up, the URL right?"
         raise SettingsError(
-            f"bad setting: TOOLDESK_DATABASE_URL: cannot open {settings.database_path} ({reason}): "
-            "choose a writable file path"
+            f"bad setting: TOOLDESK_DATABASE_URL: cannot open {settings.database_label} ({_first_line(reason)}): "
+            + advice
         ) from None
     if settings.embedded_simulator and "platform_api_key" not in settings.model_fields_set:
         # the default key is public (it is in the README): anyone reaching the port could otherwise answer rounds,
@@ -264,6 +265,12 @@ def get_runtime() -> Runtime:
     if _current is None:
         raise RuntimeError("the console is not started: run `python -m app`")
     return _current
+
+
+def _first_line(reason: object) -> str:
+    """A driver's error in one line: psycopg adds the failed connection's details on lines of their own."""
+    lines = str(reason).strip().splitlines()
+    return lines[0] if lines else type(reason).__name__
 
 
 def _first_task_id(engine: Engine) -> int:

@@ -2,13 +2,14 @@
 an older version made) to what ``app.models`` describe.
 
 - ``upgrade(engine)`` applies every revision the database lacks, in one transaction (``BEGIN IMMEDIATE`` on
-  SQLite, so two processes starting at once take turns); ``app.db.make_engine`` calls it at every start, and
+  SQLite, a transaction-scoped advisory lock on PostgreSQL, so two processes starting at once take turns); ``app.db.make_engine`` calls it at every start, and
   ``python -m app db upgrade`` by hand (``cli``).
 - ``0001_baseline`` (``baseline``) makes the schema as it was when migrations began, or adopts a database made
   before them: a database with the console's tables and no ``alembic_version`` is brought to the baseline the way
   starts used to (missing columns and indexes added, the old ``answered_by`` text upgraded) and stamped.
 - Objects the models cannot describe (SQLite's FTS5 index, triggers) live in functions of their own, called only
   when ``op.get_bind().dialect.name == "sqlite"``; another database gets functions of its own beside them.
+- On PostgreSQL every integer column is ``BIGINT``, as 64-bit as SQLite's (``postgres``).
 
 Alembic is configured here in code (``config``), so no ``alembic.ini`` is needed, and the scripts are found
 beside this file wherever the package is installed.
@@ -25,6 +26,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, MetaData
+
+from app.migrations import postgres  # noqa: F401  (Integer is BIGINT on PostgreSQL, before any table is made)
 
 HERE = Path(__file__).resolve().parent
 _one_at_a_time = threading.Lock()
