@@ -186,7 +186,7 @@ def test_start_on_database_at_older_revision_upgrades_it(tmp_path: Path):
 
     engine = make_engine(f"sqlite:///{path}")
 
-    assert migrations.current(engine) == "0002_foreign_keys" == migrations.head()
+    assert migrations.current(engine) == "0003_postgres_search" == migrations.head()
     assert [e.summary for e in get_run(engine=engine, task_id=5).events] == ["x"]
 
 
@@ -204,10 +204,10 @@ def test_db_command_upgrades_and_reports_revision(
 
     get_settings.cache_clear()
     assert said == [
-        (0, "0001_baseline (head is 0002_foreign_keys)\n", ""),
-        (0, "", "tooldesk db: upgraded from 0001_baseline to 0002_foreign_keys\n"),
-        (0, "", "tooldesk db: already at 0002_foreign_keys\n"),
-        (0, "0002_foreign_keys (head)\n", ""),
+        (0, "0001_baseline (head is 0003_postgres_search)\n", ""),
+        (0, "", "tooldesk db: upgraded from 0001_baseline to 0003_postgres_search\n"),
+        (0, "", "tooldesk db: already at 0003_postgres_search\n"),
+        (0, "0003_postgres_search (head)\n", ""),
     ]
 
 
