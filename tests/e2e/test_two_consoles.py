@@ -1,6 +1,6 @@
 """Two consoles on one PostgreSQL database act as one (issue 9, item 3).
 
-Real processes and real HTTP: a throwaway PostgreSQL cluster (``tests.postgres``), a standalone simulator
+Real processes and real HTTP: a throwaway PostgreSQL cluster (``tests.postgres``, this test process's), a standalone simulator
 (``python -m app simulate``) as the platform, two consoles on the same database, and in front of their webhooks a
 small balancer in this process (what a deployment's load balancer does: each delivery goes to one console, and to
 the other when that one does not answer). Checked:
@@ -18,13 +18,12 @@ import itertools
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from playwright.sync_api import Browser, expect
 
 from tests import postgres
@@ -53,7 +52,7 @@ class Balancer:
         balancer = self
 
         class Forward(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 headers = {name: self.headers[name] for name in FORWARDED if self.headers[name] is not None}
                 status, content = balancer.forward(self.path, body, headers)
@@ -91,17 +90,10 @@ class Balancer:
         self._http.close()
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[postgres.Cluster]:
-    started = postgres.Cluster.start()
-    yield started
-    started.stop()
-
-
 def test_two_consoles_on_one_database_act_as_one(
-    cluster: postgres.Cluster, processes: Start, browser: Browser, tmp_path: Path
+    postgres_cluster: postgres.Cluster, processes: Start, browser: Browser, tmp_path: Path
 ) -> None:
-    database = cluster.url(cluster.fresh_database())
+    database = postgres_cluster.url(postgres_cluster.fresh_database())
     sim_port, a_port, b_port, front_port = free_port(), free_port(), free_port(), free_port()
     sim = f"http://127.0.0.1:{sim_port}"
     a, b = f"http://127.0.0.1:{a_port}", f"http://127.0.0.1:{b_port}"
