@@ -46,6 +46,7 @@ FIRST_RETRY_SECONDS = 0.5
 MAX_RETRY_SECONDS = 10.0
 LISTEN_POLL_SECONDS = 0.5
 """How often the listener looks up from waiting to see whether it should stop (not a poll of the database)."""
+LISTENER, SENDER = "change-listener", "change-sender"
 
 
 def libpq_url(url: URL) -> str:
@@ -106,7 +107,7 @@ class ChangeRelay:
         self._loop = asyncio.get_running_loop()
         self._changes.relay = self.send_runs
         typed_drafts.on_saved.append(self.send_presence)
-        for target, name in ((self._listen, "change-listener"), (self._send, "change-sender")):
+        for target, name in ((self._listen, LISTENER), (self._send, SENDER)):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -125,7 +126,8 @@ class ChangeRelay:
         self._outgoing.put(f"{self.console_id}:{SECRET}")
 
     async def aclose(self) -> None:
-        """Stop both threads (what is queued is sent first) and close their connections."""
+        """Stop both threads and close their connections: what is queued is sent first; the listener ends on its
+        own within ``LISTEN_POLL_SECONDS``, not waited for (a daemon thread, it holds nothing to save)."""
         if self._changes.relay == self.send_runs:
             self._changes.relay = None
         if self.send_presence in typed_drafts.on_saved:
@@ -133,7 +135,8 @@ class ChangeRelay:
         self._outgoing.put(None)
         self._stop.set()
         for thread in self._threads:
-            await asyncio.to_thread(thread.join, MAX_RETRY_SECONDS)
+            if thread.name == SENDER:
+                await asyncio.to_thread(thread.join, MAX_RETRY_SECONDS)
         self._threads.clear()
 
     def _send(self) -> None:
