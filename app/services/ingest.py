@@ -153,7 +153,9 @@ def ingest_batch(
     return results
 
 
-_ANSWERING = "SELECT DISTINCT agent_id FROM handler WHERE mode != 'manual' OR behaviour LIKE '%fallback_seconds%'"
+_ANSWERING = (
+    "SELECT DISTINCT agent_id FROM handler WHERE mode != 'manual' OR CAST(behaviour AS TEXT) LIKE '%fallback_seconds%'"
+)
 """Agents whose rounds saved handlers may answer (``app.services.responder_store.plan_rounds``) or fall back on
 (``app.services.fallback``; a superset: a ``fallback_seconds`` that does not parse counts too)."""
 

@@ -108,7 +108,7 @@ def _deadline(session: Session, where: RunFilter) -> Iterator[None]:
         yield
         return
     if session.get_bind().dialect.name != "sqlite":
-        session.connection().exec_driver_sql(f"SET LOCAL statement_timeout = {int(SEARCH_SECONDS * 1000)}")
+        session.connection().exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, round(SEARCH_SECONDS * 1000))}")
         try:
             yield
         except OperationalError as exc:
