@@ -7,14 +7,17 @@ baseline's frozen copy) a ``BIGINT`` variant on PostgreSQL: its columns are made
 auto-numbered key, so a key and the columns that refer to it have one type), values are sent as ``BIGINT``, and
 Alembic's comparison of models and database (autogenerate) sees ``BIGINT`` on both sides. SQLite is unchanged.
 ``app.db.make_engine`` calls it before it opens a PostgreSQL database; a variant, not a global compile rule, so
-that SQLAlchemy's own catalogue queries keep their ``INTEGER``.
+that SQLAlchemy's own catalogue queries keep their ``INTEGER``. A revision written by autogenerate gets the same
+variant for a new integer column (``render_item``).
 """
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from sqlalchemy import BigInteger, Integer, MetaData
 
-__all__ = ["widen_integers"]
+__all__ = ["render_item", "widen_integers"]
 
 _done = False
 
@@ -34,6 +37,14 @@ def widen_integers() -> None:
     for metadata in (SQLModel.metadata, simulator, baseline):
         _widen(metadata)
     _done = True
+
+
+def render_item(kind: str, item: Any, autogen_context: Any) -> str | Literal[False]:
+    """For Alembic's autogenerate (``tooldesk db revision``): a plain ``Integer`` is written with its ``BIGINT``
+    variant, so a new integer column of a revision is 64-bit on PostgreSQL too; anything else as Alembic writes it."""
+    if kind == "type" and type(item) is Integer and not item._variant_mapping:
+        return 'sa.Integer().with_variant(sa.BigInteger(), "postgresql")'
+    return False
 
 
 def _widen(metadata: MetaData) -> None:

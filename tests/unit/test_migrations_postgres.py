@@ -10,13 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from alembic.autogenerate import compare_metadata
+from alembic.autogenerate import compare_metadata, produce_migrations, render_python_code
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import Column, Integer, MetaData, text
 from sqlalchemy.exc import IntegrityError
 
 from app import migrations
 from app.db import make_engine, write_session
+from app.migrations.postgres import render_item
 from app.models import Delivery, Run
 from app.protocol import INT64_MAX
 from tests import postgres
@@ -101,6 +102,24 @@ def test_consoles_starting_at_once_on_an_empty_database_migrate_it_once(empty_da
     engine = make_engine(empty_database, migrate=False)
     assert migrations.current(engine) == migrations.head()
     engine.dispose()
+
+
+def test_revision_writes_a_new_integer_column_as_bigint_on_postgresql(tmp_path: Path):
+    """``tooldesk db revision`` (autogenerate against a scratch SQLite database) writes a new integer column with
+    its PostgreSQL variant, or the column would be 32-bit there."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'scratch.db'}")
+    changed = MetaData()
+    for metadata in migrations.target_metadata():
+        for table in metadata.tables.values():
+            table.to_metadata(changed)
+    changed.tables["run"].append_column(Column("new_count", Integer))
+
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"include_name": migrations.include_name})
+        code = render_python_code(produce_migrations(context, changed).upgrade_ops, render_item=render_item)
+    engine.dispose()
+
+    assert "sa.Column('new_count', sa.Integer().with_variant(sa.BigInteger(), \"postgresql\")" in code
 
 
 @pytest.mark.parametrize("command", [(), ("db", "current")], ids=["serve", "db-current"])
