@@ -30,6 +30,7 @@ from sqlmodel import Session, create_engine
 
 from app import migrations, models
 from app.database_url import is_postgresql
+from app.migrations.postgres import widen_integers
 from app.services import audit  # noqa: F401  (registers the audit's before_flush hook on every session)
 
 _write_lock = threading.Lock()
@@ -46,6 +47,7 @@ def make_engine(database_url: str, *, migrate: bool = True) -> Engine:
     applied (``app.migrations``, Alembic), unless ``migrate`` is off. Raises ``sqlalchemy.exc.SQLAlchemyError`` or
     ``OSError`` when the database cannot be opened or migrated."""
     if is_postgresql(database_url):
+        widen_integers()  # the platform's 64-bit ids
         engine = create_engine(
             database_url,
             json_serializer=_json_text,

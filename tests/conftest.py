@@ -2,7 +2,8 @@
 
 The database is a SQLite file in the test's folder, or with ``TOOLDESK_TEST_DATABASE=postgresql`` a database of its
 own on a throwaway PostgreSQL cluster (``tests.postgres``), one cluster per test process. A test about what only
-SQLite has (its file, its lock, its WAL) is marked ``sqlite_only("why")`` and skipped on PostgreSQL, saying why.
+SQLite has (its file, its lock, its WAL) is marked ``sqlite_only("why")`` and skipped on PostgreSQL, saying why; one
+about what only PostgreSQL has, ``postgresql_only("why")``, is skipped on SQLite.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "sqlite_only(reason): about what only SQLite has (its file, lock, WAL); skipped on PostgreSQL"
     )
+    config.addinivalue_line(
+        "markers", "postgresql_only(reason): about what only PostgreSQL has; skipped on SQLite (the first pass)"
+    )
     if ON_POSTGRESQL:
         # an engine a test drops without dispose() leaves its pooled connections to the garbage collector, which
         # Python's sqlite3 closes silently and psycopg closes with this warning (turned into an error by the
@@ -40,12 +44,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    if not ON_POSTGRESQL:
-        return
+    skipped, said = ("sqlite_only", "SQLite only") if ON_POSTGRESQL else ("postgresql_only", "PostgreSQL only")
     for item in items:
-        if (mark := item.get_closest_marker("sqlite_only")) is not None:
+        if (mark := item.get_closest_marker(skipped)) is not None:
             reason = mark.args[0] if mark.args else mark.kwargs.get("reason", "")
-            item.add_marker(pytest.mark.skip(reason=f"SQLite only: {reason}"))
+            item.add_marker(pytest.mark.skip(reason=f"{said}: {reason}"))
 
 
 @pytest.fixture(scope="session")

@@ -33,6 +33,8 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -123,20 +125,18 @@ class Cluster:
             self._admin(f'CREATE DATABASE "{name}" TEMPLATE {TEMPLATE}')
         return name
 
+    def empty_database(self) -> str:
+        """A database with nothing in it (not migrated), dropped with the cluster; returns its name."""
+        name = f"empty_{next(self._names)}"
+        self._admin(f'CREATE DATABASE "{name}" TEMPLATE template0')
+        return name
+
     def release_database(self, name: str) -> None:
         """Take back the database ``name`` after its test: kept empty for the next one (module docstring), or
         dropped when its schema is no longer the template's or it cannot be emptied."""
         spare = f"spare_{next(self._names)}"
         try:
-            for _attempt in range(5):  # a pool may reconnect between the cut and the rename
-                self._admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
-                try:
-                    self._admin(f'ALTER DATABASE "{name}" RENAME TO "{spare}"')
-                    break
-                except psycopg.errors.ObjectInUse:
-                    continue
-            else:
-                raise RuntimeError(f"{name} is still in use")
+            self._rename(name, spare)
             with self._connect(spare) as conn:
                 if _schema(conn) != self._schema:
                     raise RuntimeError(f"the test changed the schema of {name}")
@@ -146,6 +146,17 @@ class Cluster:
                 self._admin(f'DROP DATABASE IF EXISTS "{gone}" WITH (FORCE)')
             return
         self._spares.append(spare)
+
+    @contextmanager
+    def taken_away(self, name: str) -> Iterator[None]:
+        """The database ``name`` out of reach meanwhile (its connections cut, renamed), as when its server or its
+        network is gone; back under its name after."""
+        away = f"away_{next(self._names)}"
+        self._rename(name, away)
+        try:
+            yield
+        finally:
+            self._rename(away, name)
 
     def stop(self) -> None:
         """Stop the server at once and remove its folder; calling it again does nothing."""
@@ -157,6 +168,17 @@ class Cluster:
         if (self.folder / "data" / "postmaster.pid").exists():
             self._run("pg_ctl", "stop", "-D", str(self.folder / "data"), "-m", "immediate", check=False)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _rename(self, name: str, new_name: str) -> None:
+        """Cut every connection to ``name`` and rename it. Raises ``RuntimeError`` when it stays in use."""
+        for _attempt in range(5):  # a pool may connect again between the cut and the rename
+            self._admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+            try:
+                self._admin(f'ALTER DATABASE "{name}" RENAME TO "{new_name}"')
+                return
+            except psycopg.errors.ObjectInUse:
+                continue
+        raise RuntimeError(f"{name} is still in use")
 
     def _start_server(self) -> bool:
         options = (

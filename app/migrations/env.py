@@ -13,7 +13,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from app.migrations import include_name, target_metadata
-from app.migrations.postgres import compare_type
+from app.migrations.postgres import render_item
 
 MIGRATION_LOCK = 0x746F6F6C6465736B  # "tooldesk": the advisory lock's key, the same in every console
 
@@ -28,7 +28,8 @@ def run(connection: Connection) -> None:
         target_metadata=target_metadata(),
         include_name=include_name,
         render_as_batch=True,
-        compare_type=compare_type,
+        compare_type=True,
+        render_item=render_item,  # a new Integer column is BIGINT on PostgreSQL
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,42 +1,54 @@
-"""How the schema's types read on PostgreSQL: every integer column is 64-bit, as SQLite's ``INTEGER`` is.
+"""How the schema's integers read on PostgreSQL: 64-bit, as SQLite's ``INTEGER`` is.
 
 Task ids, sequences and rounds come from the platform and reach ``2**63 - 1`` (``app.protocol.INT64_MAX``; case
-C11 stores a task_id beyond ``2**53``); PostgreSQL's ``INTEGER`` stops at ``2**31 - 1``. So an ``Integer`` column
-is made ``BIGINT`` there, and an auto-numbered primary key ``BIGSERIAL`` (a key and the columns that refer to it
-then have one type). Only column definitions change: a cast or a bound value stays ``INTEGER`` (SQLAlchemy's own
-catalogue queries rely on it). The models keep SQLAlchemy's plain ``Integer``, so SQLite is unchanged;
-``compare_type`` tells Alembic's comparison of models and database (autogenerate) that ``BIGINT`` is what an
-``Integer`` is made as. Imported by ``app.migrations``, so these hold before any engine makes a table.
+C11 stores a task_id beyond ``2**53``); PostgreSQL's ``INTEGER`` stops at ``2**31 - 1``. ``widen_integers``
+gives every plain ``Integer`` column of the console's tables (the models, the embedded simulator's tables and the
+baseline's frozen copy) a ``BIGINT`` variant on PostgreSQL: its columns are made ``BIGINT`` (``BIGSERIAL`` for an
+auto-numbered key, so a key and the columns that refer to it have one type), values are sent as ``BIGINT``, and
+Alembic's comparison of models and database (autogenerate) sees ``BIGINT`` on both sides. SQLite is unchanged.
+``app.db.make_engine`` calls it before it opens a PostgreSQL database; a variant, not a global compile rule, so
+that SQLAlchemy's own catalogue queries keep their ``INTEGER``. A revision written by autogenerate gets the same
+variant for a new integer column (``render_item``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import BigInteger, Column, Integer
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.schema import CreateColumn
-from sqlalchemy.sql.compiler import DDLCompiler, TypeCompiler
-from sqlalchemy.types import TypeEngine
+from sqlalchemy import BigInteger, Integer, MetaData
 
+__all__ = ["render_item", "widen_integers"]
 
-@compiles(Integer, "postgresql")
-def _bigint(_type: Integer, _compiler: TypeCompiler, **kw: Any) -> str:
-    return "BIGINT" if isinstance(kw.get("type_expression"), Column) else "INTEGER"
+_done = False
 
 
-@compiles(CreateColumn, "postgresql")
-def _bigserial(element: CreateColumn, compiler: DDLCompiler, **kw: Any) -> str:
-    text = str(compiler.visit_create_column(element, **kw))  # type: ignore[no-untyped-call]
-    name = compiler.preparer.format_column(element.element)
-    return text.replace(f"{name} SERIAL", f"{name} BIGSERIAL", 1)
+def widen_integers() -> None:
+    """Give every plain ``Integer`` column a ``BIGINT`` variant on PostgreSQL; once per process (later calls do
+    nothing)."""
+    global _done
+    if _done:
+        return
+    from sqlmodel import SQLModel
+
+    import app.models  # noqa: F401  (registers every table on SQLModel.metadata)
+    from app.migrations.baseline.tables import metadata as baseline
+    from app.simulator.storage import metadata as simulator
+
+    for metadata in (SQLModel.metadata, simulator, baseline):
+        _widen(metadata)
+    _done = True
 
 
-def compare_type(
-    context: Any, _inspected: Any, _column: Any, inspected_type: TypeEngine[Any], metadata_type: TypeEngine[Any]
-) -> bool | None:
-    """For Alembic's ``compare_type``: on PostgreSQL a ``BIGINT`` column equals a model's ``Integer`` (``False``:
-    no change); anything else is left to Alembic's own comparison (``None``)."""
-    if context.dialect.name == "postgresql" and type(metadata_type) is Integer:
-        return not isinstance(inspected_type, BigInteger)
-    return None
+def render_item(kind: str, item: Any, autogen_context: Any) -> str | Literal[False]:
+    """For Alembic's autogenerate (``tooldesk db revision``): a plain ``Integer`` is written with its ``BIGINT``
+    variant, so a new integer column of a revision is 64-bit on PostgreSQL too; anything else as Alembic writes it."""
+    if kind == "type" and type(item) is Integer and not item._variant_mapping:
+        return 'sa.Integer().with_variant(sa.BigInteger(), "postgresql")'
+    return False
+
+
+def _widen(metadata: MetaData) -> None:
+    for table in metadata.tables.values():
+        for column in table.columns:
+            if type(column.type) is Integer and "postgresql" not in column.type._variant_mapping:
+                column.type = column.type.with_variant(BigInteger(), "postgresql")

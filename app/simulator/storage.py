@@ -57,6 +57,7 @@ from sqlalchemy.pool import StaticPool
 
 from app.database_url import is_postgresql
 from app.db import write_connection
+from app.migrations.postgres import widen_integers
 from app.protocol import RunError, RunStatus, ToolResponses
 from app.simulator.scenario import CallSpec
 from app.states import TERMINAL_STATUSES
@@ -135,6 +136,7 @@ def open_store(database_url: str = "sqlite://") -> SimStore:
     ``sqlite://``, or on the console's PostgreSQL database (``postgresql+psycopg://``, the tables made by its
     migrations). Raises ``sqlalchemy.exc.SQLAlchemyError`` or ``OSError`` when the database cannot be opened."""
     if is_postgresql(database_url):
+        widen_integers()  # task ids up to 2**63 - 1, as on SQLite
         engine = create_engine(database_url, pool_size=2, max_overflow=3, pool_pre_ping=True)
         metadata.create_all(engine)
         return SimStore(engine)
