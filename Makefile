@@ -30,7 +30,7 @@ lint: $(STAMP)
 # database, ports and temporary folder, and a file's shared fixtures (a simulator, a console) start once
 TEST_JOBS ?= 2
 
-unit: $(STAMP) /usr/bin/bwrap
+unit: $(STAMP) /usr/bin/bwrap postgresql
 	$(BIN)/pytest -q -n $(TEST_JOBS) --dist loadfile
 
 # the tests that touch the database layer, a second time on PostgreSQL: each test process starts a throwaway cluster
@@ -46,7 +46,7 @@ PG_UNIT_TESTS := $(addprefix tests/unit/,test_migrations_postgres.py test_refuse
 unit-pg: $(STAMP) /usr/bin/bwrap postgresql
 	TOOLDESK_TEST_DATABASE=postgresql $(BIN)/pytest -q -n $(TEST_JOBS) --dist loadfile $(PG_TESTS)
 
-e2e: $(STAMP) $(DESKTOP) /usr/bin/chromium
+e2e: $(STAMP) $(DESKTOP) /usr/bin/chromium postgresql
 	$(BIN)/pytest -q -n $(TEST_JOBS) --dist loadfile -p no:nicegui.testing.user_plugin tests/e2e
 
 # the benchmark table of the README (bench/run_all.py): every measure, goal, figure and verdict; the load comes
