@@ -1,4 +1,5 @@
-# `make run` serves the console; `make test` lints, type-checks and runs every test.
+# `make run` serves the console; `make test` lints, type-checks and runs every test (the database-layer ones twice:
+# on SQLite, then on PostgreSQL).
 # Both create .venv and install what they need on a fresh machine: `make run` the runtime dependencies only
 # (requirements.lock), `make test` the test tools too (requirements-test.lock). `make lock` remakes both files from
 # pyproject.toml with pip-tools.
@@ -9,7 +10,7 @@ DESKTOP := $(VENV)/.desktop-installed
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed-test
 
-.PHONY: run desktop test lint unit e2e bench bench-quick reliability lock clean
+.PHONY: run desktop test lint unit unit-pg postgresql e2e bench bench-quick reliability lock clean
 
 run: $(RUN_STAMP) /usr/bin/bwrap
 	$(BIN)/python -m app
@@ -18,7 +19,7 @@ run: $(RUN_STAMP) /usr/bin/bwrap
 desktop: $(RUN_STAMP) $(DESKTOP) /usr/bin/bwrap
 	$(BIN)/python -m app desktop
 
-test: $(STAMP) $(DESKTOP) /usr/bin/chromium /usr/bin/bwrap lint unit e2e
+test: $(STAMP) $(DESKTOP) /usr/bin/chromium /usr/bin/bwrap postgresql lint unit unit-pg e2e
 
 lint: $(STAMP)
 	$(BIN)/ruff check app tests bench
@@ -29,10 +30,23 @@ lint: $(STAMP)
 # database, ports and temporary folder, and a file's shared fixtures (a simulator, a console) start once
 TEST_JOBS ?= 2
 
-unit: $(STAMP) /usr/bin/bwrap
+unit: $(STAMP) /usr/bin/bwrap postgresql
 	$(BIN)/pytest -q -n $(TEST_JOBS) --dist loadfile
 
-e2e: $(STAMP) $(DESKTOP) /usr/bin/chromium
+# the tests that touch the database layer, a second time on PostgreSQL: each test process starts a throwaway cluster
+# of Debian's server on a free port in a temporary folder (as the postgres user when run as root) and gives every
+# test a database of its own (tests/postgres.py); tests about SQLite's file, lock or WAL are skipped there, saying why
+# (the pages' own queries: the Overview, the runs list and the deliveries' paging; the rest of tests/ui goes through the
+# services tests/api already runs)
+PG_TESTS ?= tests/api tests/cases tests/auth $(PG_UI_TESTS) $(PG_UNIT_TESTS)
+PG_UI_TESTS := $(addprefix tests/ui/,test_overview_page.py test_runs_page.py test_deliveries_paging.py)
+PG_UNIT_TESTS := $(addprefix tests/unit/,test_migrations_postgres.py test_refused_retention.py test_secret_rotation.py \
+	test_simulator_storage.py)
+
+unit-pg: $(STAMP) /usr/bin/bwrap postgresql
+	TOOLDESK_TEST_DATABASE=postgresql $(BIN)/pytest -q -n $(TEST_JOBS) --dist loadfile $(PG_TESTS)
+
+e2e: $(STAMP) $(DESKTOP) /usr/bin/chromium postgresql
 	$(BIN)/pytest -q -n $(TEST_JOBS) --dist loadfile -p no:nicegui.testing.user_plugin tests/e2e
 
 # the benchmark table of the README (bench/run_all.py): every measure, goal, figure and verdict; the load comes
@@ -77,6 +91,12 @@ lock: $(RUN_STAMP)
 /usr/bin/wrk:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
+
+# the PostgreSQL pass of the tests (unit-pg) runs Debian's server binaries, /usr/lib/postgresql/<version>/bin: the
+# version differs between Debian releases, hence a check rather than a file target
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
 
 # Python handlers' workers run under bubblewrap (app/handlers/_confine.py)
 /usr/bin/bwrap:

@@ -15,6 +15,10 @@ says which runs changed after it, so a process-wide cache re-reads only those (`
 
 The root layout of each browser tab subscribes once and refreshes what it shows (NiceGUI's ``Event``: callbacks
 run in the subscriber's own client context and end with that client).
+
+Several consoles on one PostgreSQL database (``app.change_relay``): ``relay`` is handed the task ids this process
+emitted, once a flush, to tell the others; what the others changed comes in through ``emit_remote`` and is
+flushed like a local change, without being relayed again.
 """
 
 from __future__ import annotations
@@ -45,6 +49,10 @@ class Changes:
         self.flushed: Event[frozenset[int]] = Event()
         self.generation = 0
         self._pending: set[int] = set()
+        self._local: set[int] = set()
+        self._horizon = 0
+        self.relay: Callable[[frozenset[int]], None] | None = None
+        """Called on the event loop with each flush's task ids emitted in this process (not ``emit_remote``)."""
         self._log: deque[tuple[int, frozenset[int]]] = deque(maxlen=LOG_FLUSHES)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._handle: asyncio.TimerHandle | None = None
@@ -69,6 +77,22 @@ class Changes:
                 self._loop.call_soon_threadsafe(self.emit, task_id)
             return
         self._pending.add(task_id)
+        if self.relay is not None:
+            self._local.add(task_id)
+        self._schedule(loop)
+
+    def emit_remote(self, task_ids: frozenset[int], *, everything: bool = False) -> None:
+        """Runs ``task_ids`` changed in another console (on the event loop's thread); ``everything``: changes may
+        have been missed (the listener reconnected), so ``since`` answers ``None`` for every earlier generation and
+        process-wide caches read everything again."""
+        loop = asyncio.get_running_loop()
+        if everything:
+            self._horizon = self.generation + 1
+            task_ids = task_ids | {0}
+        self._pending |= task_ids
+        self._schedule(loop)
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
         if loop is not self._loop:  # the first emit, or a new loop (tests start one each)
             self._loop, self._handle = loop, None
         if self._handle is None:
@@ -79,7 +103,12 @@ class Changes:
         """The task ids of every flush after ``generation``; ``None`` when that is further back than the log."""
         if generation == self.generation:
             return frozenset()
-        if generation > self.generation or not self._log or self._log[0][0] > generation + 1:
+        if (
+            generation > self.generation
+            or generation < self._horizon
+            or not self._log
+            or self._log[0][0] > generation + 1
+        ):
             return None
         changed: set[int] = set()
         for flushed, task_ids in reversed(self._log):
@@ -93,12 +122,15 @@ class Changes:
         if not self._pending:
             return
         task_ids, self._pending = frozenset(self._pending), set()
+        local, self._local = frozenset(self._local), set()
         self._interval = BUSY_FLUSH_SECONDS if len(task_ids) > BUSY_RUNS else FLUSH_SECONDS
         self.generation += 1
         self._log.append((self.generation, task_ids))
         if self._loop is not None:
             self._last_flush = self._loop.time()
         self.flushed.emit(task_ids)
+        if local and self.relay is not None:
+            self.relay(local)
 
 
 changes = Changes()

@@ -18,10 +18,12 @@ from typing import Annotated
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app import database_url
 from app.errors import SettingsError
 from app.simulator.scenario import DEFAULT_SCENARIOS_DIR
 
 WEBHOOK_PATH = "/webhooks/sudoiq"
+
 SIMULATOR_PREFIX = "/sim"
 
 
@@ -33,7 +35,9 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="address the console listens on")
     port: int = Field(default=8080, ge=1, le=65535, description="port; also `python -m app --port N`")
     database_url: str = Field(
-        default="sqlite:///tooldesk.db", description="the SQLite file (relative to the working directory)"
+        default="sqlite:///tooldesk.db",
+        description="the SQLite file (relative to the working directory), or a PostgreSQL database: "
+        "`postgresql+psycopg://user:password@host:5432/name` (psycopg 3; `postgresql://` means the same)",
     )
     platform_url: str = Field(
         default="",
@@ -162,10 +166,8 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _sqlite_only(cls, value: str) -> str:
-        if not value.startswith("sqlite:///") or value.removeprefix("sqlite:///") in {"", ":memory:"}:
-            raise ValueError("expected a SQLite file URL such as sqlite:///tooldesk.db")
-        return value
+    def _sqlite_file_or_postgresql(cls, value: str) -> str:
+        return database_url.checked(value)
 
     @field_validator("platform_api_key")
     @classmethod
@@ -245,8 +247,19 @@ class Settings(BaseSettings):
         return self.base_url.startswith("https://")
 
     @property
+    def database_is_sqlite(self) -> bool:
+        """True for a SQLite file; False for PostgreSQL (the only other database accepted)."""
+        return self.database_url.startswith("sqlite:///")
+
+    @property
     def database_path(self) -> str:
-        return self.database_url.removeprefix("sqlite:///")
+        """The SQLite file's path as written; empty for PostgreSQL (no file: no console lock, no file probe)."""
+        return self.database_url.removeprefix("sqlite:///") if self.database_is_sqlite else ""
+
+    @property
+    def database_label(self) -> str:
+        """The database for a message: the SQLite file's path, or the PostgreSQL URL with its password hidden."""
+        return self.database_path or database_url.shown(self.database_url)
 
 
 def check_secret(value: str) -> str:
@@ -289,6 +302,8 @@ def get_settings() -> Settings:
             field = str(error["loc"][0]) if error["loc"] else ""
             name = "TOOLDESK_" + field.upper() if field else "settings"
             value = error.get("input")
+            if field == "database_url" and isinstance(value, str):
+                value = database_url.shown(value)  # a PostgreSQL URL may carry a password
             shown = f"got {len(str(value))} characters, not shown" if field in SECRET_SETTINGS else f"got {value!r}"
             problems.append(f"{name}: {error['msg']} ({shown})")
         raise SettingsError("bad setting: " + "; ".join(problems)) from None

@@ -5,8 +5,8 @@ fight over the outbox (issue 8, "A second console on the same database file brea
 ``fcntl.flock`` on a sidecar file, so the operating system drops it when the process ends in any way, ``kill -9``
 included: no stale lock to clean up by hand. While it holds the lock, the console keeps its pid, address and start
 time in the file, so a refused second console can say which one runs. Command-line tools (``user``, ``token``,
-``export``, ``import``, ``settings``) are not consoles and take no lock. Several consoles on one PostgreSQL database
-are another matter (a deploy question), not handled here.
+``export``, ``import``, ``settings``) are not consoles and take no lock. On PostgreSQL there is no file and no lock
+(``app.main.serve`` skips it): several consoles may share one database (issue 9).
 """
 
 from __future__ import annotations

@@ -1,10 +1,13 @@
-"""The SQLite database: engine, sessions; the schema is made and migrated by ``app.migrations`` (Alembic).
+"""The database: engine, sessions; the schema is made and migrated by ``app.migrations`` (Alembic).
 
-SQLite runs in WAL mode with ``synchronous=FULL`` so that a committed delivery
+The database is a SQLite file or a PostgreSQL database (psycopg 3), as ``TOOLDESK_DATABASE_URL`` says
+(``app.database_url``). SQLite runs in WAL mode with ``synchronous=FULL`` so that a committed delivery
 survives a crash before we answer 2xx (contract: "answer 2xx only after the
 delivery is stored durably"). Readers never block; writers take one
 process-wide lock (SQLite has a single writer anyway), which keeps
-``database is locked`` errors out of the worker threads.
+``database is locked`` errors out of the worker threads. PostgreSQL commits durably by default
+(``synchronous_commit=on``); its pool checks a connection before lending it, so a database restart costs one
+reconnect, not a failed request.
 All calls here are blocking: from async code, call them through
 ``asyncio.to_thread``.
 """
@@ -26,15 +29,36 @@ from sqlalchemy import Connection, Engine, event
 from sqlmodel import Session, create_engine
 
 from app import migrations, models
+from app.database_url import is_postgresql
+from app.migrations.postgres import widen_integers
 from app.services import audit  # noqa: F401  (registers the audit's before_flush hook on every session)
 
 _write_lock = threading.Lock()
 
 
+POOL_SIZE = 5
+"""PostgreSQL connections a console keeps open; up to ``POOL_OVERFLOW`` more while busy (SQLite's pool is its own)."""
+POOL_OVERFLOW = 15
+
+
 def make_engine(database_url: str, *, migrate: bool = True) -> Engine:
-    """An engine for ``sqlite:///path``; creates the parent folder, and the schema or what it lacks: every
-    migration the database has not had is applied (``app.migrations``, Alembic), unless ``migrate`` is off. Raises
-    ``sqlalchemy.exc.SQLAlchemyError`` or ``OSError`` when the file cannot be opened or migrated."""
+    """An engine for ``sqlite:///path`` (creating the parent folder and a private file) or
+    ``postgresql+psycopg://...``, with the schema or what it lacks: every migration the database has not had is
+    applied (``app.migrations``, Alembic), unless ``migrate`` is off. Raises ``sqlalchemy.exc.SQLAlchemyError`` or
+    ``OSError`` when the database cannot be opened or migrated."""
+    if is_postgresql(database_url):
+        widen_integers()  # the platform's 64-bit ids
+        engine = create_engine(
+            database_url,
+            json_serializer=_json_text,
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": 10, "application_name": "tooldesk"},
+        )
+        if migrate:
+            migrations.upgrade(engine)
+        return engine
     path = Path(database_url.removeprefix("sqlite:///"))
     if str(path) not in {"", ":memory:"}:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -109,6 +109,8 @@ async def _on_start(runtime: Runtime) -> None:
     A platform that does not answer is only logged: the console still serves what it has stored.
     """
     started = time.time()
+    if runtime.relay is not None:  # PostgreSQL: live push to and from the other consoles on the database
+        runtime.relay.start()
     runtime.outbox.start()
     runtime.retention.start()
     runtime.search_index.start()
@@ -150,11 +152,14 @@ def serve(settings: Settings, *, window: bool = False) -> None:
     """Build the console and serve it on ``settings.host:settings.port`` until interrupted; with ``window``, in a
     window of its own, signed in, until the window is closed (``app.desktop``).
 
-    Raises ``SettingsError`` when another console runs on the same SQLite file (``app.console_lock``) or the
+    Raises ``SettingsError`` when another console runs on the same SQLite file (``app.console_lock``; several may
+    share a PostgreSQL database) or the
     address cannot be bound (port in use, unknown host).
     """
     _check_auth(settings)
-    lock = claim_database(settings.database_path, what="console", host=settings.host, port=settings.port)
+    lock = None  # several consoles may share one PostgreSQL database (issue 9): the file lock is SQLite's
+    if settings.database_is_sqlite:
+        lock = claim_database(settings.database_path, what="console", host=settings.host, port=settings.port)
     if not os.environ.get("NICEGUI_USER_SIMULATION"):  # NiceGUI's simulated user (tests) listens on no port
         _check_address(settings)
     runtime = build(settings)

@@ -12,6 +12,9 @@ writer, once per committed batch), ``run_started``,
 ``runs_reconciled``, ``secret_rotated``): each tells open pages and, where handlers may now answer,
 starts the responder in the background; those that follow a change to runs also kick the runs search's indexing
 step (``search_index``, ``app.services.run_index``). Nothing else emits ``app.changes``.
+
+On PostgreSQL ``relay`` (``app.change_relay``) tells the other consoles on the same database what this one
+changed, and feeds what they changed into ``app.changes``; started by ``app.main`` with the outbox.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from sqlmodel import Session, func, select
 
 from app.auth.identity import new_secret
 from app.auth.throttle import SignInThrottle
+from app.change_relay import ChangeRelay
 from app.changes import changes
 from app.config import Settings
 from app.db import make_engine
@@ -65,6 +69,7 @@ class Runtime:
     responder: Responder = field(init=False)
     ingest: IngestWriter = field(init=False)
     search_index: SearchIndexer = field(init=False)
+    relay: ChangeRelay | None = field(init=False, default=None)
     throttle: SignInThrottle = field(default_factory=SignInThrottle)
     _sandbox: Sandbox | None = None
     _sandbox_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -81,6 +86,8 @@ class Runtime:
             queue_cap=self.settings.ingest_queue,
             on_stored=self.deliveries_stored,
         )
+        if self.engine.dialect.name == "postgresql":  # other consoles may share the database
+            self.relay = ChangeRelay(url=self.engine.url, changes=changes, on_secret=self._secret_elsewhere)
 
     @property
     def secret(self) -> str:
@@ -185,9 +192,23 @@ class Runtime:
     def secret_rotated(self, secrets: WebhookSecrets) -> None:
         """After ``rotate_webhook_secret``: verify with ``secrets`` from now on, and have the embedded simulator
         (the sender) sign its next deliveries with the new current secret at once."""
+        self._use_secrets(secrets)
+        if self.relay is not None:
+            self.relay.send_secret()
+
+    def _use_secrets(self, secrets: WebhookSecrets) -> None:
         self.webhook_secrets = secrets
         if self.simulator is not None:
             self.simulator.use_secret(secrets.current)
+
+    def _secret_elsewhere(self) -> None:
+        """Another console on the database rotated the webhook secret: read the stored secrets again."""
+
+        async def reload() -> None:
+            configured = self.settings.webhook_secret
+            self._use_secrets(await asyncio.to_thread(load_webhook_secrets, engine=self.engine, configured=configured))
+
+        background_tasks.create(reload(), name="webhook secret")
 
     def _answer_task(self, task_id: int) -> None:
         background_tasks.create(self.responder.handle_task(task_id), name="handlers")
@@ -196,6 +217,8 @@ class Runtime:
         """Stop the fallback timers, the outbox, the rules workers, the sandbox and the simulator's background work, and
         close HTTP connections; deliveries already taken are stored first."""
         await self.ingest.aclose()
+        if self.relay is not None:
+            await self.relay.aclose()
         await self.search_index.aclose()
         self.responder.fallbacks.close()
         await self.outbox.aclose()
@@ -225,9 +248,10 @@ def build_runtime(settings: Settings, *, transport: httpx.AsyncBaseTransport | N
         webhook_secrets = load_webhook_secrets(engine=engine, configured=settings.webhook_secret)
     except (OSError, SQLAlchemyError) as exc:
         reason = getattr(exc, "orig", None) or exc
+        advice = "choose a writable file path" if settings.database_is_sqlite else "is the server up, the URL right?"
         raise SettingsError(
-            f"bad setting: TOOLDESK_DATABASE_URL: cannot open {settings.database_path} ({reason}): "
-            "choose a writable file path"
+            f"bad setting: TOOLDESK_DATABASE_URL: cannot open {settings.database_label} ({_first_line(reason)}): "
+            + advice
         ) from None
     if settings.embedded_simulator and "platform_api_key" not in settings.model_fields_set:
         # the default key is public (it is in the README): anyone reaching the port could otherwise answer rounds,
@@ -274,6 +298,12 @@ def get_runtime() -> Runtime:
     if _current is None:
         raise RuntimeError("the console is not started: run `python -m app`")
     return _current
+
+
+def _first_line(reason: object) -> str:
+    """A driver's error in one line: psycopg adds the failed connection's details on lines of their own."""
+    lines = str(reason).strip().splitlines()
+    return lines[0] if lines else type(reason).__name__
 
 
 def _first_task_id(engine: Engine) -> int:

@@ -1,8 +1,14 @@
-"""Shared fixtures: a fresh database and settings per test, and an HTTP client on the console's ASGI app."""
+"""Shared fixtures: a fresh database and settings per test, and an HTTP client on the console's ASGI app.
+
+The database is a SQLite file in the test's folder, or with ``TOOLDESK_TEST_DATABASE=postgresql`` a database of its
+own on a throwaway PostgreSQL cluster (``tests.postgres``), one cluster per test process. A test about what only
+SQLite has (its file, its lock, its WAL) is marked ``sqlite_only("why")`` and skipped on PostgreSQL, saying why; one
+about what only PostgreSQL has, ``postgresql_only("why")``, is skipped on SQLite.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +21,64 @@ from app.changes import changes
 from app.config import get_settings
 from app.runtime import Runtime, get_runtime
 from app.states import Role
+from tests import postgres
 from tests.builders import SECRET, Console, make_token, sign_in_user
+
+ON_POSTGRESQL = postgres.selected()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sqlite_only(reason): about what only SQLite has (its file, lock, WAL); skipped on PostgreSQL"
+    )
+    config.addinivalue_line(
+        "markers", "postgresql_only(reason): about what only PostgreSQL has; skipped on SQLite (the first pass)"
+    )
+    if ON_POSTGRESQL:
+        # an engine a test drops without dispose() leaves its pooled connections to the garbage collector, which
+        # Python's sqlite3 closes silently and psycopg closes with this warning (turned into an error by the
+        # project's filterwarnings); the server side is cut anyway when the test's database is taken back
+        config.addinivalue_line(
+            "filterwarnings", r"ignore:<psycopg\.Connection object at .*> was deleted while still open:ResourceWarning"
+        )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    skipped, said = ("sqlite_only", "SQLite only") if ON_POSTGRESQL else ("postgresql_only", "PostgreSQL only")
+    for item in items:
+        if (mark := item.get_closest_marker(skipped)) is not None:
+            reason = mark.args[0] if mark.args else mark.kwargs.get("reason", "")
+            item.add_marker(pytest.mark.skip(reason=f"{said}: {reason}"))
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[postgres.Cluster]:
+    """This test process's PostgreSQL cluster, started at its first use and stopped at the session's end."""
+    cluster = postgres.Cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The test's own database: ``sqlite:///<tmp_path>/tooldesk.db``, or a fresh PostgreSQL database (already
+    migrated, no rows) under ``TOOLDESK_TEST_DATABASE=postgresql``."""
+    if not ON_POSTGRESQL:
+        yield f"sqlite:///{tmp_path}/tooldesk.db"
+        return
+    cluster: postgres.Cluster = request.getfixturevalue("postgres_cluster")
+    name = cluster.fresh_database()
+    yield cluster.url(name)
+    cluster.release_database(name)
 
 
 @pytest.fixture(autouse=True)
-def settings_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test gets its own SQLite file, a known secret, an instant simulator and a short retry schedule."""
+def settings_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test gets its own database (``database_url``), a known secret, an instant simulator and a short retry
+    schedule."""
     for name in ("PLATFORM_URL", "PUBLIC_URL", "PORT", "HOST"):
         monkeypatch.delenv(f"TOOLDESK_{name}", raising=False)
-    monkeypatch.setenv("TOOLDESK_DATABASE_URL", f"sqlite:///{tmp_path}/tooldesk.db")
+    monkeypatch.setenv("TOOLDESK_DATABASE_URL", database_url)
     monkeypatch.setenv("TOOLDESK_WEBHOOK_SECRET", SECRET)
     monkeypatch.setenv("TOOLDESK_STEP_DELAY", "0")
     monkeypatch.setenv("TOOLDESK_RETRY_SCHEDULE", "0.05,0.1,0.2")

@@ -2,13 +2,14 @@
 an older version made) to what ``app.models`` describe.
 
 - ``upgrade(engine)`` applies every revision the database lacks, in one transaction (``BEGIN IMMEDIATE`` on
-  SQLite, so two processes starting at once take turns); ``app.db.make_engine`` calls it at every start, and
+  SQLite, a transaction-scoped advisory lock on PostgreSQL, so two processes starting at once take turns); ``app.db.make_engine`` calls it at every start, and
   ``python -m app db upgrade`` by hand (``cli``).
 - ``0001_baseline`` (``baseline``) makes the schema as it was when migrations began, or adopts a database made
   before them: a database with the console's tables and no ``alembic_version`` is brought to the baseline the way
   starts used to (missing columns and indexes added, the old ``answered_by`` text upgraded) and stamped.
 - Objects the models cannot describe (SQLite's FTS5 index, triggers) live in functions of their own, called only
   when ``op.get_bind().dialect.name == "sqlite"``; another database gets functions of its own beside them.
+- On PostgreSQL every integer column is ``BIGINT``, as 64-bit as SQLite's (``postgres.widen_integers``).
 
 Alembic is configured here in code (``config``), so no ``alembic.ini`` is needed, and the scripts are found
 beside this file wherever the package is installed.
@@ -69,9 +70,18 @@ def target_metadata() -> list[MetaData]:
     return [SQLModel.metadata, simulator]
 
 
+SEARCH_INDEX_SUFFIX = "_search"
+"""PostgreSQL's trigram indexes of the runs search (revision ``0003_postgres_search``) end so: indexes on
+expressions, which the models do not describe."""
+
+
 def include_name(name: str | None, type_: str, _parents: Any) -> bool:
-    """Whether autogenerate compares an object: not the SQLite-only tables the models do not describe (the run
-    counts, the search index and its FTS5 shadow tables)."""
+    """Whether autogenerate compares an object: not the tables the models do not describe (the run counts, the
+    search index and its FTS5 shadow tables on SQLite), nor PostgreSQL's search indexes."""
     from app.migrations.baseline import sqlite
 
-    return not (type_ == "table" and name is not None and (name in sqlite.TABLES or name.startswith("run_fts_")))
+    if name is None:
+        return True
+    if type_ == "index":
+        return not name.endswith(SEARCH_INDEX_SUFFIX)
+    return not (type_ == "table" and (name in sqlite.TABLES or name.startswith("run_fts_")))

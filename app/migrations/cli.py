@@ -1,6 +1,7 @@
 """``python -m app db upgrade [REVISION]`` / ``db current`` / ``db revision -m MESSAGE``: the migrations by hand.
 
-``upgrade`` applies what the configured database (``TOOLDESK_DATABASE_URL``) lacks, as every start does;
+``upgrade`` applies what the configured database (``TOOLDESK_DATABASE_URL``: a SQLite file or PostgreSQL) lacks, as
+every start does;
 ``current`` prints the revision it is at; ``revision`` writes a new file in ``app/migrations/versions/`` from the
 difference between the models and a scratch database at the newest revision (Alembic's autogenerate), to read and
 complete by hand. Each prints one line; a database that cannot be opened or migrated exits with status 2.
@@ -36,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``args.db_command``; returns the exit status."""
     from app import migrations
     from app.config import get_settings
+    from app.database_url import shown
     from app.db import make_engine
 
     if args.db_command == "revision":
@@ -57,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
             print(before + mark if before else "none: a new database, or one made before migrations")
         engine.dispose()
     except (OSError, SQLAlchemyError) as exc:
-        print(f"tooldesk db {args.db_command}: {url}: {getattr(exc, 'orig', None) or exc}", file=sys.stderr)
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__]
+        print(f"tooldesk db {args.db_command}: {shown(url)}: {reason[0]}", file=sys.stderr)
         return 2
     return 0
 

@@ -66,6 +66,7 @@ class Draft(AnsweredColumns, table=True):
             "answered_user",
             unique=True,
             sqlite_where=text("mode = 'typed'"),
+            postgresql_where=text("mode = 'typed'"),
         ),
     )
 

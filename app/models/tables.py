@@ -85,6 +85,7 @@ class Delivery(SQLModel, table=True):
             "webhook_id",
             unique=True,
             sqlite_where=text("verdict IN ('applied', 'history')"),
+            postgresql_where=text("verdict IN ('applied', 'history')"),
         ),
         Index("ix_delivery_received_at", "received_at", "verdict"),
     )

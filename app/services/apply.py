@@ -1,13 +1,15 @@
 """Applying a verified run status to the store, on the caller's connection and transaction.
 
-This is the webhook's hot path, so it writes through the ``sqlite3`` cursor under the connection
+This is the webhook's hot path, so it writes through the DBAPI cursor under the connection
 (``app.services.fast_sql``: plain SQL, each column's own bind processor) rather than ORM units of work or Core
 statements: about four times less CPU than Core, which was four times less than the ORM.
+
+On PostgreSQL, where several consoles may write at once, the run's row is read ``FOR UPDATE``: two deliveries of
+one run wait for each other, so the second sees the first's sequence and cannot move the run backwards.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -16,7 +18,7 @@ from sqlalchemy import Connection
 from app.models import Round, Run, ToolCallRow
 from app.protocol import AWAITING, RunStatus, is_terminal
 from app.services.events import add_event
-from app.services.fast_sql import cursor_of, insert_row, update_row
+from app.services.fast_sql import Cursor, cursor_of, insert_row, update_row
 from app.states import EventKind, RoundState, RunStatusName, Verdict
 
 RUNS = Run.__table__  # type: ignore[attr-defined]
@@ -27,6 +29,8 @@ _CURRENT = (
     "SELECT sequence, status, ended_at, replay_of IS NOT NULL OR coalesce(handler_set, 'saved') != 'saved' "
     "FROM run WHERE task_id = ?"
 )
+_CURRENT_LOCKED = _CURRENT + " FOR UPDATE"
+"""PostgreSQL: the run's row stays locked until the transaction ends (SQLite has one writer at a time anyway)."""
 _CLOSE_ROUNDS = (
     "UPDATE round SET state = ?, message = ? WHERE task_id = ? AND state = 'pending' AND round != ? RETURNING id, round"
 )
@@ -76,7 +80,9 @@ def apply_delivery(
     anything is written, and returns its id (used instead of ``delivery_id``): the delivery's row is written once,
     with its verdict, and whatever it raises (a repeated ``webhook-id``) comes before any change to the run."""
     cursor = cursor_of(conn)
-    current = cursor.execute(_CURRENT, (status.task_id,)).fetchone()
+    current = cursor.execute(
+        _CURRENT if conn.dialect.name == "sqlite" else _CURRENT_LOCKED, (status.task_id,)
+    ).fetchone()
     if current is not None and status.sequence <= current[0]:
         summary = (
             f"late delivery: sequence {status.sequence} ({status.status}) after {current[0]} "
@@ -139,7 +145,7 @@ def apply_delivery(
     return Applied(Verdict.APPLIED, summary, current is not None and bool(current[3]))
 
 
-def _close_stale_rounds(cursor: sqlite3.Cursor, status: RunStatus, now: float, console_made: bool) -> None:
+def _close_stale_rounds(cursor: Cursor, status: RunStatus, now: float, console_made: bool) -> None:
     """A pending round is closed when the run has moved past it; a round being submitted settles itself."""
     keep = status.round if status.status == AWAITING and status.round is not None else 0
     state = RoundState.EXPIRED if status.status == RunStatusName.EXPIRED else RoundState.CLOSED
@@ -159,7 +165,7 @@ def _close_stale_rounds(cursor: sqlite3.Cursor, status: RunStatus, now: float, c
 
 
 def _open_round(
-    conn: Connection, cursor: sqlite3.Cursor, status: RunStatus, delivery_id: int | None, now: float, console_made: bool
+    conn: Connection, cursor: Cursor, status: RunStatus, delivery_id: int | None, now: float, console_made: bool
 ) -> None:
     assert status.round is not None and status.tool_calls
     expires_at = ROUNDS.c.expires_at.type.bind_processor(conn.dialect)

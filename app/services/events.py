@@ -1,18 +1,18 @@
 """A run's timeline: the one way to write an event.
 
 ``add_event`` runs one prebuilt Core ``INSERT`` on the caller's transaction, whether the caller holds an ORM
-``Session`` (the services) or a Core ``Connection``; ingestion, the webhook's hot path, passes the ``sqlite3``
-cursor under its connection, which runs the same row as plain SQL (see ``app.services.fast_sql``). Blocking, like every write to SQLite.
+``Session`` (the services) or a Core ``Connection``; ingestion, the webhook's hot path, passes the DBAPI cursor
+under its connection (``sqlite3``'s, or ``fast_sql.PgCursor``), which runs the same row as plain SQL (see
+``app.services.fast_sql``). Blocking, like every database write.
 """
 
 from __future__ import annotations
-
-import sqlite3
 
 from sqlalchemy import Connection, insert
 from sqlmodel import Session
 
 from app.models import Event
+from app.services.fast_sql import Cursor
 from app.states import EventKind
 
 EVENTS = Event.__table__  # type: ignore[attr-defined]
@@ -26,7 +26,7 @@ _RAW_INSERT = (
 
 def add_event(
     *,
-    db: Session | Connection | sqlite3.Cursor,
+    db: Session | Connection | Cursor,
     task_id: int,
     kind: EventKind,
     summary: str,
@@ -39,9 +39,9 @@ def add_event(
     (committed with it). ``delivery_id`` and ``round_id`` link the line to what it is about. ``console_made``
     marks a line caused by a replay of an edited body: the flag is stored and the summary starts with
     ``CONSOLE_MADE``."""
-    if isinstance(db, sqlite3.Cursor):
+    if not isinstance(db, Session | Connection):  # a DBAPI cursor (the hot path)
         text = f"{CONSOLE_MADE}: {summary}" if console_made else summary
-        db.execute(_RAW_INSERT, (task_id, at, str(kind), text, delivery_id, round_id, int(console_made)))
+        db.execute(_RAW_INSERT, (task_id, at, str(kind), text, delivery_id, round_id, bool(console_made)))
         return
     conn = db.connection() if isinstance(db, Session) else db
     conn.execute(

@@ -1,21 +1,80 @@
-"""Rows written straight through the DBAPI cursor (``sqlite3``), for the webhook's hot path.
+"""Rows written straight through the DBAPI cursor (``sqlite3``, or ``psycopg`` on PostgreSQL), for the webhook's
+hot path.
 
 SQLAlchemy Core costs tens of microseconds of Python per statement (cache keys, parameter processing, result
-set-up); ``sqlite3`` keeps its own cache of prepared statements, so the same SQL text runs again for a few. Values
+set-up); ``sqlite3`` keeps its own cache of prepared statements, so the same SQL text runs again for a few, and
+``psycopg`` prepares a statement on the server once the same text has run a few times on a connection. Values
 still go through each column's own bind processor (``JsonValue``'s JSON, ``EnumText``, ``Boolean``) and scalar
 column defaults are filled in as Core fills them, so a row written here reads back exactly as one written by Core.
 Used only inside a transaction the caller holds (``app.db.write_connection``).
+
+SQL is written once, with ``?`` placeholders (SQLite's): ``cursor_of`` gives SQLite's own cursor, untouched, and
+on PostgreSQL a ``PgCursor`` that rewrites each text once to ``%s`` placeholders. An ``INSERT`` gives the new
+row's key from ``lastrowid`` on SQLite and from ``RETURNING`` on PostgreSQL.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import JSON, Connection, Table
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.elements import Null
+from sqlalchemy.types import TypeDecorator
+
+try:
+    import psycopg
+except ImportError:  # pragma: no cover - SQLite only
+    INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
+else:
+    INTEGRITY_ERRORS = (sqlite3.IntegrityError, psycopg.IntegrityError)
+"""The drivers' ``IntegrityError`` (a cursor's statements raise the driver's own, not SQLAlchemy's)."""
+
+
+def constraint_of(exc: Exception) -> str | None:
+    """The name of the constraint a PostgreSQL ``IntegrityError`` names (``None`` from SQLite, which names none)."""
+    return getattr(getattr(exc, "diag", None), "constraint_name", None)
+
+
+class Cursor(Protocol):
+    """What the hot path needs of a DBAPI cursor: ``sqlite3.Cursor`` or ``PgCursor``."""
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Any: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class PgCursor:
+    """A ``psycopg`` cursor that takes SQLite's ``?`` placeholders (each text rewritten once, then cached);
+    ``execute`` returns the cursor, as ``sqlite3``'s does, so ``execute(...).fetchone()`` reads alike."""
+
+    _texts: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> PgCursor:
+        text = self._texts.get(sql)
+        if text is None:
+            text = self._texts[sql] = sql.replace("%", "%%").replace("?", "%s")
+        self._cursor.execute(text, parameters)
+        return self
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return list(self._cursor.fetchall())
+
+    def __iter__(self) -> Any:
+        return iter(self._cursor)
 
 
 @dataclass(frozen=True)
@@ -24,28 +83,32 @@ class _Plan:
     names: tuple[str, ...]
     processors: tuple[Callable[[Any], Any] | None, ...]
     defaults: tuple[Any, ...]  # for the columns past the given ones
+    returning: bool  # the key comes back as a row (PostgreSQL), not as ``lastrowid``
 
 
-_plans: dict[tuple[str, str, tuple[str, ...]], _Plan] = {}
+_plans: dict[tuple[str, str, str, tuple[str, ...]], _Plan] = {}
 
 
-def cursor_of(conn: Connection) -> sqlite3.Cursor:
-    """The ``sqlite3`` cursor under a SQLAlchemy connection (same transaction)."""
+def cursor_of(conn: Connection) -> Cursor:
+    """A DBAPI cursor under a SQLAlchemy connection (same transaction): ``sqlite3``'s own, or a ``PgCursor``."""
     driver = conn.connection.driver_connection
-    assert isinstance(driver, sqlite3.Connection)
-    return driver.cursor()
+    if isinstance(driver, sqlite3.Connection):
+        return driver.cursor()
+    assert driver is not None
+    return PgCursor(driver.cursor())
 
 
-def insert_row(cursor: sqlite3.Cursor, dialect: Dialect, table: Table, values: Mapping[str, Any]) -> int:
-    """``INSERT`` one row of ``values`` (column name to value) into ``table``; its ``rowid``."""
+def insert_row(cursor: Cursor, dialect: Dialect, table: Table, values: Mapping[str, Any]) -> int:
+    """``INSERT`` one row of ``values`` (column name to value) into ``table``; its generated key (SQLite's
+    ``rowid``; on PostgreSQL the table's autoincrement column, 0 for a table without one)."""
     plan = _plan("insert", dialect, table, tuple(values))
     cursor.execute(plan.sql, _params(plan, values))
-    return int(cursor.lastrowid or 0)
+    if plan.returning:
+        return int(cursor.fetchone()[0])
+    return int(getattr(cursor, "lastrowid", 0) or 0)
 
 
-def update_row(
-    cursor: sqlite3.Cursor, dialect: Dialect, table: Table, key: tuple[str, Any], values: Mapping[str, Any]
-) -> None:
+def update_row(cursor: Cursor, dialect: Dialect, table: Table, key: tuple[str, Any], values: Mapping[str, Any]) -> None:
     """``UPDATE table SET values WHERE key[0] = key[1]``."""
     plan = _plan("update", dialect, table, (*values, key[0]))
     cursor.execute(plan.sql, _params(plan, {**values, key[0]: key[1]}))
@@ -60,7 +123,7 @@ def _params(plan: _Plan, values: Mapping[str, Any]) -> list[Any]:
 
 
 def _plan(kind: str, dialect: Dialect, table: Table, names: tuple[str, ...]) -> _Plan:
-    key = (kind, table.name, names)
+    key = (kind, dialect.name, table.name, names)
     plan = _plans.get(key)
     if plan is not None:
         return plan
@@ -71,12 +134,53 @@ def _plan(kind: str, dialect: Dialect, table: Table, names: tuple[str, ...]) -> 
             if column.name not in names and default is not None and getattr(default, "is_scalar", False):
                 defaults[column.name] = getattr(default, "arg", None)
     every = (*names, *defaults)
-    processors = tuple(table.columns[name].type.bind_processor(dialect) for name in every)
+    processors = tuple(_processor(table.columns[name].type, dialect) for name in every)
     quoted = [f'"{name}"' for name in every]
+    returning = False
     if kind == "insert":
         sql = f'INSERT INTO "{table.name}" ({", ".join(quoted)}) VALUES ({", ".join("?" * len(every))})'
+        key_column = table.autoincrement_column
+        if dialect.name != "sqlite" and key_column is not None and key_column.name not in names:
+            sql += f' RETURNING "{key_column.name}"'
+            returning = True
     else:
         sets = ", ".join(f"{name} = ?" for name in quoted[:-1])
         sql = f'UPDATE "{table.name}" SET {sets} WHERE {quoted[-1]} = ?'
-    plan = _plans[key] = _Plan(sql, every, processors, tuple(defaults.values()))
+    plan = _plans[key] = _Plan(sql, every, processors, tuple(defaults.values()), returning)
     return plan
+
+
+def _processor(kind: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """The column's bind processor; for JSON on PostgreSQL the JSON text Core would send (``psycopg``'s own JSON
+    wrapper needs the cast Core adds to its SQL), with Core's rule for ``None`` (JSON ``null`` unless the column
+    says ``none_as_null``)."""
+    json_type = kind.impl if isinstance(kind, TypeDecorator) else kind
+    if dialect.name == "sqlite" or not isinstance(json_type, JSON):
+        return kind.bind_processor(dialect)  # type: ignore[no-any-return]
+    serialize: Callable[[Any], str] = getattr(dialect, "_json_serializer", None) or (
+        lambda value: json.dumps(value, ensure_ascii=False)
+    )
+    none_as_null = json_type.none_as_null
+
+    def process(value: Any) -> str | None:
+        if value is JSON.NULL:
+            value = None
+        elif isinstance(value, Null) or (value is None and none_as_null):
+            return None
+        return serialize(value)
+
+    return process
+
+
+@contextmanager
+def savepoint(cursor: Cursor) -> Iterator[None]:
+    """A part of the caller's transaction rolled back alone when it raises (one delivery of a batch): after a
+    failed statement PostgreSQL refuses every other until the rollback to the savepoint."""
+    cursor.execute("SAVEPOINT delivery")
+    try:
+        yield
+    except BaseException:
+        cursor.execute("ROLLBACK TO delivery")
+        cursor.execute("RELEASE delivery")
+        raise
+    cursor.execute("RELEASE delivery")

@@ -1,10 +1,15 @@
 """Ingesting deliveries: verify, store (always), deduplicate, apply by sequence, many in one transaction.
 
-Blocking (SQLite). The webhook's writer thread (``app.webhooks.writer``) calls ``ingest_batch`` with every
+Blocking (SQLite or PostgreSQL). The webhook's writer thread (``app.webhooks.writer``) calls ``ingest_batch`` with every
 delivery waiting at that moment: they are stored and applied in ONE transaction, so one fsync (``synchronous=FULL``)
 commits them all (group commit), and each request is answered only after that commit. Each delivery has a
 ``SAVEPOINT`` of its own: a repeated ``webhook-id`` (the unique index refuses it) or an unexpected error rolls back
 that delivery alone, never its batch-mates. ``ingest_delivery`` (replays) is a batch of one.
+
+On PostgreSQL several consoles may store at once, each with its own writer: the unique index on ``webhook_id`` makes
+the second of two copies of one delivery wait for the first's commit and then fail, so it is stored as
+``duplicate`` whichever console each copy reached (case C04); two new runs of one task_id created at once likewise
+end with the loser's savepoint rolled back and its delivery applied again, on the run the winner created.
 
 Apply stays inside the batch, before the answer: storing and applying a delivery costs about as much as storing it
 raw (a few prebuilt Core statements), so acknowledging after the raw store and applying behind the ack would save
@@ -15,11 +20,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-import sqlite3
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +33,8 @@ from app.errors import DeliveryRefused, NotFound, RateLimited, ReplayRefused, To
 from app.models import Delivery
 from app.services import apply
 from app.services.events import add_event
-from app.services.fast_sql import cursor_of, insert_row
+from app.services.fast_sql import INTEGRITY_ERRORS, Cursor, constraint_of, cursor_of, insert_row, savepoint
+from app.services.ingest_check import Received as Received  # where the writer and the route take it from
 from app.services.ingest_check import check_request, task_id_hint
 from app.states import EventKind, Verdict
 from app.webhooks.body import PREFIX_BYTES, ReadBody
@@ -63,20 +66,6 @@ class Outcome:
     task_id: int | None = None
     status: str | None = None
     answerable: bool = False
-
-
-@dataclass(frozen=True)
-class Received:
-    """One webhook request as read: its ``body`` (``app.webhooks.body.read_body``), ``headers`` (any case),
-    ``received_at`` (Unix seconds, when it arrived: the timestamp check uses it, however long it waited) and
-    ``source`` address (for the refusal limiter). ``replay_of`` and ``console_made`` mark a replay."""
-
-    body: ReadBody
-    headers: Mapping[str, str]
-    received_at: float = field(default_factory=time.time)
-    source: str = ""
-    replay_of: int | None = None
-    console_made: bool = False
 
 
 Result = Outcome | TooldeskError
@@ -140,7 +129,8 @@ def ingest_batch(
     """
     with write_connection(engine) as conn:
         cursor = cursor_of(conn)
-        cursor.execute("BEGIN IMMEDIATE")  # one transaction around the savepoints (pysqlite opens none itself)
+        if conn.dialect.name == "sqlite":  # one transaction around the savepoints (pysqlite opens none itself)
+            cursor.execute("BEGIN IMMEDIATE")  # psycopg opens one at the first statement
         requests = take()
         answering = {row[0] for row in cursor.execute(_ANSWERING)}
         results: list[Result] = []
@@ -164,7 +154,7 @@ def ingest_batch(
 
 
 _ANSWERING = (
-    "SELECT DISTINCT agent_id FROM handler WHERE mode != 'manual' OR behaviour LIKE '%fallback_seconds%' "
+    "SELECT DISTINCT agent_id FROM handler WHERE mode != 'manual' OR CAST(behaviour AS TEXT) LIKE '%fallback_seconds%' "
     "UNION SELECT agent_id FROM cassette WHERE playing"
 )
 """Agents whose rounds saved handlers may answer (``app.services.responder_store.plan_rounds``) or fall back on
@@ -174,7 +164,7 @@ a cassette plays back (``app.services.playback``)."""
 
 def _store_one(
     conn: Connection,
-    cursor: sqlite3.Cursor,
+    cursor: Cursor,
     request: Received,
     checked: Verified | DeliveryRefused,
     answering: set[str],
@@ -186,7 +176,7 @@ def _store_one(
     if request.replay_of is not None:
         kept["webhook-signature"] = REPLAY_SIGNATURE
     if isinstance(checked, DeliveryRefused):
-        with _savepoint(cursor):
+        with savepoint(cursor):
             delivery_id = _store(
                 conn,
                 cursor,
@@ -230,31 +220,36 @@ def _store_one(
         stored.append(_store(conn, cursor, verdict=verdict, message=summary, **common))
         return stored[0]
 
-    try:
-        with _savepoint(cursor):
-            verdict, summary, own_answers = apply.apply_delivery(
-                conn=conn,
-                status=status,
-                delivery_id=None,
-                now=request.received_at,
-                console_made=console_made,
-                store=store,
+    for attempt in range(2):
+        stored.clear()
+        try:
+            with savepoint(cursor):
+                verdict, summary, own_answers = apply.apply_delivery(
+                    conn=conn,
+                    status=status,
+                    delivery_id=None,
+                    now=request.received_at,
+                    console_made=console_made,
+                    store=store,
+                )
+            [delivery_id] = stored
+            return Outcome(
+                200,
+                _ANSWERS[verdict],
+                delivery_id,
+                verdict,
+                status.task_id,
+                status.status,
+                own_answers or status.agent_id in answering,
             )
-        [delivery_id] = stored
-        return Outcome(
-            200,
-            _ANSWERS[verdict],
-            delivery_id,
-            verdict,
-            status.task_id,
-            status.status,
-            own_answers or status.agent_id in answering,
-        )
-    except sqlite3.IntegrityError as exc:
-        if "webhook_id" not in str(exc):
-            raise  # not a repeated webhook-id: a bug, not a duplicate to swallow
+        except INTEGRITY_ERRORS as exc:
+            if "webhook_id" in str(exc):
+                break  # a repeated webhook-id: stored as a duplicate below
+            if attempt or constraint_of(exc) != "run_pkey":
+                raise  # a bug, not a duplicate to swallow
+            # PostgreSQL: another console created this run meanwhile; applied again, on its run (locked now)
     message = f"webhook-id {checked.webhook_id} was already stored: recorded, not applied again"
-    with _savepoint(cursor):
+    with savepoint(cursor):
         delivery_id = _store(conn, cursor, verdict=Verdict.DUPLICATE, message=message, **common)
         summary = f"duplicate delivery of sequence {status.sequence} ({status.status}) ignored"
         # a timeline line needs its run (event.task_id's key): a webhook-id repeated with another task's body has none
@@ -276,21 +271,8 @@ _ANSWERS: dict[str, Mapping[str, object]] = {
 }
 
 
-def _store(conn: Connection, cursor: sqlite3.Cursor, **values: Any) -> int:
+def _store(conn: Connection, cursor: Cursor, **values: Any) -> int:
     return insert_row(cursor, conn.dialect, DELIVERIES, values)
-
-
-@contextmanager
-def _savepoint(cursor: sqlite3.Cursor) -> Iterator[None]:
-    """One delivery's part of the batch: rolled back alone when it raises."""
-    cursor.execute("SAVEPOINT delivery")
-    try:
-        yield
-    except BaseException:
-        cursor.execute("ROLLBACK TO delivery")
-        cursor.execute("RELEASE delivery")
-        raise
-    cursor.execute("RELEASE delivery")
 
 
 def replay_delivery(*, engine: Engine, secret: str, delivery_id: int, body: bytes | None = None) -> Outcome:

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from app.errors import BodyTooLarge, DeliveryRefused, RateLimited
 from app.protocol import INT64_MAX
@@ -13,8 +15,19 @@ from app.webhooks.limits import RefusalLimiter
 from app.webhooks.secret_set import WebhookSecrets
 from app.webhooks.verify import Verified, verify_delivery
 
-if TYPE_CHECKING:
-    from app.services.ingest import Received
+
+@dataclass(frozen=True)
+class Received:
+    """One webhook request as read: its ``body`` (``app.webhooks.body.read_body``), ``headers`` (any case),
+    ``received_at`` (Unix seconds, when it arrived: the timestamp check uses it, however long it waited) and
+    ``source`` address (for the refusal limiter). ``replay_of`` and ``console_made`` mark a replay."""
+
+    body: ReadBody
+    headers: Mapping[str, str]
+    received_at: float = field(default_factory=time.time)
+    source: str = ""
+    replay_of: int | None = None
+    console_made: bool = False
 
 
 def check_request(

@@ -10,6 +10,14 @@ the attempt and puts the platform's words on the round; a 422 hands the round
 back to a person (state ``pending``), the others close it, and then the console
 asks the platform once about the run and applies what it says (issue 8).
 Its blocking database work runs on the handlers' pool (``app.pools.in_handlers``), never on the UI's.
+
+Several consoles on one PostgreSQL database share one outbox, and each submission is sent by one of them at a time:
+the console that stores a submission holds it for ``LEASE_SECONDS`` (its first ``next_attempt_at`` is that far
+ahead, ``first_attempt_at``) while it sends it at once; the loop of any console takes a due item with
+``SELECT ... FOR UPDATE SKIP LOCKED`` and moves its ``next_attempt_at`` past the lease in the same transaction
+(``_claim_due``), so two consoles never take the same item, and an item whose console was killed mid-send is
+taken by another (or by it, restarted) once the lease is over, with the same ``Idempotency-Key``. On SQLite one
+console owns the file, and items are due at once.
 """
 
 from __future__ import annotations
@@ -21,8 +29,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
-from sqlmodel import col, select
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col, func, select
 
 from app.answerers import Answerer
 from app.db import read_session, write_session
@@ -38,6 +46,9 @@ from app.states import AttemptOutcome, EventKind, OutboxState, RoundState
 log = logging.getLogger("tooldesk")
 MAX_BACKOFF_SECONDS = 60.0
 IDLE_CHECK_SECONDS = 5.0
+LEASE_SECONDS = 30.0
+"""On PostgreSQL: seconds a console holds a submission it is sending before another console may take it; longer
+than the platform client's timeout (15 s, ``app.platform.client``), so a live console's attempt is never doubled."""
 
 
 @dataclass(frozen=True)
@@ -142,7 +153,7 @@ class Outbox:
         while True:
             self._wake.clear()  # before reading the queue, so a wake during the read is not lost
             try:
-                due, wait = await in_handlers(_due, self._engine)
+                due, wait = await in_handlers(_claim_due if _shared(self._engine) else _due, self._engine)
                 if due:
                     for item_id in due:
                         await self.deliver(item_id)
@@ -188,6 +199,40 @@ def _due(engine: Engine) -> tuple[list[int], float]:
     due = [item_id for item_id, at in rows if at <= now and item_id is not None]
     later = [at - now for _, at in rows if at > now]
     return due, min([IDLE_CHECK_SECONDS, *later])
+
+
+def _shared(engine: Engine) -> bool:
+    """True when other consoles may share the database (PostgreSQL)."""
+    return engine.dialect.name == "postgresql"
+
+
+def first_attempt_at(session: Session, now: float) -> float:
+    """A new submission's ``next_attempt_at``: ``now`` on SQLite; on PostgreSQL ``now + LEASE_SECONDS``, since
+    the console storing it sends it at once and holds it meanwhile (module docstring)."""
+    return now + LEASE_SECONDS if session.get_bind().dialect.name == "postgresql" else now
+
+
+def _claim_due(engine: Engine) -> tuple[list[int], float]:
+    """``_due`` for consoles sharing a PostgreSQL database: the id of one due item, taken with ``SELECT ... FOR
+    UPDATE SKIP LOCKED`` (an item another console is taking is skipped, not waited for) and leased for
+    ``LEASE_SECONDS`` in the same transaction; and seconds until the next item is due (at most
+    ``IDLE_CHECK_SECONDS``)."""
+    now = time.time()
+    pending = OutboxItem.state == OutboxState.PENDING
+    with write_session(engine) as session:
+        taken = session.exec(
+            select(OutboxItem.id)
+            .where(pending, OutboxItem.next_attempt_at <= now)
+            .order_by(col(OutboxItem.next_attempt_at))
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if taken:
+            lease = update(OutboxItem).where(col(OutboxItem.id).in_(taken)).values(next_attempt_at=now + LEASE_SECONDS)
+            session.execute(lease)
+            return [item_id for item_id in taken if item_id is not None], 0.0
+        later = session.exec(select(func.min(OutboxItem.next_attempt_at)).where(pending)).one()
+    return [], min(IDLE_CHECK_SECONDS, max(0.0, later - now) if later is not None else IDLE_CHECK_SECONDS)
 
 
 def _retry_later(engine: Engine, item_id: int, exc: PlatformError, first: float) -> None:

@@ -5,7 +5,7 @@ percentiles are computed here, in Python, over a bounded sample: the newest ``LA
 in the last 24 hours. There is no fallback to older rounds: every window on the page is relative to now, so a
 quiet day shows empty charts rather than last week's numbers.
 
-Blocking (SQLite): call through ``asyncio.to_thread`` from async code.
+Blocking (SQLite or PostgreSQL): call through ``asyncio.to_thread`` from async code.
 """
 
 from __future__ import annotations
@@ -45,6 +45,12 @@ _PLAIN_STATE = UnaryExpression(_ROUND.c.state, operator=custom_op("+"), type_=_R
 _SUBMITTED: ColumnElement[bool] = _PLAIN_STATE == RoundState.SUBMITTED
 """``+state``: the unary plus keeps SQLite from reading every submitted round through the state index (they are
 nearly all of them) instead of the window's range of the ``submitted_at`` index."""
+_SUBMITTED_PG: ColumnElement[bool] = _ROUND.c.state == RoundState.SUBMITTED
+"""PostgreSQL has no unary plus for text, and its planner weighs the two indexes by their statistics."""
+
+
+def _submitted(session: Session) -> ColumnElement[bool]:
+    return _SUBMITTED if session.get_bind().dialect.name == "sqlite" else _SUBMITTED_PG
 
 
 class MinuteCount(BaseModel):
@@ -127,13 +133,15 @@ def _deliveries(session: Session, at: float) -> tuple[dict[str, int], dict[str, 
 def _rounds_per_minute(session: Session, at: float) -> list[MinuteCount]:
     last = int(at // 60)
     first = last - MINUTES + 1
-    minute = cast(col(Round.submitted_at) / 60, Integer)
+    minute = cast(col(Round.submitted_at) / 60, Integer)  # SQLite's CAST truncates; PostgreSQL's rounds
+    if session.get_bind().dialect.name != "sqlite":
+        minute = cast(func.floor(col(Round.submitted_at) / 60), Integer)
     automated = col(Round.answered_kind) != AnswererKind.PERSON
     by_handlers = func.sum(case((automated, 1), else_=0))
     rows = session.exec(
         select(minute, func.count(), by_handlers)
         .where(
-            _SUBMITTED,
+            _submitted(session),
             col(Round.submitted_at) >= first * 60,
             col(Round.submitted_at) < (last + 1) * 60,
         )
@@ -151,7 +159,7 @@ def _latency(session: Session, at: float) -> list[Latency]:
     (a person who answered beside an auto handler puts the round in both)."""
     newest = (
         select(Round.id)
-        .where(_SUBMITTED, col(Round.submitted_at) >= at - DAY, col(Round.submitted_at) <= at)
+        .where(_submitted(session), col(Round.submitted_at) >= at - DAY, col(Round.submitted_at) <= at)
         .order_by(col(Round.submitted_at).desc())
         .limit(LATENCY_SAMPLE)
     )

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, func, or_
 from sqlalchemy import select as core_select
 from sqlmodel import col, select
 
@@ -162,11 +162,19 @@ def _mark_lost(engine: Engine, task_id: int, message: str) -> bool:
 
 def _release_claims(engine: Engine, before: float) -> None:
     """A round left ``submitting`` with no submission waiting in the outbox goes back to ``pending`` so a
-    person can send it (a round whose submission waits is the outbox's to finish)."""
+    person can send it (a round whose submission waits is the outbox's to finish). Only rounds claimed before
+    ``before``: with several consoles on one PostgreSQL database, a round another live console claims while this
+    one starts is that console's (its claim and its outbox item commit together, and it sends at once)."""
     waiting = core_select(OUTBOX.c.round_id).where(OUTBOX.c.state == OutboxState.PENDING)
+    claimed_before = or_(ROUNDS.c.submitted_at.is_(None), ROUNDS.c.submitted_at < before)
     with write_connection(engine) as conn:
         conn.execute(
             ROUNDS.update()
-            .where(ROUNDS.c.state == RoundState.SUBMITTING, ROUNDS.c.opened_at < before, ROUNDS.c.id.not_in(waiting))
+            .where(
+                ROUNDS.c.state == RoundState.SUBMITTING,
+                ROUNDS.c.opened_at < before,
+                claimed_before,
+                ROUNDS.c.id.not_in(waiting),
+            )
             .values(state=RoundState.PENDING, message="the console stopped while sending this round: send it again")
         )

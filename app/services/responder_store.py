@@ -32,7 +32,7 @@ from app.models import Draft, Handler, OutboxItem, Round, Run, ToolCallRow, Tool
 from app.protocol import ToolResult
 from app.services.demo import demo_handlers
 from app.services.playback import plays_cassette
-from app.services.rounds import claim_round
+from app.services.rounds import claim_round, locked_round
 from app.services.sweep_answers import sweep_handlers
 from app.states import (
     HANDLER_DRAFT_MODES,
@@ -161,9 +161,12 @@ def _plan(session: Session, row: Round, replays: bool) -> RoundWork:
 def store_answers(engine: Engine, work: RoundWork, answers: list[CallAnswer]) -> OutboxItem | None:
     """Store the handlers' answers to ``work.todo`` as drafts (a call drafted meanwhile keeps its first draft) and,
     when the round is still pending and every call now has an auto or replay draft, claim the round with them:
-    one transaction. Returns the outbox item to deliver, else ``None``."""
+    one transaction. Returns the outbox item to deliver, else ``None``, also when another console holds the
+    round (PostgreSQL's ``SKIP LOCKED``: it is storing or claiming the same round, and its answers stand)."""
     now = time.time()
     with write_session(engine) as session:
+        if locked_round(session, work.round_id, skip_locked=True) is None:
+            return None
         drafted = set(session.exec(select(Draft.tool_call_id).where(_handler_drafts(work.round_id))).all())
         for call, done in zip(work.todo, answers, strict=True):
             if call.tool_call_id in drafted:

@@ -35,7 +35,7 @@ from app.models import (
 )
 from app.pools import in_handlers
 from app.protocol import ToolResponses, ToolResult
-from app.services.outbox import Outbox, state_after_refusal
+from app.services.outbox import Outbox, first_attempt_at, state_after_refusal
 from app.states import HANDLER_DRAFT_MODES, AttemptOutcome, RoundState
 
 log = logging.getLogger("tooldesk")
@@ -163,14 +163,38 @@ def _claim(
         return item.id
 
 
+def locked_round(session: Session, round_id: int, *, skip_locked: bool = False) -> Round | None:
+    """The round, its row locked until the transaction ends (``SELECT ... FOR UPDATE`` on PostgreSQL, where
+    several consoles may claim the same round; SQLite has one writer and no such clause). With ``skip_locked``, a
+    round another transaction holds is ``None`` at once (``SKIP LOCKED``) instead of waited for."""
+    query = (
+        select(Round)
+        .where(Round.id == round_id)
+        .with_for_update(skip_locked=skip_locked)
+        .execution_options(populate_existing=True)
+    )
+    return session.exec(query).first()
+
+
 def claim_round(
-    session: Session, round_id: int, results: list[ToolResult], answered_by: Answerer, sources: dict[str, Answerer]
+    session: Session,
+    round_id: int,
+    results: list[ToolResult],
+    answered_by: Answerer,
+    sources: dict[str, Answerer],
+    *,
+    skip_locked: bool = False,
 ) -> OutboxItem:
     """``_claim`` inside the caller's write transaction (the responder stores its drafts in the same one): the
-    outbox item, flushed (it has its id). Raises ``NotFound``, ``RoundClosed`` or ``ResultsMismatch``."""
+    outbox item, flushed (it has its id). The round's row is locked first (``locked_round``): a person's
+    submission waits for another console's claim and then finds the round taken; ``skip_locked`` (handlers) does
+    not wait. Raises ``NotFound``, ``RoundClosed`` (also when ``skip_locked`` found it held) or
+    ``ResultsMismatch``."""
     now = time.time()
-    row = session.get(Round, round_id)
+    row = locked_round(session, round_id, skip_locked=skip_locked)
     if row is None:
+        if skip_locked and session.get(Round, round_id) is not None:
+            raise RoundClosed(f"round {round_id} is being claimed by another console; nothing was sent")
         raise NotFound(f"no round with id {round_id}")
     if row.state != RoundState.PENDING:
         answerer = row.answerer()
@@ -197,7 +221,7 @@ def claim_round(
         idempotency_key=f"tooldesk-{row.task_id}-round-{row.round}-{secrets.token_hex(6)}",
         **answered_by.columns(),
         sources={call: source.model_dump(mode="json") for call, source in sources.items()},
-        next_attempt_at=now,
+        next_attempt_at=first_attempt_at(session, now),
         created_at=now,
     )
     session.add(item)

@@ -1,4 +1,5 @@
-"""The runs search's full-text index: one SQLite FTS5 document per run, trigram tokenizer, brought up to date
+"""The runs search's full-text index on SQLite (PostgreSQL: ``run_search_pg``, which these functions hand over to
+on an engine or session of that database): one SQLite FTS5 document per run, trigram tokenizer, brought up to date
 after each change by an indexing step, with the runs changed since searched directly.
 
 The runs search (``runs.RunFilter.q``) matches a substring of a tool call's name, arguments (the stored JSON
@@ -60,6 +61,7 @@ from sqlalchemy import Engine, Integer, TextualSelect, column, event, text
 from sqlmodel import Session
 
 from app.db import write_connection
+from app.services import run_search_pg
 
 TOKENIZER = "trigram case_sensitive 0"
 MIN_CHARS = 3
@@ -114,7 +116,9 @@ def index_marked(engine: Engine, *, cap: int = STEP_RUNS) -> int:
     """Rewrite the documents of up to ``cap`` marked runs, lowest task_id first, each once, and clear their
     marks, in one transaction under the write lock (``app.db.write_connection``); returns how many runs it
     took (0 without taking the lock when none is marked). Blocking: run it off the event loop, never on the
-    webhook's writer thread (``run_index.SearchIndexer``)."""
+    webhook's writer thread (``run_index.SearchIndexer``). PostgreSQL keeps its indexes in step itself: 0."""
+    if engine.dialect.name != "sqlite":
+        return 0
     with engine.connect() as conn:
         if not conn.execute(_MARKED.bindparams(cap=1)).first():
             return 0
@@ -126,23 +130,30 @@ def index_marked(engine: Engine, *, cap: int = STEP_RUNS) -> int:
 
 
 def marked(engine: Engine) -> int:
-    """How many runs are marked changed and not yet indexed again."""
+    """How many runs are marked changed and not yet indexed again (none on PostgreSQL)."""
+    if engine.dialect.name != "sqlite":
+        return 0
     with engine.connect() as conn:
         return int(conn.exec_driver_sql("SELECT count(*) FROM run_fts_stale").scalar_one())
 
 
-def uses_index(q: str) -> bool:
+def uses_index(q: str, dialect: str = "sqlite") -> bool:
     """Whether ``q`` is searched through the trigram index: it has ``MIN_CHARS`` characters or more, no
     ``SEPARATOR`` (which would match across two fields) and no NUL (FTS5 ends a phrase there and refuses the query,
-    "unterminated string"; ``runs`` matches no run for it)."""
+    "unterminated string"; ``runs`` matches no run for it). On PostgreSQL every ``q`` without NUL is."""
+    if dialect != "sqlite":
+        return "\x00" not in q
     return len(q) >= MIN_CHARS and SEPARATOR not in q and "\x00" not in q
 
 
-def matching_task_ids(q: str) -> TextualSelect:
+def matching_task_ids(q: str, dialect: str = "sqlite") -> TextualSelect:
     """A ``SELECT task_id`` of the runs with ``q`` (at least ``MIN_CHARS`` characters) as a substring of an
     indexed field, case-folded; for ``Run.task_id.in_(...)``: index matches of runs not marked, and marked
     runs' documents built and folded (``fold``) on the spot, in one statement, so one snapshot. ``q`` is one
-    FTS5 phrase (quotes doubled), so ``"``, ``*``, ``AND``, ``%`` or ``_`` in it are plain characters."""
+    FTS5 phrase (quotes doubled), so ``"``, ``*``, ``AND``, ``%`` or ``_`` in it are plain characters. Another
+    ``dialect`` than ``"sqlite"``: ``run_search_pg.matching_task_ids``."""
+    if dialect != "sqlite":
+        return run_search_pg.matching_task_ids(q)
     params = _MATCHING.bindparams(phrase=_phrase(q), folded=fold(q))
     return params.columns(column("task_id", Integer))
 
@@ -150,7 +161,9 @@ def matching_task_ids(q: str) -> TextualSelect:
 def is_broad(session: Session, q: str) -> bool:
     """Whether ``q`` (as for ``matching_task_ids``) matches ``BROAD`` runs or more in the index; reads at most
     that many matches (under a millisecond), as FTS5 yields them one by one. Marked runs count by their last
-    indexed text: the answer only picks the faster plan."""
+    indexed text: the answer only picks the faster plan. PostgreSQL's planner picks its own: ``False``."""
+    if session.get_bind().dialect.name != "sqlite":
+        return False
     found = session.connection().execute(_SOME.bindparams(phrase=_phrase(q), cap=BROAD)).scalar_one()
     return int(found) >= BROAD
 
@@ -185,7 +198,9 @@ def _cased(ch: str) -> bool:
 
 def register_fold(engine: Engine) -> None:
     """``run_fts_fold(text)`` (``fold``) on every connection ``engine`` opens from now on; the connections it
-    pooled before are closed, so none lacks it. Called by ``app.db.make_engine``."""
+    pooled before are closed, so none lacks it. Called by ``app.db.make_engine``; nothing on PostgreSQL."""
+    if engine.dialect.name != "sqlite":
+        return
     _fold_table()
     event.listen(engine, "connect", _add_fold)
     engine.dispose()

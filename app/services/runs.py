@@ -94,7 +94,8 @@ class RunFilter(BaseModel):
 SEARCH_SECONDS = 2.0
 """The longest a runs search may take (page or count). FTS5's cost grows with the query's length times how often
 its trigrams occur, so a query like 200 × "a" over long documents could hold a UI thread for seconds; past this
-SQLite is interrupted (its progress handler) and the search answers ``SearchTooSlow`` (422)."""
+SQLite is interrupted (its progress handler), PostgreSQL cancels the statement (``statement_timeout`` for the
+read's transaction), and the search answers ``SearchTooSlow`` (422)."""
 PROGRESS_STEPS = 10_000
 """SQLite virtual machine steps between two looks at the clock during a search."""
 
@@ -106,6 +107,15 @@ def _deadline(session: Session, where: RunFilter) -> Iterator[None]:
     if not where.q:
         yield
         return
+    if session.get_bind().dialect.name != "sqlite":
+        session.connection().exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, round(SEARCH_SECONDS * 1000))}")
+        try:
+            yield
+        except OperationalError as exc:
+            if getattr(getattr(exc.orig, "diag", None), "sqlstate", None) != "57014":  # query_canceled
+                raise
+            raise _too_slow(where.q) from None
+        return
     raw = session.connection().connection.dbapi_connection
     assert raw is not None
     end = time.monotonic() + SEARCH_SECONDS
@@ -115,12 +125,16 @@ def _deadline(session: Session, where: RunFilter) -> Iterator[None]:
     except OperationalError:
         if time.monotonic() <= end:  # not the deadline's interrupt (which SQLite may report as "interrupted",
             raise  # or as the step it stopped, e.g. "vtable constructor failed")
-        raise SearchTooSlow(
-            f"the search for {where.q[:40]!r} took longer than {SEARCH_SECONDS:g} s and was stopped: search for a "
-            "shorter or more distinctive text"
-        ) from None
+        raise _too_slow(where.q) from None
     finally:
         raw.set_progress_handler(None, 0)
+
+
+def _too_slow(q: str) -> SearchTooSlow:
+    return SearchTooSlow(
+        f"the search for {q[:40]!r} took longer than {SEARCH_SECONDS:g} s and was stopped: search for a "
+        "shorter or more distinctive text"
+    )
 
 
 def search_runs(*, engine: Engine, where: RunFilter) -> tuple[list[RunPublic], int]:
@@ -138,8 +152,13 @@ def list_runs(*, engine: Engine, where: RunFilter) -> list[RunPublic]:
     order = [col(column).desc() if where.descending else col(column).asc(), col(Run.task_id).desc()]
     start = (where.page - 1) * where.per_page
     with read_session(engine) as session, _deadline(session, where):
-        broad = bool(where.q) and run_search.uses_index(where.q or "") and run_search.is_broad(session, where.q or "")
-        conditions = _conditions(where, by_index_order=broad)
+        dialect = session.get_bind().dialect.name
+        broad = (
+            bool(where.q)
+            and run_search.uses_index(where.q or "", dialect)
+            and run_search.is_broad(session, where.q or "")
+        )
+        conditions = _conditions(where, dialect, by_index_order=broad)
         rows = session.exec(select(Run).where(*conditions).order_by(*order).offset(start).limit(where.per_page)).all()
         names = _agent_names(session)
         return [_run_public(row, names) for row in rows]
@@ -153,10 +172,11 @@ def count_runs(*, engine: Engine, where: RunFilter) -> int:
         if not (where.agent_id or where.environment or where.since or where.q):
             by_status = run_counts.runs_by_status(session.connection())
             return by_status.get(where.status, 0) if where.status else sum(by_status.values())
-        return session.exec(select(func.count()).select_from(Run).where(*_conditions(where))).one()
+        conditions = _conditions(where, session.get_bind().dialect.name)
+        return session.exec(select(func.count()).select_from(Run).where(*conditions)).one()
 
 
-def _conditions(where: RunFilter, *, by_index_order: bool = False) -> list[Any]:
+def _conditions(where: RunFilter, dialect: str, *, by_index_order: bool = False) -> list[Any]:
     conditions: list[Any] = []
     if where.agent_id:
         conditions.append(Run.agent_id == where.agent_id)
@@ -166,10 +186,10 @@ def _conditions(where: RunFilter, *, by_index_order: bool = False) -> list[Any]:
         conditions.append(Run.environment == where.environment)
     if where.since:
         conditions.append(col(Run.created_at) >= time.time() - WINDOWS[where.since])
-    if where.q and run_search.uses_index(where.q):
+    if where.q and run_search.uses_index(where.q, dialect):
         # ``task_id + 0`` cannot be looked up by key, so SQLite reads the order's index and probes the matches
         task_id = col(Run.task_id) + 0 if by_index_order else col(Run.task_id)
-        conditions.append(task_id.in_(run_search.matching_task_ids(where.q)))
+        conditions.append(task_id.in_(run_search.matching_task_ids(where.q, dialect)))
     elif where.q and "\x00" in where.q:  # SQLite's string functions end a text at NUL: it would match every run
         conditions.append(false())
     elif where.q:
@@ -178,7 +198,8 @@ def _conditions(where: RunFilter, *, by_index_order: bool = False) -> list[Any]:
 
 
 def like_condition(q: str) -> Any:
-    """The search for a query too short for trigrams: ``LIKE`` over the same fields (ASCII case folding only)."""
+    """The search for a query too short for trigrams: ``LIKE`` over the same fields (ASCII case folding only).
+    SQLite only: PostgreSQL searches every query through ``run_search_pg``."""
     pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     in_calls = (
         select(Round.task_id)

@@ -13,7 +13,8 @@ person to type in a round claims it (``claimed_at``); another person claims it o
 submission (issue 8: show it, do not block it).
 
 ``revision()`` counts the saves and claims of this process, so an open inbox re-reads presence only after one;
-one console serves a database file (issue 8, item 5), so no save goes unseen. All functions block: call them
+with several consoles on one PostgreSQL database, ``on_saved`` callbacks tell the others (``app.change_relay``),
+whose ``saved_elsewhere`` counts it there too. All functions block: call them
 through ``asyncio.to_thread``.
 """
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, delete
@@ -37,6 +38,9 @@ BATCH = 500
 """Round ids per query (SQLite bounds a query's parameters)."""
 
 _revision = [0]
+on_saved: list[Callable[[], None]] = []
+"""Called (in the saving thread) after each save or claim of this process: ``app.change_relay`` tells the other
+consoles."""
 
 
 def revision() -> int:
@@ -45,6 +49,13 @@ def revision() -> int:
 
 
 def _bump() -> None:
+    _revision[0] += 1
+    for callback in on_saved:
+        callback()
+
+
+def saved_elsewhere() -> None:
+    """Another console on the same database saved a typed draft or a claim: presence may have changed."""
     _revision[0] += 1
 
 

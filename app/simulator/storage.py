@@ -1,4 +1,5 @@
-"""Where the simulator keeps its runs: four ``sim_``-prefixed tables in an SQLite database.
+"""Where the simulator keeps its runs: four ``sim_``-prefixed tables in an SQLite database (or the console's
+PostgreSQL database).
 
 Embedded in the console, the tables live in the console's own file (``TOOLDESK_DATABASE_URL``), next to its tables
 but never mixed with them: a console restart finds the simulated platform's open runs where they were (issue 8,
@@ -49,11 +50,14 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
+from app.database_url import is_postgresql
 from app.db import write_connection
+from app.migrations.postgres import widen_integers
 from app.protocol import RunError, RunStatus, ToolResponses
 from app.simulator.scenario import CallSpec
 from app.states import TERMINAL_STATUSES
@@ -128,8 +132,14 @@ class StoredRun:
 
 
 def open_store(database_url: str = "sqlite://") -> SimStore:
-    """A store on ``sqlite:///path`` (the file and the tables are created when missing), or in memory for
-    ``sqlite://``. Raises ``sqlalchemy.exc.SQLAlchemyError`` or ``OSError`` when the file cannot be opened."""
+    """A store on ``sqlite:///path`` (the file and the tables are created when missing), in memory for
+    ``sqlite://``, or on the console's PostgreSQL database (``postgresql+psycopg://``, the tables made by its
+    migrations). Raises ``sqlalchemy.exc.SQLAlchemyError`` or ``OSError`` when the database cannot be opened."""
+    if is_postgresql(database_url):
+        widen_integers()  # task ids up to 2**63 - 1, as on SQLite
+        engine = create_engine(database_url, pool_size=2, max_overflow=3, pool_pre_ping=True)
+        metadata.create_all(engine)
+        return SimStore(engine)
     path = database_url.removeprefix("sqlite:///")
     in_memory = database_url in {"sqlite://", "sqlite:///:memory:"}
     if in_memory:
@@ -209,7 +219,8 @@ class SimStore:
             "used_ids": sorted(run.used_ids), "deadline": run.deadline,
             "failure": run.failure.model_dump(mode="json") if run.failure is not None else None, "updated_at": now,
         }  # fmt: skip
-        upsert = sqlite_insert(SIM_RUN).values(task_id=run.status.task_id, **row)
+        dialect_insert = postgresql_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        upsert = dialect_insert(SIM_RUN).values(task_id=run.status.task_id, **row)
         settled = list(self._settled)
         with write_connection(self.engine) as conn:
             conn.execute(upsert.on_conflict_do_update(index_elements=[SIM_RUN.c.task_id], set_=row))

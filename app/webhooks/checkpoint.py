@@ -39,7 +39,10 @@ class Checkpointer:
         self._start_lock = threading.Lock()
 
     def kick(self) -> None:
-        """Checkpoint soon (within ``EVERY`` s); starts the thread on first use."""
+        """Checkpoint soon (within ``EVERY`` s); starts the thread on first use. Nothing on PostgreSQL, whose own
+        checkpointer process does this work (a WAL file is SQLite's)."""
+        if self._engine.dialect.name != "sqlite":
+            return
         if self._thread is None:
             with self._start_lock:
                 if self._thread is None:

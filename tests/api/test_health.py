@@ -21,6 +21,8 @@ from app.api.health_routes import _unwritable
 from app.runtime import get_runtime
 from app.services import sign_in, users
 
+from tests import postgres
+
 ORCHESTRATOR_HOST = "10.42.0.7:8080"
 """The Host a Kubernetes probe sends: the pod's address, not a name the console knows."""
 
@@ -63,6 +65,7 @@ async def test_pages_still_need_sign_in_beside_the_probes(probe: httpx.AsyncClie
     assert (await probe.get("/api/runs")).status_code == 401
 
 
+@pytest.mark.sqlite_only("renames the SQLite file under the console")
 async def test_readyz_not_ready_while_the_database_file_is_gone(probe: httpx.AsyncClient, tmp_path: Path):
     database = tmp_path / "tooldesk.db"
     moved = tmp_path / "moved-away.db"
@@ -81,6 +84,25 @@ async def test_readyz_not_ready_while_the_database_file_is_gone(probe: httpx.Asy
     assert body["checks"]["platform"]["ok"] is True
     assert alive.status_code == 200  # liveness does no database work: no restart for a file a restart cannot bring back
     assert (await probe.get("/readyz")).status_code == 200
+
+
+@pytest.mark.postgresql_only("takes the PostgreSQL database away under the console")
+async def test_readyz_not_ready_while_the_postgresql_database_is_gone(
+    probe: httpx.AsyncClient, request: pytest.FixtureRequest, database_url: str
+):
+    cluster: postgres.Cluster = request.getfixturevalue("postgres_cluster")
+    with cluster.taken_away(database_url.rsplit("/", 1)[1]):
+        response = await probe.get("/readyz")
+        alive = await probe.get("/healthz")
+    assert response.status_code == 503, response.text
+    body = response.json()
+    assert body["checks"]["database"]["ok"] is False
+    assert body["reason"].startswith("database: the database query failed (OperationalError: ")
+    assert body["checks"]["platform"]["ok"] is True
+    assert alive.status_code == 200
+    again = await probe.get("/readyz")  # the pool connects again once the database is back
+    assert again.status_code == 200, again.text
+    assert again.json()["checks"]["database"] == {"ok": True, "detail": "postgresql: a query answered"}
 
 
 async def test_readyz_names_the_platform_settings_missing(real_platform: None, probe: httpx.AsyncClient):

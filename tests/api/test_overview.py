@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from itertools import pairwise
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -85,8 +84,8 @@ async def test_get_overview_splits_rounds_by_person_and_handler_kind(console: Co
     assert got["runs_awaiting_person"] == 0
 
 
-def test_overview_latency_percentiles_over_the_last_day(tmp_path: Path):
-    engine = make_engine(f"sqlite:///{tmp_path}/overview.db")
+def test_overview_latency_percentiles_over_the_last_day(database_url: str):
+    engine = make_engine(database_url)
     for wait in range(1, 11):  # 1 .. 10 s, answered by a person through the API
         _round(engine, submitted_at=NOW - 600, wait=wait, answered_by=API, results=[API])
     _round(
@@ -103,8 +102,8 @@ def test_overview_latency_percentiles_over_the_last_day(tmp_path: Path):
     ]
 
 
-def test_overview_rounds_per_minute_buckets_by_whole_minute(tmp_path: Path):
-    engine = make_engine(f"sqlite:///{tmp_path}/overview.db")
+def test_overview_rounds_per_minute_buckets_by_whole_minute(database_url: str):
+    engine = make_engine(database_url)
     _round(engine, submitted_at=NOW - 30, wait=1, answered_by=INBOX, results=[INBOX])
     _round(engine, submitted_at=NOW - 1, wait=1, answered_by=AUTO, results=[Answerer.handler(HandlerKind.STATIC, 1)])
     _round(engine, submitted_at=NOW - 31, wait=1, answered_by=AUTO, results=[Answerer.handler(HandlerKind.STATIC, 1)])
@@ -118,8 +117,8 @@ def test_overview_rounds_per_minute_buckets_by_whole_minute(tmp_path: Path):
     assert sum(m.person + m.handlers for m in minutes) == 4
 
 
-def test_overview_deliveries_leave_out_older_than_a_day(tmp_path: Path):
-    engine = make_engine(f"sqlite:///{tmp_path}/overview.db")
+def test_overview_deliveries_leave_out_older_than_a_day(database_url: str):
+    engine = make_engine(database_url)
     for received_at, verdict in [
         *[(NOW - 2 * DAY + i, "applied") for i in range(40)],
         (NOW - DAY - 5, "applied"),  # stored after the next one (the write lock's wait), still a day old
@@ -141,16 +140,16 @@ def test_overview_deliveries_leave_out_older_than_a_day(tmp_path: Path):
     assert (got.deliveries_last_hour, got.refused_last_hour) == (2, 1)
 
 
-def test_overview_empty_database_is_all_zeros(tmp_path: Path):
-    got = overview(engine=make_engine(f"sqlite:///{tmp_path}/overview.db"), now=NOW)
+def test_overview_empty_database_is_all_zeros(database_url: str):
+    got = overview(engine=make_engine(database_url), now=NOW)
     assert (got.runs_total, got.runs_by_status, got.latency) == (0, {}, [])
     assert set(got.deliveries_by_verdict.values()) == {0}
     assert len(got.rounds_per_minute) == 60
 
 
 @pytest.mark.parametrize("kind", list(HandlerKind))
-def test_overview_latency_names_handler_kind_from_result(tmp_path: Path, kind: HandlerKind):
-    engine = make_engine(f"sqlite:///{tmp_path}/overview.db")
+def test_overview_latency_names_handler_kind_from_result(database_url: str, kind: HandlerKind):
+    engine = make_engine(database_url)
     _round(engine, submitted_at=NOW - 5, wait=1, answered_by=AUTO, results=[Answerer.handler(kind, 12)])
     _round(engine, submitted_at=NOW - 5, wait=1, answered_by=API, results=[API])
 

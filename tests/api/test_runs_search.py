@@ -71,6 +71,16 @@ async def test_search_runs_quotes_and_operators_are_plain_text(console: Console)
     assert await _found(console, "yes") == [8411, 8412]
 
 
+async def test_search_runs_like_wildcards_are_plain_text(console: Console):
+    """``%``, ``_`` and ``\\`` are characters to find, never wildcards (PostgreSQL searches with ``LIKE``)."""
+    await console.deliver(make_status(8421, status="completed", sequence=5, result="file_name 100% C:\\tmp"), "m1")
+    await console.deliver(make_status(8422, status="completed", sequence=5, result="fileXname 1000 C:/tmp"), "m2")
+    assert await _found(console, "file_name") == [8421]
+    assert await _found(console, "100%") == [8421]
+    assert await _found(console, ":\\tm") == [8421]
+    assert await _found(console, "FILE") == [8421, 8422]
+
+
 async def test_search_runs_follows_result_that_changes(console: Console):
     """A run's result that a later delivery replaces is found by its new text only."""
     await console.deliver(make_status(8421, status="running", sequence=2, result="drafting the Lisbon plan"), "m1")

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from nicegui.testing import User
 
 from app.runtime import get_runtime
@@ -62,6 +63,7 @@ async def test_token_create_prints_the_token_last_and_it_works_until_revoked(use
     assert "revoked" in refused.json()["error"]["message"]
 
 
+@pytest.mark.sqlite_only("reads the SQLite file's bytes")
 async def test_token_is_stored_only_as_its_hash(console: Console):
     _, token = tokens.create_token(engine=get_runtime().engine, name="ci", role=Role.VIEWER, created_by="tests")
     assert token.encode() not in _database_bytes()

@@ -29,7 +29,8 @@ def test_settings_default_public_url_uses_port(monkeypatch: pytest.MonkeyPatch):
         ("TOOLDESK_WEBHOOK_SECRET", "hunter2", "whsec_"),
         ("TOOLDESK_WEBHOOK_SECRET", "whsec_c2hvcnQ=", "at least 16"),
         ("TOOLDESK_PLATFORM_URL", "ftp://x", "http://"),
-        ("TOOLDESK_DATABASE_URL", "postgresql://x", "SQLite"),
+        ("TOOLDESK_DATABASE_URL", "mysql://db/tooldesk", "postgresql+psycopg://"),
+        ("TOOLDESK_DATABASE_URL", "postgresql://db", "database name"),
         ("TOOLDESK_RETRY_SCHEDULE", "1,soon", "seconds separated by commas"),
         ("TOOLDESK_SCENARIOS_DIR", "/no/such/folder", "not a folder"),
     ],
@@ -39,6 +40,23 @@ def test_settings_bad_value_names_setting(monkeypatch: pytest.MonkeyPatch, name:
     with pytest.raises(SettingsError) as error:
         get_settings()
     assert name in str(error.value) and words in str(error.value)
+
+
+@pytest.mark.parametrize("written", ["postgresql+psycopg://", "postgresql://", "postgres://"])
+def test_settings_postgresql_url_read_with_psycopg(monkeypatch: pytest.MonkeyPatch, written: str):
+    monkeypatch.setenv("TOOLDESK_DATABASE_URL", f"{written}td:hunter2@db.example:5433/tooldesk")
+    settings = get_settings()
+    assert settings.database_url == "postgresql+psycopg://td:hunter2@db.example:5433/tooldesk"
+    assert not settings.database_is_sqlite
+    assert settings.database_label == "postgresql+psycopg://td:***@db.example:5433/tooldesk"
+
+
+def test_settings_bad_postgresql_url_never_echoes_its_password(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TOOLDESK_DATABASE_URL", "postgresql://td:hunter2@db.example:5433")
+    with pytest.raises(SettingsError) as raised:
+        get_settings()
+    assert "TOOLDESK_DATABASE_URL" in str(raised.value) and "database name" in str(raised.value)
+    assert "hunter2" not in str(raised.value)
 
 
 def test_settings_bad_secret_never_echoed(monkeypatch: pytest.MonkeyPatch):

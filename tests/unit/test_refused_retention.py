@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from sqlalchemy import Engine, text
 
@@ -13,8 +12,8 @@ from app.services.ingest import ingest_delivery
 from tests.builders import SECRET, encode, make_status, sign, wait_for
 
 
-def _engine(tmp_path: Path) -> Engine:
-    return make_engine(f"sqlite:///{tmp_path / 'retention.db'}")
+def _engine(database_url: str) -> Engine:
+    return make_engine(database_url)
 
 
 def _deliver(engine: Engine, task_id: int, *, forged: bool) -> int:
@@ -35,8 +34,8 @@ def _verdicts(engine: Engine) -> list[str]:
         return [row[0] for row in conn.execute(text("SELECT verdict FROM delivery ORDER BY id"))]
 
 
-def test_thin_removes_old_refused_and_never_verified(tmp_path: Path):
-    engine = _engine(tmp_path)
+def test_thin_removes_old_refused_and_never_verified(database_url: str):
+    engine = _engine(database_url)
     _deliver(engine, 7501, forged=False)
     _deliver(engine, 7502, forged=True)
     _age(engine, 200)
@@ -46,8 +45,8 @@ def test_thin_removes_old_refused_and_never_verified(tmp_path: Path):
     assert _verdicts(engine) == ["applied", "bad_signature"]
 
 
-def test_thin_keeps_only_the_newest_refused(tmp_path: Path):
-    engine = _engine(tmp_path)
+def test_thin_keeps_only_the_newest_refused(database_url: str):
+    engine = _engine(database_url)
     for task_id in range(7511, 7516):
         _deliver(engine, task_id, forged=True)
     _deliver(engine, 7520, forged=False)
@@ -55,8 +54,8 @@ def test_thin_keeps_only_the_newest_refused(tmp_path: Path):
     assert _verdicts(engine) == ["bad_signature", "bad_signature", "applied"]
 
 
-async def test_retention_thins_in_the_background_once_started(tmp_path: Path):
-    engine = _engine(tmp_path)
+async def test_retention_thins_in_the_background_once_started(database_url: str):
+    engine = _engine(database_url)
     _deliver(engine, 7531, forged=True)
     _deliver(engine, 7532, forged=False)
     _age(engine, 2)

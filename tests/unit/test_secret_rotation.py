@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from app.db import make_engine
@@ -13,8 +11,8 @@ from app.webhooks.secret_set import WebhookSecrets
 from tests.builders import SECRET
 
 
-def test_rotate_keeps_previous_secret_across_a_restart(tmp_path: Path):
-    url = f"sqlite:///{tmp_path}/rotate.db"
+def test_rotate_keeps_previous_secret_across_a_restart(database_url: str):
+    url = database_url
     first = load_webhook_secrets(engine=make_engine(url), configured="")
     rotated = rotate_webhook_secret(engine=make_engine(url), configured="", window_seconds=100, now=1000.0)
     loaded = load_webhook_secrets(engine=make_engine(url), configured="")
@@ -23,8 +21,8 @@ def test_rotate_keeps_previous_secret_across_a_restart(tmp_path: Path):
     assert [label for label, _ in loaded.accepted(1100.0)] == ["current"]
 
 
-def test_rotate_refused_when_secret_set_by_environment(tmp_path: Path):
-    engine = make_engine(f"sqlite:///{tmp_path}/rotate.db")
+def test_rotate_refused_when_secret_set_by_environment(database_url: str):
+    engine = make_engine(database_url)
     with pytest.raises(RotationRefused, match="TOOLDESK_WEBHOOK_SECRET: change it there and restart"):
         rotate_webhook_secret(engine=engine, configured=SECRET, window_seconds=60)
     assert load_webhook_secrets(engine=engine, configured=SECRET) == WebhookSecrets(current=SECRET, from_env=True)

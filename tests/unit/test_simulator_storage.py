@@ -1,5 +1,6 @@
-"""The simulator's runs outlive the simulator: a second one on the same SQLite file goes on where the first stopped
-(rounds, expiry, queued deliveries, idempotency keys, the next task_id)."""
+"""The simulator's runs outlive the simulator: a second one on the same database (the test's SQLite file, or its
+PostgreSQL database) goes on where the first stopped (rounds, expiry, queued deliveries, idempotency keys, the
+next task_id)."""
 
 from __future__ import annotations
 
@@ -22,11 +23,11 @@ Restart = Callable[..., Rig]
 
 
 @pytest.fixture
-def on_file(make_rig: Callable[..., Rig], tmp_path: Path) -> Restart:
-    """Builds a simulator on ``tmp_path/sim.db``; call it again (after ``aclose``) for the restarted one."""
+def on_file(make_rig: Callable[..., Rig], database_url: str) -> Restart:
+    """Builds a simulator on the test's database; call it again (after ``aclose``) for the restarted one."""
 
     def build(**options: object) -> Rig:
-        return make_rig(store=open_store(f"sqlite:///{tmp_path / 'sim.db'}"), **options)
+        return make_rig(store=open_store(database_url), **options)
 
     return build
 
@@ -137,6 +138,7 @@ async def test_restart_task_ids_continue_above_stored_ones(on_file: Restart) -> 
     assert second.simulator.get_status(CLOCK, task_id).agent_id == CLOCK
 
 
+@pytest.mark.sqlite_only("SQLite file locks between processes: PostgreSQL's server has no file to share")
 def test_store_opened_beside_the_console_keeps_its_writes_visible_to_other_processes(tmp_path: Path) -> None:
     path = tmp_path / "console.db"
     engine = make_engine(f"sqlite:///{path}")

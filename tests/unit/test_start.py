@@ -38,17 +38,17 @@ def test_start_simulate_bad_secret_exits_2(tmp_path: Path):
     assert "--secret" in done.stderr and "whsec_" in done.stderr
 
 
-def test_secret_generated_once_and_kept_across_restart(tmp_path: Path):
-    url = f"sqlite:///{tmp_path}/kept.db"
+def test_secret_generated_once_and_kept_across_restart(database_url: str):
+    url = database_url
     first = ensure_webhook_secret(make_engine(url), "")
     second = ensure_webhook_secret(make_engine(url), "")
     assert first == second
     assert check_secret(first) == first
 
 
-def test_secret_configured_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_secret_configured_wins(database_url: str):
     configured = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-    assert ensure_webhook_secret(make_engine(f"sqlite:///{tmp_path}/c.db"), configured) == configured
+    assert ensure_webhook_secret(make_engine(database_url), configured) == configured
 
 
 def test_start_bad_scenario_file_exits_2_naming_it(tmp_path: Path):
@@ -65,11 +65,13 @@ def test_start_bad_scenario_file_exits_2_naming_it(tmp_path: Path):
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.sqlite_only("the SQLite file's mode")
 def test_database_file_readable_by_owner_only(tmp_path: Path):
     make_engine(f"sqlite:///{tmp_path}/private.db")
     assert (tmp_path / "private.db").stat().st_mode & 0o777 == 0o600
 
 
+@pytest.mark.sqlite_only("an older version's SQLite file")
 def test_old_database_gets_new_columns_added(tmp_path: Path):
     import sqlite3
 

@@ -22,6 +22,7 @@ import re
 from enum import Enum
 
 from sqlalchemy import Connection, inspect
+from sqlalchemy import text as sql
 
 from app.answerers import AUTO, INBOX_USER, Answerer
 from app.errors import SettingsError
@@ -90,18 +91,22 @@ def _upgrade_answered_by(conn: Connection) -> None:
         texts = conn.exec_driver_sql(f'SELECT DISTINCT answered_by FROM "{table}" WHERE answered_by IS NOT NULL')
         for (text,) in texts.all():
             answerer = _old_answerer(text)
-            conn.exec_driver_sql(
-                f'UPDATE "{table}" SET answered_kind = ?, answered_version = ?, answered_user = ?, '
-                "answered_replay_of = ? WHERE answered_by = ?",
-                (answerer.kind.value, answerer.version, answerer.user, answerer.replay_of, text),
-            )
+            conn.execute(
+                sql(
+                    f'UPDATE "{table}" SET answered_kind = :kind, answered_version = :version, '
+                    "answered_user = :user, answered_replay_of = :replay_of WHERE answered_by = :text"
+                ),
+                {"kind": answerer.kind.value, "version": answerer.version, "user": answerer.user,
+                 "replay_of": answerer.replay_of, "text": text},
+            )  # fmt: skip
         if table == "outbox":
             for item_id, sources in conn.exec_driver_sql("SELECT id, sources FROM outbox").all():
                 upgraded = {
                     call: _old_answerer(text).model_dump(mode="json") for call, text in json.loads(sources).items()
                 }
-                conn.exec_driver_sql(
-                    "UPDATE outbox SET sources = ? WHERE id = ?", (json.dumps(upgraded, ensure_ascii=False), item_id)
+                conn.execute(
+                    sql("UPDATE outbox SET sources = :sources WHERE id = :id"),
+                    {"sources": json.dumps(upgraded, ensure_ascii=False), "id": item_id},
                 )
         conn.exec_driver_sql(f'ALTER TABLE "{table}" DROP COLUMN answered_by')
 

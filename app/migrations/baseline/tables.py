@@ -62,7 +62,13 @@ Table(
     Index("ix_delivery_task_id", "task_id"),
     Index("ix_delivery_verdict", "verdict"),
     Index("ix_delivery_webhook_id", "webhook_id"),
-    Index("uq_delivery_webhook_id", "webhook_id", unique=True, sqlite_where=text("verdict IN ('applied', 'history')")),
+    Index(
+        "uq_delivery_webhook_id",
+        "webhook_id",
+        unique=True,
+        sqlite_where=text("verdict IN ('applied', 'history')"),
+        postgresql_where=text("verdict IN ('applied', 'history')"),
+    ),
 )
 
 
@@ -88,7 +94,13 @@ Table(
     Column("claimed_at", Float, nullable=True),
     Index("ix_draft_round_id", "round_id"),
     Index(
-        "uq_draft_typed", "round_id", "tool_call_id", "answered_user", unique=True, sqlite_where=text("mode = 'typed'")
+        "uq_draft_typed",
+        "round_id",
+        "tool_call_id",
+        "answered_user",
+        unique=True,
+        sqlite_where=text("mode = 'typed'"),
+        postgresql_where=text("mode = 'typed'"),
     ),
 )
 

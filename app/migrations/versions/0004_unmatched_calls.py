@@ -1,7 +1,7 @@
 """The calls no rule of a rules handler matched, kept per handler for its Unmatched calls list.
 
 Revision ID: 0004_unmatched_calls
-Revises: 0002_foreign_keys
+Revises: 0003_postgres_search
 
 A new table ``unmatched_call`` (``app.models.unmatched_tables``), keyed to ``handler.id`` with ``ON DELETE
 CASCADE`` (a handler's unmatched calls go with it); nothing existing changes.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_unmatched_calls"
-down_revision: str | None = "0002_foreign_keys"
+down_revision: str | None = "0003_postgres_search"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,161 @@
+"""Ingestion while another console writes to the same database, on SQLite and on PostgreSQL: a copy of a delivery
+that another console is storing at that very moment (case C04), a new run another console is creating, and a newer
+status another console is applying (contract, "sequence").
+
+The other console is a second engine on the same database whose transaction the test holds open, uncommitted,
+through the same raw SQL the webhook's writer uses (``app.services.fast_sql``), without this process's write lock,
+as another process would. This console ingests meanwhile: on PostgreSQL its writer waits on the row the other
+holds (the test waits until the server reports it waiting on a lock), on SQLite on the database's write lock;
+then the other commits, and this console's answer must be what one console alone would have answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, Engine, select
+
+from app.db import make_engine
+from app.models import Delivery, Run
+from app.services.fast_sql import cursor_of, insert_row
+from app.services.ingest import Outcome, ingest_delivery
+from app.states import Verdict
+from tests.builders import AGENT_ID, SECRET, encode, make_status, sign, wait_for
+
+DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
+RUNS = Run.__table__  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def engines(database_url: str) -> Iterator[tuple[Engine, Engine]]:
+    """This console's engine and the other console's, on the test's database."""
+    ours, theirs = make_engine(database_url), make_engine(database_url)
+    yield ours, theirs
+    ours.dispose()
+    theirs.dispose()
+
+
+@contextmanager
+def other_console_writing(engine: Engine) -> Iterator[Connection]:
+    """The other console's transaction, held open for the block and committed at its end."""
+    with engine.connect() as conn, conn.begin():
+        yield conn
+
+
+def start_ingesting(engine: Engine, body: dict[str, Any], msg_id: str) -> asyncio.Task[Outcome]:
+    """This console storing ``body`` (signed, webhook-id ``msg_id``) in a thread of its own."""
+    raw = encode(body)
+    headers = sign(raw, msg_id=msg_id)
+    return asyncio.create_task(
+        asyncio.to_thread(lambda: ingest_delivery(engine=engine, secret=SECRET, body=raw, headers=headers))
+    )
+
+
+async def blocked(engine: Engine) -> None:
+    """On PostgreSQL, until a statement of this console waits on a row the other console holds; on SQLite the
+    writer waits on the database's one write lock, which is not visible from outside (its answer is the same
+    whether it waited or came after the commit)."""
+    if engine.dialect.name == "postgresql":
+        await wait_for(lambda: _waiting_on_a_lock(engine))
+
+
+def _waiting_on_a_lock(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        found = conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return bool(found.scalar_one())
+
+
+def verdicts(engine: Engine, msg_id: str) -> list[str]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(DELIVERIES.c.verdict).where(DELIVERIES.c.webhook_id == msg_id))
+        return sorted(str(verdict) for (verdict,) in rows)
+
+
+def run_row(engine: Engine, task_id: int) -> tuple[str, int]:
+    with engine.connect() as conn:
+        row = conn.execute(select(RUNS.c.status, RUNS.c.sequence).where(RUNS.c.task_id == task_id)).one()
+        return str(row.status), int(row.sequence)
+
+
+async def test_same_delivery_stored_by_two_consoles_at_once_is_applied_once(engines: tuple[Engine, Engine]):
+    """C04: the platform's retry reaches this console while the other still stores the first copy; the retry
+    waits for that commit and is recorded as a duplicate, answered 200."""
+    ours, theirs = engines
+    body = make_status(9001, status="running", sequence=1)
+    with other_console_writing(theirs) as conn:
+        _store_delivery(conn, "msg_c04", body)
+        ingesting = start_ingesting(ours, body, "msg_c04")
+        await blocked(ours)
+    outcome = await ingesting
+
+    assert (outcome.status_code, outcome.verdict) == (200, Verdict.DUPLICATE)
+    assert verdicts(ours, "msg_c04") == [Verdict.APPLIED, Verdict.DUPLICATE]
+
+
+async def test_new_run_created_by_two_consoles_at_once_is_applied_on_one_run(engines: tuple[Engine, Engine]):
+    """Two first deliveries of one task_id (different webhook-ids) on two consoles: the one that loses the race to
+    create the run is applied to the run the other made, not refused."""
+    ours, theirs = engines
+    with other_console_writing(theirs) as conn:
+        now = time.time()
+        insert_row(
+            cursor_of(conn),
+            conn.dialect,
+            RUNS,
+            {"task_id": 9002, "agent_id": AGENT_ID, "status": "running", "sequence": 1, "created_at": now,
+             "updated_at": now},
+        )  # fmt: skip
+        ingesting = start_ingesting(ours, make_status(9002, status="completed", sequence=2), "msg_second")
+        await blocked(ours)
+    outcome = await ingesting
+
+    assert (outcome.status_code, outcome.verdict) == (200, Verdict.APPLIED)
+    assert run_row(ours, 9002) == ("completed", 2)
+    assert verdicts(ours, "msg_second") == [Verdict.APPLIED]
+
+
+async def test_older_delivery_while_other_console_applies_newer_is_history(engines: tuple[Engine, Engine]):
+    """Contract, "sequence": a delivery never moves a run backwards, even when another console is applying a
+    newer one at that moment: this console waits for it and records its older one as history."""
+    ours, theirs = engines
+    raw = encode(make_status(9003, status="running", sequence=1))
+    ingest_delivery(engine=ours, secret=SECRET, body=raw, headers=sign(raw, msg_id="msg_first"))
+    with other_console_writing(theirs) as conn:
+        conn.execute(RUNS.update().where(RUNS.c.task_id == 9003).values(status="completed", sequence=5))
+        ingesting = start_ingesting(ours, make_status(9003, status="failed", sequence=3), "msg_older")
+        await blocked(ours)
+    outcome = await ingesting
+
+    assert (outcome.status_code, outcome.verdict) == (200, Verdict.HISTORY)
+    assert run_row(ours, 9003) == ("completed", 5)
+
+
+def _store_delivery(conn: Connection, msg_id: str, body: dict[str, Any]) -> None:
+    """The other console's row for the same delivery, as its writer stores it (applied)."""
+    raw = encode(body)
+    insert_row(
+        cursor_of(conn),
+        conn.dialect,
+        DELIVERIES,
+        {
+            "received_at": time.time(),
+            "webhook_id": msg_id,
+            "headers": {"webhook-id": msg_id},
+            "body": raw,
+            "body_length": len(raw),
+            "body_truncated": False,
+            "task_id": body["task_id"],
+            "sequence": body["sequence"],
+            "status": body["status"],
+            "verdict": Verdict.APPLIED,
+            "message": "stored by the other console",
+            "answered_status": 200,
+        },
+    )
