@@ -20,7 +20,6 @@ from sqlalchemy import event
 from app.api.health_routes import _unwritable
 from app.runtime import get_runtime
 from app.services import sign_in, users
-
 from tests import postgres
 
 ORCHESTRATOR_HOST = "10.42.0.7:8080"
