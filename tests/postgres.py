@@ -96,7 +96,13 @@ class Cluster:
         bindir = server_bin()
         folder = Path(tempfile.mkdtemp(prefix="tooldesk-pg-"))
         if os.geteuid() == 0:
-            server = pwd.getpwnam(SERVER_USER)
+            try:
+                server = pwd.getpwnam(SERVER_USER)
+            except KeyError:
+                raise RuntimeError(
+                    f"PostgreSQL refuses to run as root, and there is no {SERVER_USER} user to run it as: "
+                    "`make postgresql` installs Debian's package, which makes it"
+                ) from None
             os.chown(folder, server.pw_uid, server.pw_gid)
         cluster = cls(folder, 0, bindir)
         atexit.register(cluster.stop)
