@@ -1,8 +1,8 @@
 """Ingesting deliveries: verify, store (always), deduplicate, apply by sequence, many in one transaction.
 
-Blocking (SQLite or PostgreSQL). The webhook's writer thread (``app.webhooks.writer``) calls ``ingest_batch`` with every
-delivery waiting at that moment: they are stored and applied in ONE transaction, so one fsync (``synchronous=FULL``)
-commits them all (group commit), and each request is answered only after that commit. Each delivery has a
+Blocking (SQLite or PostgreSQL). The webhook's writer thread (``app.webhooks.writer``) calls ``ingest_batch``
+with every delivery waiting at that moment: they are stored and applied in ONE transaction, so one fsync
+(``synchronous=FULL``; PostgreSQL's commit) commits them all (group commit), and each request is answered only after that commit. Each delivery has a
 ``SAVEPOINT`` of its own: a repeated ``webhook-id`` (the unique index refuses it) or an unexpected error rolls back
 that delivery alone, never its batch-mates. ``ingest_delivery`` (replays) is a batch of one.
 
