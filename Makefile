@@ -40,8 +40,8 @@ unit: $(STAMP) /usr/bin/bwrap postgresql
 # services tests/api already runs)
 PG_TESTS ?= tests/api tests/cases tests/auth $(PG_UI_TESTS) $(PG_UNIT_TESTS)
 PG_UI_TESTS := $(addprefix tests/ui/,test_overview_page.py test_runs_page.py test_deliveries_paging.py)
-PG_UNIT_TESTS := $(addprefix tests/unit/,test_migrations_postgres.py test_refused_retention.py test_secret_rotation.py \
-	test_simulator_storage.py)
+PG_UNIT_TESTS := $(addprefix tests/unit/,test_postgres_fixture.py test_migrations_postgres.py \
+	test_refused_retention.py test_secret_rotation.py test_simulator_storage.py)
 
 unit-pg: $(STAMP) /usr/bin/bwrap postgresql
 	TOOLDESK_TEST_DATABASE=postgresql $(BIN)/pytest -q -n $(TEST_JOBS) --dist loadfile $(PG_TESTS)

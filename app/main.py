@@ -153,8 +153,7 @@ def serve(settings: Settings, *, window: bool = False) -> None:
     window of its own, signed in, until the window is closed (``app.desktop``).
 
     Raises ``SettingsError`` when another console runs on the same SQLite file (``app.console_lock``; several may
-    share a PostgreSQL database) or the
-    address cannot be bound (port in use, unknown host).
+    share a PostgreSQL database) or the address cannot be bound (port in use, unknown host).
     """
     _check_auth(settings)
     lock = None  # several consoles may share one PostgreSQL database (issue 9): the file lock is SQLite's

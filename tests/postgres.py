@@ -94,10 +94,10 @@ class Cluster:
         """Make, start and template a cluster (a few seconds). Raises ``RuntimeError`` with the server's log when it
         does not start."""
         bindir = server_bin()
+        owner = _server_user() if os.geteuid() == 0 else None
         folder = Path(tempfile.mkdtemp(prefix="tooldesk-pg-"))
-        if os.geteuid() == 0:
-            server = pwd.getpwnam(SERVER_USER)
-            os.chown(folder, server.pw_uid, server.pw_gid)
+        if owner is not None:
+            os.chown(folder, owner.pw_uid, owner.pw_gid)
         cluster = cls(folder, 0, bindir)
         atexit.register(cluster.stop)
         cluster._run("initdb", "-D", str(folder / "data"), "-A", "trust", "-U", "postgres", "-E", "UTF8",
@@ -217,6 +217,16 @@ class Cluster:
         if check and done.returncode != 0:
             raise RuntimeError(f"{program} failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
         return done
+
+
+def _server_user() -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(SERVER_USER)
+    except KeyError:
+        raise RuntimeError(
+            f"PostgreSQL refuses to run as root, and there is no {SERVER_USER} user to run it as: `make postgresql` "
+            "installs Debian's package, which makes it"
+        ) from None
 
 
 def _tables(conn: psycopg.Connection[tuple[object, ...]]) -> list[str]:

@@ -1,8 +1,8 @@
 """Ingesting deliveries: verify, store (always), deduplicate, apply by sequence, many in one transaction.
 
-Blocking (SQLite or PostgreSQL). The webhook's writer thread (``app.webhooks.writer``) calls ``ingest_batch`` with every
-delivery waiting at that moment: they are stored and applied in ONE transaction, so one fsync (``synchronous=FULL``)
-commits them all (group commit), and each request is answered only after that commit. Each delivery has a
+Blocking (SQLite or PostgreSQL). The webhook's writer thread (``app.webhooks.writer``) calls ``ingest_batch``
+with every delivery waiting at that moment: they are stored and applied in ONE transaction, so one fsync
+(``synchronous=FULL``; PostgreSQL's commit) commits them all (group commit), and each request is answered only after that commit. Each delivery has a
 ``SAVEPOINT`` of its own: a repeated ``webhook-id`` (the unique index refuses it) or an unexpected error rolls back
 that delivery alone, never its batch-mates. ``ingest_delivery`` (replays) is a batch of one.
 
@@ -35,7 +35,7 @@ from app.services import apply
 from app.services.events import add_event
 from app.services.fast_sql import INTEGRITY_ERRORS, Cursor, constraint_of, cursor_of, insert_row, savepoint
 from app.services.ingest_check import Received as Received  # where the writer and the route take it from
-from app.services.ingest_check import check_request, task_id_hint
+from app.services.ingest_check import check_request, refuse_nul, task_id_hint
 from app.states import EventKind, Verdict
 from app.webhooks.body import PREFIX_BYTES, ReadBody
 from app.webhooks.limits import RefusalLimiter
@@ -139,6 +139,8 @@ def ingest_batch(
             if isinstance(checked, RateLimited):
                 results.append(checked)
                 continue
+            if isinstance(checked, Verified) and conn.dialect.name != "sqlite":
+                checked = refuse_nul(checked)
             try:
                 results.append(_store_one(conn, cursor, request, checked, answering))
             except Exception as exc:  # a bug: that delivery is answered 500 (not stored), its batch-mates commit

@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from app.errors import BodyTooLarge, DeliveryRefused, RateLimited
+from app.errors import BadBody, BodyTooLarge, DeliveryRefused, RateLimited
 from app.protocol import INT64_MAX
 from app.webhooks.body import ReadBody
 from app.webhooks.limits import RefusalLimiter
@@ -78,3 +78,21 @@ def task_id_hint(body: bytes) -> int | None:
     except (ValueError, AttributeError, RecursionError):
         return None
     return value if type(value) is int and 0 < value <= INT64_MAX else None
+
+
+def refuse_nul(checked: Verified) -> Verified | BadBody:
+    """On PostgreSQL, ``checked`` or a ``BadBody`` (400) when a field stored as text holds U+0000 (JSON
+    ``\\u0000``), which PostgreSQL's text cannot hold: the agent id, status, environment, or a tool call's id, name
+    or arguments as sent. SQLite stores it; JSON values (arguments, result, error) keep it escaped on both."""
+    status = checked.status
+    fields = [("agent_id", status.agent_id), ("status", status.status), ("environment", status.environment)]
+    for call in status.tool_calls or ():
+        fields += [("a tool call's id", call.id), ("a tool call's name", call.name)]
+        fields += [("a tool call's arguments", call.arguments_text)]
+    for name, value in fields:
+        if value is not None and "\x00" in value:
+            return BadBody(
+                f"{name} holds the character U+0000, which this console's database (PostgreSQL) cannot store as "
+                "text: the delivery is refused, nothing of it applied"
+            )
+    return checked

@@ -34,7 +34,8 @@ def folded(field: str) -> str:
 
 _PATTERN = """('%' || lower(CAST(:pattern AS TEXT) COLLATE "und-x-icu") || '%')"""
 _IN_CALLS = (folded("c.name"), folded("CAST(c.arguments AS TEXT)"), folded("c.arguments_text"))
-_RESULT = folded("n.result #>> '{}'")
+_RESULT = folded("CAST(replace(CAST(n.result AS TEXT), '\\u0000', '\\ufffd') AS JSON) #>> '{}'")
+"""The run's result: an escaped U+0000 becomes U+FFFD first (text cannot hold it, and ``#>>`` would raise)."""
 _CALLS = "SELECT o.task_id FROM round AS o JOIN tool_call AS c ON c.round_id = o.id WHERE "
 _MATCHING = text(
     " UNION ".join(f"{_CALLS}{field} LIKE {_PATTERN}" for field in _IN_CALLS)

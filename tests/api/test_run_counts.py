@@ -7,13 +7,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from alembic import command
 from sqlalchemy import Engine
 
-from app import run_counts
+from app import migrations, run_counts
 from app.db import make_engine
 from app.services.ingest import ingest_delivery
 from app.services.overview import overview
-from app.services.runs import RunFilter, count_runs
+from app.services.runs import RunFilter, count_runs, search_runs
 from tests.builders import SECRET, encode, make_status, sign
 
 
@@ -68,3 +69,21 @@ def test_run_counts_same_after_folding(engine: Engine, monkeypatch: pytest.Monke
     with engine.connect() as conn:
         rows = conn.exec_driver_sql("SELECT count(*) FROM run_count WHERE runs != 0").scalar_one()
     assert rows == 2  # one per status with runs: folded on PostgreSQL, updated in place on SQLite
+
+
+def test_runs_stored_before_the_search_revision_are_counted_and_found(engine: Engine):
+    """Revision ``0003_postgres_search`` on a database that already holds runs (PostgreSQL: the counts start from
+    them and the search indexes hold them; SQLite: nothing changes)."""
+    deliver(engine, 301, "running", 1)
+    with engine.connect() as conn:
+        command.downgrade(migrations.config(conn), "0002_foreign_keys")
+    deliver(engine, 302, "running", 1)
+    raw = encode(make_status(303, status="completed", sequence=2, result="Grüße aus Zürich"))
+    ingest_delivery(engine=engine, secret=SECRET, body=raw, headers=sign(raw, msg_id="msg_303"))
+
+    migrations.upgrade(engine)
+
+    assert migrations.current(engine) == migrations.head()
+    assert shown(engine) == ({"running": 2, "completed": 1}, 3, 1)
+    found = search_runs(engine=engine, where=RunFilter(q="GRÜSSE"))  # ß is not ss: nothing
+    assert (found[1], search_runs(engine=engine, where=RunFilter(q="GRÜßE AUS"))[1]) == (0, 1)

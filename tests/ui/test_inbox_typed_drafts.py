@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from nicegui.testing import User
 
@@ -38,7 +37,7 @@ def saved(runtime: Runtime, round_id: int, name: str, output: str) -> bool:
 
 
 async def test_typed_draft_comes_back_after_reopen_navigation_and_restart(
-    user: User, create_user: Callable[[], User], console: Console, runtime: Runtime, tmp_path: Path
+    user: User, create_user: Callable[[], User], console: Console, runtime: Runtime, database_url: str
 ):
     await console.deliver(make_status(8101), "msg_draft")
     await user.open("/")
@@ -60,7 +59,7 @@ async def test_typed_draft_comes_back_after_reopen_navigation_and_restart(
     await user.should_see("run 8101 · round 1", retries=100)
     await wait_for(lambda: _value(user, "result-call_1") == '{"time": "noon"}')
 
-    restarted = make_engine(f"sqlite:///{tmp_path}/tooldesk.db")  # a new process would open the file like this
+    restarted = make_engine(database_url)  # a new process would open the database like this
     try:
         typed = typed_drafts.load(engine=restarted, round_ids=[round_["id"]], person="admin-user")
     finally:

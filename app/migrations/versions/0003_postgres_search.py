@@ -32,9 +32,13 @@ INDEXES = {
     "ix_tool_call_arguments_search": ("tool_call", _folded("CAST(arguments AS TEXT)")),
     "ix_tool_call_arguments_text_search": ("tool_call", _folded("arguments_text")),
     "ix_tool_result_output_search": ("tool_result", _folded("output")),
-    "ix_run_result_search": ("run", _folded("result #>> '{}'")),
+    "ix_run_result_search": (
+        "run",
+        _folded("CAST(replace(CAST(result AS TEXT), '\\u0000', '\\ufffd') AS JSON) #>> '{}'"),
+    ),
 }
-"""Index name: (table, indexed expression)."""
+"""Index name: (table, indexed expression). The result's escaped U+0000 becomes U+FFFD before ``#>>`` reads it:
+PostgreSQL's text cannot hold U+0000, and ``#>>`` raises on it, which would refuse the run's every write."""
 
 _RUN_COUNT = (
     "CREATE TABLE run_count (status VARCHAR NOT NULL, runs BIGINT NOT NULL)",
