@@ -14,6 +14,7 @@ from app.services import replay as run_replay
 from app.states import Role, RoundState, RunStatusName
 from app.ui import access
 from app.ui.components.arguments import arguments_view
+from app.ui.components.run_gantt import duration_view
 from app.ui.format import clock, duration, pretty_json
 from app.ui.live import Live
 from app.ui.looks import color, look
@@ -102,6 +103,7 @@ def _render(detail: RunDetail, host: ui.element) -> None:
         with ui.card().classes("w-full bg-red-1").props("flat bordered"):
             ui.label(f"Error: {detail.error.get('code', '')}").classes("font-bold")
             ui.label(str(detail.error.get("message", ""))).mark("run-error")
+    duration_view(detail)
     with ui.row().classes("w-full items-start gap-6 no-wrap"):
         with ui.column().classes("w-1/2"):
             ui.label("Rounds").classes("text-lg font-bold")
