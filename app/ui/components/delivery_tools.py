@@ -77,7 +77,7 @@ async def diff_dialog(delivery_id: int) -> None:
             for change in changed:
                 ui.label(f"{change.name}: {change.original or '(none)'} → {change.replay or '(none)'}").classes(
                     "font-mono text-xs"
-                )
+                ).mark(f"diff-change-{change.name}")
         ui.label("The bodies are the same, byte for byte." if diff.body_same else "The bodies differ:").classes(
             "text-sm font-bold"
         ).mark("diff-body-same" if diff.body_same else "diff-body-differs")

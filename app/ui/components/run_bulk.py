@@ -14,7 +14,6 @@ from app.services import run_bulk
 from app.states import BulkAction, BulkOutcome, Role
 from app.ui import access
 from app.ui.format import id_from_browser
-from app.ui.looks import color
 
 OUTCOME_COLORS = {
     BulkOutcome.SENT: "positive",
@@ -103,10 +102,10 @@ def _results_dialog(done: run_bulk.BulkDone) -> None:
         dialog.on("hide", dialog.delete)
         ui.label(f"{ACTIONS[done.action]}: {len(done.results)} run(s)").classes("text-lg font-bold")
         for result in done.results:
-            with ui.row().classes("items-center gap-2 no-wrap").mark(f"bulk-result-{result.task_id}"):
-                ui.badge(result.outcome, color=OUTCOME_COLORS.get(result.outcome, color(result.outcome)))
+            with ui.row().classes("items-center gap-2 no-wrap"):
+                ui.badge(result.outcome, color=OUTCOME_COLORS[result.outcome])
                 ui.link(f"run {result.task_id}", f"/runs/{result.task_id}")
-                ui.label(result.message).classes("text-sm")
+                ui.label(result.message).classes("text-sm").mark(f"bulk-result-{result.task_id}")
                 if result.started_task_id is not None:
                     ui.link("open", f"/runs/{result.started_task_id}").classes("text-sm")
         ui.button("Close", on_click=dialog.close).props("flat")
