@@ -115,7 +115,10 @@ def list_deliveries(*, engine: Engine, where: DeliveryFilter) -> DeliveryPage:
     with read_session(engine) as session:
         conn = session.connection()
         rows = conn.execute(query).all()
-        counted = int(conn.execute(select(func.count()).select_from(bounded)).scalar_one())
+        if where.before is None and len(rows) <= where.per_page and (rows or where.page == 1):
+            counted = (where.page - 1) * where.per_page + len(rows)  # the last page: the count is known (a search
+        else:  # that matches little would otherwise read its whole window twice)
+            counted = int(conn.execute(select(func.count()).select_from(bounded)).scalar_one())
     more = len(rows) > where.per_page
     found = [_summary(row) for row in rows[: where.per_page]]
     return DeliveryPage(
