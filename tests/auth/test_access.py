@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 from nicegui import app as nicegui_app
 from nicegui.testing import User
 
-from app.api import audit_routes, handler_routes, run_routes, secret_routes
+from app.api import audit_routes, delivery_routes, handler_routes, run_bulk_routes, run_routes, secret_routes
 from app.auth.access import Need
 from app.auth.gate import PAGE_ROLES
 from app.guard import PROBE_PATHS
@@ -34,6 +34,8 @@ def _routes() -> list[tuple[str, str, Role]]:
         *handler_routes.router.routes,
         *secret_routes.router.routes,
         *audit_routes.router.routes,
+        *delivery_routes.router.routes,
+        *run_bulk_routes.router.routes,
     ]:
         assert isinstance(route, APIRoute)
         needs = [d.dependency for d in route.dependencies if isinstance(d.dependency, Need)]
