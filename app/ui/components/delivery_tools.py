@@ -99,14 +99,14 @@ async def diff_dialog(delivery_id: int) -> None:
 def _side_by_side(diff: delivery_diff.DeliveryDiff) -> str:
     rows = [
         f"<tr class='{ROW_CLASSES[line.tag]}'>"
-        f"<td class='text-grey-6 pr-1'>{line.original_no or ''}</td>"
-        f"<td class='pr-2 w-1/2'>{html.escape(line.original or '')}</td>"
-        f"<td class='text-grey-6 pr-1'>{MARKS[line.tag]} {line.replay_no or ''}</td>"
-        f"<td class='w-1/2'>{html.escape(line.replay or '')}</td></tr>"
+        f"<td class='text-grey-6 pr-1 align-top' style='white-space: nowrap'>{line.original_no or ''}</td>"
+        f"<td class='pr-2 w-1/2 align-top' style='white-space: pre-wrap'>{html.escape(line.original or '')}</td>"
+        f"<td class='text-grey-6 pr-1 align-top' style='white-space: nowrap'>{MARKS[line.tag]} {line.replay_no or ''}</td>"
+        f"<td class='w-1/2 align-top' style='white-space: pre-wrap'>{html.escape(line.replay or '')}</td></tr>"
         for line in diff.side_by_side
     ]
     head = (
         f"<tr><th></th><th class='text-left'>original #{diff.original_id}</th><th></th>"
         f"<th class='text-left'>replay #{diff.replay_id}</th></tr>"
     )
-    return f"<table class='font-mono text-xs w-full' style='white-space: pre-wrap'>{head}{''.join(rows)}</table>"
+    return f"<table class='font-mono text-xs w-full'>{head}{''.join(rows)}</table>"
