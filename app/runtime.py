@@ -166,6 +166,14 @@ class Runtime:
         self.search_index.kick()
         self._answer_task(started)
 
+    def runs_bulk_done(self, *, started: list[int], checked: list[int]) -> None:
+        """After a bulk request (``app.services.run_bulk``): ``run_started`` for each new run in ``started``, and
+        ``runs_reconciled`` for the runs in ``checked``, whose cancel the platform refused (the console asked it)."""
+        for task_id in started:
+            self.run_started(task_id)
+        if checked:
+            self.runs_reconciled(checked)
+
     def round_answered(self, task_id: int) -> None:
         """After a round of run ``task_id`` was submitted, or refused by the platform: tell open pages."""
         changes.emit(task_id)

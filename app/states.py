@@ -26,6 +26,12 @@ JSON carries the plain word, and the OpenAPI schema lists the allowed values.
   request is no longer put on a run's timeline, and these lines are not shown), ``round_opened``, ``round_closed``,
   ``round_submitted``, ``round_refused``, ``replay`` (a replay started from or as this run), ``lost``,
   ``checked`` (the console asked the platform once about the run, after it refused a submission or a cancel).
+- ``BulkAction`` and ``BulkOutcome``: what ``POST /api/runs/bulk`` (the Runs page's selection) does to each run,
+  ``cancel`` or ``run_again``, and what became of it: ``sent`` (cancel asked; the webhook confirms it),
+  ``started`` (a new run), ``skipped`` (already over: nothing to cancel), ``refused`` (the platform said no),
+  ``not_found`` (no such run in the console).
+- ``DurationKind``: one bar of a run's duration view: ``platform`` (waiting on the platform), ``open`` (a round
+  open until answered), ``answered`` (answered until the platform's next delivery).
 - ``HandlerKind``: how a handler answers (README, "Handlers"): ``static``, ``rules``, ``python``.
 - ``HandlerMode``: what a handler does when a round arrives: ``manual`` (a person answers), ``suggest`` (its
   answer pre-fills the form), ``auto`` (it answers; a round whose calls are all auto submits itself).
@@ -133,6 +139,31 @@ class EventKind(StrEnum):
     REPLAY = "replay"
     LOST = "lost"
     CHECKED = "checked"
+
+
+class BulkAction(StrEnum):
+    """What one bulk request does to every run it names."""
+
+    CANCEL = "cancel"
+    RUN_AGAIN = "run_again"
+
+
+class BulkOutcome(StrEnum):
+    """What became of one run of a bulk request."""
+
+    SENT = "sent"
+    STARTED = "started"
+    SKIPPED = "skipped"
+    REFUSED = "refused"
+    NOT_FOUND = "not_found"
+
+
+class DurationKind(StrEnum):
+    """One bar of a run's duration view."""
+
+    PLATFORM = "platform"
+    OPEN = "open"
+    ANSWERED = "answered"
 
 
 class HandlerKind(StrEnum):

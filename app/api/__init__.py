@@ -8,7 +8,8 @@ every POST, PUT and PATCH must be ``Content-Type: application/json`` (415
 otherwise). Errors use the contract's shape ``{"error": {"code", "message"}}``
 with the status each error knows. ``run_routes`` holds runs, rounds, deliveries
 and agents; ``handler_routes`` handlers, the demo and configuration; ``rule_routes`` a rules handler's unmatched
-calls and rule edits;
+calls and rule edits; ``delivery_routes`` a delivery's curl command and a replay's diff; ``run_bulk_routes`` runs
+in bulk and a run's durations;
 ``secret_routes`` the webhook secret's rotation; ``audit_routes`` the audit; ``rule_state_routes`` rules handlers' counts and runs' state; ``cassette_routes`` cassettes and playback; ``sweep_routes`` robustness sweeps; ``common`` the content-type
 rule and the error answers. ``health_routes`` holds the probes ``/healthz`` and ``/readyz``, outside ``/api``,
 open without sign-in (``app.main`` mounts them itself).
@@ -21,9 +22,11 @@ from fastapi import APIRouter
 from app.api import (
     audit_routes,
     cassette_routes,
+    delivery_routes,
     handler_routes,
     rule_routes,
     rule_state_routes,
+    run_bulk_routes,
     run_routes,
     secret_routes,
     sweep_routes,
@@ -39,7 +42,9 @@ from app.api.common import (
 def build_router() -> APIRouter:
     """All ``/api`` routes in one router; ``app.main`` mounts it."""
     router = APIRouter()
+    router.include_router(run_bulk_routes.router)  # before run_routes: /runs/bulk is not a task_id
     router.include_router(run_routes.router)
+    router.include_router(delivery_routes.router)
     router.include_router(handler_routes.router)
     router.include_router(rule_routes.router)
     router.include_router(secret_routes.router)

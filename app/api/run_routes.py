@@ -195,7 +195,8 @@ async def skip_round(round_id: Id, body: SkipIn, request: Request, response: Res
     summary="Webhook deliveries, newest first: one page",
 )
 async def list_deliveries(where: Annotated[deliveries.DeliveryFilter, Query()]) -> deliveries.DeliveryPage:
-    """``task_id`` (a refused delivery's is the one its body claims: ``task_id_claimed``), ``verdict``,
+    """``task_id`` (a refused delivery's is the one its body claims: ``task_id_claimed``), ``verdict``, ``q`` (text
+    the stored body holds, case-sensitive, in the newest 20,000 deliveries matching the rest: ``searched_above``),
     ``before`` (the ``next_before`` of the page before), ``page`` and ``per_page`` (up to 500); ``total`` counts
     the matches up to 10,000 (``total_exact`` false past that). Bodies are shown as ``body_preview`` only: the
     stored body is ``GET /api/deliveries/{id}``."""

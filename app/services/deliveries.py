@@ -14,13 +14,14 @@ import logging
 import time
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import Engine, Row, delete, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.db import read_session, write_connection
 from app.errors import NotFound
 from app.models import Delivery, DeliveryPublic, DeliverySummary, Event
+from app.services.body_search import SEARCH_WINDOW, body_holds
 from app.states import REFUSED_VERDICTS, EventKind, Verdict
 from app.webhooks.body import body_note
 
@@ -40,37 +41,66 @@ COUNT_LIMIT = 10_000
 
 class DeliveryFilter(BaseModel):
     """What the deliveries list shows: one ``task_id`` (verified, or claimed by a refused body), one ``verdict``,
+    ``q``: text the stored body holds (``app.services.body_search``: exact and case-sensitive, also as written
+    inside a JSON string; searched in the newest ``SEARCH_WINDOW`` deliveries matching the other filters),
     and a page (``per_page`` up to 500), newest first. ``before``: only deliveries with a smaller id, the
     ``next_before`` of the page before (keyset pagination: the page costs the same however deep it is and does
     not shift while new deliveries arrive); ``page`` then counts on from there (1: the first page after it)."""
 
     task_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
     verdict: Verdict | None = None
+    q: str | None = Field(default=None, max_length=200)
     before: int | None = Field(default=None, ge=1, le=2**63 - 1)
     page: int = Field(default=1, ge=1, le=1_000_000)
     per_page: int = Field(default=50, ge=1, le=500)
+
+    @field_validator("q")
+    @classmethod
+    def _blank_is_none(cls, q: str | None) -> str | None:
+        return q or None
 
 
 class DeliveryPage(BaseModel):
     """One page of the list. ``total``: the deliveries matching the filter (``before`` aside), counted up to
     ``COUNT_LIMIT``; ``total_exact`` false means there are more than ``total``. ``next_before``: pass it as
-    ``before`` for the next (older) page; null on the last page."""
+    ``before`` for the next (older) page; null on the last page. ``searched_above``: with ``q``, the search
+    covered only deliveries with a larger id (the newest ``SEARCH_WINDOW`` matching the other filters); null
+    when it covered them all."""
 
     total: int
     total_exact: bool
     next_before: int | None
+    searched_above: int | None = None
     deliveries: list[DeliverySummary]
 
 
 def list_deliveries(*, engine: Engine, where: DeliveryFilter) -> DeliveryPage:
     """One page of deliveries matching ``where``, newest first (by id: the order they were stored), each with a
     body preview only; and how many match, up to ``COUNT_LIMIT``. Every query reads an index range that starts
-    at the page: none grows with the number stored (``bench/cost_curve.py``)."""
-    conditions = []
+    at the page: none grows with the number stored (``bench/cost_curve.py``). A text search (``q``) reads at most
+    the newest ``SEARCH_WINDOW`` deliveries matching the other filters, so it is bounded too."""
+    conditions: list[Any] = []
     if where.task_id is not None:
         conditions.append(DELIVERIES.c.task_id == where.task_id)
     if where.verdict is not None:
         conditions.append(DELIVERIES.c.verdict == where.verdict)
+    searched_above = None
+    if where.q is not None:
+        with read_session(engine) as session:
+            searched_above = (
+                session.connection()
+                .execute(
+                    select(DELIVERIES.c.id)
+                    .where(*conditions)
+                    .order_by(DELIVERIES.c.id.desc())
+                    .offset(SEARCH_WINDOW)
+                    .limit(1)
+                )
+                .scalar()
+            )
+        if searched_above is not None:
+            conditions.append(DELIVERIES.c.id > searched_above)
+        conditions.append(body_holds(DELIVERIES.c.body, where.q))
     page_conditions = [*conditions, DELIVERIES.c.id < where.before] if where.before is not None else conditions
     columns = [c for c in DELIVERIES.c if c.name != "body"]
     query = (
@@ -85,13 +115,17 @@ def list_deliveries(*, engine: Engine, where: DeliveryFilter) -> DeliveryPage:
     with read_session(engine) as session:
         conn = session.connection()
         rows = conn.execute(query).all()
-        counted = int(conn.execute(select(func.count()).select_from(bounded)).scalar_one())
+        if where.before is None and len(rows) <= where.per_page and (rows or where.page == 1):
+            counted = (where.page - 1) * where.per_page + len(rows)  # the last page: the count is known (a search
+        else:  # that matches little would otherwise read its whole window twice)
+            counted = int(conn.execute(select(func.count()).select_from(bounded)).scalar_one())
     more = len(rows) > where.per_page
     found = [_summary(row) for row in rows[: where.per_page]]
     return DeliveryPage(
         total=min(counted, COUNT_LIMIT),
         total_exact=counted <= COUNT_LIMIT,
         next_before=found[-1].id if more and found else None,
+        searched_above=searched_above,
         deliveries=found,
     )
 

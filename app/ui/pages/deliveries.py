@@ -1,4 +1,5 @@
-"""Deliveries: every webhook request received, newest first, with its verdict; replay one, or edit then replay.
+"""Deliveries: every webhook request received, newest first, with its verdict; search them by task_id and by text
+in the body; replay one, or edit then replay; copy one as curl; diff a replay against its original.
 
 A replay goes through ingestion again as a new delivery: a new webhook-id, a fresh timestamp, a signature made
 with the console's own secret, and ``replay of #id`` in the log.
@@ -8,6 +9,7 @@ import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from nicegui import events, ui
 from pydantic import ValidationError
@@ -15,9 +17,10 @@ from pydantic import ValidationError
 from app.errors import TooldeskError
 from app.models import DeliveryPublic, DeliverySummary
 from app.runtime import get_runtime
-from app.services import deliveries, ingest
+from app.services import body_search, deliveries, ingest
 from app.states import Role, Verdict
 from app.ui import access
+from app.ui.components import delivery_tools
 from app.ui.format import browser_id, id_from_row_click, pretty_json, stamp
 from app.ui.live import Live
 from app.ui.looks import color_slot
@@ -49,16 +52,26 @@ MAX_EDIT_CHARS = 500_000
 CLAIMED = "claimed, unverified"
 
 
-def page(live: Live, verdict: str = "", task_id: str = "") -> None:
+def page(live: Live, verdict: str = "", task_id: str = "", q: str = "") -> None:
     ui.page_title("Deliveries · Tooldesk")
     claimed = _task_id(task_id)
     where = deliveries.DeliveryFilter.model_validate(
-        {"verdict": verdict if verdict in VERDICTS and verdict else None, "task_id": claimed if claimed != -1 else None}
+        {
+            "verdict": verdict if verdict in VERDICTS and verdict else None,
+            "task_id": claimed if claimed != -1 else None,
+            "q": q[:200] or None,
+        }
     )
     state = _View(where=where)
     with ui.row().classes("w-full items-center gap-3"):
         ui.label("Deliveries").classes("text-2xl font-bold")
         ui.space()
+        ui.input(
+            "Search bodies",
+            value=where.q or "",
+            placeholder="text in the body",
+            on_change=lambda e: choose(q=e.value or None),
+        ).props("outlined dense clearable debounce=400 maxlength=200").classes("w-64").mark("deliveries-search")
         ui.input(
             "task_id", value=str(where.task_id or ""), on_change=lambda e: choose(task_id=_task_id(e.value))
         ).props("outlined dense clearable debounce=400").classes("w-40").mark("deliveries-task-id")
@@ -128,9 +141,16 @@ def page(live: Live, verdict: str = "", task_id: str = "") -> None:
         table.pagination = {"page": current.page, "rowsPerPage": current.per_page, "rowsNumber": state.rows_number}
         table.update()
         total = f"{found.total:,}" if found.total_exact else f"more than {found.total:,}"
-        count.set_text(f"{total} deliver{'y' if found.total == 1 and found.total_exact else 'ies'}")
-        query = "&".join(
-            f"{name}={value}" for name, value in [("verdict", current.verdict), ("task_id", current.task_id)] if value
+        count.set_text(
+            f"{total} deliver{'y' if found.total == 1 and found.total_exact else 'ies'}"
+            + ("" if found.searched_above is None else f" in the newest {body_search.SEARCH_WINDOW:,} searched")
+        )
+        query = urlencode(
+            {
+                name: value
+                for name, value in [("verdict", current.verdict), ("task_id", current.task_id), ("q", current.q)]
+                if value
+            }
         )
         ui.navigate.history.replace(f"/deliveries?{query}" if query else "/deliveries")
 
@@ -251,6 +271,15 @@ def _dialog(item: DeliveryPublic) -> None:
             ui.button(
                 "Replay edited body", icon="edit", on_click=access.guarded(Role.ADMIN, lambda: replay(True))
             ).props("outline").mark("replay-edited").set_enabled(replayable)
+            ui.button("Copy as curl", icon="terminal", on_click=lambda: delivery_tools.curl_dialog(item.id)).props(
+                "outline"
+            ).mark("copy-curl")
+            if item.replay_of is not None:
+                ui.button(
+                    f"Diff with #{item.replay_of}",
+                    icon="difference",
+                    on_click=lambda: delivery_tools.diff_dialog(item.id),
+                ).props("outline").mark("diff-original")
             ui.button("Close", on_click=dialog.close).props("flat")
     dialog.open()
 

@@ -15,6 +15,7 @@ from app.states import Role, RoundState, RunStatusName
 from app.ui import access
 from app.ui.components.arguments import arguments_view
 from app.ui.components.cassette_button import record_button
+from app.ui.components.run_gantt import duration_view
 from app.ui.format import clock, duration, pretty_json
 from app.ui.live import Live
 from app.ui.looks import color, look
@@ -104,6 +105,7 @@ def _render(detail: RunDetail, host: ui.element) -> None:
         with ui.card().classes("w-full bg-red-1").props("flat bordered"):
             ui.label(f"Error: {detail.error.get('code', '')}").classes("font-bold")
             ui.label(str(detail.error.get("message", ""))).mark("run-error")
+    duration_view(detail)
     with ui.row().classes("w-full items-start gap-6 no-wrap"):
         with ui.column().classes("w-1/2"):
             ui.label("Rounds").classes("text-lg font-bold")

@@ -1,4 +1,5 @@
-"""Runs: every run, paged on the server, with filters, search and order kept in the URL; live.
+"""Runs: every run, paged on the server, with filters, search and order kept in the URL; live. Checkboxes select
+runs to cancel or run again together (``app.ui.components.run_bulk``).
 
 The filters live in the query string (``/runs?status=failed&q=porto&page=2``), so a view can be bookmarked
 and shared; changing one replaces the URL without a reload.
@@ -16,6 +17,7 @@ from app.protocol import KNOWN_STATUSES
 from app.runtime import get_runtime
 from app.services import agents, runs
 from app.states import RunStatusName
+from app.ui.components.run_bulk import BulkBar
 from app.ui.format import id_from_row_click
 from app.ui.live import Live
 from app.ui.looks import color_slot
@@ -105,11 +107,13 @@ class _RunsView:
                 "environment", "Environment", {"": "every environment", **{e: e for e in ENVIRONMENTS}}, "w-44"
             )
             self._filter("since", "Created", WINDOW_LABELS, "w-40")
+        self.bulk = BulkBar()
         self.table = (
             ui.table(
                 columns=COLUMNS,
                 rows=[],
                 row_key="task_id",
+                selection="multiple",
                 pagination={
                     "page": self.where.page,
                     "rowsPerPage": self.where.per_page,
@@ -123,6 +127,7 @@ class _RunsView:
             .mark("runs-table")
         )
         self.table.add_slot("body-cell-status", color_slot())
+        self.bulk.attach(self.table)
         self.table.on("request", self._on_request)
         self.table.on("update:pagination", self._keep_total)  # the browser's table echoes its own state on mount
         self.total = 0
