@@ -85,7 +85,7 @@ def test_db_command_upgrades_an_empty_database_and_reports_revision(empty_databa
 
     assert [(done.returncode, done.stdout, done.stderr) for done in said] == [
         (0, "none: a new database, or one made before migrations\n", ""),
-        (0, "", f"tooldesk db: upgraded from nothing to {migrations.head()}\n"),
+        (0, "", f"tooldesk db: made a new database at {migrations.head()}\n"),
         (0, f"{migrations.head()} (head)\n", ""),
     ]
 

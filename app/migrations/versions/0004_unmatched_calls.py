@@ -21,13 +21,13 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "unmatched_call",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("handler_id", sa.Integer(), nullable=False),
-        sa.Column("handler_version", sa.Integer(), nullable=False),
+        sa.Column("id", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), nullable=False),
+        sa.Column("handler_id", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), nullable=False),
+        sa.Column("handler_version", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), nullable=False),
         sa.Column("agent_id", sa.String(), nullable=False),
         sa.Column("tool_name", sa.String(), nullable=False),
-        sa.Column("task_id", sa.Integer(), nullable=False),
-        sa.Column("round", sa.Integer(), nullable=False),
+        sa.Column("task_id", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), nullable=False),
+        sa.Column("round", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), nullable=False),
         sa.Column("tool_call_id", sa.String(), nullable=False),
         sa.Column("arguments", sa.JSON(), nullable=True),
         sa.Column("arguments_problem", sa.String(), nullable=True),

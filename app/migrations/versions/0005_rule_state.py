@@ -25,14 +25,14 @@ def upgrade() -> None:
         sa.Column("agent_id", sqlmodel.AutoString(), nullable=False),
         sa.Column("tool_name", sqlmodel.AutoString(), nullable=False),
         sa.Column("rule", sqlmodel.AutoString(), nullable=False),
-        sa.Column("task_id", sa.Integer(), nullable=False),
-        sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("task_id", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), nullable=False),
+        sa.Column("count", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), nullable=False),
         sa.Column("updated_at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("agent_id", "tool_name", "rule", "task_id"),
     )
     op.create_table(
         "run_state",
-        sa.Column("task_id", sa.Integer(), nullable=False),
+        sa.Column("task_id", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), nullable=False),
         sa.Column("state", sa.JSON(), nullable=False),
         sa.Column("updated_at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("task_id"),

@@ -24,10 +24,10 @@ def upgrade() -> None:
     if "cassette" not in existing:
         op.create_table(
             "cassette",
-            sa.Column("id", sa.Integer(), primary_key=True, nullable=False),
+            sa.Column("id", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), primary_key=True, nullable=False),
             sa.Column("name", sa.String(), nullable=False),
             sa.Column("agent_id", sa.String(), nullable=False),
-            sa.Column("recorded_from", sa.Integer(), nullable=True),
+            sa.Column("recorded_from", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), nullable=True),
             sa.Column("created_at", sa.Float(), nullable=False),
             sa.Column("entries", sa.JSON(), nullable=False),
             sa.Column("playing", sa.Boolean(), nullable=False),
@@ -39,8 +39,10 @@ def upgrade() -> None:
     if "cassette_run" not in existing:
         op.create_table(
             "cassette_run",
-            sa.Column("task_id", sa.Integer(), primary_key=True, nullable=False),
-            sa.Column("cassette_id", sa.Integer(), nullable=False),
+            sa.Column(
+                "task_id", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), primary_key=True, nullable=False
+            ),
+            sa.Column("cassette_id", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), nullable=False),
             sa.Column("matching", sa.String(), nullable=False),
             sa.Column("used", sa.JSON(), nullable=False),
             sa.ForeignKeyConstraint(["task_id"], ["run.task_id"], ondelete="CASCADE"),

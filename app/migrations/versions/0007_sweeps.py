@@ -21,11 +21,11 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "sweep",
-        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("id", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), primary_key=True),
         sa.Column("agent_id", sa.String(), nullable=False),
         sa.Column("tool_name", sa.String(), nullable=False),
         sa.Column("cells", sa.JSON(), nullable=False),
-        sa.Column("runs_per_cell", sa.Integer(), nullable=False),
+        sa.Column("runs_per_cell", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), nullable=False),
         sa.Column("string_inputs", sa.JSON(), nullable=False),
         sa.Column("round_ttl", sa.Float(), nullable=True),
         sa.Column("created_by", sa.String(), nullable=False),
@@ -34,10 +34,15 @@ def upgrade() -> None:
     )
     op.create_table(
         "sweep_run",
-        sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("sweep_id", sa.Integer(), sa.ForeignKey("sweep.id", ondelete="CASCADE"), nullable=False),
-        sa.Column("cell", sa.Integer(), nullable=False),
-        sa.Column("task_id", sa.Integer(), nullable=True),
+        sa.Column("id", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), primary_key=True),
+        sa.Column(
+            "sweep_id",
+            sa.Integer().with_variant(sa.BigInteger(), "postgresql"),
+            sa.ForeignKey("sweep.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("cell", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), nullable=False),
+        sa.Column("task_id", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), nullable=True),
         sa.Column("start_error", sa.String(), nullable=True),
         sa.Column("started_at", sa.Float(), nullable=True),
     )
