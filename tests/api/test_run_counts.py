@@ -75,11 +75,11 @@ def test_runs_stored_before_the_search_revision_are_counted_and_found(engine: En
     """Revision ``0003_postgres_search`` on a database that already holds runs (PostgreSQL: the counts start from
     them and the search indexes hold them; SQLite: nothing changes)."""
     deliver(engine, 301, "running", 1)
-    with engine.connect() as conn:
-        command.downgrade(migrations.config(conn), "0002_foreign_keys")
     deliver(engine, 302, "running", 1)
     raw = encode(make_status(303, status="completed", sequence=2, result="Grüße aus Zürich"))
     ingest_delivery(engine=engine, secret=SECRET, body=raw, headers=sign(raw, msg_id="msg_303"))
+    with engine.connect() as conn:  # back to before the search revision (and the later ones), the runs kept
+        command.downgrade(migrations.config(conn), "0002_foreign_keys")
 
     migrations.upgrade(engine)
 
