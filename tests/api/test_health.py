@@ -187,6 +187,7 @@ def test_unwritable_database_file_and_folder_are_named(tmp_path: Path):
         shutil.rmtree(folder)
 
 
+@pytest.mark.sqlite_only("SQLite's own query_only switch makes the database refuse writes")
 async def test_database_that_refuses_writes_is_503_with_the_reason_not_500(probe: httpx.AsyncClient):
     engine = get_runtime().engine
     ticket = sign_in.issue_ticket(engine=engine, user_id=users.user_id(engine=engine, name="admin"), ttl=60, then="/")
