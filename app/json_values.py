@@ -13,6 +13,7 @@ matcher, not a change check, and keeps its documented rule (``1`` matches ``1.0`
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 
@@ -31,3 +32,52 @@ def same_json(a: Any, b: Any) -> bool:
         return canonical_json(a) == canonical_json(b)
     except (TypeError, ValueError, RecursionError):
         return bool(a == b)
+
+
+MAX_VALUE_DEPTH = 100
+"""Levels of nesting a JSON value sent to the console may have: as a tool call's arguments on the webhook
+(``app.protocol.MAX_ARGUMENTS_DEPTH``). Deeper values could be stored but not written back (pydantic's JSON writer
+stops at about 250 levels for a whole answer)."""
+
+
+def json_value_problem(value: Any, *, max_depth: int = MAX_VALUE_DEPTH) -> str | None:
+    """Why ``value`` (parsed JSON) cannot be stored and given back as JSON, or None: it nests deeper than
+    ``max_depth`` levels, holds a NaN or infinite number (RFC 8259 has none), or a string (or key) with a lone
+    UTF-16 surrogate (``"\\ud800"``: not Unicode text, so it cannot be written as UTF-8). The message names where,
+    as ``.a.b[2]`` from the value's top. Walks iteratively: any depth is safe."""
+    stack: list[tuple[str, Any, int]] = [("", value, 0)]
+    while stack:
+        path, item, depth = stack.pop()
+        where = f" at {path}" if path else ""
+        if isinstance(item, float) and not math.isfinite(item):
+            return f"{item!r}{where} is not a JSON number (RFC 8259 has no NaN or Infinity)"
+        if isinstance(item, str) and not _is_unicode(item):
+            return f"a string{where} holds a lone UTF-16 surrogate: not Unicode text"
+        if isinstance(item, dict | list):
+            if depth + 1 > max_depth:
+                return f"it nests more than {max_depth} levels deep"
+            if isinstance(item, dict):
+                for key, child in reversed(list(item.items())):
+                    if isinstance(key, str) and not _is_unicode(key):
+                        return f"a key{where} holds a lone UTF-16 surrogate: not Unicode text"
+                    stack.append((f"{path}.{key}", child, depth + 1))
+            else:
+                stack.extend((f"{path}[{i}]", child, depth + 1) for i, child in reversed(list(enumerate(item))))
+    return None
+
+
+def checked_json_value(value: Any) -> Any:
+    """``value`` as it is; raises ``ValueError`` with ``json_value_problem``'s reason (a pydantic validator:
+    ``Annotated[dict[str, Any], AfterValidator(checked_json_value)]``, so a body's 422 names the field)."""
+    problem = json_value_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

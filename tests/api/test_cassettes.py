@@ -177,6 +177,47 @@ async def test_import_makes_the_name_file_safe_for_the_download(console: Console
     assert download.headers["content-disposition"] == 'attachment; filename="a-b-c-..-d.json"'
 
 
+async def test_import_of_a_taken_long_name_stays_readable_everywhere(console: Console):
+    for letter, length in (("n", 120), ("m", 119)):
+        document = {**GOOD, "name": letter * length, "entries": [{"tool_name": "t", "output": "o"}]}
+        first, second = [await console.post("/api/cassettes/import", json=document) for _ in range(2)]
+        assert (first.status_code, second.status_code) == (201, 201), second.text
+        assert second.json()["name"] == letter * 118 + "-2"
+        for path in ("", ".json", "/pytest.py"):
+            response = await console.get(f"/api/cassettes/{second.json()['id']}{path}")
+            assert response.status_code == 200, (length, path, response.text)
+        assert (await console.get(f"/api/cassettes/{second.json()['id']}")).json()["name"] == letter * 118 + "-2"
+
+
+def _nested(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(levels - 1):
+        value = {"k": value}
+    return value
+
+
+async def test_import_refuses_values_it_could_not_give_back(console: Console):
+    entry = {"tool_name": "t", "output": "o"}
+    bad = {
+        json.dumps({**GOOD, "entries": [{**entry, "arguments": _nested(300)}]}): "nests more than 100 levels deep",
+        json.dumps({**GOOD, "entries": [{**entry, "arguments": {"a": "X\ud800"}}]}): "lone UTF-16 surrogate",
+        json.dumps({**GOOD, "entries": [{**entry, "arguments": {"a": float("nan")}}]}): "NaN is not a JSON number",
+        json.dumps({**GOOD, "entries": [{**entry, "arguments": {"a": 1}}]}).replace(": 1}", ": 1e400}"):
+            "inf at .a is not a JSON number",
+    }  # fmt: skip
+    for body, message in bad.items():
+        response = await console.post("/api/cassettes/import", content=body.encode(), headers=_json)
+        assert response.status_code == 422, (message, response.text)
+        assert message in response.json()["error"]["message"], response.text
+    assert (await console.get("/api/cassettes")).json() == []
+    deep = {**GOOD, "entries": [{**entry, "arguments": _nested(100)}]}
+    response = await console.post("/api/cassettes/import", json=deep)
+    assert response.status_code == 201, response.text
+    assert (await console.get(f"/api/cassettes/{response.json()['id']}")).json()["entries"][0]["arguments"] == deep[
+        "entries"
+    ][0]["arguments"]
+
+
 async def test_delete_cassette_then_get_is_404(console: Console):
     _original, cassette = await _recorded_trip(console)
     assert (await console.delete(f"/api/cassettes/{cassette['id']}")).status_code == 204
