@@ -117,6 +117,18 @@ async def test_sweep_exports_table_as_csv_and_json(console: Console):
     assert [s["id"] for s in (await console.get("/api/sweeps")).json()] == [sweep["id"]]
 
 
+async def test_sweep_csv_writes_formula_like_labels_as_text(console: Console):
+    labels = ['=HYPERLINK("http://evil.example","x")', "-2+3", "\t=1+1", "@SUM(A1)", "+1", "plain -1"]
+    await _save_static_handlers(console)
+    started = await _start(console, cells=[{"kind": "empty", "label": label} for label in labels], runs_per_cell=1)
+    sweep = await _finished(console, started["id"])
+
+    rows = list(csv.DictReader(io.StringIO((await console.get(f"/api/sweeps/{sweep['id']}.csv")).text)))
+
+    assert [row["label"] for row in rows] == [f"'{label}" for label in labels[:5]] + ["plain -1"]
+    assert [row["label"] for row in sweep["table"]] == labels  # the JSON keeps them as given
+
+
 async def test_sweep_large_unicode_and_malformed_answers_reach_the_platform(console: Console):
     cells = [{"kind": "large"}, {"kind": "unicode"}, {"kind": "malformed_json"}, {"kind": "empty"}]
     await _save_static_handlers(console)
