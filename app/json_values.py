@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from functools import partial
+from typing import Annotated, Any
+
+from pydantic import AfterValidator
 
 
 def canonical_json(value: Any) -> str:
@@ -50,7 +53,8 @@ def json_value_problem(value: Any, *, max_depth: int = MAX_VALUE_DEPTH) -> str |
         path, item, depth = stack.pop()
         where = f" at {path}" if path else ""
         if isinstance(item, float) and not math.isfinite(item):
-            return f"{item!r}{where} is not a JSON number (RFC 8259 has no NaN or Infinity)"
+            shown = "NaN" if math.isnan(item) else ("Infinity" if item > 0 else "-Infinity")
+            return f"{shown}{where} is not a JSON number (RFC 8259 has no NaN or Infinity)"
         if isinstance(item, str) and not _is_unicode(item):
             return f"a string{where} holds a lone UTF-16 surrogate: not Unicode text"
         if isinstance(item, dict | list):
@@ -66,13 +70,23 @@ def json_value_problem(value: Any, *, max_depth: int = MAX_VALUE_DEPTH) -> str |
     return None
 
 
-def checked_json_value(value: Any) -> Any:
-    """``value`` as it is; raises ``ValueError`` with ``json_value_problem``'s reason (a pydantic validator:
-    ``Annotated[dict[str, Any], AfterValidator(checked_json_value)]``, so a body's 422 names the field)."""
-    problem = json_value_problem(value)
+def checked_json_value(value: Any, max_depth: int = MAX_VALUE_DEPTH) -> Any:
+    """``value`` as it is; raises ``ValueError`` with ``json_value_problem``'s reason (a pydantic validator, as in
+    ``JsonObject``: a body's 422 then names the field)."""
+    problem = json_value_problem(value, max_depth=max_depth)
     if problem is not None:
         raise ValueError(problem)
     return value
+
+
+MAX_SETTINGS_DEPTH = MAX_VALUE_DEPTH + 20
+"""Levels a handler's ``spec`` or ``behaviour`` may nest: a value in a rule (a matcher's, an output, a
+``set_state``) as deep as a call's arguments, plus the rules' own levels."""
+
+JsonObject = Annotated[dict[str, Any], AfterValidator(checked_json_value)]
+"""A JSON object sent to the console (arguments, a run's state): refused by ``json_value_problem``."""
+SettingsObject = Annotated[dict[str, Any], AfterValidator(partial(checked_json_value, max_depth=MAX_SETTINGS_DEPTH))]
+"""A handler's ``spec`` or ``behaviour``: as ``JsonObject``, ``MAX_SETTINGS_DEPTH`` levels deep at most."""
 
 
 def _is_unicode(text: str) -> bool:

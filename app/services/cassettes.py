@@ -24,15 +24,15 @@ import json
 import re
 import time
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from app.db import read_session, write_session
 from app.errors import BadRequest, NotFound, field_problems
-from app.json_values import checked_json_value
+from app.json_values import JsonObject
 from app.models import Agent, Cassette, CassetteRun, Round, Run, ToolCallRow, ToolResultRow
 from app.states import CassetteMatching
 
@@ -51,7 +51,7 @@ class CassetteEntry(BaseModel):
 
     round: int = Field(default=1, ge=1)
     tool_name: str = Field(min_length=1, max_length=200)
-    arguments: Annotated[dict[str, Any], AfterValidator(checked_json_value)] = Field(default_factory=dict)
+    arguments: JsonObject = Field(default_factory=dict)
     output: str
     is_error: bool = False
 

@@ -24,7 +24,7 @@ from app.handlers.faults import Behaviour
 from app.handlers.rules import RulesSpec, check_rules, rule_from_answer
 from app.handlers.sandbox import check_snippet
 from app.handlers.static import StaticSpec
-from app.json_values import canonical_json, same_json
+from app.json_values import SettingsObject, canonical_json, same_json
 from app.models import Handler, HandlerPublic, HandlerVersion, Round, RuleCount, ToolCallRow
 from app.services.rounds import get_round
 from app.states import HandlerKind, HandlerMode
@@ -37,8 +37,8 @@ class HandlerIn(BaseModel):
     tool_name: str = Field(min_length=1, max_length=200)
     kind: HandlerKind
     mode: HandlerMode = HandlerMode.MANUAL
-    spec: dict[str, Any] = Field(default_factory=dict)
-    behaviour: dict[str, Any] = Field(default_factory=dict)
+    spec: SettingsObject = Field(default_factory=dict)
+    behaviour: SettingsObject = Field(default_factory=dict)
     note: str = Field(default="", max_length=500)
 
 

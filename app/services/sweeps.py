@@ -47,7 +47,7 @@ class SweepIn(BaseModel):
     cells: list[Cell] = Field(min_length=1, max_length=len(SweepCellKind) * 3)
     runs_per_cell: int = Field(ge=1, le=MAX_RUNS)
     string_inputs: dict[str, str] | None = Field(default=None, max_length=50)
-    round_ttl: float | None = Field(default=None, gt=0, le=86_400)
+    round_ttl: float | None = Field(default=None, gt=0, le=86_400, allow_inf_nan=False)
 
     @field_validator("runs_per_cell")
     @classmethod

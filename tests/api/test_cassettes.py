@@ -203,7 +203,7 @@ async def test_import_refuses_values_it_could_not_give_back(console: Console):
         json.dumps({**GOOD, "entries": [{**entry, "arguments": {"a": "X\ud800"}}]}): "lone UTF-16 surrogate",
         json.dumps({**GOOD, "entries": [{**entry, "arguments": {"a": float("nan")}}]}): "NaN is not a JSON number",
         json.dumps({**GOOD, "entries": [{**entry, "arguments": {"a": 1}}]}).replace(": 1}", ": 1e400}"):
-            "inf at .a is not a JSON number",
+            "Infinity at .a is not a JSON number",
     }  # fmt: skip
     for body, message in bad.items():
         response = await console.post("/api/cassettes/import", content=body.encode(), headers=_json)

@@ -155,12 +155,17 @@ async def test_sweep_large_unicode_and_malformed_answers_reach_the_platform(cons
         ({"tool": "get_horoscope"}, "tool: Trip planner has no tool 'get_horoscope'"),
         ({"agent_id": "nobody"}, "agent_id: no agent 'nobody'"),
         ({"round_ttl": -1}, "round_ttl: Input should be greater than 0"),
+        ({"round_ttl": float("nan")}, "round_ttl: Input should be a finite number"),
+        ({"cells": [{"kind": "normal", "value": {"k": "\ud800"}}]}, "cells.0.value: a string at .k holds a lone"),
+        ({"cells": [{"kind": "normal", "value": {"k": float("nan")}}]}, "cells.0.value: NaN at .k is not a JSON"),
+        ({"cells": [{"kind": "normal", "value": float("inf")}]}, "cells.0.value: Infinity is not a JSON number"),
     ],
 )
 async def test_start_sweep_bad_body_answers_422_naming_field(console: Console, change: dict[str, Any], message: str):
     body = {"agent_id": TRIP, "tool": "get_weather", "cells": CELLS, "runs_per_cell": 2, **change}
 
-    response = await console.post("/api/sweeps", json=body)
+    text = json.dumps(body)  # Python's JSON: NaN, Infinity and lone surrogates as a careless sender writes them
+    response = await console.post("/api/sweeps", content=text, headers={"content-type": "application/json"})
 
     assert response.status_code == 422, response.text
     assert response.json()["error"]["message"].startswith(message)
