@@ -171,8 +171,11 @@ def _detail(session: Session, sweep: Sweep) -> SweepDetail:
 def _run_row(row: SweepRun, run: Run | None, rounds: dict[int, int]) -> SweepRunRow:
     if run is None:
         outcome = SweepOutcome.NOT_STARTED if row.start_error else SweepOutcome.RUNNING
+        error = row.start_error
+        if error is not None and error.startswith(_OLD_CANCELLED_BEFORE_START):  # stored before it said not_started
+            error = "not_started" + error.removeprefix("cancelled")
         return SweepRunRow(
-            cell=row.cell, task_id=row.task_id, outcome=outcome, status=None, error=row.start_error, rounds=0,
+            cell=row.cell, task_id=row.task_id, outcome=outcome, status=None, error=error, rounds=0,
             duration_s=None, result_preview=None,
         )  # fmt: skip
     over = run.status in TERMINAL_STATUSES or run.status == RunStatusName.LOST
@@ -187,6 +190,9 @@ def _run_row(row: SweepRun, run: Run | None, rounds: dict[int, int]) -> SweepRun
         rounds=rounds.get(run.task_id, 0), duration_s=duration,
         result_preview=None if result is None else result[:RESULT_PREVIEW],
     )  # fmt: skip
+
+
+_OLD_CANCELLED_BEFORE_START = "cancelled: the sweep was cancelled before"
 
 
 def _cell_row(index: int, cell: Cell, runs: list[SweepRunRow]) -> CellRow:

@@ -184,6 +184,40 @@ async def test_cancel_sweep_cancels_runs_not_over(console: Console):
     assert counts["cancelled"] + counts["not_started"] == 2 and counts["cancelled"] >= 1
 
 
+STARTING = "sync agents, reconcile runs"
+"""The console's start-up task, which starts the runs of sweeps left unstarted (``app.main``)."""
+
+
+async def test_cancel_before_any_start_counts_and_names_runs_not_started(console: Console, runtime: Runtime):
+    body = SweepIn.model_validate({"agent_id": TRIP, "tool": "get_weather", "cells": CELLS[:1], "runs_per_cell": 2})
+    await wait_for(lambda: not any(t.get_name() == STARTING for t in asyncio.all_tasks()))  # its resume is done
+    sweep = await asyncio.to_thread(lambda: sweeps.create_sweep(engine=runtime.engine, body=body, created_by="t"))
+
+    response = await console.post(f"/api/sweeps/{sweep.id}/cancel", json={})
+
+    assert response.json() == {"cancelled": 0}
+    [row] = (await console.get(f"/api/sweeps/{sweep.id}")).json()["table"]
+    assert (row["counts"]["not_started"], row["counts"]["cancelled"]) == (2, 0)
+    assert row["errors"] == {"not_started": 2}
+    assert row["error_messages"] == {"not_started": "the sweep was cancelled before this run was started"}
+    csv_row = next(csv.DictReader(io.StringIO((await console.get(f"/api/sweeps/{sweep.id}.csv")).text)))
+    assert csv_row["errors"] == "not_started ×2 (the sweep was cancelled before this run was started)"
+
+
+async def test_cancel_of_a_finished_sweep_is_409_and_leaves_it_finished(console: Console):
+    await _save_static_handlers(console)
+    started = await _start(console, cells=[{"kind": "empty"}], runs_per_cell=1)
+    finished = await _finished(console, started["id"])
+
+    response = await console.post(f"/api/sweeps/{started['id']}/cancel", json={})
+
+    assert response.status_code == 409, response.text
+    assert response.json()["error"]["code"] == "sweep_over"
+    assert "every run has ended, so there is nothing to cancel" in response.json()["error"]["message"]
+    after = (await console.get(f"/api/sweeps/{started['id']}")).json()
+    assert after["cancelled_at"] is None and after["table"] == finished["table"]
+
+
 async def test_unknown_sweep_answers_404(console: Console):
     for path in ("/api/sweeps/999", "/api/sweeps/999.csv", "/api/sweeps/999.json"):
         response = await console.get(path)
