@@ -198,9 +198,13 @@ def set_playback(
     *, engine: Engine, agent_id: str, cassette_id: int | None, matching: CassetteMatching = CassetteMatching.STRICT
 ) -> CassettePublic | None:
     """Make cassette ``cassette_id`` the agent's playback source with ``matching`` (``None``: no playback): it
-    answers the agent's runs created from now on. Raises ``NotFound``, ``BadRequest`` for another agent's cassette."""
+    answers the agent's runs created from now on. Raises ``NotFound`` (an unknown cassette, or an agent neither listed
+    by the platform nor recorded), ``BadRequest`` for another agent's cassette."""
     now = time.time()
     with write_session(engine) as session:
+        recorded = session.exec(select(Cassette.id).where(Cassette.agent_id == agent_id)).first()
+        if recorded is None and session.get(Agent, agent_id) is None:
+            raise NotFound(f"no agent {agent_id!r}: the Agents page lists the platform's agents")
         chosen = None if cassette_id is None else _get(session, cassette_id)
         if chosen is not None and chosen.agent_id != agent_id:
             raise BadRequest(f"cassette {chosen.name} was recorded for agent {chosen.agent_id}, not {agent_id}")

@@ -132,6 +132,14 @@ async def test_playback_off_leaves_new_runs_to_a_person(console: Console):
     assert pending["drafts"] == []
 
 
+async def test_playback_of_an_unknown_agent_is_404(console: Console):
+    for cassette_id in (None, 1):
+        response = await console.put("/api/agents/nobody/playback", json={"cassette_id": cassette_id})
+        assert response.status_code == 404, response.text
+        assert response.json()["error"]["message"].startswith("no agent 'nobody'")
+    assert (await console.put(f"/api/agents/{TRIP}/playback", json={"cassette_id": None})).status_code == 200
+
+
 async def test_record_run_without_answered_round_is_422(console: Console):
     task_id = await console.start(TRIP)
     await console.pending_round(task_id, 1)

@@ -168,3 +168,13 @@ async def test_handler_test_state_with_lone_surrogate_is_422(console: Console):
         response = await console.post("/api/handlers/test", content=json.dumps(body), headers=JSON)
         assert response.status_code == 422, response.text
         assert response.json()["error"]["message"].startswith(f"{field}: "), response.text
+
+
+async def test_state_of_an_unknown_run_is_404(console: Console):
+    task_id = await console.start(CLOCK)
+    assert (await console.get(f"/api/runs/{task_id}/state")).json() == {"task_id": task_id, "state": {}}
+
+    response = await console.get("/api/runs/99999999/state")
+
+    assert response.status_code == 404, response.text
+    assert response.json()["error"]["message"] == "no run with task_id 99999999"
