@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-from functools import partial
 from typing import Annotated, Any
 
 from pydantic import AfterValidator
@@ -85,8 +84,6 @@ MAX_SETTINGS_DEPTH = MAX_VALUE_DEPTH + 20
 
 JsonObject = Annotated[dict[str, Any], AfterValidator(checked_json_value)]
 """A JSON object sent to the console (arguments, a run's state): refused by ``json_value_problem``."""
-SettingsObject = Annotated[dict[str, Any], AfterValidator(partial(checked_json_value, max_depth=MAX_SETTINGS_DEPTH))]
-"""A handler's ``spec`` or ``behaviour``: as ``JsonObject``, ``MAX_SETTINGS_DEPTH`` levels deep at most."""
 
 
 def _is_unicode(text: str) -> bool:

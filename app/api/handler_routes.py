@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -10,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from app.api.common import Id, NoSettings, json_body, require_json
 from app.auth.access import need
-from app.json_values import JsonObject, SettingsObject
+from app.json_values import JsonObject
 from app.models import HandlerPublic
 from app.protocol import INT64_MAX, RunStarted
 from app.runtime import get_runtime
@@ -32,8 +33,8 @@ class HandlerTestIn(BaseModel):
 
     tool_name: str = Field(default="tool", min_length=1, max_length=200)
     kind: HandlerKind
-    spec: SettingsObject = Field(default_factory=dict)
-    behaviour: SettingsObject = Field(default_factory=dict)
+    spec: dict[str, Any] = Field(default_factory=dict)
+    behaviour: dict[str, Any] = Field(default_factory=dict)
     args: JsonObject = Field(default_factory=dict)
     agent_id: str = Field(default="test-agent", min_length=1, max_length=200)
     task_id: int = Field(default=1, ge=1, le=INT64_MAX)
