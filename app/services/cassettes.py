@@ -173,16 +173,21 @@ def get_cassette(*, engine: Engine, cassette_id: int) -> CassettePublic:
 
 
 def cassette_document(*, engine: Engine, cassette_id: int) -> CassetteDocument:
-    """The cassette as a file (``CassetteDocument``); raises ``NotFound``."""
+    """The cassette as a file (``CassetteDocument``); raises ``NotFound``, and ``BadRequest`` for one stored before
+    its name's length and its arguments were checked that fails those checks."""
     with read_session(engine) as session:
         row = _get(session, cassette_id)
-        return CassetteDocument(
-            name=row.name,
-            agent_id=row.agent_id,
-            recorded_from=row.recorded_from,
-            recorded_at=datetime.fromtimestamp(row.created_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            entries=[CassetteEntry.model_validate(entry) for entry in row.entries],
-        )
+        try:
+            return CassetteDocument(
+                name=row.name,
+                agent_id=row.agent_id,
+                recorded_from=row.recorded_from,
+                recorded_at=datetime.fromtimestamp(row.created_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                entries=[CassetteEntry.model_validate(entry) for entry in row.entries],
+            )
+        except ValidationError as exc:
+            problem = field_problems(exc, where="cassette", brackets=True)[0]
+            raise BadRequest(f"cassette {cassette_id} cannot be written as a file ({problem}): delete it") from None
 
 
 def delete_cassette(*, engine: Engine, cassette_id: int) -> None:

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app.db import write_session
+from app.models import Cassette
 from app.runtime import Runtime
 from tests.builders import CLOCK, TRIP, Console
 
@@ -224,6 +226,20 @@ async def test_import_refuses_values_it_could_not_give_back(console: Console):
     assert (await console.get(f"/api/cassettes/{response.json()['id']}")).json()["entries"][0]["arguments"] == deep[
         "entries"
     ][0]["arguments"]
+
+
+async def test_cassette_stored_before_the_checks_is_422_not_500(console: Console, runtime: Runtime):
+    row = Cassette(name="o" * 122, agent_id=TRIP, created_at=0.0, entries=[{"tool_name": "t", "output": "o"}])
+    with write_session(runtime.engine) as session:
+        session.add(row)
+        session.flush()
+        cassette_id = row.id
+
+    for path in ("", ".json", "/pytest.py"):
+        response = await console.get(f"/api/cassettes/{cassette_id}{path}")
+        assert response.status_code == 422, (path, response.text)
+        assert f"cassette {cassette_id} cannot be written as a file (name: " in response.json()["error"]["message"]
+    assert (await console.delete(f"/api/cassettes/{cassette_id}")).status_code == 204
 
 
 async def test_delete_cassette_then_get_is_404(console: Console):
