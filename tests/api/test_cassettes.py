@@ -135,6 +135,7 @@ async def test_playback_off_leaves_new_runs_to_a_person(console: Console):
 
 
 async def test_playback_of_an_unknown_agent_is_404(console: Console):
+    await console.start(TRIP)  # the platform's agents are listed by now
     for cassette_id in (None, 1):
         response = await console.put("/api/agents/nobody/playback", json={"cassette_id": cassette_id})
         assert response.status_code == 404, response.text
