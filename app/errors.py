@@ -21,6 +21,7 @@ TooldeskError                 500 (never raised bare)
 ├── NotFound                  404 an unknown round, run or agent
 ├── RotationRefused           409 the webhook secret comes from TOOLDESK_WEBHOOK_SECRET, so the console cannot rotate it
 ├── RoundClosed               409 the round is no longer pending (answered, expired, superseded)
+├── SweepOver                 409 a sweep whose runs have all ended cannot be cancelled
 ├── ResultsMismatch           422 results missing or naming unknown tool call ids
 └── PlatformError             the platform answered non-2xx (status and code from its body)
     ├── PlatformRequestError  400 the request could not be built (bad URL or header); nothing was sent
@@ -187,6 +188,13 @@ class RotationRefused(TooldeskError):
 class RoundClosed(TooldeskError):
     status = 409
     code = "round_closed"
+
+
+class SweepOver(TooldeskError):
+    """Every run of the sweep has ended: there is nothing left to cancel."""
+
+    status = 409
+    code = "sweep_over"
 
 
 class ResultsMismatch(TooldeskError):

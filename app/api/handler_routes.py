@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from app.api.common import Id, NoSettings, json_body, require_json
 from app.auth.access import need
+from app.json_values import JsonObject
 from app.models import HandlerPublic
 from app.protocol import INT64_MAX, RunStarted
 from app.runtime import get_runtime
@@ -34,11 +35,11 @@ class HandlerTestIn(BaseModel):
     kind: HandlerKind
     spec: dict[str, Any] = Field(default_factory=dict)
     behaviour: dict[str, Any] = Field(default_factory=dict)
-    args: dict[str, Any] = Field(default_factory=dict)
+    args: JsonObject = Field(default_factory=dict)
     agent_id: str = Field(default="test-agent", min_length=1, max_length=200)
     task_id: int = Field(default=1, ge=1, le=INT64_MAX)
     call_count: int = Field(default=1, ge=1, le=1_000_000, description="rules with sequences: test as this call")
-    state: dict[str, Any] = Field(default_factory=dict, description="rules with state: the run's state to test in")
+    state: JsonObject = Field(default_factory=dict, description="rules with state: the run's state to test in")
 
 
 @router.post(

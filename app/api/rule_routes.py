@@ -8,11 +8,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from app.api.common import Id, NoSettings, require_json
 from app.auth.access import need
 from app.handlers.static import JsonOutput
+from app.json_values import checked_json_value
 from app.models import HandlerPublic, UnmatchedCallPublic
 from app.runtime import get_runtime
 from app.services import rule_edits, unmatched
@@ -38,7 +39,7 @@ class EnabledIn(BaseModel):
 class RuleAnswerIn(BaseModel):
     """What the new rule answers: ``output`` is a template (text, or a JSON value with string templates)."""
 
-    output: JsonOutput = ""
+    output: Annotated[JsonOutput, AfterValidator(checked_json_value)] = ""
     is_error: bool = False
 
 

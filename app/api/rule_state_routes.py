@@ -77,5 +77,5 @@ async def reset_counts(handler_id: Id) -> RuleCounts:
 )
 async def get_run_state(task_id: Id) -> RunStatePublic:
     engine = get_runtime().engine
-    state = await asyncio.to_thread(rule_state.read_state, engine, task_id)
+    state = await asyncio.to_thread(rule_state.run_state, engine, task_id)
     return RunStatePublic(task_id=task_id, state=state)

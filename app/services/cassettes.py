@@ -12,9 +12,10 @@ The document (``CassetteDocument``; what *Download* gives and *Import* takes)::
 Entries are the run's answered rounds in order, each round's calls in the order the platform sent them, with the
 result each call got. A name is ``<agent>-run-<task_id>`` (the agent's name in lowercase, words joined by ``-``),
 with ``-2``, ``-3`` ... when taken; an imported document keeps its name the same way, made file-safe (letters,
-digits, ``.``, ``_``, ``-``; anything else becomes ``-``). Errors: ``NotFound`` (404),
-``BadRequest`` (422) naming the problem: a run with no answered round, a file that is too big, not JSON, or not
-a cassette.
+digits, ``.``, ``_``, ``-``; anything else becomes ``-``), cut so that with its ``-N`` it has at most 120
+characters. Errors: ``NotFound`` (404), ``BadRequest`` (422) naming the problem: a run with no answered round, a
+file that is too big, not JSON (``NaN`` and ``Infinity`` included), not a cassette, or with arguments nested more
+than 100 levels deep or holding a lone UTF-16 surrogate (``app.json_values.json_value_problem``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from sqlmodel import Session, col, select
 
 from app.db import read_session, write_session
 from app.errors import BadRequest, NotFound, field_problems
+from app.json_values import JsonObject
 from app.models import Agent, Cassette, CassetteRun, Round, Run, ToolCallRow, ToolResultRow
 from app.states import CassetteMatching
 
@@ -38,6 +40,8 @@ FORMAT = "tooldesk-cassette"
 MAX_DOCUMENT_BYTES = 2_000_000
 """Bytes an imported cassette may have (a recorded one is bounded by the run's own rounds)."""
 MAX_ENTRIES = 10_000
+MAX_NAME = 120
+"""Characters of a cassette's name, a ``-N`` added to make it unique included."""
 
 
 class CassetteEntry(BaseModel):
@@ -47,7 +51,7 @@ class CassetteEntry(BaseModel):
 
     round: int = Field(default=1, ge=1)
     tool_name: str = Field(min_length=1, max_length=200)
-    arguments: dict[str, Any] = Field(default_factory=dict)
+    arguments: JsonObject = Field(default_factory=dict)
     output: str
     is_error: bool = False
 
@@ -59,7 +63,7 @@ class CassetteDocument(BaseModel):
 
     format: Literal["tooldesk-cassette"] = "tooldesk-cassette"
     version: Literal[1] = 1
-    name: str = Field(min_length=1, max_length=120)
+    name: str = Field(min_length=1, max_length=MAX_NAME)
     agent_id: str = Field(min_length=1, max_length=200)
     recorded_from: int | None = None
     recorded_at: str | None = None
@@ -129,11 +133,13 @@ def parse_document(document: bytes | str) -> CassetteDocument:
     if size > MAX_DOCUMENT_BYTES:
         raise BadRequest(f"the file is {size:,} bytes (limit {MAX_DOCUMENT_BYTES:,}): is it a cassette?")
     try:
-        data = json.loads(document.decode("utf-8") if isinstance(document, bytes) else document)
+        data = json.loads(document.decode("utf-8") if isinstance(document, bytes) else document, parse_constant=_no_nan)
     except UnicodeDecodeError as exc:
         raise BadRequest(f"the file is not UTF-8 text (byte {exc.start}): a cassette is UTF-8 JSON") from None
     except json.JSONDecodeError as exc:
         raise BadRequest(f"the file is not JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except ValueError as exc:  # a NaN or Infinity
+        raise BadRequest(f"the file is not JSON: {exc}: nothing was imported") from None
     except RecursionError:
         raise BadRequest("the file is nested too deeply to read: is it a cassette?") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
@@ -146,6 +152,10 @@ def parse_document(document: bytes | str) -> CassetteDocument:
         problems = field_problems(exc, where="file", brackets=True)
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise BadRequest("; ".join(problems[:3]) + more + ": nothing was imported") from None
+
+
+def _no_nan(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number (RFC 8259 has no NaN or Infinity)")
 
 
 def list_cassettes(*, engine: Engine, agent_id: str | None = None) -> list[CassettePublic]:
@@ -163,16 +173,21 @@ def get_cassette(*, engine: Engine, cassette_id: int) -> CassettePublic:
 
 
 def cassette_document(*, engine: Engine, cassette_id: int) -> CassetteDocument:
-    """The cassette as a file (``CassetteDocument``); raises ``NotFound``."""
+    """The cassette as a file (``CassetteDocument``); raises ``NotFound``, and ``BadRequest`` for one stored before
+    its name's length and its arguments were checked that fails those checks."""
     with read_session(engine) as session:
         row = _get(session, cassette_id)
-        return CassetteDocument(
-            name=row.name,
-            agent_id=row.agent_id,
-            recorded_from=row.recorded_from,
-            recorded_at=datetime.fromtimestamp(row.created_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            entries=[CassetteEntry.model_validate(entry) for entry in row.entries],
-        )
+        try:
+            return CassetteDocument(
+                name=row.name,
+                agent_id=row.agent_id,
+                recorded_from=row.recorded_from,
+                recorded_at=datetime.fromtimestamp(row.created_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                entries=[CassetteEntry.model_validate(entry) for entry in row.entries],
+            )
+        except ValidationError as exc:
+            problem = field_problems(exc, where="cassette", brackets=True)[0]
+            raise BadRequest(f"cassette {cassette_id} cannot be written as a file ({problem}): delete it") from None
 
 
 def delete_cassette(*, engine: Engine, cassette_id: int) -> None:
@@ -188,9 +203,13 @@ def set_playback(
     *, engine: Engine, agent_id: str, cassette_id: int | None, matching: CassetteMatching = CassetteMatching.STRICT
 ) -> CassettePublic | None:
     """Make cassette ``cassette_id`` the agent's playback source with ``matching`` (``None``: no playback): it
-    answers the agent's runs created from now on. Raises ``NotFound``, ``BadRequest`` for another agent's cassette."""
+    answers the agent's runs created from now on. Raises ``NotFound`` (an unknown cassette, or an agent neither listed
+    by the platform nor recorded), ``BadRequest`` for another agent's cassette."""
     now = time.time()
     with write_session(engine) as session:
+        recorded = session.exec(select(Cassette.id).where(Cassette.agent_id == agent_id)).first()
+        if recorded is None and session.get(Agent, agent_id) is None:
+            raise NotFound(f"no agent {agent_id!r}: the Agents page lists the platform's agents")
         chosen = None if cassette_id is None else _get(session, cassette_id)
         if chosen is not None and chosen.agent_id != agent_id:
             raise BadRequest(f"cassette {chosen.name} was recorded for agent {chosen.agent_id}, not {agent_id}")
@@ -273,7 +292,13 @@ def _file_safe(name: str) -> str:
 
 
 def _free_name(session: Session, base: str) -> str:
-    taken = set(session.exec(select(Cassette.name).where(col(Cassette.name).startswith(base))).all())
-    if base not in taken:
-        return base
-    return next(f"{base}-{n}" for n in range(2, len(taken) + 3) if f"{base}-{n}" not in taken)
+    """``base``, else ``base-2``, ``base-3`` ... with ``base`` cut so the name stays within ``MAX_NAME`` (a longer
+    name could be stored but not read back as a ``CassetteDocument``)."""
+    base = base[:MAX_NAME]
+    n = 1
+    while True:
+        suffix = f"-{n}" if n > 1 else ""
+        name = base[: MAX_NAME - len(suffix)] + suffix
+        if session.exec(select(Cassette.id).where(Cassette.name == name)).first() is None:
+            return name
+        n += 1

@@ -9,7 +9,6 @@ stored: a bad regex, JMESPath expression, template or Python syntax error is a
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -24,7 +23,7 @@ from app.handlers.faults import Behaviour
 from app.handlers.rules import RulesSpec, check_rules, rule_from_answer
 from app.handlers.sandbox import check_snippet
 from app.handlers.static import StaticSpec
-from app.json_values import canonical_json, same_json
+from app.json_values import MAX_SETTINGS_DEPTH, canonical_json, json_value_problem, same_json
 from app.models import Handler, HandlerPublic, HandlerVersion, Round, RuleCount, ToolCallRow
 from app.services.rounds import get_round
 from app.states import HandlerKind, HandlerMode
@@ -251,13 +250,13 @@ def list_past_calls(*, engine: Engine, agent_id: str, tool_name: str, limit: int
 
 
 def validate(handler: HandlerIn) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The normalised ``(spec, behaviour)``; raises ``HandlerInvalid`` naming the first problems."""
-    try:
-        json.dumps([handler.spec, handler.behaviour], allow_nan=False)
-    except ValueError:
-        raise HandlerInvalid("NaN and Infinity are not JSON values: use a number, a string or null") from None
-    except RecursionError:
-        raise HandlerInvalid("the settings are nested too deeply") from None
+    """The normalised ``(spec, behaviour)``; raises ``HandlerInvalid`` naming the first problems, first a value
+    ``app.json_values.json_value_problem`` refuses (NaN, a lone surrogate, more than ``MAX_SETTINGS_DEPTH``
+    levels)."""
+    for field, value in (("spec", handler.spec), ("behaviour", handler.behaviour)):
+        problem = json_value_problem(value, max_depth=MAX_SETTINGS_DEPTH)  # stored, it could not be written back
+        if problem is not None:
+            raise HandlerInvalid(f"{field}: {problem}")
     try:
         return _validate(handler)
     except (RecursionError, MemoryError):

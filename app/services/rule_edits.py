@@ -23,17 +23,28 @@ from app.states import HandlerKind
 
 
 def duplicate_rule(*, engine: Engine, handler_id: int, number: int) -> HandlerPublic:
-    """Insert a copy of rule ``number`` right after it, named "<name> (copy)" ("copy of rule N" when unnamed)."""
+    """Insert a copy of rule ``number`` right after it, named by ``copy_name``."""
 
     def change(spec: RulesSpec) -> str:
         rule = _rule(spec, number)
-        copy = rule.model_copy(
-            deep=True, update={"name": f"{rule.name} (copy)" if rule.name else f"copy of rule {number}"}
-        )
-        spec.rules.insert(number, copy)
+        name = copy_name(rule.name, number, {r.name for r in spec.rules})
+        spec.rules.insert(number, rule.model_copy(deep=True, update={"name": name}))
         return f"duplicated rule {number}{_named(rule)}"
 
     return _edit(engine, handler_id, change)
+
+
+def copy_name(name: str, number: int, taken: set[str]) -> str:
+    """The name of a copy of rule ``number`` (named ``name``) that no rule in ``taken`` has: "<name> (copy)", then
+    "<name> (copy 2)", "<name> (copy 3)" ...; "copy of rule N", "copy 2 of rule N" ... for an unnamed rule. Unique,
+    because a rule's count across runs is kept by its name: two copies named alike would share one."""
+    n = 1
+    while True:
+        suffix = "" if n == 1 else f" {n}"
+        candidate = f"{name} (copy{suffix})" if name else f"copy{suffix} of rule {number}"
+        if candidate not in taken:
+            return candidate
+        n += 1
 
 
 def reorder_rules(*, engine: Engine, handler_id: int, order: list[int]) -> HandlerPublic:

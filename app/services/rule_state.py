@@ -17,8 +17,9 @@ from sqlalchemy import Engine, text
 from sqlmodel import col, delete, select
 
 from app.db import read_session, write_connection, write_session
+from app.errors import NotFound
 from app.handlers.rules_steps import merged_state
-from app.models import RuleCount, RunState
+from app.models import RuleCount, Run, RunState
 from app.pools import in_handlers
 
 ACROSS_RUNS = 0
@@ -43,6 +44,15 @@ def read_state(engine: Engine, task_id: int) -> dict[str, Any]:
     """The run's state; ``{}`` before any ``set_state``."""
     with read_session(engine) as session:
         row = session.get(RunState, task_id)
+        return dict(row.state) if row is not None else {}
+
+
+def run_state(engine: Engine, task_id: int) -> dict[str, Any]:
+    """As ``read_state``, for a page or script: raises ``NotFound`` for a run the console does not know."""
+    with read_session(engine) as session:
+        row = session.get(RunState, task_id)
+        if row is None and session.get(Run, task_id) is None:
+            raise NotFound(f"no run with task_id {task_id}")
         return dict(row.state) if row is not None else {}
 
 

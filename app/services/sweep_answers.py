@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import Session, col, select
 
 from app.handlers.static import JsonOutput
+from app.json_values import checked_json_value
 from app.models import Handler, Sweep, SweepRun
 from app.services.demo import demo_handlers
 from app.states import HandlerKind, HandlerMode, SweepCellKind
@@ -58,6 +59,7 @@ class Cell(BaseModel):
     @field_validator("value")
     @classmethod
     def _bounded(cls, value: Any) -> Any:
+        checked_json_value(value)
         size = len(value) if isinstance(value, str) else len(json.dumps(value))
         if size > MAX_VALUE_CHARS:
             raise ValueError(f"{size:,} characters: at most {MAX_VALUE_CHARS:,} (the large cell sends 100 KB)")

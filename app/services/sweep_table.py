@@ -106,17 +106,26 @@ CSV_COLUMNS.append("mean_duration_s")
 
 def table_csv(detail: SweepDetail) -> str:
     """The table as CSV, a line per cell: the outcome counts, ``errors`` as ``code ×n (a message)`` joined by
-    ``; ``."""
+    ``; ``. A text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a ``'`` first."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for row in detail.table:
         errors = "; ".join(f"{code} ×{n} ({row.error_messages[code]})" for code, n in row.errors.items())
         counts = [row.counts[str(outcome)] for outcome in SweepOutcome]
-        writer.writerow(
-            [row.cell, row.label, row.kind, row.runs, *counts, errors, row.mean_rounds, row.mean_duration_s]
-        )
+        cells = [row.cell, row.label, row.kind, row.runs, *counts, errors, row.mean_rounds, row.mean_duration_s]
+        writer.writerow([_inert(cell) for cell in cells])
     return out.getvalue()
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""A text cell starting with one of these is a formula to a spreadsheet (OWASP's CSV injection list)."""
+
+
+def _inert(cell: object) -> object:
+    """A text cell a spreadsheet would run as a formula (a label ``=HYPERLINK(...)``) with ``'`` before it, as
+    OWASP advises; numbers as they are."""
+    return f"'{cell}" if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell
 
 
 def table_json(detail: SweepDetail) -> str:
@@ -162,8 +171,11 @@ def _detail(session: Session, sweep: Sweep) -> SweepDetail:
 def _run_row(row: SweepRun, run: Run | None, rounds: dict[int, int]) -> SweepRunRow:
     if run is None:
         outcome = SweepOutcome.NOT_STARTED if row.start_error else SweepOutcome.RUNNING
+        error = row.start_error
+        if error is not None and error.startswith(_OLD_CANCELLED_BEFORE_START):  # stored before it said not_started
+            error = "not_started" + error.removeprefix("cancelled")
         return SweepRunRow(
-            cell=row.cell, task_id=row.task_id, outcome=outcome, status=None, error=row.start_error, rounds=0,
+            cell=row.cell, task_id=row.task_id, outcome=outcome, status=None, error=error, rounds=0,
             duration_s=None, result_preview=None,
         )  # fmt: skip
     over = run.status in TERMINAL_STATUSES or run.status == RunStatusName.LOST
@@ -178,6 +190,9 @@ def _run_row(row: SweepRun, run: Run | None, rounds: dict[int, int]) -> SweepRun
         rounds=rounds.get(run.task_id, 0), duration_s=duration,
         result_preview=None if result is None else result[:RESULT_PREVIEW],
     )  # fmt: skip
+
+
+_OLD_CANCELLED_BEFORE_START = "cancelled: the sweep was cancelled before"
 
 
 def _cell_row(index: int, cell: Cell, runs: list[SweepRunRow]) -> CellRow:

@@ -23,18 +23,20 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from app.db import read_session, write_session
-from app.errors import BadRequest, NotFound, PlatformError
+from app.errors import BadRequest, NotFound, PlatformError, SweepOver
 from app.models import Agent, Run, Sweep, SweepRun
 from app.platform.client import PlatformClient
 from app.protocol import StartRun, StartRunWithExpiry
 from app.services import agents
 from app.services.runs import cancel_run
 from app.services.sweep_answers import Cell, own_handlers
-from app.states import TERMINAL_STATUSES, HandlerSet, SweepCellKind
+from app.states import TERMINAL_STATUSES, HandlerSet, RunStatusName, SweepCellKind
 
 MAX_RUNS = 200
 """Runs one sweep may start (cells × runs_per_cell)."""
-CANCELLED_BEFORE_START = "cancelled: the sweep was cancelled before this run was started"
+CANCELLED_BEFORE_START = "not_started: the sweep was cancelled before this run was started"
+"""A run never started's error: its code is its outcome's, so the table's errors describe the same runs as its
+counts (a run the platform cancelled is counted as ``cancelled``)."""
 
 
 class SweepIn(BaseModel):
@@ -47,7 +49,7 @@ class SweepIn(BaseModel):
     cells: list[Cell] = Field(min_length=1, max_length=len(SweepCellKind) * 3)
     runs_per_cell: int = Field(ge=1, le=MAX_RUNS)
     string_inputs: dict[str, str] | None = Field(default=None, max_length=50)
-    round_ttl: float | None = Field(default=None, gt=0, le=86_400)
+    round_ttl: float | None = Field(default=None, gt=0, le=86_400, allow_inf_nan=False)
 
     @field_validator("runs_per_cell")
     @classmethod
@@ -142,7 +144,9 @@ async def resume_sweeps(*, engine: Engine, client: PlatformClient, on_started: C
 
 async def cancel_sweep(*, engine: Engine, client: PlatformClient, sweep_id: int) -> int:
     """Stop the sweep: runs not started yet are not started (one whose start is on its way is cancelled once it
-    is), and the platform is asked to cancel each run not over (the change arrives by webhook). Returns how many runs it asked to cancel. Raises ``NotFound``."""
+    is), and the platform is asked to cancel each run not over (the change arrives by webhook). Returns how many
+    runs it asked to cancel. Raises ``NotFound``, and ``SweepOver`` (409) when every run has ended: a finished
+    sweep is left as it finished."""
     open_runs = await asyncio.to_thread(_stop_starting, engine, sweep_id)
     asked = 0
     for agent_id, task_id in open_runs:
@@ -204,9 +208,16 @@ def _stop_starting(engine: Engine, sweep_id: int) -> list[tuple[str, int]]:
         sweep = session.get(Sweep, sweep_id)
         if sweep is None:
             raise NotFound(f"no sweep {sweep_id}: GET /api/sweeps lists them")
+        rows = session.exec(select(SweepRun).where(SweepRun.sweep_id == sweep_id)).all()
+        ended = {
+            run.task_id
+            for run in session.exec(select(Run).where(col(Run.task_id).in_([r.task_id for r in rows if r.task_id])))
+            if run.status in TERMINAL_STATUSES or run.status == RunStatusName.LOST
+        }
+        if all(row.start_error is not None or row.task_id in ended for row in rows):
+            raise SweepOver(f"sweep {sweep_id} is over: every run has ended, so there is nothing to cancel")
         sweep.cancelled_at = sweep.cancelled_at or time.time()
         session.add(sweep)
-        rows = session.exec(select(SweepRun).where(SweepRun.sweep_id == sweep_id)).all()
         for row in rows:
             if row.task_id is None and row.start_error is None:
                 row.start_error = CANCELLED_BEFORE_START

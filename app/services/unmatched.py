@@ -150,10 +150,15 @@ def save_rule_from_unmatched(
         engine=engine,
         handler_id=handler_id,
         rule=rule,
-        note=f"added rule {rule.name!r} from an unmatched call (run {row.task_id}, round {row.round})",
+        note=added_rule_note(rule.name, task_id=row.task_id, round_=row.round),
     )
     forget_unmatched(engine=engine, handler_id=handler_id, arguments=[row.arguments or {}])
     return saved
+
+
+def added_rule_note(rule_name: str, *, task_id: int, round_: int) -> str:
+    """The version note of a save that adds a rule for an unmatched call: the same from the API and the editor."""
+    return f"added rule {rule_name!r} from an unmatched call (run {task_id}, round {round_})"
 
 
 def _unmatched_call(engine: Engine, handler_id: int, unmatched_id: int) -> UnmatchedCall:

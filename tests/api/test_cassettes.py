@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app.db import write_session
+from app.models import Cassette
 from app.runtime import Runtime
 from tests.builders import CLOCK, TRIP, Console
 
@@ -132,6 +134,15 @@ async def test_playback_off_leaves_new_runs_to_a_person(console: Console):
     assert pending["drafts"] == []
 
 
+async def test_playback_of_an_unknown_agent_is_404(console: Console):
+    await console.start(TRIP)  # the platform's agents are listed by now
+    for cassette_id in (None, 1):
+        response = await console.put("/api/agents/nobody/playback", json={"cassette_id": cassette_id})
+        assert response.status_code == 404, response.text
+        assert response.json()["error"]["message"].startswith("no agent 'nobody'")
+    assert (await console.put(f"/api/agents/{TRIP}/playback", json={"cassette_id": None})).status_code == 200
+
+
 async def test_record_run_without_answered_round_is_422(console: Console):
     task_id = await console.start(TRIP)
     await console.pending_round(task_id, 1)
@@ -175,6 +186,61 @@ async def test_import_makes_the_name_file_safe_for_the_download(console: Console
     assert response.json()["name"] == "a-b-c-..-d"
     download = await console.get(f"/api/cassettes/{response.json()['id']}.json")
     assert download.headers["content-disposition"] == 'attachment; filename="a-b-c-..-d.json"'
+
+
+async def test_import_of_a_taken_long_name_stays_readable_everywhere(console: Console):
+    for letter, length in (("n", 120), ("m", 119)):
+        document = {**GOOD, "name": letter * length, "entries": [{"tool_name": "t", "output": "o"}]}
+        first, second = [await console.post("/api/cassettes/import", json=document) for _ in range(2)]
+        assert (first.status_code, second.status_code) == (201, 201), second.text
+        assert second.json()["name"] == letter * 118 + "-2"
+        for path in ("", ".json", "/pytest.py"):
+            response = await console.get(f"/api/cassettes/{second.json()['id']}{path}")
+            assert response.status_code == 200, (length, path, response.text)
+        assert (await console.get(f"/api/cassettes/{second.json()['id']}")).json()["name"] == letter * 118 + "-2"
+
+
+def _nested(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(levels - 1):
+        value = {"k": value}
+    return value
+
+
+async def test_import_refuses_values_it_could_not_give_back(console: Console):
+    entry = {"tool_name": "t", "output": "o"}
+    bad = {
+        json.dumps({**GOOD, "entries": [{**entry, "arguments": _nested(300)}]}): "nests more than 100 levels deep",
+        json.dumps({**GOOD, "entries": [{**entry, "arguments": {"a": "X\ud800"}}]}): "lone UTF-16 surrogate",
+        json.dumps({**GOOD, "entries": [{**entry, "arguments": {"a": float("nan")}}]}): "NaN is not a JSON number",
+        json.dumps({**GOOD, "entries": [{**entry, "arguments": {"a": 1}}]}).replace(": 1}", ": 1e400}"):
+            "Infinity at .a is not a JSON number",
+    }  # fmt: skip
+    for body, message in bad.items():
+        response = await console.post("/api/cassettes/import", content=body.encode(), headers=_json)
+        assert response.status_code == 422, (message, response.text)
+        assert message in response.json()["error"]["message"], response.text
+    assert (await console.get("/api/cassettes")).json() == []
+    deep = {**GOOD, "entries": [{**entry, "arguments": _nested(100)}]}
+    response = await console.post("/api/cassettes/import", json=deep)
+    assert response.status_code == 201, response.text
+    assert (await console.get(f"/api/cassettes/{response.json()['id']}")).json()["entries"][0]["arguments"] == deep[
+        "entries"
+    ][0]["arguments"]
+
+
+async def test_cassette_stored_before_the_checks_is_422_not_500(console: Console, runtime: Runtime):
+    row = Cassette(name="o" * 122, agent_id=TRIP, created_at=0.0, entries=[{"tool_name": "t", "output": "o"}])
+    with write_session(runtime.engine) as session:
+        session.add(row)
+        session.flush()
+        cassette_id = row.id
+
+    for path in ("", ".json", "/pytest.py"):
+        response = await console.get(f"/api/cassettes/{cassette_id}{path}")
+        assert response.status_code == 422, (path, response.text)
+        assert f"cassette {cassette_id} cannot be written as a file (name: " in response.json()["error"]["message"]
+    assert (await console.delete(f"/api/cassettes/{cassette_id}")).status_code == 204
 
 
 async def test_delete_cassette_then_get_is_404(console: Console):

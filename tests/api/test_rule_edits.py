@@ -48,6 +48,18 @@ async def test_turn_rule_off_twice_writes_one_version(console: Console):
     assert [(v["version"], v["note"]) for v in versions] == [(2, "turned rule 1 (first) off"), (1, "")]
 
 
+async def test_duplicate_rule_twice_gives_each_copy_its_own_name(console: Console):
+    """Counts across runs are kept by rule name: copies named alike would share one."""
+    saved = await _handler(console, _rule("Oslo", "oslo", "Europe/Oslo"), _rule("", "other"))
+    for number in (1, 1, 4, 4):
+        response = await console.post(f"/api/handlers/{saved['id']}/rules/{number}/duplicate", json={})
+        assert response.status_code == 200, response.text
+
+    names = [r["name"] for r in response.json()["spec"]["rules"]]
+
+    assert names == ["Oslo", "Oslo (copy 2)", "Oslo (copy)", "", "copy 2 of rule 4", "copy of rule 4"]
+
+
 async def test_duplicate_rule_inserts_copy_after_it(console: Console):
     saved = await _handler(console, _rule("Oslo", "oslo", "Europe/Oslo"), _rule("any", "other"))
 

@@ -3,6 +3,7 @@ receives, and *Test* on chosen counts and states without touching the real ones.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from app.runtime import Runtime
@@ -121,3 +122,59 @@ async def test_counts_across_runs_are_listed_reset_and_forgotten_with_the_handle
     assert outputs(runtime, third) == [[("first", False)]]  # a deleted handler's counts went with it
     missing = await console.get("/api/handlers/99999/counts")
     assert missing.status_code == 404, missing.text
+
+
+JSON = {"content-type": "application/json"}
+
+
+def _nested(levels: int, leaf: Any = "x") -> Any:
+    value = leaf
+    for _ in range(levels):
+        value = {"k": value}
+    return value
+
+
+async def test_rules_with_values_too_deep_or_not_unicode_are_422_naming_the_field(console: Console):
+    """A set_state, when_state or output nested 300 levels could be saved but not written back: refused, as a lone
+    surrogate is (it cannot be written as UTF-8); 110 levels in a rule still save."""
+    rule = {"name": "r", "when": [], "response": {"output": "ok"}}
+    bad = {
+        "spec.set_state": {"rules": [{**rule, "set_state": _nested(300)}]},
+        "spec.when_state": {"rules": [{**rule, "when_state": _nested(300)}]},
+        "spec.output": {"rules": [{**rule, "response": {"output": _nested(300)}}]},
+        "spec.surrogate": {"rules": [{**rule, "set_state": {"k": {"deeper": "X\ud800"}}}]},
+    }
+    for name, spec in bad.items():
+        body = {"agent_id": CLOCK, "tool_name": "get_current_time", "kind": "rules", "spec": spec}
+        response = await console.post("/api/handlers", content=json.dumps(body), headers=JSON)
+        assert response.status_code == 422, (name, response.text)
+        message = response.json()["error"]["message"]
+        assert message.startswith("spec: "), (name, message)
+        expected = "lone UTF-16 surrogate" if name == "spec.surrogate" else "nests more than 120 levels deep"
+        assert expected in message, (name, message)
+    assert await console.handlers() == {}
+    await console.save_handler(
+        agent_id=CLOCK,
+        tool_name="get_current_time",
+        kind="rules",
+        spec={"rules": [{**rule, "set_state": _nested(110)}]},
+    )
+
+
+async def test_handler_test_state_with_lone_surrogate_is_422(console: Console):
+    spec = {"rules": [{"name": "r", "when": [], "response": {"output": "ok"}}]}
+    for field, value in (("state", {"user": {"name": "X\ud800"}}), ("args", {"a": [float("nan")]})):
+        body = {"kind": "rules", "spec": spec, field: value}
+        response = await console.post("/api/handlers/test", content=json.dumps(body), headers=JSON)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["message"].startswith(f"{field}: "), response.text
+
+
+async def test_state_of_an_unknown_run_is_404(console: Console):
+    task_id = await console.start(CLOCK)
+    assert (await console.get(f"/api/runs/{task_id}/state")).json() == {"task_id": task_id, "state": {}}
+
+    response = await console.get("/api/runs/99999999/state")
+
+    assert response.status_code == 404, response.text
+    assert response.json()["error"]["message"] == "no run with task_id 99999999"

@@ -117,6 +117,18 @@ async def test_sweep_exports_table_as_csv_and_json(console: Console):
     assert [s["id"] for s in (await console.get("/api/sweeps")).json()] == [sweep["id"]]
 
 
+async def test_sweep_csv_writes_formula_like_labels_as_text(console: Console):
+    labels = ['=HYPERLINK("http://evil.example","x")', "-2+3", "\t=1+1", "@SUM(A1)", "+1", "plain -1"]
+    await _save_static_handlers(console)
+    started = await _start(console, cells=[{"kind": "empty", "label": label} for label in labels], runs_per_cell=1)
+    sweep = await _finished(console, started["id"])
+
+    rows = list(csv.DictReader(io.StringIO((await console.get(f"/api/sweeps/{sweep['id']}.csv")).text)))
+
+    assert [row["label"] for row in rows] == [f"'{label}" for label in labels[:5]] + ["plain -1"]
+    assert [row["label"] for row in sweep["table"]] == labels  # the JSON keeps them as given
+
+
 async def test_sweep_large_unicode_and_malformed_answers_reach_the_platform(console: Console):
     cells = [{"kind": "large"}, {"kind": "unicode"}, {"kind": "malformed_json"}, {"kind": "empty"}]
     await _save_static_handlers(console)
@@ -143,12 +155,17 @@ async def test_sweep_large_unicode_and_malformed_answers_reach_the_platform(cons
         ({"tool": "get_horoscope"}, "tool: Trip planner has no tool 'get_horoscope'"),
         ({"agent_id": "nobody"}, "agent_id: no agent 'nobody'"),
         ({"round_ttl": -1}, "round_ttl: Input should be greater than 0"),
+        ({"round_ttl": float("nan")}, "round_ttl: Input should be a finite number"),
+        ({"cells": [{"kind": "normal", "value": {"k": "\ud800"}}]}, "cells.0.value: a string at .k holds a lone"),
+        ({"cells": [{"kind": "normal", "value": {"k": float("nan")}}]}, "cells.0.value: NaN at .k is not a JSON"),
+        ({"cells": [{"kind": "normal", "value": float("inf")}]}, "cells.0.value: Infinity is not a JSON number"),
     ],
 )
 async def test_start_sweep_bad_body_answers_422_naming_field(console: Console, change: dict[str, Any], message: str):
     body = {"agent_id": TRIP, "tool": "get_weather", "cells": CELLS, "runs_per_cell": 2, **change}
 
-    response = await console.post("/api/sweeps", json=body)
+    text = json.dumps(body)  # Python's JSON: NaN, Infinity and lone surrogates as a careless sender writes them
+    response = await console.post("/api/sweeps", content=text, headers={"content-type": "application/json"})
 
     assert response.status_code == 422, response.text
     assert response.json()["error"]["message"].startswith(message)
@@ -165,6 +182,40 @@ async def test_cancel_sweep_cancels_runs_not_over(console: Console):
     sweep = await _finished(console, started["id"])
     counts = sweep["table"][0]["counts"]
     assert counts["cancelled"] + counts["not_started"] == 2 and counts["cancelled"] >= 1
+
+
+STARTING = "sync agents, reconcile runs"
+"""The console's start-up task, which starts the runs of sweeps left unstarted (``app.main``)."""
+
+
+async def test_cancel_before_any_start_counts_and_names_runs_not_started(console: Console, runtime: Runtime):
+    body = SweepIn.model_validate({"agent_id": TRIP, "tool": "get_weather", "cells": CELLS[:1], "runs_per_cell": 2})
+    await wait_for(lambda: not any(t.get_name() == STARTING for t in asyncio.all_tasks()))  # its resume is done
+    sweep = await asyncio.to_thread(lambda: sweeps.create_sweep(engine=runtime.engine, body=body, created_by="t"))
+
+    response = await console.post(f"/api/sweeps/{sweep.id}/cancel", json={})
+
+    assert response.json() == {"cancelled": 0}
+    [row] = (await console.get(f"/api/sweeps/{sweep.id}")).json()["table"]
+    assert (row["counts"]["not_started"], row["counts"]["cancelled"]) == (2, 0)
+    assert row["errors"] == {"not_started": 2}
+    assert row["error_messages"] == {"not_started": "the sweep was cancelled before this run was started"}
+    csv_row = next(csv.DictReader(io.StringIO((await console.get(f"/api/sweeps/{sweep.id}.csv")).text)))
+    assert csv_row["errors"] == "not_started ×2 (the sweep was cancelled before this run was started)"
+
+
+async def test_cancel_of_a_finished_sweep_is_409_and_leaves_it_finished(console: Console):
+    await _save_static_handlers(console)
+    started = await _start(console, cells=[{"kind": "empty"}], runs_per_cell=1)
+    finished = await _finished(console, started["id"])
+
+    response = await console.post(f"/api/sweeps/{started['id']}/cancel", json={})
+
+    assert response.status_code == 409, response.text
+    assert response.json()["error"]["code"] == "sweep_over"
+    assert "every run has ended, so there is nothing to cancel" in response.json()["error"]["message"]
+    after = (await console.get(f"/api/sweeps/{started['id']}")).json()
+    assert after["cancelled_at"] is None and after["table"] == finished["table"]
 
 
 async def test_unknown_sweep_answers_404(console: Console):

@@ -3,6 +3,7 @@ with its nearest rule's diff, cleared, or turned into a rule that answers the ne
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from app.runtime import Runtime
@@ -140,3 +141,21 @@ async def test_unmatched_call_with_unparsed_arguments_refuses_a_rule(console: Co
 
     assert response.status_code == 422
     assert "add a default or an `any` rule" in response.json()["error"]["message"]
+
+
+async def test_rule_from_call_with_an_output_too_deep_or_not_json_is_422(console: Console):
+    handler_id = await _rules_handler(console)
+    await console.wait_for_status(await console.start(CLOCK, {"1": "Asia/Tokyo"}), "completed")
+    [call] = await _unmatched(console, handler_id)
+    deep: Any = "x"
+    for _ in range(300):
+        deep = {"k": deep}
+    path = f"/api/handlers/{handler_id}/unmatched/{call['id']}/rule"
+
+    for output, expected in ((deep, "nests more than 100 levels deep"), ({"a": "X\ud800"}, "lone UTF-16 surrogate")):
+        text = json.dumps({"output": output})
+        response = await console.post(path, content=text, headers={"content-type": "application/json"})
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["message"].startswith("output: ") and expected in response.text
+
+    assert (await console.get(f"/api/handlers/{handler_id}/versions")).json()[0]["version"] == 1

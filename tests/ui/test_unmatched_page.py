@@ -76,8 +76,15 @@ async def test_new_rule_from_call_then_save_answers_next_run(user: User, console
 
     await user.should_see("saved as version 2")
     await user.should_see("None: every call so far matched a rule.")
-    rules = (await console.handlers())["get_current_time"]["spec"]["rules"]
+    handler = (await console.handlers())["get_current_time"]
+    rules = handler["spec"]["rules"]
     assert rules[1]["when"] == [{"kind": "equals", "path": "timezone", "value": "Asia/Tokyo"}]
+    [note] = [
+        v["note"] for v in (await console.get(f"/api/handlers/{handler['id']}/versions")).json() if v["version"] == 2
+    ]
+    assert (
+        note == f"added rule {rules[1]['name']!r} from an unmatched call (run {call['task_id']}, round 1)"
+    )  # as the API
     run = await console.wait_for_status(await console.start(CLOCK, {"1": "Asia/Tokyo"}), "completed")
     assert run["result"] == "The current time in Asia/Tokyo is 9 pm."
 

@@ -73,6 +73,7 @@ class HandlerEditor:
         self._on_change = on_change
         self.unmatched: UnmatchedCalls | None = None
         self.from_calls: list[dict[str, Any]] = []  # arguments of the unmatched calls rules were added for
+        self.from_notes: list[str] = []  # and the version notes of those rules, as the API writes them
         spec: dict[str, Any] = handler.spec if handler else {}
         kind = handler.kind if handler else HandlerKind.STATIC
         with ui.column().classes("w-full gap-4").mark("handler-editor") as self.root:
@@ -180,8 +181,11 @@ class HandlerEditor:
             mode=self.mode.value,
             spec=spec,
             behaviour=self.behaviour.value(),
-            note=(self.note.value or "").strip(),
+            note="; ".join(filter(None, [(self.note.value or "").strip(), *self._added_notes(kind)]))[:500],
         )
+
+    def _added_notes(self, kind: str) -> list[str]:
+        return self.from_notes if kind == HandlerKind.RULES else []
 
     async def save(self) -> None:
         draft = self.draft()
@@ -197,7 +201,7 @@ class HandlerEditor:
         self.note.set_value("")
         ui.notify(f"{self.target.tool_name}: saved as version {saved.version}", type="positive")
         if self.from_calls and saved.kind == HandlerKind.RULES:  # their rules are saved: they are dealt with
-            calls, self.from_calls = self.from_calls, []
+            calls, self.from_calls, self.from_notes = self.from_calls, [], []
             await asyncio.to_thread(
                 lambda: unmatched.forget_unmatched(engine=engine, handler_id=saved.id, arguments=calls)
             )
@@ -232,6 +236,7 @@ class HandlerEditor:
             return
         self.rules.add_rule(rule.model_dump(mode="json"))
         self.from_calls.append(call.arguments or {})
+        self.from_notes.append(unmatched.added_rule_note(rule.name, task_id=call.task_id, round_=call.round))
         ui.notify(f"Rule {len(self.rules.rules)} added for run {call.task_id}'s call: write its answer, then Save")
 
     def notice(self, current: HandlerPublic | None) -> None:

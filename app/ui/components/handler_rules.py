@@ -18,6 +18,7 @@ from typing import Any
 from nicegui import ui
 from nicegui.events import SortableEventArguments
 
+from app.services.rule_edits import copy_name
 from app.ui.components.handler_rule_steps import StepsProblem, steps_draft, steps_fields, steps_spec
 from app.ui.format import JsonProblem, parse_json, pretty_json
 
@@ -179,7 +180,7 @@ class RulesEditor:
 
     def _duplicate(self, number: int) -> None:
         copy = copy_draft(self.rules[number - 1])
-        copy["name"] = f"{copy['name']} (copy)" if copy["name"] else f"copy of rule {number}"
+        copy["name"] = copy_name(copy["name"], number, {str(rule["name"] or "") for rule in self.rules})
         self.rules.insert(number, copy)
         self.flagged.clear()
         self.render()

@@ -8,7 +8,7 @@ from typing import Any
 
 from nicegui import ui
 
-from app.errors import NotFound
+from app.errors import NotFound, TooldeskError
 from app.protocol import INT64_MAX
 from app.runtime import get_runtime
 from app.services import sweep_table, sweeps
@@ -90,7 +90,12 @@ def page(sweep_id: str, live: Live) -> None:
 
     async def stop() -> None:
         runtime = get_runtime()
-        asked = await sweeps.cancel_sweep(engine=runtime.engine, client=runtime.client, sweep_id=number)
+        try:
+            asked = await sweeps.cancel_sweep(engine=runtime.engine, client=runtime.client, sweep_id=number)
+        except TooldeskError as exc:  # it finished meanwhile: left as it finished
+            ui.notify(exc.message, type="info")
+            await refresh()
+            return
         ui.notify(f"Sweep {number} cancelled: {asked} run(s) asked to stop, no more started", type="warning")
         await refresh()
 
