@@ -29,11 +29,20 @@ from sqlalchemy import Connection, Engine, select
 from standardwebhooks.webhooks import Webhook
 
 from app.db import write_connection
-from app.errors import DeliveryRefused, NotFound, RateLimited, ReplayRefused, TooldeskError
+from app.errors import DatabaseUnavailable, DeliveryRefused, NotFound, RateLimited, ReplayRefused, TooldeskError
 from app.models import Delivery
 from app.services import apply
 from app.services.events import add_event
-from app.services.fast_sql import INTEGRITY_ERRORS, Cursor, constraint_of, cursor_of, insert_row, savepoint
+from app.services.fast_sql import (
+    INTEGRITY_ERRORS,
+    RETRY_ERRORS,
+    UNAVAILABLE_ERRORS,
+    Cursor,
+    constraint_of,
+    cursor_of,
+    insert_row,
+    savepoint,
+)
 from app.services.ingest_check import Received as Received  # where the writer and the route take it from
 from app.services.ingest_check import check_request, refuse_nul, task_id_hint
 from app.states import EventKind, Verdict
@@ -127,32 +136,84 @@ def ingest_batch(
 
     Raises what the commit raises (then nothing of the batch is stored).
     """
-    with write_connection(engine) as conn:
-        cursor = cursor_of(conn)
-        if conn.dialect.name == "sqlite":  # one transaction around the savepoints (pysqlite opens none itself)
-            cursor.execute("BEGIN IMMEDIATE")  # psycopg opens one at the first statement
-        requests = take()
-        answering = {row[0] for row in cursor.execute(_ANSWERING)}
-        results: list[Result] = []
-        for request in requests:
-            checked = check_request(request, secret=secret, limiter=limiter, max_body_bytes=max_body_bytes)
-            if isinstance(checked, RateLimited):
-                results.append(checked)
-                continue
-            if isinstance(checked, Verified) and conn.dialect.name != "sqlite":
-                checked = refuse_nul(checked)
-            try:
-                results.append(_store_one(conn, cursor, request, checked, answering))
-            except Exception as exc:  # a bug: that delivery is answered 500 (not stored), its batch-mates commit
-                webhook_id = request.headers.get("webhook-id", "")
-                log.exception("storing delivery %s failed", webhook_id)
-                results.append(
-                    TooldeskError(
-                        f"delivery {webhook_id} could not be stored ({type(exc).__name__}); nothing was kept: "
-                        "send it again, and report this if it persists"
-                    )
-                )
-    return results
+    taken: list[Sequence[Received]] = []
+    checked: list[Verified | DeliveryRefused | RateLimited] = []
+    for attempt in range(BATCH_ATTEMPTS):
+        try:
+            with write_connection(engine) as conn:
+                cursor = cursor_of(conn)
+                if conn.dialect.name == "sqlite":  # one transaction around the savepoints (pysqlite opens none)
+                    cursor.execute("BEGIN IMMEDIATE")  # psycopg opens one at the first statement
+                if not taken:  # the first attempt takes the requests and checks them (once: the limiter counts)
+                    taken.append(take())
+                    checked.extend(_check(request, conn, secret, limiter, max_body_bytes) for request in taken[0])
+                return _store_all(conn, cursor, taken[0], checked)
+        except RETRY_ERRORS as exc:
+            log.warning("a batch of %s deliveries met a deadlock (attempt %s), storing it again", len(checked), attempt)
+            failure: Exception = exc
+    unavailable = DatabaseUnavailable(
+        f"the delivery could not be stored ({type(failure).__name__}, {BATCH_ATTEMPTS} attempts); nothing was "
+        "kept: send it again",
+        retry_after=DATABASE_RETRY_SECONDS,
+    )
+    return [c if isinstance(c, RateLimited) else unavailable for c in checked]
+
+
+BATCH_ATTEMPTS = 4
+"""How often a batch PostgreSQL aborted for a deadlock or a serialization failure is stored again (the whole
+transaction: the locks its earlier deliveries hold are part of the cycle) before its deliveries are answered 503."""
+DATABASE_RETRY_SECONDS = 5
+"""``Retry-After`` of a 503 ``database_unavailable`` (as the API's ``app.api.common.DATABASE_RETRY_SECONDS``)."""
+
+
+def _check(
+    request: Received, conn: Connection, secret: str | WebhookSecrets, limiter: RefusalLimiter | None, limit: int
+) -> Verified | DeliveryRefused | RateLimited:
+    checked = check_request(request, secret=secret, limiter=limiter, max_body_bytes=limit)
+    if isinstance(checked, Verified) and conn.dialect.name != "sqlite":
+        return refuse_nul(checked)
+    return checked
+
+
+def _store_all(
+    conn: Connection, cursor: Cursor, requests: Sequence[Received], checked: Sequence[object]
+) -> list[Result]:
+    """Store the batch in ``task_id`` order (then ``webhook-id``), so that two consoles storing the same deliveries
+    lock their runs in the same order and never wait on each other in a cycle; results in the requests' order.
+    Raises ``RETRY_ERRORS`` (the caller rolls the whole batch back and stores it again)."""
+    answering = {row[0] for row in cursor.execute(_ANSWERING)}
+    results: list[Result | None] = [None] * len(requests)
+    for index in sorted(range(len(requests)), key=lambda i: _lock_order(checked[i])):
+        request, check = requests[index], checked[index]
+        if isinstance(check, RateLimited):
+            results[index] = check
+            continue
+        assert isinstance(check, Verified | DeliveryRefused)
+        try:
+            results[index] = _store_one(conn, cursor, request, check, answering)
+        except RETRY_ERRORS:
+            raise
+        except UNAVAILABLE_ERRORS as exc:  # the database's state, not a bug: 503, the platform retries
+            log.warning("storing delivery %s failed: %s", request.headers.get("webhook-id", ""), exc)
+            said = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            results[index] = DatabaseUnavailable(
+                f"the console cannot use its database right now ({said}); nothing was kept: send it again",
+                retry_after=DATABASE_RETRY_SECONDS,
+            )
+        except Exception as exc:  # a bug: that delivery is answered 500 (not stored), its batch-mates commit
+            webhook_id = request.headers.get("webhook-id", "")
+            log.exception("storing delivery %s failed", webhook_id)
+            results[index] = TooldeskError(
+                f"delivery {webhook_id} could not be stored ({type(exc).__name__}); nothing was kept: "
+                "send it again, and report this if it persists"
+            )
+    return [result for result in results if result is not None]
+
+
+def _lock_order(check: object) -> tuple[int, str]:
+    if isinstance(check, Verified):
+        return check.status.task_id, check.webhook_id
+    return -1, ""  # refusals and rate-limited requests lock no run
 
 
 _ANSWERING = (

@@ -23,8 +23,9 @@ from sqlalchemy import Connection, Engine, select
 from app.db import make_engine
 from app.models import Delivery, Run
 from app.services.fast_sql import cursor_of, insert_row
-from app.services.ingest import Outcome, ingest_delivery
+from app.services.ingest import Outcome, Received, ingest_batch, ingest_delivery
 from app.states import Verdict
+from app.webhooks.body import ReadBody
 from tests.builders import AGENT_ID, SECRET, encode, make_status, sign, wait_for
 
 DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
@@ -159,3 +160,30 @@ def _store_delivery(conn: Connection, msg_id: str, body: dict[str, Any]) -> None
             "answered_status": 200,
         },
     )
+
+
+@pytest.mark.postgresql_only("deadlocks need two writers at once; SQLite has one")
+async def test_batch_caught_in_a_deadlock_is_stored_again_not_answered_500(engines: tuple[Engine, Engine]):
+    """Two consoles lock the same runs in opposite orders (each batch takes the deliveries as they arrived): the
+    server aborts one of them. The batch it aborts is stored again once the other committed, and every delivery
+    is answered 200, none 500."""
+    ours, theirs = engines
+    for task_id in (9004, 9005):
+        raw = encode(make_status(task_id, status="running", sequence=1))
+        ingest_delivery(engine=ours, secret=SECRET, body=raw, headers=sign(raw, msg_id=f"msg_first_{task_id}"))
+    requests = []
+    for task_id in (9004, 9005):
+        raw = encode(make_status(task_id, status="completed", sequence=2))
+        requests.append(Received(body=ReadBody.whole(raw), headers=sign(raw, msg_id=f"msg_done_{task_id}")))
+    with other_console_writing(theirs) as conn:
+        conn.exec_driver_sql("SET LOCAL deadlock_timeout = '60s'")  # the server aborts ours, never the other's
+        conn.exec_driver_sql("SELECT 1 FROM run WHERE task_id = 9005 FOR UPDATE")
+        batch = asyncio.create_task(
+            asyncio.to_thread(lambda: ingest_batch(engine=ours, secret=SECRET, take=lambda: requests))
+        )
+        await blocked(ours)  # ours holds 9004 and waits on 9005
+        conn.exec_driver_sql("SELECT 1 FROM run WHERE task_id = 9004 FOR UPDATE")  # the other way round
+    results = await batch
+
+    assert [(r.status_code, r.verdict) for r in results if isinstance(r, Outcome)] == [(200, Verdict.APPLIED)] * 2
+    assert (run_row(ours, 9004), run_row(ours, 9005)) == (("completed", 2), ("completed", 2))
