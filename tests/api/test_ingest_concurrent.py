@@ -24,6 +24,7 @@ from app.db import make_engine
 from app.models import Delivery, Run
 from app.services.fast_sql import cursor_of, insert_row
 from app.services.ingest import Outcome, Received, ingest_batch, ingest_delivery
+from app.services.runs import record_run_started
 from app.states import Verdict
 from app.webhooks.body import ReadBody
 from tests.builders import AGENT_ID, SECRET, encode, make_status, sign, wait_for
@@ -187,3 +188,38 @@ async def test_batch_caught_in_a_deadlock_is_stored_again_not_answered_500(engin
 
     assert [(r.status_code, r.verdict) for r in results if isinstance(r, Outcome)] == [(200, Verdict.APPLIED)] * 2
     assert (run_row(ours, 9004), run_row(ours, 9005)) == (("completed", 2), ("completed", 2))
+
+
+async def test_run_started_here_while_another_console_stores_its_first_delivery(engines: tuple[Engine, Engine]):
+    """This console records a run it started while the other console's webhook creates that run: the start is
+    recorded on the run the webhook made, which keeps its newer state (no IntegrityError, no 500)."""
+    ours, theirs = engines
+    with other_console_writing(theirs) as conn:
+        now = time.time()
+        insert_row(
+            cursor_of(conn),
+            conn.dialect,
+            RUNS,
+            {"task_id": 9006, "agent_id": AGENT_ID, "status": "running", "sequence": 1, "created_at": now,
+             "updated_at": now},
+        )  # fmt: skip
+        starting = asyncio.create_task(
+            asyncio.to_thread(
+                lambda: record_run_started(
+                    engine=ours,
+                    agent_id=AGENT_ID,
+                    task_id=9006,
+                    string_inputs={"city": "Oslo"},
+                    environment="dev",
+                    started_by="console",
+                    at=now - 1,
+                )
+            )
+        )
+        await blocked(ours)
+    await starting
+
+    assert run_row(ours, 9006) == ("running", 1)
+    with ours.connect() as conn:
+        row = conn.execute(select(RUNS.c.started_by, RUNS.c.string_inputs).where(RUNS.c.task_id == 9006)).one()
+    assert (row.started_by, row.string_inputs) == ("console", {"city": "Oslo"})
