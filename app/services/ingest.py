@@ -178,7 +178,7 @@ def _check(
 def _store_all(
     conn: Connection, cursor: Cursor, requests: Sequence[Received], checked: Sequence[object]
 ) -> list[Result]:
-    """Store the batch in ``task_id`` order (then ``webhook-id``), so that two consoles storing the same deliveries
+    """Store the batch in ``task_id`` order, so that two consoles storing the same deliveries
     lock their runs in the same order and never wait on each other in a cycle; results in the requests' order.
     Raises ``RETRY_ERRORS`` (the caller rolls the whole batch back and stores it again)."""
     answering = {row[0] for row in cursor.execute(_ANSWERING)}
@@ -210,10 +210,10 @@ def _store_all(
     return [result for result in results if result is not None]
 
 
-def _lock_order(check: object) -> tuple[int, str]:
-    if isinstance(check, Verified):
-        return check.status.task_id, check.webhook_id
-    return -1, ""  # refusals and rate-limited requests lock no run
+def _lock_order(check: object) -> int:
+    """The run a request locks; refusals and rate-limited requests lock none. The sort is stable: the deliveries
+    of one run keep their order of arrival (the first of two copies is the one applied)."""
+    return check.status.task_id if isinstance(check, Verified) else -1
 
 
 _ANSWERING = (
