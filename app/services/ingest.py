@@ -144,6 +144,9 @@ def ingest_batch(
                 cursor = cursor_of(conn)
                 if conn.dialect.name == "sqlite":  # one transaction around the savepoints (pysqlite opens none)
                     cursor.execute("BEGIN IMMEDIATE")  # psycopg opens one at the first statement
+                else:  # a stuck write fails in seconds (503), well within the platform's 10 s
+                    for setting in WRITE_TIMEOUTS:
+                        cursor.execute(setting)
                 if not taken:  # the first attempt takes the requests and checks them (once: the limiter counts)
                     taken.append(take())
                     checked.extend(_check(request, conn, secret, limiter, max_body_bytes) for request in taken[0])
@@ -162,6 +165,12 @@ def ingest_batch(
 BATCH_ATTEMPTS = 4
 """How often a batch PostgreSQL aborted for a deadlock or a serialization failure is stored again (the whole
 transaction: the locks its earlier deliveries hold are part of the cycle) before its deliveries are answered 503."""
+WRITE_TIMEOUTS = ("SET LOCAL lock_timeout = '2s'", "SET LOCAL statement_timeout = '4s'")
+"""PostgreSQL, for the batch's transaction only (``SET LOCAL``; searches set their own): a row another console or
+a stuck transaction holds past 2 s, or a statement running past 4 s, fails the delivery with 503
+``database_unavailable`` rather than letting the webhook hang past the platform's 10 s timeout (contract: it
+retries any answer that is not 2xx, and a timeout too, so answering 503 early loses nothing). A deadlock is found
+after PostgreSQL's ``deadlock_timeout`` (1 s), before the lock timeout."""
 DATABASE_RETRY_SECONDS = 5
 """``Retry-After`` of a 503 ``database_unavailable`` (as the API's ``app.api.common.DATABASE_RETRY_SECONDS``)."""
 

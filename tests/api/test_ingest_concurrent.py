@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import Connection, Engine, select
 
 from app.db import make_engine
+from app.errors import DatabaseUnavailable
 from app.models import Delivery, Run
 from app.services.fast_sql import cursor_of, insert_row
 from app.services.ingest import Outcome, Received, ingest_batch, ingest_delivery
@@ -223,3 +224,24 @@ async def test_run_started_here_while_another_console_stores_its_first_delivery(
     with ours.connect() as conn:
         row = conn.execute(select(RUNS.c.started_by, RUNS.c.string_inputs).where(RUNS.c.task_id == 9006)).one()
     assert (row.started_by, row.string_inputs) == ("console", {"city": "Oslo"})
+
+
+@pytest.mark.postgresql_only("lock_timeout is PostgreSQL's; SQLite waits on its write lock (busy timeout)")
+async def test_delivery_waiting_on_a_row_held_too_long_is_answered_503(engines: tuple[Engine, Engine]):
+    """A transaction that holds the run's row and does not end (a stuck console, a hung client) makes the webhook
+    give up within seconds with 503 ``database_unavailable`` and ``Retry-After``, not hang past the platform's
+    timeout; nothing is stored and the platform's retry is applied once the row is free."""
+    ours, theirs = engines
+    raw = encode(make_status(9007, status="running", sequence=1))
+    ingest_delivery(engine=ours, secret=SECRET, body=raw, headers=sign(raw, msg_id="msg_first_9007"))
+    with other_console_writing(theirs) as conn:
+        conn.exec_driver_sql("SELECT 1 FROM run WHERE task_id = 9007 FOR UPDATE")
+        with pytest.raises(DatabaseUnavailable) as refused:  # the platform gives up after 10 s: answered before
+            await asyncio.wait_for(
+                start_ingesting(ours, make_status(9007, status="completed", sequence=2), "msg_stuck"), 10
+            )
+    assert (refused.value.status, refused.value.code, refused.value.retry_after) == (503, "database_unavailable", 5)
+    assert verdicts(ours, "msg_stuck") == []
+
+    retried = await start_ingesting(ours, make_status(9007, status="completed", sequence=2), "msg_stuck")
+    assert (retried.status_code, retried.verdict) == (200, Verdict.APPLIED)
