@@ -126,6 +126,14 @@ class Overloaded(TooldeskError):
         self.retry_after = retry_after
 
 
+class DatabaseUnavailable(Overloaded):
+    """The database could not be used to store a delivery (server down, a lock or statement timeout, SQLite's
+    "database is locked" or a read-only file: the driver's ``OperationalError``): 503 with ``Retry-After`` as
+    the API's ``database_error_handler`` answers, nothing stored; the platform retries with the same webhook-id."""
+
+    code = "database_unavailable"
+
+
 class BadRequest(TooldeskError):
     status = 422
     code = "bad_body"

@@ -62,9 +62,12 @@ def json_body(model: type[BaseModel], description: str) -> dict[str, Any]:
 
 
 async def tooldesk_error_handler(_request: Request, exc: Exception) -> JSONResponse:
-    """Turn a ``TooldeskError`` into its status and the contract's error body."""
+    """Turn a ``TooldeskError`` into its status and the contract's error body; one that says when to try again
+    (``retry_after``: ``RateLimited``, ``Overloaded``, ``DatabaseUnavailable`` from a replay) also as ``Retry-After``."""
     assert isinstance(exc, TooldeskError)
-    return JSONResponse(exc.body(), status_code=exc.status)
+    retry_after = getattr(exc, "retry_after", None)
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
 
 async def validation_error_handler(_request: Request, exc: Exception) -> JSONResponse:

@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Protocol
 
 from sqlalchemy import JSON, Connection, Table
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql.elements import Null
 from sqlalchemy.types import TypeDecorator
 
@@ -31,9 +32,17 @@ try:
     import psycopg
 except ImportError:  # pragma: no cover - SQLite only
     INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
+    RETRY_ERRORS: tuple[type[Exception], ...] = ()
+    UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (sqlite3.OperationalError, OperationalError)
 else:
     INTEGRITY_ERRORS = (sqlite3.IntegrityError, psycopg.IntegrityError)
-"""The drivers' ``IntegrityError`` (a cursor's statements raise the driver's own, not SQLAlchemy's)."""
+    RETRY_ERRORS = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+    UNAVAILABLE_ERRORS = (sqlite3.OperationalError, psycopg.OperationalError, OperationalError)
+"""The drivers' ``IntegrityError`` (a cursor's statements raise the driver's own, not SQLAlchemy's);
+``RETRY_ERRORS``: PostgreSQL aborted the transaction for another's sake (deadlock, serialization), doing it again
+succeeds; ``UNAVAILABLE_ERRORS``: the database cannot be used right now (server gone, lock or statement timeout,
+SQLite's "database is locked" or read-only file), the driver's ``OperationalError`` or SQLAlchemy's wrapping of it
+(check ``RETRY_ERRORS`` first: they are ``OperationalError`` too)."""
 
 
 def constraint_of(exc: Exception) -> str | None:

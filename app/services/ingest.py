@@ -21,56 +21,31 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Engine, select
 from standardwebhooks.webhooks import Webhook
 
 from app.db import write_connection
-from app.errors import DeliveryRefused, NotFound, RateLimited, ReplayRefused, TooldeskError
-from app.models import Delivery
-from app.services import apply
-from app.services.events import add_event
-from app.services.fast_sql import INTEGRITY_ERRORS, Cursor, constraint_of, cursor_of, insert_row, savepoint
+from app.errors import DatabaseUnavailable, DeliveryRefused, NotFound, RateLimited, ReplayRefused, TooldeskError
+from app.services.fast_sql import RETRY_ERRORS, cursor_of
 from app.services.ingest_check import Received as Received  # where the writer and the route take it from
-from app.services.ingest_check import check_request, refuse_nul, task_id_hint
-from app.states import EventKind, Verdict
-from app.webhooks.body import PREFIX_BYTES, ReadBody
+from app.services.ingest_store import DATABASE_RETRY_SECONDS as DATABASE_RETRY_SECONDS
+from app.services.ingest_store import DELIVERIES, check, store_all
+from app.services.ingest_store import KEPT_HEADERS as KEPT_HEADERS
+from app.services.ingest_store import REPLAY_SIGNATURE as REPLAY_SIGNATURE
+from app.services.ingest_store import Outcome as Outcome
+from app.services.ingest_store import Result as Result
+from app.states import Verdict
+from app.webhooks.body import ReadBody
 from app.webhooks.limits import RefusalLimiter
 from app.webhooks.secret_set import WebhookSecrets
 from app.webhooks.verify import MAX_BODY_BYTES, Verified
 
 log = logging.getLogger("tooldesk")
 
-DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
 REPLAYABLE = (Verdict.APPLIED, Verdict.HISTORY, Verdict.DUPLICATE)
 """Verdicts of deliveries that passed verification, the only ones a replay may sign again."""
-REPLAY_SIGNATURE = "(signed with the console's secret for the replay; not kept)"
-KEPT_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature", "content-type", "user-agent", "content-length")
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What to answer: ``status_code`` and JSON ``body``; ``task_id`` and the run ``status`` it reports when a
-    verified delivery names a run; ``answerable`` when something may answer that run's rounds: a saved handler of
-    its agent not in manual mode or with a fallback (read in the delivery's own transaction), or answers of the
-    run's own (a replay, the demo's handler set: ``app.services.apply.Applied``). Only then has the responder
-    anything to do for a round it opened."""
-
-    status_code: int
-    body: Mapping[str, object]
-    delivery_id: int
-    verdict: Verdict
-    task_id: int | None = None
-    status: str | None = None
-    answerable: bool = False
-
-
-Result = Outcome | TooldeskError
-"""One delivery's result in a batch: its ``Outcome`` (stored), or the error to answer with, nothing stored:
-``RateLimited`` (429), or a ``TooldeskError`` (500, ``internal``) when storing it failed unexpectedly."""
 
 
 def ingest_delivery(
@@ -127,154 +102,41 @@ def ingest_batch(
 
     Raises what the commit raises (then nothing of the batch is stored).
     """
-    with write_connection(engine) as conn:
-        cursor = cursor_of(conn)
-        if conn.dialect.name == "sqlite":  # one transaction around the savepoints (pysqlite opens none itself)
-            cursor.execute("BEGIN IMMEDIATE")  # psycopg opens one at the first statement
-        requests = take()
-        answering = {row[0] for row in cursor.execute(_ANSWERING)}
-        results: list[Result] = []
-        for request in requests:
-            checked = check_request(request, secret=secret, limiter=limiter, max_body_bytes=max_body_bytes)
-            if isinstance(checked, RateLimited):
-                results.append(checked)
-                continue
-            if isinstance(checked, Verified) and conn.dialect.name != "sqlite":
-                checked = refuse_nul(checked)
-            try:
-                results.append(_store_one(conn, cursor, request, checked, answering))
-            except Exception as exc:  # a bug: that delivery is answered 500 (not stored), its batch-mates commit
-                webhook_id = request.headers.get("webhook-id", "")
-                log.exception("storing delivery %s failed", webhook_id)
-                results.append(
-                    TooldeskError(
-                        f"delivery {webhook_id} could not be stored ({type(exc).__name__}); nothing was kept: "
-                        "send it again, and report this if it persists"
-                    )
-                )
-    return results
-
-
-_ANSWERING = (
-    "SELECT DISTINCT agent_id FROM handler WHERE mode != 'manual' OR CAST(behaviour AS TEXT) LIKE '%fallback_seconds%' "
-    "UNION SELECT agent_id FROM cassette WHERE playing"
-)
-"""Agents whose rounds saved handlers may answer (``app.services.responder_store.plan_rounds``) or fall back on
-(``app.services.fallback``; a superset: a ``fallback_seconds`` that does not parse counts too), or whose new runs
-a cassette plays back (``app.services.playback``)."""
-
-
-def _store_one(
-    conn: Connection,
-    cursor: Cursor,
-    request: Received,
-    checked: Verified | DeliveryRefused,
-    answering: set[str],
-) -> Outcome:
-    """Store (and apply) one request inside its own savepoint of the batch's transaction; ``answering``: the agents
-    saved handlers may answer (``_ANSWERING``)."""
-    read = request.body
-    kept = {key.lower(): value for key, value in request.headers.items() if key.lower() in KEPT_HEADERS}
-    if request.replay_of is not None:
-        kept["webhook-signature"] = REPLAY_SIGNATURE
-    if isinstance(checked, DeliveryRefused):
-        with savepoint(cursor):
-            delivery_id = _store(
-                conn,
-                cursor,
-                received_at=request.received_at,
-                webhook_id=kept.get("webhook-id") or None,
-                headers=kept,
-                body=read.data[:PREFIX_BYTES],
-                body_length=read.length,
-                body_sha256=read.sha256 if read.length else None,
-                body_truncated=not read.complete,
-                verdict=checked.verdict,
-                message=checked.message,
-                answered_status=checked.status,
-                task_id=task_id_hint(read.data) if read.complete else None,
-                replay_of=request.replay_of,
-                console_made=request.console_made,
-            )
-        return Outcome(checked.status, checked.body(), delivery_id, checked.verdict)
-
-    status = checked.status
-    console_made = request.console_made
-    common: dict[str, Any] = dict(
-        received_at=request.received_at,
-        webhook_id=checked.webhook_id,
-        headers=kept,
-        body=read.data,
-        body_length=read.length,
-        body_sha256=read.sha256,
-        body_truncated=False,
-        task_id=status.task_id,
-        sequence=status.sequence,
-        status=status.status,
-        answered_status=200,
-        replay_of=request.replay_of,
-        console_made=console_made,
-    )
-    stored: list[int] = []
-
-    def store(verdict: Verdict, summary: str) -> int:
-        # the partial unique index on webhook_id refuses a duplicate here, before anything is applied
-        stored.append(_store(conn, cursor, verdict=verdict, message=summary, **common))
-        return stored[0]
-
-    for attempt in range(2):
-        stored.clear()
+    taken: list[Sequence[Received]] = []
+    checked: list[Verified | DeliveryRefused | RateLimited] = []
+    for attempt in range(BATCH_ATTEMPTS):
         try:
-            with savepoint(cursor):
-                verdict, summary, own_answers = apply.apply_delivery(
-                    conn=conn,
-                    status=status,
-                    delivery_id=None,
-                    now=request.received_at,
-                    console_made=console_made,
-                    store=store,
-                )
-            [delivery_id] = stored
-            return Outcome(
-                200,
-                _ANSWERS[verdict],
-                delivery_id,
-                verdict,
-                status.task_id,
-                status.status,
-                own_answers or status.agent_id in answering,
-            )
-        except INTEGRITY_ERRORS as exc:
-            if "webhook_id" in str(exc):
-                break  # a repeated webhook-id: stored as a duplicate below
-            if attempt or constraint_of(exc) != "run_pkey":
-                raise  # a bug, not a duplicate to swallow
-            # PostgreSQL: another console created this run meanwhile; applied again, on its run (locked now)
-    message = f"webhook-id {checked.webhook_id} was already stored: recorded, not applied again"
-    with savepoint(cursor):
-        delivery_id = _store(conn, cursor, verdict=Verdict.DUPLICATE, message=message, **common)
-        summary = f"duplicate delivery of sequence {status.sequence} ({status.status}) ignored"
-        # a timeline line needs its run (event.task_id's key): a webhook-id repeated with another task's body has none
-        if cursor.execute("SELECT 1 FROM run WHERE task_id = ?", (status.task_id,)).fetchone():
-            add_event(
-                db=cursor,
-                task_id=status.task_id,
-                kind=EventKind.DUPLICATE,
-                summary=summary,
-                at=request.received_at,
-                delivery_id=delivery_id,
-                console_made=console_made,
-            )
-    return Outcome(200, _ANSWERS[Verdict.DUPLICATE], delivery_id, Verdict.DUPLICATE, status.task_id, status.status)
+            with write_connection(engine) as conn:
+                cursor = cursor_of(conn)
+                if conn.dialect.name == "sqlite":  # one transaction around the savepoints (pysqlite opens none)
+                    cursor.execute("BEGIN IMMEDIATE")  # psycopg opens one at the first statement
+                else:  # a stuck write fails in seconds (503), well within the platform's 10 s
+                    for setting in WRITE_TIMEOUTS:
+                        cursor.execute(setting)
+                if not taken:  # the first attempt takes the requests and checks them (once: the limiter counts)
+                    taken.append(take())
+                    checked.extend(check(request, conn, secret, limiter, max_body_bytes) for request in taken[0])
+                return store_all(conn, cursor, taken[0], checked)
+        except RETRY_ERRORS as exc:
+            log.warning("a batch of %s deliveries met a deadlock (attempt %s), storing it again", len(checked), attempt)
+            failure: Exception = exc
+    unavailable = DatabaseUnavailable(
+        f"the delivery could not be stored ({type(failure).__name__}, {BATCH_ATTEMPTS} attempts); nothing was "
+        "kept: send it again",
+        retry_after=DATABASE_RETRY_SECONDS,
+    )
+    return [c if isinstance(c, RateLimited) else unavailable for c in checked]
 
 
-_ANSWERS: dict[str, Mapping[str, object]] = {
-    verdict: {"ok": True, "verdict": verdict} for verdict in (Verdict.APPLIED, Verdict.HISTORY, Verdict.DUPLICATE)
-}
-
-
-def _store(conn: Connection, cursor: Cursor, **values: Any) -> int:
-    return insert_row(cursor, conn.dialect, DELIVERIES, values)
+BATCH_ATTEMPTS = 4
+"""How often a batch PostgreSQL aborted for a deadlock or a serialization failure is stored again (the whole
+transaction: the locks its earlier deliveries hold are part of the cycle) before its deliveries are answered 503."""
+WRITE_TIMEOUTS = ("SET LOCAL lock_timeout = '2s'", "SET LOCAL statement_timeout = '4s'")
+"""PostgreSQL, for the batch's transaction only (``SET LOCAL``; searches set their own): a row another console or
+a stuck transaction holds past 2 s, or a statement running past 4 s, fails the delivery with 503
+``database_unavailable`` rather than letting the webhook hang past the platform's 10 s timeout (contract: it
+retries any answer that is not 2xx, and a timeout too, so answering 503 early loses nothing). A deadlock is found
+after PostgreSQL's ``deadlock_timeout`` (1 s), before the lock timeout."""
 
 
 def replay_delivery(*, engine: Engine, secret: str, delivery_id: int, body: bytes | None = None) -> Outcome:

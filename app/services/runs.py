@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import Engine, String, cast, false
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, func, select
 
 from app import run_counts
@@ -44,16 +44,26 @@ def record_run_started(
     which handlers answer its rounds (``HandlerSet.DEMO`` for the demo's runs)."""
     now = time.time() if at is None else at
     with write_session(engine) as session:
-        run = session.get(Run, task_id)
-        if run is None:
-            run = Run(task_id=task_id, agent_id=agent_id, status=RunStatusName.QUEUED, created_at=now, updated_at=now)
-        run.created_at = min(run.created_at, now)
-        run.string_inputs = string_inputs
-        run.environment = run.environment or environment
-        run.started_by = started_by
-        run.handler_set = handler_set
-        session.add(run)
-        session.flush()  # the run before its timeline's first line (event.task_id's key)
+        for attempt in range(2):
+            run = session.get(Run, task_id, populate_existing=True, with_for_update=attempt > 0)
+            if run is None:
+                run = Run(
+                    task_id=task_id, agent_id=agent_id, status=RunStatusName.QUEUED, created_at=now, updated_at=now
+                )
+            run.created_at = min(run.created_at, now)
+            run.string_inputs = string_inputs
+            run.environment = run.environment or environment
+            run.started_by = started_by
+            run.handler_set = handler_set
+            try:
+                with session.begin_nested():
+                    session.add(run)
+                    session.flush()  # the run before its timeline's first line (event.task_id's key)
+                break
+            except IntegrityError:
+                # PostgreSQL: another console's webhook created the run meanwhile; update that one instead
+                if attempt:
+                    raise
         summary = f"started by {started_by} in {environment}"
         add_event(db=session, task_id=task_id, kind=EventKind.STARTED, summary=summary, at=now)
 

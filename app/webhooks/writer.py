@@ -30,8 +30,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from app.errors import Overloaded, TooldeskError
-from app.services.ingest import Outcome, Received, Result, ingest_batch
+from app.errors import DatabaseUnavailable, Overloaded, TooldeskError
+from app.services.fast_sql import UNAVAILABLE_ERRORS
+from app.services.ingest import DATABASE_RETRY_SECONDS, Outcome, Received, Result, ingest_batch
 from app.webhooks.checkpoint import Checkpointer
 from app.webhooks.limits import RefusalLimiter
 from app.webhooks.secret_set import WebhookSecrets
@@ -189,10 +190,19 @@ class IngestWriter:
         except Exception as exc:  # the transaction itself failed: nothing of the batch is stored
             if not taken:  # failed before taking any (BEGIN): fail those waiting rather than loop on them
                 take()
-            log.exception("storing a batch of %s deliveries failed", len(taken))
-            failed = TooldeskError(
-                f"the delivery could not be stored ({type(exc).__name__}); nothing was kept: send it again"
-            )
+            failed: TooldeskError
+            if isinstance(exc, UNAVAILABLE_ERRORS):  # the database's state, not a bug: 503 as the API answers
+                said = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+                log.warning("storing a batch of %s deliveries failed: %s", len(taken), said)
+                failed = DatabaseUnavailable(
+                    f"the console cannot use its database right now ({said}); nothing was kept: send it again",
+                    retry_after=DATABASE_RETRY_SECONDS,
+                )
+            else:
+                log.exception("storing a batch of %s deliveries failed", len(taken))
+                failed = TooldeskError(
+                    f"the delivery could not be stored ({type(exc).__name__}); nothing was kept: send it again"
+                )
             results = [failed] * len(taken)
         loop = self._loop
         if loop is None or loop.is_closed():

@@ -21,10 +21,13 @@ import pytest
 from sqlalchemy import Connection, Engine, select
 
 from app.db import make_engine
+from app.errors import DatabaseUnavailable
 from app.models import Delivery, Run
 from app.services.fast_sql import cursor_of, insert_row
-from app.services.ingest import Outcome, ingest_delivery
+from app.services.ingest import Outcome, Received, ingest_batch, ingest_delivery
+from app.services.runs import record_run_started
 from app.states import Verdict
+from app.webhooks.body import ReadBody
 from tests.builders import AGENT_ID, SECRET, encode, make_status, sign, wait_for
 
 DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
@@ -159,3 +162,86 @@ def _store_delivery(conn: Connection, msg_id: str, body: dict[str, Any]) -> None
             "answered_status": 200,
         },
     )
+
+
+@pytest.mark.postgresql_only("deadlocks need two writers at once; SQLite has one")
+async def test_batch_caught_in_a_deadlock_is_stored_again_not_answered_500(engines: tuple[Engine, Engine]):
+    """Two consoles lock the same runs in opposite orders (each batch takes the deliveries as they arrived): the
+    server aborts one of them. The batch it aborts is stored again once the other committed, and every delivery
+    is answered 200, none 500."""
+    ours, theirs = engines
+    for task_id in (9004, 9005):
+        raw = encode(make_status(task_id, status="running", sequence=1))
+        ingest_delivery(engine=ours, secret=SECRET, body=raw, headers=sign(raw, msg_id=f"msg_first_{task_id}"))
+    requests = []
+    for task_id in (9004, 9005):
+        raw = encode(make_status(task_id, status="completed", sequence=2))
+        requests.append(Received(body=ReadBody.whole(raw), headers=sign(raw, msg_id=f"msg_done_{task_id}")))
+    with other_console_writing(theirs) as conn:
+        conn.exec_driver_sql("SET LOCAL deadlock_timeout = '60s'")  # the server aborts ours, never the other's
+        conn.exec_driver_sql("SELECT 1 FROM run WHERE task_id = 9005 FOR UPDATE")
+        batch = asyncio.create_task(
+            asyncio.to_thread(lambda: ingest_batch(engine=ours, secret=SECRET, take=lambda: requests))
+        )
+        await blocked(ours)  # ours holds 9004 and waits on 9005
+        conn.exec_driver_sql("SELECT 1 FROM run WHERE task_id = 9004 FOR UPDATE")  # the other way round
+    results = await batch
+
+    assert [(r.status_code, r.verdict) for r in results if isinstance(r, Outcome)] == [(200, Verdict.APPLIED)] * 2
+    assert (run_row(ours, 9004), run_row(ours, 9005)) == (("completed", 2), ("completed", 2))
+
+
+async def test_run_started_here_while_another_console_stores_its_first_delivery(engines: tuple[Engine, Engine]):
+    """This console records a run it started while the other console's webhook creates that run: the start is
+    recorded on the run the webhook made, which keeps its newer state (no IntegrityError, no 500)."""
+    ours, theirs = engines
+    with other_console_writing(theirs) as conn:
+        now = time.time()
+        insert_row(
+            cursor_of(conn),
+            conn.dialect,
+            RUNS,
+            {"task_id": 9006, "agent_id": AGENT_ID, "status": "running", "sequence": 1, "created_at": now,
+             "updated_at": now},
+        )  # fmt: skip
+        starting = asyncio.create_task(
+            asyncio.to_thread(
+                lambda: record_run_started(
+                    engine=ours,
+                    agent_id=AGENT_ID,
+                    task_id=9006,
+                    string_inputs={"city": "Oslo"},
+                    environment="dev",
+                    started_by="console",
+                    at=now - 1,
+                )
+            )
+        )
+        await blocked(ours)
+    await starting
+
+    assert run_row(ours, 9006) == ("running", 1)
+    with ours.connect() as conn:
+        row = conn.execute(select(RUNS.c.started_by, RUNS.c.string_inputs).where(RUNS.c.task_id == 9006)).one()
+    assert (row.started_by, row.string_inputs) == ("console", {"city": "Oslo"})
+
+
+@pytest.mark.postgresql_only("lock_timeout is PostgreSQL's; SQLite waits on its write lock (busy timeout)")
+async def test_delivery_waiting_on_a_row_held_too_long_is_answered_503(engines: tuple[Engine, Engine]):
+    """A transaction that holds the run's row and does not end (a stuck console, a hung client) makes the webhook
+    give up within seconds with 503 ``database_unavailable`` and ``Retry-After``, not hang past the platform's
+    timeout; nothing is stored and the platform's retry is applied once the row is free."""
+    ours, theirs = engines
+    raw = encode(make_status(9007, status="running", sequence=1))
+    ingest_delivery(engine=ours, secret=SECRET, body=raw, headers=sign(raw, msg_id="msg_first_9007"))
+    with other_console_writing(theirs) as conn:
+        conn.exec_driver_sql("SELECT 1 FROM run WHERE task_id = 9007 FOR UPDATE")
+        with pytest.raises(DatabaseUnavailable) as refused:  # the platform gives up after 10 s: answered before
+            await asyncio.wait_for(
+                start_ingesting(ours, make_status(9007, status="completed", sequence=2), "msg_stuck"), 10
+            )
+    assert (refused.value.status, refused.value.code, refused.value.retry_after) == (503, "database_unavailable", 5)
+    assert verdicts(ours, "msg_stuck") == []
+
+    retried = await start_ingesting(ours, make_status(9007, status="completed", sequence=2), "msg_stuck")
+    assert (retried.status_code, retried.verdict) == (200, Verdict.APPLIED)

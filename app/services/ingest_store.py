@@ -1,0 +1,233 @@
+"""Storing one batch of deliveries inside the transaction ``app.services.ingest.ingest_batch`` holds: each in a
+savepoint of its own, runs locked in ``task_id`` order; what each request is answered (``Outcome``, ``Result``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from app.errors import DatabaseUnavailable, DeliveryRefused, RateLimited, TooldeskError
+from app.models import Delivery
+from app.services import apply
+from app.services.events import add_event
+from app.services.fast_sql import (
+    INTEGRITY_ERRORS,
+    RETRY_ERRORS,
+    UNAVAILABLE_ERRORS,
+    Cursor,
+    constraint_of,
+    insert_row,
+    savepoint,
+)
+from app.services.ingest_check import Received, check_request, refuse_nul, task_id_hint
+from app.states import EventKind, Verdict
+from app.webhooks.body import PREFIX_BYTES
+from app.webhooks.limits import RefusalLimiter
+from app.webhooks.secret_set import WebhookSecrets
+from app.webhooks.verify import Verified
+
+log = logging.getLogger("tooldesk")
+
+DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
+REPLAY_SIGNATURE = "(signed with the console's secret for the replay; not kept)"
+KEPT_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature", "content-type", "user-agent", "content-length")
+DATABASE_RETRY_SECONDS = 5
+"""``Retry-After`` of a 503 ``database_unavailable`` (as the API's ``app.api.common.DATABASE_RETRY_SECONDS``)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What to answer: ``status_code`` and JSON ``body``; ``task_id`` and the run ``status`` it reports when a
+    verified delivery names a run; ``answerable`` when something may answer that run's rounds: a saved handler of
+    its agent not in manual mode or with a fallback (read in the delivery's own transaction), or answers of the
+    run's own (a replay, the demo's handler set: ``app.services.apply.Applied``). Only then has the responder
+    anything to do for a round it opened."""
+
+    status_code: int
+    body: Mapping[str, object]
+    delivery_id: int
+    verdict: Verdict
+    task_id: int | None = None
+    status: str | None = None
+    answerable: bool = False
+
+
+Result = Outcome | TooldeskError
+"""One delivery's result in a batch: its ``Outcome`` (stored), or the error to answer with, nothing stored:
+``RateLimited`` (429), or a ``TooldeskError`` (500, ``internal``) when storing it failed unexpectedly."""
+
+
+def check(
+    request: Received, conn: Connection, secret: str | WebhookSecrets, limiter: RefusalLimiter | None, limit: int
+) -> Verified | DeliveryRefused | RateLimited:
+    checked = check_request(request, secret=secret, limiter=limiter, max_body_bytes=limit)
+    if isinstance(checked, Verified) and conn.dialect.name != "sqlite":
+        return refuse_nul(checked)
+    return checked
+
+
+def store_all(
+    conn: Connection, cursor: Cursor, requests: Sequence[Received], checked: Sequence[object]
+) -> list[Result]:
+    """Store the batch in ``task_id`` order, so that two consoles storing the same deliveries
+    lock their runs in the same order and never wait on each other in a cycle; results in the requests' order.
+    Raises ``RETRY_ERRORS`` (the caller rolls the whole batch back and stores it again)."""
+    answering = {row[0] for row in cursor.execute(_ANSWERING)}
+    results: list[Result | None] = [None] * len(requests)
+    for index in sorted(range(len(requests)), key=lambda i: _lock_order(checked[i])):
+        request, check = requests[index], checked[index]
+        if isinstance(check, RateLimited):
+            results[index] = check
+            continue
+        assert isinstance(check, Verified | DeliveryRefused)
+        try:
+            results[index] = _store_one(conn, cursor, request, check, answering)
+        except RETRY_ERRORS:
+            raise
+        except UNAVAILABLE_ERRORS as exc:  # the database's state, not a bug: 503, the platform retries
+            log.warning("storing delivery %s failed: %s", request.headers.get("webhook-id", ""), exc)
+            said = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            results[index] = DatabaseUnavailable(
+                f"the console cannot use its database right now ({said}); nothing was kept: send it again",
+                retry_after=DATABASE_RETRY_SECONDS,
+            )
+        except Exception as exc:  # a bug: that delivery is answered 500 (not stored), its batch-mates commit
+            webhook_id = request.headers.get("webhook-id", "")
+            log.exception("storing delivery %s failed", webhook_id)
+            results[index] = TooldeskError(
+                f"delivery {webhook_id} could not be stored ({type(exc).__name__}); nothing was kept: "
+                "send it again, and report this if it persists"
+            )
+    return [result for result in results if result is not None]
+
+
+def _lock_order(check: object) -> int:
+    """The run a request locks; refusals and rate-limited requests lock none. The sort is stable: the deliveries
+    of one run keep their order of arrival (the first of two copies is the one applied)."""
+    return check.status.task_id if isinstance(check, Verified) else -1
+
+
+_ANSWERING = (
+    "SELECT DISTINCT agent_id FROM handler WHERE mode != 'manual' OR CAST(behaviour AS TEXT) LIKE '%fallback_seconds%' "
+    "UNION SELECT agent_id FROM cassette WHERE playing"
+)
+"""Agents whose rounds saved handlers may answer (``app.services.responder_store.plan_rounds``) or fall back on
+(``app.services.fallback``; a superset: a ``fallback_seconds`` that does not parse counts too), or whose new runs
+a cassette plays back (``app.services.playback``)."""
+
+
+def _store_one(
+    conn: Connection,
+    cursor: Cursor,
+    request: Received,
+    checked: Verified | DeliveryRefused,
+    answering: set[str],
+) -> Outcome:
+    """Store (and apply) one request inside its own savepoint of the batch's transaction; ``answering``: the agents
+    saved handlers may answer (``_ANSWERING``)."""
+    read = request.body
+    kept = {key.lower(): value for key, value in request.headers.items() if key.lower() in KEPT_HEADERS}
+    if request.replay_of is not None:
+        kept["webhook-signature"] = REPLAY_SIGNATURE
+    if isinstance(checked, DeliveryRefused):
+        with savepoint(cursor):
+            delivery_id = _store(
+                conn,
+                cursor,
+                received_at=request.received_at,
+                webhook_id=kept.get("webhook-id") or None,
+                headers=kept,
+                body=read.data[:PREFIX_BYTES],
+                body_length=read.length,
+                body_sha256=read.sha256 if read.length else None,
+                body_truncated=not read.complete,
+                verdict=checked.verdict,
+                message=checked.message,
+                answered_status=checked.status,
+                task_id=task_id_hint(read.data) if read.complete else None,
+                replay_of=request.replay_of,
+                console_made=request.console_made,
+            )
+        return Outcome(checked.status, checked.body(), delivery_id, checked.verdict)
+
+    status = checked.status
+    console_made = request.console_made
+    common: dict[str, Any] = dict(
+        received_at=request.received_at,
+        webhook_id=checked.webhook_id,
+        headers=kept,
+        body=read.data,
+        body_length=read.length,
+        body_sha256=read.sha256,
+        body_truncated=False,
+        task_id=status.task_id,
+        sequence=status.sequence,
+        status=status.status,
+        answered_status=200,
+        replay_of=request.replay_of,
+        console_made=console_made,
+    )
+    stored: list[int] = []
+
+    def store(verdict: Verdict, summary: str) -> int:
+        # the partial unique index on webhook_id refuses a duplicate here, before anything is applied
+        stored.append(_store(conn, cursor, verdict=verdict, message=summary, **common))
+        return stored[0]
+
+    for attempt in range(2):
+        stored.clear()
+        try:
+            with savepoint(cursor):
+                verdict, summary, own_answers = apply.apply_delivery(
+                    conn=conn,
+                    status=status,
+                    delivery_id=None,
+                    now=request.received_at,
+                    console_made=console_made,
+                    store=store,
+                )
+            [delivery_id] = stored
+            return Outcome(
+                200,
+                _ANSWERS[verdict],
+                delivery_id,
+                verdict,
+                status.task_id,
+                status.status,
+                own_answers or status.agent_id in answering,
+            )
+        except INTEGRITY_ERRORS as exc:
+            if "webhook_id" in str(exc):
+                break  # a repeated webhook-id: stored as a duplicate below
+            if attempt or constraint_of(exc) != "run_pkey":
+                raise  # a bug, not a duplicate to swallow
+            # PostgreSQL: another console created this run meanwhile; applied again, on its run (locked now)
+    message = f"webhook-id {checked.webhook_id} was already stored: recorded, not applied again"
+    with savepoint(cursor):
+        delivery_id = _store(conn, cursor, verdict=Verdict.DUPLICATE, message=message, **common)
+        summary = f"duplicate delivery of sequence {status.sequence} ({status.status}) ignored"
+        # a timeline line needs its run (event.task_id's key): a webhook-id repeated with another task's body has none
+        if cursor.execute("SELECT 1 FROM run WHERE task_id = ?", (status.task_id,)).fetchone():
+            add_event(
+                db=cursor,
+                task_id=status.task_id,
+                kind=EventKind.DUPLICATE,
+                summary=summary,
+                at=request.received_at,
+                delivery_id=delivery_id,
+                console_made=console_made,
+            )
+    return Outcome(200, _ANSWERS[Verdict.DUPLICATE], delivery_id, Verdict.DUPLICATE, status.task_id, status.status)
+
+
+_ANSWERS: dict[str, Mapping[str, object]] = {
+    verdict: {"ok": True, "verdict": verdict} for verdict in (Verdict.APPLIED, Verdict.HISTORY, Verdict.DUPLICATE)
+}
+
+
+def _store(conn: Connection, cursor: Cursor, **values: Any) -> int:
+    return insert_row(cursor, conn.dialect, DELIVERIES, values)
