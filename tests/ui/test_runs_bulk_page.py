@@ -80,3 +80,12 @@ async def test_run_page_durations_of_a_run_without_rounds_say_only_waiting(user:
     await user.open("/runs/7506")
     await user.should_see(content="the run: waiting on the platform", marker="durations-the-run")
     await user.should_not_see("after the rounds")
+
+
+async def test_run_page_durations_say_a_round_closed_when_the_run_moved_on(user: User, console: Console):
+    """Regression: a round the platform moved past unanswered was labelled "round open until answered"."""
+    await console.deliver(make_status(7507, sequence=1, round=1), "m_round_1")
+    await console.deliver(make_status(7507, sequence=2, round=2), "m_round_2")
+    await user.open("/runs/7507")
+    await user.should_see(content="round open until closed when the run moved on", marker="durations-round-1")
+    await user.should_see(content="round open until answered", marker="durations-round-2")
