@@ -30,7 +30,9 @@ SIMULATOR_PREFIX = "/sim"
 class Settings(BaseSettings):
     """All of the console's settings: each field's ``description`` and default make ``settings_table()``."""
 
-    model_config = SettingsConfigDict(env_prefix="TOOLDESK_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="TOOLDESK_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     host: str = Field(default="127.0.0.1", description="address the console listens on")
     port: int = Field(default=8080, ge=1, le=65535, description="port; also `python -m app --port N`")

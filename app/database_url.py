@@ -21,7 +21,8 @@ EXAMPLE = "postgresql+psycopg://user:password@host:5432/tooldesk"
 
 def checked(value: str) -> str:
     """``value`` as the engine takes it (a PostgreSQL alias rewritten to ``POSTGRESQL``). Raises ``ValueError``
-    saying what is expected for anything but a SQLite file URL or a PostgreSQL URL naming a database."""
+    saying what is expected for anything but a SQLite file URL or a PostgreSQL URL naming a database, and never
+    quoting ``value`` (it may hold a password)."""
     value = value.strip()
     for alias in ALIASES:
         if value.startswith(alias):
@@ -29,6 +30,11 @@ def checked(value: str) -> str:
     if value.startswith(POSTGRESQL):
         try:
             database = make_url(value).database
+        except ValueError:  # a port that is not a number, or an '@', ':' or '/' in a password read as one
+            raise ValueError(
+                f"expected a PostgreSQL URL such as {EXAMPLE}, with a number for the port; "
+                "percent-encode the user name and password (@ as %40, : as %3A, / as %2F, # as %23, ? as %3F)"
+            ) from None
         except ArgumentError:
             database = None
         if not database:
@@ -47,5 +53,5 @@ def shown(url: str) -> str:
     """``url`` with its password, if any, replaced by ``***`` (for messages and logs)."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return "(a database URL that cannot be read)" if "@" in url else url

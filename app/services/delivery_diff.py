@@ -3,7 +3,9 @@
 A replay is a stored delivery whose ``replay_of`` names the delivery it replays (``ingest.replay_delivery``);
 that one is its original. Bodies are compared as text, indented when they are JSON (key order kept, so a body
 written in another order shows as changed); each side is cut at ``DIFF_LINES`` lines, with a note, so a 1 MB
-body cannot hold a thread for long.
+body cannot hold a thread for long. Line matching costs far more than the product of the two sides' lengths
+(bodies of many short repeated lines are the worst), so once the lines they share at the start and the end are set
+aside, a middle past ``COMPARE_CELLS`` is not compared line by line: the answer says so (``too_large``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ DIFF_LINES = 5_000
 """Lines of each body compared at most."""
 LINE_CHARS = 2_000
 """Characters of one line kept (a body that is not JSON can be one long line)."""
+COMPARE_CELLS = 40_000
+"""Largest product of the two differing middles' line counts compared line by line (200 by 200 lines)."""
 FIELDS = ("verdict", "answered_status", "task_id", "status", "sequence", "console_made", "message")
 
 Tag = Literal["same", "changed", "removed", "added"]
@@ -53,7 +57,8 @@ class SideBySideLine(BaseModel):
 class DeliveryDiff(BaseModel):
     """``fields`` and ``headers`` of both deliveries; ``body_same``: the stored bytes are equal; ``unified``: the
     bodies' unified diff (empty when the same); ``side_by_side``: every line of both, aligned; ``note``: what was
-    cut, if anything."""
+    cut, if anything; ``too_large``: the bodies differ in too many lines to align, so ``unified`` and
+    ``side_by_side`` are empty and ``note`` says how many."""
 
     original_id: int
     replay_id: int
@@ -63,6 +68,7 @@ class DeliveryDiff(BaseModel):
     unified: str
     side_by_side: list[SideBySideLine]
     note: str = ""
+    too_large: bool = False
 
 
 def delivery_diff(*, engine: Engine, delivery_id: int) -> DeliveryDiff:
@@ -82,6 +88,11 @@ def delivery_diff(*, engine: Engine, delivery_id: int) -> DeliveryDiff:
     right, right_cut = _lines(bytes(replay.body))
     sides = (("original", left_cut), ("replay", right_cut))
     cut = [f"the {side}'s first {DIFF_LINES:,} lines" for side, was in sides if was]
+    head = _shared_head(left, right)
+    tail = _shared_head(left[head:][::-1], right[head:][::-1])
+    too_large = (len(left) - head - tail) * (len(right) - head - tail) > COMPARE_CELLS
+    if too_large:
+        cut.insert(0, f"The bodies are too large to compare line by line: {len(left):,} and {len(right):,} lines")
     names = sorted(set(original.headers or {}) | set(replay.headers or {}))
     return DeliveryDiff(
         original_id=original.id,
@@ -89,13 +100,34 @@ def delivery_diff(*, engine: Engine, delivery_id: int) -> DeliveryDiff:
         fields=[_change(name, getattr(original, name), getattr(replay, name)) for name in FIELDS],
         headers=[_change(name, (original.headers or {}).get(name), (replay.headers or {}).get(name)) for name in names],
         body_same=bytes(original.body) == bytes(replay.body),
-        unified="\n".join(
-            difflib.unified_diff(
-                left, right, f"delivery {original.id} (original)", f"delivery {replay.id} (replay)", lineterm=""
-            )
-        ),
-        side_by_side=_side_by_side(left, right),
-        note=("Compared " + " and ".join(cut) + ".") if cut else "",
+        unified="" if too_large else _unified(left, right, original.id, replay.id),
+        side_by_side=[] if too_large else _side_by_side(left, right),
+        note=_note(cut, too_large=too_large),
+        too_large=too_large,
+    )
+
+
+def _note(cut: list[str], *, too_large: bool) -> str:
+    if too_large:
+        return ". ".join(cut[:1] + ["Read " + " and ".join(cut[1:])] * (len(cut) > 1)) + "."
+    return ("Compared " + " and ".join(cut) + ".") if cut else ""
+
+
+def _shared_head(left: list[str], right: list[str]) -> int:
+    """How many lines both lists start with."""
+    count = 0
+    for a, b in zip(left, right, strict=False):
+        if a != b:
+            break
+        count += 1
+    return count
+
+
+def _unified(left: list[str], right: list[str], original_id: int, replay_id: int) -> str:
+    return "\n".join(
+        difflib.unified_diff(
+            left, right, f"delivery {original_id} (original)", f"delivery {replay_id} (replay)", lineterm=""
+        )
     )
 
 

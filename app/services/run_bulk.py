@@ -8,9 +8,9 @@ request, ``PARALLEL`` of them with the platform at a time; one run's refusal nev
 from __future__ import annotations
 
 import asyncio
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, StrictInt, field_validator
 from sqlalchemy import Engine, select
 
 from app.db import read_session
@@ -29,17 +29,11 @@ PARALLEL = 8
 
 class BulkRequest(BaseModel):
     """``POST /api/runs/bulk``: ``action`` (``cancel`` or ``run_again``) for every run in ``task_ids`` (1 to
-    ``MAX_BULK``; a task_id named twice is done once)."""
+    ``MAX_BULK`` distinct ones; a task_id named twice is done once). A task_id is a JSON integer: ``true`` or
+    ``"7"`` is refused, not read as ``1`` or ``7``."""
 
     action: BulkAction
-    task_ids: list[int] = Field(min_length=1)
-
-    @field_validator("task_ids", mode="before")
-    @classmethod
-    def _bounded(cls, value: Any) -> Any:
-        if isinstance(value, list) and len(value) > MAX_BULK:
-            raise ValueError(f"{len(value)} runs named, at most {MAX_BULK} per request: send the rest in another")
-        return value
+    task_ids: list[StrictInt] = Field(min_length=1)
 
     @field_validator("task_ids")
     @classmethod
@@ -47,7 +41,10 @@ class BulkRequest(BaseModel):
         wrong = [task_id for task_id in value if not 1 <= task_id <= INT64_MAX]
         if wrong:
             raise ValueError(f"{wrong[0]} is not a task_id (1 to {INT64_MAX})")
-        return list(dict.fromkeys(value))
+        distinct = list(dict.fromkeys(value))
+        if len(distinct) > MAX_BULK:
+            raise ValueError(f"{len(distinct)} runs named, at most {MAX_BULK} per request: send the rest in another")
+        return distinct
 
 
 class BulkResult(BaseModel):

@@ -49,3 +49,19 @@ async def test_diff_of_a_delivery_that_is_not_a_replay_is_404(console: Console):
 
 async def test_diff_of_unknown_delivery_is_404(console: Console):
     assert (await console.get("/api/deliveries/99999/diff")).status_code == 404
+
+
+async def test_diff_of_many_repeated_lines_says_too_large_instead_of_aligning(console: Console):
+    original = await _stored(console, 7804)
+    body = make_status(7804, status="running", sequence=2, round=None, result=[0, 1] * 2500)
+    first = (await console.post(f"/api/deliveries/{original}/replay", json={"body": body})).json()
+    body = make_status(7804, status="running", sequence=3, round=None, result=[0, 0, 1] * 1666)
+    second = (await console.post(f"/api/deliveries/{first['delivery_id']}/replay", json={"body": body})).json()
+    diff = (await console.get(f"/api/deliveries/{second['delivery_id']}/diff")).json()
+    assert diff["too_large"] is True and diff["body_same"] is False
+    assert (diff["unified"], diff["side_by_side"]) == ("", [])
+    assert diff["note"].startswith("The bodies are too large to compare line by line: 5,000 and 5,000 lines")
+    assert "Read the original's first 5,000 lines and the replay's first 5,000 lines." in diff["note"]
+    normal = (await console.get(f"/api/deliveries/{first['delivery_id']}/diff")).json()
+    assert normal["too_large"] is False
+    assert '-  "sequence": 1,' in normal["unified"].splitlines()

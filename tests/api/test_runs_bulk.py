@@ -61,6 +61,20 @@ async def test_bulk_over_the_limit_is_422_naming_it(console: Console):
     assert "101 runs named, at most 100 per request" in response.json()["error"]["message"]
 
 
+async def test_bulk_limit_counts_distinct_task_ids(console: Console):
+    """Regression: 150 copies of one task_id were refused as 150 runs."""
+    done = await _bulk(console, "cancel", [999_998] * 150)
+    assert done[999_998]["outcome"] == "not_found"
+
+
+async def test_bulk_task_id_that_is_not_a_json_integer_is_422(console: Console):
+    """Regression: ``true`` was read as task_id 1."""
+    for wrong in (True, "7", 7.0):
+        response = await console.post("/api/runs/bulk", json={"action": "cancel", "task_ids": [wrong, 999_997]})
+        assert response.status_code == 422, wrong
+        assert "task_ids" in response.json()["error"]["message"]
+
+
 async def test_bulk_unknown_action_or_no_runs_is_422(console: Console):
     unknown = await console.post("/api/runs/bulk", json={"action": "delete", "task_ids": [1]})
     empty = await console.post("/api/runs/bulk", json={"action": "cancel", "task_ids": []})

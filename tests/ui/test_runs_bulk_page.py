@@ -5,7 +5,7 @@ from __future__ import annotations
 from nicegui import ui
 from nicegui.testing import User
 
-from tests.builders import CLOCK, Console, settled, wait_for
+from tests.builders import CLOCK, Console, make_status, settled, wait_for
 
 
 def _table(user: User) -> ui.table:
@@ -61,3 +61,31 @@ async def test_run_page_shows_durations_of_each_round(user: User, console: Conso
     [chart] = user.find(marker="run-gantt").elements
     assert isinstance(chart, ui.echart)
     assert chart.options["yAxis"]["data"][0] == "round 1"
+
+
+async def test_run_page_durations_say_a_round_was_cancelled_with_the_run(user: User, console: Console):
+    """Regression: a round closed by the run's cancelling was labelled "round open until answered"."""
+    task_id = await console.start(CLOCK)
+    await console.pending_round(task_id)
+    assert (await console.post(f"/api/runs/{task_id}/cancel", json={})).status_code == 200
+    await console.wait_for_status(task_id, "cancelled")
+    await user.open(f"/runs/{task_id}")
+    await user.should_see(content="round open until the run was cancelled", marker="durations-round-1")
+    await user.should_not_see("round open until answered")
+
+
+async def test_run_page_durations_of_a_run_without_rounds_say_only_waiting(user: User, console: Console):
+    """Regression: a run with no rounds said "after the rounds: waiting on the platform"."""
+    await console.deliver(make_status(7506, status="running", sequence=1, round=None), "m_no_rounds")
+    await user.open("/runs/7506")
+    await user.should_see(content="the run: waiting on the platform", marker="durations-the-run")
+    await user.should_not_see("after the rounds")
+
+
+async def test_run_page_durations_say_a_round_closed_when_the_run_moved_on(user: User, console: Console):
+    """Regression: a round the platform moved past unanswered was labelled "round open until answered"."""
+    await console.deliver(make_status(7507, sequence=1, round=1), "m_round_1")
+    await console.deliver(make_status(7507, sequence=2, round=2), "m_round_2")
+    await user.open("/runs/7507")
+    await user.should_see(content="round open until closed when the run moved on", marker="durations-round-1")
+    await user.should_see(content="round open until answered", marker="durations-round-2")

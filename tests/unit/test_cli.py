@@ -253,3 +253,12 @@ def test_platform_address_in_messages_holds_no_credentials(url: str, shown: str)
     from app.platform.client import shown_url
 
     assert shown_url(url) == shown
+
+
+def test_unreadable_database_url_is_one_line_and_status_2(tmp_path: Path):
+    """Regression: a password that is not percent-encoded gave a ValueError traceback and exit status 1."""
+    url = "postgresql+psycopg://postgres:p@ss:w/rd#1?@127.0.0.1:55441/td"
+    done = tooldesk(tmp_path, "db", "current", TOOLDESK_DATABASE_URL=url)
+    assert done.returncode == 2, done.stderr[-500:]
+    assert len(done.stderr.strip().splitlines()) == 1 and "percent-encode" in done.stderr
+    assert "rd#1" not in done.stderr + done.stdout

@@ -59,6 +59,23 @@ def test_settings_bad_postgresql_url_never_echoes_its_password(monkeypatch: pyte
     assert "hunter2" not in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql+psycopg://postgres:p@ss:w/rd#1?@127.0.0.1:55441/td", "postgresql://td:hunter2@db.example:abc/td"],
+    ids=["password-not-percent-encoded", "port-not-a-number"],
+)
+def test_settings_unreadable_postgresql_url_says_percent_encode_never_echoing_it(
+    monkeypatch: pytest.MonkeyPatch, url: str
+):
+    """Regression: ValueError traceback from make_url, the end of the password in pydantic's message."""
+    monkeypatch.setenv("TOOLDESK_DATABASE_URL", url)
+    with pytest.raises(SettingsError) as raised:
+        get_settings()
+    message = str(raised.value)
+    assert "TOOLDESK_DATABASE_URL" in message and "percent-encode" in message and "\n" not in message
+    assert "rd#1" not in message and "hunter2" not in message and "127.0.0.1" not in message
+
+
 def test_settings_bad_secret_never_echoed(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("TOOLDESK_WEBHOOK_SECRET", "whsec_hunter2hunter2")
     with pytest.raises(SettingsError) as raised:

@@ -87,7 +87,8 @@ async def diff_dialog(delivery_id: int) -> None:
         side = ui.html(_side_by_side(diff), sanitize=False).classes("w-full max-h-[32rem] overflow-auto")
         side.mark("diff-side-by-side")
         unified = ui.html(
-            f"<pre class='text-xs'>{html.escape(diff.unified or '(no difference)')}</pre>", sanitize=False
+            f"<pre class='text-xs'>{html.escape(diff.unified or ('(not compared)' if diff.too_large else '(no difference)'))}</pre>",
+            sanitize=False,
         ).classes("w-full max-h-[32rem] overflow-auto")
         unified.mark("diff-unified")
         side.bind_visibility_from(view, "value", value="side")

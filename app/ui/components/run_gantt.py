@@ -4,7 +4,8 @@ One row per round and one for the time after the last round; on each, the bars o
 ``app.services.run_durations``: waiting on the platform (grey), the round open until answered (orange), answered
 until the platform's next delivery (blue). It is drawn as stacked horizontal bars whose first, invisible bar is
 the offset from the run's start, so ECharts needs no custom series (and no JavaScript in the options). A line of
-text per row says the same in words.
+text per row says the same in words, naming how each round ended (answered, expired, closed when the run moved on,
+or cancelled with the run); a run with no rounds has one row, "the run".
 """
 
 from __future__ import annotations
@@ -16,16 +17,18 @@ from nicegui import ui
 
 from app.models import RunDetail
 from app.services.run_durations import Bar, run_durations
-from app.states import DurationKind
+from app.states import DurationKind, RoundState, RunStatusName
 from app.ui.format import duration
 from app.ui.looks import HEX
 
 KINDS = {
     DurationKind.PLATFORM: ("waiting on the platform", HEX["grey-5"]),
-    DurationKind.OPEN: ("round open until answered", HEX["orange-7"]),
+    DurationKind.OPEN: ("round open", HEX["orange-7"]),
     DurationKind.ANSWERED: ("answered until the next delivery", HEX["primary"]),
 }
 AFTER = "after the rounds"
+WHOLE = "the run"
+"""The one row of a run without rounds."""
 
 
 def duration_view(detail: RunDetail) -> None:
@@ -33,7 +36,8 @@ def duration_view(detail: RunDetail) -> None:
     if not detail.events:
         return
     found = run_durations(detail, now=time.time())
-    rows = _rows(found.bars)
+    rows = _rows(found.bars, has_rounds=bool(detail.rounds))
+    ends = _round_ends(detail)
     with (
         ui.expansion(f"Durations · {duration(found.total)}", icon="view_timeline", value=True)
         .classes("w-full")
@@ -42,15 +46,37 @@ def duration_view(detail: RunDetail) -> None:
     ):
         ui.echart(_options(rows)).classes("w-full").style(f"height: {80 + 34 * len(rows)}px").mark("run-gantt")
         for name, bars in rows.items():
-            words = " · ".join(f"{KINDS[bar.kind][0]} {duration(bar.seconds)}" for bar in bars)
+            words = " · ".join(
+                f"{ends.get(bar.round, '') if bar.kind == DurationKind.OPEN else KINDS[bar.kind][0]} "
+                f"{duration(bar.seconds)}"
+                for bar in bars
+            )
             ui.label(f"{name}: {words}").classes("text-xs text-grey-8").mark(f"durations-{name.replace(' ', '-')}")
 
 
-def _rows(bars: list[Bar]) -> dict[str, list[Bar]]:
+def _rows(bars: list[Bar], *, has_rounds: bool) -> dict[str, list[Bar]]:
     rows: dict[str, list[Bar]] = {}
     for bar in bars:
-        rows.setdefault(AFTER if bar.round is None else f"round {bar.round}", []).append(bar)
+        name = f"round {bar.round}" if bar.round is not None else AFTER if has_rounds else WHOLE
+        rows.setdefault(name, []).append(bar)
     return rows
+
+
+def _round_ends(detail: RunDetail) -> dict[int | None, str]:
+    """Each round's words for its open bar, by how it ended: a round closed on a cancelled run's last round was
+    cancelled with the run, any other closed round closed when the run moved on (``RoundState``)."""
+    last = max((r.round for r in detail.rounds), default=None)
+    words: dict[int | None, str] = {}
+    for round_ in detail.rounds:
+        if round_.state == RoundState.EXPIRED:
+            words[round_.round] = "round open until it expired"
+        elif round_.state != RoundState.CLOSED:
+            words[round_.round] = "round open until answered"
+        elif detail.status == RunStatusName.CANCELLED and round_.round == last:
+            words[round_.round] = "round open until the run was cancelled"
+        else:
+            words[round_.round] = "round open until closed when the run moved on"
+    return words
 
 
 def _options(rows: dict[str, list[Bar]]) -> dict[str, Any]:
