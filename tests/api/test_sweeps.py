@@ -30,7 +30,7 @@ async def _finished(console: Console, sweep_id: int) -> dict[str, Any]:
 
 
 async def _start(console: Console, **body: Any) -> dict[str, Any]:
-    body = {"agent_id": TRIP, "tool": "get_weather", "cells": CELLS, "runs_per_cell": 2, "round_ttl": 3, **body}
+    body = {"agent_id": TRIP, "tool": "get_weather", "cells": CELLS, "runs_per_cell": 2, "round_ttl": 10, **body}
     response = await console.post("/api/sweeps", json=body)
     assert response.status_code == 202, response.text
     return dict(response.json())
