@@ -125,6 +125,11 @@ async def probe(bwrap: str) -> str | None:
         process.kill()
         await process.wait()
         return f"{found} did not finish a test run within {PROBE_TIMEOUT:g} s"
+    except asyncio.CancelledError:  # the console stops while it probes: end the child and close its pipe
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+        raise
     if process.returncode != 0:
         lines = stderr.decode("utf-8", "replace").strip().splitlines() or [f"exit code {process.returncode}"]
         return f"{found} failed a test run: {lines[-1]}"
