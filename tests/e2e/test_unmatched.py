@@ -4,6 +4,8 @@ for its arguments, Save, and the next run with those arguments is answered by it
 
 from __future__ import annotations
 
+import time
+
 from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.support import Console, open_path, run_result, run_status
@@ -16,6 +18,7 @@ OSLO = {
 
 
 def test_unmatched_call_to_new_rule_answers_next_run(page: Page, server: Console):
+    _cancel_waiting_clock_runs(server)  # saving an auto handler answers them too, each an unmatched call
     saved = server.http.post(
         "/api/handlers",
         json={
@@ -96,3 +99,18 @@ def clock_tool(page: Page) -> Locator:
     """The Clock agent's get_current_time row on the handlers page (other agents have a tool of that name)."""
     card = page.locator(".q-card").filter(has=page.get_by_text("Clock", exact=True))
     return card.locator(".cursor-pointer").filter(has_text="get_current_time")
+
+
+def _cancel_waiting_clock_runs(server: Console) -> None:
+    """Cancel the Clock runs other tests on this console left waiting on a round, and wait until none waits."""
+    query = {"agent_id": server.agent_id("Clock"), "status": "awaiting_tool_calls", "per_page": 100}
+
+    def waiting() -> list[int]:
+        return [run["task_id"] for run in server.http.get("/api/runs", params=query).json()["runs"]]
+
+    if task_ids := waiting():
+        server.http.post("/api/runs/bulk", json={"action": "cancel", "task_ids": task_ids}).raise_for_status()
+    deadline = time.monotonic() + 30
+    while waiting() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert waiting() == []
