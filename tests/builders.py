@@ -228,6 +228,20 @@ async def settled(event: Callable[[], Any], *, within: float = 5.0) -> None:
         assert not running, f"handlers still running after {within} s"
 
 
+START_TASKS = {"sync agents, reconcile runs", "handlers"}
+"""Names of the console's start-up tasks (``app.main``): syncing agents, reconciling runs, and the handlers' sweep
+they start."""
+
+
+async def start_done() -> None:
+    """Wait for the console's start-up tasks (``START_TASKS``) to end: their database work (a sweep reads every
+    pending round) is not what a test that counts statements or takes the database away measures."""
+    from nicegui import background_tasks
+
+    while starting := [t for t in background_tasks.running_tasks if t.get_name() in START_TASKS]:
+        await asyncio.wait(starting, timeout=60)
+
+
 def tooldesk_command() -> list[str]:
     """The ``tooldesk`` command: the script that ``pip install`` made beside this Python (``[project.scripts]``),
     else ``python -m app``, which runs the same ``main``. Run it with this checkout first on ``PYTHONPATH`` so the

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from nicegui import app as nicegui_app
+from nicegui import background_tasks
 from nicegui.testing import User
 
 from app.changes import changes
@@ -86,9 +87,23 @@ def settings_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()
     changes.callbacks.clear()
+    _drop_tasks_of_closed_loops()
     yield
     changes.callbacks.clear()
     get_settings.cache_clear()
+
+
+def _drop_tasks_of_closed_loops() -> None:
+    """Forget NiceGUI background tasks left by an earlier test whose event loop has closed (a test that failed
+    while they ran). Left in ``background_tasks.running_tasks``, they make NiceGUI's shutdown in the next test
+    gather tasks of two loops, which raises at once, and it logs and retries that forever: one failure would hang
+    the whole worker instead of being reported."""
+    for task in list(background_tasks.running_tasks):
+        if task.get_loop().is_closed():
+            background_tasks.running_tasks.discard(task)
+    for key, task in list(background_tasks.lazy_tasks_running.items()):
+        if task.get_loop().is_closed():
+            del background_tasks.lazy_tasks_running[key]
 
 
 @pytest.fixture

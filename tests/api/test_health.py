@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import subprocess
@@ -15,7 +14,6 @@ from pathlib import Path
 import httpx
 import pytest
 from nicegui import app as nicegui_app
-from nicegui import background_tasks
 from nicegui.testing import User
 from sqlalchemy import event
 
@@ -23,8 +21,8 @@ from app.api.health_routes import _unwritable
 from app.runtime import get_runtime
 from app.services import sign_in, users
 from tests import postgres
+from tests.builders import start_done
 
-START_TASKS = {"sync agents, reconcile runs", "handlers"}
 ORCHESTRATOR_HOST = "10.42.0.7:8080"
 """The Host a Kubernetes probe sends: the pod's address, not a name the console knows."""
 
@@ -93,7 +91,7 @@ async def test_readyz_not_ready_while_the_postgresql_database_is_gone(
     probe: httpx.AsyncClient, request: pytest.FixtureRequest, database_url: str
 ):
     cluster: postgres.Cluster = request.getfixturevalue("postgres_cluster")
-    await _start_done()  # the start's own database work (agents, reconciliation, handlers' sweep) is not checked
+    await start_done()  # the start's own database work (agents, reconciliation, handlers' sweep) is not checked
     with cluster.taken_away(database_url.rsplit("/", 1)[1]):
         response = await probe.get("/readyz")
         alive = await probe.get("/healthz")
@@ -106,12 +104,6 @@ async def test_readyz_not_ready_while_the_postgresql_database_is_gone(
     again = await probe.get("/readyz")  # the pool connects again once the database is back
     assert again.status_code == 200, again.text
     assert again.json()["checks"]["database"] == {"ok": True, "detail": "postgresql: a query answered"}
-
-
-async def _start_done() -> None:
-    """Wait for the start-up's one-off tasks, and the handlers' sweep they start, to end."""
-    while starting := [t for t in background_tasks.running_tasks if t.get_name() in START_TASKS]:
-        await asyncio.wait(starting, timeout=60)
 
 
 async def test_readyz_names_the_platform_settings_missing(real_platform: None, probe: httpx.AsyncClient):

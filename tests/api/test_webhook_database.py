@@ -3,16 +3,10 @@ answers (``app.api.common.database_error_handler``), never a 500; the platform s
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-from nicegui import background_tasks
 
 from tests import postgres
-from tests.builders import Console, encode, make_status, sign
-
-START_TASKS = {"sync agents, reconcile runs", "handlers"}
-"""The start-up's one-off tasks (as ``tests/api/test_health.py``): their own database work is not the webhook's."""
+from tests.builders import Console, encode, make_status, sign, start_done
 
 
 @pytest.mark.postgresql_only("takes the PostgreSQL database away under the console")
@@ -20,8 +14,7 @@ async def test_webhook_answers_503_with_retry_after_while_the_database_is_gone(
     console: Console, request: pytest.FixtureRequest, database_url: str
 ):
     cluster: postgres.Cluster = request.getfixturevalue("postgres_cluster")
-    while starting := [t for t in background_tasks.running_tasks if t.get_name() in START_TASKS]:
-        await asyncio.wait(starting, timeout=60)
+    await start_done()  # their own database work is not the webhook's
     body = encode(make_status(7601, status="running", sequence=1))
     with cluster.taken_away(database_url.rsplit("/", 1)[1]):
         response = await console.post_webhook(body, sign(body, msg_id="msg_db_gone"))
