@@ -8,6 +8,7 @@ about what only PostgreSQL has, ``postgresql_only("why")``, is skipped on SQLite
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from nicegui.testing import User
 
 from app.changes import changes
 from app.config import get_settings
+from app.db import make_engine
 from app.runtime import Runtime, get_runtime
 from app.states import Role
 from tests import postgres
@@ -31,6 +33,9 @@ ON_POSTGRESQL = postgres.selected()
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "sqlite_only(reason): about what only SQLite has (its file, lock, WAL); skipped on PostgreSQL"
+    )
+    config.addinivalue_line(
+        "markers", "no_database_file: on SQLite, the test's database file does not exist when it starts"
     )
     config.addinivalue_line(
         "markers", "postgresql_only(reason): about what only PostgreSQL has; skipped on SQLite (the first pass)"
@@ -60,11 +65,28 @@ def postgres_cluster() -> Iterator[postgres.Cluster]:
     cluster.stop()
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to the newest revision once per test process (as ``tests/postgres.py`` keeps a
+    migrated template database): each test starts from a copy instead of running every revision again."""
+    path = tmp_path_factory.mktemp("template") / "tooldesk.db"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
 @pytest.fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The test's own database: ``sqlite:///<tmp_path>/tooldesk.db``, or a fresh PostgreSQL database (already
-    migrated, no rows) under ``TOOLDESK_TEST_DATABASE=postgresql``."""
+    """The test's own database: ``sqlite:///<tmp_path>/tooldesk.db``, a copy of ``sqlite_template`` (a test
+    marked ``no_database_file`` gets no file there: the console makes it), or a fresh PostgreSQL database
+    (already migrated, no rows) under ``TOOLDESK_TEST_DATABASE=postgresql``."""
     if not ON_POSTGRESQL:
+        if request.node.get_closest_marker("no_database_file") is None:
+            template: Path = request.getfixturevalue("sqlite_template")
+            shutil.copyfile(template, tmp_path / "tooldesk.db")
+            (tmp_path / "tooldesk.db").chmod(0o600)
         yield f"sqlite:///{tmp_path}/tooldesk.db"
         return
     cluster: postgres.Cluster = request.getfixturevalue("postgres_cluster")
