@@ -68,6 +68,18 @@ def get_round(*, engine: Engine, round_id: int) -> RoundPublic:
         return round_public(session, row)
 
 
+def round_states(*, engine: Engine, round_ids: Sequence[int]) -> list[Round]:
+    """The rounds of ``round_ids`` that exist, as plain rows (id, task_id, round, state, message: no calls or
+    results), in the order of their ids; one query for every ``BATCH`` of ids, so a page that asks about every card
+    that left it pays the same for one card or a page of them."""
+    rows: list[Round] = []
+    with read_session(engine) as session:
+        for start in range(0, len(round_ids), BATCH):
+            batch = list(round_ids[start : start + BATCH])
+            rows.extend(session.exec(select(Round).where(col(Round.id).in_(batch)).order_by(col(Round.id))))
+    return rows
+
+
 def round_public(session: Session, row: Round) -> RoundPublic:
     """A round row with its calls and results, as the API and UI show it."""
     return rounds_public(session, [row])[0]

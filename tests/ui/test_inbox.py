@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 import sqlalchemy
@@ -175,3 +176,32 @@ async def test_inbox_live_update_with_many_pending_rounds_reads_few_statements(
         sqlalchemy.event.remove(runtime.engine, "before_cursor_execute", count)
     assert user.find(marker="inbox-count").elements.pop().text == "46"
     assert len(statements) < 40, f"{len(statements)} statements for one delivery with one Inbox open"
+
+
+async def test_inbox_cards_leaving_together_are_read_together(user: User, console: Console, runtime: Runtime):
+    """When the runs of many cards move on at once, the Inbox asks why they left in one read, not one a card
+    (issue 10: no per-change UI work scales with the number of pending rounds)."""
+    for n in range(45):
+        await console.deliver(make_status(7900 + n), f"m_leaving_{n}")
+    await user.open("/")
+    await user.should_see("run 7944 · round 1", retries=20)
+    await start_done()
+    await runtime.responder.idle()
+    by_page: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if threading.current_thread().name.startswith("tooldesk-ui"):  # the pages' pool, not the webhook's writer
+            by_page.append(statement)
+
+    moved_on = [make_status(7900 + n, status="running", sequence=4) for n in range(45)]
+    sqlalchemy.event.listen(runtime.engine, "before_cursor_execute", count)
+    try:
+        await asyncio.gather(*(console.deliver(body, f"m_moved_on_{n}") for n, body in enumerate(moved_on)))
+        await user.should_not_see("run 7944 · round 1", retries=30)
+        await user.should_not_see("run 7900 · round 1")
+        await asyncio.sleep(0.3)
+    finally:
+        sqlalchemy.event.remove(runtime.engine, "before_cursor_execute", count)
+    single = [s for s in by_page if "WHERE round.id = ?" in s]
+    assert not single, f"{len(single)} reads of one round each for 45 cards that left"
+    assert len(by_page) < 45, f"{len(by_page)} statements on the pages' pool for 45 cards that left"

@@ -8,10 +8,7 @@ not see it vanish without a word (issue 8), so each such card leaves with the ro
 import asyncio
 
 from nicegui import ui
-from sqlalchemy import Engine
 
-from app.errors import NotFound
-from app.models import RoundPublic
 from app.runtime import get_runtime
 from app.services import rounds
 from app.states import RoundState
@@ -21,12 +18,12 @@ ENDED = (RoundState.CLOSED, RoundState.EXPIRED)
 
 async def say_why_rounds_left(round_ids: list[int]) -> list[int]:
     """One notice per round of ``round_ids`` that is closed or expired with a reason (the rounds another tab or a
-    handler submitted are not this notice's business). Returns the rounds still *submitting*: sent elsewhere and
+    handler submitted are not this notice's business), read in one query however many cards left at once. Returns the rounds still *submitting*: sent elsewhere and
     retried by the outbox, so a later refusal may still close them; ask again about those on the next refresh."""
     if not round_ids:
         return []
     engine = get_runtime().engine
-    ended = await asyncio.to_thread(lambda: [r for r in (_round(engine, i) for i in round_ids) if r is not None])
+    ended = await asyncio.to_thread(lambda: rounds.round_states(engine=engine, round_ids=round_ids))
     for round_ in ended:
         if round_.state in ENDED and round_.message:
             ui.notify(
@@ -36,11 +33,4 @@ async def say_why_rounds_left(round_ids: list[int]) -> list[int]:
                 close_button="OK",
                 timeout=15000,
             )
-    return [round_.id for round_ in ended if round_.state == RoundState.SUBMITTING]
-
-
-def _round(engine: Engine, round_id: int) -> RoundPublic | None:
-    try:
-        return rounds.get_round(engine=engine, round_id=round_id)
-    except NotFound:
-        return None
+    return [round_.id for round_ in ended if round_.id is not None and round_.state == RoundState.SUBMITTING]
