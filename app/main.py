@@ -29,6 +29,7 @@ from app.api import build_router as build_api_router
 from app.api import (
     database_error_handler,
     health_routes,
+    held_routes,
     http_error_handler,
     tooldesk_error_handler,
     validation_error_handler,
@@ -68,7 +69,7 @@ def build(settings: Settings) -> Runtime:
     simulator_app = None
     if runtime.simulator is not None:
         simulator_router = build_simulator_router(runtime.simulator)
-        _mount(simulator_router, prefix=SIMULATOR_PREFIX)  # listed in /docs; served by simulator_app
+        _mount(simulator_router, prefix=SIMULATOR_PREFIX, lasting=False)  # listed in /docs; served by simulator_app
         simulator_app = _simulator_app(simulator_router)
         nicegui_app.on_startup(runtime.simulator.resume)  # its stored runs go on, before any request is served
     nicegui_app.add_exception_handler(TooldeskError, tooldesk_error_handler)
@@ -139,10 +140,15 @@ def _simulator_app(router: APIRouter) -> FastAPI:
     return simulator_app
 
 
-def _mount(router: APIRouter, prefix: str = "") -> None:
+def _mount(router: APIRouter, prefix: str = "", *, lasting: bool = True) -> None:
     """Add a router's routes to NiceGUI's app. ``app.include_router`` would also wrap the app's lifespan in one
     more layer per call, and NiceGUI's test plugin builds the app again for every test: the layers pile up until
-    the lifespan overflows the stack. A fresh holder router applies the prefix and takes the wrapping instead."""
+    the lifespan overflows the stack. A holder router applies the prefix and takes the wrapping instead; for a
+    ``lasting`` router (one that lives as long as the process) the holder's routes are made once
+    (``app.api.held_routes``)."""
+    if lasting:
+        nicegui_app.router.routes.extend(held_routes(router, prefix))
+        return
     holder = APIRouter(prefix=prefix)
     holder.include_router(router)
     nicegui_app.router.routes.extend(holder.routes)

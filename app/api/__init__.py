@@ -17,7 +17,10 @@ open without sign-in (``app.main`` mounts them itself).
 
 from __future__ import annotations
 
+import functools
+
 from fastapi import APIRouter
+from starlette.routing import BaseRoute
 
 from app.api import (
     audit_routes,
@@ -39,8 +42,9 @@ from app.api.common import (
 )
 
 
+@functools.cache
 def build_router() -> APIRouter:
-    """All ``/api`` routes in one router; ``app.main`` mounts it."""
+    """All ``/api`` routes in one router, built once per process; ``app.main`` mounts it."""
     router = APIRouter()
     router.include_router(run_bulk_routes.router)  # before run_routes: /runs/bulk is not a task_id
     router.include_router(run_routes.router)
@@ -55,9 +59,28 @@ def build_router() -> APIRouter:
     return router
 
 
+_HELD: dict[tuple[int, str], tuple[APIRouter, list[BaseRoute]]] = {}
+
+
+def held_routes(router: APIRouter, prefix: str = "") -> list[BaseRoute]:
+    """The routes that put ``router``'s routes under ``prefix`` on an app (FastAPI's lazy included router), made
+    once per process for each ``router`` and ``prefix``; only for a router that lives as long as the process.
+
+    FastAPI (0.141+) works out an included router's routes (their dependencies and body models) at its first
+    request and keeps them in that object. NiceGUI's test plugin builds the app again for every test: with the same
+    objects each time, that work is done once per test process instead of once per test."""
+    key = (id(router), prefix)
+    if key not in _HELD:
+        holder = APIRouter(prefix=prefix)
+        holder.include_router(router)
+        _HELD[key] = (router, list(holder.routes))  # the router is kept, so its id names no other
+    return _HELD[key][1]
+
+
 __all__ = [
     "build_router",
     "database_error_handler",
+    "held_routes",
     "http_error_handler",
     "tooldesk_error_handler",
     "validation_error_handler",
