@@ -37,8 +37,11 @@ unit: $(STAMP) /usr/bin/bwrap postgresql
 # of Debian's server on a free port in a temporary folder (as the postgres user when run as root) and gives every
 # test a database of its own (tests/postgres.py); tests about SQLite's file, lock or WAL are skipped there, saying why
 # (the pages' own queries: the Overview, the runs list and the deliveries' paging; the rest of tests/ui goes through the
-# services tests/api already runs)
-PG_TESTS ?= tests/api tests/cases tests/auth $(PG_UI_TESTS) $(PG_UNIT_TESTS)
+# services tests/api already runs). Left out there: the files about checks made before any database work (the guard's
+# headers and origins, request bodies, roles on every route, handler limits and isolation)
+PG_TESTS ?= tests/api tests/cases tests/auth $(PG_UI_TESTS) $(PG_UNIT_TESTS) $(PG_NOT_DATABASE)
+PG_NOT_DATABASE := $(addprefix --ignore=tests/,api/test_guard.py api/test_request_bodies.py api/test_handler_bounds.py \
+	api/test_handler_isolation.py auth/test_access.py auth/test_origin.py auth/test_ui_events.py)
 PG_UI_TESTS := $(addprefix tests/ui/,test_overview_page.py test_runs_page.py test_deliveries_paging.py)
 PG_UNIT_TESTS := $(addprefix tests/unit/,test_postgres_fixture.py test_migrations_postgres.py \
 	test_refused_retention.py test_secret_rotation.py test_simulator_storage.py)

@@ -8,7 +8,8 @@ outbox and the responder); services never import this module.
 
 Emitted task ids are collected and flushed at most every ``FLUSH_SECONDS``: the first change after a quiet spell
 goes out on the event loop's next turn, those that follow ride along in the next flush. After a flush that
-carried more than ``BUSY_RUNS`` runs (a burst), the next one waits ``BUSY_FLUSH_SECONDS`` instead. A flush hands one set of
+carried more than ``BUSY_RUNS`` runs (a burst), the next one waits ``busy_interval`` instead: a second, longer
+with many tabs open. A flush hands one set of
 task ids to every subscriber, so a burst of 500 deliveries a second with 10 tabs open costs about 10 flushes a
 second (100 callbacks), not 5,000 (issue 10, "Pools"). Each flush is a new ``generation``; ``since(generation)``
 says which runs changed after it, so a process-wide cache re-reads only those (``app.ui.shared_reads``).
@@ -38,6 +39,13 @@ BUSY_FLUSH_SECONDS = 1.0
 """Time between flushes during a burst (hundreds of deliveries a second): every open page refreshes once a
 second instead of ten times, so tabs take a bounded share of the process from the webhook (issue 10: "with 10
 tabs open, the webhook answers as fast as with none"). A single new round still shows within ``FLUSH_SECONDS``."""
+BUSY_SECONDS_PER_TAB = 0.2
+"""During a burst, each open tab adds this much to the time between flushes, from ``BUSY_FLUSH_SECONDS`` up to
+``BUSY_FLUSH_MOST`` (10 tabs: 2 s). What a flush costs grows with the tabs that refresh on it (an Inbox under a
+burst draws new cards at every flush), so the interval grows with them to keep the pages' share of the process, not
+each page's, bounded; see ``busy_interval``."""
+BUSY_FLUSH_MOST = 5.0
+"""The longest a page waits for a change during a burst, however many tabs are open."""
 LOG_FLUSHES = 512
 """Flushes remembered for ``since`` (at least ``LOG_FLUSHES * FLUSH_SECONDS`` ≈ 51 s of a burst)."""
 
@@ -123,7 +131,8 @@ class Changes:
             return
         task_ids, self._pending = frozenset(self._pending), set()
         local, self._local = frozenset(self._local), set()
-        self._interval = BUSY_FLUSH_SECONDS if len(task_ids) > BUSY_RUNS else FLUSH_SECONDS
+        busy = len(task_ids) > BUSY_RUNS
+        self._interval = busy_interval(len(self.flushed.callbacks)) if busy else FLUSH_SECONDS
         self.generation += 1
         self._log.append((self.generation, task_ids))
         if self._loop is not None:
@@ -131,6 +140,12 @@ class Changes:
         self.flushed.emit(task_ids)
         if local and self.relay is not None:
             self.relay(local)
+
+
+def busy_interval(subscribers: int) -> float:
+    """Seconds between flushes during a burst with ``subscribers`` open tabs: ``BUSY_SECONDS_PER_TAB`` a tab, at
+    least ``BUSY_FLUSH_SECONDS`` and at most ``BUSY_FLUSH_MOST``."""
+    return min(BUSY_FLUSH_MOST, max(BUSY_FLUSH_SECONDS, BUSY_SECONDS_PER_TAB * subscribers))
 
 
 changes = Changes()

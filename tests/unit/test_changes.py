@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from app.changes import BUSY_FLUSH_SECONDS, BUSY_RUNS, Changes
+from app.changes import BUSY_FLUSH_MOST, BUSY_FLUSH_SECONDS, BUSY_RUNS, Changes, busy_interval
 from tests.builders import wait_for
 
 
@@ -68,3 +68,26 @@ async def test_a_burst_stretches_the_next_flush_and_a_quiet_change_does_not():
     assert quiet_gap < BUSY_FLUSH_SECONDS
     assert got[3][0] - got[2][0] >= BUSY_FLUSH_SECONDS - 0.01  # the flush after the burst waited
     assert got[3][1] == {3}
+
+
+def test_a_burst_with_many_tabs_open_waits_longer_between_flushes_but_never_past_the_cap():
+    assert busy_interval(1) == BUSY_FLUSH_SECONDS
+    assert busy_interval(5) == BUSY_FLUSH_SECONDS
+    assert busy_interval(10) == 2.0  # each of 10 tabs refreshes every 2 s during a burst, not every second
+    assert busy_interval(100) == BUSY_FLUSH_MOST
+
+
+async def test_the_flush_after_a_burst_waits_for_the_tabs_subscribed():
+    changes = Changes()
+    got: list[tuple[float, frozenset[int]]] = []
+    loop = asyncio.get_running_loop()
+    changes.subscribe(lambda ids: got.append((loop.time(), ids)))
+    for _ in range(9):  # ten tabs in all
+        changes.subscribe(lambda _ids: None)
+    for task_id in range(100, 100 + BUSY_RUNS + 1):
+        changes.emit(task_id)
+    await wait_for(lambda: len(got) == 1)
+    changes.emit(3)
+    await wait_for(lambda: len(got) == 2, within=busy_interval(10) + 2)
+
+    assert got[1][0] - got[0][0] >= busy_interval(10) - 0.01
