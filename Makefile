@@ -44,7 +44,7 @@ PG_NOT_DATABASE := $(addprefix --ignore=tests/,api/test_guard.py api/test_reques
 	api/test_handler_isolation.py auth/test_access.py auth/test_origin.py auth/test_ui_events.py)
 PG_UI_TESTS := $(addprefix tests/ui/,test_overview_page.py test_runs_page.py test_deliveries_paging.py)
 PG_UNIT_TESTS := $(addprefix tests/unit/,test_postgres_fixture.py test_migrations_postgres.py \
-	test_refused_retention.py test_secret_rotation.py test_simulator_storage.py)
+	test_refused_retention.py test_secret_rotation.py test_simulator_storage.py test_read_snapshot.py)
 
 unit-pg: $(STAMP) /usr/bin/bwrap postgresql
 	TOOLDESK_TEST_DATABASE=postgresql $(BIN)/pytest -q -n $(TEST_JOBS) --dist loadfile $(PG_TESTS)

@@ -121,8 +121,19 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 @contextmanager
 def read_session(engine: Engine) -> Iterator[Session]:
-    """A session for queries; objects stay readable after it closes."""
+    """A session for queries, all of them on one snapshot of the database; objects stay readable after it closes.
+
+    Without it, each statement would see what was committed since the one before: Python's ``sqlite3`` opens no
+    transaction for a ``SELECT``, and PostgreSQL's default ``READ COMMITTED`` takes a snapshot per statement, so a
+    run's rounds could be read before a submission commits and their results after it. So SQLite's session starts
+    with ``BEGIN`` (a read transaction: one snapshot of the WAL until it ends), PostgreSQL's runs at
+    ``REPEATABLE READ`` (a read-only transaction there never fails to serialize). The session rolls back at its end.
+    """
     with Session(engine, expire_on_commit=False) as session:
+        if engine.dialect.name == "postgresql":
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        else:
+            session.connection().exec_driver_sql("BEGIN")
         yield session
 
 

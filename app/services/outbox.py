@@ -40,6 +40,7 @@ from app.platform.client import PlatformClient
 from app.pools import in_handlers
 from app.protocol import ToolResponses
 from app.services.events import add_event
+from app.services.fast_sql import UNAVAILABLE_ERRORS
 from app.services.reconcile import REFUSALS_TO_CHECK, check_after_refusal
 from app.states import AttemptOutcome, EventKind, OutboxState, RoundState
 
@@ -158,6 +159,12 @@ class Outbox:
                     for item_id in due:
                         await self.deliver(item_id)
                     continue  # read the queue again: a retry may already be due
+            except UNAVAILABLE_ERRORS as exc:  # the database's state, not a bug: one line, and try again later
+                said = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+                log.warning(
+                    "outbox pass failed: the database cannot be used (%s); again in %s s", said, IDLE_CHECK_SECONDS
+                )
+                wait = IDLE_CHECK_SECONDS
             except Exception:  # keep the loop alive: an item that fails this way is tried again later
                 log.exception("outbox pass failed")
                 wait = IDLE_CHECK_SECONDS
