@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy
+from sqlalchemy import Connection, Engine
 from standardwebhooks.webhooks import Webhook
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -226,6 +231,42 @@ async def settled(event: Callable[[], Any], *, within: float = 5.0) -> None:
     if started:
         _, running = await asyncio.wait(started, timeout=within)
         assert not running, f"handlers still running after {within} s"
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One SQL statement a test saw: its text and the name of the thread that ran it."""
+
+    sql: str
+    thread: str
+
+
+_SINKS: tuple[tuple[Engine, list[Statement]], ...] = ()
+
+
+def _record(conn: Connection, _cursor: object, statement: str, *_args: object) -> None:
+    for engine, sink in _SINKS:
+        if conn.engine is engine:
+            sink.append(Statement(statement, threading.current_thread().name))
+
+
+def listen_for_statements() -> None:
+    """Listen to every engine's statements once, on SQLAlchemy's ``Engine`` class, before any engine exists
+    (``tests/conftest.py``). Adding and removing a listener on a running console's engine changes the list of
+    listeners that its threads iterate meanwhile: "deque mutated during iteration" in one of them."""
+    sqlalchemy.event.listen(Engine, "before_cursor_execute", _record)
+
+
+@contextlib.contextmanager
+def statements(engine: Engine) -> Iterator[list[Statement]]:
+    """The statements run on ``engine``, by any thread, while the block runs."""
+    global _SINKS
+    sink: list[Statement] = []
+    _SINKS = (*_SINKS, (engine, sink))
+    try:
+        yield sink
+    finally:
+        _SINKS = tuple(entry for entry in _SINKS if entry[1] is not sink)
 
 
 START_TASKS = {"sync agents, reconcile runs", "handlers"}

@@ -25,9 +25,10 @@ from app.db import make_engine
 from app.runtime import Runtime, get_runtime
 from app.states import Role
 from tests import postgres
-from tests.builders import SECRET, Console, make_token, sign_in_user
+from tests.builders import SECRET, Console, listen_for_statements, make_token, sign_in_user
 
 ON_POSTGRESQL = postgres.selected()
+listen_for_statements()
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -4,15 +4,12 @@ handlers' pool; the simulator reports each round's round trip (``GET /_control/r
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event
-
 from app.runtime import Runtime
-from tests.builders import CLOCK, TRIP, Console, wait_for
+from tests.builders import CLOCK, TRIP, Console, statements, wait_for
 
 TRIP_TOOLS = ("get_weather", "search_flights", "book_umbrella", "book_hotel")
 
@@ -112,14 +109,7 @@ async def test_auto_round_database_writes_run_on_the_handlers_pool(console: Cons
 def _writers(runtime: Runtime) -> Iterator[set[str]]:
     """The names of the threads that insert or update draft and outbox rows while the block runs."""
     threads: set[str] = set()
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        head = statement.lstrip().upper()
-        if head.startswith(("INSERT INTO DRAFT", "INSERT INTO OUTBOX", "UPDATE OUTBOX")):
-            threads.add(threading.current_thread().name)
-
-    event.listen(runtime.engine, "before_cursor_execute", seen)
-    try:
+    with statements(runtime.engine) as seen:
         yield threads
-    finally:
-        event.remove(runtime.engine, "before_cursor_execute", seen)
+    writes = ("INSERT INTO DRAFT", "INSERT INTO OUTBOX", "UPDATE OUTBOX")
+    threads.update(s.thread for s in seen if s.sql.lstrip().upper().startswith(writes))

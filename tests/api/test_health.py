@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -184,15 +185,22 @@ async def test_database_that_refuses_writes_is_503_with_the_reason_not_500(probe
     engine = get_runtime().engine
     ticket = sign_in.issue_ticket(engine=engine, user_id=users.user_id(engine=engine, name="admin"), ttl=60, then="/")
 
-    def read_only(connection, _record):  # SQLite's own switch: every write fails as on a read-only file
-        connection.execute("PRAGMA query_only = ON")
+    refusing = threading.Event()
 
+    def read_only(connection, _record):  # SQLite's own switch: every write fails as on a read-only file
+        if refusing.is_set():
+            connection.execute("PRAGMA query_only = ON")
+
+    # listened to once and never removed: the console's threads connect meanwhile, and SQLAlchemy's list of
+    # listeners must not change under them
+    await start_done()
     event.listen(engine, "connect", read_only)
+    refusing.set()
     engine.dispose()
     try:
         response = await probe.get(f"/signin/ticket?ticket={ticket}")
     finally:
-        event.remove(engine, "connect", read_only)
+        refusing.clear()
         engine.dispose()
 
     assert response.status_code == 503, response.text

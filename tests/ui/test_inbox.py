@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 
 import pytest
-import sqlalchemy
 from nicegui.testing import User
 
 from app.runtime import Runtime
-from tests.builders import CLOCK, DEEP_JSON, FLAKY, Console, make_status, set_value, start_done, wait_for
+from tests.builders import CLOCK, DEEP_JSON, FLAKY, Console, make_status, set_value, start_done, statements, wait_for
 
 
 async def test_round_appears_live_without_reload(user: User, console: Console):
@@ -162,20 +160,12 @@ async def test_inbox_live_update_with_many_pending_rounds_reads_few_statements(
     await user.should_see("run 7744 · round 1", retries=20)  # cards are drawn a batch at a time
     await start_done()  # the start-up's handlers' sweep reads each pending round once: not the Inbox's work
     await runtime.responder.idle()
-    statements: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        statements.append(statement)
-
-    sqlalchemy.event.listen(runtime.engine, "before_cursor_execute", count)
-    try:
+    with statements(runtime.engine) as seen:
         await console.deliver(make_status(7800), "m_one_more")
         await user.should_see("run 7800 · round 1")
         await asyncio.sleep(0.3)
-    finally:
-        sqlalchemy.event.remove(runtime.engine, "before_cursor_execute", count)
     assert user.find(marker="inbox-count").elements.pop().text == "46"
-    assert len(statements) < 40, f"{len(statements)} statements for one delivery with one Inbox open"
+    assert 0 < len(seen) < 40, f"{len(seen)} statements for one delivery with one Inbox open"
 
 
 async def test_inbox_cards_leaving_together_are_read_together(user: User, console: Console, runtime: Runtime):
@@ -187,21 +177,13 @@ async def test_inbox_cards_leaving_together_are_read_together(user: User, consol
     await user.should_see("run 7944 · round 1", retries=20)
     await start_done()
     await runtime.responder.idle()
-    by_page: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        if threading.current_thread().name.startswith("tooldesk-ui"):  # the pages' pool, not the webhook's writer
-            by_page.append(statement)
-
     moved_on = [make_status(7900 + n, status="running", sequence=4) for n in range(45)]
-    sqlalchemy.event.listen(runtime.engine, "before_cursor_execute", count)
-    try:
+    with statements(runtime.engine) as seen:
         await asyncio.gather(*(console.deliver(body, f"m_moved_on_{n}") for n, body in enumerate(moved_on)))
         await user.should_not_see("run 7944 · round 1", retries=30)
         await user.should_not_see("run 7900 · round 1")
         await asyncio.sleep(0.3)
-    finally:
-        sqlalchemy.event.remove(runtime.engine, "before_cursor_execute", count)
+    by_page = [s.sql for s in seen if s.thread.startswith("tooldesk-ui")]  # the pages' pool, not the writer
     single = [s for s in by_page if "WHERE round.id = ?" in s]
     assert not single, f"{len(single)} reads of one round each for 45 cards that left"
-    assert len(by_page) < 45, f"{len(by_page)} statements on the pages' pool for 45 cards that left"
+    assert 0 < len(by_page) < 45, f"{len(by_page)} statements on the pages' pool for 45 cards that left"

@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-import sqlalchemy
 from nicegui import ui
 from nicegui.testing import User
 
 from app.runtime import Runtime
 from app.ui.pages import runs as runs_page
-from tests.builders import AGENT_ID, Console, make_status, settled, take_errors, wait_for
+from tests.builders import AGENT_ID, Console, make_status, settled, statements, take_errors, wait_for
 
 
 async def test_runs_page_filter_from_url_shows_matching_runs(user: User, console: Console):
@@ -105,17 +104,9 @@ async def test_runs_page_live_update_with_many_pending_rounds_reads_few_statemen
         await console.deliver(make_status(8700 + n), f"m_pending_{n}")
     await user.open("/runs")
     await user.should_see("60 run(s)")
-    statements: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        statements.append(statement)
-
-    sqlalchemy.event.listen(runtime.engine, "before_cursor_execute", count)
-    try:
+    with statements(runtime.engine) as seen:
         await console.deliver(make_status(8800, status="running", sequence=1), "m_running")
         await user.should_see("61 run(s)", retries=30)  # after the burst of 60 the next flush waits a second
         await asyncio.sleep(0.3)
-    finally:
-        sqlalchemy.event.remove(runtime.engine, "before_cursor_execute", count)
     assert user.find(marker="inbox-count").elements.pop().text == "60"
-    assert len(statements) < 40, f"{len(statements)} statements for one delivery with one tab open"
+    assert 0 < len(seen) < 40, f"{len(seen)} statements for one delivery with one tab open"
