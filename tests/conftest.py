@@ -8,6 +8,7 @@ about what only PostgreSQL has, ``postgresql_only("why")``, is skipped on SQLite
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -116,17 +117,25 @@ def settings_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     get_settings.cache_clear()
 
 
+_STALE_TASKS: list[asyncio.Task[object]] = []
+"""Tasks of earlier tests' closed event loops, kept referenced so that they are never collected (see below)."""
+
+
 def _drop_tasks_of_closed_loops() -> None:
-    """Forget NiceGUI background tasks left by an earlier test whose event loop has closed (a test that failed
-    while they ran). Left in ``background_tasks.running_tasks``, they make NiceGUI's shutdown in the next test
-    gather tasks of two loops, which raises at once, and it logs and retries that forever: one failure would hang
-    the whole worker instead of being reported."""
+    """Take NiceGUI background tasks left by an earlier test whose event loop has closed (one that failed while
+    they ran, or one that started them during its own shutdown) out of ``background_tasks``. Left there, they make
+    NiceGUI's shutdown in the next test gather tasks of two loops, which raises at once, and it logs and retries
+    that forever: one failure would hang the whole worker. They are kept in ``_STALE_TASKS``, not let go: collected,
+    a pending task's coroutine is closed inside NiceGUI's client context, outside any test, and that raises in
+    whichever test runs at the time."""
     for task in list(background_tasks.running_tasks):
         if task.get_loop().is_closed():
             background_tasks.running_tasks.discard(task)
+            _STALE_TASKS.append(task)
     for key, task in list(background_tasks.lazy_tasks_running.items()):
         if task.get_loop().is_closed():
             del background_tasks.lazy_tasks_running[key]
+            _STALE_TASKS.append(task)
 
 
 @pytest.fixture
