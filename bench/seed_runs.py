@@ -36,11 +36,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ingest import Server, clean_env, free_port  # noqa: E402
-from sqlmodel import SQLModel, col, create_engine, func, select  # noqa: E402
+from sqlmodel import col, create_engine, func, select  # noqa: E402
 from table import Row, markdown  # noqa: E402
 
 from app.answerers import Answerer  # noqa: E402
 from app.db import make_engine, read_session  # noqa: E402
+from app.migrations.baseline import sqlite as baseline_sqlite  # noqa: E402
 from app.models import Event, Round, Run, ToolCallRow, ToolResultRow  # noqa: E402
 from app.services import runs as runs_service  # noqa: E402
 from app.services.runs import RunFilter, search_runs  # noqa: E402
@@ -138,11 +139,21 @@ def _search_row(service: dict[str, object], http: float, scale: str, seeded: flo
 
 
 def seed(url: str, count: int) -> None:
-    """Insert ``count`` runs with their rounds, calls, results and events in batches of 5,000, then build the
-    search index from them in one go, as the first start of a database made before the index does (through the
-    triggers, row by row, seeding took about four times as long)."""
+    """Insert ``count`` runs with their rounds, calls, results and events in batches of 5,000 into the console's
+    migrated schema, then build the search index and the run counts from them in one go: they are dropped with their
+    triggers while the rows go in, then made again as the first start of a database made before the index makes
+    them (``app.migrations.baseline.sqlite.create``; through the triggers, row by row, seeding took about four times
+    as long)."""
+    make_engine(url).dispose()  # the schema at the newest revision
     engine = create_engine(url, json_serializer=lambda value: json.dumps(value, ensure_ascii=False))
-    SQLModel.metadata.create_all(engine)
+    with engine.begin() as conn:
+        triggers = conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND (name LIKE 'run_fts%' OR name LIKE 'run_count%')"
+        ).scalars()
+        for name in list(triggers):
+            conn.exec_driver_sql(f"DROP TRIGGER {name}")
+        conn.exec_driver_sql("DROP TABLE run_fts")
+        conn.exec_driver_sql("DROP TABLE run_count")
     rng = random.Random(7)
     now = time.time()
     tables = {model: model.__table__ for model in (Run, Round, ToolCallRow, ToolResultRow, Event)}  # type: ignore[attr-defined]
@@ -233,8 +244,9 @@ def seed(url: str, count: int) -> None:
                 (Event, events),
             ):
                 conn.execute(tables[model].insert(), batch)
+    with engine.begin() as conn:
+        baseline_sqlite.create(conn)
     engine.dispose()
-    make_engine(url).dispose()  # adds what the console's schema has beyond the tables: the search index, filled
 
 
 def _time_search(url: str, count: int, *, repeats: int) -> dict[str, object]:
