@@ -74,6 +74,7 @@ STAGGER = 16  # positions between a task's consecutive statuses (4 requests each
 STARTUP_SECONDS = 60.0
 STOP_SECONDS = 10.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+HEADROOM = 4.0  # unpaced loads get a file of this many times the server's best rate so far
 WARMUP_RATE = 3000  # deliveries/s the warm-up's file holds (repeats past it are duplicates: fine for a warm-up)
 
 
@@ -380,10 +381,11 @@ class Rig:
         self, server: Server, *, connections: int, seconds: int, rate: float | None = None, peak: float | None = None
     ) -> Load:
         """Sign a file of fresh deliveries and replay it with wrk. The file holds ``seconds`` of ``rate``, or of
-        2.5x ``peak`` (the rate this server reached before; ``WARMUP_RATE`` when unknown) when not paced."""
+        ``HEADROOM`` x ``peak`` (the rate this server reached before; ``WARMUP_RATE`` when unknown) when not paced:
+        a server faster than that would run out and be sent repeats, which the row then flags."""
         self.files += 1
         path = self.workdir / f"deliveries-{self.files}.tsv"
-        per_second = rate or 2.5 * (peak or self.peaks.get(server.name, WARMUP_RATE / 2.5))
+        per_second = rate or HEADROOM * (peak or self.peaks.get(server.name, WARMUP_RATE / HEADROOM))
         write_deliveries(path, self.workload.make(int(per_second * seconds * 1.2) + 200), secret=self.secret)
         threads = max(1, len(self.load_cpus))
         before = server.cpu_seconds()
