@@ -128,6 +128,8 @@ def read_session(engine: Engine) -> Iterator[Session]:
     run's rounds could be read before a submission commits and their results after it. So SQLite's session starts
     with ``BEGIN`` (a read transaction: one snapshot of the WAL until it ends), PostgreSQL's runs at
     ``REPEATABLE READ`` (a read-only transaction there never fails to serialize). The session rolls back at its end.
+    Only reads belong in it, and short ones: no write or commit (writes go through ``write_session``, one writer at a
+    time), no slow work between statements (on SQLite an open read keeps the WAL checkpoint from passing it).
     """
     with Session(engine, expire_on_commit=False) as session:
         if engine.dialect.name == "postgresql":

@@ -62,10 +62,10 @@ def build(settings: Settings) -> Runtime:
     nicegui_app.add_middleware(AuthGate)  # inside the guard: the Host check comes first
     install_guard(nicegui_app, settings)
     ui.page(SIGN_IN_PATH, title="Sign in · Tooldesk")(signin_page)
-    _mount(signin_router)
-    _mount(health_routes.router)
-    _mount(webhook_router)
-    _mount(build_api_router())
+    _mount(signin_router, lasting=True)
+    _mount(health_routes.router, lasting=True)
+    _mount(webhook_router, lasting=True)
+    _mount(build_api_router(), lasting=True)
     simulator_app = None
     if runtime.simulator is not None:
         simulator_router = build_simulator_router(runtime.simulator)
@@ -140,7 +140,7 @@ def _simulator_app(router: APIRouter) -> FastAPI:
     return simulator_app
 
 
-def _mount(router: APIRouter, prefix: str = "", *, lasting: bool = True) -> None:
+def _mount(router: APIRouter, prefix: str = "", *, lasting: bool) -> None:
     """Add a router's routes to NiceGUI's app. ``app.include_router`` would also wrap the app's lifespan in one
     more layer per call, and NiceGUI's test plugin builds the app again for every test: the layers pile up until
     the lifespan overflows the stack. A holder router applies the prefix and takes the wrapping instead; for a

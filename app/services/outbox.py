@@ -159,11 +159,9 @@ class Outbox:
                     for item_id in due:
                         await self.deliver(item_id)
                     continue  # read the queue again: a retry may already be due
-            except UNAVAILABLE_ERRORS as exc:  # the database's state, not a bug: one line, and try again later
+            except UNAVAILABLE_ERRORS as exc:  # the driver's own error (gone, locked, read-only...): one line
                 said = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
-                log.warning(
-                    "outbox pass failed: the database cannot be used (%s); again in %s s", said, IDLE_CHECK_SECONDS
-                )
+                log.warning("outbox pass failed on the database (%s); again in %s s", said, IDLE_CHECK_SECONDS)
                 wait = IDLE_CHECK_SECONDS
             except Exception:  # keep the loop alive: an item that fails this way is tried again later
                 log.exception("outbox pass failed")
