@@ -3,6 +3,10 @@ arrive meanwhile; past the count's bound it says "more than"."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from typing import Any
+
 import pytest
 from nicegui import ui
 from nicegui.testing import User
@@ -57,6 +61,37 @@ async def test_deliveries_page_jump_to_a_page_not_reached_yet(user: User, consol
 
     await wait_for(lambda: _sequences(user) == ["3", "2"])
     assert _table(user).pagination["rowsNumber"] == 7
+
+
+async def test_a_live_refresh_begun_before_a_jump_does_not_put_the_old_page_back(
+    user: User, console: Console, monkeypatch: pytest.MonkeyPatch
+):
+    await _deliver(console, 8905, range(1, 8))
+    await user.open("/deliveries?task_id=8905")
+    await wait_for(lambda: len(_sequences(user)) == 7)
+    table = user.find(marker="deliveries-table")
+    first_page_asked, release = threading.Event(), threading.Event()
+    original = deliveries.list_deliveries
+
+    def slow_first_page(**kwargs: Any) -> Any:
+        if kwargs["where"].page == 1:  # the live refresh of the page shown: held until the jump was shown
+            first_page_asked.set()
+            release.wait(10)
+        return original(**kwargs)
+
+    monkeypatch.setattr(deliveries, "list_deliveries", slow_first_page)
+    try:
+        await _deliver(console, 8905, range(8, 9))  # a change to the run: the page refreshes live
+        await wait_for(first_page_asked.is_set)
+        await settled(lambda: table.trigger("request", {"pagination": {"page": 3, "rowsPerPage": 2}}))
+        await wait_for(lambda: _sequences(user) == ["4", "3"])
+    finally:
+        release.set()
+    shown = set()
+    for _ in range(50):  # the held refresh ends now: the old page must not come back, even for a moment
+        shown.add(tuple(_sequences(user)))
+        await asyncio.sleep(0.01)
+    assert shown == {("4", "3")}
 
 
 async def test_deliveries_page_count_past_bound_says_more_than(

@@ -133,6 +133,8 @@ def page(live: Live, verdict: str = "", task_id: str = "", q: str = "") -> None:
         engine, current = get_runtime().engine, state.where
         asked = state.keyset(current)
         found = await asyncio.to_thread(lambda: deliveries.list_deliveries(engine=engine, where=asked))
+        if state.where is not current:  # another page or filter was chosen while this read: its refresh shows it
+            return  # (a live refresh that began before a jump must not put the old page back, nor its cursor)
         if found.next_before is not None:
             state.cursors[current.page + 1] = found.next_before
         shown = (current.page - 1) * current.per_page + len(found.deliveries)
