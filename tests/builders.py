@@ -241,6 +241,17 @@ class Statement:
     thread: str
 
 
+BACKGROUND_THREADS = ("tooldesk-handlers", "tooldesk-checkpoint")
+"""Threads whose statements a page's count leaves out: the handlers' pool (handlers' look at new rounds, the
+search index's catch-up, ``app.services.run_index``) and the WAL checkpointer (``app.webhooks.checkpoint``). How
+many of their statements fall inside a counted block depends on timing, not on the page."""
+
+
+def foreground(seen: list[Statement]) -> list[str]:
+    """The SQL of the statements in ``seen`` that no ``BACKGROUND_THREADS`` thread ran."""
+    return [s.sql for s in seen if not s.thread.startswith(BACKGROUND_THREADS)]
+
+
 _SINKS: tuple[tuple[Engine, list[Statement]], ...] = ()
 
 

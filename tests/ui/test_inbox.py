@@ -8,7 +8,18 @@ import pytest
 from nicegui.testing import User
 
 from app.runtime import Runtime
-from tests.builders import CLOCK, DEEP_JSON, FLAKY, Console, make_status, set_value, start_done, statements, wait_for
+from tests.builders import (
+    CLOCK,
+    DEEP_JSON,
+    FLAKY,
+    Console,
+    foreground,
+    make_status,
+    set_value,
+    start_done,
+    statements,
+    wait_for,
+)
 
 
 async def test_round_appears_live_without_reload(user: User, console: Console):
@@ -165,7 +176,8 @@ async def test_inbox_live_update_with_many_pending_rounds_reads_few_statements(
         await user.should_see("run 7800 · round 1")
         await asyncio.sleep(0.3)
     assert user.find(marker="inbox-count").elements.pop().text == "46"
-    assert 0 < len(seen) < 40, f"{len(seen)} statements for one delivery with one Inbox open"
+    sqls = foreground(seen)
+    assert 0 < len(sqls) < 40, f"{len(sqls)} statements for one delivery with one Inbox open: {sqls}"
 
 
 async def test_inbox_cards_leaving_together_are_read_together(user: User, console: Console, runtime: Runtime):

@@ -10,7 +10,7 @@ from nicegui.testing import User
 
 from app.runtime import Runtime
 from app.ui.pages import runs as runs_page
-from tests.builders import AGENT_ID, Console, make_status, settled, statements, take_errors, wait_for
+from tests.builders import AGENT_ID, Console, foreground, make_status, settled, statements, take_errors, wait_for
 
 
 async def test_runs_page_filter_from_url_shows_matching_runs(user: User, console: Console):
@@ -109,4 +109,5 @@ async def test_runs_page_live_update_with_many_pending_rounds_reads_few_statemen
         await user.should_see("61 run(s)", retries=30)  # after the burst of 60 the next flush waits a second
         await asyncio.sleep(0.3)
     assert user.find(marker="inbox-count").elements.pop().text == "60"
-    assert 0 < len(seen) < 40, f"{len(seen)} statements for one delivery with one tab open"
+    sqls = foreground(seen)
+    assert 0 < len(sqls) < 40, f"{len(sqls)} statements for one delivery with one tab open: {sqls}"
