@@ -68,6 +68,17 @@ class Changes:
         self._interval = FLUSH_SECONDS
 
     @property
+    def interval(self) -> float:
+        """Seconds from one flush to the next now: ``FLUSH_SECONDS``, or ``busy_interval`` during a burst."""
+        return self._interval
+
+    @property
+    def bursting(self) -> bool:
+        """Whether a burst is under way: the last flush carried more than ``BUSY_RUNS`` runs and changes wait for
+        the next one."""
+        return self._interval > FLUSH_SECONDS and bool(self._pending)
+
+    @property
     def callbacks(self) -> list[Any]:
         """The subscribers (NiceGUI ``Callback`` objects); tests clear them between tests."""
         return self.flushed.callbacks

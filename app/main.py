@@ -46,6 +46,7 @@ from app.runtime import Runtime, build_runtime
 from app.services import agents, sign_in, sweeps, users
 from app.services.reconcile import reconcile_runs
 from app.simulator import build_router as build_simulator_router
+from app.ui import element_speed
 from app.ui.layout import root
 from app.ui.pages.signin import signin_page
 from app.webhooks.fast_path import install_fast_path
@@ -59,6 +60,7 @@ def build(settings: Settings) -> Runtime:
     simulated = bool(os.environ.get("NICEGUI_USER_SIMULATION"))
     transport = httpx.ASGITransport(nicegui_app) if simulated else None
     runtime = build_runtime(settings, transport=transport)
+    element_speed.install()  # NiceGUI's per-element signature check, once per function
     nicegui_app.add_middleware(AuthGate)  # inside the guard: the Host check comes first
     install_guard(nicegui_app, settings)
     ui.page(SIGN_IN_PATH, title="Sign in · Tooldesk")(signin_page)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from nicegui.testing import User
 
+from app.changes import changes
 from app.runtime import Runtime, get_runtime
 from app.services import agents
 from app.states import Role
@@ -250,6 +251,7 @@ async def test_open_inbox_with_many_cards_reads_context_in_few_statements(
         await console.deliver(make_status(7950 + n, sequence=3, round=2), f"m_ctx_{n}")
     await start_done()  # the start-up's handlers' sweep reads each pending round once: not the page's reads
     await runtime.responder.idle()  # the handlers' look at each new round reads its run: not the page's reads
+    await wait_for(lambda: not changes.bursting)  # the burst's last changes flushed: the page is read once
     with statements(runtime.engine) as seen:
         await user.open("/")
         await user.should_see("run 7989 · round 2", retries=20)

@@ -91,3 +91,20 @@ async def test_the_flush_after_a_burst_waits_for_the_tabs_subscribed():
     await wait_for(lambda: len(got) == 2, within=busy_interval(10) + 2)
 
     assert got[1][0] - got[0][0] >= busy_interval(10) - 0.01
+
+
+async def test_bursting_while_a_burst_holds_changes_back_and_not_once_they_are_out():
+    changes = Changes()
+    got: list[frozenset[int]] = []
+    changes.subscribe(got.append)
+    assert not changes.bursting
+
+    for task_id in range(1, BUSY_RUNS + 2):  # a burst's flush: more than BUSY_RUNS runs
+        changes.emit(task_id)
+    await wait_for(lambda: got)
+    assert not changes.bursting  # nothing waits: a page that opens now draws at full speed
+    changes.emit(99)
+    assert changes.bursting  # held back until the busy interval has passed
+    await wait_for(lambda: len(got) == 2)
+    assert got[1] == {99}
+    assert not changes.bursting

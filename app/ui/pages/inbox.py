@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 from nicegui import ui
 from pydantic import ValidationError
 
+from app.changes import changes
 from app.models import RoundPublic
 from app.runtime import get_runtime
 from app.services import inbox
@@ -35,7 +36,7 @@ PAGE_SIZE = 50
 """Cards drawn at first, and added by each *Show more*."""
 DRAW_BATCH = 15
 """New cards drawn in one go: the first ones are on screen at once, and drawing never holds the event loop (and
-the webhook) for long; the rest of a page follows ``NEXT_BATCH_SECONDS`` later."""
+the webhook) for long; the rest of a page follows ``next_batch_seconds()`` later."""
 NEXT_BATCH_SECONDS = 0.02
 OPEN_CARDS = 3
 """Cards at the top of the view drawn open, their result fields ready; those below are drawn light (their calls as
@@ -193,7 +194,7 @@ class _InboxView:
         self.more.set_visibility(matched > shown)
         if any(item.id not in self.forms for item in page):
             with self.timers:
-                ui.timer(NEXT_BATCH_SECONDS, self.refresh, once=True)
+                ui.timer(next_batch_seconds(), self.refresh, once=True)
         url = f"/?{_query(view)}" if _query(view) else "/"
         if url != self.url:
             self.url = url
@@ -290,3 +291,11 @@ def _query(view: inbox.InboxView) -> str:
     """The view as a query string, leaving out defaults."""
     defaults = inbox.InboxView().model_dump()
     return urlencode({key: value for key, value in view.model_dump().items() if value and value != defaults[key]})
+
+
+def next_batch_seconds() -> float:
+    """Seconds before the rest of a page's new cards are drawn: ``NEXT_BATCH_SECONDS``, or while a burst is under
+    way (``app.changes.Changes.bursting``) the time between flushes (``Changes.interval``). Under a burst the rounds on a page change at every flush,
+    and an Inbox that drew each page in full, a batch every ``NEXT_BATCH_SECONDS``, would build cards all the time on
+    the webhook's event loop (issue 10: "with 10 tabs open, the webhook answers as fast as with none")."""
+    return changes.interval if changes.bursting else NEXT_BATCH_SECONDS
