@@ -41,7 +41,7 @@ unit: $(STAMP) /usr/bin/bwrap postgresql
 # headers and origins, request bodies, roles on every route, handler limits and isolation)
 PG_TESTS ?= tests/api tests/cases tests/auth $(PG_UI_TESTS) $(PG_UNIT_TESTS) $(PG_NOT_DATABASE)
 PG_NOT_DATABASE := $(addprefix --ignore=tests/,api/test_guard.py api/test_request_bodies.py api/test_handler_bounds.py \
-	api/test_handler_isolation.py auth/test_access.py auth/test_origin.py auth/test_ui_events.py)
+	api/test_handler_isolation.py auth/test_access.py auth/test_origin.py auth/test_origin_socket.py auth/test_ui_events.py)
 PG_UI_TESTS := $(addprefix tests/ui/,test_overview_page.py test_runs_page.py test_deliveries_paging.py)
 PG_UNIT_TESTS := $(addprefix tests/unit/,test_postgres_fixture.py test_migrations_postgres.py \
 	test_refused_retention.py test_secret_rotation.py test_simulator_storage.py test_read_snapshot.py)

@@ -14,6 +14,7 @@ import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -184,6 +185,14 @@ class Settings(BaseSettings):
         value = value.strip().rstrip("/")
         if value and not value.startswith(("http://", "https://")):
             raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        if value:  # a bracket left open or a port past 65535 failed later, in the Host check, as a traceback
+            try:
+                parts = urlsplit(value)
+                parts.port  # noqa: B018 -- reading it checks it
+            except ValueError as exc:
+                raise ValueError(f"expected an http:// or https:// URL, got {value!r} ({exc})") from None
+            if not parts.hostname:
+                raise ValueError(f"expected an http:// or https:// URL, got {value!r} (no host)")
         return value
 
     @field_validator("scenarios_dir")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from app.api.common import Id, NoSettings, require_json
 from app.auth.access import api_answerer, need
@@ -47,10 +47,21 @@ class ReplayRunIn(BaseModel):
     until_round: int = Field(ge=0, le=10_000)
 
 
+def _sendable(edited: Any) -> Any:
+    """``edited`` as it is; ``ValueError`` when its text cannot be written as UTF-8 (a lone UTF-16 surrogate such as
+    ``"\\ud800"``, which JSON's escapes can carry), so the replay is a 422 rather than a 500 when encoding it."""
+    text = edited if isinstance(edited, str) else json.dumps(edited, ensure_ascii=False)
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise ValueError("it holds a lone UTF-16 surrogate: not Unicode text, so it cannot be sent as UTF-8") from None
+    return edited
+
+
 class ReplayIn(BaseModel):
     """``body``: leave out to replay the stored bytes; a JSON value or text to replay an edited body."""
 
-    body: Any = None
+    body: Annotated[Any, AfterValidator(_sendable)] = None
 
 
 class ReplayOut(BaseModel):

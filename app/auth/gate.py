@@ -9,6 +9,9 @@
   request's own scheme and ``Host`` (which ``app.guard`` limits to the console's names) or ``TOOLDESK_PUBLIC_URL``;
   otherwise 403 before anything is done. A write that sends a foreign ``Origin`` is refused even without the
   cookie. The webhook and the embedded simulator are authenticated by signature and API key, and exempt.
+- **WebSocket** (NiceGUI's socket.io, ``/_nicegui_ws/``, which carries every click and keystroke of a page): a
+  handshake whose ``Origin`` is not the console's is closed before it is accepted (the client gets 403). Python-socketio
+  is set up by NiceGUI to accept any origin, and a browser opens a WebSocket to any address without CORS.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import quote, urlsplit
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocketClose
 
 from app.auth.access import identify
 from app.auth.identity import SESSION_COOKIE, Identity
@@ -43,6 +47,9 @@ class AuthGate:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and _foreign_socket(HTTPConnection(scope)):
+            await WebSocketClose(code=1008, reason="the page is not the console's")(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -55,15 +62,23 @@ class AuthGate:
             await self.app(scope, receive, send)
 
 
-def console_origins(request: Request) -> set[str]:
-    """The origins a write from the console's own pages carries: this request's scheme and Host, and the public
-    URL's origin."""
+def console_origins(request: HTTPConnection) -> set[str]:
+    """The origins a write from the console's own pages carries: this request's scheme (``http`` for ``ws``) and
+    Host, and the public URL's origin."""
     public = urlsplit(get_runtime().settings.base_url)
     origins = {f"{public.scheme}://{public.netloc}".lower()}
     host = request.headers.get("host")
     if host:
-        origins.add(f"{request.url.scheme}://{host}".lower())
+        scheme = {"ws": "http", "wss": "https"}.get(request.url.scheme, request.url.scheme)
+        origins.add(f"{scheme}://{host}".lower())
     return origins
+
+
+def _foreign_socket(connection: HTTPConnection) -> bool:
+    """True for a WebSocket handshake from a page on another origin (a browser always sends ``Origin`` there; a
+    client without one is not a page, and the socket needs a page's client id anyway)."""
+    origin = connection.headers.get("origin")
+    return origin is not None and origin.lower() not in console_origins(connection)
 
 
 def _foreign_write(request: Request) -> Response | None:
@@ -77,8 +92,9 @@ def _foreign_write(request: Request) -> Response | None:
     if origin is not None and origin in console_origins(request):
         return None
     said = f"Origin {origin!r}" if origin is not None else "no Origin or Referer"
+    cookie = "the sign-in cookie" if with_cookie else "no sign-in cookie"
     message = (
-        f"{request.method} {path} with the sign-in cookie and {said}: writes from a browser must come from the "
+        f"{request.method} {path} with {cookie} and {said}: writes from a browser must come from the "
         "console's own pages; scripts send 'Authorization: Bearer <token>' instead"
     )
     return JSONResponse({"error": {"code": "forbidden", "message": message}}, status_code=403)

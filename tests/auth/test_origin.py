@@ -70,3 +70,14 @@ async def test_cookie_skip_and_sim_faults_from_a_foreign_origin_change_nothing(b
     faults = await browser.post("/sim/_control/faults", json={"drop": 1.0}, headers=foreign)
     assert faults.status_code == 401
     assert [r["id"] for r in await console.pending(task_id)] == [round_["id"]]
+
+
+async def test_write_with_foreign_origin_and_no_cookie_says_there_was_no_cookie(console: Console):
+    """The refusal named "the sign-in cookie" for a request that sent none, which sends whoever reads it looking for
+    a cookie that is not there."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(nicegui_app), base_url="http://127.0.0.1:8080") as bare:
+        response = await bare.post("/api/handlers", json=HANDLER, headers={"origin": "http://evil.example"})
+    assert response.status_code == 403
+    message = response.json()["error"]["message"]
+    assert "with no sign-in cookie and Origin 'http://evil.example'" in message
+    assert await console.handlers() == {}

@@ -7,6 +7,7 @@ from nicegui import ui
 from nicegui.testing import User
 
 from app.ui.components.arguments import SHOWN_CHARS
+from app.ui.components.round_form_fields import MAX_CARD_CALLS
 from tests.builders import Console, make_status
 
 BIG = 600_000
@@ -53,3 +54,24 @@ async def test_inbox_cards_start_no_timers_of_their_own(user: User, console: Con
     await user.should_see("6 waiting", retries=100)
     timers = [e for e in user.current_layout.descendants() if isinstance(e, ui.timer)]
     assert len(timers) < 6, f"{len(timers)} timers for 6 cards"
+
+
+async def test_round_of_thousands_of_calls_is_left_to_the_api_and_run_page_draws_the_first(
+    user: User, console: Console
+):
+    """Regression: a round of 20,000 calls (within the 1 MB limit) built 20,000 result fields on the event loop and
+    held the whole console, webhook included, for over a minute in each Inbox tab."""
+    count = MAX_CARD_CALLS + 400
+    calls = [{"id": f"call_{i}", "name": "get_weather", "arguments": {}} for i in range(count)]
+    await console.deliver(make_status(7320, tool_calls=calls), "msg_many_calls")
+    [round_] = await console.pending()
+
+    await user.open("/")
+    await user.should_see(f"This round has {count} tool calls", retries=100)
+    await user.should_see(f"POST /api/rounds/{round_['id']}/responses")
+    await user.should_see(f"… and {count - MAX_CARD_CALLS} more tool calls")
+    await user.should_not_see(marker="result-call_0")
+    await user.open("/runs/7320")
+    await user.should_see(f"The first {MAX_CARD_CALLS} of {count} tool calls", retries=100)
+    await user.should_see(marker=f"arguments-call_{MAX_CARD_CALLS - 1}")
+    await user.should_not_see(marker=f"arguments-call_{MAX_CARD_CALLS}")

@@ -25,6 +25,23 @@ def test_start_bad_setting_exits_2_naming_it(tmp_path: Path):
     assert "Traceback" not in done.stderr
 
 
+def test_start_unreadable_public_url_exits_2_with_one_line(tmp_path: Path):
+    """Regression: ``TOOLDESK_PUBLIC_URL=http://[::1`` passed the settings and broke the Host check's set-up with a
+    ``ValueError`` traceback."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOOLDESK_")} | {
+        "TOOLDESK_PUBLIC_URL": "http://[::1",
+        "TOOLDESK_DATABASE_URL": f"sqlite:///{tmp_path}/console.db",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "app"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "tooldesk: bad setting: TOOLDESK_PUBLIC_URL: Value error, expected an http:// or https:// URL, got "
+        "'http://[::1' (Invalid IPv6 URL) (got 'http://[::1')"
+    ]
+
+
 def test_start_simulate_bad_secret_exits_2(tmp_path: Path):
     done = subprocess.run(
         [sys.executable, "-m", "app", "simulate", "--webhook-url", "http://127.0.0.1:1/x", "--secret", "nope"],

@@ -34,7 +34,7 @@ from app.ui.components.result_editor import MAX_RESULT_CHARS as MAX_RESULT_CHARS
 from app.ui.components.round_actions import RoundActions
 from app.ui.components.round_context import show_context
 from app.ui.components.round_form_fields import ANSWERED_BY as ANSWERED_BY
-from app.ui.components.round_form_fields import CallField, calls_summary, signed_in_person
+from app.ui.components.round_form_fields import CallField, calls_summary, signed_in_person, too_many_calls
 from app.ui.components.round_status import RoundStatus
 from app.ui.format import clock
 
@@ -90,6 +90,11 @@ class RoundForm:
             if not access.may(Role.ANSWERER):
                 self.submit.disable()
                 self.submit.tooltip(f"answering needs the role {Role.ANSWERER}")
+            self.crowded = too_many_calls(round_)  # then no fields: the API or a handler answers it
+            if self.crowded is not None:
+                self.submit.disable()
+                self.problem.set_text(self.crowded)
+                self.problem.set_visibility(True)
         self.latest = round_  # the round as last read: its handler drafts fill the fields on open
         self.keeper.open_fields = self.open
         if opened:
@@ -104,7 +109,7 @@ class RoundForm:
 
     def open(self) -> None:
         """Build the fields of every call in place of the light summary, filled with the handlers' drafts."""
-        if self.summary is None:
+        if self.summary is None or self.crowded is not None:
             return
         self.calls.clear()
         self.summary = self.answer = None
@@ -160,6 +165,9 @@ class RoundForm:
             return
         if self.closed or self.status.expired:
             self._show("Not sent: the round is no longer waiting for an answer")
+            return
+        if self.crowded is not None:
+            self._show(f"Not sent: {self.crowded}")
             return
         self.open()  # a light card's Submit: the handlers' drafts may answer every call
         problems = [p for p in (field.problem() for field in self.fields) if p]

@@ -27,6 +27,24 @@ SUMMARY_CHARS = 300
 """Characters of a call's arguments that the light summary shows (one line each; the open card shows them all)."""
 
 
+MAX_CARD_CALLS = 100
+"""Tool calls a card answers, and a run page draws, at most. A round may bring thousands within the webhook's 1 MB:
+20,000 calls built 20,000 result fields on the event loop and held the whole console (webhook included) for over a
+minute in each Inbox tab. A bigger round is answered by the API (``POST /api/rounds/{id}/responses``) or a handler;
+``GET /api/rounds/{id}`` has every call."""
+
+
+def too_many_calls(round_: RoundPublic) -> str | None:
+    """Why a card does not answer ``round_`` (more than ``MAX_CARD_CALLS`` calls), or None."""
+    count = len(round_.tool_calls)
+    if count <= MAX_CARD_CALLS:
+        return None
+    return (
+        f"This round has {count:,} tool calls, more than a card answers ({MAX_CARD_CALLS}): answer it with "
+        f"POST /api/rounds/{round_.id}/responses or a handler"
+    )
+
+
 ANSWERED_BY = Answerer.person(INBOX_USER)
 """Who answers in the inbox when sign-in is off."""
 
@@ -140,10 +158,11 @@ class CallField:
 
 def calls_summary(round_: RoundPublic) -> str:
     """The calls of ``round_`` as text, one line each: ``call_1 · get_weather {"city": "Oslo"}``, the arguments
-    compact and cut at ``SUMMARY_CHARS``; a call a handler answered says so (its draft fills the field on open)."""
+    compact and cut at ``SUMMARY_CHARS``; a call a handler answered says so (its draft fills the field on open). At
+    most ``MAX_CARD_CALLS`` lines, then how many more."""
     drafted = {draft.tool_call_id for draft in round_.drafts}
     lines = []
-    for call in round_.tool_calls:
+    for call in round_.tool_calls[:MAX_CARD_CALLS]:
         if call.arguments_problem is None:
             arguments = json.dumps(call.arguments, ensure_ascii=False)
         else:
@@ -152,4 +171,7 @@ def calls_summary(round_: RoundPublic) -> str:
             arguments = arguments[:SUMMARY_CHARS] + "…"
         note = " · a handler's draft waits" if call.tool_call_id in drafted else ""
         lines.append(f"{call.tool_call_id} · {call.name} {arguments}{note}")
+    hidden = len(round_.tool_calls) - MAX_CARD_CALLS
+    if hidden > 0:
+        lines.append(f"… and {hidden:,} more tool calls (GET /api/rounds/{round_.id} has them all)")
     return "\n".join(lines)

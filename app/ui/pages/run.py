@@ -15,6 +15,7 @@ from app.states import Role, RoundState, RunStatusName
 from app.ui import access
 from app.ui.components.arguments import arguments_view
 from app.ui.components.cassette_button import record_button
+from app.ui.components.round_form_fields import MAX_CARD_CALLS
 from app.ui.components.run_gantt import duration_view
 from app.ui.format import clock, duration, pretty_json
 from app.ui.live import Live
@@ -283,7 +284,13 @@ def _round_card(round_: RoundPublic) -> None:
             _countdown(round_.expires_at)
         if round_.message:
             ui.label(round_.message).classes("text-sm text-negative")
-        for call in round_.tool_calls:
+        hidden = len(round_.tool_calls) - MAX_CARD_CALLS
+        if hidden > 0:
+            ui.label(
+                f"The first {MAX_CARD_CALLS} of {len(round_.tool_calls):,} tool calls; GET /api/rounds/{round_.id} "
+                "has them all"
+            ).classes("text-sm text-grey-7").mark(f"run-round-{round_.round}-cut")
+        for call in round_.tool_calls[:MAX_CARD_CALLS]:
             with ui.column().classes("w-full gap-0"):
                 ui.label(f"{call.tool_call_id} · {call.name}").classes("font-mono text-sm font-bold")
                 arguments_view(call, text_size="text-xs")
