@@ -30,6 +30,10 @@ WHEN_HINT = (
     "regex: searched in the value at path · JMESPath: an expression over all args, true when truthy · any: always."
 )
 _VALUE_LABELS = {"equals": "Value", "regex": "Pattern", "jmespath": "Expression", "any": "Value"}
+RULES_SHOWN = 100
+"""Rules drawn at first, and added by each *Show more* (every edit draws the list again, on the event loop that
+answers the webhook: 300 rules held it about 4 s, 30,000 for minutes). A rule a problem names, and one just added,
+are drawn whatever their place; rules not drawn are kept and saved as they are."""
 
 
 class DraftProblem(ValueError):
@@ -47,6 +51,7 @@ class RulesEditor:
         self.flagged: set[int] = set()
         self.opened: dict[str, Any] | None = None  # the rule added from a call, outlined until saved
         self.opened_fields: tuple[ui.card, ui.textarea] | None = None
+        self.shown = RULES_SHOWN
         with ui.column().classes("w-full gap-3") as self.container:
             self.render()
 
@@ -79,10 +84,16 @@ class RulesEditor:
                 ui.label("No rule yet: every call gets the default response (or an error without one).").classes(
                     "text-grey-6 italic"
                 )
+            opened = next((n for n, rule in enumerate(self.rules, start=1) if rule is self.opened), 0)
+            limit = max(self.shown, opened, *self.flagged)
             with ui.column().classes("w-full gap-3").mark("rule-list") as listed:
-                for number, rule in enumerate(self.rules, start=1):
+                for number, rule in enumerate(self.rules[:limit], start=1):
                     self._rule_card(number, rule)
             listed.make_sortable(handle=".rule-drag", on_end=self._dropped)
+            if (hidden := len(self.rules) - limit) > 0:
+                ui.button(
+                    f"Show more ({min(RULES_SHOWN, hidden):,} of {hidden:,} more rules)", on_click=self._show_more
+                ).props("flat dense no-caps").mark("more-rules")
             ui.button("Add rule", icon="add", on_click=self._add).props("outline dense no-caps").mark("add-rule")
             self._default_card()
 
@@ -198,6 +209,11 @@ class RulesEditor:
 
     def _add(self) -> None:
         self.rules.append(_rule_draft({"when": [{"kind": "equals", "path": "", "value": ""}]}))
+        self.shown = max(self.shown, len(self.rules))
+        self.render()
+
+    def _show_more(self) -> None:
+        self.shown += RULES_SHOWN
         self.render()
 
     def _remove(self, number: int) -> None:

@@ -29,6 +29,10 @@ from app.ui.live import Live
 from app.ui.looks import color
 
 PAST_CALLS = 10
+TOOLS_SHOWN = 100
+"""Tools of an agent listed at first, and added by each *Show more*: an agent may list thousands (an imported
+configuration, a platform's agent), and every row is built on the event loop that answers the webhook (20,000
+tools held it about 30 s a visit). A tool with a handler, or the one open, is listed whatever its place."""
 
 
 def page(live: Live) -> None:
@@ -47,6 +51,7 @@ class _HandlersPage:
         self.handlers: dict[tuple[str, str], HandlerPublic] = {}
         self.selected: tuple[Agent, dict[str, Any]] | None = None
         self.editor: HandlerEditor | None = None
+        self.shown: dict[str, int] = {}  # agent_id -> tools listed (TOOLS_SHOWN until Show more)
         ui.label("Handlers").classes("text-2xl font-bold")
         ui.label(
             "Mock any tool without writing a backend: per agent and tool, a handler answers calls by itself (auto), "
@@ -140,8 +145,28 @@ class _HandlersPage:
                             python_export_link(agent.agent_id, agent.name)
                     if not agent.tools:
                         ui.label("no tools").classes("text-sm text-grey-6 italic")
-                    for tool in agent.tools:
+                    for tool in self._listed(agent):
                         self._tool_row(agent, tool)
+                    hidden = len(agent.tools) - len(self._listed(agent))
+                    if hidden > 0:
+                        ui.button(
+                            f"Show more ({min(TOOLS_SHOWN, hidden):,} of {hidden:,} more tools)",
+                            on_click=lambda _e, agent=agent: self._show_more(agent),
+                        ).props("flat dense no-caps size=sm").mark(f"more-tools-{marker(agent.name)}")
+
+    def _listed(self, agent: Agent) -> list[dict[str, Any]]:
+        """The agent's first ``shown`` tools, and beyond them those with a handler and the one open."""
+        limit = self.shown.get(agent.agent_id, TOOLS_SHOWN)
+        chosen = self.selected[1]["name"] if self.selected and self.selected[0].agent_id == agent.agent_id else None
+        return [
+            tool
+            for index, tool in enumerate(agent.tools)
+            if index < limit or (agent.agent_id, tool["name"]) in self.handlers or tool["name"] == chosen
+        ]
+
+    def _show_more(self, agent: Agent) -> None:
+        self.shown[agent.agent_id] = self.shown.get(agent.agent_id, TOOLS_SHOWN) + TOOLS_SHOWN
+        self._render_list()
 
     def _tool_row(self, agent: Agent, tool: dict[str, Any]) -> None:
         name = tool["name"]
