@@ -105,14 +105,23 @@ async def _demo_dialog(names: list[str]) -> bool:
     return bool(answer)
 
 
+TOOLS_SHOWN = 100
+"""Tools of an agent drawn as chips: an agent of 20,000 tools held the event loop about 10 s a visit."""
+
+
 def _agent_card(agent: Agent) -> None:
     with ui.card().classes("w-full").mark(f"agent-{agent.name}"):
         ui.label(agent.name).classes("text-lg font-bold")
         if agent.description:
             ui.label(agent.description).classes("text-grey-8")
         with ui.row().classes("gap-1"):
-            for tool in agent.tools:
+            for tool in agent.tools[:TOOLS_SHOWN]:
                 ui.chip(tool["name"], icon="build").props("outline dense").tooltip(tool.get("description", ""))
+            if len(agent.tools) > TOOLS_SHOWN:
+                more = len(agent.tools) - TOOLS_SHOWN
+                ui.label(f"… and {more:,} more tools (the Handlers page lists them all)").classes(
+                    "text-sm text-grey-7 self-center"
+                ).mark(f"more-tools-{agent.name}")
         inputs = agent.inputs or [{"key": "1", "label": "Input", "default": ""}]
         with ui.row().classes("items-end gap-3"):
             fields = {
