@@ -338,3 +338,39 @@ def stop_process(process: subprocess.Popen[Any], *, within: float) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+@contextlib.contextmanager
+def served_console(folder: Path, **settings: str) -> Iterator[str]:
+    """A console served by ``python -m app serve`` from this checkout on a free port, with its own SQLite file in
+    ``folder`` (its log in ``folder/console.log``) and ``settings`` (``TOOLDESK_*`` variables) on top of an environment
+    without the tests' own; its base URL, ``http://127.0.0.1:PORT``, once ``/readyz`` answers 200 (120 s at most).
+    Stopped at the block's end."""
+    import os
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TOOLDESK_", "PYTEST_"))}
+    env |= {
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+        "TOOLDESK_DATABASE_URL": f"sqlite:///{folder}/tooldesk.db",
+        **settings,
+    }
+    with (folder / "console.log").open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=folder, env=env, stdout=log, stderr=log
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, (folder / "console.log").read_text()[-2000:]
+            assert time.monotonic() < deadline, "the console did not start within 120 s"
+            time.sleep(0.2)
+        yield url
+    finally:
+        stop_process(process, within=10)

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +14,7 @@ import httpx
 import pytest
 
 from app.states import Role
-from tests.builders import SECRET, Console, encode, free_port, make_status, make_token, sign, stop_process
+from tests.builders import SECRET, Console, encode, make_status, make_token, served_console, sign
 
 REPO = Path(__file__).resolve().parents[2]
 C01 = (REPO / "fixtures" / "cases" / "c01_body.json").read_bytes()
@@ -27,34 +24,11 @@ C01 = (REPO / "fixtures" / "cases" / "c01_body.json").read_bytes()
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     """A console (``python -m app serve``) with sign-in off, the tests' secret and its own database; a client on it."""
     folder = tmp_path_factory.mktemp("curl-console")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TOOLDESK_", "PYTEST_"))}
-    env |= {
-        "PYTHONPATH": str(REPO),
-        "TOOLDESK_DATABASE_URL": f"sqlite:///{folder}/tooldesk.db",
-        "TOOLDESK_WEBHOOK_SECRET": SECRET,
-        "TOOLDESK_AUTH": "off",
-    }
-    with (folder / "console.log").open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=folder, env=env, stdout=log, stderr=log
-        )
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if client.get("/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, (folder / "console.log").read_text()[-2000:]
-            assert time.monotonic() < deadline, "the console did not start within 120 s"
-            time.sleep(0.2)
+    with (
+        served_console(folder, TOOLDESK_WEBHOOK_SECRET=SECRET, TOOLDESK_AUTH="off") as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
         yield client
-    finally:
-        client.close()
-        stop_process(process, within=10)
 
 
 def _post(client: httpx.Client, body: bytes, headers: dict[str, str]) -> httpx.Response:

@@ -3,50 +3,23 @@ on another origin is refused, against a console served by ``python -m app`` (a r
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
-import httpx
 import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 from websockets.typing import Origin
 
-from tests.builders import free_port, stop_process
+from tests.builders import served_console
 
-REPO = Path(__file__).resolve().parents[2]
 SOCKET = "/_nicegui_ws/socket.io/?EIO=4&transport=websocket"
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A console (``python -m app serve``) on a free port with its own database; its address, ``127.0.0.1:PORT``."""
-    folder = tmp_path_factory.mktemp("socket-console")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TOOLDESK_", "PYTEST_"))}
-    env |= {"PYTHONPATH": str(REPO), "TOOLDESK_DATABASE_URL": f"sqlite:///{folder}/tooldesk.db"}
-    with (folder / "console.log").open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=folder, env=env, stdout=log, stderr=log
-        )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, (folder / "console.log").read_text()[-2000:]
-            assert time.monotonic() < deadline, "the console did not start within 120 s"
-            time.sleep(0.2)
-        yield f"127.0.0.1:{port}"
-    finally:
-        stop_process(process, within=10)
+    with served_console(tmp_path_factory.mktemp("socket-console")) as url:
+        yield url.removeprefix("http://")
 
 
 @pytest.mark.parametrize("origin", ["http://evil.example", "null", "http://127.0.0.1:1"])
