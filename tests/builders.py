@@ -135,11 +135,17 @@ class Console(httpx.AsyncClient):
         assert response.status_code == 200, response.text
         return dict(response.json())
 
-    async def wait_for_status(self, task_id: int, status: str, *, within: float = 10.0) -> dict[str, Any]:
-        """Wait for the run to reach ``status``; the run then."""
+    async def wait_for_status(
+        self, task_id: int, status: str, *, within: float = 10.0, acknowledged: bool = False
+    ) -> dict[str, Any]:
+        """Wait for the run to reach ``status``; the run then. With ``acknowledged``, also for no round of it to be
+        ``submitting``: the platform may move the run on before the console has stored its answer to a
+        submission, which sets the round's state, message and who answered."""
 
         async def reached() -> dict[str, Any]:
             run = (await self.get(f"/api/runs/{task_id}")).json()
+            if acknowledged and any(item.get("state") == "submitting" for item in run.get("rounds") or []):
+                return {}
             return run if run.get("status") == status else {}
 
         return dict(await wait_for(reached, within=within))

@@ -86,7 +86,7 @@ async def test_auto_round_retried_after_platform_failure_lands_once(console: Con
     runtime.simulator.unavailable_tool_responses = 1
     await _auto_static(console, CLOCK, "get_current_time")
     task_id = await console.start(CLOCK)
-    run = await console.wait_for_status(task_id, "completed")
+    run = await console.wait_for_status(task_id, "completed", acknowledged=True)
     assert run["rounds"][0]["message"] == "sent on attempt 2"
     assert [task for task, _body in runtime.simulator.received] == [task_id]
     stats = await _sim_get(console, runtime, "/_control/stats")

@@ -54,5 +54,5 @@ async def test_run_demo_leaves_saved_handlers_and_modes_alone(console: Console):
     pending = await console.pending_round(task_id)
     assert pending["drafts"] == []
     await console.answer(pending, {"get_current_time": "12:00"})
-    run = await console.wait_for_status(task_id, "completed")
+    run = await console.wait_for_status(task_id, "completed", acknowledged=True)
     assert run["rounds"][0]["answered_by"] == "person: api (token tests)"

@@ -38,7 +38,7 @@ async def test_manual_tool_with_fallback_is_answered_before_expiry_and_marked(co
     pending = await console.pending_round(task_id)
     assert pending["drafts"] == []  # manual: nothing is suggested, a person may still answer
 
-    run = await console.wait_for_status(task_id, "completed", within=15)
+    run = await console.wait_for_status(task_id, "completed", within=15, acknowledged=True)
     assert "fallback noon" in run["result"]
     answered = run["rounds"][0]
     assert answered["answered_by"] == "fallback (nobody answered before expiry)"

@@ -25,7 +25,7 @@ async def test_start_run_answer_round_completes_with_answer(console: Console, ru
         (task_id, 1, ["2026-11-29T17:00:02Z"])
     ]
 
-    run = await console.wait_for_status(task_id, "completed")
+    run = await console.wait_for_status(task_id, "completed", acknowledged=True)
     assert "2026-11-29T17:00:02Z" in run["result"]
     assert run["agent_name"] == "Clock"
     assert run["rounds"][0]["state"] == "submitted"

@@ -16,7 +16,7 @@ async def test_static_auto_handler_answers_round(console: Console, runtime: Runt
         agent_id=CLOCK, tool_name="get_current_time", kind="static", mode="auto", spec={"output": "12:00 UTC"}
     )
     task_id = await console.start(CLOCK)
-    run = await console.wait_for_status(task_id, "completed")
+    run = await console.wait_for_status(task_id, "completed", acknowledged=True)
     assert run["result"] == "The current time in UTC is 12:00 UTC."
     assert runtime.simulator is not None
     assert [body.results[0].output for _, body in runtime.simulator.received] == ["12:00 UTC"]
@@ -51,7 +51,7 @@ async def test_rules_auto_handlers_drive_trip_planner_branch(console: Console, r
         spec={"rules": [], "default": {"output": "umbrella for {{ args.city }} after: {{ results.get_weather }}"}},
     )
     task_id = await console.start(TRIP, {"1": "Bergen"})
-    run = await console.wait_for_status(task_id, "completed")
+    run = await console.wait_for_status(task_id, "completed", acknowledged=True)
     assert [call["name"] for r in run["rounds"] for call in r["tool_calls"]] == [
         "get_weather",
         "search_flights",
@@ -68,7 +68,7 @@ async def test_python_auto_handler_answers_round(console: Console, runtime: Runt
         agent_id=CLOCK, tool_name="get_current_time", kind="python", mode="auto", spec={"code": code}
     )
     task_id = await console.start(CLOCK, {"1": "Asia/Tokyo"})
-    run = await console.wait_for_status(task_id, "completed")
+    run = await console.wait_for_status(task_id, "completed", acknowledged=True)
     assert run["result"] == 'The current time in Asia/Tokyo is {"time": "noon", "tz": "Asia/Tokyo"}.'
 
 

@@ -21,7 +21,7 @@ async def test_submit_during_outage_queued_then_lands_once(console: Console, run
     assert response.status_code == 202, response.text
     assert response.json()["state"] == "submitting"
     assert "503 unavailable" in response.json()["message"]
-    run = await console.wait_for_status(task_id, "completed")
+    run = await console.wait_for_status(task_id, "completed", acknowledged=True)
     assert [(task, body.results[0].output) for task, body in runtime.simulator.received] == [(task_id, "noon")]
     assert run["rounds"][0]["state"] == "submitted"
     assert run["rounds"][0]["message"] == "sent on attempt 3"

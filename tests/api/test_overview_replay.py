@@ -12,7 +12,7 @@ async def test_overview_after_replay_counts_person_rounds_once(console: Console)
     task_id = await console.start(CLOCK)
     await console.answer(await console.pending_round(task_id), {"get_current_time": "half past"}, answered_by="ci")
     replayed = (await console.post(f"/api/runs/{task_id}/replay", json={"until_round": 1})).json()["task_id"]
-    await console.wait_for_status(replayed, "completed")
+    await console.wait_for_status(replayed, "completed", acknowledged=True)
     data = (await console.get("/api/overview")).json()
     assert {item["answerer"]: item["rounds"] for item in data["latency"]}.get("person") == 1
     assert sum(minute["person"] for minute in data["rounds_per_minute"]) == 1

@@ -51,7 +51,9 @@ async def test_playback_switch_answers_the_next_run_from_the_cassette(user: User
 
     await user.should_see(f"Cassette {name} plays back on Clock's new runs (loose)")
     await user.should_see(marker=f"playing-{name}")
-    played = await console.wait_for_status(await console.start(CLOCK, {"1": "Asia/Tokyo"}), "completed")
+    played = await console.wait_for_status(
+        await console.start(CLOCK, {"1": "Asia/Tokyo"}), "completed", acknowledged=True
+    )
     sent = [b for t, b in get_runtime().simulator.received if t == played["task_id"]]  # type: ignore[union-attr]
     assert [r.output for body in sent for r in body.results] == ["quarter to nine"]  # loose: other timezone argument
     assert played["rounds"][0]["answered_by"] == f"cassette {name}"
