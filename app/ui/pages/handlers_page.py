@@ -145,9 +145,10 @@ class _HandlersPage:
                             python_export_link(agent.agent_id, agent.name)
                     if not agent.tools:
                         ui.label("no tools").classes("text-sm text-grey-6 italic")
-                    for tool in self._listed(agent):
+                    listed = self._listed(agent)
+                    for tool in listed:
                         self._tool_row(agent, tool)
-                    hidden = len(agent.tools) - len(self._listed(agent))
+                    hidden = len(agent.tools) - len(listed)
                     if hidden > 0:
                         ui.button(
                             f"Show more ({min(TOOLS_SHOWN, hidden):,} of {hidden:,} more tools)",

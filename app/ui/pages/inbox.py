@@ -295,7 +295,8 @@ def _query(view: inbox.InboxView) -> str:
 
 def next_batch_seconds() -> float:
     """Seconds before the rest of a page's new cards are drawn: ``NEXT_BATCH_SECONDS``, or while a burst is under
-    way (``app.changes.Changes.bursting``) the time between flushes (``Changes.interval``). Under a burst the rounds on a page change at every flush,
-    and an Inbox that drew each page in full, a batch every ``NEXT_BATCH_SECONDS``, would build cards all the time on
-    the webhook's event loop (issue 10: "with 10 tabs open, the webhook answers as fast as with none")."""
+    way (``app.changes.Changes.bursting``) the time between flushes (``Changes.interval``). Under a burst the rounds
+    on a page change at every flush, and an Inbox that drew each page in full, a batch every ``NEXT_BATCH_SECONDS``,
+    would build cards all the time on the webhook's event loop (issue 10: "with 10 tabs open, the webhook answers as
+    fast as with none")."""
     return changes.interval if changes.bursting else NEXT_BATCH_SECONDS
