@@ -17,6 +17,7 @@ evaluation hit MEMORY_MB; the pool then replaces this worker, as ``recycle`` ask
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import socket
@@ -27,7 +28,7 @@ from typing import Any
 from app.handlers._worker import _limit_memory, _receive, _send
 from app.handlers.rules import search_regex
 from app.handlers.rules_core import Nearness, Verdict, choose_rule, evaluate_rules, nearest_rule, respond
-from app.handlers.templates import TemplateContext, render
+from app.handlers.templates import TemplateContext, prepare_faker, render
 
 
 def main() -> None:
@@ -36,8 +37,11 @@ def main() -> None:
     _warm_up()
     _limit_memory(memory_mb)
     _send(sock, {"ready": True, "pid": os.getpid()})
+    prepare_faker()
     while (request := _receive(sock)) is not None:
         _send(sock, evaluate(request))
+        with contextlib.suppress(MemoryError):  # a worker out of memory is replaced after its reply anyway
+            prepare_faker()  # between calls, not during one
 
 
 def evaluate(request: dict[str, Any]) -> dict[str, Any]:

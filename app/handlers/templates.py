@@ -125,6 +125,22 @@ def check_template(template: Any) -> list[TemplateProblem]:
     return problems
 
 
+_spare: list[Faker] = []
+
+
+def prepare_faker() -> None:
+    """Build the Faker the next render that uses ``fake`` will take (about 1 ms), unless one is waiting: a rules
+    worker calls this after each reply, while it has nothing else to do, so a call does not wait on it. Each render
+    still gets a Faker no render used before (a template may call its methods, ``add_provider`` among them)."""
+    if not _spare:
+        _spare.append(Faker())
+
+
+def _take_faker() -> Faker:
+    """The spare Faker ``prepare_faker`` built, else a new one."""
+    return _spare.pop() if _spare else Faker()
+
+
 class _Render:
     """One render: the variables (with a freshly seeded Faker if the template uses one) and the range budget."""
 
@@ -178,7 +194,7 @@ class _Render:
         }
         if "fake" in source:  # building a Faker costs ~1 ms; most templates do without
             if self._fake is None:
-                self._fake = Faker()
+                self._fake = _take_faker()
                 self._fake.seed_instance(ctx.seed)
             variables["fake"] = self._fake
         return variables

@@ -123,6 +123,34 @@ def update_row(cursor: Cursor, dialect: Dialect, table: Table, key: tuple[str, A
     cursor.execute(plan.sql, _params(plan, {**values, key[0]: key[1]}))
 
 
+_readers: dict[tuple[str, str, tuple[str, ...]], tuple[Callable[[Any], Any] | None, ...]] = {}
+
+
+def read_row(dialect: Dialect, table: Table, names: tuple[str, ...], row: Sequence[Any]) -> dict[str, Any]:
+    """A raw row of ``table``'s columns ``names`` (in that order, as a cursor of this module returns them) as
+    column name to value, each through its column's result processor, as Core reads it: JSON decoded (on
+    PostgreSQL the driver already did), ``EnumText`` as its member, SQLite's 0 and 1 as ``bool``."""
+    key = (dialect.name, table.name, names)
+    processors = _readers.get(key)
+    if processors is None:
+        processors = _readers[key] = tuple(_reader(table.columns[name].type, dialect) for name in names)
+    return {
+        name: value if process is None or value is None else process(value)
+        for name, value, process in zip(names, row, processors, strict=True)
+    }
+
+
+def _reader(kind: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """The column's result processor. ``psycopg`` already gives Python's values (numbers, booleans, JSON decoded
+    by the dialect's loader), and SQLAlchemy's PostgreSQL processors need the driver's type code: there only a
+    ``TypeDecorator``'s own ``process_result_value`` (``EnumText``'s member) applies."""
+    if dialect.name == "sqlite":
+        return kind.dialect_impl(dialect).result_processor(dialect, None)  # type: ignore[no-any-return]
+    if isinstance(kind, TypeDecorator) and type(kind).process_result_value is not TypeDecorator.process_result_value:
+        return lambda value: kind.process_result_value(value, dialect)
+    return None
+
+
 def _params(plan: _Plan, values: Mapping[str, Any]) -> list[Any]:
     given = [values[name] for name in plan.names[: len(plan.names) - len(plan.defaults)]]
     return [

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, update
-from sqlmodel import Session, col, func, select
+from sqlmodel import col, func, select
 
 from app.answerers import Answerer
 from app.db import read_session, write_session
@@ -211,10 +211,11 @@ def _shared(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-def first_attempt_at(session: Session, now: float) -> float:
-    """A new submission's ``next_attempt_at``: ``now`` on SQLite; on PostgreSQL ``now + LEASE_SECONDS``, since
-    the console storing it sends it at once and holds it meanwhile (module docstring)."""
-    return now + LEASE_SECONDS if session.get_bind().dialect.name == "postgresql" else now
+def first_attempt_at(dialect: str, now: float) -> float:
+    """A new submission's ``next_attempt_at`` (seconds since the epoch) on a database of ``dialect``
+    (SQLAlchemy's name): ``now`` on SQLite; on PostgreSQL ``now + LEASE_SECONDS``, since the console storing it
+    sends it at once and holds it meanwhile (module docstring)."""
+    return now + LEASE_SECONDS if dialect == "postgresql" else now
 
 
 def _claim_due(engine: Engine) -> tuple[list[int], float]:

@@ -15,6 +15,7 @@ import secrets
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
@@ -223,22 +224,45 @@ def claim_round(
     for old in session.exec(select(OutboxItem).where(OutboxItem.round_id == round_id)).all():
         session.delete(old)  # a refused earlier submission of this round
     session.flush()
-    body = ToolResponses(round=row.round, results=results)
+    dialect = session.get_bind().dialect.name
     item = OutboxItem(
-        round_id=round_id,
-        task_id=row.task_id,
-        agent_id=row.agent_id,
-        body=body.model_dump(),
-        # one key per submission, kept for all its retries; random, because SQLite reuses a deleted rowid
-        idempotency_key=f"tooldesk-{row.task_id}-round-{row.round}-{secrets.token_hex(6)}",
-        **answered_by.columns(),
-        sources={call: source.model_dump(mode="json") for call, source in sources.items()},
-        next_attempt_at=first_attempt_at(session, now),
-        created_at=now,
-    )
+        **submission(
+            round_id=round_id, task_id=row.task_id, agent_id=row.agent_id, round_number=row.round, results=results,
+            answered_by=answered_by, sources=sources, next_attempt_at=first_attempt_at(dialect, now), now=now,
+        )
+    )  # fmt: skip
     session.add(item)
     session.flush()
     return item
+
+
+def submission(
+    *,
+    round_id: int,
+    task_id: int,
+    agent_id: str,
+    round_number: int,
+    results: list[ToolResult],
+    answered_by: Answerer,
+    sources: Mapping[str, Answerer],
+    next_attempt_at: float,
+    now: float,
+) -> dict[str, Any]:
+    """The column values of a claimed round's outbox item (``OutboxItem`` keyword arguments, its own defaults
+    left out): the ``send_tool_responses`` body, a fresh idempotency key, who answered the round and each call."""
+    body = ToolResponses(round=round_number, results=results)
+    return {
+        "round_id": round_id,
+        "task_id": task_id,
+        "agent_id": agent_id,
+        "body": body.model_dump(),
+        # one key per submission, kept for all its retries; random, because SQLite reuses a deleted rowid
+        "idempotency_key": f"tooldesk-{task_id}-round-{round_number}-{secrets.token_hex(6)}",
+        **answered_by.columns(),
+        "sources": {call: source.model_dump(mode="json") for call, source in sources.items()},
+        "next_attempt_at": next_attempt_at,
+        "created_at": now,
+    }
 
 
 async def submit_unwatched(

@@ -4,11 +4,15 @@ handlers' pool; the simulator reports each round's round trip (``GET /_control/r
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
+
 from app.runtime import Runtime
+from app.services import fast_sql, responder_store
 from tests.builders import CLOCK, TRIP, Console, statements, wait_for
 
 TRIP_TOOLS = ("get_weather", "search_flights", "book_umbrella", "book_hotel")
@@ -93,11 +97,13 @@ async def test_auto_round_retried_after_platform_failure_lands_once(console: Con
     assert stats["tool_responses"]["answered"] == {"503 unavailable": 1, "200": 1}, stats
 
 
-async def test_auto_round_database_writes_run_on_the_handlers_pool(console: Console, runtime: Runtime):
+async def test_auto_round_database_writes_run_on_the_handlers_pool(
+    console: Console, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+):
     """Drafts and outbox rows are written on ``tooldesk-handlers`` threads, never on the UI's pool (the loop's
     default executor) or the event loop."""
     await _auto_static(console, CLOCK, "get_current_time")
-    with _writers(runtime) as threads:
+    with _writers(runtime, monkeypatch) as threads:
         task_id = await console.start(CLOCK)
         await console.wait_for_status(task_id, "completed")
         await runtime.responder.idle()
@@ -106,9 +112,18 @@ async def test_auto_round_database_writes_run_on_the_handlers_pool(console: Cons
 
 
 @contextmanager
-def _writers(runtime: Runtime) -> Iterator[set[str]]:
-    """The names of the threads that insert or update draft and outbox rows while the block runs."""
+def _writers(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[set[str]]:
+    """The names of the threads that insert or update draft and outbox rows while the block runs: through
+    SQLAlchemy, or through the driver's cursor (``app.services.fast_sql``, which SQLAlchemy's events do not see)."""
     threads: set[str] = set()
+    tables = {"draft", "outbox"}
+
+    def seen_insert(cursor: Any, dialect: Any, table: Any, values: Any) -> int:
+        if table.name in tables:
+            threads.add(threading.current_thread().name)
+        return fast_sql.insert_row(cursor, dialect, table, values)
+
+    monkeypatch.setattr(responder_store, "insert_row", seen_insert)
     with statements(runtime.engine) as seen:
         yield threads
     writes = ("INSERT INTO DRAFT", "INSERT INTO OUTBOX", "UPDATE OUTBOX")

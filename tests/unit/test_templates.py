@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from app.handlers.templates import MAX_OUTPUT_CHARS, TemplateContext, TemplateError, check_template, render
+from app.handlers import templates
+from app.handlers.templates import (
+    MAX_OUTPUT_CHARS,
+    TemplateContext,
+    TemplateError,
+    check_template,
+    prepare_faker,
+    render,
+)
 
 NOW = datetime(2026, 11, 29, 17, 0, 2, tzinfo=UTC)
 
@@ -49,6 +57,21 @@ def test_render_fake_same_seed_same_name():
     first = render("{{ fake.name() }} {{ fake.city() }}", make_context(seed=7))
     assert first == render("{{ fake.name() }} {{ fake.city() }}", make_context(seed=7))
     assert first != render("{{ fake.name() }} {{ fake.city() }}", make_context(seed=8))
+
+
+def test_render_fake_from_a_spare_is_as_a_fresh_one_and_never_reused():
+    """A rules worker builds the next render's Faker between calls (``prepare_faker``): the render takes it, gives
+    what a fresh Faker would, and the next render does not get it again, even after a template changed it."""
+    template = "{{ fake.name() }} {{ fake.city() }} {{ fake.random_int(1, 10**6) }}"
+    fresh = render(template, make_context(seed=11))
+    prepare_faker()
+    spare = templates._spare[0]
+    assert render(template, make_context(seed=11)) == fresh
+    assert templates._spare == []
+    spare.seed_instance(0)  # as a template could
+    prepare_faker()
+    assert templates._spare[0] is not spare
+    assert render(template, make_context(seed=11)) == fresh
 
 
 def test_render_tojson_filter():
