@@ -117,6 +117,14 @@ def insert_row(cursor: Cursor, dialect: Dialect, table: Table, values: Mapping[s
     return int(getattr(cursor, "lastrowid", 0) or 0)
 
 
+def upsert_row(cursor: Cursor, dialect: Dialect, table: Table, key: str, values: Mapping[str, Any]) -> None:
+    """``INSERT`` one row of ``values`` (which hold the column ``key``, unique), or when a row with that key is
+    there, set its other columns to ``values`` (``ON CONFLICT (key) DO UPDATE``, the same text on both
+    databases)."""
+    plan = _plan("upsert", dialect, table, (key, *(name for name in values if name != key)))
+    cursor.execute(plan.sql, _params(plan, values))
+
+
 def update_row(cursor: Cursor, dialect: Dialect, table: Table, key: tuple[str, Any], values: Mapping[str, Any]) -> None:
     """``UPDATE table SET values WHERE key[0] = key[1]``."""
     plan = _plan("update", dialect, table, (*values, key[0]))
@@ -165,7 +173,7 @@ def _plan(kind: str, dialect: Dialect, table: Table, names: tuple[str, ...]) -> 
     if plan is not None:
         return plan
     defaults: dict[str, Any] = {}
-    if kind == "insert":
+    if kind in ("insert", "upsert"):
         for column in table.columns:
             default = column.default
             if column.name not in names and default is not None and getattr(default, "is_scalar", False):
@@ -180,6 +188,10 @@ def _plan(kind: str, dialect: Dialect, table: Table, names: tuple[str, ...]) -> 
         if dialect.name != "sqlite" and key_column is not None and key_column.name not in names:
             sql += f' RETURNING "{key_column.name}"'
             returning = True
+    elif kind == "upsert":
+        sets = ", ".join(f"{name} = excluded.{name}" for name in quoted[1 : len(names)])
+        sql = f'INSERT INTO "{table.name}" ({", ".join(quoted)}) VALUES ({", ".join("?" * len(every))})'
+        sql += f" ON CONFLICT ({quoted[0]}) DO UPDATE SET {sets}"
     else:
         sets = ", ".join(f"{name} = ?" for name in quoted[:-1])
         sql = f'UPDATE "{table.name}" SET {sets} WHERE {quoted[-1]} = ?'

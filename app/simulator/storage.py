@@ -47,11 +47,8 @@ from sqlalchemy import (
     delete,
     event,
     func,
-    insert,
     select,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
@@ -59,6 +56,7 @@ from app.database_url import is_postgresql
 from app.db import write_connection
 from app.migrations.postgres import widen_integers
 from app.protocol import RunError, RunStatus, ToolResponses
+from app.services.fast_sql import cursor_of, insert_row, upsert_row
 from app.simulator.scenario import CallSpec
 from app.states import TERMINAL_STATUSES
 
@@ -219,30 +217,24 @@ class SimStore:
             "used_ids": sorted(run.used_ids), "deadline": run.deadline,
             "failure": run.failure.model_dump(mode="json") if run.failure is not None else None, "updated_at": now,
         }  # fmt: skip
-        dialect_insert = postgresql_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
-        upsert = dialect_insert(SIM_RUN).values(task_id=run.status.task_id, **row)
         settled = list(self._settled)
-        with write_connection(self.engine) as conn:
-            conn.execute(upsert.on_conflict_do_update(index_elements=[SIM_RUN.c.task_id], set_=row))
+        task_id = run.status.task_id
+        with write_connection(self.engine) as conn:  # the driver's cursor: this runs on the event loop
+            cursor, dialect = cursor_of(conn), conn.dialect
+            upsert_row(cursor, dialect, SIM_RUN, "task_id", {"task_id": task_id, **row})
             if settled:
-                conn.execute(delete(SIM_DELIVERY).where(SIM_DELIVERY.c.webhook_id.in_(settled)))
+                marks = ", ".join("?" * len(settled))
+                cursor.execute(f"DELETE FROM {SIM_DELIVERY.name} WHERE webhook_id IN ({marks})", settled)
             if delivery is not None:
-                conn.execute(
-                    insert(SIM_DELIVERY).values(
-                        webhook_id=delivery, task_id=run.status.task_id, body=status, queued_at=now
-                    )
-                )
+                values = {"webhook_id": delivery, "task_id": task_id, "body": status, "queued_at": now}
+                insert_row(cursor, dialect, SIM_DELIVERY, values)
             if responses is not None:
                 body = responses.model_dump(mode="json")
-                conn.execute(
-                    insert(SIM_TOOL_RESPONSES).values(
-                        task_id=run.status.task_id, round=responses.round, body=body, received_at=now
-                    )
-                )
+                values = {"task_id": task_id, "round": responses.round, "body": body, "received_at": now}
+                insert_row(cursor, dialect, SIM_TOOL_RESPONSES, values)
             if key is not None:
-                conn.execute(
-                    insert(SIM_IDEMPOTENCY_KEY).values(key=key[0], fingerprint=key[1], reply=status, stored_at=now)
-                )
+                values = {"key": key[0], "fingerprint": key[1], "reply": status, "stored_at": now}
+                insert_row(cursor, dialect, SIM_IDEMPOTENCY_KEY, values)
         if settled:
             self._forget_settled(settled)
 
