@@ -34,20 +34,16 @@ from app.db import read_session, write_session
 from app.handlers.faults import Behaviour
 from app.handlers.run import CallAnswer, CallInput
 from app.handlers.static import StaticSpec, answer_static
-from app.models import Draft, Handler, OutboxItem, Round, Run, ToolCallRow
-from app.protocol import ToolResult
-from app.services.demo import demo_handlers
+from app.models import Handler, OutboxItem, Run
+from app.services import responder_reads as reads
 from app.services.fast_sql import Cursor, cursor_of, insert_row, read_row, update_row
 from app.services.outbox import first_attempt_at
 from app.services.playback import plays_cassette
 from app.services.rounds import submission
-from app.services.sweep_answers import sweep_handlers
 from app.states import (
-    HANDLER_DRAFT_MODES,
     AnswererKind,
     DraftMode,
     HandlerKind,
-    HandlerMode,
     HandlerSet,
     RoundState,
 )
@@ -161,21 +157,22 @@ def _plan(session: Session, cursor: Cursor, dialect: Dialect, row: _Pending, rep
     if replays and row.cassette and (run := session.get(Run, row.task_id)) is not None and plays_cassette(session, run):
         return RoundWork(round_id=row.round_id, task_id=row.task_id, replay=True)  # answered like a replay's rounds
     handler_set = HandlerSet(row.handler_set or HandlerSet.SAVED)
-    handlers = _handlers(session, cursor, dialect, row.agent_id, handler_set, row.task_id)
+    handlers = reads.handlers(session, cursor, dialect, row.agent_id, handler_set, row.task_id)
     if not handlers:
         return RoundWork(row.round_id, row.task_id, handler_set=handler_set)
     calls = [
-        read_row(dialect, _CALL, _CALL_COLUMNS, call)
+        read_row(dialect, reads.CALL, reads.CALL_COLUMNS, call)
         for call in cursor.execute(
-            f"SELECT {', '.join(_CALL_COLUMNS)} FROM tool_call WHERE round_id = ? ORDER BY position", (row.round_id,)
+            f"SELECT {', '.join(reads.CALL_COLUMNS)} FROM tool_call WHERE round_id = ? ORDER BY position",
+            (row.round_id,),
         ).fetchall()
     ]
-    drafted = set(_drafts(cursor, dialect, row.round_id))
+    drafted = set(reads.drafts(cursor, dialect, row.round_id))
     missing = [call for call in calls if call["name"] in handlers and call["tool_call_id"] not in drafted]
     if not missing:
-        ready = _ready(cursor, dialect, row.round_id, handlers) is not None
+        ready = reads.ready(cursor, dialect, row.round_id, handlers) is not None
         return RoundWork(row.round_id, row.task_id, handlers=handlers, handler_set=handler_set, ready=ready)
-    results = _earlier_results(cursor, row.task_id)
+    results = reads.earlier_results(cursor, row.task_id)
     todo = [
         CallInput(
             tool_call_id=call["tool_call_id"],
@@ -191,19 +188,6 @@ def _plan(session: Session, cursor: Cursor, dialect: Dialect, row: _Pending, rep
         for call in missing
     ]
     return RoundWork(row.round_id, row.task_id, todo=todo, handlers=handlers, handler_set=handler_set)
-
-
-_CALL = ToolCallRow.__table__  # type: ignore[attr-defined]
-_CALL_COLUMNS = ("tool_call_id", "name", "arguments", "arguments_text", "arguments_problem")
-_DRAFT = Draft.__table__  # type: ignore[attr-defined]
-_DRAFT_COLUMNS = (
-    "tool_call_id", "mode", "output", "is_error",
-    "answered_kind", "answered_version", "answered_user", "answered_replay_of",
-)  # fmt: skip
-_HANDLER = Handler.__table__  # type: ignore[attr-defined]
-_HANDLER_COLUMNS = ("id", "agent_id", "tool_name", "kind", "mode", "spec", "behaviour", "version", "updated_at")
-_OUTBOX = OutboxItem.__table__  # type: ignore[attr-defined]
-_HANDLER_DRAFTS = f"mode IN ({', '.join('?' * len(HANDLER_DRAFT_MODES))})"
 
 
 def store_answers(engine: Engine, work: RoundWork, answers: list[CallAnswer]) -> OutboxItem | None:
@@ -228,7 +212,7 @@ def store_answers(engine: Engine, work: RoundWork, answers: list[CallAnswer]) ->
         if found is None:
             return None
         state, task_id, agent_id, round_number, handler_set = found
-        drafted = set(_drafts(cursor, dialect, work.round_id))
+        drafted = set(reads.drafts(cursor, dialect, work.round_id))
         for call, done in zip(work.todo, answers, strict=True):
             if call.tool_call_id in drafted:
                 continue
@@ -250,11 +234,13 @@ def store_answers(engine: Engine, work: RoundWork, answers: list[CallAnswer]) ->
                 "duration_ms": done.duration_ms,
                 "created_at": now,
             }
-            insert_row(cursor, dialect, _DRAFT, draft)
+            insert_row(cursor, dialect, reads.DRAFT, draft)
         if state != RoundState.PENDING:
             return None
-        handlers = _handlers(session, cursor, dialect, agent_id, HandlerSet(handler_set or HandlerSet.SAVED), task_id)
-        ready = _ready(cursor, dialect, work.round_id, handlers)
+        handlers = reads.handlers(
+            session, cursor, dialect, agent_id, HandlerSet(handler_set or HandlerSet.SAVED), task_id
+        )
+        ready = reads.ready(cursor, dialect, work.round_id, handlers)
         if ready is None:
             return None
         results, sources = ready
@@ -266,90 +252,14 @@ def store_answers(engine: Engine, work: RoundWork, answers: list[CallAnswer]) ->
             next_attempt_at=first_attempt_at(dialect.name, now), now=now,
         )  # fmt: skip
         update_row(
-            cursor, dialect, _ROUND, ("id", work.round_id),
+            cursor, dialect, reads.ROUND, ("id", work.round_id),
             {"state": RoundState.SUBMITTING, "message": "", "submitted_at": now},
         )  # fmt: skip
         cursor.execute("DELETE FROM outbox WHERE round_id = ?", (work.round_id,))  # a refused earlier submission
-        return OutboxItem(**values, id=insert_row(cursor, dialect, _OUTBOX, values))
-
-
-_ROUND = Round.__table__  # type: ignore[attr-defined]
-
-
-def _drafts(cursor: Cursor, dialect: Dialect, round_id: int) -> dict[str, dict[str, Any]]:
-    """The handler and replay drafts of the round (not a person's typed ones), by tool call id."""
-    rows = cursor.execute(
-        f"SELECT {', '.join(_DRAFT_COLUMNS)} FROM draft WHERE round_id = ? AND {_HANDLER_DRAFTS}",
-        (round_id, *(mode.value for mode in HANDLER_DRAFT_MODES)),
-    ).fetchall()
-    return {row[0]: read_row(dialect, _DRAFT, _DRAFT_COLUMNS, row) for row in rows}
-
-
-def _ready(
-    cursor: Cursor, dialect: Dialect, round_id: int, handlers: dict[str, Handler]
-) -> tuple[list[ToolResult], dict[str, Answerer]] | None:
-    """The round's results and who answered each, when every call has a replay draft or an auto handler's draft;
-    the handlers' modes now, not when the drafts were made: a switch to auto sends a suggested round, a switch to
-    manual while a handler was still answering keeps the round for a person."""
-    calls = dict(
-        cursor.execute("SELECT tool_call_id, name FROM tool_call WHERE round_id = ? ORDER BY position", (round_id,))
-        .fetchall()
-    )  # fmt: skip
-    drafts = _drafts(cursor, dialect, round_id)
-    modes = {tool: handler.mode for tool, handler in handlers.items()}
-    ready = [
-        call in drafts and (drafts[call]["mode"] == DraftMode.REPLAY or modes.get(name) == HandlerMode.AUTO)
-        for call, name in calls.items()
-    ]
-    if not calls or not all(ready):
-        return None
-    results = [
-        ToolResult(tool_call_id=call, output=drafts[call]["output"], is_error=drafts[call]["is_error"])
-        for call in calls
-    ]
-    sources = {
-        call: Answerer(
-            kind=drafts[call]["answered_kind"],
-            version=drafts[call]["answered_version"],
-            user=drafts[call]["answered_user"],
-            replay_of=drafts[call]["answered_replay_of"],
-        )
-        for call in calls
-    }
-    return results, sources
-
-
-def _handlers(
-    session: Session, cursor: Cursor, dialect: Dialect, agent_id: str, handler_set: HandlerSet, task_id: int
-) -> dict[str, Handler]:
-    """The agent's handlers that are not manual, by tool name: the demo's set for a demo run, a sweep's for a sweep
-    run (``app.services.sweep_answers``), else the saved ones."""
-    if handler_set == HandlerSet.DEMO:
-        return demo_handlers(agent_id)
-    if handler_set == HandlerSet.CASSETTE:
-        return {}  # a cassette answers every call (app.services.playback)
-    if handler_set == HandlerSet.SWEEP:
-        return sweep_handlers(session, agent_id, task_id)
-    rows = cursor.execute(
-        f"SELECT {', '.join(_HANDLER_COLUMNS)} FROM handler WHERE agent_id = ? AND mode != ?",
-        (agent_id, HandlerMode.MANUAL.value),
-    ).fetchall()
-    found = [Handler(**read_row(dialect, _HANDLER, _HANDLER_COLUMNS, row)) for row in rows]
-    return {handler.tool_name: handler for handler in found}
+        return OutboxItem(**values, id=insert_row(cursor, dialect, reads.OUTBOX, values))
 
 
 def task_results(engine: Engine, task_id: int) -> dict[str, str]:
     """Earlier tool results of the task by tool name (the last one wins)."""
     with read_session(engine) as session:
-        return _earlier_results(cursor_of(session.connection()), task_id)
-
-
-def _earlier_results(cursor: Cursor, task_id: int) -> dict[str, str]:
-    rows = cursor.execute(
-        "SELECT c.name, t.output FROM tool_result t"
-        ' JOIN "round" r ON r.id = t.round_id'
-        " JOIN tool_call c ON c.round_id = t.round_id AND c.tool_call_id = t.tool_call_id"
-        " WHERE r.task_id = ? ORDER BY t.id",
-        (task_id,),
-    ).fetchall()
-    return dict(rows)
+        return reads.earlier_results(cursor_of(session.connection()), task_id)

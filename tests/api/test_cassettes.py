@@ -41,7 +41,7 @@ async def _play(console: Console, cassette_id: int, matching: str, inputs: dict[
     )
     assert response.status_code == 200, response.text
     task_id = await console.start(TRIP, inputs)
-    return await console.wait_for_status(task_id, "completed")
+    return await console.wait_for_status(task_id, "completed", acknowledged=True)
 
 
 async def test_record_run_then_play_back_sends_the_same_results(console: Console, runtime: Runtime):
@@ -117,7 +117,7 @@ async def test_run_started_with_cassette_is_answered_by_it_without_playback_set(
     response = await console.post(f"/api/cassettes/{cassette['id']}/runs", json={"string_inputs": {"1": "Bergen"}})
 
     assert response.status_code == 202, response.text
-    played = await console.wait_for_status(response.json()["task_id"], "completed")
+    played = await console.wait_for_status(response.json()["task_id"], "completed", acknowledged=True)
     assert _sent(runtime, played["task_id"]) == [[(RAIN, False), (FLIGHT, False)], [(UMBRELLA, False)]]
     assert (await console.get(f"/api/agents/{TRIP}/playback")).json() == {"cassette": None}
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.services.demo import load_demo_handlers
-from tests.builders import Console, wait_for
+from tests.builders import Console
 
 CLOCK = "3f1c2a7e-5b8d-4e0a-9c61-0c1e2d3a4b01"
 
@@ -21,11 +21,8 @@ async def _run_demo_to_the_end(console: Console) -> list[dict]:
     task_ids = [run["task_id"] for run in response.json()]
     assert len(task_ids) == 4
 
-    async def all_done() -> list:
-        runs = [(await console.get(f"/api/runs/{task_id}")).json() for task_id in task_ids]
-        return runs if all(run["status"] == "completed" for run in runs) else []
-
-    return list(await wait_for(all_done, within=30))
+    # completed, and the platform's answer to every submission stored (``Console.wait_for_status``)
+    return [await console.wait_for_status(task_id, "completed", within=30, acknowledged=True) for task_id in task_ids]
 
 
 async def test_run_demo_completes_every_agent(console: Console):

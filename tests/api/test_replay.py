@@ -18,7 +18,7 @@ async def test_replay_to_round_1_answers_it_and_leaves_round_2(console: Console,
     replayed = response.json()["task_id"]
     second = await console.pending_round(replayed, 2)  # round 1 was answered from the original run
     assert [c["name"] for c in second["tool_calls"]] == ["book_umbrella"]
-    run = await console.run(replayed)
+    run = await console.wait_for_status(replayed, "awaiting_tool_calls", acknowledged=True)  # round 1's answer stored
     assert (run["replay_of"], run["replay_until"]) == (original, 1)
     first = run["rounds"][0]
     assert {r["output"] for r in first["results"]} == {"Rain, 8 °C", "SK 4609"}

@@ -21,7 +21,7 @@ async def _handler(console: Console, *rules: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _result(console: Console, zone: str = "UTC") -> str:
-    run = await console.wait_for_status(await console.start(CLOCK, {"1": zone}), "completed")
+    run = await console.wait_for_status(await console.start(CLOCK, {"1": zone}), "completed", acknowledged=True)
     return str(run["result"])
 
 

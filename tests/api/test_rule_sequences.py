@@ -44,9 +44,11 @@ async def test_sequence_counted_across_runs_fails_after_its_end(console: Console
     await console.save_handler(agent_id=CLOCK, tool_name="get_current_time", kind="rules", mode="auto", spec=spec)
 
     first = await console.start(CLOCK)
-    assert (await console.wait_for_status(first, "completed"))["result"] == "The current time in UTC is 12:00."
+    assert (await console.wait_for_status(first, "completed", acknowledged=True))[
+        "result"
+    ] == "The current time in UTC is 12:00."
     second = await console.start(CLOCK)
-    run = await console.wait_for_status(second, "completed")
+    run = await console.wait_for_status(second, "completed", acknowledged=True)
 
     error = "rule 1 (clock) has 1 answer(s) and then fails: this is call 2 across runs"
     assert outputs(runtime, second) == [[(error, True)]]
@@ -68,7 +70,7 @@ async def test_state_set_in_round_one_is_matched_in_round_two(console: Console, 
                                spec={"output": "TP 1351"})  # fmt: skip
 
     task_id = await console.start(TRIP, {"1": "Porto"})
-    run = await console.wait_for_status(task_id, "completed")
+    run = await console.wait_for_status(task_id, "completed", acknowledged=True)
 
     assert outputs(runtime, task_id)[1] == [("a red umbrella for Porto", False)]
     assert run["result"].endswith("Booking: a red umbrella for Porto.")

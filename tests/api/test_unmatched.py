@@ -41,7 +41,7 @@ async def _unmatched(console: Console, handler_id: int, count: int = 1) -> list[
 async def test_call_no_rule_matched_is_listed_with_nearest_rule_diff(console: Console, runtime: Runtime):
     handler_id = await _rules_handler(console)
     task_id = await console.start(CLOCK, {"1": "Asia/Tokyo"})
-    run = await console.wait_for_status(task_id, "completed")
+    run = await console.wait_for_status(task_id, "completed", acknowledged=True)
     assert run["result"].startswith("I could not read the clock in Asia/Tokyo: no rule matched")
 
     [call] = await _unmatched(console, handler_id)
@@ -91,7 +91,7 @@ async def test_new_rule_from_unmatched_call_answers_next_run(console: Console, r
     rules = response.json()["spec"]["rules"]
     assert rules[1]["when"] == [{"kind": "equals", "path": "timezone", "value": "Asia/Tokyo"}]
     assert (await console.get(f"/api/handlers/{handler_id}/unmatched")).json() == []
-    run = await console.wait_for_status(await console.start(CLOCK, {"1": "Asia/Tokyo"}), "completed")
+    run = await console.wait_for_status(await console.start(CLOCK, {"1": "Asia/Tokyo"}), "completed", acknowledged=True)
     assert run["result"] == "The current time in Asia/Tokyo is 9 pm in Asia/Tokyo."
 
 

@@ -48,7 +48,7 @@ async def test_unparsed_arguments_answered_with_is_error_run_goes_on(
     ]
     response = await console.post(f"/api/rounds/{round_['id']}/responses", json={"results": results})
     assert response.status_code == 200, response.text
-    run = await console.wait_for_status(task_id, "completed")
+    run = await console.wait_for_status(task_id, "completed", acknowledged=True)
     assert runtime.simulator is not None
     [(_, sent)] = runtime.simulator.received
     assert [r.is_error for r in sent.results] == [True, True]

@@ -185,7 +185,7 @@ async def test_run_with_static_auto_handler_completes_with_its_output(user: User
     set_value(user, "editor-mode", "auto")
     user.find(marker="save-handler").click()
     await user.should_see("saved as version 1")
-    run = await console.wait_for_status(await console.start(CLOCK, {"1": "UTC"}), "completed")
+    run = await console.wait_for_status(await console.start(CLOCK, {"1": "UTC"}), "completed", acknowledged=True)
     assert "2026-12-24T18:00:00+00:00" in str(run["result"])
 
 

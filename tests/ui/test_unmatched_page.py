@@ -85,7 +85,7 @@ async def test_new_rule_from_call_then_save_answers_next_run(user: User, console
     assert (
         note == f"added rule {rules[1]['name']!r} from an unmatched call (run {call['task_id']}, round 1)"
     )  # as the API
-    run = await console.wait_for_status(await console.start(CLOCK, {"1": "Asia/Tokyo"}), "completed")
+    run = await console.wait_for_status(await console.start(CLOCK, {"1": "Asia/Tokyo"}), "completed", acknowledged=True)
     assert run["result"] == "The current time in Asia/Tokyo is 9 pm."
 
 
