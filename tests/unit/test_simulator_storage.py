@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from app.db import make_engine, write_session
 from app.models import Setting
@@ -136,6 +137,22 @@ async def test_restart_task_ids_continue_above_stored_ones(on_file: Restart) -> 
 
     assert await second.start(CLOCK) == task_id + 1
     assert second.simulator.get_status(CLOCK, task_id).agent_id == CLOCK
+
+
+async def test_answer_the_store_refuses_is_503_unavailable(on_file: Restart, database_url: str) -> None:
+    rig = on_file()
+    task_id = await rig.start(CLOCK)
+    awaiting = await rig.wait_for(task_id, "awaiting_tool_calls")
+    refusing = create_engine(database_url)
+    with refusing.begin() as conn:  # the accepted answer cannot be stored: the database refuses the write
+        conn.execute(text("DROP TABLE sim_tool_responses"))
+    refusing.dispose()
+
+    reply = await rig.answer_all(CLOCK, awaiting, {"get_current_time": "noon"})
+
+    assert reply.status_code == 503, reply.text
+    assert reply.json()["error"]["code"] == "unavailable"
+    assert rig.simulator.get_status(CLOCK, task_id).status == "awaiting_tool_calls"  # the answer was not taken
 
 
 @pytest.mark.sqlite_only("SQLite file locks between processes: PostgreSQL's server has no file to share")
