@@ -30,6 +30,8 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +51,8 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from app.database_url import is_postgresql
@@ -219,8 +222,8 @@ class SimStore:
         }  # fmt: skip
         settled = list(self._settled)
         task_id = run.status.task_id
-        with write_connection(self.engine) as conn:  # the driver's cursor: this runs on the event loop
-            cursor, dialect = cursor_of(conn), conn.dialect
+        with write_connection(self.engine) as conn, _as_core_error(conn.dialect):
+            cursor, dialect = cursor_of(conn), conn.dialect  # the driver's cursor: this runs on the event loop
             upsert_row(cursor, dialect, SIM_RUN, "task_id", {"task_id": task_id, **row})
             if settled:
                 marks = ", ".join("?" * len(settled))
@@ -279,6 +282,15 @@ class SimStore:
         query = select(SIM_TOOL_RESPONSES.c.task_id, SIM_TOOL_RESPONSES.c.body).order_by(SIM_TOOL_RESPONSES.c.id)
         with self.engine.connect() as conn:
             return [(task_id, ToolResponses.model_validate(body)) for task_id, body in conn.execute(query)]
+
+
+@contextmanager
+def _as_core_error(dialect: Dialect) -> Iterator[None]:
+    """A driver's error from its cursor as Core's ``DBAPIError``: callers catch ``SQLAlchemyError`` (then 503)."""
+    try:
+        yield
+    except dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(None, None, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
 
 
 def _stored(row: Any) -> StoredRun:

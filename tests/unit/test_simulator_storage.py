@@ -11,10 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from app.db import make_engine, write_session
 from app.models import Setting
+from app.protocol import RunError, RunStatus
 from app.simulator import open_store
+from app.simulator.scenario import CallSpec
+from app.simulator.storage import StoredRun
 from tests.unit.test_simulator import CLOCK, FLAKY, Rig, eventually, make_rig
 
 __all__ = ["make_rig"]  # the fixture, used by name
@@ -136,6 +140,47 @@ async def test_restart_task_ids_continue_above_stored_ones(on_file: Restart) -> 
 
     assert await second.start(CLOCK) == task_id + 1
     assert second.simulator.get_status(CLOCK, task_id).agent_id == CLOCK
+
+
+async def test_answer_the_store_refuses_is_503_unavailable(on_file: Restart, database_url: str) -> None:
+    rig = on_file()
+    task_id = await rig.start(CLOCK)
+    awaiting = await rig.wait_for(task_id, "awaiting_tool_calls")
+    refusing = create_engine(database_url)
+    with refusing.begin() as conn:  # the accepted answer cannot be stored: the database refuses the write
+        conn.execute(text("DROP TABLE sim_tool_responses"))
+    refusing.dispose()
+
+    reply = await rig.answer_all(CLOCK, awaiting, {"get_current_time": "noon"})
+
+    assert reply.status_code == 503, reply.text
+    assert reply.json()["error"]["code"] == "unavailable"
+    assert rig.simulator.get_status(CLOCK, task_id).status == "awaiting_tool_calls"  # the answer was not taken
+
+
+async def test_task_saved_many_times_reads_back_as_last_saved_after_reopening(database_url: str) -> None:
+    store = open_store(database_url)
+    odd = 'it\'s 100% ? "quoted" -- Ørsted 東京 %s ?'
+    for step in range(5):
+        status = RunStatus(agent_id=CLOCK, task_id=7, status="running", sequence=step, result={"text": odd, "n": None})
+        failure = RunError(code="tool_error", message=odd) if step % 2 == 1 else None  # set, then none again
+        calls = {
+            f"call_{step}": ("get_current_time", CallSpec.model_validate({"tool": "t", "as": "x", "arguments": odd}))
+        }
+        last = StoredRun(
+            status=status, inputs={"q": odd}, outputs={}, errors={"t": step == 3}, next_step=step,
+            calls=calls, used_ids={f"call_{n}" for n in range(step + 1)}, deadline=step * 1.5, failure=failure,
+        )  # fmt: skip
+        store.save(last, delivery=f"msg_{step}", key=(f"key {odd} {step}", odd))
+        store.settle_delivery(f"msg_{step - 1}")  # its row goes with the next save (a loop runs)
+    store.close()
+
+    again = open_store(database_url)
+
+    assert again.load(7) == last
+    assert [webhook_id for webhook_id, _status in again.queued_deliveries()] == ["msg_4"]
+    assert again.reply_to(f"key {odd} 4") == (odd, last.status)
+    again.close()
 
 
 @pytest.mark.sqlite_only("SQLite file locks between processes: PostgreSQL's server has no file to share")
