@@ -120,7 +120,7 @@ def insert_row(cursor: Cursor, dialect: Dialect, table: Table, values: Mapping[s
 def upsert_row(cursor: Cursor, dialect: Dialect, table: Table, key: str, values: Mapping[str, Any]) -> None:
     """``INSERT`` one row of ``values`` (which hold the column ``key``, unique), or when a row with that key is
     there, set its other columns to ``values`` (``ON CONFLICT (key) DO UPDATE``, the same text on both
-    databases)."""
+    databases; ``DO NOTHING`` when ``values`` holds the key alone)."""
     plan = _plan("upsert", dialect, table, (key, *(name for name in values if name != key)))
     cursor.execute(plan.sql, _params(plan, values))
 
@@ -191,7 +191,7 @@ def _plan(kind: str, dialect: Dialect, table: Table, names: tuple[str, ...]) -> 
     elif kind == "upsert":
         sets = ", ".join(f"{name} = excluded.{name}" for name in quoted[1 : len(names)])
         sql = f'INSERT INTO "{table.name}" ({", ".join(quoted)}) VALUES ({", ".join("?" * len(every))})'
-        sql += f" ON CONFLICT ({quoted[0]}) DO UPDATE SET {sets}"
+        sql += f" ON CONFLICT ({quoted[0]}) " + (f"DO UPDATE SET {sets}" if sets else "DO NOTHING")
     else:
         sets = ", ".join(f"{name} = ?" for name in quoted[:-1])
         sql = f'UPDATE "{table.name}" SET {sets} WHERE {quoted[-1]} = ?'
