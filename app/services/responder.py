@@ -15,6 +15,8 @@ the webhook's writer; rules and Python handlers run in worker processes. A round
 read and one write (``app.services.responder_store``: the drafts, the claim and the outbox item commit together),
 and its submission is sent at once, without waiting for the outbox's loop. A new round whose handlers are all
 static (no latency, no faults) is read, answered and stored in one trip to the handlers' pool (``plan_and_store``).
+A call no rule matched joins its handler's list of unmatched calls once its round is stored and sent, not before:
+that list is for the person editing the rules, not something the platform waits for.
 """
 
 from __future__ import annotations
@@ -134,7 +136,11 @@ class Responder:
         elif not work.todo and not work.ready:
             return False
         answers = list(await asyncio.gather(*(self._answer(work.handlers[call.tool_name], call) for call in work.todo)))
-        return await self._send(work, await in_handlers(store_answers, self._engine, work, answers))
+        try:
+            return await self._send(work, await in_handlers(store_answers, self._engine, work, answers))
+        finally:  # once the round is on its way: the list of unmatched calls is not what the platform waits for
+            for call, done in zip(work.todo, answers, strict=True):
+                await self._keep_unmatched(work.handlers[call.tool_name], call, done)
 
     async def _send(self, work: RoundWork, item: OutboxItem | None) -> bool:
         """After ``store_answers``: tell pages, and send the round when it was claimed (``item``); True then."""
@@ -148,7 +154,7 @@ class Responder:
 
     async def _answer(self, handler: Handler, call: CallInput) -> CallAnswer:
         sandbox = await self._sandbox() if handler.kind == HandlerKind.PYTHON else None
-        done = await answer_call(
+        return await answer_call(
             kind=handler.kind,
             spec=handler.spec,
             behaviour=handler.behaviour,
@@ -156,6 +162,9 @@ class Responder:
             sandbox=sandbox,
             memory=self._memory,
         )
+
+    async def _keep_unmatched(self, handler: Handler, call: CallInput, done: CallAnswer) -> None:
+        """Add a call no rule matched to its handler's list of unmatched calls (``app.services.unmatched``)."""
         if done.answer.unmatched and handler.id is not None:  # a saved handler: the demo's set keeps nothing
             try:
                 await in_handlers(
@@ -168,7 +177,6 @@ class Responder:
                 )
             except Exception as exc:  # the list is a convenience: the call is answered all the same
                 log.warning("unmatched call %s of run %s not kept: %r", call.tool_call_id, call.task_id, exc)
-        return done
 
     def _memory(self, call: CallInput) -> StoredMemory:
         """Rules handlers' counts and the run's state, in the database (``app.services.rule_state``)."""
@@ -176,4 +184,7 @@ class Responder:
 
     async def _answer_fallback(self, handler: Handler, call: CallInput) -> CallAnswer:
         results = await in_handlers(task_results, self._engine, call.task_id)
-        return await self._answer(handler, dataclasses.replace(call, results=results))
+        call = dataclasses.replace(call, results=results)
+        done = await self._answer(handler, call)
+        await self._keep_unmatched(handler, call, done)
+        return done
