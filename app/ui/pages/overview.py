@@ -3,21 +3,21 @@ deliveries by verdict), live.
 
 The charts are built once and updated in place. Changes pushed by the server are coalesced: the first one
 schedules a recomputation ``THROTTLE_S`` later and the ones that arrive meanwhile ride along, so a burst of
-changes costs about three queries a second, and the page is never more than about ``THROTTLE_S`` behind.
+changes costs about three queries a second, and the page is never more than about ``THROTTLE_S`` behind. Every
+Overview tab shares those queries (``app.ui.shared_reads.overview_data``): tabs told of one change read once.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from nicegui import ui
 
-from app.runtime import get_runtime
 from app.services import overview
 from app.ui.format import clock
 from app.ui.live import Live
 from app.ui.looks import hex_color
+from app.ui.shared_reads import overview_data
 
 THROTTLE_S = 0.3
 HINT = "Start a run on the Agents page, or press Run demo"
@@ -74,8 +74,7 @@ class _OverviewView:
 
     async def refresh(self) -> None:
         """Recompute the overview and put it into the cards and charts (in place)."""
-        engine = get_runtime().engine
-        data = await asyncio.to_thread(lambda: overview.overview(engine=engine))
+        data = await overview_data.get()  # one read for every Overview tab
         for key, label in self.cards.items():
             label.set_text(f"{getattr(data, key):,}")
         self.as_of.set_text(f"as of {clock(data.at)}")

@@ -22,6 +22,7 @@ from app.ui.format import id_from_row_click
 from app.ui.live import Live
 from app.ui.looks import color_slot
 from app.ui.pages.runs_rows import first_page, public_row
+from app.ui.shared_reads import run_page
 
 COLUMNS: list[dict[str, Any]] = [
     {"name": "task_id", "label": "task_id", "field": "task_id", "align": "left", "sortable": True},
@@ -133,7 +134,8 @@ class _RunsView:
         self.total = 0
         self._counted: runs.RunFilter | None = None  # the filters self.total was counted for
         self.table.on("rowClick", self._open_row)
-        live.listen(self.refresh, keys=self._on_key)
+        self._url = ""
+        live.listen(self._changed, keys=self._on_key)
         self._drawn = self._rows_in_page()
         ui.timer(0, self._first_load, once=True)
 
@@ -216,6 +218,27 @@ class _RunsView:
             return
         await self.refresh()
 
+    async def _changed(self, _task_id: int = 0) -> None:
+        """Runs changed (pushed, ``app.changes``): the page's rows and their count in one read that every tab on
+        this view shares (``shared_reads.run_page``), drawn in one update, and none when neither changed. Until
+        this view was counted once, as ``refresh``."""
+        where = self.where
+        if self._counted is None or _view(self._counted) != _view(where):
+            await self.refresh()
+            return
+        try:
+            items, total = await run_page(where)
+        except SearchTooSlow as exc:
+            self.count.set_text(exc.message)
+            return
+        if where is not self.where:
+            return  # the filters changed meanwhile: that refresh shows its own rows
+        rows = [public_row(item) for item in items]
+        self.count.set_text(f"{total:,} run(s)")
+        if rows != self.table.rows or total != self.total:
+            self.total = total
+            self._show(rows, where)
+
     def _keep_total(self, _event: events.GenericEventArguments) -> None:
         if self.table.pagination.get("rowsNumber") != self.total:
             self.table.pagination = {**self.table.pagination, "rowsNumber": self.total}
@@ -239,7 +262,10 @@ class _RunsView:
             self.total = start + len(items) + (1 if len(items) == where.per_page else 0)
             self.count.set_text("counting runs…")
         self._show([public_row(item) for item in items], where)
-        ui.navigate.history.replace(f"/runs?{_query(where)}")
+        url = f"/runs?{_query(where)}"
+        if url != self._url:
+            self._url = url
+            ui.navigate.history.replace(url)
         await self._count(where)
 
     async def _count(self, where: runs.RunFilter) -> None:
@@ -253,10 +279,12 @@ class _RunsView:
         if where is not self.where:
             return
         self._counted = where
-        self.total = total
-        self.table.pagination = {**self.table.pagination, "rowsNumber": total}
-        self.table.update()
         self.count.set_text(f"{total:,} run(s)")
+        if total != self.table.pagination.get("rowsNumber"):  # each update sends every row again
+            self.total = total
+            self.table.pagination = {**self.table.pagination, "rowsNumber": total}
+            self.table.update()
+        self.total = total
 
     def _show(self, rows: list[dict[str, str]], where: runs.RunFilter) -> None:
         self.table.rows = rows
