@@ -54,7 +54,7 @@ e2e: $(STAMP) $(DESKTOP) /usr/bin/chromium postgresql
 
 # the benchmark table of the README (bench/run_all.py): every measure, goal, figure and verdict; the load comes
 # from wrk, the tabs from Chromium. bench-quick is the same in short runs, under 2 minutes.
-BENCH_TOOLS := $(STAMP) /usr/bin/wrk /usr/bin/chromium /usr/bin/bwrap
+BENCH_TOOLS := $(STAMP) /usr/bin/wrk /usr/bin/chromium /usr/bin/bwrap postgresql
 
 bench: $(BENCH_TOOLS)
 	$(BIN)/python bench/run_all.py

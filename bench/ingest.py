@@ -311,16 +311,17 @@ class Rig:
 
     @classmethod
     @contextlib.contextmanager
-    def running(cls, *, pin: bool, keep: bool, with_tabs: bool) -> Iterator[Rig]:
+    def running(cls, *, pin: bool, keep: bool, with_tabs: bool, database_url: str = "") -> Iterator[Rig]:
         """Both servers started and answering (and with ``with_tabs`` a browser launched with blank tabs, ``tabs``);
-        stopped (and the folder removed unless ``keep``) on the way out."""
+        stopped (and the folder removed unless ``keep``) on the way out. ``database_url``: the console's database
+        (default: a SQLite file in the folder, as ``make run`` makes); the floor's is always a SQLite file."""
         workdir = Path(tempfile.mkdtemp(prefix="tooldesk-bench-ingest-"))
         secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
         cpus = sorted(os.sched_getaffinity(0))
         server_cpus, load_cpus = (cpus[-1:], cpus[:-1]) if pin and len(cpus) >= 2 else ([], [])
         rig = cls(workdir=workdir, secret=secret, server_cpus=server_cpus, load_cpus=load_cpus)
         try:
-            rig._start(with_tabs=with_tabs)
+            rig._start(with_tabs=with_tabs, database_url=database_url)
             yield rig
         finally:
             if rig.tabs is not None:
@@ -333,14 +334,14 @@ class Rig:
             else:
                 shutil.rmtree(workdir, ignore_errors=True)
 
-    def _start(self, *, with_tabs: bool) -> None:
+    def _start(self, *, with_tabs: bool, database_url: str) -> None:
         port = free_port()
         self.console = Server.start(
             "console",
             pinned([PYTHON, "-m", "app", "--port", str(port)], self.server_cpus),
             cwd=self.workdir,
             env=clean_env(
-                TOOLDESK_DATABASE_URL=f"sqlite:///{self.workdir}/console.db",
+                TOOLDESK_DATABASE_URL=database_url or f"sqlite:///{self.workdir}/console.db",
                 TOOLDESK_WEBHOOK_SECRET=self.secret,
                 TOOLDESK_AUTH="off",
                 PYTHONPATH=str(ROOT),

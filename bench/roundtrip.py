@@ -98,13 +98,14 @@ def measure(
     return asyncio.run(_measure(plan, keep=keep, code=code))
 
 
-async def _measure(plan: dict[str, tuple[int, float]], *, keep: bool, code: Path) -> list[Row]:
-    """``plan``: per handler kind, the runs measured and the seconds between them."""
+async def _measure(plan: dict[str, tuple[int, float]], *, keep: bool, code: Path, database_url: str = "") -> list[Row]:
+    """``plan``: per handler kind, the runs measured and the seconds between them; ``database_url``: the console's
+    database (default: a SQLite file in a temporary folder, as ``make run`` makes)."""
     workdir = Path(tempfile.mkdtemp(prefix="tooldesk-roundtrip-"))
     port = free_port()
     env = clean_env(
         PYTHONPATH=str(code),
-        TOOLDESK_DATABASE_URL=f"sqlite:///{workdir / 'console.db'}",
+        TOOLDESK_DATABASE_URL=database_url or f"sqlite:///{workdir / 'console.db'}",
         TOOLDESK_PLATFORM_API_KEY=API_KEY,
         TOOLDESK_AUTH="off",
         TOOLDESK_STEP_DELAY="0",

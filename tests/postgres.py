@@ -88,17 +88,20 @@ class Cluster:
         self._spares: list[str] = []
         self._schema: tuple[object, ...] = ()
         self._connection: psycopg.Connection[tuple[object, ...]] | None = None
+        self.durable = False
 
     @classmethod
-    def start(cls) -> Cluster:
+    def start(cls, *, durable: bool = False) -> Cluster:
         """Make, start and template a cluster (a few seconds). Raises ``RuntimeError`` with the server's log when it
-        does not start."""
+        does not start. ``durable``: PostgreSQL's own durability (``fsync``, ``synchronous_commit`` and
+        ``full_page_writes`` on, its defaults) for the benchmarks; the tests' clusters run without."""
         bindir = server_bin()
         owner = _server_user() if os.geteuid() == 0 else None
         folder = Path(tempfile.mkdtemp(prefix="tooldesk-pg-"))
         if owner is not None:
             os.chown(folder, owner.pw_uid, owner.pw_gid)
         cluster = cls(folder, 0, bindir)
+        cluster.durable = durable
         atexit.register(cluster.stop)
         cluster._run("initdb", "-D", str(folder / "data"), "-A", "trust", "-U", "postgres", "-E", "UTF8",
                      "--locale=C.UTF-8", "--no-sync")  # fmt: skip
@@ -181,10 +184,9 @@ class Cluster:
         raise RuntimeError(f"{name} is still in use")
 
     def _start_server(self) -> bool:
-        options = (
-            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-            "-c full_page_writes=off -c max_connections=300 -c shared_buffers=32MB"
-        )
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c max_connections=300"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=32MB"
         done = self._run("pg_ctl", "start", "-w", "-t", "60", "-D", str(self.folder / "data"), "-o", options,
                          "-l", str(self.folder / "server.log"), check=False)  # fmt: skip
         return done.returncode == 0
