@@ -21,6 +21,7 @@ from typing import Generic, TypeVar
 from sqlalchemy import Engine
 
 from app.changes import changes
+from app.errors import SearchTooSlow
 from app.models import RunPublic
 from app.runtime import get_runtime
 from app.services import overview, rounds, runs
@@ -112,11 +113,25 @@ overview_data: PerFlush[overview.Overview] = PerFlush(
 )
 """The Overview's figures and charts, for every Overview tab."""
 
-run_pages: PerFlushBy[tuple[list[RunPublic], int]] = PerFlushBy(fresh_for=FRESH_SECONDS)
-"""A page of runs and how many match its filters (``runs.search_runs``), by view (``RunFilter`` as JSON)."""
+RunPage = tuple[list[RunPublic], int | SearchTooSlow]
+"""A page of runs and how many match its filters, or the ``SearchTooSlow`` its count raised (the page still shows:
+over 100,000 runs a search's count can take longer than its page)."""
+
+run_pages: PerFlushBy[RunPage] = PerFlushBy(fresh_for=FRESH_SECONDS)
+"""``RunPage`` by view (``RunFilter`` as JSON)."""
 
 
-async def run_page(where: runs.RunFilter) -> tuple[list[RunPublic], int]:
-    """The page of runs ``where`` asks for and how many match it, shared by the tabs on that view; raises
-    ``SearchTooSlow`` as ``runs.search_runs`` does."""
-    return await run_pages.get(where.model_dump_json(), lambda engine: runs.search_runs(engine=engine, where=where))
+def read_run_page(*, engine: Engine, where: runs.RunFilter) -> RunPage:
+    """``runs.list_runs`` then ``runs.count_runs``; a count past its deadline is handed back in place of the total.
+    Raises ``SearchTooSlow`` when the page itself is."""
+    items = runs.list_runs(engine=engine, where=where)
+    try:
+        return items, runs.count_runs(engine=engine, where=where)
+    except SearchTooSlow as exc:
+        return items, exc
+
+
+async def run_page(where: runs.RunFilter) -> RunPage:
+    """The page of runs ``where`` asks for and how many match it (``RunPage``), shared by the tabs on that view;
+    raises ``SearchTooSlow`` when the page is too slow."""
+    return await run_pages.get(where.model_dump_json(), lambda engine: read_run_page(engine=engine, where=where))

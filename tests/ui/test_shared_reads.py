@@ -27,7 +27,7 @@ async def test_runs_tabs_on_one_view_read_once_per_change_and_all_show_it(
     for tab in tabs:
         await tab.open("/runs")
         await tab.should_see("1 run(s)")
-    reads = _counting(monkeypatch, runs, "search_runs")
+    reads = _counting(monkeypatch, runs, "list_runs")
     flushed = changes.generation
 
     await console.deliver(make_status(8402, status="failed", sequence=4), "m2")
@@ -55,6 +55,28 @@ async def test_runs_tabs_on_other_filters_each_show_their_own_rows_and_count(
     await failed.should_see("1 run(s)")
     await wait_for(lambda: _rows(every) == {8411: "completed", 8412: "failed"})
     await every.should_see("2 run(s)")
+
+
+async def test_a_search_whose_count_is_too_slow_still_shows_its_new_rows_live(
+    user: User, console: Console, monkeypatch: pytest.MonkeyPatch
+):
+    await console.deliver(make_status(8431), "m1")
+    await user.open("/runs?q=get_current_time")
+    await user.should_see("1 run(s)")
+    counted = runs.count_runs
+
+    def too_slow(*, engine: Any, where: runs.RunFilter) -> int:
+        """A search's count past its deadline while its page is not (a broad search over 100,000 runs)."""
+        if where.q:
+            raise runs._too_slow(where.q)
+        return counted(engine=engine, where=where)
+
+    monkeypatch.setattr(runs, "count_runs", too_slow)
+
+    await console.deliver(make_status(8432), "m2")
+
+    await wait_for(lambda: set(_rows(user)) == {8431, 8432})  # the rows never wait on the count
+    await user.should_see("took longer than")
 
 
 async def test_overview_tabs_read_once_per_change_and_all_show_it(

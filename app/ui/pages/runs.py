@@ -234,7 +234,8 @@ class _RunsView:
         if where is not self.where:
             return  # the filters changed meanwhile: that refresh shows its own rows
         rows = [public_row(item) for item in items]
-        self.count.set_text(f"{total:,} run(s)")
+        self.count.set_text(total.message if isinstance(total, SearchTooSlow) else f"{total:,} run(s)")
+        total = self.total if isinstance(total, SearchTooSlow) else total  # the rows never wait on the count
         if rows != self.table.rows or total != self.total:
             self.total = total
             self._show(rows, where)
@@ -281,7 +282,6 @@ class _RunsView:
         self._counted = where
         self.count.set_text(f"{total:,} run(s)")
         if total != self.table.pagination.get("rowsNumber"):  # each update sends every row again
-            self.total = total
             self.table.pagination = {**self.table.pagination, "rowsNumber": total}
             self.table.update()
         self.total = total
