@@ -69,8 +69,8 @@ def measure(*, quick: bool) -> list[Row]:
         database = cluster.url(cluster.empty_database())
         try:
             with ingest.Rig.running(pin=True, keep=False, with_tabs=False, database_url=database) as rig:
-                row, _rate = ingest.throughput(rig, ingest.FULL)
-                rows += [row, ingest.sustained(rig, ingest.FULL)]
+                rows.append(ingest.throughput(rig, ingest.FULL)[0])
+                rows.append(ingest.sustained(rig, ingest.FULL))
         except Exception as exc:
             traceback.print_exc()
             rows += [Row(name, "", "", None, _first_line(exc)) for name in NAMES[len(rows) :]]
