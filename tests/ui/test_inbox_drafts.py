@@ -38,6 +38,8 @@ async def test_save_as_rule_from_run_page(user: User, console: Console):
     round_ = await console.pending_round(task_id)
     call_id = round_["tool_calls"][0]["tool_call_id"]
     await console.answer(round_, {"get_current_time": "quarter past"})
+    # the platform's answer to the submission redraws the run page: a click meanwhile hits a button taken away
+    await console.wait_for_status(task_id, "completed", acknowledged=True)
     await user.open(f"/runs/{task_id}")
     await user.should_see(marker=f"save-rule-{call_id}")
     user.find(marker=f"save-rule-{call_id}").click()
