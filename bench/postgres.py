@@ -23,7 +23,6 @@ alone take about 10 s of its two minutes.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import sys
 import traceback
@@ -59,10 +58,9 @@ def measure(*, quick: bool) -> list[Row]:
         traceback.print_exc()
         return [_named(Row(name, "", "", None, f"the cluster did not start: {_first_line(exc)}")) for name in NAMES]
     try:
-        plan = {kind: (60, 0.0) for kind in KINDS}
         database = cluster.url(cluster.empty_database())
         try:
-            rows += asyncio.run(roundtrip._measure(plan, keep=False, code=roundtrip.ROOT, database_url=database))
+            rows += roundtrip.measure(quick=False, kinds=KINDS, database_url=database)
         except Exception as exc:
             traceback.print_exc()
             rows += [Row(name, "", "", None, _first_line(exc)) for name in NAMES[:2]]

@@ -82,11 +82,12 @@ def measure(
     code: Path = ROOT,
     kinds: tuple[str, ...] = KINDS,
     pause: float | None = None,
+    database_url: str = "",
 ) -> list[Row]:
     """One row per handler kind: p50 of the auto round trip against its goal, p95 and the count in the note.
     ``code``: the checkout the console runs from (another one, for a side-by-side comparison); ``pause``: seconds
     between one run's end and the next one's start for every kind (``None``: ``PYTHON_PAUSE`` for Python, back to
-    back for the others)."""
+    back for the others); ``database_url``: the console's database (default: a SQLite file, as ``make run``)."""
     count = runs if runs is not None else (15 if quick else 60)
     plan = {
         kind: (
@@ -95,7 +96,7 @@ def measure(
         )
         for kind in kinds
     }
-    return asyncio.run(_measure(plan, keep=keep, code=code))
+    return asyncio.run(_measure(plan, keep=keep, code=code, database_url=database_url))
 
 
 async def _measure(plan: dict[str, tuple[int, float]], *, keep: bool, code: Path, database_url: str = "") -> list[Row]:

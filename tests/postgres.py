@@ -79,7 +79,7 @@ def server_bin() -> Path:
 class Cluster:
     """A running throwaway cluster on 127.0.0.1:``port``, its files in ``folder``."""
 
-    def __init__(self, folder: Path, port: int, bindir: Path) -> None:
+    def __init__(self, folder: Path, port: int, bindir: Path, *, durable: bool = False) -> None:
         self.folder = folder
         self.port = port
         self.bindir = bindir
@@ -88,7 +88,7 @@ class Cluster:
         self._spares: list[str] = []
         self._schema: tuple[object, ...] = ()
         self._connection: psycopg.Connection[tuple[object, ...]] | None = None
-        self.durable = False
+        self.durable = durable
 
     @classmethod
     def start(cls, *, durable: bool = False) -> Cluster:
@@ -100,8 +100,7 @@ class Cluster:
         folder = Path(tempfile.mkdtemp(prefix="tooldesk-pg-"))
         if owner is not None:
             os.chown(folder, owner.pw_uid, owner.pw_gid)
-        cluster = cls(folder, 0, bindir)
-        cluster.durable = durable
+        cluster = cls(folder, 0, bindir, durable=durable)
         atexit.register(cluster.stop)
         cluster._run("initdb", "-D", str(folder / "data"), "-A", "trust", "-U", "postgres", "-E", "UTF8",
                      "--locale=C.UTF-8", "--no-sync")  # fmt: skip

@@ -240,7 +240,8 @@ class _RunsView:
             self.total = total
             self._show(rows, where)
 
-    def _keep_total(self, _event: events.GenericEventArguments) -> None:
+    def _keep_total(self, _event: events.GenericEventArguments | None = None) -> None:
+        """Put ``self.total`` in the pager, unless it is there: each update sends every row again."""
         if self.table.pagination.get("rowsNumber") != self.total:
             self.table.pagination = {**self.table.pagination, "rowsNumber": self.total}
             self.table.update()
@@ -281,10 +282,8 @@ class _RunsView:
             return
         self._counted = where
         self.count.set_text(f"{total:,} run(s)")
-        if total != self.table.pagination.get("rowsNumber"):  # each update sends every row again
-            self.table.pagination = {**self.table.pagination, "rowsNumber": total}
-            self.table.update()
         self.total = total
+        self._keep_total()
 
     def _show(self, rows: list[dict[str, str]], where: runs.RunFilter) -> None:
         self.table.rows = rows
