@@ -74,9 +74,14 @@ class Changes:
 
     @property
     def bursting(self) -> bool:
-        """Whether a burst is under way: the last flush carried more than ``BUSY_RUNS`` runs and changes wait for
-        the next one."""
-        return self._interval > FLUSH_SECONDS and bool(self._pending)
+        """Whether a burst is under way: the last flush carried more than ``BUSY_RUNS`` runs, and changes wait for
+        the next flush or its busy interval has not passed yet (more of the burst may come). False again once a
+        flush carries fewer runs, or the interval passes with no change."""
+        if self._interval <= FLUSH_SECONDS:
+            return False
+        if self._pending:
+            return True
+        return self._loop is not None and self._loop.time() < self._last_flush + self._interval
 
     @property
     def callbacks(self) -> list[Any]:

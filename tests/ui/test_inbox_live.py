@@ -8,6 +8,7 @@ from collections.abc import Callable
 from nicegui import ElementFilter, ui
 from nicegui.testing import User
 
+from app.changes import BUSY_RUNS, changes
 from app.ui.pages.inbox import PAGE_SIZE
 from tests.builders import CLOCK, Console, make_status, press_key, wait_for
 
@@ -108,3 +109,43 @@ def _cards(user: User) -> list[ui.element]:
     """The round cards shown, top to bottom."""
     container = user.find(marker="inbox-rounds").elements.pop()
     return [child for child in container.default_slot.children if child.visible and "inbox-empty" not in child._markers]
+
+
+async def test_inbox_holds_new_rounds_during_a_burst_and_draws_them_after(user: User, console: Console):
+    """While a burst is under way an open Inbox keeps its cards, says how many new rounds wait to be drawn, and
+    draws them on *Show them now* or once the burst eases (issue 10)."""
+    await console.deliver(make_status(8301), "m_hold_first")
+    await user.open("/")
+    await user.should_see("run 8301 · round 1", retries=20)
+    stop = asyncio.Event()
+
+    async def burst() -> None:  # other runs change, more than BUSY_RUNS of them in every flush
+        n = 0
+        while not stop.is_set():
+            for _ in range(BUSY_RUNS + 1):
+                n += 1
+                changes.emit(9_000_000 + n)
+            await asyncio.sleep(0.05)
+
+    running = asyncio.create_task(burst())
+    try:
+        await wait_for(lambda: changes.bursting)
+        await console.deliver(make_status(8302), "m_hold_second")
+        await user.should_see("Rounds are arriving fast: 1 new not drawn yet", retries=50)
+        await user.should_see("run 8301 · round 1")  # the cards drawn before stay
+        await user.should_not_see("run 8302 · round 1")
+        await user.should_see("2 waiting")
+
+        user.find(marker="inbox-show-held").click()
+        await user.should_see("run 8302 · round 1", retries=20)
+        await user.should_not_see(marker="inbox-held", retries=20)
+
+        await console.deliver(make_status(8303), "m_hold_third")
+        await user.should_see("Rounds are arriving fast: 1 new not drawn yet", retries=50)
+        await user.should_not_see("run 8303 · round 1")
+    finally:
+        stop.set()
+        await running
+    await user.should_see("run 8303 · round 1", retries=50)  # the burst is over
+    await user.should_not_see(marker="inbox-held")
+    await user.should_not_see(marker="inbox-empty")

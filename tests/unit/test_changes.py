@@ -93,7 +93,7 @@ async def test_the_flush_after_a_burst_waits_for_the_tabs_subscribed():
     assert got[1][0] - got[0][0] >= busy_interval(10) - 0.01
 
 
-async def test_bursting_while_a_burst_holds_changes_back_and_not_once_they_are_out():
+async def test_bursting_from_a_burst_flush_until_a_quiet_flush():
     changes = Changes()
     got: list[frozenset[int]] = []
     changes.subscribe(got.append)
@@ -102,9 +102,22 @@ async def test_bursting_while_a_burst_holds_changes_back_and_not_once_they_are_o
     for task_id in range(1, BUSY_RUNS + 2):  # a burst's flush: more than BUSY_RUNS runs
         changes.emit(task_id)
     await wait_for(lambda: got)
-    assert not changes.bursting  # nothing waits: a page that opens now draws at full speed
+    assert changes.bursting  # the next flush is not due yet: more of the burst may come
     changes.emit(99)
     assert changes.bursting  # held back until the busy interval has passed
     await wait_for(lambda: len(got) == 2)
     assert got[1] == {99}
-    assert not changes.bursting
+    assert not changes.bursting  # a flush of few runs: the burst is over
+
+
+async def test_bursting_ends_when_the_busy_interval_passes_without_a_change():
+    changes = Changes()
+    got: list[frozenset[int]] = []
+    changes.subscribe(got.append)
+    for task_id in range(1, BUSY_RUNS + 2):
+        changes.emit(task_id)
+    await wait_for(lambda: got)
+    assert changes.bursting
+
+    await wait_for(lambda: not changes.bursting, within=BUSY_FLUSH_SECONDS + 2)
+    assert len(got) == 1  # nothing else was flushed: the interval ran out

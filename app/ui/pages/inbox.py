@@ -11,6 +11,13 @@ The pending rounds are read once per flush of changes for every Inbox tab (``app
 touches only the cards whose round changed. It draws the first ``PAGE_SIZE`` cards of its view (``DRAW_BATCH`` at a
 time), says how many wait in all, and *Show more* (or ``j`` on the last card) draws the next ``PAGE_SIZE``: an inbox of 1,000 pending rounds
 opens as fast as one of 50 (issue 10).
+
+While a burst is under way (``app.changes.Changes.bursting``: hundreds of deliveries a second), an open Inbox holds
+new rounds back: it keeps the cards it shows up to date, says how many new ones wait to be drawn, draws them once
+the burst eases (within one flush interval of its end) or at once on *Show them now*. A person cannot answer
+hundreds of rounds a second by hand, and cards that are built, sent and dropped again within a second or two cost
+the webhook's event loop more than anything else in an open tab (issue 10: "with 10 tabs open, the webhook answers
+as fast as with none"). A page's first draw, *Show more* and *Show them now* are never held.
 """
 
 import asyncio
@@ -68,6 +75,8 @@ class _InboxView:
         self.refreshing = asyncio.Lock()
         self.queued = False  # a refresh waits for the running one: further calls ride along with it
         self.url = ""
+        self.drawn = False  # the first refresh has drawn: later new rounds may be held during a burst
+        self.asked = False  # Show more or Show them now: the next refresh draws even during a burst
         with ui.row().classes("w-full items-center gap-3"):
             ui.label("Inbox").classes("text-2xl font-bold")
             ui.space()
@@ -79,6 +88,12 @@ class _InboxView:
             self.agent = self._select("agent", "Agent", {"": "every agent"}, "w-56")
             self.tool = self._select("tool", "Tool", {"": "every tool"}, "w-56")
             self._select("sort", "Order", dict(SORT_LABELS), "w-48")
+        with ui.row().classes("w-full items-center gap-3") as self.held:
+            self.held_text = ui.label("").classes("text-sm text-grey-8").mark("inbox-held")
+            ui.button("Show them now", icon="visibility", on_click=self.show_held).props("flat dense no-caps").mark(
+                "inbox-show-held"
+            )
+        self.held.set_visibility(False)
         self.container = ui.column().classes("w-full gap-4").mark("inbox-rounds")
         with self.container:
             self.empty = (
@@ -122,6 +137,12 @@ class _InboxView:
     async def show_more(self) -> None:
         """Draw the next ``PAGE_SIZE`` cards of the view."""
         self.limit += PAGE_SIZE
+        self.asked = True
+        await self.refresh()
+
+    async def show_held(self) -> None:
+        """Draw the new rounds a burst held back, now (the page's next batch; later arrivals are held again)."""
+        self.asked = True
         await self.refresh()
 
     async def refresh(self, _task_id: int = 0) -> None:
@@ -147,7 +168,9 @@ class _InboxView:
             self.contexts |= await asyncio.to_thread(lambda: inbox.load_contexts(engine=engine, rounds=unread))
         if view != self.view:  # changed while reading: the newer view's refresh draws it
             return
-        new = new[:DRAW_BATCH]
+        hold = self.drawn and not self.asked and changes.bursting
+        self.asked = False
+        new = [] if hold else new[:DRAW_BATCH]
         waiting = pending.rounds
         self.contexts = {round_id: found for round_id, found in self.contexts.items() if round_id in waiting}
         self.left = {round_id for round_id in self.left if round_id in waiting}
@@ -181,7 +204,8 @@ class _InboxView:
                 self.seen[item.id] = item
             order.append(item.id)
         order += [round_id for round_id, form in self.forms.items() if form.sticky and round_id not in order]
-        self._show(order, waiting=len(waiting))
+        held = sum(item.id not in self.forms for item in page) if hold else 0
+        self._show(order, waiting=len(waiting), held=held)
         for round_id in order[:OPEN_CARDS]:
             self.forms[round_id].open()  # moved up to the top: the person is about to answer it
         if self.advance_from and self.advance_from in order[:-1]:
@@ -192,6 +216,12 @@ class _InboxView:
         self.count.set_text(f"{shown:,} of {total:,} waiting" if shown != total else f"{total:,} waiting")
         self.more.set_text(f"Show more ({min(PAGE_SIZE, matched - shown):,} of {matched - shown:,} more)")
         self.more.set_visibility(matched > shown)
+        self.held_text.set_text(
+            f"Rounds are arriving fast: {held:,} new not drawn yet, to keep the webhook quick. "
+            "They appear when the burst eases."
+        )
+        self.held.set_visibility(held > 0)
+        self.drawn = True
         if any(item.id not in self.forms for item in page):
             with self.timers:
                 ui.timer(next_batch_seconds(), self.refresh, once=True)
@@ -207,8 +237,9 @@ class _InboxView:
         taken = inbox.arrange_rounds((pending.rounds[i] for i in self.left if i in pending.rounds), view)
         return page, len(arranged) - len(taken)
 
-    def _show(self, order: list[int], *, waiting: int) -> None:
-        """Show the cards of ``order`` in that order, hide the others (keeping what was typed in them)."""
+    def _show(self, order: list[int], *, waiting: int, held: int) -> None:
+        """Show the cards of ``order`` in that order, hide the others (keeping what was typed in them); ``held``:
+        new rounds of the page a burst holds back (then the held notice, not the empty one, says why none shows)."""
         wanted = set(order)
         for round_id, form in self.forms.items():
             form.card.set_visibility(round_id in wanted)
@@ -223,7 +254,7 @@ class _InboxView:
             if not waiting
             else f"No waiting round matches these filters ({waiting} waiting in all)."
         )
-        self.empty.set_visibility(not order)
+        self.empty.set_visibility(not order and not held)
 
     def _options(self, pending: PendingRounds) -> None:
         """Agents as the platform lists them; tools of the chosen agent (or every agent), and of pending rounds."""
@@ -251,7 +282,7 @@ class _InboxView:
             self.container.remove(form.card)
         if round_id in self.shown:
             self.shown = [item for item in self.shown if item != round_id]
-        self.empty.set_visibility(not self.shown)
+        self.empty.set_visibility(not self.shown and not self.held.visible)
 
     def select(self, step: int) -> RoundForm | None:
         """Move the highlight ``step`` shown cards (0: keep it); returns the highlighted form."""
