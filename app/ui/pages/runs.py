@@ -21,6 +21,7 @@ from app.ui.components.run_bulk import BulkBar
 from app.ui.format import id_from_row_click
 from app.ui.live import Live
 from app.ui.looks import color_slot
+from app.ui.pages.runs_preview import PREVIEW_ID, preview_html
 from app.ui.pages.runs_rows import first_page, public_row
 from app.ui.shared_reads import run_page
 
@@ -149,6 +150,7 @@ class _RunsView:
         if where.model_dump(exclude={"per_page"}) != runs.RunFilter().model_dump(exclude={"per_page"}):
             return False
         rows = first_page(engine=get_runtime().engine, per_page=where.per_page)
+        ui.add_body_html(preview_html(rows, COLUMNS))  # on screen before the page's scripts have started
         self.total = len(rows) + (1 if len(rows) == where.per_page else 0)
         self.count.set_text("counting runs…")
         self._show(rows, where)
@@ -179,6 +181,7 @@ class _RunsView:
         """Rows first (unless drawn with the page), then their count, then the agents for the filter: the first
         rows wait on nothing else."""
         if self._drawn:
+            ui.run_javascript(f"document.getElementById('{PREVIEW_ID}')?.remove()")  # hidden by a style already
             await self._count(self.where)
         else:
             await self.refresh()
