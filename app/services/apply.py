@@ -139,7 +139,8 @@ def apply_delivery(
         delivery_id=delivery_id,
         console_made=console_made,
     )
-    _close_stale_rounds(cursor, status, now, console_made)
+    if current is not None:  # a run created just now has no round to close yet
+        _close_stale_rounds(cursor, status, now, console_made)
     if status.status == AWAITING and status.round is not None and status.tool_calls:
         _open_round(conn, cursor, status, delivery_id, now, console_made)
     return Applied(Verdict.APPLIED, summary, current is not None and bool(current[3]))
