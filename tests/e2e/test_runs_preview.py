@@ -3,12 +3,13 @@ scripts run, their links working; gone once the page's own table is drawn."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from playwright.sync_api import Browser, Page, StorageState, expect
 
 from tests.e2e.processes import wait_until
-from tests.e2e.support import Console, open_path
+from tests.e2e.support import Console, go_to, open_path
 
 
 def test_first_rows_show_without_scripts_and_link_to_their_run(
@@ -38,3 +39,13 @@ def test_page_table_replaces_the_first_rows(new_page: Callable[..., Page], serve
     open_path(page, "/runs")
     expect(page.locator("#runs-preview")).to_have_count(0)  # removed once the page is connected
     expect(page.locator(".q-table tbody tr").filter(has=page.get_by_text(str(task_id), exact=True))).to_have_count(1)
+    for _ in range(3):  # moving to Runs within the open tab: the page's own table at once, no preview again
+        go_to(page, "Agents")
+        expect(page).to_have_url(re.compile(r"/agents$"))
+        go_to(page, "Runs")
+        expect(page.locator(".q-table tbody tr").filter(has=page.get_by_text(str(task_id), exact=True))).to_have_count(
+            1
+        )
+    expect(page.locator("#runs-preview")).to_have_count(0)
+    styles = "[...document.querySelectorAll('style')].filter(s => s.textContent.includes('runs-preview')).length"
+    assert page.evaluate(styles) == 1  # the first response's only

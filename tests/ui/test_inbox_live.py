@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 
 from nicegui import ElementFilter, ui
 from nicegui.testing import User
@@ -111,15 +112,12 @@ def _cards(user: User) -> list[ui.element]:
     return [child for child in container.default_slot.children if child.visible and "inbox-empty" not in child._markers]
 
 
-async def test_inbox_holds_new_rounds_during_a_burst_and_draws_them_after(user: User, console: Console):
-    """While a burst is under way an open Inbox keeps its cards, says how many new rounds wait to be drawn, and
-    draws them on *Show them now* or once the burst eases (issue 10)."""
-    await console.deliver(make_status(8301), "m_hold_first")
-    await user.open("/")
-    await user.should_see("run 8301 · round 1", retries=20)
+@contextlib.asynccontextmanager
+async def _burst() -> AsyncIterator[None]:
+    """A burst under way while inside: other runs change, more than ``BUSY_RUNS`` of them in every flush."""
     stop = asyncio.Event()
 
-    async def burst() -> None:  # other runs change, more than BUSY_RUNS of them in every flush
+    async def burst() -> None:
         n = 0
         while not stop.is_set():
             for _ in range(BUSY_RUNS + 1):
@@ -130,6 +128,21 @@ async def test_inbox_holds_new_rounds_during_a_burst_and_draws_them_after(user: 
     running = asyncio.create_task(burst())
     try:
         await wait_for(lambda: changes.bursting)
+        yield
+    finally:
+        stop.set()
+        await running
+
+
+async def test_inbox_holds_new_rounds_during_a_burst_and_draws_them_after(user: User, console: Console):
+    """While a burst is under way an open Inbox keeps its cards, says how many new rounds wait to be drawn, and
+    draws them on *Show them now* or once the burst eases (issue 10)."""
+    await console.deliver(make_status(8301), "m_hold_first")
+    await user.open("/")
+    await user.should_see("run 8301 · round 1", retries=20)
+
+    async with _burst():
+        await user.should_not_see(marker="inbox-empty")  # rounds wait: never "No round is waiting"
         await console.deliver(make_status(8302), "m_hold_second")
         await user.should_see("Rounds are arriving fast: 1 new not drawn yet", retries=50)
         await user.should_see("run 8301 · round 1")  # the cards drawn before stay
@@ -143,9 +156,21 @@ async def test_inbox_holds_new_rounds_during_a_burst_and_draws_them_after(user: 
         await console.deliver(make_status(8303), "m_hold_third")
         await user.should_see("Rounds are arriving fast: 1 new not drawn yet", retries=50)
         await user.should_not_see("run 8303 · round 1")
-    finally:
-        stop.set()
-        await running
     await user.should_see("run 8303 · round 1", retries=50)  # the burst is over
     await user.should_not_see(marker="inbox-held")
     await user.should_not_see(marker="inbox-empty")
+
+
+async def test_a_page_opened_or_asked_for_during_a_burst_is_drawn_in_full(user: User, console: Console):
+    """Only new arrivals are held: the page a person opens, and the next one *Show more* asks for, are drawn in
+    full (in batches of ``DRAW_BATCH``) while the burst goes on."""
+    for first in range(0, PAGE_SIZE + 20, 10):  # ten at a time: more at once may be refused 503 on a busy machine
+        await asyncio.gather(*(console.deliver(make_status(8400 + n), f"m_full_{n}") for n in range(first, first + 10)))
+    async with _burst():
+        await user.open("/")
+        await user.should_see(f"run {8400 + PAGE_SIZE - 1} · round 1", retries=100)  # the page's last card
+        await user.should_not_see(marker="inbox-held")
+        user.find(marker="inbox-more").click()
+        await user.should_see(f"run {8400 + PAGE_SIZE + 19} · round 1", retries=100)
+        await user.should_not_see(marker="inbox-held")
+        assert changes.bursting

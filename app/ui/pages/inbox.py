@@ -75,8 +75,9 @@ class _InboxView:
         self.refreshing = asyncio.Lock()
         self.queued = False  # a refresh waits for the running one: further calls ride along with it
         self.url = ""
-        self.drawn = False  # the first refresh has drawn: later new rounds may be held during a burst
-        self.asked = False  # Show more or Show them now: the next refresh draws even during a burst
+        self.first = True  # no refresh has read the page yet
+        self.asked = False  # a filter, Show more or Show them now: the page as it is now is drawn, burst or not
+        self.promised: set[int] = set()  # rounds of such a page not drawn yet: never held
         with ui.row().classes("w-full items-center gap-3"):
             ui.label("Inbox").classes("text-2xl font-bold")
             ui.space()
@@ -101,6 +102,7 @@ class _InboxView:
                 .classes("text-grey-6 italic")
                 .mark("inbox-empty")
             )
+        self.empty.set_visibility(False)  # until the first refresh has read what waits
         self.more = (
             ui.button("Show more", icon="expand_more", on_click=self.show_more).props("flat no-caps").mark("inbox-more")
         )
@@ -132,6 +134,7 @@ class _InboxView:
             return
         self.view = view
         self.limit = PAGE_SIZE
+        self.asked = True
         await self.refresh()
 
     async def show_more(self) -> None:
@@ -141,7 +144,7 @@ class _InboxView:
         await self.refresh()
 
     async def show_held(self) -> None:
-        """Draw the new rounds a burst held back, now (the page's next batch; later arrivals are held again)."""
+        """Draw the page's new rounds a burst held back, now; later arrivals are held again."""
         self.asked = True
         await self.refresh()
 
@@ -158,6 +161,7 @@ class _InboxView:
 
     async def _refresh(self) -> None:
         view = self.view
+        asked, self.first, self.asked = self.first or self.asked, False, False  # a later click: the next refresh
         pending = await pending_rounds.get()
         page, matched = self._page(pending, view)
         new = [item for item in page if item.id not in self.forms]
@@ -168,9 +172,10 @@ class _InboxView:
             self.contexts |= await asyncio.to_thread(lambda: inbox.load_contexts(engine=engine, rounds=unread))
         if view != self.view:  # changed while reading: the newer view's refresh draws it
             return
-        hold = self.drawn and not self.asked and changes.bursting
-        self.asked = False
-        new = [] if hold else new[:DRAW_BATCH]
+        if asked:  # the page the person opened or asked for: drawn in full, burst or not
+            self.promised |= {item.id for item in new}
+        hold = changes.bursting
+        new = [item for item in new if not hold or item.id in self.promised][:DRAW_BATCH]
         waiting = pending.rounds
         self.contexts = {round_id: found for round_id, found in self.contexts.items() if round_id in waiting}
         self.left = {round_id for round_id in self.left if round_id in waiting}
@@ -204,7 +209,8 @@ class _InboxView:
                 self.seen[item.id] = item
             order.append(item.id)
         order += [round_id for round_id, form in self.forms.items() if form.sticky and round_id not in order]
-        held = sum(item.id not in self.forms for item in page) if hold else 0
+        self.promised = {round_id for round_id in self.promised if round_id in waiting and round_id not in self.forms}
+        held = sum(item.id not in self.forms and item.id not in self.promised for item in page) if hold else 0
         self._show(order, waiting=len(waiting), held=held)
         for round_id in order[:OPEN_CARDS]:
             self.forms[round_id].open()  # moved up to the top: the person is about to answer it
@@ -221,10 +227,9 @@ class _InboxView:
             "They appear when the burst eases."
         )
         self.held.set_visibility(held > 0)
-        self.drawn = True
         if any(item.id not in self.forms for item in page):
             with self.timers:
-                ui.timer(next_batch_seconds(), self.refresh, once=True)
+                ui.timer(NEXT_BATCH_SECONDS if self.promised else next_batch_seconds(), self.refresh, once=True)
         url = f"/?{_query(view)}" if _query(view) else "/"
         if url != self.url:
             self.url = url

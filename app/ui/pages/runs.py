@@ -150,7 +150,8 @@ class _RunsView:
         if where.model_dump(exclude={"per_page"}) != runs.RunFilter().model_dump(exclude={"per_page"}):
             return False
         rows = first_page(engine=get_runtime().engine, per_page=where.per_page)
-        ui.add_body_html(preview_html(rows, COLUMNS))  # on screen before the page's scripts have started
+        if not ui.context.client.has_socket_connection:  # a first response, not a move within an open tab
+            ui.add_body_html(preview_html(rows, COLUMNS))  # on screen before the page's scripts have started
         self.total = len(rows) + (1 if len(rows) == where.per_page else 0)
         self.count.set_text("counting runs…")
         self._show(rows, where)

@@ -6,7 +6,10 @@ A NiceGUI page is drawn by Vue, Quasar and Tailwind in the browser; on a warm ca
 runs: first row ≤ 500 ms"). The default view's first page is read while the page is built anyway
 (``app.ui.pages.runs_rows.first_page``), so the same rows also go into the HTML, as a table laid out where the
 page's own table will be. The page's own elements replace it as soon as they are drawn: a style hides the preview
-once ``#app`` has content, and the page removes it once connected (for a browser without ``:has``).
+once ``#app`` has content, and the page removes it once connected (for a browser without ``:has``). It is set in
+the system's font, not the page's Roboto: the page's font face blocks text until the font has loaded, and the
+preview is there for when the page's files are slow. Only a page's first response gets one: moving to Runs within
+an open tab draws the page's own table at once.
 
 Every value is HTML-escaped (MarkupSafe, Jinja2's own escaping): a run's agent name or environment comes from the
 platform.
@@ -24,8 +27,8 @@ PREVIEW_ID = "runs-preview"
 STYLE = f"""
 <style>
   body:has(#app > *) #{PREVIEW_ID} {{ display: none; }}
-  #{PREVIEW_ID} {{ position: absolute; inset: 0 0 auto 0; font-family: Roboto, -apple-system, "Helvetica Neue",
-    Helvetica, Arial, sans-serif; color: rgba(0, 0, 0, 0.87); font-size: 14px; }}
+  #{PREVIEW_ID} {{ position: absolute; inset: 0 0 auto 0; font-family: system-ui, -apple-system, "Helvetica Neue",
+    Arial, sans-serif; color: rgba(0, 0, 0, 0.87); font-size: 14px; }}
   #{PREVIEW_ID} .bar {{ height: 84px; border-bottom: 1px solid rgba(0, 0, 0, 0.12); box-sizing: border-box;
     padding: 14px 24px; font-size: 18px; font-weight: 700; color: #1f2937; }}
   #{PREVIEW_ID} main {{ max-width: 1166px; margin: 0 auto; padding: 24px 16px; }}
