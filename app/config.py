@@ -69,6 +69,13 @@ class Settings(BaseSettings):
         description="what the platform is told to call; the webhook is `{public url}/webhooks/sudoiq`",
         json_schema_extra={"shown_default": "`http://{host}:{port}` (an IPv6 host in brackets)"},
     )
+    trusted_proxies: str = Field(
+        default="",
+        description="reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed: comma-separated "
+        "addresses or networks (`10.0.0.0/8`), `*` for any (uvicorn's `forwarded_allow_ips`); the client's "
+        "address, which the refusal rate limit and the sign-in slow-down count by, then comes from them",
+        json_schema_extra={"shown_default": "empty: none; the connection's own address is the client's"},
+    )
     scenarios_dir: Path = Field(
         default=DEFAULT_SCENARIOS_DIR,
         description="the embedded simulator's agents, one JSON file each",
@@ -194,6 +201,21 @@ class Settings(BaseSettings):
             if not parts.hostname:
                 raise ValueError(f"expected an http:// or https:// URL, got {value!r} (no host)")
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        for item in items:
+            if item == "*":
+                continue
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"expected addresses or networks separated by commas, or *; {item!r} is neither"
+                ) from None
+        return ",".join(items)
 
     @field_validator("scenarios_dir")
     @classmethod

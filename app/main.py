@@ -191,6 +191,10 @@ def serve(settings: Settings, *, window: bool = False) -> None:
         native=window,
         window_size=WINDOW_SIZE if window else None,
         reconnect_timeout=settings.reconnect_timeout,  # a short drop never reloads the page (issue 8, C15)
+        # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: anyone on the host could then pick the address
+        # the refusal rate limit and the sign-in slow-down count by
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or None,
     )
 
 

@@ -37,6 +37,7 @@ def test_settings_default_public_url_uses_port(monkeypatch: pytest.MonkeyPatch):
         ("TOOLDESK_DATABASE_URL", "postgresql://db", "database name"),
         ("TOOLDESK_RETRY_SCHEDULE", "1,soon", "seconds separated by commas"),
         ("TOOLDESK_SCENARIOS_DIR", "/no/such/folder", "not a folder"),
+        ("TOOLDESK_TRUSTED_PROXIES", "10.0.0.1, proxy.local", "'proxy.local' is neither"),
     ],
 )
 def test_settings_bad_value_names_setting(monkeypatch: pytest.MonkeyPatch, name: str, value: str, words: str):
@@ -178,3 +179,8 @@ def test_sign_in_link_uses_an_address_a_browser_opens(
 
     assert browser_base_url(settings) == opened_at
     assert httpx.URL(opened_at).host in allowed_hosts(settings)
+
+
+def test_trusted_proxies_read_as_addresses_and_networks(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TOOLDESK_TRUSTED_PROXIES", " 10.0.0.1, 192.168.0.0/16 ,::1 ")
+    assert get_settings().trusted_proxies == "10.0.0.1,192.168.0.0/16,::1"
