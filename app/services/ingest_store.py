@@ -208,6 +208,13 @@ def _store_one(
             # PostgreSQL: another console created this run meanwhile; applied again, on its run (locked now)
     message = f"webhook-id {checked.webhook_id} was already stored: recorded, not applied again"
     with savepoint(cursor):
+        first = cursor.execute(_FIRST_OF_ID, (checked.webhook_id,)).fetchone()
+        if first is not None and first[1] == read.sha256:  # the same bytes again: kept once, with the first
+            common["body"] = read.data[:PREFIX_BYTES]
+            message = (
+                f"webhook-id {checked.webhook_id} was already stored (delivery {first[0]}, the same body, kept "
+                "there): recorded, not applied again"
+            )
         delivery_id = _store(conn, cursor, verdict=Verdict.DUPLICATE, message=message, **common)
         summary = f"duplicate delivery of sequence {status.sequence} ({status.status}) ignored"
         # a timeline line needs its run (event.task_id's key): a webhook-id repeated with another task's body has none
@@ -223,6 +230,12 @@ def _store_one(
             )
     return Outcome(200, _ANSWERS[Verdict.DUPLICATE], delivery_id, Verdict.DUPLICATE, status.task_id, status.status)
 
+
+_FIRST_OF_ID = "SELECT id, body_sha256 FROM delivery WHERE webhook_id = ? AND verdict IN ('applied', 'history')"
+"""The delivery a ``webhook-id`` was first stored with (the partial unique index's rows). A repeat of it with the
+same body keeps only the body's first ``PREFIX_BYTES`` (as a refused delivery does) and
+its length and SHA-256: a captured delivery sent again and again within its timestamp's tolerance would otherwise
+store its whole body (up to ``TOOLDESK_MAX_BODY_BYTES``) each time."""
 
 _ANSWERS: dict[str, Mapping[str, object]] = {
     verdict: {"ok": True, "verdict": verdict} for verdict in (Verdict.APPLIED, Verdict.HISTORY, Verdict.DUPLICATE)

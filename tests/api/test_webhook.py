@@ -148,3 +148,23 @@ async def test_webhook_result_nested_300_deep_refused_400(console: Console):
     response = await _post(console, encode(make_status(7305, status="completed", sequence=9, result=result)), "m_r")
     assert response.status_code == 400, response.text
     assert "nested too deeply" in response.json()["error"]["message"]
+
+
+async def test_webhook_repeat_with_the_same_body_keeps_it_once(console: Console):
+    """A captured delivery sent again and again (within its timestamp's tolerance) stores the body once: each repeat
+    keeps its first 4 KB, length and SHA-256, and names the delivery that holds it."""
+    body = encode(make_status(7101, result="x" * 50_000, status="completed", sequence=4))
+    headers = sign(body, msg_id="msg_repeat_same")
+    for _ in range(3):
+        assert (await console.post_webhook(body, headers)).status_code == 200
+    listed = (await console.get("/api/deliveries", params={"task_id": 7101})).json()["deliveries"]
+    [first] = [d for d in listed if d["verdict"] == "applied"]
+    repeats = [d for d in listed if d["verdict"] == "duplicate"]
+
+    assert len(repeats) == 2
+    for repeat in repeats:
+        assert repeat["body_stored"] == 4096 and repeat["body_length"] == len(body)
+        assert repeat["body_sha256"] == first["body_sha256"]
+        assert f"delivery {first['id']}, the same body, kept there" in repeat["message"]
+        assert repeat["body_note"]  # the page says the body shown is not the whole of it
+    assert (await console.get(f"/api/deliveries/{first['id']}")).json()["body"] == body.decode()
