@@ -165,6 +165,10 @@ class _InboxView:
         pending = await pending_rounds.get()
         page, matched = self._page(pending, view)
         new = [item for item in page if item.id not in self.forms]
+        if asked:  # the page the person opened or asked for: drawn in full, burst or not
+            self.promised |= {item.id for item in new}
+        hold = changes.bursting
+        new = [item for item in new if not hold or item.id in self.promised]  # held ones: not even read
         self.contexts |= {item.id: pending.contexts[item.id] for item in new if item.id in pending.contexts}
         unread = [item for item in new if item.id not in self.contexts]  # the whole page's in one query
         if unread:
@@ -172,10 +176,7 @@ class _InboxView:
             self.contexts |= await asyncio.to_thread(lambda: inbox.load_contexts(engine=engine, rounds=unread))
         if view != self.view:  # changed while reading: the newer view's refresh draws it
             return
-        if asked:  # the page the person opened or asked for: drawn in full, burst or not
-            self.promised |= {item.id for item in new}
-        hold = changes.bursting
-        new = [item for item in new if not hold or item.id in self.promised][:DRAW_BATCH]
+        new = new[:DRAW_BATCH]
         waiting = pending.rounds
         self.contexts = {round_id: found for round_id, found in self.contexts.items() if round_id in waiting}
         self.left = {round_id for round_id in self.left if round_id in waiting}
