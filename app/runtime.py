@@ -76,7 +76,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.responder = Responder(engine=self.engine, outbox=self.outbox, sandbox=self.sandbox, on_change=changes.emit)
-        self.search_index = SearchIndexer(engine=self.engine)
+        self.search_index = SearchIndexer(engine=self.engine, busy=lambda: self.ingest.in_flight > 0)
         self.outbox.on_run_checked = lambda task_id: self.runs_reconciled([task_id])
         self.ingest = IngestWriter(
             engine=self.engine,

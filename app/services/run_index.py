@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -28,14 +29,22 @@ POLL = 0.5
 """Seconds between looks for marks when nothing kicks the loop."""
 GATHER = 0.05
 """Seconds waited after a wake-up before indexing, so the changes of a burst share one transaction."""
+BUSY_DEFER = 2.0
+"""Seconds indexing waits at most, beyond ``GATHER``, while deliveries wait for the webhook's writer (``busy``):
+the index shares the CPU and SQLite's write lock with the writer, and under a sustained load it then indexes a
+couple of seconds' changes in one go rather than a few runs at a time (issue 10: handlers' and background work
+must never starve the webhook)."""
+BUSY_STEP = 0.1
 
 
 class SearchIndexer:
     """Indexes marked runs in the background: ``start`` and ``aclose`` from the event loop, ``kick`` after a
     change."""
 
-    def __init__(self, *, engine: Engine) -> None:
+    def __init__(self, *, engine: Engine, busy: Callable[[], bool] = lambda: False) -> None:
         self.engine = engine
+        self.busy = busy
+        """Whether deliveries wait for the webhook's writer now (``Runtime`` sets it); see ``BUSY_DEFER``."""
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -78,6 +87,10 @@ class SearchIndexer:
                 async with asyncio.timeout(POLL):  # not ``wait_for``: on 3.11 it can swallow a cancellation
                     await self._wake.wait()
             await asyncio.sleep(GATHER)
+            deferred = 0.0
+            while deferred < BUSY_DEFER and not self._stopping and self.busy():
+                await asyncio.sleep(BUSY_STEP)
+                deferred += BUSY_STEP
             self._wake.clear()
             try:
                 full = True

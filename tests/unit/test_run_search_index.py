@@ -3,11 +3,13 @@ replaced, and the marks the triggers leave indexed by the step."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session, create_engine
 
@@ -16,11 +18,11 @@ from app.answerers import Answerer
 from app.db import make_engine
 from app.migrations import baseline
 from app.models import Round, Run, ToolCallRow, ToolResultRow
-from app.services import run_search
+from app.services import run_index, run_search
 from app.services.ingest import Received, ingest_batch
 from app.services.runs import RunFilter, search_runs
 from app.webhooks.body import ReadBody
-from tests.builders import SECRET, make_status, sign
+from tests.builders import SECRET, make_status, sign, wait_for
 
 
 def _older_database(path: Path) -> None:
@@ -199,3 +201,27 @@ def test_batch_of_deliveries_for_many_runs_indexes_each_run_once(tmp_path: Path)
     assert _found(engine, "FINAL-7017-TEXT") == ([7017], 1)
     assert _found(engine, "r-7023-x") == ([7023], 1)
     assert _found(engine, "first-7017-draft") == ([], 0)
+
+
+async def test_indexing_waits_while_deliveries_wait_for_the_writer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """While the webhook's writer has deliveries waiting (``busy``), the background step waits (up to
+    ``BUSY_DEFER``) and the changed run is found meanwhile, read directly; once the writer is idle it is indexed."""
+    monkeypatch.setattr(run_index, "BUSY_DEFER", 60.0)  # only the writer going idle ends the wait in this test
+    path = tmp_path / "older.db"
+    _older_database(path)
+    engine = make_engine(f"sqlite:///{path}")
+    busy = [True]
+    indexer = run_index.SearchIndexer(engine=engine, busy=lambda: busy[0])
+    indexer.start()
+    try:
+        _set_result(engine, 9101, "Lodging in Porto")
+        indexer.kick()
+        await asyncio.sleep(run_index.GATHER + 10 * run_index.BUSY_STEP)
+
+        assert run_search.marked(engine) == 1
+        assert _found(engine, "porto") == ([9101], 1)
+        busy[0] = False
+        await wait_for(lambda: run_search.marked(engine) == 0)
+        assert _found(engine, "porto") == ([9101], 1)
+    finally:
+        await indexer.aclose()
