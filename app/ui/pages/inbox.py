@@ -75,8 +75,7 @@ class _InboxView:
         self.refreshing = asyncio.Lock()
         self.queued = False  # a refresh waits for the running one: further calls ride along with it
         self.url = ""
-        self.first = True  # no refresh has read the page yet
-        self.asked = False  # a filter, Show more or Show them now: the page as it is now is drawn, burst or not
+        self.asked = True  # the first read, a filter, Show more or Show them now: that page is drawn, burst or not
         self.promised: set[int] = set()  # rounds of such a page not drawn yet: never held
         with ui.row().classes("w-full items-center gap-3"):
             ui.label("Inbox").classes("text-2xl font-bold")
@@ -161,7 +160,7 @@ class _InboxView:
 
     async def _refresh(self) -> None:
         view = self.view
-        asked, self.first, self.asked = self.first or self.asked, False, False  # a later click: the next refresh
+        asked, self.asked = self.asked, False  # a later click: the next refresh
         pending = await pending_rounds.get()
         page, matched = self._page(pending, view)
         new = [item for item in page if item.id not in self.forms]
