@@ -11,7 +11,7 @@ import time
 from fastapi import APIRouter, Depends, Request
 
 from app.api.common import Id, require_json
-from app.auth.access import identify, need
+from app.auth.access import is_admin, need
 from app.runtime import get_runtime
 from app.services import delivery_curl, delivery_diff
 from app.states import Role
@@ -32,8 +32,7 @@ async def delivery_curl_command(delivery_id: Id, request: Request) -> delivery_c
     admin; otherwise without ``webhook-timestamp`` and ``webhook-signature``, and ``note`` says why (case C16).
     404 for an unknown delivery."""
     runtime = get_runtime()
-    caller = identify(request)
-    secret = runtime.secret if caller is not None and caller.may(Role.ADMIN) else None
+    secret = runtime.secret if is_admin(request) else None
     url = runtime.settings.webhook_url
     return await asyncio.to_thread(
         lambda: delivery_curl.curl_command(
@@ -48,7 +47,10 @@ async def delivery_curl_command(delivery_id: Id, request: Request) -> delivery_c
     response_model=delivery_diff.DeliveryDiff,
     summary="A replay against the delivery it replays: fields, headers and body, unified and side by side",
 )
-async def delivery_diff_view(delivery_id: Id) -> delivery_diff.DeliveryDiff:
-    """404 for an unknown delivery, one that is not a replay, or one whose original is no longer stored."""
-    engine = get_runtime().engine
-    return await asyncio.to_thread(lambda: delivery_diff.delivery_diff(engine=engine, delivery_id=delivery_id))
+async def delivery_diff_view(delivery_id: Id, request: Request) -> delivery_diff.DeliveryDiff:
+    """404 for an unknown delivery, one that is not a replay, or one whose original is no longer stored. The
+    original's ``webhook-signature`` only for an admin."""
+    engine, admin = get_runtime().engine, is_admin(request)
+    return await asyncio.to_thread(
+        lambda: delivery_diff.delivery_diff(engine=engine, delivery_id=delivery_id, admin=admin)
+    )

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from pydantic import AfterValidator, BaseModel, Field
 
 from app.api.common import Id, NoSettings, require_json
-from app.auth.access import api_answerer, need
+from app.auth.access import api_answerer, is_admin, need
 from app.errors import PlatformError
 from app.models import DeliveryPublic, RoundPublic, RunDetail, RunPublic
 from app.protocol import INT64_MAX, RunStarted, RunStatus, StartRun, ToolResult
@@ -205,14 +205,17 @@ async def skip_round(round_id: Id, body: SkipIn, request: Request, response: Res
     response_model=deliveries.DeliveryPage,
     summary="Webhook deliveries, newest first: one page",
 )
-async def list_deliveries(where: Annotated[deliveries.DeliveryFilter, Query()]) -> deliveries.DeliveryPage:
+async def list_deliveries(
+    where: Annotated[deliveries.DeliveryFilter, Query()], request: Request
+) -> deliveries.DeliveryPage:
     """``task_id`` (a refused delivery's is the one its body claims: ``task_id_claimed``), ``verdict``, ``q`` (text
     the stored body holds, case-sensitive, in the newest 20,000 deliveries matching the rest: ``searched_above``),
     ``before`` (the ``next_before`` of the page before), ``page`` and ``per_page`` (up to 500); ``total`` counts
     the matches up to 10,000 (``total_exact`` false past that). Bodies are shown as ``body_preview`` only: the
-    stored body is ``GET /api/deliveries/{id}``."""
-    engine = get_runtime().engine
-    return await asyncio.to_thread(lambda: deliveries.list_deliveries(engine=engine, where=where))
+    stored body is ``GET /api/deliveries/{id}``; ``headers.webhook-signature`` only for an admin
+    (``deliveries.shown_headers``)."""
+    engine, admin = get_runtime().engine, is_admin(request)
+    return await asyncio.to_thread(lambda: deliveries.list_deliveries(engine=engine, where=where, admin=admin))
 
 
 @router.post(
@@ -247,9 +250,10 @@ async def replay_delivery(delivery_id: Id, edit: ReplayIn | None = None) -> Repl
     response_model=DeliveryPublic,
     summary="One delivery, its stored body included",
 )
-async def get_delivery(delivery_id: Id) -> DeliveryPublic:
-    engine = get_runtime().engine
-    return await asyncio.to_thread(lambda: deliveries.get_delivery(engine=engine, delivery_id=delivery_id))
+async def get_delivery(delivery_id: Id, request: Request) -> DeliveryPublic:
+    """``headers.webhook-signature`` only for an admin (``deliveries.shown_headers``)."""
+    engine, admin = get_runtime().engine, is_admin(request)
+    return await asyncio.to_thread(lambda: deliveries.get_delivery(engine=engine, delivery_id=delivery_id, admin=admin))
 
 
 @router.get(

@@ -49,6 +49,13 @@ def need(role: Role) -> Need:
     return Need(role)
 
 
+def is_admin(request: HTTPConnection) -> bool:
+    """Whether the caller is an admin (always, with sign-in off); for what a route shows admins only, such as a
+    stored signature. Raises ``Unauthorized`` as ``identify``."""
+    caller = identify(request)
+    return caller is not None and caller.may(Role.ADMIN)
+
+
 def identify(request: HTTPConnection) -> Identity | None:
     """The caller, from ``Authorization: Bearer <token>`` when that header is sent (the cookie is then ignored),
     else from the session cookie; ``SIGN_IN_OFF`` when sign-in is off. Kept on ``request.state`` once found.

@@ -22,6 +22,7 @@ from app.db import read_session, write_connection
 from app.errors import NotFound
 from app.models import Delivery, DeliveryPublic, DeliverySummary, Event
 from app.services.body_search import SEARCH_WINDOW, body_holds
+from app.services.ingest_store import REPLAY_SIGNATURE
 from app.states import REFUSED_VERDICTS, EventKind, Verdict
 from app.webhooks.body import body_note
 
@@ -37,6 +38,20 @@ log = logging.getLogger(__name__)
 
 COUNT_LIMIT = 10_000
 """Matches counted at most: past it the list says "more than 10,000" rather than count a million rows."""
+SIGNATURE_HIDDEN = "(hidden: only an admin sees a stored signature)"
+"""What a caller below admin sees for a stored ``webhook-signature``."""
+
+
+def shown_headers(headers: dict[str, str] | None, *, admin: bool) -> dict[str, str]:
+    """A delivery's stored ``headers`` as a caller sees them: for anyone but an admin, ``webhook-signature`` reads
+    ``SIGNATURE_HIDDEN``. With the body, ``webhook-id`` and ``webhook-timestamp`` a signature is a delivery anyone
+    could send again while its timestamp is within the 5 minutes' tolerance (``app.webhooks.verify``); an
+    admin's *Copy as curl* signs anew with the secret anyway (case C16), so only admins see it. A replay's
+    ``REPLAY_SIGNATURE`` (no signature kept) shows as it is."""
+    shown = dict(headers or {})
+    if not admin and shown.get("webhook-signature", REPLAY_SIGNATURE) != REPLAY_SIGNATURE:
+        shown["webhook-signature"] = SIGNATURE_HIDDEN
+    return shown
 
 
 class DeliveryFilter(BaseModel):
@@ -74,11 +89,12 @@ class DeliveryPage(BaseModel):
     deliveries: list[DeliverySummary]
 
 
-def list_deliveries(*, engine: Engine, where: DeliveryFilter) -> DeliveryPage:
+def list_deliveries(*, engine: Engine, where: DeliveryFilter, admin: bool) -> DeliveryPage:
     """One page of deliveries matching ``where``, newest first (by id: the order they were stored), each with a
     body preview only; and how many match, up to ``COUNT_LIMIT``. Every query reads an index range that starts
     at the page: none grows with the number stored (``bench/cost_curve.py``). A text search (``q``) reads at most
-    the newest ``SEARCH_WINDOW`` deliveries matching the other filters, so it is bounded too."""
+    the newest ``SEARCH_WINDOW`` deliveries matching the other filters, so it is bounded too. ``admin``: whether
+    the caller sees stored signatures (``shown_headers``)."""
     conditions: list[Any] = []
     if where.task_id is not None:
         conditions.append(DELIVERIES.c.task_id == where.task_id)
@@ -120,7 +136,7 @@ def list_deliveries(*, engine: Engine, where: DeliveryFilter) -> DeliveryPage:
         else:  # that matches little would otherwise read its whole window twice)
             counted = int(conn.execute(select(func.count()).select_from(bounded)).scalar_one())
     more = len(rows) > where.per_page
-    found = [_summary(row) for row in rows[: where.per_page]]
+    found = [_summary(row, admin=admin) for row in rows[: where.per_page]]
     return DeliveryPage(
         total=min(counted, COUNT_LIMIT),
         total_exact=counted <= COUNT_LIMIT,
@@ -130,38 +146,42 @@ def list_deliveries(*, engine: Engine, where: DeliveryFilter) -> DeliveryPage:
     )
 
 
-def get_delivery(*, engine: Engine, delivery_id: int) -> DeliveryPublic:
-    """One delivery with its stored body (the whole body when verified, the first 4 KB when refused); raises
-    ``NotFound``."""
+def get_delivery(*, engine: Engine, delivery_id: int, admin: bool) -> DeliveryPublic:
+    """One delivery with its stored body (the whole body when verified, the first 4 KB when refused), its
+    signature shown to an ``admin`` only (``shown_headers``); raises ``NotFound``."""
     with read_session(engine) as session:
         row = session.get(Delivery, delivery_id)
         if row is None:
             raise NotFound(f"no delivery with id {delivery_id}")
-        return delivery_public(row)
+        return delivery_public(row, admin=admin)
 
 
-def delivery_public(row: Delivery) -> DeliveryPublic:
-    """The stored row, with ``body`` as text when it is UTF-8 and always as ``body_base64`` (the exact bytes)."""
+def delivery_public(row: Delivery, *, admin: bool) -> DeliveryPublic:
+    """The stored row, with ``body`` as text when it is UTF-8 and always as ``body_base64`` (the exact bytes), and
+    its headers as ``admin`` or not sees them (``shown_headers``)."""
     try:
         text: str | None = row.body.decode("utf-8")
     except UnicodeDecodeError:
         text = None
     values = row.model_dump(exclude={"body"})
-    summary = _summary_values(values, preview=row.body[:PREVIEW_BYTES], stored=len(row.body))
+    summary = _summary_values(values, preview=row.body[:PREVIEW_BYTES], stored=len(row.body), admin=admin)
     return DeliveryPublic(**summary, body=text, body_base64=base64.b64encode(row.body).decode())
 
 
-def _summary(row: Row[Any]) -> DeliverySummary:
+def _summary(row: Row[Any], *, admin: bool) -> DeliverySummary:
     values = dict(row._mapping)
     preview, stored = values.pop("preview"), values.pop("stored")
-    return DeliverySummary(**_summary_values(values, preview=bytes(preview or b""), stored=int(stored or 0)))
+    return DeliverySummary(
+        **_summary_values(values, preview=bytes(preview or b""), stored=int(stored or 0), admin=admin)
+    )
 
 
-def _summary_values(values: dict[str, Any], *, preview: bytes, stored: int) -> dict[str, Any]:
+def _summary_values(values: dict[str, Any], *, preview: bytes, stored: int, admin: bool) -> dict[str, Any]:
     truncated = bool(values.get("body_truncated"))
     refused = values["verdict"] in REFUSED_VERDICTS
     return {
         **values,
+        "headers": shown_headers(values.get("headers"), admin=admin),
         "console_made": bool(values.get("console_made")),
         "body_truncated": truncated,
         "task_id_claimed": refused and values.get("task_id") is not None,

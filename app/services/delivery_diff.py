@@ -21,6 +21,7 @@ from sqlalchemy import Engine, select
 from app.db import read_session
 from app.errors import NotFound
 from app.models import Delivery
+from app.services.deliveries import shown_headers
 
 DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
 DIFF_LINES = 5_000
@@ -71,9 +72,10 @@ class DeliveryDiff(BaseModel):
     too_large: bool = False
 
 
-def delivery_diff(*, engine: Engine, delivery_id: int) -> DeliveryDiff:
-    """Delivery ``delivery_id`` (a replay) against the delivery it replays. Raises ``NotFound`` for an unknown
-    delivery, one that is not a replay, or one whose original is gone (refused deliveries are thinned out)."""
+def delivery_diff(*, engine: Engine, delivery_id: int, admin: bool) -> DeliveryDiff:
+    """Delivery ``delivery_id`` (a replay) against the delivery it replays, the original's signature shown to an
+    ``admin`` only (``app.services.deliveries.shown_headers``). Raises ``NotFound`` for an unknown delivery, one
+    that is not a replay, or one whose original is gone (refused deliveries are thinned out)."""
     with read_session(engine) as session:
         conn = session.connection()
         replay = conn.execute(select(DELIVERIES).where(DELIVERIES.c.id == delivery_id)).first()
@@ -93,12 +95,13 @@ def delivery_diff(*, engine: Engine, delivery_id: int) -> DeliveryDiff:
     too_large = (len(left) - head - tail) * (len(right) - head - tail) > COMPARE_CELLS
     if too_large:
         cut.insert(0, f"The bodies are too large to compare line by line: {len(left):,} and {len(right):,} lines")
-    names = sorted(set(original.headers or {}) | set(replay.headers or {}))
+    before, after = shown_headers(original.headers, admin=admin), shown_headers(replay.headers, admin=admin)
+    names = sorted(set(before) | set(after))
     return DeliveryDiff(
         original_id=original.id,
         replay_id=replay.id,
         fields=[_change(name, getattr(original, name), getattr(replay, name)) for name in FIELDS],
-        headers=[_change(name, (original.headers or {}).get(name), (replay.headers or {}).get(name)) for name in names],
+        headers=[_change(name, before.get(name), after.get(name)) for name in names],
         body_same=bytes(original.body) == bytes(replay.body),
         unified="" if too_large else _unified(left, right, original.id, replay.id),
         side_by_side=[] if too_large else _side_by_side(left, right),

@@ -35,6 +35,8 @@ log = logging.getLogger("tooldesk")
 DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
 REPLAY_SIGNATURE = "(signed with the console's secret for the replay; not kept)"
 KEPT_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature", "content-type", "user-agent", "content-length")
+HEADER_VALUE_CHARS = 1_024
+"""Characters of a kept header's value stored; a longer value is cut, with its length (``kept_headers``)."""
 DATABASE_RETRY_SECONDS = 5
 """``Retry-After`` of a 503 ``database_unavailable`` (as the API's ``app.api.common.DATABASE_RETRY_SECONDS``)."""
 
@@ -120,6 +122,23 @@ _ANSWERING = (
 a cassette plays back (``app.services.playback``)."""
 
 
+def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The headers of a request that are stored (``KEPT_HEADERS``, names lowercased), each value cut at
+    ``HEADER_VALUE_CHARS`` characters followed by "… (N characters)". A request's headers can total tens of KB
+    (uvicorn's limit), and a refused delivery is stored too; verification reads the request's own headers, not
+    these."""
+    kept = {}
+    for key, value in headers.items():
+        name = key.lower()
+        if name in KEPT_HEADERS:
+            kept[name] = (
+                value
+                if len(value) <= HEADER_VALUE_CHARS
+                else f"{value[:HEADER_VALUE_CHARS]}… ({len(value):,} characters)"
+            )
+    return kept
+
+
 def _store_one(
     conn: Connection,
     cursor: Cursor,
@@ -130,7 +149,7 @@ def _store_one(
     """Store (and apply) one request inside its own savepoint of the batch's transaction; ``answering``: the agents
     saved handlers may answer (``_ANSWERING``)."""
     read = request.body
-    kept = {key.lower(): value for key, value in request.headers.items() if key.lower() in KEPT_HEADERS}
+    kept = kept_headers(request.headers)
     if request.replay_of is not None:
         kept["webhook-signature"] = REPLAY_SIGNATURE
     if isinstance(checked, DeliveryRefused):

@@ -168,3 +168,19 @@ async def test_webhook_repeat_with_the_same_body_keeps_it_once(console: Console)
         assert f"delivery {first['id']}, the same body, kept there" in repeat["message"]
         assert repeat["body_note"]  # the page says the body shown is not the whole of it
     assert (await console.get(f"/api/deliveries/{first['id']}")).json()["body"] == body.decode()
+
+
+async def test_webhook_long_header_values_are_stored_cut_with_their_length(console: Console):
+    """Six headers are kept; each value at most 1,024 characters, the signature checked on the whole one."""
+    body = encode(make_status(7920))
+    headers = sign(body, msg_id="m_7920")
+    signature = headers["webhook-signature"]
+    v1a = "v1a," + base64.b64encode(b"\x01" * 64).decode()  # 92 characters, another scheme's signature
+    headers |= {"webhook-signature": " ".join([signature, *[v1a] * 100]), "user-agent": "u" * 50_000}
+    length = len(signature) + 100 * 93
+    assert (await console.post_webhook(body, headers)).status_code == 200  # the v1 entry among them verifies
+    [stored] = (await console.get("/api/deliveries", params={"task_id": 7920})).json()["deliveries"]
+    kept = stored["headers"]
+    assert kept["user-agent"] == "u" * 1_024 + "… (50,000 characters)"
+    assert kept["webhook-signature"] == headers["webhook-signature"][:1_024] + f"… ({length:,} characters)"
+    assert kept["webhook-id"] == "m_7920"

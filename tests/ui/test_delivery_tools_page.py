@@ -5,7 +5,8 @@ from __future__ import annotations
 from nicegui import ui
 from nicegui.testing import User
 
-from tests.builders import Console, encode, make_status, set_value, sign, wait_for
+from app.states import Role
+from tests.builders import Console, encode, make_status, set_value, sign, sign_in_user, wait_for
 
 
 def _rows(user: User) -> list[dict]:
@@ -85,3 +86,22 @@ async def test_delivery_that_is_not_a_replay_has_no_diff_button(user: User, cons
     await _open_row(user, stored["id"])
     await user.should_see(marker="copy-curl")
     await user.should_not_see(marker="diff-original")
+
+
+async def test_viewer_sees_the_stored_signature_hidden(user: User, console: Console):
+    await console.deliver(make_status(8409), "m_8409")
+    [stored] = (await console.get("/api/deliveries", params={"task_id": 8409})).json()["deliveries"]
+    sign_in_user(user, role=Role.VIEWER, name="vera")
+    await user.open("/deliveries")
+    await _open_row(user, stored["id"])
+    await user.should_see(content="hidden: only an admin sees a stored signature", marker="delivery-headers")
+    await user.should_not_see(content="v1,", marker="delivery-headers")
+    await user.should_see(content="m_8409", marker="delivery-headers")
+
+
+async def test_admin_sees_the_stored_signature(user: User, console: Console):
+    await console.deliver(make_status(8410), "m_8410")
+    [stored] = (await console.get("/api/deliveries", params={"task_id": 8410})).json()["deliveries"]
+    await user.open("/deliveries")
+    await _open_row(user, stored["id"])
+    await user.should_see(content=stored["headers"]["webhook-signature"], marker="delivery-headers")

@@ -63,9 +63,11 @@ def _copy(command: str) -> None:
 async def diff_dialog(delivery_id: int) -> None:
     """Show replay ``delivery_id`` against its original: fields and headers that differ, then the bodies side
     by side or unified (a toggle)."""
-    engine = get_runtime().engine
+    engine, admin = get_runtime().engine, access.may(Role.ADMIN)
     try:
-        diff = await asyncio.to_thread(lambda: delivery_diff.delivery_diff(engine=engine, delivery_id=delivery_id))
+        diff = await asyncio.to_thread(
+            lambda: delivery_diff.delivery_diff(engine=engine, delivery_id=delivery_id, admin=admin)
+        )
     except TooldeskError as exc:
         ui.notify(exc.message, type="warning")
         return

@@ -54,6 +54,7 @@ CLAIMED = "claimed, unverified"
 
 def page(live: Live, verdict: str = "", task_id: str = "", q: str = "") -> None:
     ui.page_title("Deliveries · Tooldesk")
+    admin = access.may(Role.ADMIN)  # who sees stored signatures (``deliveries.shown_headers``)
     claimed = _task_id(task_id)
     where = deliveries.DeliveryFilter.model_validate(
         {
@@ -132,7 +133,7 @@ def page(live: Live, verdict: str = "", task_id: str = "", q: str = "") -> None:
     async def refresh(_task_id: int = 0) -> None:
         engine, current = get_runtime().engine, state.where
         asked = state.keyset(current)
-        found = await asyncio.to_thread(lambda: deliveries.list_deliveries(engine=engine, where=asked))
+        found = await asyncio.to_thread(lambda: deliveries.list_deliveries(engine=engine, where=asked, admin=admin))
         if state.where is not current:  # another page or filter was chosen while this read: its refresh shows it
             return  # (a live refresh that began before a jump must not put the old page back, nor its cursor)
         if found.next_before is not None:
@@ -162,7 +163,9 @@ def page(live: Live, verdict: str = "", task_id: str = "", q: str = "") -> None:
         if delivery_id is None:
             ui.notify("That row has no delivery id the console can open", type="warning")
             return
-        item = await asyncio.to_thread(lambda: deliveries.get_delivery(engine=engine, delivery_id=delivery_id))
+        item = await asyncio.to_thread(
+            lambda: deliveries.get_delivery(engine=engine, delivery_id=delivery_id, admin=admin)
+        )
         _dialog(item)
 
     table.on("request", on_request)
@@ -230,7 +233,7 @@ def _dialog(item: DeliveryPublic) -> None:
             ui.label(f"Body kept: {item.body_note}").classes("text-sm text-orange-9").mark("delivery-body-note")
         if item.message:
             ui.label(item.message).classes("text-sm")
-        ui.code(pretty_json(item.headers), language="json").classes("w-full text-xs")
+        ui.code(pretty_json(item.headers), language="json").classes("w-full text-xs").mark("delivery-headers")
         text = item.body if item.body is not None else ""
         editor = ui.codemirror(_pretty(text), language="JSON").classes("w-full h-72").mark("delivery-body")
         if item.body is None:

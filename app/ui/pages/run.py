@@ -243,8 +243,10 @@ whole held the event loop (and every webhook) for seconds."""
 
 
 async def _show_delivery(delivery_id: int, host: ui.element) -> None:
-    engine = get_runtime().engine
-    delivery = await asyncio.to_thread(lambda: deliveries.get_delivery(engine=engine, delivery_id=delivery_id))
+    engine, admin = get_runtime().engine, access.may(Role.ADMIN)
+    delivery = await asyncio.to_thread(
+        lambda: deliveries.get_delivery(engine=engine, delivery_id=delivery_id, admin=admin)
+    )
     with host, ui.dialog() as dialog, ui.card().classes("w-[48rem] max-w-full"):
         dialog.on("hide", dialog.delete)  # one dialog per opening, gone once closed
         ui.label(f"Delivery {delivery.id} · {delivery.verdict} · answered {delivery.answered_status}").classes(
