@@ -138,7 +138,7 @@ async def test_filter_by_agent_and_tool_from_url(user: User, console: Console):
     await user.open(f"/?agent={CLOCK}")
     await user.should_see(f"run {clock} · round 1", retries=20)
     await user.should_not_see(f"run {trip} · round 1")
-    await user.should_see("1 of 2 waiting")
+    await user.should_see("1 matching · 2 waiting in all")
     await user.open("/?tool=search_flights")
     await user.should_see(f"run {trip} · round 1", retries=20)
     await user.should_not_see(f"run {clock} · round 1")

@@ -144,7 +144,7 @@ async def test_inbox_holds_new_rounds_during_a_burst_and_draws_them_after(user: 
     async with _burst():
         await user.should_not_see(marker="inbox-empty")  # rounds wait: never "No round is waiting"
         await console.deliver(make_status(8302), "m_hold_second")
-        await user.should_see("Rounds are arriving fast: 1 new not drawn yet", retries=50)
+        await user.should_see("Rounds are arriving fast: 1 new on this page not drawn yet", retries=50)
         await user.should_see("run 8301 · round 1")  # the cards drawn before stay
         await user.should_not_see("run 8302 · round 1")
         await user.should_see("2 waiting")
@@ -154,7 +154,7 @@ async def test_inbox_holds_new_rounds_during_a_burst_and_draws_them_after(user: 
         await user.should_not_see(marker="inbox-held", retries=20)
 
         await console.deliver(make_status(8303), "m_hold_third")
-        await user.should_see("Rounds are arriving fast: 1 new not drawn yet", retries=50)
+        await user.should_see("Rounds are arriving fast: 1 new on this page not drawn yet", retries=50)
         await user.should_not_see("run 8303 · round 1")
     await user.should_see("run 8303 · round 1", retries=50)  # the burst is over
     await user.should_not_see(marker="inbox-held")
@@ -174,3 +174,30 @@ async def test_a_page_opened_or_asked_for_during_a_burst_is_drawn_in_full(user: 
         await user.should_see(f"run {8400 + PAGE_SIZE + 19} · round 1", retries=100)
         await user.should_not_see(marker="inbox-held")
         assert changes.bursting
+
+
+async def test_a_held_inbox_keeps_one_timer_for_the_rest_of_its_page(user: User, console: Console):
+    """Each refresh of a held page used to start a one-off timer whose refresh started another: chains piled up,
+    one per flush, and a tab refreshed more often the longer a burst lasted. One timer at most, burst or not."""
+    await user.open("/")
+    await user.should_see(marker="inbox-empty", retries=20)
+    [timers] = user.find(marker="inbox-timers").elements
+    pending: list[int] = []
+    async with _burst():
+        for n in range(3):
+            await console.deliver(make_status(8320 + n), f"m_chain_{n}")
+        await user.should_see("Rounds are arriving fast: 3 new on this page not drawn yet", retries=50)
+        for _ in range(40):  # about 4 s: several flushes, each of which started a chain of its own
+            pending.append(sum(isinstance(child, ui.timer) for child in timers.default_slot.children))
+            await asyncio.sleep(0.1)
+    assert max(pending) == 1
+    await user.should_see("run 8322 · round 1", retries=50)  # the burst is over: the held ones are drawn
+
+
+def test_count_line_says_what_a_filter_matches():
+    from app.ui.pages.inbox import _count
+
+    assert _count(50, 1_000, 1_000, filtered=False) == "50 of 1,000 waiting"
+    assert _count(3, 3, 3, filtered=False) == "3 waiting"
+    assert _count(2, 2, 3_666, filtered=True) == "2 matching · 3,666 waiting in all"
+    assert _count(50, 120, 3_666, filtered=True) == "50 of 120 matching · 3,666 waiting in all"

@@ -21,6 +21,7 @@ as fast as with none"). A page's first draw, *Show more* and *Show them now* are
 """
 
 import asyncio
+import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -106,7 +107,8 @@ class _InboxView:
             ui.button("Show more", icon="expand_more", on_click=self.show_more).props("flat no-caps").mark("inbox-more")
         )
         self.more.set_visibility(False)
-        self.timers = ui.element("div")  # where the next batch's one-off timer goes
+        self.timers = ui.element("div").mark("inbox-timers")  # where the next batch's one-off timer goes
+        self.next_batch: tuple[float, ui.timer] | None = None  # that timer, one at most, and when it is due
         CardClock(self.forms)  # countdowns, presence and typed-draft saving for every card
         live.listen(self.refresh, keys=self.on_key)
         ui.timer(0, self.refresh, once=True)
@@ -218,22 +220,37 @@ class _InboxView:
             self.selected, self.advance_from = self.advance_from, 0
             self.select(1)
         self._options(pending)
-        shown, total = len(page), len(waiting)
-        self.count.set_text(f"{shown:,} of {total:,} waiting" if shown != total else f"{total:,} waiting")
+        shown = len(page)
+        self.count.set_text(_count(shown, matched, len(waiting), filtered=bool(view.agent or view.tool)))
         self.more.set_text(f"Show more ({min(PAGE_SIZE, matched - shown):,} of {matched - shown:,} more)")
         self.more.set_visibility(matched > shown)
         self.held_text.set_text(
-            f"Rounds are arriving fast: {held:,} new not drawn yet, to keep the webhook quick. "
+            f"Rounds are arriving fast: {held:,} new on this page not drawn yet, to keep the webhook quick. "
             "They appear when the burst eases."
         )
         self.held.set_visibility(held > 0)
         if any(item.id not in self.forms for item in page):
-            with self.timers:
-                ui.timer(NEXT_BATCH_SECONDS if self.promised else next_batch_seconds(), self.refresh, once=True)
+            self._next_batch(NEXT_BATCH_SECONDS if self.promised else next_batch_seconds())
         url = f"/?{_query(view)}" if _query(view) else "/"
         if url != self.url:
             self.url = url
             ui.navigate.history.replace(url)
+
+    def _next_batch(self, delay: float) -> None:
+        """Refresh in ``delay`` seconds, for the page's cards not drawn yet. One such timer at most: one due
+        sooner replaces it, one due later leaves it. A timer per refresh would start a chain of refreshes with each
+        flush of a burst, and a held tab would refresh more often the longer the burst lasted."""
+        due = time.monotonic() + delay
+        if self.next_batch is not None:
+            if self.next_batch[0] <= due:
+                return
+            self.next_batch[1].cancel()
+        with self.timers:
+            self.next_batch = (due, ui.timer(delay, self._batch_due, once=True))
+
+    async def _batch_due(self) -> None:
+        self.next_batch = None
+        await self.refresh()
 
     def _page(self, pending: PendingRounds, view: inbox.InboxView) -> tuple[list[RoundPublic], int]:
         """The first ``limit`` rounds of the view that were not taken away here, and how many there are in all."""
@@ -321,6 +338,15 @@ class _InboxView:
             ui.run_javascript(f"setTimeout(() => runMethod({field.id}, 'focus', []), 50)")
         elif action == "submit":
             await form.send()
+
+
+def _count(shown: int, matched: int, waiting: int, *, filtered: bool) -> str:
+    """The line above the cards: "50 of 1,000 waiting"; under a filter "2 of 40 matching · 1,000 waiting in all"
+    (``matched``: the filter's rounds, those taken away here aside)."""
+    if not filtered:
+        return f"{shown:,} of {waiting:,} waiting" if shown != waiting else f"{waiting:,} waiting"
+    part = f"{shown:,} of {matched:,} matching" if shown != matched else f"{matched:,} matching"
+    return f"{part} · {waiting:,} waiting in all"
 
 
 def _query(view: inbox.InboxView) -> str:
