@@ -151,13 +151,14 @@ def replay_delivery(*, engine: Engine, secret: str, delivery_id: int, body: byte
 
     Raises ``NotFound``, and ``ReplayRefused`` (409) for a delivery that was refused (bad headers, timestamp,
     signature or body): its body was never vouched for by the platform, and signing it with the console's secret
-    would turn a forgery into an applied status (case C16).
+    would turn a forgery into an applied status (case C16); also for a repeated ``webhook-id`` whose stored body
+    is only its first 4 KB (``ingest_store._FIRST_OF_ID``), unless ``body`` is given.
     """
     with write_connection(engine) as conn:
         original = conn.execute(
-            select(DELIVERIES.c.body, DELIVERIES.c.verdict, DELIVERIES.c.console_made).where(
-                DELIVERIES.c.id == delivery_id
-            )
+            select(
+                DELIVERIES.c.body, DELIVERIES.c.verdict, DELIVERIES.c.console_made, DELIVERIES.c.body_length
+            ).where(DELIVERIES.c.id == delivery_id)
         ).first()
     if original is None:
         raise NotFound(f"no delivery with id {delivery_id}")
@@ -167,6 +168,12 @@ def replay_delivery(*, engine: Engine, secret: str, delivery_id: int, body: byte
             "platform's signature did not vouch for; replay an applied, history or duplicate delivery instead"
         )
     raw = body if body is not None else bytes(original.body)
+    if body is None and original.body_length is not None and len(raw) < original.body_length:
+        raise ReplayRefused(
+            f"delivery {delivery_id} keeps only the first {len(raw):,} of its body's {original.body_length:,} bytes "
+            "(a repeated webhook-id): replay the delivery that webhook-id was first stored with, or send an edited "
+            "body"
+        )
     webhook_id = f"replay-{delivery_id}-{secrets.token_hex(4)}"
     now = datetime.now(UTC)
     signature = Webhook(secret).sign(webhook_id, now, raw.decode("utf-8", "replace"))

@@ -228,11 +228,16 @@ def _store_one(
     message = f"webhook-id {checked.webhook_id} was already stored: recorded, not applied again"
     with savepoint(cursor):
         first = cursor.execute(_FIRST_OF_ID, (checked.webhook_id,)).fetchone()
+        common["body"] = read.data[:PREFIX_BYTES]  # never applied: its first 4 KB, length and SHA-256 say enough
         if first is not None and first[1] == read.sha256:  # the same bytes again: kept once, with the first
-            common["body"] = read.data[:PREFIX_BYTES]
             message = (
                 f"webhook-id {checked.webhook_id} was already stored (delivery {first[0]}, the same body, kept "
                 "there): recorded, not applied again"
+            )
+        elif first is not None:  # a sender that changed the body of a message it had sent: worth seeing
+            message = (
+                f"webhook-id {checked.webhook_id} was already stored (delivery {first[0]}) with another body: "
+                "recorded, not applied again; this body's first 4 KB, length and SHA-256 are kept"
             )
         delivery_id = _store(conn, cursor, verdict=Verdict.DUPLICATE, message=message, **common)
         summary = f"duplicate delivery of sequence {status.sequence} ({status.status}) ignored"
@@ -251,10 +256,11 @@ def _store_one(
 
 
 _FIRST_OF_ID = "SELECT id, body_sha256 FROM delivery WHERE webhook_id = ? AND verdict IN ('applied', 'history')"
-"""The delivery a ``webhook-id`` was first stored with (the partial unique index's rows). A repeat of it with the
-same body keeps only the body's first ``PREFIX_BYTES`` (as a refused delivery does) and
-its length and SHA-256: a captured delivery sent again and again within its timestamp's tolerance would otherwise
-store its whole body (up to ``TOOLDESK_MAX_BODY_BYTES``) each time."""
+"""The delivery a ``webhook-id`` was first stored with (the partial unique index's rows). A repeat of it keeps only
+its body's first ``PREFIX_BYTES`` (as a refused delivery does) and its length and SHA-256, whether the body is the
+same (then the first holds it) or not (the message says so): a captured delivery sent again and again within its
+timestamp's tolerance, or a sender that re-renders a message's body on each retry, would otherwise store a whole
+body (up to ``TOOLDESK_MAX_BODY_BYTES``) each time, and verified deliveries are never removed."""
 
 _ANSWERS: dict[str, Mapping[str, object]] = {
     verdict: {"ok": True, "verdict": verdict} for verdict in (Verdict.APPLIED, Verdict.HISTORY, Verdict.DUPLICATE)

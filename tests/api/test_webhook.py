@@ -184,3 +184,24 @@ async def test_webhook_long_header_values_are_stored_cut_with_their_length(conso
     assert kept["user-agent"] == "u" * 1_024 + "… (50,000 characters)"
     assert kept["webhook-signature"] == headers["webhook-signature"][:1_024] + f"… ({length:,} characters)"
     assert kept["webhook-id"] == "m_7920"
+
+
+async def test_webhook_repeat_with_another_body_keeps_4_kb_and_says_the_body_changed(console: Console):
+    """The same webhook-id with a new body (a sender re-rendering a retry, or one holding the secret) is recorded
+    with its first 4 KB, length and SHA-256, not its whole body each time; replaying that stub is refused."""
+    first_body = encode(make_status(7102, result="a" * 50_000, status="completed", sequence=4))
+    assert (await console.post_webhook(first_body, sign(first_body, msg_id="msg_repeat_other"))).status_code == 200
+    bodies = [encode(make_status(7102, result=c * 50_000, status="completed", sequence=4)) for c in "bc"]
+    for body in bodies:
+        assert (await console.post_webhook(body, sign(body, msg_id="msg_repeat_other"))).json()["verdict"] == "duplicate"
+    listed = (await console.get("/api/deliveries", params={"task_id": 7102})).json()["deliveries"]
+    [first] = [d for d in listed if d["verdict"] == "applied"]
+    repeats = [d for d in listed if d["verdict"] == "duplicate"]
+    assert len(repeats) == 2
+    for repeat in repeats:
+        assert repeat["body_stored"] == 4096 and repeat["body_length"] == len(bodies[0])
+        assert repeat["body_sha256"] != first["body_sha256"]
+        assert f"(delivery {first['id']}) with another body" in repeat["message"]
+    replay = await console.post(f"/api/deliveries/{repeats[0]['id']}/replay", json={})
+    assert replay.status_code == 409 and "keeps only the first 4,096" in replay.json()["error"]["message"]
+    assert (await console.post(f"/api/deliveries/{first['id']}/replay", json={})).status_code == 200
