@@ -156,9 +156,9 @@ def replay_delivery(*, engine: Engine, secret: str, delivery_id: int, body: byte
     """
     with write_connection(engine) as conn:
         original = conn.execute(
-            select(
-                DELIVERIES.c.body, DELIVERIES.c.verdict, DELIVERIES.c.console_made, DELIVERIES.c.body_length
-            ).where(DELIVERIES.c.id == delivery_id)
+            select(DELIVERIES.c.body, DELIVERIES.c.verdict, DELIVERIES.c.console_made, DELIVERIES.c.body_length).where(
+                DELIVERIES.c.id == delivery_id
+            )
         ).first()
     if original is None:
         raise NotFound(f"no delivery with id {delivery_id}")

@@ -193,7 +193,9 @@ async def test_webhook_repeat_with_another_body_keeps_4_kb_and_says_the_body_cha
     assert (await console.post_webhook(first_body, sign(first_body, msg_id="msg_repeat_other"))).status_code == 200
     bodies = [encode(make_status(7102, result=c * 50_000, status="completed", sequence=4)) for c in "bc"]
     for body in bodies:
-        assert (await console.post_webhook(body, sign(body, msg_id="msg_repeat_other"))).json()["verdict"] == "duplicate"
+        assert (await console.post_webhook(body, sign(body, msg_id="msg_repeat_other"))).json()[
+            "verdict"
+        ] == "duplicate"
     listed = (await console.get("/api/deliveries", params={"task_id": 7102})).json()["deliveries"]
     [first] = [d for d in listed if d["verdict"] == "applied"]
     repeats = [d for d in listed if d["verdict"] == "duplicate"]
