@@ -11,7 +11,8 @@
   cookie. The webhook and the embedded simulator are authenticated by signature and API key, and exempt.
 - **WebSocket** (NiceGUI's socket.io, ``/_nicegui_ws/``, which carries every click and keystroke of a page): a
   handshake whose ``Origin`` is not the console's is closed before it is accepted (the client gets 403). Python-socketio
-  is set up by NiceGUI to accept any origin, and a browser opens a WebSocket to any address without CORS.
+  is set up by NiceGUI to accept any origin, and a browser opens a WebSocket to any address without CORS. Its
+  HTTP side (long polling, any method) answers 403 to another ``Origin`` too.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class AuthGate:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        refusal = _foreign_write(request) or await _page_refusal(request)
+        refusal = _foreign_polling(request) or _foreign_write(request) or await _page_refusal(request)
         if refusal is not None:
             await refusal(scope, receive, send)
             return
@@ -79,6 +80,17 @@ def _foreign_socket(connection: HTTPConnection) -> bool:
     client without one is not a page, and the socket needs a page's client id anyway)."""
     origin = connection.headers.get("origin")
     return origin is not None and origin.lower() not in console_origins(connection)
+
+
+def _foreign_polling(request: Request) -> Response | None:
+    """403 for any request to the socket's HTTP side (socket.io's long polling, its preflight) from a page on
+    another origin: python-socketio, set up by NiceGUI to take any origin, would answer its handshake with that
+    origin allowed, credentials included, so the page could read a session id (it could not act: the writes are
+    refused above, and so is the WebSocket)."""
+    if not request.url.path.startswith("/_nicegui_ws/") or not _foreign_socket(request):
+        return None
+    message = f"{request.method} {request.url.path} from another origin: the console's socket serves its own pages"
+    return JSONResponse({"error": {"code": "forbidden", "message": message}}, status_code=403)
 
 
 def _foreign_write(request: Request) -> Response | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
@@ -35,3 +36,21 @@ def test_socket_handshake_from_the_console_itself_is_accepted(served: str) -> No
     with connect(f"ws://{served}{SOCKET}", origin=Origin(f"http://{served}"), open_timeout=30) as socket:
         opened = socket.recv(timeout=30)
         assert isinstance(opened, str) and opened.startswith('0{"sid":')  # engine.io's open packet
+
+
+POLLING = "/_nicegui_ws/socket.io/?EIO=4&transport=polling"
+
+
+@pytest.mark.parametrize("method", ["GET", "OPTIONS", "POST"])
+def test_socket_polling_from_another_origin_is_refused_403(served: str, method: str) -> None:
+    """Regression: socket.io's long polling answered a page on evil.example with its handshake (a session id) and
+    ``access-control-allow-origin: http://evil.example`` with credentials allowed."""
+    headers = {"origin": "http://evil.example", "access-control-request-method": "GET"}
+    answer = httpx.request(method, f"http://{served}{POLLING}", headers=headers, timeout=30)
+    assert answer.status_code == 403
+    assert "sid" not in answer.text and "access-control-allow-origin" not in answer.headers
+
+
+def test_socket_polling_from_the_console_itself_is_answered(served: str) -> None:
+    answer = httpx.get(f"http://{served}{POLLING}", headers={"origin": f"http://{served}"}, timeout=30)
+    assert answer.status_code == 200 and answer.text.startswith('0{"sid":')

@@ -5,7 +5,8 @@ from __future__ import annotations
 from nicegui import ui
 from nicegui.testing import User
 
-from tests.builders import Console
+from app.states import Role
+from tests.builders import Console, sign_in_user
 
 
 async def test_agent_of_many_tools_draws_100_chips_and_says_how_many_more(user: User, console: Console):
@@ -19,3 +20,12 @@ async def test_agent_of_many_tools_draws_100_chips_and_says_how_many_more(user: 
     card = user.find(marker="agent-Crowded").elements.pop()
     chips = [element.text for element in card.descendants() if isinstance(element, ui.chip)]
     assert chips == [f"tool_{i}" for i in range(100)]
+
+
+async def test_a_viewer_syncs_agents_from_the_platform(user: User):
+    """*Sync from platform* is a read every role may make; its handler checks the session as every other does."""
+    sign_in_user(user, role=Role.VIEWER, name="vera")
+    await user.open("/agents")
+    await user.should_see(marker="sync-agents")
+    user.find(marker="sync-agents").click()
+    await user.should_see("agent(s) synced", retries=50)

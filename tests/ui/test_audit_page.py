@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from nicegui import ui
 from nicegui.testing import User
 
+from app.services import audit as audit_service
 from app.states import Role
-from tests.builders import open_handler_editor, settled, sign_in_user, take_errors, wait_for
+from tests.builders import (
+    Console,
+    make_status,
+    open_handler_editor,
+    settled,
+    sign_in_user,
+    take_errors,
+    wait_for,
+)
 
 
 def _rows(user: User) -> list[dict]:
@@ -52,3 +63,23 @@ async def test_audit_page_request_with_bad_page_says_so_without_error(
     await settled(lambda: table.trigger("request", {"pagination": {"page": page, "rowsPerPage": 50}}))
     assert take_errors(caplog) == []
     await user.should_see("That page is out of range")
+
+
+async def test_audit_page_reads_again_on_a_change_but_redraws_only_what_changed(
+    user: User, console: Console, monkeypatch: pytest.MonkeyPatch
+):
+    """Every change of a run reaches every open page; the audit table is sent to the browser again only when its
+    rows changed (each redraw re-renders the table in every open Audit tab)."""
+    reads: list[int] = []
+    real = audit_service.list_audit
+    monkeypatch.setattr(audit_service, "list_audit", lambda **kw: reads.append(1) or real(**kw))
+    await user.open("/audit")
+    await wait_for(lambda: reads)
+    [table] = user.find(marker="audit-table").elements
+    sent: list[int] = []
+    monkeypatch.setattr(table, "update", lambda: sent.append(1))
+    before = len(reads)
+    await console.deliver(make_status(8601), "m_audit_run")
+    await wait_for(lambda: len(reads) > before)  # the page read again
+    await asyncio.sleep(0.2)
+    assert sent == []

@@ -27,9 +27,10 @@ def page(live: Live) -> None:
         demo_button.tooltip(
             "starts every demo agent once, answered by the demo's own handlers; your handlers stay as they are"
         ).mark("run-demo").set_visibility(access.may(Role.ADMIN))
-        ui.button("Sync from platform", icon="sync", on_click=lambda: sync(announce=True)).props("outline").mark(
-            "sync-agents"
-        )
+        # a read of the platform's list (every role's page load makes it too); guarded for the session's sake
+        ui.button(
+            "Sync from platform", icon="sync", on_click=access.guarded(Role.VIEWER, lambda: sync(announce=True))
+        ).props("outline").mark("sync-agents")
     grid = ui.column().classes("w-full gap-4")
 
     def render(items: list[Agent]) -> None:

@@ -59,11 +59,14 @@ def page(live: Live) -> None:
         entries, total = await asyncio.to_thread(
             lambda: audit.list_audit(engine=engine, limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
         )
-        table.rows = [
+        rows = [
             {"id": e.id, "at": stamp(e.at), "who": e.who, "action": ACTIONS.get(e.action, e.action), "detail": e.detail}
             for e in entries
         ]
-        table.pagination = {**pagination, "page": number, "rowsPerPage": PER_PAGE, "rowsNumber": total}
+        shown = {**pagination, "page": number, "rowsPerPage": PER_PAGE, "rowsNumber": total}
+        if rows == table.rows and shown == pagination:
+            return  # every change of a run reaches this page: redraw only what changed (issue 10)
+        table.rows, table.pagination = rows, shown
         table.update()
 
     async def requested(event: Any) -> None:
