@@ -109,14 +109,24 @@ def root() -> None:
         badge.set_visibility(pending > 0)
 
     async def on_change(task_ids: frozenset[int]) -> None:
+        if live.hold(task_ids):  # a hidden tab catches up when it is shown again
+            return
         background_tasks.create(update_badge(), name="inbox badge")  # the page's refresh need not wait for it
         await live.notify(task_ids)
+
+    async def on_visibility(event: events.GenericEventArguments) -> None:
+        state = event.args[0] if isinstance(event.args, list) and event.args else event.args
+        missed = live.set_hidden(state == "hidden")
+        if missed:
+            await on_change(missed)
 
     def check_session() -> None:
         if identity.via == Via.SESSION:
             access.still_allowed(Role.VIEWER, touch=False)
 
     changes.subscribe(on_change)
+    ui.on(VISIBILITY_EVENT, on_visibility)
+    ui.timer(0, lambda: ui.run_javascript(WATCH_VISIBILITY), once=True)  # once the tab's socket is connected
     ui.timer(SESSION_CHECK_EVERY, check_session)
     _keyboard(live)
     ui.timer(0, update_badge, once=True)
@@ -126,6 +136,14 @@ def root() -> None:
             data={"live": live},
         ).classes("w-full")
 
+
+VISIBILITY_EVENT = "tab_visibility"
+WATCH_VISIBILITY = f"""
+document.addEventListener('visibilitychange', () => emitEvent('{VISIBILITY_EVENT}', document.visibilityState));
+if (document.hidden) emitEvent('{VISIBILITY_EVENT}', 'hidden');
+"""
+"""The tab tells the server when it is hidden or shown (``Live.hold``): a browser draws no hidden tab anyway, and
+ten tabs in the background then cost the webhook's event loop nothing (issue 10)."""
 
 SESSION_CHECK_EVERY = 30.0
 """Seconds between checks that an open tab's session is alive; an ended one sends the tab to sign-in."""

@@ -24,8 +24,27 @@ class Live:
         self.listener: Listener | None = None
         self.keys: KeyHandler | None = None
         self.pending_key: str | None = None
+        self.hidden = False
+        """The browser says the tab is not on screen (another tab or a minimised window: the Page Visibility API)."""
         self._busy = False
         self._again: set[int] = set()
+        self._missed: set[int] = set()
+
+    def hold(self, task_ids: frozenset[int]) -> bool:
+        """Keep a flush's ``task_ids`` for later when the tab is hidden (True), so a tab nobody looks at costs the
+        process no reads and its browser no redraws however many runs change; False when it is on screen."""
+        if self.hidden:
+            self._missed |= task_ids
+        return self.hidden
+
+    def set_hidden(self, hidden: bool) -> frozenset[int]:
+        """The tab was hidden or shown; when shown, the task ids of the flushes held meanwhile (to refresh with
+        once, as one flush), else none."""
+        self.hidden = hidden
+        if hidden:
+            return frozenset()
+        missed, self._missed = frozenset(self._missed), set()
+        return missed
 
     def reset(self) -> None:
         """A new sub page is on screen: forget the previous page's callbacks."""

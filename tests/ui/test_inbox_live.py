@@ -201,3 +201,29 @@ def test_count_line_says_what_a_filter_matches():
     assert _count(3, 3, 3, filtered=False) == "3 waiting"
     assert _count(2, 2, 3_666, filtered=True) == "2 matching · 3,666 waiting in all"
     assert _count(50, 120, 3_666, filtered=True) == "50 of 120 matching · 3,666 waiting in all"
+
+
+def _tab_shown(user: User, state: str) -> None:
+    """The browser's Page Visibility event, as the layout's script sends it (``app.ui.layout.WATCH_VISIBILITY``)."""
+    from nicegui.testing.user_interaction import UserInteraction
+
+    from app.ui.layout import VISIBILITY_EVENT
+
+    assert user.client is not None
+    UserInteraction(user, {user.client.layout}, None).trigger(VISIBILITY_EVENT, state)
+
+
+async def test_a_hidden_tab_is_not_refreshed_and_catches_up_when_shown(user: User, console: Console):
+    """A tab in the background costs no reads or redraws; shown again, it refreshes once with what it missed."""
+    await console.deliver(make_status(8331), "m_hidden_first")
+    await user.open("/")
+    await user.should_see("run 8331 · round 1", retries=20)
+    await wait_for(lambda: _badge(user) == "1")
+    _tab_shown(user, "hidden")
+    await console.deliver(make_status(8332), "m_hidden_second")
+    await asyncio.sleep(0.5)  # several flushes' time
+    await user.should_not_see("run 8332 · round 1", retries=1)
+    assert _badge(user) == "1"
+    _tab_shown(user, "visible")
+    await user.should_see("run 8332 · round 1", retries=50)
+    await wait_for(lambda: _badge(user) == "2")
