@@ -21,7 +21,6 @@ as fast as with none"). A page's first draw, *Show more* and *Show them now* are
 """
 
 import asyncio
-import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -37,15 +36,12 @@ from app.ui.components.round_form import RoundForm
 from app.ui.components.round_notice import say_why_rounds_left
 from app.ui.components.round_status import CardClock
 from app.ui.live import Live
+from app.ui.pages.inbox_pacing import DRAW_BATCH, NEXT_BATCH_SECONDS, NextBatch, next_batch_seconds
 from app.ui.shared_reads import pending_rounds
 
 SORT_LABELS: dict[str, str] = {inbox.InboxSort.OLDEST: "oldest first", inbox.InboxSort.EXPIRING: "expiring soonest"}
 PAGE_SIZE = 50
 """Cards drawn at first, and added by each *Show more*."""
-DRAW_BATCH = 15
-"""New cards drawn in one go: the first ones are on screen at once, and drawing never holds the event loop (and
-the webhook) for long; the rest of a page follows ``next_batch_seconds()`` later."""
-NEXT_BATCH_SECONDS = 0.02
 OPEN_CARDS = 3
 """Cards at the top of the view drawn open, their result fields ready; those below are drawn light (their calls as
 one text, about a third of the elements) and open when the person turns to them (``RoundForm.open``). Every new
@@ -107,8 +103,7 @@ class _InboxView:
             ui.button("Show more", icon="expand_more", on_click=self.show_more).props("flat no-caps").mark("inbox-more")
         )
         self.more.set_visibility(False)
-        self.timers = ui.element("div").mark("inbox-timers")  # where the next batch's one-off timer goes
-        self.next_batch: tuple[float, ui.timer] | None = None  # that timer, one at most, and when it is due
+        self.next_batch = NextBatch(ui.element("div").mark("inbox-timers"), self.refresh)
         CardClock(self.forms)  # countdowns, presence and typed-draft saving for every card
         live.listen(self.refresh, keys=self.on_key)
         ui.timer(0, self.refresh, once=True)
@@ -230,27 +225,11 @@ class _InboxView:
         )
         self.held.set_visibility(held > 0)
         if any(item.id not in self.forms for item in page):
-            self._next_batch(NEXT_BATCH_SECONDS if self.promised else next_batch_seconds())
+            self.next_batch.ask(NEXT_BATCH_SECONDS if self.promised else next_batch_seconds())
         url = f"/?{_query(view)}" if _query(view) else "/"
         if url != self.url:
             self.url = url
             ui.navigate.history.replace(url)
-
-    def _next_batch(self, delay: float) -> None:
-        """Refresh in ``delay`` seconds, for the page's cards not drawn yet. One such timer at most: one due
-        sooner replaces it, one due later leaves it. A timer per refresh would start a chain of refreshes with each
-        flush of a burst, and a held tab would refresh more often the longer the burst lasted."""
-        due = time.monotonic() + delay
-        if self.next_batch is not None:
-            if self.next_batch[0] <= due:
-                return
-            self.next_batch[1].cancel()
-        with self.timers:
-            self.next_batch = (due, ui.timer(delay, self._batch_due, once=True))
-
-    async def _batch_due(self) -> None:
-        self.next_batch = None
-        await self.refresh()
 
     def _page(self, pending: PendingRounds, view: inbox.InboxView) -> tuple[list[RoundPublic], int]:
         """The first ``limit`` rounds of the view that were not taken away here, and how many there are in all."""
@@ -353,12 +332,3 @@ def _query(view: inbox.InboxView) -> str:
     """The view as a query string, leaving out defaults."""
     defaults = inbox.InboxView().model_dump()
     return urlencode({key: value for key, value in view.model_dump().items() if value and value != defaults[key]})
-
-
-def next_batch_seconds() -> float:
-    """Seconds before the rest of a page's new cards are drawn: ``NEXT_BATCH_SECONDS``, or while a burst is under
-    way (``app.changes.Changes.bursting``) the time between flushes (``Changes.interval``). Under a burst the rounds
-    on a page change at every flush, and an Inbox that drew each page in full, a batch every ``NEXT_BATCH_SECONDS``,
-    would build cards all the time on the webhook's event loop (issue 10: "with 10 tabs open, the webhook answers as
-    fast as with none")."""
-    return changes.interval if changes.bursting else NEXT_BATCH_SECONDS
