@@ -82,6 +82,11 @@ def _foreign_socket(connection: HTTPConnection) -> bool:
     return origin is not None and origin.lower() not in console_origins(connection)
 
 
+def _forbidden(message: str) -> JSONResponse:
+    """403 in the API's error shape (``{"error": {"code": "forbidden", "message": ...}}``)."""
+    return JSONResponse({"error": {"code": "forbidden", "message": message}}, status_code=403)
+
+
 def _foreign_polling(request: Request) -> Response | None:
     """403 for any request to the socket's HTTP side (socket.io's long polling, its preflight) from a page on
     another origin: python-socketio, set up by NiceGUI to take any origin, would answer its handshake with that
@@ -90,7 +95,7 @@ def _foreign_polling(request: Request) -> Response | None:
     if not request.url.path.startswith("/_nicegui_ws/") or not _foreign_socket(request):
         return None
     message = f"{request.method} {request.url.path} from another origin: the console's socket serves its own pages"
-    return JSONResponse({"error": {"code": "forbidden", "message": message}}, status_code=403)
+    return _forbidden(message)
 
 
 def _foreign_write(request: Request) -> Response | None:
@@ -109,7 +114,7 @@ def _foreign_write(request: Request) -> Response | None:
         f"{request.method} {path} with {cookie} and {said}: writes from a browser must come from the "
         "console's own pages; scripts send 'Authorization: Bearer <token>' instead"
     )
-    return JSONResponse({"error": {"code": "forbidden", "message": message}}, status_code=403)
+    return _forbidden(message)
 
 
 async def _page_refusal(request: Request) -> Response | None:
