@@ -84,6 +84,11 @@ class Changes:
         return self._loop is not None and self._loop.time() < self._last_flush + self._interval
 
     @property
+    def waiting(self) -> bool:
+        """Whether changes wait for a flush (emitted, not yet handed to subscribers)."""
+        return bool(self._pending) or self._handle is not None
+
+    @property
     def callbacks(self) -> list[Any]:
         """The subscribers (NiceGUI ``Callback`` objects); tests clear them between tests."""
         return self.flushed.callbacks

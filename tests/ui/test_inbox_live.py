@@ -11,6 +11,7 @@ from nicegui.testing import User
 
 from app.changes import BUSY_RUNS, changes
 from app.ui.pages.inbox import PAGE_SIZE
+from app.ui.pages.inbox_pacing import DRAW_BATCH
 from tests.builders import CLOCK, Console, make_status, press_key, wait_for
 
 
@@ -215,7 +216,10 @@ def _tab_shown(user: User, state: str) -> None:
 
 async def test_a_hidden_tab_is_not_refreshed_and_catches_up_when_shown(user: User, console: Console):
     """A tab in the background costs no reads or redraws; shown again, it refreshes once with what it missed."""
+    generation = changes.generation
     await console.deliver(make_status(8331), "m_hidden_first")
+    # its flush is over before the tab opens: no refresh of the tab is still to come when it is hidden
+    await wait_for(lambda: changes.generation > generation and not changes.waiting)
     await user.open("/")
     await user.should_see("run 8331 · round 1", retries=20)
     await wait_for(lambda: _badge(user) == "1")
@@ -227,3 +231,18 @@ async def test_a_hidden_tab_is_not_refreshed_and_catches_up_when_shown(user: Use
     _tab_shown(user, "visible")
     await user.should_see("run 8332 · round 1", retries=50)
     await wait_for(lambda: _badge(user) == "2")
+
+
+async def test_a_tab_hidden_while_drawing_a_page_draws_the_rest_when_shown(user: User, console: Console, monkeypatch):
+    """The rest of a page waits for the tab to be on screen again, like any change it misses."""
+    from app.ui.pages import inbox
+
+    monkeypatch.setattr(inbox, "NEXT_BATCH_SECONDS", 1.0)  # time to hide the tab between two batches
+    await asyncio.gather(*(console.deliver(make_status(8341 + n), f"m_half_{n}") for n in range(DRAW_BATCH + 5)))
+    await user.open("/")
+    await wait_for(lambda: len(_cards(user)) == DRAW_BATCH)
+    _tab_shown(user, "hidden")
+    await asyncio.sleep(1.5)  # the next batch was due
+    assert len(_cards(user)) == DRAW_BATCH
+    _tab_shown(user, "visible")
+    await wait_for(lambda: len(_cards(user)) == DRAW_BATCH + 5)

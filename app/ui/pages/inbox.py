@@ -103,7 +103,7 @@ class _InboxView:
             ui.button("Show more", icon="expand_more", on_click=self.show_more).props("flat no-caps").mark("inbox-more")
         )
         self.more.set_visibility(False)
-        self.next_batch = NextBatch(ui.element("div").mark("inbox-timers"), self.refresh)
+        self.next_batch = NextBatch(ui.element("div").mark("inbox-timers"), lambda: self._next_batch(live))
         CardClock(self.forms)  # countdowns, presence and typed-draft saving for every card
         live.listen(self.refresh, keys=self.on_key)
         ui.timer(0, self.refresh, once=True)
@@ -154,6 +154,11 @@ class _InboxView:
         async with self.refreshing:
             self.queued = False
             await self._refresh()
+
+    async def _next_batch(self, live: Live) -> None:
+        """The rest of the page, when it is due: at once on screen; a hidden tab draws it when it is shown again."""
+        if not live.hold(frozenset({0})):
+            await self.refresh()
 
     async def _refresh(self) -> None:
         view = self.view
