@@ -179,6 +179,35 @@ async def test_batch_delivery_whose_apply_fails_answered_500_batch_mates_kept(
     assert retried.status_code == 200 and retried.json()["verdict"] == "applied"
 
 
+async def test_batch_statement_failing_in_the_database_fails_only_its_delivery(
+    console: Console, runtime: Runtime, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    """A statement fails in the database itself (not in Python), one whose result nobody reads: its delivery is
+    answered 500 and not kept, and the deliveries before and after it in the batch are (its savepoint)."""
+    real = apply.add_event
+
+    def failing_for_8117(*, db: Any, task_id: int, **kwargs: Any) -> None:
+        if task_id == 8117:
+            db.execute("UPDATE run SET sequence = sequence / 0 WHERE task_id = ?", (task_id,))  # division by zero
+        real(db=db, task_id=task_id, **kwargs)
+
+    monkeypatch.setattr(apply, "add_event", failing_for_8117)
+    bodies = [make_status(8116 + n, status="running", sequence=1) for n in range(3)]
+    answers = await one_batch(
+        console, runtime, [signed(console, body, f"msg_sql_{n}") for n, body in enumerate(bodies)]
+    )
+
+    assert [a.status_code for a in answers] == [200, 500, 200]
+    assert "msg_sql_1" in answers[1].json()["error"]["message"]
+    assert [line for line in take_errors(caplog) if "msg_sql_1" in line]
+    assert (await console.run(8116))["status"] == "running" and (await console.run(8118))["status"] == "running"
+    assert await stored(console, task_id=8117) == []
+    assert [d["verdict"] for d in await stored(console, task_id=8118)] == ["applied"]
+    monkeypatch.setattr(apply, "add_event", real)
+    retried = await signed(console, bodies[1], "msg_sql_1")()
+    assert retried.status_code == 200 and retried.json()["verdict"] == "applied"
+
+
 @pytest.fixture
 def queue_of_two(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TOOLDESK_INGEST_QUEUE", "2")
