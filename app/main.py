@@ -20,6 +20,7 @@ import time
 import httpx
 from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.telemetry import TelemetryConfig
 from nicegui import app as nicegui_app
 from nicegui import background_tasks, ui
 from sqlalchemy.exc import OperationalError
@@ -61,6 +62,9 @@ def build(settings: Settings) -> Runtime:
     transport = httpx.ASGITransport(nicegui_app) if simulated else None
     runtime = build_runtime(settings, transport=transport)
     element_speed.install()  # NiceGUI's per-element signature check, once per function
+    telemetry = getattr(nicegui_app, "_telemetry", None)  # NiceGUI builds its FastAPI app on import: no telemetry=
+    if isinstance(telemetry, dict):
+        telemetry.update(NO_TELEMETRY)
     nicegui_app.add_middleware(AuthGate)  # inside the guard: the Host check comes first
     install_guard(nicegui_app, settings)
     ui.page(SIGN_IN_PATH, title="Sign in · Tooldesk")(signin_page)
@@ -85,6 +89,12 @@ def build(settings: Settings) -> Runtime:
     nicegui_app.on_startup(lambda: background_tasks.create(_on_start(runtime), name="sync agents, reconcile runs"))
     nicegui_app.on_shutdown(runtime.aclose)
     return runtime
+
+
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+"""FastAPI's own OpenTelemetry spans, metrics and logs, off: Tooldesk exports none, and while they are on FastAPI
+looks up OpenTelemetry's three global providers at every request, the webhook's and the simulator's included
+(about 9 µs a request; 0.2 µs off)."""
 
 
 def _tune_interpreter() -> None:
@@ -132,7 +142,7 @@ def _simulator_app(router: APIRouter) -> FastAPI:
     """The embedded simulator's routes as an app of their own, served in front of NiceGUI's middleware
     (``app.webhooks.fast_path``): the console calls them for every submission, and a page's middleware has nothing
     to do for an API-key-authenticated platform call. Errors keep the contract's shape."""
-    simulator_app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    simulator_app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, telemetry=NO_TELEMETRY)
     holder = APIRouter(prefix=SIMULATOR_PREFIX)
     holder.include_router(router)
     simulator_app.router.routes.extend(holder.routes)

@@ -32,3 +32,13 @@ async def test_first_start_on_a_missing_file_makes_and_migrates_it(console: Cons
     assert (tmp_path / "tooldesk.db").is_file()
     assert migrations.current(get_runtime().engine) == migrations.head()
     assert (await console.get("/api/runs")).status_code == 200
+
+
+async def test_fastapi_telemetry_is_off(console: Console):
+    """FastAPI's own OpenTelemetry is off (``app.main.NO_TELEMETRY``): Tooldesk exports nothing, and with it on
+    every request, the webhook's included, looks up OpenTelemetry's providers."""
+    from nicegui import app as nicegui_app
+
+    telemetry = nicegui_app._telemetry  # set on the app NiceGUI built (it takes no telemetry= argument)
+    assert (telemetry["tracing"], telemetry["metrics"], telemetry["logs"]) == (False, False, False)
+    assert (await console.get("/healthz")).status_code == 200  # and the app answers with it off
