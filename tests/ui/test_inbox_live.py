@@ -246,3 +246,39 @@ async def test_a_tab_hidden_while_drawing_a_page_draws_the_rest_when_shown(user:
     assert len(_cards(user)) == DRAW_BATCH
     _tab_shown(user, "visible")
     await wait_for(lambda: len(_cards(user)) == DRAW_BATCH + 5)
+
+
+async def test_a_hidden_tab_keeps_its_cards_clocks_still_until_shown(user: User, console: Console, monkeypatch):
+    """Countdowns and presence are not refreshed in a tab nobody looks at; shown again, they are at once."""
+    from app.ui.components.round_form import RoundForm
+    from app.ui.components.round_status import CardClock
+
+    ticks: list[float] = []
+    under_way: list[int] = []
+    form_tick, clock_tick = RoundForm.tick, CardClock.tick
+
+    def counted(self: RoundForm, now: float) -> None:
+        ticks.append(now)
+        form_tick(self, now)
+
+    async def tracked(self: CardClock) -> None:
+        under_way.append(1)
+        try:
+            await clock_tick(self)
+        finally:
+            under_way.pop()
+
+    monkeypatch.setattr(RoundForm, "tick", counted)
+    monkeypatch.setattr(CardClock, "tick", tracked)  # before the page builds its clock's timer
+    await console.deliver(make_status(8361), "m_clock")
+    await user.open("/")
+    await user.should_see("run 8361 · round 1", retries=20)
+    await wait_for(lambda: ticks)  # the clock ticks on screen
+    _tab_shown(user, "hidden")
+    await asyncio.sleep(0.05)  # the event's handler has run
+    await wait_for(lambda: not under_way)  # a tick that began on screen has ended
+    ticks.clear()
+    await asyncio.sleep(1.2)  # two ticks' time
+    assert ticks == []
+    _tab_shown(user, "visible")
+    await wait_for(lambda: ticks)

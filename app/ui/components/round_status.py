@@ -148,11 +148,14 @@ class RoundStatus:
 
 class CardClock:
     """One timer for all cards of a page (``forms`` by round id, as the page keeps them): every ``TICK_SECONDS``
-    it fills in the typed drafts of new cards (one query), saves quiet typed drafts, re-reads presence after a save or claim (one query for all cards), and refreshes
-    countdowns and relative times."""
+    it fills in the typed drafts of new cards (one query), saves quiet typed drafts, re-reads presence after a save
+    or claim (one query for all cards), and refreshes countdowns and relative times. While ``hidden()`` (the tab
+    is not on screen: ``app.ui.live.Live.hidden``) it only fills in and saves drafts: presence and countdowns are
+    brought up to date at the first tick after the tab is shown again."""
 
-    def __init__(self, forms: Mapping[int, RoundForm]) -> None:
+    def __init__(self, forms: Mapping[int, RoundForm], *, hidden: Callable[[], bool] = lambda: False) -> None:
         self.forms = forms
+        self.hidden = hidden
         self.seen = -1
         self.read_at = 0.0
         ui.timer(TICK_SECONDS, self.tick)
@@ -169,6 +172,8 @@ class CardClock:
                 form.keeper.restore(typed.get(form.round.id, {}))
         for form in open_forms:
             await form.keeper.save(now=now)
+        if self.hidden():
+            return
         revision = typed_drafts.revision()
         if open_forms and (revision != self.seen or now - self.read_at > PRESENCE_REREAD):
             self.seen, self.read_at = revision, now

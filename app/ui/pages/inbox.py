@@ -104,7 +104,7 @@ class _InboxView:
         )
         self.more.set_visibility(False)
         self.next_batch = NextBatch(ui.element("div").mark("inbox-timers"), lambda: self._next_batch(live))
-        CardClock(self.forms)  # countdowns, presence and typed-draft saving for every card
+        CardClock(self.forms, hidden=lambda: live.hidden)  # countdowns, presence and typed-draft saving for every card
         live.listen(self.refresh, keys=self.on_key)
         ui.timer(0, self.refresh, once=True)
 
