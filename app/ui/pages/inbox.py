@@ -60,6 +60,7 @@ class _InboxView:
         except ValidationError:
             self.view = inbox.InboxView()
             ui.notify("Some of the inbox's filters in the address were not understood and were reset", type="warning")
+        self.live = live
         self.forms: dict[int, RoundForm] = {}
         self.shown: list[int] = []
         self.left: set[int] = set()  # cards taken away here (skipped, cancelled) while the round may still be pending
@@ -103,7 +104,7 @@ class _InboxView:
             ui.button("Show more", icon="expand_more", on_click=self.show_more).props("flat no-caps").mark("inbox-more")
         )
         self.more.set_visibility(False)
-        self.next_batch = NextBatch(ui.element("div").mark("inbox-timers"), lambda: self._next_batch(live))
+        self.next_batch = NextBatch(ui.element("div").mark("inbox-timers"), self._next_batch)
         CardClock(self.forms, hidden=lambda: live.hidden)  # countdowns, presence and typed-draft saving for every card
         live.listen(self.refresh, keys=self.on_key)
         ui.timer(0, self.refresh, once=True)
@@ -147,7 +148,8 @@ class _InboxView:
     async def refresh(self, _task_id: int = 0) -> None:
         """Take the pending rounds as of the last flush, draw cards for new ones of the page (with their context),
         update the cards whose round changed, show those the view keeps, in its order, and put the view in the URL.
-        One at a time: an older read never undoes a newer one; calls while one waits ride along with it."""
+        One at a time: an older read never undoes a newer one; calls while one waits ride along with it. A tab
+        hidden by the time its read is done draws nothing, and refreshes once it is shown (``Live.hold``)."""
         if self.queued:
             return
         self.queued = True
@@ -155,9 +157,9 @@ class _InboxView:
             self.queued = False
             await self._refresh()
 
-    async def _next_batch(self, live: Live) -> None:
+    async def _next_batch(self) -> None:
         """The rest of the page, when it is due: at once on screen; a hidden tab draws it when it is shown again."""
-        if not live.hold(frozenset({0})):
+        if not self.live.hold(frozenset({0})):
             await self.refresh()
 
     async def _refresh(self) -> None:
@@ -176,6 +178,8 @@ class _InboxView:
             engine = get_runtime().engine
             self.contexts |= await asyncio.to_thread(lambda: inbox.load_contexts(engine=engine, rounds=unread))
         if view != self.view:  # changed while reading: the newer view's refresh draws it
+            return
+        if self.live.hold(frozenset({0})):  # hidden while it read: a hidden tab draws nothing until it is shown
             return
         new = new[:DRAW_BATCH]
         waiting = pending.rounds
