@@ -105,3 +105,22 @@ async def test_admin_sees_the_stored_signature(user: User, console: Console):
     await user.open("/deliveries")
     await _open_row(user, stored["id"])
     await user.should_see(content=stored["headers"]["webhook-signature"], marker="delivery-headers")
+
+
+async def test_a_delivery_is_not_opened_once_the_session_has_ended(user: User, console: Console):
+    """Signed out elsewhere (or removed), a Deliveries tab still open opens no delivery: it goes to sign-in."""
+    from app.runtime import get_runtime
+    from app.services import sign_in
+    from app.ui import access
+
+    await console.deliver(make_status(8471), "m_ended")
+    await user.open("/deliveries")
+    [delivery] = (await console.get("/api/deliveries", params={"task_id": 8471})).json()["deliveries"]
+    await wait_for(lambda: any(row["id"] == str(delivery["id"]) for row in _rows(user)))
+    with user:
+        current = access.current()
+    assert current is not None
+    sign_in.end_session(engine=get_runtime().engine, id_hash=current.session_hash)
+    user.find(marker="deliveries-table").trigger("rowClick", [{}, {"id": str(delivery["id"])}])
+    await user.should_see(marker="signin", retries=50)
+    await user.should_not_see(marker="delivery-dialog")

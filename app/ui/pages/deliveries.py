@@ -170,7 +170,7 @@ def page(live: Live, verdict: str = "", task_id: str = "", q: str = "") -> None:
 
     table.on("request", on_request)
     table.on("update:pagination", keep_total)
-    table.on("rowClick", open_delivery)
+    table.on("rowClick", access.guarded(Role.VIEWER, open_delivery))  # a session ended elsewhere sees no more
     live.listen(refresh)
     ui.timer(0, refresh, once=True)
 
