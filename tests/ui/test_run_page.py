@@ -109,3 +109,22 @@ async def test_run_page_raw_dialog_draws_the_start_of_a_big_body_with_a_note(use
     [shown] = user.find(marker="raw-body").elements
     assert len(shown.content) < 30_000  # the start only (ui.code's content wraps it in a Markdown fence)
     await user.should_see(f"GET /api/deliveries/{delivery['id']} have them all")
+
+
+async def test_run_page_raw_dialog_is_not_opened_once_the_session_has_ended(user: User, console: Console):
+    """Signed out elsewhere, a run's tab still open shows no delivery's raw body: it goes to sign-in."""
+    from app.runtime import get_runtime
+    from app.services import sign_in
+    from app.ui import access
+
+    await console.deliver(make_status(7821), "msg_ended_raw")
+    [delivery] = (await console.get("/api/deliveries", params={"task_id": 7821})).json()["deliveries"]
+    await user.open("/runs/7821")
+    await user.should_see(marker=f"raw-{delivery['id']}", retries=20)
+    with user:
+        current = access.current()
+    assert current is not None
+    sign_in.end_session(engine=get_runtime().engine, id_hash=current.session_hash)
+    user.find(marker=f"raw-{delivery['id']}").click()
+    await user.should_see(marker="signin", retries=50)
+    await user.should_not_see(marker="raw-body")

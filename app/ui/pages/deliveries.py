@@ -276,14 +276,16 @@ def _dialog(item: DeliveryPublic) -> None:
             ui.button(
                 "Replay edited body", icon="edit", on_click=access.guarded(Role.ADMIN, lambda: replay(True))
             ).props("outline").mark("replay-edited").set_enabled(replayable)
-            ui.button("Copy as curl", icon="terminal", on_click=lambda: delivery_tools.curl_dialog(item.id)).props(
-                "outline"
-            ).mark("copy-curl")
+            ui.button(
+                "Copy as curl",
+                icon="terminal",
+                on_click=access.guarded(Role.VIEWER, lambda: delivery_tools.curl_dialog(item.id)),
+            ).props("outline").mark("copy-curl")
             if item.replay_of is not None:
                 ui.button(
                     f"Diff with #{item.replay_of}",
                     icon="difference",
-                    on_click=lambda: delivery_tools.diff_dialog(item.id),
+                    on_click=access.guarded(Role.VIEWER, lambda: delivery_tools.diff_dialog(item.id)),
                 ).props("outline").mark("diff-original")
             ui.button("Close", on_click=dialog.close).props("flat")
     dialog.open()

@@ -131,9 +131,8 @@ def _render(detail: RunDetail, host: ui.element) -> None:
                         ).classes("text-xs text-grey-6")
                     if event.delivery_id is not None:
                         delivery_id = event.delivery_id
-                        ui.button("raw", on_click=lambda d=delivery_id: _show_delivery(d, host)).props(
-                            "flat dense no-caps size=sm"
-                        ).mark(f"raw-{delivery_id}")
+                        show = access.guarded(Role.VIEWER, lambda d=delivery_id: _show_delivery(d, host))
+                        ui.button("raw", on_click=show).props("flat dense no-caps size=sm").mark(f"raw-{delivery_id}")
 
 
 async def _cancel(detail: RunDetail) -> None:
