@@ -5,6 +5,7 @@ where SQLAlchemy's ORM took about 0.4 ms of CPU per statement."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy.engine import Dialect
@@ -94,7 +95,12 @@ def handlers(
 
 
 def earlier_results(cursor: Cursor, task_id: int) -> dict[str, str]:
-    """The run's earlier tool results by tool name (the last one wins), what templates read as ``results``."""
+    """The run's earlier tool results by tool name (the last one wins), what templates read as ``results``: those
+    the platform acknowledged (``tool_result``), then those of submissions still in the outbox (``pending``: sent
+    and not acknowledged yet, or to be sent again), round by round. A platform may open the run's next round
+    before the console has stored the answer to the previous submission (the embedded simulator goes on as soon
+    as it has accepted the results, while its answer is still on the way), and a template of that next round
+    reads the previous round's results all the same."""
     rows = cursor.execute(
         "SELECT c.name, t.output FROM tool_result t"
         ' JOIN "round" r ON r.id = t.round_id'
@@ -102,4 +108,27 @@ def earlier_results(cursor: Cursor, task_id: int) -> dict[str, str]:
         " WHERE r.task_id = ? ORDER BY t.id",
         (task_id,),
     ).fetchall()
-    return dict(rows)
+    results = dict(rows)
+    pending = cursor.execute(
+        "SELECT o.round_id, o.body FROM outbox o"
+        ' JOIN "round" r ON r.id = o.round_id'
+        " WHERE r.task_id = ? AND o.state = 'pending' ORDER BY r.round",
+        (task_id,),
+    ).fetchall()
+    for round_id, stored in pending:
+        body = _json_object(stored)
+        names = dict(
+            cursor.execute("SELECT tool_call_id, name FROM tool_call WHERE round_id = ?", (round_id,)).fetchall()
+        )
+        for result in body.get("results") or []:
+            name = names.get(result.get("tool_call_id"))
+            if name is not None and isinstance(result.get("output"), str):
+                results[name] = result["output"]
+    return results
+
+
+def _json_object(stored: Any) -> dict[str, Any]:
+    """A JSON column as a raw cursor returns it: text on SQLite, already decoded on PostgreSQL; ``{}`` for
+    anything but an object."""
+    value = json.loads(stored) if isinstance(stored, str | bytes) else stored
+    return value if isinstance(value, dict) else {}

@@ -62,6 +62,49 @@ async def test_rules_auto_handlers_drive_trip_planner_branch(console: Console, r
     assert "Booking: umbrella for Bergen after: Rain in Bergen" in run["result"]
 
 
+async def test_templates_read_results_of_a_submission_not_acknowledged_yet(console: Console, runtime: Runtime):
+    """The platform may open the next round before the console has stored the answer to the previous submission
+    (the simulator goes on as soon as it has accepted them): ``results`` holds that submission's results all the same, after
+    the acknowledged ones, and once acknowledged they are read from the tool results."""
+    import time
+
+    from app.answerers import AUTO
+    from app.db import write_session
+    from app.models import OutboxItem, Round, Run, ToolCallRow, ToolResultRow
+    from app.services import responder_store
+    from app.states import OutboxState, RoundState
+
+    now = time.time()
+    with write_session(runtime.engine) as session:
+        session.add(Run(task_id=4101, agent_id=TRIP, status="running", created_at=now, updated_at=now))
+        items = []
+        for number, (name, output) in enumerate([("get_weather", "Rain"), ("search_flights", "SK 4609")], start=1):
+            row = Round(task_id=4101, agent_id=TRIP, round=number, state=RoundState.SUBMITTING, opened_at=now)
+            session.add(row)
+            session.flush()
+            assert row.id is not None
+            session.add(ToolCallRow(round_id=row.id, tool_call_id=f"call_{number}", name=name, position=0))
+            item = OutboxItem(
+                round_id=row.id,
+                task_id=4101,
+                agent_id=TRIP,
+                body={"results": [{"tool_call_id": f"call_{number}", "output": output}]},
+                idempotency_key=f"key-4101-{number}",
+                **AUTO.columns(),
+                sources={},
+                next_attempt_at=now,
+                created_at=now,
+            )
+            session.add(item)
+            items.append((row.id, item))
+        first_round, first_item = items[0]
+        first_item.state = OutboxState.SENT  # round 1 acknowledged, with its result stored; round 2 not yet
+        session.add(ToolResultRow(**AUTO.columns(), round_id=first_round, tool_call_id="call_1", output="Sunny",
+                                  is_error=False, created_at=now))  # fmt: skip
+
+    assert responder_store.task_results(runtime.engine, 4101) == {"get_weather": "Sunny", "search_flights": "SK 4609"}
+
+
 async def test_python_auto_handler_answers_round(console: Console, runtime: Runtime):
     code = "async def handle(args, agent_id, task_id):\n    return {'time': 'noon', 'tz': args['timezone']}\n"
     await console.save_handler(
