@@ -5,7 +5,6 @@ where SQLAlchemy's ORM took about 0.4 ms of CPU per statement."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sqlalchemy.engine import Dialect
@@ -94,7 +93,7 @@ def handlers(
     return {handler.tool_name: handler for handler in found}
 
 
-def earlier_results(cursor: Cursor, task_id: int) -> dict[str, str]:
+def earlier_results(cursor: Cursor, dialect: Dialect, task_id: int) -> dict[str, str]:
     """The run's earlier tool results by tool name (the last one wins), what templates read as ``results``: those
     the platform acknowledged (``tool_result``), then those of submissions still in the outbox (``pending``: sent
     and not acknowledged yet, or to be sent again), round by round. A platform may open the run's next round
@@ -116,7 +115,7 @@ def earlier_results(cursor: Cursor, task_id: int) -> dict[str, str]:
         (task_id,),
     ).fetchall()
     for round_id, stored in pending:
-        body = _json_object(stored)
+        body = read_row(dialect, OUTBOX, ("body",), (stored,))["body"] or {}
         names = dict(
             cursor.execute("SELECT tool_call_id, name FROM tool_call WHERE round_id = ?", (round_id,)).fetchall()
         )
@@ -125,10 +124,3 @@ def earlier_results(cursor: Cursor, task_id: int) -> dict[str, str]:
             if name is not None and isinstance(result.get("output"), str):
                 results[name] = result["output"]
     return results
-
-
-def _json_object(stored: Any) -> dict[str, Any]:
-    """A JSON column as a raw cursor returns it: text on SQLite, already decoded on PostgreSQL; ``{}`` for
-    anything but an object."""
-    value = json.loads(stored) if isinstance(stored, str | bytes) else stored
-    return value if isinstance(value, dict) else {}

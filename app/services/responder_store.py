@@ -172,7 +172,7 @@ def _plan(session: Session, cursor: Cursor, dialect: Dialect, row: _Pending, rep
     if not missing:
         ready = reads.ready(cursor, dialect, row.round_id, handlers) is not None
         return RoundWork(row.round_id, row.task_id, handlers=handlers, handler_set=handler_set, ready=ready)
-    results = reads.earlier_results(cursor, row.task_id)
+    results = reads.earlier_results(cursor, dialect, row.task_id)
     todo = [
         CallInput(
             tool_call_id=call["tool_call_id"],
@@ -262,4 +262,5 @@ def store_answers(engine: Engine, work: RoundWork, answers: list[CallAnswer]) ->
 def task_results(engine: Engine, task_id: int) -> dict[str, str]:
     """Earlier tool results of the task by tool name (the last one wins)."""
     with read_session(engine) as session:
-        return reads.earlier_results(cursor_of(session.connection()), task_id)
+        conn = session.connection()
+        return reads.earlier_results(cursor_of(conn), conn.dialect, task_id)
