@@ -9,6 +9,7 @@ about what only PostgreSQL has, ``postgresql_only("why")``, is skipped on SQLite
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -19,6 +20,8 @@ import pytest
 from nicegui import app as nicegui_app
 from nicegui import background_tasks
 from nicegui.testing import User
+from nicegui.testing.general_fixtures import get_path_to_main_file
+from nicegui.testing.user_simulation import user_simulation
 
 from app.changes import changes
 from app.config import get_settings
@@ -139,10 +142,23 @@ def _drop_tasks_of_closed_loops() -> None:
 
 
 @pytest.fixture
-async def user(user: User) -> User:
-    """NiceGUI's simulated user, signed in as an admin (tests about roles and sign-in make their own users)."""
-    sign_in_user(user, role=Role.ADMIN)
-    return patient(user)
+async def user(caplog: pytest.LogCaptureFixture, request: pytest.FixtureRequest) -> AsyncIterator[User]:
+    """NiceGUI's simulated user, signed in as an admin (tests about roles and sign-in make their own users).
+
+    In place of NiceGUI's own ``user`` fixture (``nicegui.testing.user_plugin``), which fails a test that logged an
+    ERROR from inside the simulation: NiceGUI's lifespan has no ``finally``, so its shutdown is then skipped, the app
+    stays started, and every later test of the same process errors at setup ("NiceGUI has already been started").
+    Here the check runs after the simulation has shut down, and the failure says what was logged."""
+    async with user_simulation(main_file=get_path_to_main_file(request)) as simulated:
+        sign_in_user(simulated, role=Role.ADMIN)
+        yield patient(simulated)
+    errors = [record for record in caplog.get_records("call") if record.levelno >= logging.ERROR]
+    if errors:
+        said = "\n".join(_LOG_FORMAT.format(record)[:4000] for record in errors[:5])
+        pytest.fail(f"There were unexpected ERROR logs:\n{said}", pytrace=False)
+
+
+_LOG_FORMAT = logging.Formatter("%(levelname)s %(name)s: %(message)s")
 
 
 @pytest.fixture

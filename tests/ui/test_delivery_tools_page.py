@@ -122,5 +122,5 @@ async def test_a_delivery_is_not_opened_once_the_session_has_ended(user: User, c
     assert current is not None
     sign_in.end_session(engine=get_runtime().engine, id_hash=current.session_hash)
     user.find(marker="deliveries-table").trigger("rowClick", [{}, {"id": str(delivery["id"])}])
-    await user.should_see(marker="signin", retries=50)
+    await user.should_see(marker="signin")
     await user.should_not_see(marker="delivery-dialog")

@@ -103,7 +103,7 @@ async def test_run_page_raw_dialog_draws_the_start_of_a_big_body_with_a_note(use
     )
     [delivery] = (await console.get("/api/deliveries", params={"task_id": 7811})).json()["deliveries"]
     await user.open("/runs/7811")
-    await user.should_see(marker=f"raw-{delivery['id']}", retries=20)
+    await user.should_see(marker=f"raw-{delivery['id']}")
     user.find(marker=f"raw-{delivery['id']}").click()
     await user.should_see(marker="raw-body-cut")
     [shown] = user.find(marker="raw-body").elements
@@ -120,11 +120,51 @@ async def test_run_page_raw_dialog_is_not_opened_once_the_session_has_ended(user
     await console.deliver(make_status(7821), "msg_ended_raw")
     [delivery] = (await console.get("/api/deliveries", params={"task_id": 7821})).json()["deliveries"]
     await user.open("/runs/7821")
-    await user.should_see(marker=f"raw-{delivery['id']}", retries=20)
+    await user.should_see(marker=f"raw-{delivery['id']}")
     with user:
         current = access.current()
     assert current is not None
     sign_in.end_session(engine=get_runtime().engine, id_hash=current.session_hash)
     user.find(marker=f"raw-{delivery['id']}").click()
-    await user.should_see(marker="signin", retries=50)
+    await user.should_see(marker="signin")
     await user.should_not_see(marker="raw-body")
+
+
+async def test_run_page_refresh_reading_when_the_person_leaves_draws_nothing(
+    user: User, console: Console, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+):
+    """Regression: a change's refresh still reading the run when the person opens another page drew the run into
+    the page just taken off screen (NiceGUI: "An element has been deleted but is still being used"), timers and
+    all. It now sees its page is gone and draws nothing."""
+    import asyncio
+    import logging
+    import threading
+
+    from app.changes import changes
+    from app.services import runs
+
+    await console.deliver(make_status(7822), "msg_leave_while_reading")
+    await user.open("/runs/7822")
+    await user.should_see("get_current_time")
+    entered, release, drawn = threading.Event(), threading.Event(), threading.Event()
+    real = runs.get_run
+
+    def held(**kwargs: object) -> object:
+        entered.set()
+        release.wait(10)
+        found = real(**kwargs)  # type: ignore[arg-type]
+        drawn.set()
+        return found
+
+    monkeypatch.setattr(runs, "get_run", held)
+    changes.emit(7822)
+    await wait_for(entered.is_set)
+    user.find("Cassettes").click()
+    await user.should_see("A cassette keeps every tool call")
+    release.set()
+    await wait_for(drawn.is_set)
+    await asyncio.sleep(0.2)  # the refresh's own continuation, after its thread
+    assert [
+        r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and "deleted" in r.getMessage()
+    ] == []
+    await user.should_not_see("get_current_time")

@@ -34,6 +34,8 @@ def page(live: Live) -> None:
     grid = ui.column().classes("w-full gap-4")
 
     def render(items: list[Agent]) -> None:
+        if grid.is_deleted:  # the person went to another page while this read
+            return
         grid.clear()
         with grid:
             if not items:

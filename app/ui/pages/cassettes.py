@@ -34,6 +34,8 @@ def page(live: Live) -> None:
     async def refresh(_changed: int = 0) -> None:
         engine = get_runtime().engine
         items = await asyncio.to_thread(lambda: cassettes.list_cassettes(engine=engine))
+        if body.is_deleted:  # the person went to another page while this read
+            return
         body.clear()
         with body:
             if not items:

@@ -107,6 +107,8 @@ class _CompareView:
                 comparison = await asyncio.to_thread(lambda: compare.compare_runs(engine=engine, a=a, b=b))
             except NotFound as exc:
                 problem = exc.message[:1].upper() + exc.message[1:] + "."
+        if self.body.is_deleted:  # the person went to another page while this read
+            return
         self.body.clear()
         with self.body:
             if comparison is None:

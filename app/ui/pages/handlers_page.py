@@ -78,6 +78,8 @@ class _HandlersPage:
         known, saved = await asyncio.to_thread(
             lambda: (agents.list_agents(engine=engine), handler_store.list_handlers(engine=engine))
         )
+        if self.list_box.is_deleted:  # the person went to another page while this read
+            return
         self.agents = known
         self.handlers = {(h.agent_id, h.tool_name): h for h in saved}
         self._render_list()
@@ -102,6 +104,8 @@ class _HandlersPage:
             )
 
         current, versions, past = await asyncio.to_thread(load)
+        if self.editor_box.is_deleted:  # the person went to another page while this read
+            return
         if current is not None:
             self.handlers[(agent.agent_id, name)] = current
         self.selected = (agent, tool)

@@ -37,6 +37,10 @@ def page(task_id: str, live: Live) -> None:
                 raise NotFound(task_id)
             detail = await asyncio.to_thread(lambda: runs.get_run(engine=engine, task_id=number))
         except NotFound:
+            detail = None
+        if body.is_deleted:  # the person went to another page while this refresh read
+            return
+        if detail is None:
             body.clear()
             with body:
                 ui.label(f"No run with task_id {task_id}.").classes("text-lg")

@@ -52,6 +52,8 @@ def page(live: Live) -> None:
         engine = get_runtime().engine
         people = await asyncio.to_thread(lambda: users.list_users(engine=engine))
         keys = await asyncio.to_thread(lambda: tokens.list_tokens(engine=engine))
+        if user_list.is_deleted:  # the person went to another page while this read
+            return
         user_list.clear()
         with user_list:
             for person in people:
