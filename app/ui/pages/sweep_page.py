@@ -69,6 +69,10 @@ def page(sweep_id: str, live: Live) -> None:
         try:
             detail = await asyncio.to_thread(lambda: sweep_table.get_sweep(engine=engine, sweep_id=number))
         except NotFound:
+            detail = None
+        if state.is_deleted:  # the person went to another page while this read
+            return
+        if detail is None:
             _missing(sweep_id)
             return
         known.update(r.task_id for r in detail.run_rows if r.task_id is not None)
