@@ -1,0 +1,73 @@
+"""Socket.IO messages of the wrong shape from a browser are dropped with one warning line, never a traceback, and
+the page goes on working; well-formed ones reach NiceGUI as before."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from nicegui import core
+from nicegui.testing import User
+
+BAD_EVENTS = [
+    "not an object",
+    ["a", "list"],
+    {},
+    {"client_id": 7},
+    {"client_id": "x", "id": "1", "listener_id": "l"},
+    {"client_id": "x", "id": True, "listener_id": "l"},
+    {"client_id": "x", "id": 1},
+    {"client_id": "x", "id": 1, "listener_id": "l", "args": "not a list"},
+    {"client_id": "x", "id": 1, "listener_id": "l", "args": [5]},
+    {"client_id": "x", "id": 1, "listener_id": "l", "args": ["{not json"]},
+]
+
+
+def _handler(name: str):
+    return core.sio.handlers["/"][name]
+
+
+async def _page(user: User) -> tuple[str, int, str]:
+    """The Inbox, open; its client id and the element and listener of the Runs button (a click navigates)."""
+    await user.open("/")
+    await user.should_see("Runs")
+    button = next(iter(user.find("Runs").elements))
+    listener = next(iter(button._event_listeners))
+    return user.client.id, button.id, listener
+
+
+async def test_malformed_events_are_dropped_with_a_warning_and_no_traceback(
+    user: User, caplog: pytest.LogCaptureFixture
+):
+    client_id, element_id, _ = await _page(user)
+    unknown_listener = {"client_id": client_id, "id": element_id, "listener_id": "nope", "args": []}
+    with caplog.at_level(logging.WARNING):
+        for message in [*BAD_EVENTS, unknown_listener]:
+            _handler("event")("sid-1", message)
+        _handler("event")("sid-1")  # no argument at all
+        _handler("event")("sid-1", unknown_listener, "a second argument")
+        _handler("javascript_response")("sid-1", {"client_id": client_id})
+        _handler("javascript_response")("sid-1", None)
+        _handler("ack")("sid-1", {"client_id": client_id, "next_message_id": "many"})
+        _handler("ack")("sid-1", 3)
+    dropped = [r for r in caplog.records if "dropped a" in r.getMessage()]
+    assert len(dropped) == len(BAD_EVENTS) + 7
+    assert all(r.exc_info is None and r.levelno == logging.WARNING for r in caplog.records)
+    await user.should_see("Runs")  # the page is still there
+
+
+async def test_a_well_formed_event_still_reaches_the_page(user: User):
+    client_id, element_id, listener = await _page(user)
+    _handler("event")(
+        "sid-1", {"client_id": client_id, "id": element_id, "listener_id": listener, "args": [json.dumps(None)]}
+    )
+    await user.should_see("Search")  # the Runs button's click: the Runs page
+
+
+def test_installing_twice_wraps_once():
+    from app.ui import socket_guard
+
+    before = _handler("event")
+    socket_guard.install()
+    assert _handler("event") is before
