@@ -11,7 +11,9 @@ def test_question_mark_in_code_editor_types_instead_of_opening_help(page: Page, 
     open_path(page, "/handlers")
     page.get_by_text("get_current_time").first.click()
     page.get_by_role("button", name="python").click()  # the Python kind: a CodeMirror editor
-    editor = page.locator(".cm-content:visible").first
+    # the Python editor, once drawn: before that, the first editor on the page is the Test section's arguments
+    editor = page.locator('.cm-content[data-language="python"]:visible').first
+    expect(editor).to_contain_text("def handle")
     editor.click()
     page.keyboard.type("# why? /path")
     expect(editor).to_contain_text("# why? /path")
