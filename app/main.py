@@ -47,7 +47,7 @@ from app.runtime import Runtime, build_runtime
 from app.services import agents, sign_in, sweeps, users
 from app.services.reconcile import reconcile_runs
 from app.simulator import build_router as build_simulator_router
-from app.ui import element_speed, socket_guard
+from app.ui import element_speed, socket_guard, socket_speed
 from app.ui.layout import root
 from app.ui.pages.signin import signin_page
 from app.webhooks.fast_path import install_fast_path
@@ -63,6 +63,7 @@ def build(settings: Settings) -> Runtime:
     runtime = build_runtime(settings, transport=transport)
     element_speed.install()  # NiceGUI's per-element signature check, once per function
     socket_guard.install()  # browsers' socket messages checked for shape before NiceGUI reads them
+    socket_speed.install()  # python-socketio's binary check of every outgoing message, in one loop
     telemetry = getattr(nicegui_app, "_telemetry", None)  # NiceGUI builds its FastAPI app on import: no telemetry=
     if isinstance(telemetry, dict):
         telemetry.update(NO_TELEMETRY)
