@@ -3,8 +3,9 @@
 NiceGUI's handlers of the ``event``, ``javascript_response`` and ``ack`` messages index into the message as its
 own browser code builds it. A message of another shape (a script on a signed-in session's socket, or a broken
 proxy) raised ``KeyError``, ``TypeError`` or ``json.JSONDecodeError`` in them, and engine.io logged it with a
-traceback, once per message. Here each message is checked first; one of the wrong shape is dropped with one
-warning line that names what was wrong, and never reaches NiceGUI. A well-formed message goes on unchanged.
+traceback, once per message. Here each message is checked first; one of the wrong shape, or one for a page whose
+handshake another socket made, is dropped with one warning line that names what was wrong, and never reaches
+NiceGUI. A well-formed message goes on unchanged.
 
 Shapes, from NiceGUI 3's ``nicegui.js`` and ``nicegui/nicegui.py``:
 
@@ -101,9 +102,21 @@ def install() -> None:
         handlers[name] = _guarded(name, handler, problem_of)
 
 
+def _connected(sid: str, client_id: str) -> bool:
+    """Whether socket ``sid`` did the handshake of page ``client_id`` (NiceGUI puts it in the room named so).
+    NiceGUI itself takes the page from the message alone: a socket could act on any page whose id it knew.
+    The user simulation of the tests has no sockets (its ids start with ``test-``)."""
+    if sid.startswith("test-"):
+        return True
+    rooms = core.sio.manager.rooms.get("/", {})
+    return sid in rooms.get(client_id, ())
+
+
 def _guarded(name: str, handler: Callable[..., Any], problem_of: Callable[[object], str | None]) -> Callable[..., Any]:
     def checked(sid: str, msg: object = None, *rest: Any) -> Any:
         problem = "more than one argument" if rest else problem_of(msg)
+        if problem is None and not _connected(sid, msg["client_id"]):  # type: ignore[index]
+            problem = "a page this socket is not connected to"
         if problem is not None:
             log.warning("dropped a %r message from socket %s: %s", name, sid, problem)
             return None

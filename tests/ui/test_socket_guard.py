@@ -57,10 +57,39 @@ async def test_malformed_events_are_dropped_with_a_warning_and_no_traceback(
     await user.should_see("Runs")  # the page is still there
 
 
+async def test_a_well_formed_event_from_a_socket_of_another_page_is_dropped(
+    user: User, caplog: pytest.LogCaptureFixture
+):
+    """NiceGUI takes the page from the message alone; a socket acts only on the page it did the handshake of."""
+    client_id, element_id, listener = await _page(user)
+    await core.sio.manager.enter_room("sid-other", "/", "another-page", eio_sid="eio-other")
+    message = {"client_id": client_id, "id": element_id, "listener_id": listener, "args": [json.dumps(None)]}
+    try:
+        with caplog.at_level(logging.WARNING):
+            _handler("event")("sid-other", message)
+    finally:
+        await core.sio.manager.leave_room("sid-other", "/", "another-page")
+    assert any("not connected to" in r.getMessage() for r in caplog.records)
+    await user.should_not_see("Search", retries=10)  # the click did not happen: still the Inbox
+
+
+async def test_a_well_formed_event_from_the_page_s_own_socket_reaches_it(user: User):
+    client_id, element_id, listener = await _page(user)
+    await core.sio.manager.enter_room("sid-own", "/", client_id, eio_sid="eio-own")
+    try:
+        _handler("event")(
+            "sid-own", {"client_id": client_id, "id": element_id, "listener_id": listener, "args": [json.dumps(None)]}
+        )
+        await user.should_see("Search")  # the Runs button's click: the Runs page
+    finally:
+        await core.sio.manager.leave_room("sid-own", "/", client_id)
+
+
 async def test_a_well_formed_event_still_reaches_the_page(user: User):
+    """The tests' simulated user has no socket: its ids start with ``test-``."""
     client_id, element_id, listener = await _page(user)
     _handler("event")(
-        "sid-1", {"client_id": client_id, "id": element_id, "listener_id": listener, "args": [json.dumps(None)]}
+        "test-sid", {"client_id": client_id, "id": element_id, "listener_id": listener, "args": [json.dumps(None)]}
     )
     await user.should_see("Search")  # the Runs button's click: the Runs page
 
