@@ -1,6 +1,6 @@
 """Socket.IO messages from browsers, checked for shape before NiceGUI reads them.
 
-NiceGUI's handlers of the ``event``, ``javascript_response`` and ``ack`` messages index into the message as its
+NiceGUI's handlers of the ``event``, ``javascript_response``, ``ack``, ``log`` and ``handshake`` messages index into the message as its
 own browser code builds it. A message of another shape (a script on a signed-in session's socket, or a broken
 proxy) raised ``KeyError``, ``TypeError`` or ``json.JSONDecodeError`` in them, and engine.io logged it with a
 traceback, once per message. Here each message is checked first; one of the wrong shape, or one for a page whose
@@ -13,6 +13,11 @@ Shapes, from NiceGUI 3's ``nicegui.js`` and ``nicegui/nicegui.py``:
   JSON text; ``listener_id`` must be one of the element's listeners when the element exists.
 - ``javascript_response``: ``{"client_id": str, "request_id": str, "result": any}``.
 - ``ack``: ``{"client_id": str, "next_message_id": int}``.
+- ``log``: ``{"client_id": str, "level": "debug" | "info" | "warning" | "error", "message": str}``; the message is
+  written as one line (newlines and other control characters escaped), cut at ``LOG_CHARS``, after "browser: ".
+- ``handshake``: ``{"client_id": str, "tab_id": str, "document_id": str, "old_tab_id": str | null,
+  "next_message_id": int | digits | null}``; a socket that did none is in no page's room, so its other messages
+  are dropped.
 """
 
 from __future__ import annotations
@@ -84,10 +89,44 @@ def ack_problem(msg: object) -> str | None:
     return None
 
 
+LOG_LEVELS = frozenset({"debug", "info", "warning", "error"})
+LOG_CHARS = 2000
+"""Most characters of a browser's ``log`` message kept in the console's log."""
+
+
+def log_problem(msg: object) -> str | None:
+    """What is wrong with a ``log`` message (a browser's console error, written to the console's log), or ``None``."""
+    if not isinstance(msg, dict):
+        return f"a {type(msg).__name__}, not an object"
+    if not isinstance(msg.get("client_id"), str):
+        return "no client_id"
+    if msg.get("level") not in LOG_LEVELS:
+        return "an unknown level"
+    if not isinstance(msg.get("message"), str):
+        return "no message"
+    return None
+
+
+def handshake_problem(msg: object) -> str | None:
+    """What is wrong with a ``handshake`` message, or ``None``."""
+    if not isinstance(msg, dict):
+        return f"a {type(msg).__name__}, not an object"
+    for key in ("client_id", "tab_id", "document_id"):
+        if not isinstance(msg.get(key), str):
+            return f"no {key}"
+    if msg.get("old_tab_id") is not None and not isinstance(msg["old_tab_id"], str):
+        return "old_tab_id is not text"
+    following = msg.get("next_message_id")
+    if following is not None and not _is_int(following) and not (isinstance(following, str) and following.isdigit()):
+        return "next_message_id is not a number"
+    return None
+
+
 CHECKS: dict[str, Callable[[object], str | None]] = {
     "event": event_problem,
     "javascript_response": javascript_response_problem,
     "ack": ack_problem,
+    "log": log_problem,
 }
 
 
@@ -100,6 +139,9 @@ def install() -> None:
         if handler is None or getattr(handler, _GUARDED, False):
             continue
         handlers[name] = _guarded(name, handler, problem_of)
+    handshake = handlers.get("handshake")
+    if handshake is not None and not getattr(handshake, _GUARDED, False):
+        handlers["handshake"] = _guarded_handshake(handshake)
 
 
 def _connected(sid: str, client_id: str) -> bool:
@@ -120,7 +162,24 @@ def _guarded(name: str, handler: Callable[..., Any], problem_of: Callable[[objec
         if problem is not None:
             log.warning("dropped a %r message from socket %s: %s", name, sid, problem)
             return None
+        if name == "log":  # one line, of bounded length, whatever the browser sent
+            text = msg["message"]  # type: ignore[index]
+            line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:LOG_CHARS])
+            more = f"… ({len(text):,} characters)" if len(text) > LOG_CHARS else ""
+            msg = {**msg, "message": f"browser: {line}{more}"}  # type: ignore[dict-item]
         return handler(sid, msg)
+
+    setattr(checked, _GUARDED, True)
+    return checked
+
+
+def _guarded_handshake(handler: Callable[..., Any]) -> Callable[..., Any]:
+    async def checked(sid: str, msg: object = None, *rest: Any) -> Any:  # async: python-socketio awaits it then
+        problem = "more than one argument" if rest else handshake_problem(msg)
+        if problem is not None:
+            log.warning("dropped a 'handshake' message from socket %s: %s", sid, problem)
+            return False
+        return await handler(sid, msg)
 
     setattr(checked, _GUARDED, True)
     return checked

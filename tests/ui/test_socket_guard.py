@@ -100,3 +100,41 @@ def test_installing_twice_wraps_once():
     before = _handler("event")
     socket_guard.install()
     assert _handler("event") is before
+
+
+async def test_a_browser_log_line_is_one_line_of_bounded_length_and_bad_ones_are_dropped(
+    user: User, caplog: pytest.LogCaptureFixture
+):
+    from app.ui.socket_guard import LOG_CHARS
+
+    client_id, _, _ = await _page(user)
+    with caplog.at_level(logging.INFO):
+        _handler("log")("test-sid", {"client_id": client_id, "level": "warning", "message": "a\nERROR forged line"})
+        _handler("log")("test-sid", {"client_id": client_id, "level": "info", "message": "x" * (LOG_CHARS * 5)})
+        _handler("log")("test-sid", {"client_id": client_id, "level": "critical", "message": "no such level"})
+        _handler("log")("test-sid", {"client_id": client_id, "level": "error"})
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("browser: ")]
+    assert said[0] == "browser: a\\nERROR forged line"
+    assert "\n" not in said[0]
+    assert len(said[1]) < LOG_CHARS + 40 and said[1].endswith(f"… ({LOG_CHARS * 5:,} characters)")
+    assert len(said) == 2
+    assert sum("dropped a 'log'" in r.getMessage() for r in caplog.records) == 2
+
+
+async def test_malformed_handshakes_are_refused_without_a_traceback(user: User, caplog: pytest.LogCaptureFixture):
+    await _page(user)
+    handshake = _handler("handshake")
+    with caplog.at_level(logging.WARNING):
+        for message in (
+            None,
+            "x",
+            {},
+            {"client_id": "c", "tab_id": 1, "document_id": "d"},
+            {"client_id": "c", "tab_id": "t", "document_id": "d", "next_message_id": "many"},
+            {"client_id": "c", "tab_id": "t", "document_id": "d", "old_tab_id": 5},
+        ):
+            assert await handshake("sid-9", message) is False
+        # well formed, for a page that does not exist: NiceGUI's own answer, no
+        assert await handshake("sid-9", {"client_id": "nope", "tab_id": "t", "document_id": "d"}) is False
+    assert sum("dropped a 'handshake'" in r.getMessage() for r in caplog.records) == 6
+    assert all(r.exc_info is None for r in caplog.records)
