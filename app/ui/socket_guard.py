@@ -13,23 +13,36 @@ Shapes, from NiceGUI 3's ``nicegui.js`` and ``nicegui/nicegui.py``:
   JSON text; ``listener_id`` must be one of the element's listeners when the element exists.
 - ``javascript_response``: ``{"client_id": str, "request_id": str, "result": any}``.
 - ``ack``: ``{"client_id": str, "next_message_id": int}``.
-- ``log``: ``{"client_id": str, "level": "debug" | "info" | "warning" | "error", "message": str}``; the message is
-  written as one line (newlines and other control characters escaped), cut at ``LOG_CHARS``, after "browser: ".
+- ``log``: ``{"client_id": str, "level": "debug" | "info" | "warning" | "error", "message": str}``; written by
+  ``browser_log`` at DEBUG, quoted (``%r``: one line), cut at ``LOG_CHARS``; NiceGUI's handler is not called.
 - ``handshake``: ``{"client_id": str, "tab_id": str, "document_id": str, "old_tab_id": str | null,
-  "next_message_id": int | digits | null}``; a socket that did none is in no page's room, so its other messages
-  are dropped.
+  "next_message_id": int | digits | null}``, also in a ``connect``'s query (``implicit_handshake=true``); the
+  socket must be signed in as the user the page was served to (``_another_user``). A socket that did no handshake
+  is in no page's room, so its other messages are dropped.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs
 
 from nicegui import Client, core
+from socketio.exceptions import ConnectionRefusedError as SocketRefused
+from starlette.requests import HTTPConnection
+
+from app.auth.access import identify
+from app.auth.identity import Identity
+from app.errors import Unauthorized
 
 log = logging.getLogger(__name__)
+browser_log = logging.getLogger(f"{__name__}.browser")
+"""What pages' scripts report (NiceGUI's ``log`` message: their errors), at DEBUG whatever level they ask for: a
+page's script can send anything, so it writes nothing into the console's log that an operator would take for the
+console's own, and a flood of them costs no disk unless DEBUG is on."""
 
 _GUARDED = "_tooldesk_guarded"
 
@@ -56,9 +69,11 @@ def event_problem(msg: object) -> str | None:
             continue
         if not isinstance(arg, str):
             return "an argument is not JSON text"
+        if len(arg) > ARG_CHARS:
+            return "an argument longer than any page sends"
         try:
             json.loads(arg)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands of levels deep
             return "an argument is not JSON"
     client = Client.instances.get(msg["client_id"])
     element = client.elements.get(msg["id"]) if client is not None else None
@@ -89,9 +104,13 @@ def ack_problem(msg: object) -> str | None:
     return None
 
 
+ARG_CHARS = 1_000_000
+"""Longest argument of an ``event`` taken (JSON text, characters): the longest a page sends is a typed result or
+an imported file's name; an upload goes over HTTP."""
+
 LOG_LEVELS = frozenset({"debug", "info", "warning", "error"})
-LOG_CHARS = 2000
-"""Most characters of a browser's ``log`` message kept in the console's log."""
+LOG_CHARS = 500
+"""Most characters of a browser's ``log`` message kept."""
 
 
 def log_problem(msg: object) -> str | None:
@@ -142,6 +161,9 @@ def install() -> None:
     handshake = handlers.get("handshake")
     if handshake is not None and not getattr(handshake, _GUARDED, False):
         handlers["handshake"] = _guarded_handshake(handshake)
+    connect = handlers.get("connect")
+    if connect is not None and not getattr(connect, _GUARDED, False):
+        handlers["connect"] = _guarded_connect(connect)
 
 
 def _connected(sid: str, client_id: str) -> bool:
@@ -162,24 +184,75 @@ def _guarded(name: str, handler: Callable[..., Any], problem_of: Callable[[objec
         if problem is not None:
             log.warning("dropped a %r message from socket %s: %s", name, sid, problem)
             return None
-        if name == "log":  # one line, of bounded length, whatever the browser sent
+        if name == "log":  # NiceGUI's handler is not called: it would write the line as sent, at the level asked
             text = msg["message"]  # type: ignore[index]
-            line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:LOG_CHARS])
-            more = f"… ({len(text):,} characters)" if len(text) > LOG_CHARS else ""
-            msg = {**msg, "message": f"browser: {line}{more}"}  # type: ignore[dict-item]
+            more = f" ({len(text):,} characters)" if len(text) > LOG_CHARS else ""
+            browser_log.debug("page %s, %s: %r%s", msg["client_id"], msg["level"], text[:LOG_CHARS], more)  # type: ignore[index]
+            return None
         return handler(sid, msg)
 
     setattr(checked, _GUARDED, True)
     return checked
 
 
+async def _another_user(sid: str, environ: dict[str, Any], client_id: str) -> str | None:
+    """Why socket ``sid`` may not take page ``client_id``: it is not signed in as the user the page was served to
+    (its cookie, read as the gate reads a page's, ``app.auth.access.identify``), or ``None`` when it may. A page
+    served to nobody (the sign-in page) takes any socket, and so does one NiceGUI does not know (it refuses the
+    handshake itself). NiceGUI checks only the page's id and tab: a socket without any cookie could otherwise
+    take a signed-in page whose id it had learnt, and act on it. The tests' simulated user has no socket."""
+    if sid.startswith("test-"):
+        return None
+    client = Client.instances.get(client_id)
+    request = client.request if client is not None else None
+    served_to = getattr(request.state, "identity", None) if request is not None else None
+    if not isinstance(served_to, Identity):
+        return None
+    scope = environ.get("asgi.scope")
+    if not isinstance(scope, dict):
+        return "a socket without its request"
+
+    def socket_user() -> Identity | None:
+        try:
+            return identify(HTTPConnection({**scope, "state": {}}))
+        except Unauthorized:
+            return None
+
+    user = await asyncio.to_thread(socket_user)  # a session's read, as the gate does it
+    if user is None or user.name != served_to.name:
+        return "a page served to another user (or to a signed-in user, and this socket is not)"
+    return None
+
+
 def _guarded_handshake(handler: Callable[..., Any]) -> Callable[..., Any]:
     async def checked(sid: str, msg: object = None, *rest: Any) -> Any:  # async: python-socketio awaits it then
         problem = "more than one argument" if rest else handshake_problem(msg)
+        if problem is None:
+            environ = {} if sid.startswith("test-") else core.sio.get_environ(sid) or {}
+            problem = await _another_user(sid, environ, msg["client_id"])  # type: ignore[index]
         if problem is not None:
             log.warning("dropped a 'handshake' message from socket %s: %s", sid, problem)
             return False
         return await handler(sid, msg)
+
+    setattr(checked, _GUARDED, True)
+    return checked
+
+
+def _guarded_connect(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """NiceGUI's ``connect``: a socket may do its handshake in its URL's query (``implicit_handshake=true``), read
+    with the same keys as a ``handshake`` message; one without them is refused, with one warning line."""
+
+    async def checked(sid: str, environ: dict[str, Any], auth: Any = None) -> Any:
+        query = {key: values[0] for key, values in parse_qs(str(environ.get("QUERY_STRING", ""))).items()}
+        if query.get("implicit_handshake", "") == "true":
+            problem = handshake_problem(query)
+            if problem is None:
+                problem = await _another_user(sid, environ, query["client_id"])
+            if problem is not None:
+                log.warning("refused a socket %s: its handshake in the URL has %s", sid, problem)
+                raise SocketRefused("Implicit handshake failed")
+        return await handler(sid, environ, auth)
 
     setattr(checked, _GUARDED, True)
     return checked

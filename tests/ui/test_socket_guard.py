@@ -11,6 +11,8 @@ from nicegui import core
 from nicegui.testing import User
 
 BAD_EVENTS = [
+    {"client_id": "x", "id": 1, "listener_id": "l", "args": ["[" * 100_000 + "]" * 100_000]},  # nested too deep
+    {"client_id": "x", "id": 1, "listener_id": "l", "args": ["0" * 1_000_001]},
     "not an object",
     ["a", "list"],
     {},
@@ -102,22 +104,26 @@ def test_installing_twice_wraps_once():
     assert _handler("event") is before
 
 
-async def test_a_browser_log_line_is_one_line_of_bounded_length_and_bad_ones_are_dropped(
+async def test_a_browser_log_line_is_quoted_at_debug_and_bad_ones_are_dropped(
     user: User, caplog: pytest.LogCaptureFixture
 ):
+    """A page's script can send anything: what it reports goes to a logger of its own, at DEBUG, as one quoted
+    line of bounded length, never at the level it asks for (a forged ERROR line, a flood of megabytes)."""
     from app.ui.socket_guard import LOG_CHARS
 
     client_id, _, _ = await _page(user)
-    with caplog.at_level(logging.INFO):
-        _handler("log")("test-sid", {"client_id": client_id, "level": "warning", "message": "a\nERROR forged line"})
+    with caplog.at_level(logging.DEBUG, logger="app.ui.socket_guard"):
+        _handler("log")("test-sid", {"client_id": client_id, "level": "error", "message": "a\nERROR forged line"})
         _handler("log")("test-sid", {"client_id": client_id, "level": "info", "message": "x" * (LOG_CHARS * 5)})
         _handler("log")("test-sid", {"client_id": client_id, "level": "critical", "message": "no such level"})
         _handler("log")("test-sid", {"client_id": client_id, "level": "error"})
-    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("browser: ")]
-    assert said[0] == "browser: a\\nERROR forged line"
-    assert "\n" not in said[0]
-    assert len(said[1]) < LOG_CHARS + 40 and said[1].endswith(f"… ({LOG_CHARS * 5:,} characters)")
-    assert len(said) == 2
+    said = [r for r in caplog.records if r.name == "app.ui.socket_guard.browser"]
+    assert [r.levelno for r in said] == [logging.DEBUG, logging.DEBUG]
+    assert said[0].getMessage() == f"page {client_id}, error: 'a\\nERROR forged line'"
+    assert len(said[1].getMessage()) < LOG_CHARS + 100 and said[1].getMessage().endswith(
+        f"({LOG_CHARS * 5:,} characters)"
+    )
+    assert not any(r.levelno >= logging.ERROR for r in caplog.records)
     assert sum("dropped a 'log'" in r.getMessage() for r in caplog.records) == 2
 
 
@@ -138,3 +144,54 @@ async def test_malformed_handshakes_are_refused_without_a_traceback(user: User, 
         assert await handshake("sid-9", {"client_id": "nope", "tab_id": "t", "document_id": "d"}) is False
     assert sum("dropped a 'handshake'" in r.getMessage() for r in caplog.records) == 6
     assert all(r.exc_info is None for r in caplog.records)
+
+
+async def test_a_handshake_in_the_url_without_its_ids_is_refused_in_one_line(
+    user: User, caplog: pytest.LogCaptureFixture
+):
+    from socketio.exceptions import ConnectionRefusedError as SocketRefused
+
+    await _page(user)
+    connect = _handler("connect")
+    with caplog.at_level(logging.WARNING), pytest.raises(SocketRefused):
+        await connect("sid-7", {"QUERY_STRING": "implicit_handshake=true&tab_id=t"})
+    assert any("its handshake in the URL has no client_id" in r.getMessage() for r in caplog.records)
+    assert all(r.exc_info is None for r in caplog.records)
+    await connect("sid-8", {"QUERY_STRING": ""})  # a socket that does its handshake later: let through
+
+
+@pytest.mark.parametrize(
+    ("who", "taken"),
+    [("nobody", False), ("another user", False), ("the page's user", True)],
+)
+async def test_a_socket_takes_a_page_only_when_signed_in_as_its_user(
+    user: User, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, who: str, taken: bool
+):
+    """NiceGUI's handshake checks only the page's id: a socket with no cookie that had learnt a signed-in page's id
+    took the page, received its content and clicked its buttons as that user."""
+    from app.auth.identity import SESSION_COOKIE
+    from app.states import Role
+    from tests.builders import make_session
+
+    client_id, _, _ = await _page(user)
+    cookies = {
+        "nobody": None,
+        "another user": make_session(role=Role.ADMIN, name="mallory"),
+        "the page's user": user.http_client.cookies.get(SESSION_COOKIE),
+    }[who]
+    headers = [(b"cookie", f"{SESSION_COOKIE}={cookies}".encode())] if cookies else []
+    scope = {"type": "websocket", "path": "/_nicegui_ws/socket.io/", "headers": headers, "query_string": b""}
+    monkeypatch.setattr(core.sio, "get_environ", lambda sid, namespace=None: {"asgi.scope": scope})
+    reached: list[object] = []
+
+    async def nicegui_handshake(sid: str, msg: object) -> bool:
+        reached.append(msg)
+        return True
+
+    from app.ui.socket_guard import _guarded_handshake
+
+    handshake = _guarded_handshake(nicegui_handshake)
+    with caplog.at_level(logging.WARNING):
+        answer = await handshake("sid-5", {"client_id": client_id, "tab_id": "t", "document_id": "d"})
+    assert answer is taken and bool(reached) is taken
+    assert any("served to another user" in r.getMessage() for r in caplog.records) is not taken
