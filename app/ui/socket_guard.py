@@ -47,16 +47,33 @@ console's own, and a flood of them costs no disk unless DEBUG is on."""
 _GUARDED = "_tooldesk_guarded"
 
 
+ARG_CHARS = 1_000_000
+"""Longest argument of an ``event`` taken (JSON text, characters): the longest a page sends is a typed result or
+an imported file's name; an upload goes over HTTP."""
+
+LOG_LEVELS = frozenset({"debug", "info", "warning", "error"})
+LOG_CHARS = 500
+"""Most characters of a browser's ``log`` message kept."""
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def event_problem(msg: object) -> str | None:
-    """What is wrong with an ``event`` message, or ``None`` when NiceGUI can take it."""
+def _page_problem(msg: object) -> str | None:
+    """What is wrong with a message that names its page: it must be an object with a text ``client_id``."""
     if not isinstance(msg, dict):
         return f"a {type(msg).__name__}, not an object"
     if not isinstance(msg.get("client_id"), str):
         return "no client_id"
+    return None
+
+
+def event_problem(msg: object) -> str | None:
+    """What is wrong with an ``event`` message, or ``None`` when NiceGUI can take it."""
+    if (problem := _page_problem(msg)) is not None:
+        return problem
+    assert isinstance(msg, dict)
     if not _is_int(msg.get("id")):
         return "no element id"
     if not isinstance(msg.get("listener_id"), str):
@@ -84,10 +101,9 @@ def event_problem(msg: object) -> str | None:
 
 def javascript_response_problem(msg: object) -> str | None:
     """What is wrong with a ``javascript_response`` message, or ``None``."""
-    if not isinstance(msg, dict):
-        return f"a {type(msg).__name__}, not an object"
-    if not isinstance(msg.get("client_id"), str):
-        return "no client_id"
+    if (problem := _page_problem(msg)) is not None:
+        return problem
+    assert isinstance(msg, dict)
     if not isinstance(msg.get("request_id"), str):
         return "no request_id"
     return None
@@ -95,30 +111,19 @@ def javascript_response_problem(msg: object) -> str | None:
 
 def ack_problem(msg: object) -> str | None:
     """What is wrong with an ``ack`` message, or ``None``."""
-    if not isinstance(msg, dict):
-        return f"a {type(msg).__name__}, not an object"
-    if not isinstance(msg.get("client_id"), str):
-        return "no client_id"
+    if (problem := _page_problem(msg)) is not None:
+        return problem
+    assert isinstance(msg, dict)
     if not _is_int(msg.get("next_message_id")):
         return "no next_message_id"
     return None
 
 
-ARG_CHARS = 1_000_000
-"""Longest argument of an ``event`` taken (JSON text, characters): the longest a page sends is a typed result or
-an imported file's name; an upload goes over HTTP."""
-
-LOG_LEVELS = frozenset({"debug", "info", "warning", "error"})
-LOG_CHARS = 500
-"""Most characters of a browser's ``log`` message kept."""
-
-
 def log_problem(msg: object) -> str | None:
     """What is wrong with a ``log`` message (a browser's console error, written to the console's log), or ``None``."""
-    if not isinstance(msg, dict):
-        return f"a {type(msg).__name__}, not an object"
-    if not isinstance(msg.get("client_id"), str):
-        return "no client_id"
+    if (problem := _page_problem(msg)) is not None:
+        return problem
+    assert isinstance(msg, dict)
     if msg.get("level") not in LOG_LEVELS:
         return "an unknown level"
     if not isinstance(msg.get("message"), str):
@@ -141,29 +146,22 @@ def handshake_problem(msg: object) -> str | None:
     return None
 
 
-CHECKS: dict[str, Callable[[object], str | None]] = {
-    "event": event_problem,
-    "javascript_response": javascript_response_problem,
-    "ack": ack_problem,
-    "log": log_problem,
-}
-
-
 def install() -> None:
-    """Wrap NiceGUI's handlers of the messages in ``CHECKS`` (once per process: NiceGUI registers them at import,
+    """Wrap NiceGUI's handlers of the messages above (once per process: NiceGUI registers them at import,
     and tests build the app again and again)."""
     handlers: dict[str, Any] = core.sio.handlers.setdefault("/", {})
-    for name, problem_of in CHECKS.items():
+    wrappers: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = {
+        "event": lambda handler: _guarded("event", handler, event_problem),
+        "javascript_response": lambda handler: _guarded("javascript_response", handler, javascript_response_problem),
+        "ack": lambda handler: _guarded("ack", handler, ack_problem),
+        "log": lambda _nicegui_s: _guarded("log", _write_browser_log, log_problem),
+        "handshake": _guarded_handshake,
+        "connect": _guarded_connect,
+    }
+    for name, wrap in wrappers.items():
         handler = handlers.get(name)
-        if handler is None or getattr(handler, _GUARDED, False):
-            continue
-        handlers[name] = _guarded(name, handler, problem_of)
-    handshake = handlers.get("handshake")
-    if handshake is not None and not getattr(handshake, _GUARDED, False):
-        handlers["handshake"] = _guarded_handshake(handshake)
-    connect = handlers.get("connect")
-    if connect is not None and not getattr(connect, _GUARDED, False):
-        handlers["connect"] = _guarded_connect(connect)
+        if handler is not None and not getattr(handler, _GUARDED, False):
+            handlers[name] = wrap(handler)
 
 
 def _connected(sid: str, client_id: str) -> bool:
@@ -184,15 +182,17 @@ def _guarded(name: str, handler: Callable[..., Any], problem_of: Callable[[objec
         if problem is not None:
             log.warning("dropped a %r message from socket %s: %s", name, sid, problem)
             return None
-        if name == "log":  # NiceGUI's handler is not called: it would write the line as sent, at the level asked
-            text = msg["message"]  # type: ignore[index]
-            more = f" ({len(text):,} characters)" if len(text) > LOG_CHARS else ""
-            browser_log.debug("page %s, %s: %r%s", msg["client_id"], msg["level"], text[:LOG_CHARS], more)  # type: ignore[index]
-            return None
         return handler(sid, msg)
 
     setattr(checked, _GUARDED, True)
     return checked
+
+
+def _write_browser_log(_sid: str, msg: dict[str, Any]) -> None:
+    """In place of NiceGUI's ``log`` handler, which writes the line as sent, at the level the page asks."""
+    text = msg["message"]
+    more = f" ({len(text):,} characters)" if len(text) > LOG_CHARS else ""
+    browser_log.debug("page %s, %s: %r%s", msg["client_id"], msg["level"], text[:LOG_CHARS], more)
 
 
 async def _another_user(sid: str, environ: dict[str, Any], client_id: str) -> str | None:
@@ -228,8 +228,7 @@ def _guarded_handshake(handler: Callable[..., Any]) -> Callable[..., Any]:
     async def checked(sid: str, msg: object = None, *rest: Any) -> Any:  # async: python-socketio awaits it then
         problem = "more than one argument" if rest else handshake_problem(msg)
         if problem is None:
-            environ = {} if sid.startswith("test-") else core.sio.get_environ(sid) or {}
-            problem = await _another_user(sid, environ, msg["client_id"])  # type: ignore[index]
+            problem = await _another_user(sid, core.sio.get_environ(sid) or {}, msg["client_id"])  # type: ignore[index]
         if problem is not None:
             log.warning("dropped a 'handshake' message from socket %s: %s", sid, problem)
             return False
