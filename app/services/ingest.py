@@ -2,9 +2,12 @@
 
 Blocking (SQLite or PostgreSQL). The webhook's writer thread (``app.webhooks.writer``) calls ``ingest_batch``
 with every delivery waiting at that moment: they are stored and applied in ONE transaction, so one fsync
-(``synchronous=FULL``; PostgreSQL's commit) commits them all (group commit), and each request is answered only after that commit. Each delivery has a
-``SAVEPOINT`` of its own: a repeated ``webhook-id`` (the unique index refuses it) or an unexpected error rolls back
-that delivery alone, never its batch-mates. ``ingest_delivery`` (replays) is a batch of one.
+(``synchronous=FULL``; PostgreSQL's commit) commits them all (group commit), and each request is answered only
+after that commit. Each delivery gets the answer it would get alone: the batch is stored in one go under one
+``SAVEPOINT``, and when anything of it raises, it is rolled back to it and stored again with a ``SAVEPOINT`` for each
+delivery, so a repeated ``webhook-id`` (the unique index refuses it) or an unexpected error rolls back that delivery
+alone, never its batch-mates (``app.services.ingest_store.store_all``). ``ingest_delivery`` (replays) is a batch of
+one.
 
 On PostgreSQL several consoles may store at once, each with its own writer: the unique index on ``webhook_id`` makes
 the second of two copies of one delivery wait for the first's commit and then fail, so it is stored as

@@ -22,7 +22,7 @@ from app.config import get_settings
 from app.db import write_connection
 from app.protocol import RunStatus
 from app.runtime import Runtime
-from app.services import apply
+from app.services import apply, ingest_store
 from app.simulator.delivery import Deliverer
 from app.webhooks import writer
 from tests.builders import SECRET, Console, encode, make_status, sign, take_errors, wait_for
@@ -81,6 +81,57 @@ async def test_batch_duplicate_webhook_id_in_same_batch_recorded_once_applied(co
     rows = {(d["webhook_id"], d["verdict"]) for d in await stored(console, task_id=8101)}
     assert rows == {("msg_twice", "applied"), ("msg_twice", "duplicate"), ("msg_other", "history")}
     assert (await console.run(8101))["sequence"] == 1
+
+
+async def test_batch_webhook_id_stored_before_the_batch_is_a_duplicate_batch_mates_applied(
+    console: Console, runtime: Runtime
+):
+    first = make_status(8131, status="running", sequence=1)
+    assert (await signed(console, first, "msg_earlier")()).json()["verdict"] == "applied"
+    then = make_status(8131, status="awaiting_tool_calls", sequence=2)
+    answers = await one_batch(
+        console,
+        runtime,
+        [
+            signed(console, first, "msg_earlier"),
+            signed(console, then, "msg_then"),
+            signed(console, make_status(8132, status="running", sequence=1), "msg_another"),
+        ],
+    )
+
+    assert [a.json()["verdict"] for a in answers] == ["duplicate", "applied", "applied"]
+    rows = sorted((d["webhook_id"], d["verdict"]) for d in await stored(console, task_id=8131))
+    assert rows == [("msg_earlier", "applied"), ("msg_earlier", "duplicate"), ("msg_then", "applied")]
+    [pending] = await console.pending(8131)
+    assert pending["round"] == 1
+    assert (await console.run(8132))["status"] == "running"
+
+
+async def test_batch_webhook_id_stored_by_another_console_meanwhile_is_a_duplicate_batch_mates_applied(
+    console: Console, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+):
+    """On PostgreSQL another console may store a webhook-id after this batch read which of its webhook-ids are
+    stored: the unique index refuses it, the batch is stored again one delivery at a time, and every delivery gets
+    the answer it would get alone. The race is made here by hiding the stored webhook-id from that read."""
+    first = make_status(8133, status="running", sequence=1)
+    assert (await signed(console, first, "msg_raced")()).json()["verdict"] == "applied"
+    monkeypatch.setattr(ingest_store, "_stored_ids", lambda cursor, checked: set())
+    answers = await one_batch(
+        console,
+        runtime,
+        [
+            signed(console, make_status(8134, status="running", sequence=1), "msg_before_race"),
+            signed(console, first, "msg_raced"),
+            signed(console, make_status(8133, status="completed", sequence=2, result="ok"), "msg_after_race"),
+        ],
+    )
+
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert [a.json()["verdict"] for a in answers] == ["applied", "duplicate", "applied"]
+    rows = sorted((d["webhook_id"], d["verdict"]) for d in await stored(console, task_id=8133))
+    assert rows == [("msg_after_race", "applied"), ("msg_raced", "applied"), ("msg_raced", "duplicate")]
+    assert [d["verdict"] for d in await stored(console, task_id=8134)] == ["applied"]
+    assert (await console.run(8133))["status"] == "completed"
 
 
 async def test_batch_refused_and_good_delivery_each_get_their_own_answer(console: Console, runtime: Runtime):
