@@ -154,6 +154,8 @@ def first_non_finite(value: Any, *, where: str = "body") -> str | None:
     RFC 8259 does not allow and which SQLite's JSON functions cannot read back. Walks iteratively, so any depth
     is safe.
     """
+    if not _has_non_finite(value):  # the common case, walked without making a path for each value
+        return None
     stack: list[tuple[str, Any]] = [(where, value)]
     while stack:
         path, item = stack.pop()
@@ -164,6 +166,20 @@ def first_non_finite(value: Any, *, where: str = "body") -> str | None:
         elif isinstance(item, list | tuple):
             stack.extend((f"{path}[{index}]", child) for index, child in reversed(list(enumerate(item))))
     return None
+
+
+def _has_non_finite(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False
 
 
 class RunError(_Open):
