@@ -42,6 +42,7 @@ from app.console_lock import claim_database
 from app.desktop import WINDOW_SIZE, sign_in_window
 from app.errors import SettingsError, TooldeskError
 from app.guard import allowed_hosts, install_guard
+from app.nicegui_layers import replace_nicegui_layers
 from app.pools import install_ui_pool
 from app.runtime import Runtime, build_runtime
 from app.services import agents, sign_in, sweeps, users
@@ -85,6 +86,7 @@ def build(settings: Settings) -> Runtime:
     nicegui_app.add_exception_handler(StarletteHTTPException, http_error_handler)
     for database_error in (OperationalError, sqlite3.OperationalError):
         nicegui_app.add_exception_handler(database_error, database_error_handler)
+    nicegui_app.on_startup(lambda: replace_nicegui_layers(nicegui_app))  # before the fast path wraps the stack
     hosts = allowed_hosts(settings)  # the webhook's fast path goes in front of everything, NiceGUI's own layers too
     nicegui_app.on_startup(lambda: install_fast_path(nicegui_app, hosts=hosts, simulator=simulator_app))
     nicegui_app.on_startup(install_ui_pool)  # before any page work: pages never queue behind other kinds of work

@@ -1,7 +1,7 @@
 """The webhook's fast path: a pure ASGI layer in front of the whole app that serves ``POST /webhooks/sudoiq``.
 
 Every other request passes on untouched. The webhook is signature-authenticated and never a page, so it skips
-what the pages need: NiceGUI's own middleware (two ``BaseHTTPMiddleware`` layers and GZip, added by ``ui.run``
+what the pages need: NiceGUI's own middleware (two layers, ``app.nicegui_layers``, and GZip, added by ``ui.run``
 outside everything ``app.main`` adds), the sign-in gate, FastAPI's routing and ``Request`` objects. It keeps
 what protects it, with the same answers as before:
 
