@@ -18,6 +18,7 @@ from nicegui import ui
 from app.models import RunDetail
 from app.services.run_durations import Bar, run_durations
 from app.states import DurationKind, RoundState, RunStatusName
+from app.ui.components.chart import Chart
 from app.ui.format import duration
 from app.ui.looks import HEX
 
@@ -44,7 +45,7 @@ def duration_view(detail: RunDetail) -> None:
         .props("dense")
         .mark("run-durations")
     ):
-        ui.echart(_options(rows)).classes("w-full").style(f"height: {80 + 34 * len(rows)}px").mark("run-gantt")
+        Chart(_options(rows)).classes("w-full").style(f"height: {80 + 34 * len(rows)}px").mark("run-gantt")
         for name, bars in rows.items():
             words = " · ".join(
                 f"{ends.get(bar.round, '') if bar.kind == DurationKind.OPEN else KINDS[bar.kind][0]} "

@@ -14,6 +14,7 @@ from typing import Any
 from nicegui import ui
 
 from app.services import overview
+from app.ui.components.chart import Chart
 from app.ui.format import clock
 from app.ui.live import Live
 from app.ui.looks import hex_color
@@ -127,10 +128,10 @@ def _card(key: str, caption: str) -> ui.label:
     return number
 
 
-def _chart(title: str, marker: str, options: dict[str, Any]) -> ui.echart:
+def _chart(title: str, marker: str, options: dict[str, Any]) -> Chart:
     with ui.card().classes("w-full gap-1 p-3").props("flat bordered"):
         ui.label(title).classes("text-base font-medium")
-        return ui.echart(options).classes("w-full h-64").mark(marker)
+        return Chart(options).classes("w-full h-64").mark(marker)
 
 
 def _seconds(value: float) -> float:
