@@ -78,9 +78,8 @@ async def reconcile_runs(*, engine: Engine, client: PlatformClient, before: floa
     Runs that change after the start are current by definition. Returns the task_ids whose state changed;
     never raises for a platform error.
     """
-    await asyncio.to_thread(_release_claims, engine, before)
+    changed = await asyncio.to_thread(_release_claims, engine, before)
     open_runs = await asyncio.to_thread(_open_runs, engine, before)
-    changed = []
     for task_id, agent_id in open_runs:
         try:
             status = await client.get_agent_task_status(agent_id=agent_id, task_id=task_id)
@@ -94,7 +93,7 @@ async def reconcile_runs(*, engine: Engine, client: PlatformClient, before: floa
             continue
         if await asyncio.to_thread(_apply, engine, status):
             changed.append(task_id)
-    return changed
+    return list(dict.fromkeys(changed))
 
 
 def _open_runs(engine: Engine, before: float) -> list[tuple[int, str]]:
@@ -160,15 +159,16 @@ def _mark_lost(engine: Engine, task_id: int, message: str) -> bool:
     return True
 
 
-def _release_claims(engine: Engine, before: float) -> None:
+def _release_claims(engine: Engine, before: float) -> list[int]:
     """A round left ``submitting`` with no submission waiting in the outbox goes back to ``pending`` so a
     person can send it (a round whose submission waits is the outbox's to finish). Only rounds claimed before
     ``before``: with several consoles on one PostgreSQL database, a round another live console claims while this
-    one starts is that console's (its claim and its outbox item commit together, and it sends at once)."""
+    one starts is that console's (its claim and its outbox item commit together, and it sends at once). Returns
+    the task_ids of the rounds released."""
     waiting = core_select(OUTBOX.c.round_id).where(OUTBOX.c.state == OutboxState.PENDING)
     claimed_before = or_(ROUNDS.c.submitted_at.is_(None), ROUNDS.c.submitted_at < before)
     with write_connection(engine) as conn:
-        conn.execute(
+        released = conn.execute(
             ROUNDS.update()
             .where(
                 ROUNDS.c.state == RoundState.SUBMITTING,
@@ -177,4 +177,6 @@ def _release_claims(engine: Engine, before: float) -> None:
                 ROUNDS.c.id.not_in(waiting),
             )
             .values(state=RoundState.PENDING, message="the console stopped while sending this round: send it again")
-        )
+            .returning(ROUNDS.c.task_id)
+        ).all()
+    return sorted({row.task_id for row in released})

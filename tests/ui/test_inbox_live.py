@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 
 from nicegui import ElementFilter, ui
 from nicegui.testing import User
 
 from app.changes import BUSY_RUNS, changes
+from app.db import write_session
+from app.models import Round
+from app.runtime import Runtime
+from app.services.reconcile import reconcile_runs
+from app.states import RoundState
 from app.ui.pages.inbox import PAGE_SIZE
 from app.ui.pages.inbox_pacing import DRAW_BATCH
 from tests.builders import CLOCK, Console, make_status, press_key, wait_for
@@ -98,6 +104,29 @@ async def test_key_j_on_last_card_shows_the_next_page(user: User, console: Conso
     await user.should_see(f"{total} waiting")
     await wait_for(lambda: "ring-2" in _cards(user)[PAGE_SIZE].classes)  # and the first of the next one
     assert "ring-2" not in last.classes
+
+
+async def test_a_round_released_at_start_shows_in_the_badge_and_the_inbox_at_once(
+    user: User, console: Console, runtime: Runtime
+):
+    """A round a stop left ``submitting`` is pending again after the start-up reconciliation (``app.main``): the
+    badge and the Inbox's count read it again, neither keeps what it read before."""
+    first, second = await console.start(CLOCK), await console.start(CLOCK)
+    await console.pending_round(first)
+    left = await console.pending_round(second)
+    with write_session(runtime.engine) as session:  # what a stop in the middle of a send leaves behind
+        row = session.get(Round, left["id"])
+        assert row is not None
+        row.state = RoundState.SUBMITTING
+        session.add(row)
+    await user.open("/")
+    await wait_for(lambda: _badge(user) == "1")
+    await user.should_see("1 waiting")
+
+    runtime.runs_reconciled(await reconcile_runs(engine=runtime.engine, client=runtime.client, before=time.time()))
+
+    await wait_for(lambda: _badge(user) == "2")
+    await user.should_see("2 waiting")
 
 
 def _badge(user: User) -> str:
