@@ -7,6 +7,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 
+import pytest
 from nicegui import ElementFilter, ui
 from nicegui.testing import User
 
@@ -16,6 +17,7 @@ from app.models import Round
 from app.runtime import Runtime
 from app.services.reconcile import reconcile_runs
 from app.states import RoundState
+from app.ui.components.round_form import RoundForm
 from app.ui.pages.inbox import PAGE_SIZE
 from app.ui.pages.inbox_pacing import DRAW_BATCH
 from tests.builders import CLOCK, Console, make_status, press_key, wait_for
@@ -316,3 +318,29 @@ async def test_a_hidden_tab_keeps_its_cards_clocks_still_until_shown(user: User,
     assert ticks == []
     _tab_shown(user, "visible")
     await wait_for(lambda: ticks)
+
+
+async def test_inbox_refresh_waiting_when_the_person_leaves_removes_no_card(
+    user: User, console: Console, monkeypatch: pytest.MonkeyPatch
+):
+    """Regression: a refresh that waited on a leaving card while the person opened another page took the card out
+    of the page already taken off screen ("list.remove(x): x not in list", logged as an error). It now sees its
+    page is gone and changes nothing."""
+    await console.deliver(make_status(7841, sequence=1), "msg_inbox_leave_1")
+    await user.open("/")
+    await user.should_see("7841")
+    asked, release = asyncio.Event(), asyncio.Event()
+
+    async def held(self: RoundForm) -> bool:
+        asked.set()
+        await release.wait()
+        return True
+
+    monkeypatch.setattr(RoundForm, "should_leave", held)
+    await console.deliver(make_status(7841, status="running", sequence=2), "msg_inbox_leave_2")  # the round closes
+    await asyncio.wait_for(asked.wait(), 10)
+    user.find("Cassettes").click()
+    await user.should_see("A cassette keeps every tool call")
+    release.set()
+    await asyncio.sleep(0.2)  # the refresh's continuation; the user fixture fails the test on an ERROR logged
+    await user.should_not_see("7841")

@@ -187,10 +187,12 @@ class _InboxView:
         self.left = {round_id for round_id in self.left if round_id in waiting}
         gone = [round_id for round_id in self.forms if round_id not in waiting]
         left = [round_id for round_id in gone if await self.forms[round_id].should_leave()]  # text of one's own stays
+        if self.container.is_deleted:  # the person went to another page while this refresh read
+            return
         for round_id in left:
             self._drop(round_id)
         self.sending = set(await say_why_rounds_left(left + sorted(self.sending - set(left))))
-        if self.container.is_deleted:  # the person went to another page while this refresh read
+        if self.container.is_deleted:
             return
         for round_id, form in self.forms.items():
             item = waiting.get(round_id)
