@@ -17,6 +17,8 @@ ASGI middleware (its documentation, "Limitations" of ``BaseHTTPMiddleware``; enc
 
 from __future__ import annotations
 
+import re
+
 from nicegui import __version__
 from nicegui import app as nicegui_app
 from nicegui.middlewares import RedirectWithPrefixMiddleware, SetCacheControlMiddleware
@@ -25,19 +27,22 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+FORWARDED_PREFIX = re.compile(r"(/[A-Za-z0-9._~-]+)+")
+"""A proxy's path prefix: ``/tooldesk``, ``/apps/tooldesk``; not ``//host``, a scheme, a backslash or a query."""
 VERSIONED = f"/_nicegui/{__version__}/"
 DYNAMIC = f"{VERSIONED}dynamic_resources/"
 
 
 class PrefixedRedirects:
-    """ASGI middleware: ``RedirectWithPrefixMiddleware``'s prefix on redirects."""
+    """ASGI middleware: ``RedirectWithPrefixMiddleware``'s prefix on redirects, when the prefix is a path
+    (``FORWARDED_PREFIX``). NiceGUI's takes any text: ``//example.org`` made every redirect one to another site."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         prefix = Headers(scope=scope).get("x-forwarded-prefix", "") if scope["type"] == "http" else ""
-        if not prefix:
+        if not FORWARDED_PREFIX.fullmatch(prefix):
             await self.app(scope, receive, send)
             return
 

@@ -96,3 +96,11 @@ async def test_redirect_carries_the_forwarded_prefix(console: Console):
         assert response.status_code == 303
         assert response.headers["location"] == "/tooldesk/signin?next=%2Fruns"
         assert (await c.get("/runs")).headers["location"] == "/signin?next=%2Fruns"
+
+
+@pytest.mark.parametrize("prefix", ["//example.org", "/\\example.org", "https://example.org", "/a?b", "/a//b", "/"])
+async def test_redirect_ignores_a_forwarded_prefix_that_is_not_a_path(console: Console, prefix: str):
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(nicegui_app), base_url="http://127.0.0.1:8080") as c:
+        response = await c.get("/runs", headers={"x-forwarded-prefix": prefix})
+        assert response.status_code == 303
+        assert response.headers["location"] == "/signin?next=%2Fruns"
