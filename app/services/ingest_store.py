@@ -4,7 +4,7 @@ savepoint of its own, runs locked in ``task_id`` order; what each request is ans
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import partial
@@ -82,16 +82,17 @@ def store_all(
     Raises ``RETRY_ERRORS`` (the caller rolls the whole batch back and stores it again).
 
     A batch of two or more verified deliveries is first stored in one go, under one savepoint for the batch
-    (``_store_together``): on PostgreSQL each statement is an exchange with the server, and the two of a savepoint
+    (``_store_known``): on PostgreSQL each statement is an exchange with the server, and the two of a savepoint
     per delivery were about a fifth of a batch's. Should anything of it raise (a ``webhook-id`` another console
     stored meanwhile, a run it created, a bug), the batch is rolled back to that savepoint and stored again one
-    savepoint per delivery (``_store_each``), so each delivery's answer is what it would have been alone."""
+    savepoint per delivery (``_store_alone``), so each delivery's answer is what it would have been alone."""
     answering = {row[0] for row in cursor.execute(_ANSWERING)}
     order = sorted(range(len(requests)), key=lambda i: _lock_order(checked[i]))
     if sum(isinstance(check, Verified) for check in checked) >= 2:
         cursor.execute("SAVEPOINT batch")
         try:
-            results = _store_together(conn, cursor, requests, checked, order, answering)
+            stored = _stored_ids(cursor, checked)
+            results = _in_order(requests, checked, order, partial(_store_known, conn, cursor, answering, stored))
         except RETRY_ERRORS:
             raise
         except Exception as exc:
@@ -101,21 +102,16 @@ def store_all(
         else:
             cursor.execute("RELEASE batch")
             return results
-    return _store_each(conn, cursor, requests, checked, order, answering)
+    return _in_order(requests, checked, order, partial(_store_alone, conn, cursor, answering))
 
 
-def _store_together(
-    conn: Connection,
-    cursor: Cursor,
+def _in_order(
     requests: Sequence[Received],
     checked: Sequence[object],
     order: Sequence[int],
-    answering: set[str],
+    store: Callable[[Received, Verified | DeliveryRefused], Result],
 ) -> list[Result]:
-    """Store the batch with no savepoint of each delivery's own; raises whatever any statement raises. A
-    ``webhook-id`` already stored (read for the whole batch at once, ``_stored_ids``) or stored earlier in the
-    batch goes straight to the duplicate's path, as the unique index would have sent it."""
-    stored = _stored_ids(cursor, checked)
+    """``store`` each request in ``order`` (a rate-limited one is its own result); results in the requests' order."""
     results: list[Result | None] = [None] * len(requests)
     for index in order:
         check = checked[index]
@@ -123,11 +119,25 @@ def _store_together(
             results[index] = check
             continue
         assert isinstance(check, Verified | DeliveryRefused)
-        outcome = _store_one(conn, cursor, requests[index], check, answering, stored=stored)
-        if isinstance(check, Verified) and outcome.verdict in _INDEXED:
-            stored.add(check.webhook_id)
-        results[index] = outcome
+        results[index] = store(requests[index], check)
     return [result for result in results if result is not None]
+
+
+def _store_known(
+    conn: Connection,
+    cursor: Cursor,
+    answering: set[str],
+    stored: set[str],
+    request: Received,
+    check: Verified | DeliveryRefused,
+) -> Outcome:
+    """Store one delivery with no savepoint of its own; raises whatever any statement raises. A ``webhook-id`` in
+    ``stored`` (read for the whole batch at once, ``_stored_ids``, and those stored earlier in the batch) goes
+    straight to the duplicate's path, as the unique index would have sent it."""
+    outcome = _store_one(conn, cursor, request, check, answering, stored=stored)
+    if isinstance(check, Verified) and outcome.verdict in _INDEXED:
+        stored.add(check.webhook_id)
+    return outcome
 
 
 def _stored_ids(cursor: Cursor, checked: Sequence[object]) -> set[str]:
@@ -143,42 +153,29 @@ _INDEXED = (Verdict.APPLIED, Verdict.HISTORY)
 """The verdicts ``uq_delivery_webhook_id`` covers (``app.models.tables.Delivery``)."""
 
 
-def _store_each(
-    conn: Connection,
-    cursor: Cursor,
-    requests: Sequence[Received],
-    checked: Sequence[object],
-    order: Sequence[int],
-    answering: set[str],
-) -> list[Result]:
-    """Store the batch one savepoint per delivery: a delivery that fails is answered alone (503 when the database
-    cannot be used, 500 for a bug), its batch-mates are kept."""
-    results: list[Result | None] = [None] * len(requests)
-    for index in order:
-        request, check = requests[index], checked[index]
-        if isinstance(check, RateLimited):
-            results[index] = check
-            continue
-        assert isinstance(check, Verified | DeliveryRefused)
-        try:
-            results[index] = _store_one(conn, cursor, request, check, answering)
-        except RETRY_ERRORS:
-            raise
-        except UNAVAILABLE_ERRORS as exc:  # the database's state, not a bug: 503, the platform retries
-            log.warning("storing delivery %s failed: %s", request.headers.get("webhook-id", ""), exc)
-            said = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            results[index] = DatabaseUnavailable(
-                f"the console cannot use its database right now ({said}); nothing was kept: send it again",
-                retry_after=DATABASE_RETRY_SECONDS,
-            )
-        except Exception as exc:  # a bug: that delivery is answered 500 (not stored), its batch-mates commit
-            webhook_id = request.headers.get("webhook-id", "")
-            log.exception("storing delivery %s failed", webhook_id)
-            results[index] = TooldeskError(
-                f"delivery {webhook_id} could not be stored ({type(exc).__name__}); nothing was kept: "
-                "send it again, and report this if it persists"
-            )
-    return [result for result in results if result is not None]
+def _store_alone(
+    conn: Connection, cursor: Cursor, answering: set[str], request: Received, check: Verified | DeliveryRefused
+) -> Result:
+    """Store one delivery in a savepoint of its own: when it fails it is answered alone (503 when the database
+    cannot be used, 500 for a bug), and its batch-mates are kept."""
+    try:
+        return _store_one(conn, cursor, request, check, answering)
+    except RETRY_ERRORS:
+        raise
+    except UNAVAILABLE_ERRORS as exc:  # the database's state, not a bug: 503, the platform retries
+        log.warning("storing delivery %s failed: %s", request.headers.get("webhook-id", ""), exc)
+        said = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return DatabaseUnavailable(
+            f"the console cannot use its database right now ({said}); nothing was kept: send it again",
+            retry_after=DATABASE_RETRY_SECONDS,
+        )
+    except Exception as exc:  # a bug: that delivery is answered 500 (not stored), its batch-mates commit
+        webhook_id = request.headers.get("webhook-id", "")
+        log.exception("storing delivery %s failed", webhook_id)
+        return TooldeskError(
+            f"delivery {webhook_id} could not be stored ({type(exc).__name__}); nothing was kept: "
+            "send it again, and report this if it persists"
+        )
 
 
 def _lock_order(check: object) -> int:
@@ -223,7 +220,7 @@ def _store_one(
 ) -> Outcome:
     """Store (and apply) one request inside its own savepoint of the batch's transaction; ``answering``: the agents
     saved handlers may answer (``_ANSWERING``). With ``stored`` (the ``webhook-id``s the unique index holds), no
-    savepoint: what raises is the caller's (``_store_together``), a ``webhook-id`` in ``stored`` is a duplicate."""
+    savepoint: what raises is the caller's (``_store_known``), a ``webhook-id`` in ``stored`` is a duplicate."""
     part = partial(savepoint, cursor) if stored is None else nullcontext
     read = request.body
     kept = kept_headers(request.headers)
