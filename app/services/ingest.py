@@ -114,8 +114,7 @@ def ingest_batch(
                 if conn.dialect.name == "sqlite":  # one transaction around the savepoints (pysqlite opens none)
                     cursor.execute("BEGIN IMMEDIATE")  # psycopg opens one at the first statement
                 else:  # a stuck write fails in seconds (503), well within the platform's 10 s
-                    for setting in WRITE_TIMEOUTS:
-                        cursor.execute(setting)
+                    cursor.execute(WRITE_TIMEOUTS)
                 if not taken:  # the first attempt takes the requests and checks them (once: the limiter counts)
                     taken.append(take())
                     checked.extend(check(request, conn, secret, limiter, max_body_bytes) for request in taken[0])
@@ -134,8 +133,9 @@ def ingest_batch(
 BATCH_ATTEMPTS = 4
 """How often a batch PostgreSQL aborted for a deadlock or a serialization failure is stored again (the whole
 transaction: the locks its earlier deliveries hold are part of the cycle) before its deliveries are answered 503."""
-WRITE_TIMEOUTS = ("SET LOCAL lock_timeout = '2s'", "SET LOCAL statement_timeout = '4s'")
-"""PostgreSQL, for the batch's transaction only (``SET LOCAL``; searches set their own): a row another console or
+WRITE_TIMEOUTS = "SELECT set_config('lock_timeout', '2s', true), set_config('statement_timeout', '4s', true)"
+"""PostgreSQL, for the batch's transaction only (``set_config(..., true)`` is ``SET LOCAL``, both in one statement:
+one exchange with the server; searches set their own): a row another console or
 a stuck transaction holds past 2 s, or a statement running past 4 s, fails the delivery with 503
 ``database_unavailable`` rather than letting the webhook hang past the platform's 10 s timeout (contract: it
 retries any answer that is not 2xx, and a timeout too, so answering 503 early loses nothing). A deadlock is found
