@@ -27,6 +27,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+PREFIX_HEADER = "x-forwarded-prefix"
 FORWARDED_PREFIX = re.compile(r"(/[A-Za-z0-9._~-]+)+")
 """A proxy's path prefix: ``/tooldesk``, ``/apps/tooldesk``; not ``//host``, a scheme, a backslash or a query."""
 VERSIONED = f"/_nicegui/{__version__}/"
@@ -35,23 +36,34 @@ DYNAMIC = f"{VERSIONED}dynamic_resources/"
 
 class PrefixedRedirects:
     """ASGI middleware: ``RedirectWithPrefixMiddleware``'s prefix on redirects, when the prefix is a path
-    (``FORWARDED_PREFIX``). NiceGUI's takes any text: ``//example.org`` made every redirect one to another site."""
+    (``FORWARDED_PREFIX``, trailing slashes dropped). NiceGUI's takes any text: ``//example.org`` made every
+    redirect one to another site. A header that is not such a path is taken out of the request, so the pages
+    (whose links NiceGUI builds from it) and the redirects agree; a path's trailing slashes are dropped for both."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        prefix = Headers(scope=scope).get("x-forwarded-prefix", "") if scope["type"] == "http" else ""
-        if not FORWARDED_PREFIX.fullmatch(prefix):
+        given = Headers(scope=scope).get(PREFIX_HEADER) if scope["type"] == "http" else None
+        if given is None:
+            await self.app(scope, receive, send)
+            return
+        prefix = given.rstrip("/")
+        usable = FORWARDED_PREFIX.fullmatch(prefix) is not None
+        headers = [(name, value) for name, value in scope["headers"] if name.lower() != PREFIX_HEADER.encode()]
+        if usable:
+            headers.append((PREFIX_HEADER.encode(), prefix.encode()))
+        scope = {**scope, "headers": headers}
+        if not usable:
             await self.app(scope, receive, send)
             return
 
         async def send_prefixed(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                location = headers.get("location")
+                response_headers = MutableHeaders(scope=message)
+                location = response_headers.get("location")
                 if location is not None and location.startswith("/"):
-                    headers["location"] = prefix + location
+                    response_headers["location"] = prefix + location
             await send(message)
 
         await self.app(scope, receive, send_prefixed)

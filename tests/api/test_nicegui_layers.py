@@ -99,8 +99,19 @@ async def test_redirect_carries_the_forwarded_prefix(console: Console):
 
 
 @pytest.mark.parametrize("prefix", ["//example.org", "/\\example.org", "https://example.org", "/a?b", "/a//b", "/"])
-async def test_redirect_ignores_a_forwarded_prefix_that_is_not_a_path(console: Console, prefix: str):
+async def test_a_forwarded_prefix_that_is_not_a_path_is_used_nowhere(console: Console, prefix: str):
     async with httpx.AsyncClient(transport=httpx.ASGITransport(nicegui_app), base_url="http://127.0.0.1:8080") as c:
         response = await c.get("/runs", headers={"x-forwarded-prefix": prefix})
         assert response.status_code == 303
         assert response.headers["location"] == "/signin?next=%2Fruns"
+    page = await console.get("/", headers={"x-forwarded-prefix": prefix})
+    assert page.status_code == 200
+    assert f'src="/_nicegui/{__version__}/static/' in page.text and "example.org" not in page.text
+
+
+async def test_a_forwarded_prefix_with_a_trailing_slash_is_used_without_it(console: Console):
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(nicegui_app), base_url="http://127.0.0.1:8080") as c:
+        response = await c.get("/runs", headers={"x-forwarded-prefix": "/tooldesk/"})
+        assert response.headers["location"] == "/tooldesk/signin?next=%2Fruns"
+    page = await console.get("/", headers={"x-forwarded-prefix": "/tooldesk/"})
+    assert f'src="/tooldesk/_nicegui/{__version__}/static/' in page.text
