@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import Engine, String, cast, false
+from sqlalchemy import Engine, String, case, cast, false
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, func, select
 
@@ -226,9 +226,16 @@ def like_condition(q: str) -> Any:
         .where(col(ToolResultRow.output).ilike(pattern, escape="\\"))
     )
     return (
-        col(Run.task_id).in_(in_calls)
-        | col(Run.task_id).in_(in_results)
-        | cast(func.json_extract(col(Run.result), "$"), String).ilike(pattern, escape="\\")
+        col(Run.task_id).in_(in_calls) | col(Run.task_id).in_(in_results) | _result_text().ilike(pattern, escape="\\")
+    )
+
+
+def _result_text() -> Any:
+    """The run's result as text for a search, as the search index reads it (``run_search._RESULT_TEXT``): a value
+    that is not JSON is read as it is, so one such row never makes every search fail."""
+    result = col(Run.result)
+    return case(
+        (func.json_valid(result) == 1, cast(func.json_extract(result, "$"), String)), else_=cast(result, String)
     )
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from app.runtime import Runtime
 from tests.builders import Console, make_status
 
 
@@ -55,3 +58,15 @@ async def test_search_runs_quote_matches_no_run_without_one(console: Console):
     await console.deliver(make_status(8801, status="completed", sequence=4, round=None, result="done"), "m1")
     found = (await console.get("/api/runs", params={"q": '"'})).json()
     assert found["total"] == 0
+
+
+@pytest.mark.sqlite_only("SQLite's JSON functions; PostgreSQL's search reads the result as jsonb text")
+async def test_short_search_reads_past_a_result_that_is_not_json(console: Console, runtime: Runtime):
+    """A result SQLite's JSON functions cannot read (an older row, or a bare integer beyond a double's range that
+    SQLite kept as an infinite REAL) made every search of one or two characters fail with 503."""
+    await _seed(console)
+    with runtime.engine.begin() as conn:  # what such a delivery left before the webhook refused it
+        conn.exec_driver_sql("UPDATE run SET result = 9e999 WHERE task_id = 8003")
+
+    assert await _ids(console, q="a") == ([8002, 8001], 2)  # "booked a hotel", "Renée-ville"
+    assert await _ids(console, q="Po") == ([8002], 1)
