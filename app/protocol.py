@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -148,18 +149,20 @@ def _refuse_constant(name: str) -> Any:
 
 
 def first_non_finite(value: Any, *, where: str = "body") -> str | None:
-    """The path of the first NaN or infinite float in a parsed JSON value (``result.scores[2]``), or None.
+    """The path of the first NaN or infinite float, or integer beyond a double's range, in a parsed JSON value
+    (``result.scores[2]``), or None.
 
     Python's and pydantic's JSON parsers accept ``NaN``, ``Infinity`` and ``1e400`` (read as infinity), which
-    RFC 8259 does not allow and which SQLite's JSON functions cannot read back. Walks iteratively, so any depth
-    is safe.
+    RFC 8259 does not allow and which SQLite's JSON functions cannot read back; an integer of 310 digits or more
+    is the same number as ``1e400`` to anything that reads it as a double (RFC 8259, section 6: numbers beyond
+    IEEE 754 double precision are not interoperable). Walks iteratively, so any depth is safe.
     """
     if not _has_non_finite(value):  # the common case, walked without making a path for each value
         return None
     stack: list[tuple[str, Any]] = [(where, value)]
     while stack:
         path, item = stack.pop()
-        if isinstance(item, float) and not math.isfinite(item):
+        if _beyond_double(item):
             return path
         if isinstance(item, dict):
             stack.extend((f"{path}.{key}", child) for key, child in reversed(list(item.items())))
@@ -172,14 +175,22 @@ def _has_non_finite(value: Any) -> bool:
     stack = [value]
     while stack:
         item = stack.pop()
-        if isinstance(item, float):
-            if not math.isfinite(item):
+        if isinstance(item, float | int):
+            if _beyond_double(item):
                 return True
         elif isinstance(item, dict):
             stack.extend(item.values())
         elif isinstance(item, list | tuple):
             stack.extend(item)
     return False
+
+
+def _beyond_double(item: Any) -> bool:
+    """A NaN or infinite float, or an integer no float can hold (``10**400`` written out: SQLite keeps a bare one
+    as an infinite REAL, which its JSON functions then cannot read)."""
+    if isinstance(item, float):
+        return not math.isfinite(item)
+    return isinstance(item, int) and not isinstance(item, bool) and abs(item) > sys.float_info.max
 
 
 class RunError(_Open):

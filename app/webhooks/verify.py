@@ -146,7 +146,10 @@ def parse_status(text: str) -> RunStatus:
         raise BadBody("body is not a run status: it is nested too deeply to parse") from None
     non_finite = first_non_finite(status.model_dump(mode="python"))
     if non_finite is not None:
-        raise BadBody(f"body is not a run status: {non_finite}: NaN and Infinity are not JSON numbers (RFC 8259)")
+        raise BadBody(
+            f"body is not a run status: {non_finite}: NaN and Infinity are not JSON numbers, and neither is a number "
+            "beyond a double's range (RFC 8259)"
+        )
     return status
 
 

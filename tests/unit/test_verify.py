@@ -104,8 +104,14 @@ def test_verify_signature_entries_split_as_the_library_does(signature: str):
 
 @pytest.mark.parametrize(
     ("fragment", "where"),
-    [('"result": NaN', "body.result"), ('"result": {"x": [1e400]}', "body.result.x[0]"), ('"extra": -Infinity', "")],
-    ids=["nan", "overflow", "negative-infinity-extra"],
+    [
+        ('"result": NaN', "body.result"),
+        ('"result": {"x": [1e400]}', "body.result.x[0]"),
+        ('"extra": -Infinity', ""),
+        ('"result": 1' + "0" * 400, "body.result"),
+        ('"result": {"big": [-1' + "0" * 309 + "]}", "body.result.big[0]"),
+    ],
+    ids=["nan", "overflow", "negative-infinity-extra", "integer-beyond-double", "negative-integer-beyond-double"],
 )
 def test_verify_non_finite_number_is_bad_body(fragment: str, where: str):
     text = json.dumps(make_status(42, status="completed", round=None))
