@@ -1,5 +1,6 @@
-"""Storing one batch of deliveries inside the transaction ``app.services.ingest.ingest_batch`` holds: each in a
-savepoint of its own, runs locked in ``task_id`` order; what each request is answered (``Outcome``, ``Result``)."""
+"""Storing one batch of deliveries inside the transaction ``app.services.ingest.ingest_batch`` holds: under one
+savepoint for the batch, or one for each delivery when something of it raised (``store_all``), runs locked in
+``task_id`` order; what each request is answered (``Outcome``, ``Result``)."""
 
 from __future__ import annotations
 
