@@ -4,7 +4,8 @@ Inbox, Runs and Overview while ``bench/ingest.py`` loads the webhook.
 ``Tabs.launch`` starts this file as a process of its own (``python bench/browser_tabs.py URL --tabs N --cpus C``)
 so that the sync Playwright API and the browser never share the measuring process; it talks over stdin/stdout:
 ``launched`` (the browser runs with blank tabs), ``open`` -> ``ready`` (every tab shows the console's frame),
-``count`` -> ``{"open": n}``, and the end of stdin closes the browser.
+``count`` -> ``{"open": n}``, ``blank`` -> ``blank`` (every tab left the console for ``about:blank``; ``open``
+loads the pages again), and the end of stdin closes the browser.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 CHROMIUM = "/usr/bin/chromium"
 TAB_PATHS = ("/", "/runs", "/overview")  # Inbox, Runs, Overview, in turn
@@ -80,6 +82,14 @@ class Tabs:
                 f"the browser's tabs did not load within {timeout:.0f} s (it said {said!r}; exit {self.process.poll()})"
             )
 
+    def blank(self, *, timeout: float) -> None:
+        """Take every tab off the console (``about:blank``), so that ``open`` can load the pages again; the
+        console sees each tab's socket close. Raises ``RuntimeError`` when not done within ``timeout`` s."""
+        self._say("blank")
+        said = self._readline(time.monotonic() + timeout)
+        if said != "blank":
+            raise RuntimeError(f"the browser's tabs did not leave within {timeout:.0f} s (it said {said!r})")
+
     def still_open(self) -> int | None:
         """How many tabs are still open (crashed or closed ones are not); None when the browser does not say
         within 30 s."""
@@ -111,8 +121,8 @@ class Tabs:
 
 def hold_tabs(url: str, count: int, *, cpus: Sequence[int], all_cpus: Sequence[int]) -> None:
     """The process: launch the browser with ``count`` blank tabs, say ``launched``; on ``open`` load
-    the pages, pin the browser to ``cpus``, say ``ready``; answer each further line with ``{"open": n}``; close at
-    the end of stdin.
+    the pages, pin the browser to ``cpus``, say ``ready``; on ``blank`` take every tab to ``about:blank`` and say
+    ``blank``; answer ``count`` with ``{"open": n}``; close at the end of stdin.
 
     The browser starts on ``cpus`` (this process is started under ``taskset``); the tabs load in parallel on
     ``all_cpus`` (faster on a busy machine); once they show the console's frame, every thread of every browser process is
@@ -128,28 +138,37 @@ def hold_tabs(url: str, count: int, *, cpus: Sequence[int], all_cpus: Sequence[i
         context = browser.new_context()
         pages = [context.new_page() for _ in range(count)]
         print("launched", flush=True)
-        if sys.stdin.readline().strip() != "open":
-            browser.close()
-            return
-        if cpus:  # launched on the load's CPUs; the pages load faster on all of them
-            _pin_descendants(os.getpid(), all_cpus)
-        for index, page in enumerate(pages):
-            page.goto(url + TAB_PATHS[index % len(TAB_PATHS)], wait_until="commit", timeout=120_000)
-        for page in pages:
-            page.get_by_text("Overview").first.wait_for(timeout=120_000)  # the frame's header has rendered
-        if cpus:
-            _pin_descendants(os.getpid(), cpus)
-        print("ready", flush=True)
         while True:
-            pages[0].wait_for_timeout(200)
             if not select.select([sys.stdin], [], [], 0)[0]:
+                pages[0].wait_for_timeout(200)  # keeps the browser's events flowing to this process
                 continue
-            line = sys.stdin.readline()
+            line = sys.stdin.readline().strip()
             if not line:
                 break
-            alive = sum(1 for page in pages if not page.is_closed())  # no evaluate: a busy tab would block it
-            print(json.dumps({"open": alive}), flush=True)
+            if line == "open":
+                _open(pages, url, cpus=cpus, all_cpus=all_cpus)
+                print("ready", flush=True)
+            elif line == "blank":
+                for page in pages:
+                    page.goto("about:blank", timeout=120_000)
+                print("blank", flush=True)
+            else:
+                alive = sum(1 for page in pages if not page.is_closed())  # no evaluate: a busy tab would block it
+                print(json.dumps({"open": alive}), flush=True)
         browser.close()
+
+
+def _open(pages: Sequence[Any], url: str, *, cpus: Sequence[int], all_cpus: Sequence[int]) -> None:
+    """Load Inbox, Runs and Overview into ``pages`` in turn on ``all_cpus``; return once each shows the console's
+    frame, with the browser moved back to ``cpus``."""
+    if cpus:  # launched on the load's CPUs; the pages load faster on all of them
+        _pin_descendants(os.getpid(), all_cpus)
+    for index, page in enumerate(pages):
+        page.goto(url + TAB_PATHS[index % len(TAB_PATHS)], wait_until="commit", timeout=120_000)
+    for page in pages:
+        page.get_by_text("Overview").first.wait_for(timeout=120_000)  # the frame's header has rendered
+    if cpus:
+        _pin_descendants(os.getpid(), cpus)
 
 
 def _pin_descendants(root: int, cpus: Sequence[int]) -> None:

@@ -120,12 +120,25 @@ def root() -> None:
         if missed:
             await on_change(missed)
 
+    client = ui.context.client
+
+    def on_disconnect() -> None:
+        if not client.has_socket_connection:  # the tab's last socket: a reconnect may have raced ahead of this one
+            live.set_offline(True)
+
+    async def on_connect() -> None:
+        missed = live.set_offline(False)
+        if missed:
+            await on_change(missed)
+
     def check_session() -> None:
         if identity.via == Via.SESSION:
             access.still_allowed(Role.VIEWER, touch=False)
 
     changes.subscribe(on_change)
     ui.on(VISIBILITY_EVENT, on_visibility)
+    client.on_disconnect(on_disconnect)  # until it reconnects it is held as a hidden tab is (``Live.hidden``)
+    client.on_connect(on_connect)
     ui.timer(0, lambda: ui.run_javascript(WATCH_VISIBILITY), once=True)  # once the tab's socket is connected
     ui.timer(SESSION_CHECK_EVERY, check_session)
     _keyboard(live)

@@ -24,11 +24,19 @@ class Live:
         self.listener: Listener | None = None
         self.keys: KeyHandler | None = None
         self.pending_key: str | None = None
-        self.hidden = False
-        """The browser says the tab is not on screen (another tab or a minimised window: the Page Visibility API)."""
+        self._browser_hidden = False
+        self._offline = False
         self._busy = False
         self._again: set[int] = set()
         self._missed: set[int] = set()
+
+    @property
+    def hidden(self) -> bool:
+        """The tab is not on screen: the browser says so (another tab in front or a minimised window: the Page
+        Visibility API, ``set_hidden``), or the tab has no connection (closed, moved to another site, asleep, a
+        network drop: ``set_offline``). NiceGUI keeps a page without connection ``reconnect_timeout`` seconds
+        (60 by default) in case it comes back; until then it would refresh for nobody."""
+        return self._browser_hidden or self._offline
 
     def hold(self, task_ids: frozenset[int]) -> bool:
         """Keep a flush's ``task_ids`` for later when the tab is hidden (True), so a tab nobody looks at costs the
@@ -38,10 +46,18 @@ class Live:
         return self.hidden
 
     def set_hidden(self, hidden: bool) -> frozenset[int]:
-        """The tab was hidden or shown; when shown, the task ids of the flushes held meanwhile (to refresh with
-        once, as one flush), else none."""
-        self.hidden = hidden
-        if hidden:
+        """The browser hid or showed the tab; once it is on screen, the task ids of the flushes held meanwhile (to
+        refresh with once, as one flush), else none."""
+        self._browser_hidden = hidden
+        return self._caught_up()
+
+    def set_offline(self, offline: bool) -> frozenset[int]:
+        """The tab lost its connection or got it back; as ``set_hidden``."""
+        self._offline = offline
+        return self._caught_up()
+
+    def _caught_up(self) -> frozenset[int]:
+        if self.hidden:
             return frozenset()
         missed, self._missed = frozenset(self._missed), set()
         return missed

@@ -344,3 +344,40 @@ async def test_inbox_refresh_waiting_when_the_person_leaves_removes_no_card(
     release.set()
     await asyncio.sleep(0.2)  # the refresh's continuation; the user fixture fails the test on an ERROR logged
     await user.should_not_see("7841")
+
+
+async def _connection(user: User, connected: bool) -> None:
+    """The tab's socket drops (a closed tab, a network drop) or comes back, through NiceGUI's own handlers."""
+    from uuid import uuid4
+
+    from nicegui.nicegui import _on_handshake
+
+    client = user.client
+    assert client is not None
+    if not connected:
+        for socket_id in list(client._socket_to_document_id):
+            client.handle_disconnect(socket_id)
+        return
+    await _on_handshake(f"test-{uuid4()}", {"client_id": client.id, "tab_id": user.tab_id, "document_id": str(uuid4())})
+
+
+async def test_a_tab_without_connection_is_not_refreshed_and_catches_up_when_it_reconnects(
+    user: User, console: Console
+):
+    """NiceGUI keeps a page whose socket dropped for ``reconnect_timeout`` s: meanwhile it is held as a hidden tab
+    is (no reads or redraws for nobody), and on reconnecting it refreshes once with what it missed."""
+    generation = changes.generation
+    await console.deliver(make_status(8341), "m_offline_first")
+    await wait_for(lambda: changes.generation > generation and not changes.waiting)
+    await user.open("/")
+    await user.should_see("run 8341 · round 1", retries=20)
+    await wait_for(lambda: _badge(user) == "1")
+    await _connection(user, connected=False)
+    assert user.client is not None and not user.client.has_socket_connection
+    await console.deliver(make_status(8342), "m_offline_second")
+    await asyncio.sleep(0.5)  # several flushes' time
+    await user.should_not_see("run 8342 · round 1", retries=1)
+    assert _badge(user) == "1"
+    await _connection(user, connected=True)
+    await user.should_see("run 8342 · round 1", retries=50)
+    await wait_for(lambda: _badge(user) == "2")
