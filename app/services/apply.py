@@ -10,15 +10,15 @@ one run wait for each other, so the second sees the first's sequence and cannot 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection
 
 from app.models import Round, Run, ToolCallRow
 from app.protocol import AWAITING, RunStatus, is_terminal
-from app.services.events import add_event
-from app.services.fast_sql import Cursor, cursor_of, insert_row, update_row
+from app.services.events import TimelineBatch, add_event
+from app.services.fast_sql import Cursor, cursor_of, insert_row, insert_rows, update_row
 from app.states import EventKind, RoundState, RunStatusName, Verdict
 
 RUNS = Run.__table__  # type: ignore[attr-defined]
@@ -31,6 +31,30 @@ _CURRENT = (
 )
 _CURRENT_LOCKED = _CURRENT + " FOR UPDATE"
 """PostgreSQL: the run's row stays locked until the transaction ends (SQLite has one writer at a time anyway)."""
+
+RunNow = tuple[int, str, float | None, bool]
+"""What applying a delivery reads of its run (``_CURRENT``): its newest ``sequence``, ``status``, ``ended_at`` (Unix
+seconds or None) and whether it answers its rounds with answers of its own."""
+
+
+def read_runs(conn: Connection, cursor: Cursor, task_ids: Iterable[int]) -> dict[int, RunNow | None]:
+    """Runs ``task_ids`` as ``apply_delivery`` reads them, in one statement (None for a run not stored yet); on
+    PostgreSQL locked until the transaction ends, in ``task_id`` order as one delivery at a time would lock them.
+    For a batch of deliveries: on PostgreSQL each statement is an exchange with the server."""
+    wanted = sorted(set(task_ids))
+    runs: dict[int, RunNow | None] = dict.fromkeys(wanted)
+    if not wanted:
+        return runs
+    query = _CURRENT.replace("SELECT ", "SELECT task_id, ", 1).replace(
+        "task_id = ?", f"task_id IN ({', '.join('?' * len(wanted))}) ORDER BY task_id"
+    )
+    if conn.dialect.name != "sqlite":
+        query += " FOR UPDATE"
+    for task_id, *current in cursor.execute(query, wanted).fetchall():
+        runs[task_id] = (current[0], current[1], current[2], bool(current[3]))
+    return runs
+
+
 _CLOSE_ROUNDS = (
     "UPDATE round SET state = ?, message = ? WHERE task_id = ? AND state = 'pending' AND round != ? RETURNING id, round"
 )
@@ -73,16 +97,25 @@ def apply_delivery(
     now: float,
     console_made: bool = False,
     store: Callable[[Verdict, str], int] | None = None,
+    timeline: TimelineBatch | None = None,
+    runs: dict[int, RunNow | None] | None = None,
 ) -> Applied:
     """``apply_status``, saying also whether the run answers its rounds with answers of its own (``Applied``).
 
     ``store(verdict, summary)``, when given, stores the delivery itself once its verdict is known and before
     anything is written, and returns its id (used instead of ``delivery_id``): the delivery's row is written once,
-    with its verdict, and whatever it raises (a repeated ``webhook-id``) comes before any change to the run."""
+    with its verdict, and whatever it raises (a repeated ``webhook-id``) comes before any change to the run.
+    ``timeline``, when given, holds the timeline lines for its batch's ``write`` instead of storing each now.
+    ``runs``, when given, is where the run is read (``read_runs``, for a whole batch at once) and left as this
+    delivery leaves it; a run it does not hold is read from the database."""
     cursor = cursor_of(conn)
-    current = cursor.execute(
-        _CURRENT if conn.dialect.name == "sqlite" else _CURRENT_LOCKED, (status.task_id,)
-    ).fetchone()
+    lines: Cursor | TimelineBatch = cursor if timeline is None else timeline
+    if runs is not None and status.task_id in runs:
+        current = runs[status.task_id]
+    else:
+        current = cursor.execute(
+            _CURRENT if conn.dialect.name == "sqlite" else _CURRENT_LOCKED, (status.task_id,)
+        ).fetchone()
     if current is not None and status.sequence <= current[0]:
         summary = (
             f"late delivery: sequence {status.sequence} ({status.status}) after {current[0]} "
@@ -91,7 +124,7 @@ def apply_delivery(
         if store is not None:
             delivery_id = store(Verdict.HISTORY, summary)
         add_event(
-            db=cursor,
+            db=lines,
             task_id=status.task_id,
             kind=EventKind.HISTORY,
             summary=summary,
@@ -131,7 +164,7 @@ def apply_delivery(
     else:
         update_row(cursor, conn.dialect, RUNS, ("task_id", status.task_id), values)
     add_event(
-        db=cursor,
+        db=lines,
         task_id=status.task_id,
         kind=EventKind.STATE,
         summary=summary,
@@ -139,14 +172,19 @@ def apply_delivery(
         delivery_id=delivery_id,
         console_made=console_made,
     )
+    if runs is not None:
+        ended_at = values.get("ended_at", current[2] if current is not None else None)
+        runs[status.task_id] = (status.sequence, status.status, ended_at, current is not None and bool(current[3]))
     if current is not None:  # a run created just now has no round to close yet
-        _close_stale_rounds(cursor, status, now, console_made)
+        _close_stale_rounds(cursor, lines, status, now, console_made)
     if status.status == AWAITING and status.round is not None and status.tool_calls:
-        _open_round(conn, cursor, status, delivery_id, now, console_made)
+        _open_round(conn, cursor, lines, status, delivery_id, now, console_made)
     return Applied(Verdict.APPLIED, summary, current is not None and bool(current[3]))
 
 
-def _close_stale_rounds(cursor: Cursor, status: RunStatus, now: float, console_made: bool) -> None:
+def _close_stale_rounds(
+    cursor: Cursor, lines: Cursor | TimelineBatch, status: RunStatus, now: float, console_made: bool
+) -> None:
     """A pending round is closed when the run has moved past it; a round being submitted settles itself."""
     keep = status.round if status.status == AWAITING and status.round is not None else 0
     state = RoundState.EXPIRED if status.status == RunStatusName.EXPIRED else RoundState.CLOSED
@@ -155,7 +193,7 @@ def _close_stale_rounds(cursor: Cursor, status: RunStatus, now: float, console_m
     for round_id, number in closed:
         summary = f"round {number} {state}: {message}"
         add_event(
-            db=cursor,
+            db=lines,
             task_id=status.task_id,
             kind=EventKind.ROUND_CLOSED,
             summary=summary,
@@ -166,7 +204,13 @@ def _close_stale_rounds(cursor: Cursor, status: RunStatus, now: float, console_m
 
 
 def _open_round(
-    conn: Connection, cursor: Cursor, status: RunStatus, delivery_id: int | None, now: float, console_made: bool
+    conn: Connection,
+    cursor: Cursor,
+    lines: Cursor | TimelineBatch,
+    status: RunStatus,
+    delivery_id: int | None,
+    now: float,
+    console_made: bool,
 ) -> None:
     assert status.round is not None and status.tool_calls
     expires_at = ROUNDS.c.expires_at.type.bind_processor(conn.dialect)
@@ -183,11 +227,11 @@ def _open_round(
     if not opened:
         return  # the round is already known (a re-sent status): keep its calls and answers
     round_id = opened[0][0]
-    for position, call in enumerate(status.tool_calls):
-        insert_row(
-            cursor,
-            conn.dialect,
-            TOOL_CALLS,
+    insert_rows(
+        cursor,
+        conn.dialect,
+        TOOL_CALLS,
+        [
             {
                 "round_id": round_id,
                 "tool_call_id": call.id,
@@ -196,12 +240,14 @@ def _open_round(
                 "arguments_text": call.arguments_text,
                 "arguments_problem": call.arguments_problem,
                 "position": position,
-            },
-        )
+            }
+            for position, call in enumerate(status.tool_calls)
+        ],
+    )
     names = ", ".join(call.name for call in status.tool_calls)
     summary = f"round {status.round} waits on {len(status.tool_calls)} tool call(s): {names}"
     add_event(
-        db=cursor,
+        db=lines,
         task_id=status.task_id,
         kind=EventKind.ROUND_OPENED,
         summary=summary,

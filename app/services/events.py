@@ -24,9 +24,29 @@ _RAW_INSERT = (
 )
 
 
+LINES_PER_INSERT = 256
+"""Timeline lines in one ``INSERT`` at most (7 values each: well within SQLite's 32,766 and PostgreSQL's 65,535)."""
+
+
+class TimelineBatch:
+    """The timeline lines of one batch of deliveries, held until ``write`` stores them all in one statement
+    (``executemany``: on PostgreSQL one exchange with the server instead of one per line). Nothing in the batch reads
+    them back before; ``write`` keeps their order, so their ids grow as they would have line by line."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, float, str, str, int | None, int | None, bool]] = []
+
+    def write(self, cursor: Cursor) -> None:
+        """Store the held lines in ``cursor``'s transaction; raises what the ``INSERT`` raises."""
+        for start in range(0, len(self.rows), LINES_PER_INSERT):
+            rows = self.rows[start : start + LINES_PER_INSERT]
+            cursor.execute(_RAW_INSERT + ", (?, ?, ?, ?, ?, ?, ?)" * (len(rows) - 1), [v for row in rows for v in row])
+        self.rows.clear()
+
+
 def add_event(
     *,
-    db: Session | Connection | Cursor,
+    db: Session | Connection | Cursor | TimelineBatch,
     task_id: int,
     kind: EventKind,
     summary: str,
@@ -38,10 +58,14 @@ def add_event(
     """Add one line to run ``task_id``'s timeline at ``at`` (Unix seconds), in ``db``'s open transaction
     (committed with it). ``delivery_id`` and ``round_id`` link the line to what it is about. ``console_made``
     marks a line caused by a replay of an edited body: the flag is stored and the summary starts with
-    ``CONSOLE_MADE``."""
-    if not isinstance(db, Session | Connection):  # a DBAPI cursor (the hot path)
+    ``CONSOLE_MADE``. Given a ``TimelineBatch``, the line waits there for the batch's ``write``."""
+    if not isinstance(db, Session | Connection):  # a DBAPI cursor or a batch (the hot path)
         text = f"{CONSOLE_MADE}: {summary}" if console_made else summary
-        db.execute(_RAW_INSERT, (task_id, at, str(kind), text, delivery_id, round_id, bool(console_made)))
+        row = (task_id, at, str(kind), text, delivery_id, round_id, bool(console_made))
+        if isinstance(db, TimelineBatch):
+            db.rows.append(row)
+        else:
+            db.execute(_RAW_INSERT, row)
         return
     conn = db.connection() if isinstance(db, Session) else db
     conn.execute(

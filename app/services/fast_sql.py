@@ -55,6 +55,8 @@ class Cursor(Protocol):
 
     def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Any: ...
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]], /) -> Any: ...
+
     def fetchone(self) -> Any: ...
 
     def fetchall(self) -> list[Any]: ...
@@ -75,6 +77,14 @@ class PgCursor:
             text = self._texts[sql] = sql.replace("%", "%%").replace("?", "%s")
         self._cursor.execute(text, parameters)
         return self
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]], /) -> None:
+        """``sql`` once for each of ``rows``: psycopg sends them all before reading any answer (pipeline mode),
+        one exchange with the server for all of them."""
+        text = self._texts.get(sql)
+        if text is None:
+            text = self._texts[sql] = sql.replace("%", "%%").replace("?", "%s")
+        self._cursor.executemany(text, rows)
 
     def fetchone(self) -> Any:
         return self._cursor.fetchone()
@@ -115,6 +125,15 @@ def insert_row(cursor: Cursor, dialect: Dialect, table: Table, values: Mapping[s
     if plan.returning:
         return int(cursor.fetchone()[0])
     return int(getattr(cursor, "lastrowid", 0) or 0)
+
+
+def insert_rows(cursor: Cursor, dialect: Dialect, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """``INSERT`` every one of ``rows`` (each column name to value, the same columns in each) into ``table`` in one
+    ``executemany``: on PostgreSQL one exchange with the server for all of them. Their keys are not read."""
+    if not rows:
+        return
+    plan = _plan("insert_many", dialect, table, tuple(rows[0]))
+    cursor.executemany(plan.sql, [_params(plan, values) for values in rows])
 
 
 def upsert_row(cursor: Cursor, dialect: Dialect, table: Table, key: str, values: Mapping[str, Any]) -> None:
@@ -173,7 +192,7 @@ def _plan(kind: str, dialect: Dialect, table: Table, names: tuple[str, ...]) -> 
     if plan is not None:
         return plan
     defaults: dict[str, Any] = {}
-    if kind in ("insert", "upsert"):
+    if kind in ("insert", "insert_many", "upsert"):
         for column in table.columns:
             default = column.default
             if column.name not in names and default is not None and getattr(default, "is_scalar", False):
@@ -182,10 +201,10 @@ def _plan(kind: str, dialect: Dialect, table: Table, names: tuple[str, ...]) -> 
     processors = tuple(_processor(table.columns[name].type, dialect) for name in every)
     quoted = [f'"{name}"' for name in every]
     returning = False
-    if kind == "insert":
+    if kind in ("insert", "insert_many"):
         sql = f'INSERT INTO "{table.name}" ({", ".join(quoted)}) VALUES ({", ".join("?" * len(every))})'
         key_column = table.autoincrement_column
-        if dialect.name != "sqlite" and key_column is not None and key_column.name not in names:
+        if kind == "insert" and dialect.name != "sqlite" and key_column is not None and key_column.name not in names:
             sql += f' RETURNING "{key_column.name}"'
             returning = True
     elif kind == "upsert":

@@ -1,6 +1,7 @@
 """Storing one batch of deliveries inside the transaction ``app.services.ingest.ingest_batch`` holds: under one
-savepoint for the batch, or one for each delivery when something of it raised (``store_all``), runs locked in
-``task_id`` order; what each request is answered (``Outcome``, ``Result``)."""
+savepoint for the batch, its runs read in one statement and its timeline lines written in one, or one savepoint
+for each delivery when something of it raised (``store_all``), runs locked in ``task_id`` order; what each request
+is answered (``Outcome``, ``Result``)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from sqlalchemy import Connection
 from app.errors import DatabaseUnavailable, DeliveryRefused, RateLimited, TooldeskError
 from app.models import Delivery
 from app.services import apply
-from app.services.events import add_event
+from app.services.events import TimelineBatch, add_event
 from app.services.fast_sql import (
     INTEGRITY_ERRORS,
     RETRY_ERRORS,
@@ -84,7 +85,8 @@ def store_all(
 
     A batch of two or more verified deliveries is first stored in one go, under one savepoint for the batch
     (``_store_known``): on PostgreSQL each statement is an exchange with the server, and the two of a savepoint
-    per delivery were about a fifth of a batch's. Should anything of it raise (a ``webhook-id`` another console
+    per delivery were about a fifth of a batch's. Its ``webhook-id``s and its runs are read at the start, one
+    statement each, and its timeline lines written at the end in one (``_Batch``). Should anything of it raise (a ``webhook-id`` another console
     stored meanwhile, a run it created, a bug), the batch is rolled back to that savepoint and stored again one
     savepoint per delivery (``_store_alone``), so each delivery's answer is what it would have been alone."""
     answering = {row[0] for row in cursor.execute(_ANSWERING)}
@@ -92,8 +94,13 @@ def store_all(
     if sum(isinstance(check, Verified) for check in checked) >= 2:
         cursor.execute("SAVEPOINT batch")
         try:
-            stored = _stored_ids(cursor, checked)
-            results = _in_order(requests, checked, order, partial(_store_known, conn, cursor, answering, stored))
+            stored, timeline = _stored_ids(cursor, checked), TimelineBatch()
+            runs = apply.read_runs(
+                conn, cursor, (check.status.task_id for check in checked if isinstance(check, Verified))
+            )
+            store = partial(_store_known, conn, cursor, answering, stored, _Batch(timeline, runs))
+            results = _in_order(requests, checked, order, store)
+            timeline.write(cursor)
         except RETRY_ERRORS:
             raise
         except Exception as exc:
@@ -129,16 +136,28 @@ def _store_known(
     cursor: Cursor,
     answering: set[str],
     stored: set[str],
+    batch: _Batch,
     request: Received,
     check: Verified | DeliveryRefused,
 ) -> Outcome:
     """Store one delivery with no savepoint of its own; raises whatever any statement raises. A ``webhook-id`` in
     ``stored`` (read for the whole batch at once, ``_stored_ids``, and those stored earlier in the batch) goes
-    straight to the duplicate's path, as the unique index would have sent it."""
-    outcome = _store_one(conn, cursor, request, check, answering, stored=stored)
+    straight to the duplicate's path, as the unique index would have sent it. Its run is read from and left in
+    ``batch.runs``, its timeline lines wait in ``batch.timeline`` for the batch's one ``INSERT``."""
+    outcome = _store_one(conn, cursor, request, check, answering, stored=stored, batch=batch)
     if isinstance(check, Verified) and outcome.verdict in _INDEXED:
         stored.add(check.webhook_id)
     return outcome
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """What the deliveries of a batch stored in one go share: their timeline lines, written together at the end,
+    and their runs, read together at the start (``app.services.apply.read_runs``) and kept as each delivery
+    leaves them."""
+
+    timeline: TimelineBatch
+    runs: dict[int, apply.RunNow | None]
 
 
 def _stored_ids(cursor: Cursor, checked: Sequence[object]) -> set[str]:
@@ -218,10 +237,12 @@ def _store_one(
     checked: Verified | DeliveryRefused,
     answering: set[str],
     stored: set[str] | None = None,
+    batch: _Batch | None = None,
 ) -> Outcome:
     """Store (and apply) one request inside its own savepoint of the batch's transaction; ``answering``: the agents
     saved handlers may answer (``_ANSWERING``). With ``stored`` (the ``webhook-id``s the unique index holds), no
-    savepoint: what raises is the caller's (``_store_known``), a ``webhook-id`` in ``stored`` is a duplicate."""
+    savepoint: what raises is the caller's (``_store_known``), a ``webhook-id`` in ``stored`` is a duplicate; with
+    ``batch``, its run is read from there and its timeline lines wait there (``_Batch``)."""
     part = partial(savepoint, cursor) if stored is None else nullcontext
     read = request.body
     kept = kept_headers(request.headers)
@@ -285,6 +306,8 @@ def _store_one(
                     now=request.received_at,
                     console_made=console_made,
                     store=store,
+                    timeline=None if batch is None else batch.timeline,
+                    runs=None if batch is None else batch.runs,
                 )
             [delivery_id] = written
             return Outcome(
@@ -321,9 +344,9 @@ def _store_one(
         delivery_id = _store(conn, cursor, verdict=Verdict.DUPLICATE, message=message, **common)
         summary = f"duplicate delivery of sequence {status.sequence} ({status.status}) ignored"
         # a timeline line needs its run (event.task_id's key): a webhook-id repeated with another task's body has none
-        if cursor.execute("SELECT 1 FROM run WHERE task_id = ?", (status.task_id,)).fetchone():
+        if _run_stored(cursor, status.task_id, batch):
             add_event(
-                db=cursor,
+                db=cursor if batch is None else batch.timeline,
                 task_id=status.task_id,
                 kind=EventKind.DUPLICATE,
                 summary=summary,
@@ -332,6 +355,12 @@ def _store_one(
                 console_made=console_made,
             )
     return Outcome(200, _ANSWERS[Verdict.DUPLICATE], delivery_id, Verdict.DUPLICATE, status.task_id, status.status)
+
+
+def _run_stored(cursor: Cursor, task_id: int, batch: _Batch | None) -> bool:
+    if batch is not None and task_id in batch.runs:
+        return batch.runs[task_id] is not None
+    return cursor.execute("SELECT 1 FROM run WHERE task_id = ?", (task_id,)).fetchone() is not None
 
 
 _FIRST_OF_ID = "SELECT id, body_sha256 FROM delivery WHERE webhook_id = ? AND verdict IN ('applied', 'history')"

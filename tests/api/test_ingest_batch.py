@@ -347,3 +347,109 @@ async def test_writer_behind_answers_503_before_the_queue_is_full(
     assert sorted(d["webhook_id"] for d in await stored(console)) == ["msg_b0", "msg_b1"]
     again = await signed(console, bodies[2], "msg_b2")()  # the platform's retry, once the writer caught up
     assert again.status_code == 200 and again.json()["verdict"] == "applied"
+
+
+class _Recording:
+    """A DBAPI cursor that records each statement's text before running it."""
+
+    def __init__(self, cursor: Any, statements: list[str]) -> None:
+        self._cursor, self._statements = cursor, statements
+
+    def execute(self, sql: str, parameters: Any = (), /) -> _Recording:
+        self._statements.append(sql)
+        self._cursor.execute(sql, parameters)
+        return self
+
+    def executemany(self, sql: str, rows: Any, /) -> None:
+        self._statements.append(sql)
+        self._cursor.executemany(sql, rows)
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> Any:
+        return self._cursor.fetchall()
+
+    def __iter__(self) -> Any:
+        return iter(self._cursor)
+
+    @property
+    def lastrowid(self) -> Any:
+        return getattr(self._cursor, "lastrowid", 0)
+
+
+def _life(task_id: int, prefix: str) -> list[tuple[dict[str, Any], str]]:
+    """A run's deliveries: running, a round of two calls, running, completed, then a copy and a late one."""
+    calls = [
+        {"id": "call_1", "name": "get_weather", "arguments": {"city": "Oslo"}},
+        {"id": "call_2", "name": "get_current_time", "arguments": {"timezone": "UTC"}},
+    ]
+    statuses = [
+        make_status(task_id, status="running", sequence=1),
+        make_status(task_id, sequence=2, tool_calls=calls),
+        make_status(task_id, status="running", sequence=3),
+        make_status(task_id, status="completed", sequence=4, result="done"),
+    ]
+    bodies = [(status, f"{prefix}_{n}") for n, status in enumerate(statuses)]
+    return [*bodies, bodies[2], (make_status(task_id, status="running", sequence=2), f"{prefix}_late")]
+
+
+async def test_batch_reads_its_runs_and_writes_its_timeline_in_one_statement_each_as_one_at_a_time_would(
+    console: Console, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+):
+    """On PostgreSQL each statement is an exchange with the server: a batch reads all its runs at once and writes
+    all its timeline lines at once, and what it stores is what the same deliveries store one at a time."""
+    from app.services import ingest
+
+    statements: list[str] = []
+    for module in (ingest, apply):
+        real = module.cursor_of
+        monkeypatch.setattr(module, "cursor_of", lambda conn, real=real: _Recording(real(conn), statements))
+    batched = [*_life(8801, "msg_life_a"), *_life(8802, "msg_life_b")]
+    answers = await one_batch(console, runtime, [signed(console, body, msg_id) for body, msg_id in batched])
+    run_reads = [sql for sql in statements if sql.startswith("SELECT") and "FROM run WHERE task_id" in sql]
+    timeline_writes = [sql for sql in statements if sql.startswith("INSERT INTO event")]
+    monkeypatch.undo()
+    for body, msg_id in _life(8811, "msg_alone_a"):  # the same, one delivery at a time
+        await signed(console, body, msg_id)()
+
+    verdicts = ["applied"] * 4 + ["duplicate", "history"]
+    assert [answer.json()["verdict"] for answer in answers] == verdicts * 2
+    assert len(run_reads) == 1 and "IN (?, ?)" in run_reads[0]
+    assert len(timeline_writes) == 1
+    alone, together = await console.run(8811), await console.run(8801)
+    for key in ("status", "sequence", "result", "ended_at"):
+        assert (together[key] is None) == (alone[key] is None) and (key == "ended_at" or together[key] == alone[key])
+    assert [(e["kind"], e["summary"]) for e in together["events"]] == [
+        (e["kind"], e["summary"].replace("8811", "8801")) for e in alone["events"]
+    ]
+    assert (await console.run(8802))["status"] == "completed"
+
+
+async def test_batch_run_created_by_another_console_meanwhile_is_applied_on_that_run(
+    console: Console, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+):
+    """On PostgreSQL another console may create a run after this batch read its runs (a run not stored yet is not
+    locked): its key refuses the second, the batch is stored again one delivery at a time, and each delivery is
+    applied on the run that is there. The race is made here by hiding the stored run from that read."""
+    assert (
+        await signed(console, make_status(8141, status="running", sequence=1), "msg_run_first")()
+    ).status_code == 200
+    monkeypatch.setattr(apply, "read_runs", lambda conn, cursor, task_ids: dict.fromkeys(task_ids))
+    answers = await one_batch(
+        console,
+        runtime,
+        [
+            signed(console, make_status(8142, status="running", sequence=1), "msg_run_mate"),
+            signed(console, make_status(8141, status="completed", sequence=2, result="ok"), "msg_run_raced"),
+        ],
+    )
+
+    assert [(a.status_code, a.json()["verdict"]) for a in answers] == [(200, "applied"), (200, "applied")]
+    run = await console.run(8141)
+    assert (run["status"], run["sequence"], run["result"]) == ("completed", 2, "ok")
+    assert [e["summary"] for e in run["events"] if e["kind"] == "state"] == [
+        "sequence 1: running",
+        "sequence 2: running → completed",
+    ]
+    assert (await console.run(8142))["status"] == "running"
