@@ -478,10 +478,13 @@ def throughput(rig: Rig, mode: Mode) -> tuple[Row, float]:
 
 
 def sustained(rig: Rig, mode: Mode) -> Row:
-    """500 deliveries/s for ``mode.sustained_seconds`` over 50 connections on a schedule."""
-    assert rig.console is not None
+    """500 deliveries/s for ``mode.sustained_seconds`` over 50 connections on a schedule; then the floor under the
+    same load, for the note (how close the console is to what one INSERT and commit a delivery gets here)."""
+    assert rig.console is not None and rig.floor is not None
     load = rig.load(rig.console, connections=SUSTAINED_CONNECTIONS, seconds=mode.sustained_seconds, rate=SUSTAINED_RATE)
+    floor = rig.load(rig.floor, connections=SUSTAINED_CONNECTIONS, seconds=mode.sustained_seconds, rate=SUSTAINED_RATE)
     s = load.summary
+    f = floor.summary
     bad = s.non2xx + s.socket_errors
     kept_up = s.acked_rate >= 0.98 * SUSTAINED_RATE
     late = s.late / s.requests if s.requests else 0.0
@@ -494,7 +497,9 @@ def sustained(rig: Rig, mode: Mode) -> Row:
         note=f"closed loop on a schedule: {SUSTAINED_CONNECTIONS} connections share one slot every "
         f"{1000 / SUSTAINED_RATE:.0f} ms (wrk delay()), at most {SUSTAINED_CONNECTIONS} in flight; "
         f"{late:.0%} of requests went after their slot" + ("" if kept_up else " (it did not keep up)")
-        + f"; {load.cpu_ms:.2f} ms CPU/delivery; {rig.pinning}" + _problems([load]),
+        + f"; {load.cpu_ms:.2f} ms CPU/delivery; the floor under the same load just after: p99 {f.ms('p99'):.1f} ms, "
+        f"p50 {f.ms('p50'):.1f} ms, max {f.ms('max'):.0f} ms, {floor.cpu_ms:.2f} ms CPU/delivery; {rig.pinning}"
+        + _problems([load]),
     )  # fmt: skip
 
 
@@ -667,7 +672,7 @@ def measure(*, quick: bool, pin: bool = True, keep: bool = False) -> list[Row]:
     names = ("ingest throughput", "500 deliveries/s", "overload", f"ingest with {TABS} tabs")
     needs = (  # seconds each measure takes at most, about (the tabs: a loaded machine opens 10 tabs slowly)
         2 * mode.warmup_seconds + 2 * mode.throughput_rounds * mode.throughput_seconds + 8,
-        mode.sustained_seconds + 4,
+        2 * mode.sustained_seconds + 6,
         mode.overload_seconds + mode.recovery_limit + 6,
         _tabs_need(mode),
     )
