@@ -235,6 +235,17 @@ def test_count_line_says_what_a_filter_matches():
     assert _count(50, 120, 3_666, filtered=True) == "50 of 120 matching · 3,666 waiting in all"
 
 
+async def _inbox_with_one_round(user: User, console: Console, task_id: int) -> None:
+    """The Inbox open on one pending round of run ``task_id``, its badge 1. The round's flush is over before the tab
+    opens: no refresh of the tab is still to come when the test hides or cuts it."""
+    generation = changes.generation
+    await console.deliver(make_status(task_id), f"m_first_{task_id}")
+    await wait_for(lambda: changes.generation > generation and not changes.waiting)
+    await user.open("/")
+    await user.should_see(f"run {task_id} · round 1", retries=20)
+    await wait_for(lambda: _badge(user) == "1")
+
+
 def _tab_shown(user: User, state: str) -> None:
     """The browser's Page Visibility event, as the layout's script sends it (``app.ui.layout.WATCH_VISIBILITY``)."""
     from nicegui.testing.user_interaction import UserInteraction
@@ -247,13 +258,7 @@ def _tab_shown(user: User, state: str) -> None:
 
 async def test_a_hidden_tab_is_not_refreshed_and_catches_up_when_shown(user: User, console: Console):
     """A tab in the background costs no reads or redraws; shown again, it refreshes once with what it missed."""
-    generation = changes.generation
-    await console.deliver(make_status(8331), "m_hidden_first")
-    # its flush is over before the tab opens: no refresh of the tab is still to come when it is hidden
-    await wait_for(lambda: changes.generation > generation and not changes.waiting)
-    await user.open("/")
-    await user.should_see("run 8331 · round 1", retries=20)
-    await wait_for(lambda: _badge(user) == "1")
+    await _inbox_with_one_round(user, console, 8331)
     _tab_shown(user, "hidden")
     await console.deliver(make_status(8332), "m_hidden_second")
     await asyncio.sleep(0.5)  # several flushes' time
@@ -366,12 +371,7 @@ async def test_a_tab_without_connection_is_not_refreshed_and_catches_up_when_it_
 ):
     """NiceGUI keeps a page whose socket dropped for ``reconnect_timeout`` s: meanwhile it is held as a hidden tab
     is (no reads or redraws for nobody), and on reconnecting it refreshes once with what it missed."""
-    generation = changes.generation
-    await console.deliver(make_status(8341), "m_offline_first")
-    await wait_for(lambda: changes.generation > generation and not changes.waiting)
-    await user.open("/")
-    await user.should_see("run 8341 · round 1", retries=20)
-    await wait_for(lambda: _badge(user) == "1")
+    await _inbox_with_one_round(user, console, 8341)
     await _connection(user, connected=False)
     assert user.client is not None and not user.client.has_socket_connection
     await console.deliver(make_status(8342), "m_offline_second")
