@@ -90,7 +90,7 @@ def store_all(
     stored meanwhile, a run it created, a bug), the batch is rolled back to that savepoint and stored again one
     savepoint per delivery (``_store_alone``), so each delivery's answer is what it would have been alone."""
     answering = {row[0] for row in cursor.execute(_ANSWERING)}
-    order = sorted(range(len(requests)), key=lambda i: _lock_order(checked[i]))
+    order = _storing_order(checked)
     if sum(isinstance(check, Verified) for check in checked) >= 2:
         cursor.execute("SAVEPOINT batch")
         try:
@@ -198,10 +198,25 @@ def _store_alone(
         )
 
 
-def _lock_order(check: object) -> int:
-    """The run a request locks; refusals and rate-limited requests lock none. The sort is stable: the deliveries
-    of one run keep their order of arrival (the first of two copies is the one applied)."""
-    return check.status.task_id if isinstance(check, Verified) else -1
+def _storing_order(checked: Sequence[object]) -> list[int]:
+    """The indexes of a batch's requests (in their order of arrival) in the order they are stored: by the run
+    each locks (refusals and rate-limited requests lock none, first), the deliveries of one run in their order of
+    arrival; a later copy of a ``webhook-id`` the batch holds twice goes after every first copy, so that the copy
+    that arrived first is the one applied, as one at a time, also when a sender reused a ``webhook-id`` for
+    another run (contract, "Webhook delivery": a ``webhook-id`` already stored is a duplicate)."""
+    seen: set[str] = set()
+    later: set[int] = set()
+    for index, check in enumerate(checked):
+        if isinstance(check, Verified):
+            if check.webhook_id in seen:
+                later.add(index)
+            seen.add(check.webhook_id)
+
+    def key(index: int) -> tuple[bool, int]:
+        check = checked[index]
+        return index in later, check.status.task_id if isinstance(check, Verified) else -1
+
+    return sorted(range(len(checked)), key=key)
 
 
 _ANSWERING = (

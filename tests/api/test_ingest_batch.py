@@ -453,3 +453,24 @@ async def test_batch_run_created_by_another_console_meanwhile_is_applied_on_that
         "sequence 2: running → completed",
     ]
     assert (await console.run(8142))["status"] == "running"
+
+
+async def test_batch_webhook_id_reused_for_another_run_applies_the_copy_that_arrived_first(
+    console: Console, runtime: Runtime
+):
+    """A batch stores its runs in task_id order; a sender that reuses a webhook-id for another run still gets the
+    copy that arrived first applied, as one at a time, even when its run's task_id is the higher one."""
+    answers = await one_batch(
+        console,
+        runtime,
+        [
+            signed(console, make_status(8153, status="running", sequence=1), "msg_reused"),
+            signed(console, make_status(8151, status="running", sequence=1), "msg_reused"),
+            signed(console, make_status(8152, status="running", sequence=1), "msg_reuse_mate"),
+        ],
+    )
+
+    assert [a.json()["verdict"] for a in answers] == ["applied", "duplicate", "applied"]
+    assert (await console.run(8153))["status"] == "running"
+    assert (await console.get("/api/runs/8151")).status_code == 404  # its copy was a duplicate: no run
+    assert (await console.run(8152))["status"] == "running"
