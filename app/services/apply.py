@@ -25,15 +25,14 @@ RUNS = Run.__table__  # type: ignore[attr-defined]
 ROUNDS = Round.__table__  # type: ignore[attr-defined]
 TOOL_CALLS = ToolCallRow.__table__  # type: ignore[attr-defined]
 
-_CURRENT = (
-    "SELECT sequence, status, ended_at, replay_of IS NOT NULL OR coalesce(handler_set, 'saved') != 'saved' "
-    "FROM run WHERE task_id = ?"
-)
+_RUN_NOW = "sequence, status, ended_at, replay_of IS NOT NULL OR coalesce(handler_set, 'saved') != 'saved'"
+"""The columns of a run that applying a delivery reads (``RunNow``)."""
+_CURRENT = f"SELECT {_RUN_NOW} FROM run WHERE task_id = ?"
 _CURRENT_LOCKED = _CURRENT + " FOR UPDATE"
 """PostgreSQL: the run's row stays locked until the transaction ends (SQLite has one writer at a time anyway)."""
 
 RunNow = tuple[int, str, float | None, bool]
-"""What applying a delivery reads of its run (``_CURRENT``): its newest ``sequence``, ``status``, ``ended_at`` (Unix
+"""What applying a delivery reads of its run (``_RUN_NOW``): its newest ``sequence``, ``status``, ``ended_at`` (Unix
 seconds or None) and whether it answers its rounds with answers of its own."""
 
 
@@ -45,9 +44,7 @@ def read_runs(conn: Connection, cursor: Cursor, task_ids: Iterable[int]) -> dict
     runs: dict[int, RunNow | None] = dict.fromkeys(wanted)
     if not wanted:
         return runs
-    query = _CURRENT.replace("SELECT ", "SELECT task_id, ", 1).replace(
-        "task_id = ?", f"task_id IN ({', '.join('?' * len(wanted))}) ORDER BY task_id"
-    )
+    query = f"SELECT task_id, {_RUN_NOW} FROM run WHERE task_id IN ({', '.join('?' * len(wanted))}) ORDER BY task_id"
     if conn.dialect.name != "sqlite":
         query += " FOR UPDATE"
     for task_id, *current in cursor.execute(query, wanted).fetchall():

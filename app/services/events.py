@@ -29,9 +29,10 @@ LINES_PER_INSERT = 256
 
 
 class TimelineBatch:
-    """The timeline lines of one batch of deliveries, held until ``write`` stores them all in one statement
-    (``executemany``: on PostgreSQL one exchange with the server instead of one per line). Nothing in the batch reads
-    them back before; ``write`` keeps their order, so their ids grow as they would have line by line."""
+    """The timeline lines of one batch of deliveries, held until ``write`` stores them all in one multi-row
+    ``INSERT`` (``LINES_PER_INSERT`` lines each at most): on PostgreSQL one statement to the server instead of one per
+    line. Nothing in the batch reads them back before; ``write`` keeps their order, so their ids grow as they would
+    have line by line."""
 
     def __init__(self) -> None:
         self.rows: list[tuple[int, float, str, str, int | None, int | None, bool]] = []

@@ -72,19 +72,20 @@ class PgCursor:
         self._cursor = cursor
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> PgCursor:
-        text = self._texts.get(sql)
-        if text is None:
-            text = self._texts[sql] = sql.replace("%", "%%").replace("?", "%s")
-        self._cursor.execute(text, parameters)
+        self._cursor.execute(self._text(sql), parameters)
         return self
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]], /) -> None:
         """``sql`` once for each of ``rows``: psycopg sends them all before reading any answer (pipeline mode),
         one exchange with the server for all of them."""
-        text = self._texts.get(sql)
+        self._cursor.executemany(self._text(sql), rows)
+
+    @classmethod
+    def _text(cls, sql: str) -> str:
+        text = cls._texts.get(sql)
         if text is None:
-            text = self._texts[sql] = sql.replace("%", "%%").replace("?", "%s")
-        self._cursor.executemany(text, rows)
+            text = cls._texts[sql] = sql.replace("%", "%%").replace("?", "%s")
+        return text
 
     def fetchone(self) -> Any:
         return self._cursor.fetchone()
