@@ -183,7 +183,7 @@ class Runtime:
         """After a handler was saved, restored, deleted, switched to another mode or imported: tell open pages,
         and let handlers answer the pending rounds they now cover."""
         changes.emit(0)
-        background_tasks.create(self.responder.sweep(), name="handlers")
+        self.responder.sweep()
 
     def agents_changed(self) -> None:
         """After the agent list was synced from the platform: tell open pages."""
@@ -195,7 +195,7 @@ class Runtime:
         for task_id in task_ids:
             changes.emit(task_id)
         self.search_index.kick()
-        background_tasks.create(self.responder.sweep(), name="handlers")
+        self.responder.sweep()
 
     def secret_rotated(self, secrets: WebhookSecrets) -> None:
         """After ``rotate_webhook_secret``: verify with ``secrets`` from now on, and have the embedded simulator
@@ -219,7 +219,7 @@ class Runtime:
         background_tasks.create(reload(), name="webhook secret")
 
     def _answer_task(self, task_id: int) -> None:
-        background_tasks.create(self.responder.handle_task(task_id), name="handlers")
+        self.responder.handle_task(task_id)
 
     async def aclose(self) -> None:
         """Stop the fallback timers, the outbox, the rules workers, the sandbox and the simulator's background work, and

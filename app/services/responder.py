@@ -27,6 +27,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from nicegui import background_tasks
 from sqlalchemy import Engine
 
 from app.handlers.run import CallAnswer, CallInput, answer_call
@@ -71,13 +72,15 @@ class Responder:
         that creates it, not from when it starts, so a round scheduled for handlers is never missed."""
         await self._idle.wait()
 
-    def handle_task(self, task_id: int) -> Coroutine[Any, Any, None]:
-        """Answer what handlers may in the task's pending rounds (called after each applied delivery)."""
-        return self._counted(self._rounds(task_id))
+    def handle_task(self, task_id: int) -> asyncio.Task[None]:
+        """Answer what handlers may in the task's pending rounds (called after each applied delivery), in a
+        background task; returns it."""
+        return self._start(lambda: self._rounds(task_id))
 
-    def sweep(self) -> Coroutine[Any, Any, None]:
-        """Every pending round, e.g. at start for rounds that arrived while handlers were not running."""
-        return self._counted(self._rounds(None))
+    def sweep(self) -> asyncio.Task[None]:
+        """Every pending round, e.g. at start for rounds that arrived while handlers were not running, in a
+        background task; returns it."""
+        return self._start(lambda: self._rounds(None))
 
     async def _rounds(self, task_id: int | None) -> None:
         if task_id is None:
@@ -90,19 +93,24 @@ class Responder:
             else:  # answered and stored in the planning trip (static handlers: nothing to wait for)
                 await self._settle(work.round_id, await self._send(work, stored.item))
 
-    def _counted(self, work: Coroutine[Any, Any, None]) -> Coroutine[Any, Any, None]:
+    def _start(self, make: Callable[[], Coroutine[Any, Any, None]]) -> asyncio.Task[None]:
+        """Run ``make()`` in a background task that ``idle`` counts from now until the task ends, however it ends.
+        ``make`` is called inside the task: a task cancelled before its first step (at shutdown) creates no
+        coroutine, so none is left never awaited, and its count still ends."""
         self._working += 1
         self._idle.clear()
 
         async def run() -> None:
-            try:
-                await work
-            finally:
-                self._working -= 1
-                if self._working == 0:
-                    self._idle.set()
+            await make()
 
-        return run()
+        task = background_tasks.create(run(), name="handlers")
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, _task: asyncio.Task[None]) -> None:
+        self._working -= 1
+        if self._working == 0:
+            self._idle.set()
 
     async def handle_round(self, round_id: int) -> None:
         """Draft answers for the round's calls that have a suggest or auto handler; submit when all are auto; set

@@ -3,6 +3,10 @@ with no handler is still answered once a handler for its tool is saved, and so i
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import warnings
+
 from app.runtime import Runtime
 from tests.builders import AGENT_ID, Console, make_status
 
@@ -62,3 +66,20 @@ async def test_manual_handler_with_fallback_sets_the_rounds_timer(runtime: Runti
     [pending] = await console.pending(7321)
     await runtime.responder.idle()
     assert pending["id"] in runtime.responder.fallbacks._timers
+
+
+async def test_handler_work_cancelled_before_it_starts_leaves_nothing_behind(console: Console, runtime: Runtime):
+    """At shutdown NiceGUI cancels background tasks, some before their first step: such a task must still end its
+    count (``idle`` returns) and leave no coroutine never awaited (a ``RuntimeWarning`` when collected)."""
+    await console.deliver(make_status(7321), "msg_7321")
+    await runtime.responder.idle()
+
+    tasks = [runtime.responder.handle_task(7321), runtime.responder.sweep()]
+    for task in tasks:
+        task.cancel()  # before the loop ran it once
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        await asyncio.wait_for(runtime.responder.idle(), timeout=5)
+        gc.collect()
+    assert all(task.cancelled() for task in tasks)
+    assert [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)] == []
