@@ -67,6 +67,27 @@ async def test_overview_page_new_delivery_updates_counts_live(user: User, consol
     }
 
 
+async def test_overview_page_sends_only_the_charts_whose_figures_changed(
+    user: User, console: Console, monkeypatch: pytest.MonkeyPatch
+):
+    """A delivery that opens a round changes runs by status and deliveries by verdict, not rounds answered per
+    minute or answer latency: those two charts are not sent to the browser again (each Overview tab, each change)."""
+    await console.deliver(make_status(8711), "m1")
+    await user.open("/overview")
+    await wait_for(lambda: _card(user, "deliveries-last-hour") == "1")
+    sent: list[str] = []
+    for marker in ("overview-status", "overview-minutes", "overview-latency", "overview-verdicts"):
+        chart = _chart(user, marker)
+        monkeypatch.setattr(chart, "update", lambda marker=marker, update=chart.update: (sent.append(marker), update()))
+
+    await console.deliver(make_status(8712), "m2")
+
+    await wait_for(lambda: _card(user, "deliveries-last-hour") == "2", within=2)
+    assert set(sent) == {"overview-status", "overview-verdicts"}  # setting options updates too: once or more
+    status = _options(user, "overview-status")
+    assert dict(zip(status["xAxis"]["data"], _values(status), strict=True)) == {"awaiting_tool_calls": 2}
+
+
 async def test_overview_page_burst_of_changes_recomputes_a_few_times(
     user: User, console: Console, monkeypatch: pytest.MonkeyPatch
 ):

@@ -53,6 +53,7 @@ class _OverviewView:
                 self.verdicts = _chart("Deliveries by verdict, last 24 hours", "overview-verdicts", _bars("deliveries"))
         self._pending = False  # a recomputation is scheduled or running
         self._dirty = False  # a change arrived since it started
+        self._shown: dict[str, object] = {}  # per chart, the figures it shows now (``_changed``)
         live.listen(self.changed)
         ui.timer(0, self.refresh, once=True)
 
@@ -84,7 +85,18 @@ class _OverviewView:
         self._show_latency(data)
         self._show_verdicts(data)
 
+    def _changed(self, chart: str, figures: object) -> bool:
+        """Whether ``chart`` shows other figures than ``figures`` (hashable, equal for equal charts); remembers
+        them. A chart whose figures did not change is not touched: setting its options wraps every value in
+        NiceGUI's observables and sends the whole chart to the browser, for each Overview tab on each change."""
+        if self._shown.get(chart) == figures:
+            return False
+        self._shown[chart] = figures
+        return True
+
     def _show_status(self, data: overview.Overview) -> None:
+        if not self._changed("status", tuple(data.runs_by_status.items())):
+            return
         options = self.status.options
         options["xAxis"]["data"] = list(data.runs_by_status)
         options["series"][0]["data"] = [_bar(count, hex_color(status)) for status, count in data.runs_by_status.items()]
@@ -92,16 +104,23 @@ class _OverviewView:
         self.status.update()
 
     def _show_minutes(self, data: overview.Overview) -> None:
+        minutes = tuple((m.minute * 1000, m.person, m.handlers) for m in data.rounds_per_minute)
+        if not self._changed("minutes", minutes):
+            return
         options = self.minutes.options
-        options["xAxis"]["min"] = data.rounds_per_minute[0].minute * 1000 - 30_000
-        options["xAxis"]["max"] = data.rounds_per_minute[-1].minute * 1000 + 30_000
-        options["series"][0]["data"] = [[m.minute * 1000, m.person] for m in data.rounds_per_minute]
-        options["series"][1]["data"] = [[m.minute * 1000, m.handlers] for m in data.rounds_per_minute]
-        answered = any(m.person or m.handlers for m in data.rounds_per_minute)
+        options["xAxis"]["min"] = minutes[0][0] - 30_000
+        options["xAxis"]["max"] = minutes[-1][0] + 30_000
+        options["series"][0]["data"] = [(at, person) for at, person, _ in minutes]  # tuples: no observable each
+        options["series"][1]["data"] = [(at, handlers) for at, _, handlers in minutes]
+        answered = any(person or handlers for _, person, handlers in minutes)
         options["title"] = _empty("No rounds answered in the last hour", show=not answered)
         self.minutes.update()
 
     def _show_latency(self, data: overview.Overview) -> None:
+        if not self._changed(
+            "latency", tuple((item.answerer, item.rounds, item.p50_s, item.p95_s) for item in data.latency)
+        ):
+            return
         options = self.latency.options
         options["xAxis"]["data"] = [f"{item.answerer}\n{item.rounds:,} round(s)" for item in data.latency]
         options["series"][0]["data"] = [_seconds(item.p50_s) for item in data.latency]
@@ -110,6 +129,8 @@ class _OverviewView:
         self.latency.update()
 
     def _show_verdicts(self, data: overview.Overview) -> None:
+        if not self._changed("verdicts", tuple(data.deliveries_by_verdict.items())):
+            return
         options = self.verdicts.options
         options["xAxis"]["data"] = list(data.deliveries_by_verdict)
         options["series"][0]["data"] = [
