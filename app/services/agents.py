@@ -7,7 +7,7 @@ import contextlib
 import time
 
 from sqlalchemy import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from app.db import read_session, write_session
 from app.errors import TooldeskError
@@ -27,7 +27,12 @@ async def sync_agents(*, engine: Engine, client: PlatformClient) -> list[Agent]:
 def list_agents(*, engine: Engine) -> list[Agent]:
     """The agents as last synced, by name."""
     with read_session(engine) as session:
-        return list(session.exec(select(Agent).order_by(col(Agent.name))).all())
+        return agents_in(session)
+
+
+def agents_in(session: Session) -> list[Agent]:
+    """``list_agents`` in an open read session (``app.db.read_session``)."""
+    return list(session.exec(select(Agent).order_by(col(Agent.name))).all())
 
 
 async def start_run(

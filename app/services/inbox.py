@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, and_
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from app.db import read_session
 from app.models import Agent, Round, RoundPublic, Run, ToolCallRow, ToolResultRow
@@ -102,6 +102,14 @@ def load_contexts(*, engine: Engine, rounds: Sequence[RoundPublic]) -> dict[int,
     """The context of each of ``rounds`` by round id, in one query for every ``BATCH`` runs (runs left-joined to
     their other rounds, their calls and the results sent), however many cards there are, and one for the agents'
     input labels."""
+    if not rounds:
+        return {}
+    with read_session(engine) as session:
+        return contexts_in(session, rounds)
+
+
+def contexts_in(session: Session, rounds: Sequence[RoundPublic]) -> dict[int, RoundContext]:
+    """``load_contexts`` in an open read session (``app.db.read_session``)."""
     contexts: dict[int, RoundContext] = {}
     by_task: dict[int, list[RoundPublic]] = {}
     for item in rounds:
@@ -110,29 +118,28 @@ def load_contexts(*, engine: Engine, rounds: Sequence[RoundPublic]) -> dict[int,
     tasks = list(by_task)
     if not tasks:
         return contexts
-    with read_session(engine) as session:
-        for start in range(0, len(tasks), BATCH):
-            batch = tasks[start : start + BATCH]
-            query = (
-                select(Run, Round, ToolCallRow, ToolResultRow)
-                .outerjoin(Round, col(Round.task_id) == col(Run.task_id))
-                .outerjoin(ToolCallRow, col(ToolCallRow.round_id) == col(Round.id))
-                .outerjoin(
-                    ToolResultRow,
-                    and_(
-                        col(ToolResultRow.round_id) == col(Round.id),
-                        col(ToolResultRow.tool_call_id) == col(ToolCallRow.tool_call_id),
-                    ),
-                )
-                .where(col(Run.task_id).in_(batch))
-                .order_by(col(Run.task_id), col(Round.round), col(ToolCallRow.position), col(ToolResultRow.id))
+    for start in range(0, len(tasks), BATCH):
+        batch = tasks[start : start + BATCH]
+        query = (
+            select(Run, Round, ToolCallRow, ToolResultRow)
+            .outerjoin(Round, col(Round.task_id) == col(Run.task_id))
+            .outerjoin(ToolCallRow, col(ToolCallRow.round_id) == col(Round.id))
+            .outerjoin(
+                ToolResultRow,
+                and_(
+                    col(ToolResultRow.round_id) == col(Round.id),
+                    col(ToolResultRow.tool_call_id) == col(ToolCallRow.tool_call_id),
+                ),
             )
-            for run, round_row, call, result in session.exec(query):
-                for item in by_task[run.task_id]:
-                    contexts[item.id].inputs = dict(run.string_inputs or {})
-                    _add(contexts[item.id], item.round, round_row, call, result)
-        agent_ids = list({item.agent_id for item in rounds})
-        specs = dict(session.exec(select(Agent.agent_id, Agent.inputs).where(col(Agent.agent_id).in_(agent_ids))).all())
+            .where(col(Run.task_id).in_(batch))
+            .order_by(col(Run.task_id), col(Round.round), col(ToolCallRow.position), col(ToolResultRow.id))
+        )
+        for run, round_row, call, result in session.exec(query):
+            for item in by_task[run.task_id]:
+                contexts[item.id].inputs = dict(run.string_inputs or {})
+                _add(contexts[item.id], item.round, round_row, call, result)
+    agent_ids = list({item.agent_id for item in rounds})
+    specs = dict(session.exec(select(Agent.agent_id, Agent.inputs).where(col(Agent.agent_id).in_(agent_ids))).all())
     for item in rounds:
         labels = specs.get(item.agent_id) or []
         contexts[item.id].labels = {str(spec.get("key")): str(spec.get("label") or spec.get("key")) for spec in labels}

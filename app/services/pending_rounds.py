@@ -17,8 +17,8 @@ from sqlmodel import Session, col, select
 
 from app.db import read_session
 from app.models import Agent, Round, RoundPublic
-from app.services.agents import list_agents
-from app.services.inbox import InboxView, RoundContext, arrange_rounds, load_contexts
+from app.services.agents import agents_in
+from app.services.inbox import InboxView, RoundContext, arrange_rounds, contexts_in
 from app.services.rounds import rounds_public
 from app.states import RoundState
 
@@ -71,8 +71,8 @@ def read_pending(
     """The pending rounds now. With ``previous`` and ``changed`` (the task ids changed since ``previous`` was read;
     0 stands for no run), one query lists the pending round ids, and only the rounds of changed runs and the ones
     ``previous`` lacks are read in full (with the context of the new ones); ``None`` reads all in full."""
-    agents = list_agents(engine=engine)
-    with read_session(engine) as session:
+    with read_session(engine) as session:  # one snapshot for the rounds, their agents and the new cards' context
+        agents = agents_in(session)
         if previous is None or changed is None:
             rows = session.exec(select(Round).where(Round.state == RoundState.PENDING)).all()
             return PendingRounds(rounds={item.id: item for item in rounds_public(session, rows)}, agents=agents)
@@ -83,10 +83,10 @@ def read_pending(
             if round_id in previous.rounds and task_id not in changed
         }
         fresh = _by_ids(session, [round_id for round_id, _ in now if round_id is not None and round_id not in kept])
-    fresh = [item for item in fresh if item.state == RoundState.PENDING]
-    kept.update((item.id, item) for item in fresh)
-    new = [item for item in fresh if item.id not in previous.rounds]
-    contexts = load_contexts(engine=engine, rounds=new) if new else {}
+        fresh = [item for item in fresh if item.state == RoundState.PENDING]
+        kept.update((item.id, item) for item in fresh)
+        new = [item for item in fresh if item.id not in previous.rounds]
+        contexts = contexts_in(session, new) if new else {}
     return PendingRounds(rounds=kept, agents=agents, contexts=contexts)
 
 
