@@ -68,7 +68,7 @@ def root() -> None:
         ui.navigate.to("/signin")
         return
     access.remember(identity)
-    live = Live()
+    live = Live(offline=not ui.context.client.has_socket_connection)  # the page is built before its socket connects
     with ui.header().classes("items-center gap-4 px-6 py-2 bg-white text-grey-9 shadow-1"):
         with ui.row().classes("items-center gap-1"):
             ui.icon("support_agent", color="primary").classes("text-2xl")

@@ -20,12 +20,13 @@ class Live:
     one set of task ids a flush); a flush that arrives while the page still refreshes is merged into one more
     refresh after it, so a slow page never piles up work."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, offline: bool = False) -> None:
+        """``offline``: the tab has no connection yet (``set_offline``)."""
         self.listener: Listener | None = None
         self.keys: KeyHandler | None = None
         self.pending_key: str | None = None
         self._browser_hidden = False
-        self._offline = False
+        self._offline = offline
         self._busy = False
         self._again: set[int] = set()
         self._missed: set[int] = set()
@@ -34,8 +35,10 @@ class Live:
     def hidden(self) -> bool:
         """The tab is not on screen: the browser says so (another tab in front or a minimised window: the Page
         Visibility API, ``set_hidden``), or the tab has no connection (closed, moved to another site, asleep, a
-        network drop: ``set_offline``). NiceGUI keeps a page without connection ``reconnect_timeout`` seconds
-        (60 by default) in case it comes back; until then it would refresh for nobody."""
+        network drop: ``set_offline``), or has had none yet. NiceGUI keeps a page without connection
+        ``reconnect_timeout`` seconds (60 by default) in case it comes back, and a page whose socket never
+        connected (fetched by a script or a link preview, a tab closed while it loaded, a proxy that drops
+        websockets) about a minute; until then it would refresh for nobody."""
         return self._browser_hidden or self._offline
 
     def hold(self, task_ids: frozenset[int]) -> bool:

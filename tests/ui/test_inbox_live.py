@@ -381,3 +381,23 @@ async def test_a_tab_without_connection_is_not_refreshed_and_catches_up_when_it_
     await _connection(user, connected=True)
     await user.should_see("run 8342 · round 1", retries=50)
     await wait_for(lambda: _badge(user) == "2")
+
+
+async def test_a_page_whose_socket_never_connected_is_not_refreshed(user: User, console: Console):
+    """A page fetched without ever connecting its socket (a script, a link preview, a tab closed while it loaded)
+    lives about a minute in NiceGUI: it draws nothing for nobody meanwhile, while a connected tab does."""
+    from nicegui import Client
+
+    await user.open("/")
+    before = set(Client.instances)
+    fetched = await console.get("/")
+    assert fetched.status_code == 200, fetched.text
+    [phantom] = [client for key, client in Client.instances.items() if key not in before]
+    assert not phantom.has_socket_connection
+
+    await console.deliver(make_status(8351), "m_never_connected")
+
+    await user.should_see("run 8351 · round 1", retries=50)
+    await asyncio.sleep(0.3)  # a flush's time more
+    drawn = [getattr(element, "text", "") for element in phantom.elements.values()]
+    assert not any("run 8351" in str(text) for text in drawn)
