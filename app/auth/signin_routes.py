@@ -3,6 +3,13 @@
 The cookie is ``HttpOnly`` (scripts cannot read it), ``SameSite=Lax`` (other sites' requests do not carry it, except
 top-level links) and ``Secure`` when ``TOOLDESK_PUBLIC_URL`` is https; it holds a random session id and lasts until
 the browser closes, sign-out, or the idle timeout ends the session on the server.
+
+A ticket is redeemed only from a navigation the person made: ``Sec-Fetch-Site`` ``none`` (a link pasted or opened
+from the terminal, the desktop window) or ``same-origin`` (the password form), or a client that sends no fetch
+metadata. Otherwise a page on another site could sign the browser in as the page's author, whose own ticket it
+holds (login CSRF: OWASP Cross-Site Request Forgery Prevention Cheat Sheet, "Login CSRF"; the ``Sec-Fetch-Site``
+header: W3C Fetch Metadata Request Headers). Such a request is sent to ``/signin`` with a message, and the ticket is
+left unused.
 """
 
 from __future__ import annotations
@@ -20,9 +27,18 @@ from app.services import sign_in
 
 router = APIRouter()
 
+OWN_NAVIGATION = ("none", "same-origin")
+"""``Sec-Fetch-Site`` values a ticket is redeemed from (module docstring)."""
+FROM_ANOTHER_SITE = (
+    "This sign-in link was opened from another site, so it was not used: paste it into the address bar yourself, "
+    "or sign in with your password"
+)
+
 
 @router.get("/signin/ticket", include_in_schema=False)
 async def redeem(request: Request, ticket: str = Query("", max_length=200)) -> RedirectResponse:
+    if request.headers.get("sec-fetch-site", "none") not in OWN_NAVIGATION:
+        return RedirectResponse(f"/signin?problem={quote(FROM_ANOTHER_SITE)}", status_code=303)
     runtime = get_runtime()
     address = request.client.host if request.client else ""
     try:

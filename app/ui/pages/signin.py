@@ -49,7 +49,7 @@ def signin_page() -> None:
         async def attempt() -> None:
             runtime = get_runtime()
             who = str(name.value or "").strip()
-            wait = runtime.throttle.wait(name=who, address=address)
+            wait, started = runtime.throttle.start(name=who, address=address)  # counted as failed until right
             if wait > 0:
                 problem.set_text(f"Too many failed sign-ins for this name or address: try again in {math.ceil(wait)} s")
                 return
@@ -57,11 +57,10 @@ def signin_page() -> None:
                 lambda: users.check_password(engine=runtime.engine, name=who, password=str(password.value or ""))
             )
             if user is None:
-                runtime.throttle.failed(name=who, address=address)
                 problem.set_text("Wrong name or password: check both, or ask an admin to set a new password")
                 password.set_value("")
                 return
-            runtime.throttle.succeeded(name=who)
+            runtime.throttle.succeeded(name=who, address=address, started=started)
             ticket = await asyncio.to_thread(
                 lambda: sign_in.issue_ticket(
                     engine=runtime.engine,
