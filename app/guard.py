@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from urllib.parse import urlsplit
 
 from starlette._utils import parse_host_header
@@ -116,7 +117,27 @@ class HostCheck(TrustedHostMiddleware):
             f"Invalid host header: {shown} is not a name of this console (it answers to "
             f"{', '.join(self.allowed_hosts)}): set TOOLDESK_PUBLIC_URL to the address you use"
         )
+        if str(scope.get("path", "")).startswith("/webhooks/"):
+            _warn_webhook_host(shown, message)
         await JSONResponse({"error": {"code": "bad_host", "message": message}}, status_code=400)(scope, receive, send)
+
+
+HOST_WARNING_SECONDS = 60.0
+"""Least time between two log warnings of a webhook refused for the same ``Host`` name."""
+_host_warned: dict[str, float] = {}
+
+
+def _warn_webhook_host(host: str, message: str) -> None:
+    """Log a webhook refused for its ``Host`` (a platform calling a name the console does not answer to), at most
+    once per ``HOST_WARNING_SECONDS`` per name: such a request is refused before it is read, so it is not stored
+    as a delivery, and without this line a misconfigured webhook URL would leave no trace at all."""
+    now = time.monotonic()
+    if now - _host_warned.get(host, -HOST_WARNING_SECONDS) < HOST_WARNING_SECONDS:
+        return
+    if len(_host_warned) >= 1_000:  # names are the sender's choice
+        _host_warned.clear()
+    _host_warned[host] = now
+    log.warning("a webhook request was refused (400 bad_host): %s", message)
 
 
 class SecurityHeaders:

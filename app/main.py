@@ -32,6 +32,7 @@ from app.api import (
     health_routes,
     held_routes,
     http_error_handler,
+    json_not_found,
     tooldesk_error_handler,
     validation_error_handler,
 )
@@ -84,6 +85,9 @@ def build(settings: Settings) -> Runtime:
     nicegui_app.add_exception_handler(TooldeskError, tooldesk_error_handler)
     nicegui_app.add_exception_handler(RequestValidationError, validation_error_handler)
     nicegui_app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    pages_404 = nicegui_app.exception_handlers.get(404)
+    if pages_404 is not None and not getattr(pages_404, "json_paths", False):  # wrapped once per process
+        nicegui_app.add_exception_handler(404, json_not_found(pages_404))
     for database_error in (OperationalError, sqlite3.OperationalError):
         nicegui_app.add_exception_handler(database_error, database_error_handler)
     nicegui_app.on_startup(lambda: replace_nicegui_layers(nicegui_app))  # before the fast path wraps the stack

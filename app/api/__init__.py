@@ -37,6 +37,7 @@ from app.api import (
 from app.api.common import (
     database_error_handler,
     http_error_handler,
+    json_not_found,
     tooldesk_error_handler,
     validation_error_handler,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "database_error_handler",
     "held_routes",
     "http_error_handler",
+    "json_not_found",
     "tooldesk_error_handler",
     "validation_error_handler",
 ]

@@ -4,6 +4,8 @@ answers in the contract's shape."""
 from __future__ import annotations
 
 import email.message
+import inspect
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Path, Request
@@ -12,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ExceptionHandler
 
 from app.errors import TooldeskError, UnsupportedMediaType, field_problem
 from app.protocol import INT64_MAX
@@ -101,6 +104,22 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
         status_code=exc.status_code,
         headers=getattr(exc, "headers", None),
     )
+
+
+def json_not_found(pages: Callable[[Request, Any], Response | Awaitable[Response]]) -> ExceptionHandler:
+    """The handler of 404 for the app: under ``JSON_PATHS`` (a path no route serves, ``POST /api/nope``) the
+    contract's ``not_found``; elsewhere ``pages``, NiceGUI's own, which draws the console's frame for a path of its
+    sub pages. NiceGUI registers that handler for the status 404, which Starlette prefers to one for the class
+    ``HTTPException``: without this, every unknown ``/api/...`` path answered 200 with the console's HTML page."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        if request.url.path.startswith(JSON_PATHS) and isinstance(exc, StarletteHTTPException):
+            return await http_error_handler(request, exc)
+        answer = pages(request, exc)
+        return await answer if inspect.isawaitable(answer) else answer
+
+    handle.json_paths = True  # type: ignore[attr-defined]
+    return handle
 
 
 DATABASE_RETRY_SECONDS = 5

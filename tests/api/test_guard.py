@@ -27,6 +27,26 @@ async def test_foreign_host_refused_in_error_shape(console: Console, path: str):
     assert error["message"].startswith("Invalid host header: evil.example is not a name of this console")
 
 
+async def test_webhook_refused_for_its_host_is_logged_once_a_minute(
+    console: Console, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+):
+    """A platform calling a name the console does not answer to: nothing is stored (the request is refused before
+    it is read), so the log says why, once a minute per name rather than once a delivery."""
+    from app import guard
+
+    monkeypatch.setattr(guard, "_host_warned", {})
+    caplog.set_level("WARNING", logger="tooldesk")
+    for _ in range(3):
+        response = await console.post("/webhooks/sudoiq", json={}, headers={"host": "tooldesk.internal"})
+        assert response.status_code == 400
+    await console.post("/api/runs", json={}, headers={"host": "api.example"})  # not a webhook: no line
+
+    lines = [record.getMessage() for record in caplog.records if "bad_host" in record.getMessage()]
+    assert len(lines) == 1
+    assert "tooldesk.internal is not a name of this console" in lines[0]
+    assert "TOOLDESK_PUBLIC_URL" in lines[0]
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1:8080", "localhost:8080", "[::1]:8080", "LOCALHOST"])
 async def test_loopback_host_answered(console: Console, host: str):
     assert (await console.get("/api/runs", headers={"host": host})).status_code == 200

@@ -156,3 +156,28 @@ async def test_json_body_declared_over_limit_refused_413(console: httpx.AsyncCli
 
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "body_too_large"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("POST", "/api/nope", 404, "not_found"),
+        ("GET", "/api/runs/1/nope", 404, "not_found"),
+        ("DELETE", "/api/nope/deeper", 404, "not_found"),
+        ("GET", "/webhooks/other", 404, "not_found"),
+        ("DELETE", "/api/runs", 405, "method_not_allowed"),
+    ],
+)
+async def test_a_path_no_api_route_serves_is_refused_in_the_contract_shape(
+    console: httpx.AsyncClient, method: str, path: str, status: int, code: str
+):
+    """Not the console's HTML page with 200 (NiceGUI draws its frame for any path it does not know)."""
+    response = await console.request(method, path, json={} if method == "POST" else None)
+    assert response.status_code == status, response.text[:200]
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["error"]["code"] == code
+
+
+async def test_a_page_path_the_console_does_not_know_still_draws_its_frame(console: httpx.AsyncClient):
+    response = await console.get("/no-such-page")
+    assert response.headers["content-type"].startswith("text/html")
