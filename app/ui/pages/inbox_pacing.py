@@ -45,7 +45,7 @@ class NextBatch:
         if self.pending is not None:
             if self.pending[0] <= due:
                 return
-            self.pending[1].cancel()
+            self.host.remove(self.pending[1])  # cancelled and gone now (a cancelled timer stays until its delay ends)
         with self.host:
             self.pending = (due, ui.timer(delay, self._due, once=True))
 
