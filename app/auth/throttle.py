@@ -42,14 +42,13 @@ class SignInThrottle:
         for key in _keys(name, address):
             self._failures[key] = [t for t in self._failures[key] if now - t < WINDOW] + [now]
 
-    def succeeded(self, *, name: str, address: str | None = None, started: float | None = None) -> None:
+    def succeeded(self, *, name: str, address: str, started: float) -> None:
         """Forget the name's failures; the address keeps its own, but for the attempt ``start`` counted at
         ``started`` (the one that succeeded)."""
         self._failures.pop(f"name:{name.lower()}", None)
-        if address is not None and started is not None:
-            times = self._failures.get(f"address:{address}", [])
-            if started in times:
-                times.remove(started)
+        times = self._failures.get(f"address:{address}", [])
+        if started in times:
+            times.remove(started)
 
     def _wait(self, key: str, now: float) -> float:
         recent = [t for t in self._failures.get(key, []) if now - t < WINDOW]

@@ -75,12 +75,12 @@ class Responder:
     def handle_task(self, task_id: int) -> asyncio.Task[None]:
         """Answer what handlers may in the task's pending rounds (called after each applied delivery), in a
         background task; returns it."""
-        return self._start(lambda: self._rounds(task_id))
+        return self._start(self._rounds(task_id))
 
     def sweep(self) -> asyncio.Task[None]:
         """Every pending round, e.g. at start for rounds that arrived while handlers were not running, in a
         background task; returns it."""
-        return self._start(lambda: self._rounds(None))
+        return self._start(self._rounds(None))
 
     async def _rounds(self, task_id: int | None) -> None:
         if task_id is None:
@@ -93,17 +93,13 @@ class Responder:
             else:  # answered and stored in the planning trip (static handlers: nothing to wait for)
                 await self._settle(work.round_id, await self._send(work, stored.item))
 
-    def _start(self, make: Callable[[], Coroutine[Any, Any, None]]) -> asyncio.Task[None]:
-        """Run ``make()`` in a background task that ``idle`` counts from now until the task ends, however it ends.
-        ``make`` is called inside the task: a task cancelled before its first step (at shutdown) creates no
-        coroutine, so none is left never awaited, and its count still ends."""
+    def _start(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run ``work`` in a background task that ``idle`` counts from now until the task ends, however it ends
+        (a done callback: a task cancelled before its first step, at shutdown, runs no ``finally`` of its own; the
+        task closes its coroutine then, so none is left never awaited)."""
         self._working += 1
         self._idle.clear()
-
-        async def run() -> None:
-            await make()
-
-        task = background_tasks.create(run(), name="handlers")
+        task = background_tasks.create(work, name="handlers")
         task.add_done_callback(self._finished)
         return task
 
